@@ -1,0 +1,103 @@
+//! ECS reads that return definitions as JSON (see [`super::raw`]).
+
+use anyhow::{Context, Result};
+use aws_sdk_ecs::types::{ServiceField, SortOrder, TaskDefinitionField, TaskDefinitionStatus};
+use serde_json::Value;
+
+use super::SdkContext;
+use super::raw::RawJson;
+
+/// DescribeServices (with tags) for one service: its JSON, or None when missing or INACTIVE.
+pub async fn describe_service(ecs: &aws_sdk_ecs::Client, cluster: &str, service: &str) -> Result<Option<Value>> {
+    let raw = RawJson::capture();
+    ecs.describe_services()
+        .cluster(cluster)
+        .services(service)
+        .include(ServiceField::Tags)
+        .customize()
+        .interceptor(raw.clone())
+        .send()
+        .await
+        .sdk_context(|| format!("describing service {service} in cluster {cluster}"))?;
+    let body = raw.response_json()?;
+    let svc = body
+        .get("services")
+        .and_then(Value::as_array)
+        .and_then(|s| s.iter().find(|s| s.get("status").and_then(Value::as_str) != Some("INACTIVE")))
+        .cloned();
+    Ok(svc)
+}
+
+/// DescribeTaskDefinition (with tags): `(taskDefinition, tags)`.
+pub async fn describe_task_definition(ecs: &aws_sdk_ecs::Client, td: &str) -> Result<(Value, Value)> {
+    let raw = RawJson::capture();
+    ecs.describe_task_definition()
+        .task_definition(td)
+        .include(TaskDefinitionField::Tags)
+        .customize()
+        .interceptor(raw.clone())
+        .send()
+        .await
+        .sdk_context(|| format!("describing task definition {td}"))?;
+    let body = raw.response_json()?;
+    let def = body.get("taskDefinition").cloned().context("DescribeTaskDefinition returned no taskDefinition")?;
+    let tags = body.get("tags").cloned().unwrap_or(Value::Null);
+    Ok((def, tags))
+}
+
+/// The ARN of the newest ACTIVE revision of `family`, if any.
+///
+/// Asks for one result sorted descending (one call on AWS) but still takes the highest revision of
+/// whatever comes back, so a server that ignores sort and page size answers correctly too.
+pub async fn latest_task_definition_arn(ecs: &aws_sdk_ecs::Client, family: &str) -> Result<Option<String>> {
+    let out = ecs
+        .list_task_definitions()
+        .family_prefix(family)
+        .status(TaskDefinitionStatus::Active)
+        .sort(SortOrder::Desc)
+        .max_results(1)
+        .send()
+        .await
+        .sdk_context(|| format!("listing task definitions of family {family}"))?;
+    Ok(out
+        .task_definition_arns()
+        .iter()
+        .filter(|arn| family_of_arn(arn) == Some(family))
+        .max_by_key(|arn| revision_of_arn(arn).unwrap_or(0))
+        .cloned())
+}
+
+/// `arn:aws:ecs:r:a:task-definition/family:12` → `family`
+pub fn family_of_arn(arn: &str) -> Option<&str> {
+    let tail = arn.rsplit_once('/').map(|(_, t)| t).unwrap_or(arn);
+    tail.rsplit_once(':').map(|(f, _)| f)
+}
+
+/// `…/family:12` → 12
+pub fn revision_of_arn(arn: &str) -> Option<i64> {
+    arn.rsplit_once(':').and_then(|(_, r)| r.parse().ok())
+}
+
+/// `family:rev` from an ARN (or the input when it is not an ARN).
+pub fn short_task_definition(arn: &str) -> &str {
+    arn.rsplit_once('/').map(|(_, t)| t).unwrap_or(arn)
+}
+
+/// The registerable subset of a described task definition, with its tags folded in.
+pub fn registerable(def: &Value, tags: &Value) -> Value {
+    let wrapped = serde_json::json!({"taskDefinition": def, "tags": tags});
+    crate::definitions::task_definition_from_value(wrapped).unwrap_or_else(|_| def.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arn_parts() {
+        let arn = "arn:aws:ecs:us-east-1:123456789012:task-definition/app-web:12";
+        assert_eq!(family_of_arn(arn), Some("app-web"));
+        assert_eq!(revision_of_arn(arn), Some(12));
+        assert_eq!(short_task_definition(arn), "app-web:12");
+    }
+}

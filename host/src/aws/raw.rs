@@ -1,0 +1,76 @@
+//! Passing definitions to ECS as JSON, untouched.
+//!
+//! The SDK's typed shapes lag behind ECS (ecspresso issue #757 lost `restartPolicy` that way), and
+//! a typed round trip would drop whatever the SDK does not know. The [`RawJson`] interceptor lets an
+//! SDK operation keep everything the SDK is good at (credentials, signing, retries, endpoints) while
+//! the request body is our JSON and the response is read back as JSON.
+
+use std::sync::{Arc, Mutex};
+
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    AfterDeserializationInterceptorContextRef, BeforeTransmitInterceptorContextMut,
+};
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::body::SdkBody;
+use aws_smithy_types::config_bag::ConfigBag;
+
+#[derive(Debug, Clone, Default)]
+pub struct RawJson {
+    request: Option<Arc<Vec<u8>>>,
+    response: Arc<Mutex<Option<Vec<u8>>>>,
+}
+
+impl RawJson {
+    /// Captures the response body only.
+    pub fn capture() -> Self {
+        RawJson::default()
+    }
+
+    /// Replaces the request body with `body` (sent as is) and captures the response.
+    pub fn with_body(body: &serde_json::Value) -> Self {
+        RawJson { request: Some(Arc::new(body.to_string().into_bytes())), response: Arc::default() }
+    }
+
+    /// The response body as JSON, once the call has returned.
+    pub fn response_json(&self) -> anyhow::Result<serde_json::Value> {
+        let guard = self.response.lock().map_err(|_| anyhow::anyhow!("response capture poisoned"))?;
+        let bytes = guard.as_deref().ok_or_else(|| anyhow::anyhow!("no response body captured"))?;
+        Ok(serde_json::from_slice(bytes)?)
+    }
+}
+
+impl Intercept for RawJson {
+    fn name(&self) -> &'static str {
+        "cortado-raw-json"
+    }
+
+    fn modify_before_signing(
+        &self,
+        context: &mut BeforeTransmitInterceptorContextMut<'_>,
+        _rc: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(body) = &self.request {
+            let req = context.request_mut();
+            *req.body_mut() = SdkBody::from(body.as_slice().to_vec());
+            req.headers_mut().insert("content-length", body.len().to_string());
+        }
+        Ok(())
+    }
+
+    fn read_after_deserialization(
+        &self,
+        context: &AfterDeserializationInterceptorContextRef<'_>,
+        _rc: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(bytes) = context.response().body().bytes() {
+            if let Ok(mut slot) = self.response.lock() {
+                *slot = Some(bytes.to_vec());
+            }
+        }
+        Ok(())
+    }
+}

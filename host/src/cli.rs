@@ -1,0 +1,233 @@
+//! The command line: clap definitions and dispatch. Global flags may come before or after the
+//! subcommand; each also reads `CORTADO_<NAME>` and, for ecspresso users, `ECSPRESSO_<NAME>`.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::commands;
+
+#[derive(Parser, Debug)]
+#[command(name = "cortado", version, about = "Deploy Amazon ECS services; ecspresso-compatible, extended by sandboxed WebAssembly plugins")]
+pub struct Cli {
+    #[command(flatten)]
+    pub globals: Globals,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct Globals {
+    /// Config file [default: cortado.{yml,yaml,json,jsonnet}, then ecspresso.*] [env: CORTADO_CONFIG, ECSPRESSO_CONFIG]
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
+    /// Environment files loaded before the config; later files override earlier ones [env: CORTADO_ENVFILE]
+    #[arg(long, global = true, value_delimiter = ',')]
+    pub envfile: Vec<PathBuf>,
+    /// Show debug logs [env: CORTADO_DEBUG]
+    #[arg(long, global = true)]
+    pub debug: bool,
+    /// Jsonnet external string variables, KEY=VALUE (`;`-separated or repeated) [env: CORTADO_EXT_STR]
+    #[arg(long = "ext-str", global = true, value_delimiter = ';')]
+    pub ext_str: Vec<String>,
+    /// Jsonnet external code variables, KEY=CODE [env: CORTADO_EXT_CODE]
+    #[arg(long = "ext-code", global = true, value_delimiter = ';')]
+    pub ext_code: Vec<String>,
+    /// Assume this IAM role for every AWS call [env: CORTADO_ASSUME_ROLE_ARN]
+    #[arg(long = "assume-role-arn", global = true)]
+    pub assume_role_arn: Option<String>,
+    /// Overrides the config's timeout (Go duration: 5m, 300s, 1h10m) [env: CORTADO_TIMEOUT]
+    #[arg(long, global = true)]
+    pub timeout: Option<String>,
+    /// Interactive selector (peco, fzf) for tasks and exec [env: CORTADO_FILTER_COMMAND]
+    #[arg(long = "filter-command", global = true)]
+    pub filter_command: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Print the version
+    Version,
+    /// Render the config, service definition or task definition as cortado reads them
+    Render(RenderArgs),
+    /// Show what deploy would change: local definitions against what runs
+    Diff(DiffArgs),
+    /// Write a config and definition files from a running service or a task definition
+    Init(InitArgs),
+    /// Show the service, its deployments, auto scaling and recent events
+    Status(StatusArgs),
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RenderTarget {
+    Config,
+    #[value(name = "servicedef", alias = "service-definition")]
+    Servicedef,
+    #[value(name = "taskdef", alias = "task-definition")]
+    Taskdef,
+}
+
+#[derive(Args, Debug)]
+pub struct RenderArgs {
+    /// What to render, in order
+    #[arg(required = true, value_enum)]
+    pub targets: Vec<RenderTarget>,
+    /// Print as Jsonnet
+    #[arg(long)]
+    pub jsonnet: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct DiffArgs {
+    /// Unified diff (the default); --no-unified prints whole documents
+    #[arg(long, overrides_with = "no_unified")]
+    pub unified: bool,
+    #[arg(long = "no-unified", overrides_with = "unified")]
+    pub no_unified: bool,
+    /// Exit 1 when anything differs
+    #[arg(long = "exit-code")]
+    pub exit_code: bool,
+    /// Run this command with the remote and local files as its last two arguments instead [env: CORTADO_DIFF_COMMAND]
+    #[arg(long)]
+    pub external: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct InitArgs {
+    /// Region of the service [default: AWS_REGION]
+    #[arg(long)]
+    pub region: Option<String>,
+    #[arg(long, default_value = "default")]
+    pub cluster: String,
+    /// Service to import with its task definition
+    #[arg(long, required_unless_present = "task_definition", conflicts_with = "task_definition")]
+    pub service: Option<String>,
+    /// Import only this task definition (family:revision or ARN)
+    #[arg(long = "task-definition")]
+    pub task_definition: Option<String>,
+    #[arg(long = "task-definition-path", default_value = "ecs-task-def.json")]
+    pub task_definition_path: PathBuf,
+    #[arg(long = "service-definition-path", default_value = "ecs-service-def.json")]
+    pub service_definition_path: PathBuf,
+    /// Sort arrays in the task definition as diff does
+    #[arg(long)]
+    pub sort: bool,
+    /// Overwrite existing files without asking
+    #[arg(long = "force-overwrite")]
+    pub force_overwrite: bool,
+    /// Write Jsonnet instead of JSON/YAML
+    #[arg(long)]
+    pub jsonnet: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct StatusArgs {
+    /// How many recent service events to show
+    #[arg(long, default_value_t = 10)]
+    pub events: usize,
+}
+
+impl Globals {
+    /// Fills unset flags from `CORTADO_*`, then `ECSPRESSO_*`.
+    pub fn with_env_defaults(mut self, env: &crate::env::Env) -> Self {
+        let get = |name: &str| env.get(&format!("CORTADO_{name}")).or_else(|| env.get(&format!("ECSPRESSO_{name}"))).filter(|v| !v.is_empty()).map(str::to_owned);
+        if self.config.is_none() {
+            self.config = get("CONFIG").map(PathBuf::from);
+        }
+        if self.envfile.is_empty() {
+            if let Some(v) = get("ENVFILE") {
+                self.envfile = v.split(',').filter(|s| !s.is_empty()).map(PathBuf::from).collect();
+            }
+        }
+        if !self.debug {
+            self.debug = get("DEBUG").is_some_and(|v| v != "false" && v != "0");
+        }
+        if self.ext_str.is_empty() {
+            if let Some(v) = get("EXT_STR") {
+                self.ext_str = v.split(';').filter(|s| !s.is_empty()).map(str::to_owned).collect();
+            }
+        }
+        if self.ext_code.is_empty() {
+            if let Some(v) = get("EXT_CODE") {
+                self.ext_code = v.split(';').filter(|s| !s.is_empty()).map(str::to_owned).collect();
+            }
+        }
+        if self.assume_role_arn.is_none() {
+            self.assume_role_arn = get("ASSUME_ROLE_ARN");
+        }
+        if self.timeout.is_none() {
+            self.timeout = get("TIMEOUT");
+        }
+        if self.filter_command.is_none() {
+            self.filter_command = get("FILTER_COMMAND");
+        }
+        self
+    }
+}
+
+/// Parses arguments, runs the command, and returns the process exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => 0,
+                _ => crate::error::EXIT_INPUT,
+            };
+        }
+    };
+    let env = crate::env::Env::from_process();
+    let globals = cli.globals.clone().with_env_defaults(&env);
+    crate::output::init_logging(globals.debug);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("Error: cannot start the async runtime: {e}");
+            return crate::error::EXIT_FAILURE;
+        }
+    };
+    let result: Result<()> = runtime.block_on(dispatch(cli.command, globals, env));
+    match result {
+        Ok(()) => crate::error::EXIT_OK,
+        Err(err) if err.is::<crate::error::DiffFound>() => crate::error::EXIT_FAILURE,
+        Err(err) => {
+            print_error(&err);
+            crate::error::exit_code(&err)
+        }
+    }
+}
+
+fn print_error(err: &anyhow::Error) {
+    let style = crate::output::Style::stderr();
+    let mut chain = err.chain();
+    if let Some(top) = chain.next() {
+        eprintln!("{} {top}", style.red("Error:"));
+    }
+    for cause in chain {
+        eprintln!("  caused by: {cause}");
+    }
+}
+
+async fn dispatch(command: Command, globals: Globals, env: crate::env::Env) -> Result<()> {
+    match command {
+        Command::Version => {
+            println!("cortado {}", env!("CARGO_PKG_VERSION"));
+            Ok(())
+        }
+        Command::Init(args) => commands::init::run(&globals, env, args).await,
+        Command::Render(args) => {
+            let app = commands::App::load(globals, env)?;
+            commands::render::run(&app, args)
+        }
+        Command::Diff(args) => {
+            let app = commands::App::load(globals, env)?;
+            commands::diff::run(&app, args).await
+        }
+        Command::Status(args) => {
+            let app = commands::App::load(globals, env)?;
+            commands::status::run(&app, args).await
+        }
+    }
+}

@@ -1,0 +1,143 @@
+//! `cortado diff`: the service and task definitions in the files against what runs.
+
+use std::io::Write;
+
+use anyhow::{Context, Result};
+use serde_json::Value;
+
+use super::App;
+use crate::aws::ecs;
+use crate::cli::DiffArgs;
+use crate::diff::{self, normalize};
+use crate::error::DiffFound;
+use crate::output::Style;
+
+/// One side-by-side comparison: remote (None when absent) and local, already normalised.
+struct Pair {
+    remote: Option<Value>,
+    local: Value,
+    remote_name: String,
+    local_name: String,
+}
+
+pub async fn run(app: &App, args: DiffArgs) -> Result<()> {
+    // Local side first: bad input fails before any AWS call.
+    let td_path = app.task_definition_path()?.clone();
+    let local_td = app.renderer().task_definition(&td_path)?;
+    let local_sv = match &app.config.service {
+        Some(_) => {
+            let path = app.service_definition_path()?.clone();
+            Some((app.renderer().service_definition(&path, app.config.service.as_deref())?, path))
+        }
+        None => None,
+    };
+
+    let aws = app.aws().await?;
+    let client = aws.ecs();
+    let mut pairs = Vec::new();
+    let mut remote_td_arn = None;
+
+    if let (Some(service), Some((local, path))) = (&app.config.service, &local_sv) {
+        let remote = ecs::describe_service(&client, &app.config.cluster, service).await?;
+        if remote.is_none() {
+            tracing::info!("service {service} is not found in cluster {}: deploy will create it", app.config.cluster);
+        }
+        let has_desired = local.get("desiredCount").is_some();
+        let ignore = &app.config.ignore.tags;
+        remote_td_arn = remote.as_ref().and_then(|r| r.get("taskDefinition")).and_then(Value::as_str).map(str::to_owned);
+        pairs.push(Pair {
+            remote_name: remote.as_ref().and_then(|r| r.get("serviceArn")).and_then(Value::as_str).unwrap_or("").to_owned(),
+            remote: remote.as_ref().map(|r| normalize::service(r, ignore, has_desired)),
+            local: normalize::service(local, ignore, has_desired),
+            local_name: path.display().to_string(),
+        });
+    }
+    if remote_td_arn.is_none() {
+        if let Some(family) = crate::definitions::family(&local_td) {
+            remote_td_arn = ecs::latest_task_definition_arn(&client, family).await?;
+        }
+    }
+    let remote_td = match &remote_td_arn {
+        Some(arn) => {
+            let (def, tags) = ecs::describe_task_definition(&client, arn).await?;
+            Some(normalize::task_definition(&ecs::registerable(&def, &tags)))
+        }
+        None => None,
+    };
+    pairs.push(Pair {
+        remote: remote_td,
+        local: normalize::task_definition(&local_td),
+        remote_name: remote_td_arn.unwrap_or_default(),
+        local_name: td_path.display().to_string(),
+    });
+
+    let mut differs = false;
+    let style = Style::stdout();
+    let mut stdout = std::io::stdout().lock();
+    for pair in &pairs {
+        if pair.remote.as_ref() == Some(&pair.local) {
+            continue;
+        }
+        differs = true;
+        if let Some(cmd) = args.external.clone().or_else(|| app.env.get("CORTADO_DIFF_COMMAND").or_else(|| app.env.get("ECSPRESSO_DIFF_COMMAND")).map(str::to_owned)) {
+            drop(stdout);
+            external(&cmd, pair)?;
+            stdout = std::io::stdout().lock();
+            continue;
+        }
+        let text = if args.no_unified {
+            full_diff(pair)
+        } else {
+            diff::unified(pair.remote.as_ref(), &pair.local, &pair.remote_name, &pair.local_name)
+        };
+        stdout.write_all(diff::colorize(&text, &style).as_bytes())?;
+    }
+    drop(stdout);
+    if differs && args.exit_code {
+        return Err(DiffFound.into());
+    }
+    Ok(())
+}
+
+/// `--no-unified`: both documents in full, every line marked.
+fn full_diff(pair: &Pair) -> String {
+    let old = pair.remote.as_ref().map(crate::definitions::to_pretty_json).unwrap_or_default();
+    let new = crate::definitions::to_pretty_json(&pair.local);
+    let mut out = format!("--- {}\n+++ {}\n", pair.remote_name, pair.local_name);
+    for change in similar::TextDiff::from_lines(&old, &new).iter_all_changes() {
+        let sign = match change.tag() {
+            similar::ChangeTag::Delete => '-',
+            similar::ChangeTag::Insert => '+',
+            similar::ChangeTag::Equal => ' ',
+        };
+        out.push(sign);
+        out.push_str(change.value());
+        if change.missing_newline() {
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// `--external CMD`: writes both sides to temporary files and runs `CMD remote local` via `sh -c`.
+fn external(cmd: &str, pair: &Pair) -> Result<()> {
+    let dir = std::env::temp_dir().join(format!("cortado-diff-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let remote = dir.join("remote.json");
+    let local = dir.join("local.json");
+    std::fs::write(&remote, pair.remote.as_ref().map(crate::definitions::to_pretty_json).unwrap_or_default())?;
+    std::fs::write(&local, crate::definitions::to_pretty_json(&pair.local))?;
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("{cmd} \"$0\" \"$1\""))
+        .arg(&remote)
+        .arg(&local)
+        .status()
+        .with_context(|| format!("running the external diff command {cmd:?}"))?;
+    let _ = std::fs::remove_dir_all(&dir);
+    // diff(1)-style tools exit 1 on differences; only 2+ is a failure.
+    if status.code().is_some_and(|c| c > 1) {
+        anyhow::bail!("external diff command {cmd:?} failed with {status}");
+    }
+    Ok(())
+}

@@ -1,0 +1,156 @@
+//! `cortado init`: a config and definition files written from what runs, so that `diff` right after
+//! shows nothing.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde_json::{Map, Value, json};
+
+use crate::aws::{Aws, codedeploy, ecs};
+use crate::cli::{Globals, InitArgs};
+use crate::config::duration::format_go_duration;
+use crate::definitions::to_pretty_json;
+use crate::diff::normalize;
+use crate::env::Env;
+use crate::output::jsonnet_fmt;
+
+/// Fields of DescribeServices output that describe the running state, not the definition.
+const SERVICE_RUNTIME_FIELDS: &[&str] = &[
+    "clusterArn",
+    "createdAt",
+    "createdBy",
+    "deployments",
+    "events",
+    "pendingCount",
+    "runningCount",
+    "status",
+    "taskDefinition",
+    "taskSets",
+    "serviceArn",
+    "roleArn",
+    "serviceName",
+    "currentServiceDeployment",
+    "currentServiceRevisions",
+];
+
+pub async fn run(globals: &Globals, mut env: Env, args: InitArgs) -> Result<()> {
+    for file in &globals.envfile {
+        env.load_envfile(file)?;
+    }
+    let config_path = globals.config.clone().unwrap_or_else(|| PathBuf::from(if args.jsonnet { "cortado.jsonnet" } else { "cortado.yml" }));
+    let config_path = if args.jsonnet && has_ext(&config_path, &["yml", "yaml", "json"]) { config_path.with_extension("jsonnet") } else { config_path };
+    let dir = config_path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let td_rel = if args.jsonnet { args.task_definition_path.with_extension("jsonnet") } else { args.task_definition_path.clone() };
+    let sv_rel = if args.jsonnet { args.service_definition_path.with_extension("jsonnet") } else { args.service_definition_path.clone() };
+
+    let region = args.region.clone().or_else(|| env.get("AWS_REGION").map(str::to_owned));
+    let aws = Aws::load(region.as_deref(), globals.assume_role_arn.as_deref()).await?;
+    let client = aws.ecs();
+
+    let mut config = Map::new();
+    config.insert("region".into(), json!(aws.region()));
+    config.insert("cluster".into(), json!(args.cluster));
+
+    let td_arn = match &args.service {
+        Some(service) => {
+            let sv = ecs::describe_service(&client, &args.cluster, service)
+                .await?
+                .with_context(|| format!("service {service} is not found in cluster {}", args.cluster))?;
+            let td_arn = sv.get("taskDefinition").and_then(Value::as_str).unwrap_or("").to_owned();
+            if sv.pointer("/deploymentController/type").and_then(Value::as_str) == Some("CODE_DEPLOY") {
+                match codedeploy::find(&aws.codedeploy(), None, &args.cluster, service).await {
+                    Ok(Some(t)) => {
+                        config.insert(
+                            "codedeploy".into(),
+                            json!({"application_name": t.application, "deployment_group_name": t.deployment_group}),
+                        );
+                    }
+                    Ok(None) => tracing::warn!("no CodeDeploy deployment group found for {service}"),
+                    Err(e) => tracing::warn!("CodeDeploy discovery failed: {e:#}"),
+                }
+            }
+            config.insert("service".into(), json!(service));
+            config.insert("service_definition".into(), json!(sv_rel.display().to_string()));
+            let sv_doc = service_definition_from_remote(sv);
+            let text = if args.jsonnet { jsonnet_fmt::format(&sv_doc) } else { to_pretty_json(&sv_doc) };
+            write_file(&dir.join(&sv_rel), &text, args.force_overwrite)?;
+            td_arn
+        }
+        None => args.task_definition.clone().unwrap_or_default(),
+    };
+
+    let (def, tags) = ecs::describe_task_definition(&client, &td_arn).await?;
+    let mut td = ecs::registerable(&def, &tags);
+    if args.sort {
+        td = normalize::task_definition(&td);
+    }
+    config.insert("task_definition".into(), json!(td_rel.display().to_string()));
+    config.insert("timeout".into(), json!(format_go_duration(crate::config::DEFAULT_TIMEOUT)));
+    let td_text = if args.jsonnet { jsonnet_fmt::format(&td) } else { to_pretty_json(&td) };
+    write_file(&dir.join(&td_rel), &td_text, args.force_overwrite)?;
+
+    let config_text = if args.jsonnet || has_ext(&config_path, &["json", "jsonnet"]) {
+        if has_ext(&config_path, &["json"]) { to_pretty_json(&Value::Object(config)) } else { jsonnet_fmt::format(&Value::Object(config)) }
+    } else {
+        config_yaml(&config)?
+    };
+    write_file(&config_path, &config_text, args.force_overwrite)?;
+    Ok(())
+}
+
+/// The running service as a definition file: runtime state removed, tags and deployment settings kept.
+pub fn service_definition_from_remote(sv: Value) -> Value {
+    let mut sv = crate::definitions::keys::normalise(sv);
+    if let Value::Object(o) = &mut sv {
+        for k in SERVICE_RUNTIME_FIELDS {
+            o.remove(*k);
+        }
+        let pt = o.get("propagateTags").and_then(Value::as_str);
+        if !matches!(pt, Some("SERVICE" | "TASK_DEFINITION")) {
+            o.insert("propagateTags".into(), json!("NONE"));
+        }
+    }
+    sv
+}
+
+/// The config in ecspresso's key order.
+fn config_yaml(config: &Map<String, Value>) -> Result<String> {
+    let mut out = String::new();
+    for key in ["region", "cluster", "service", "service_definition", "task_definition", "timeout", "codedeploy"] {
+        if let Some(v) = config.get(key) {
+            let mut one = serde_yaml_ng::Mapping::new();
+            one.insert(serde_yaml_ng::Value::String(key.into()), serde_yaml_ng::to_value(v)?);
+            out.push_str(&serde_yaml_ng::to_string(&one)?);
+        }
+    }
+    Ok(out)
+}
+
+fn has_ext(p: &Path, exts: &[&str]) -> bool {
+    p.extension().and_then(|e| e.to_str()).is_some_and(|e| exts.iter().any(|x| x.eq_ignore_ascii_case(e)))
+}
+
+/// Writes a file, asking before overwriting on a terminal and skipping otherwise.
+fn write_file(path: &Path, text: &str, force: bool) -> Result<()> {
+    if path.exists() && !force {
+        if !std::io::stdin().is_terminal() {
+            tracing::warn!("{} exists; skipped (use --force-overwrite)", path.display());
+            return Ok(());
+        }
+        eprint!("Overwrite existing file {}? (y/N) ", path.display());
+        std::io::stderr().flush()?;
+        let mut answer = String::new();
+        std::io::stdin().lock().read_line(&mut answer)?;
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            tracing::info!("skipped {}", path.display());
+            return Ok(());
+        }
+    }
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+    }
+    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+    tracing::info!("{} is written", path.display());
+    Ok(())
+}

@@ -1,0 +1,556 @@
+//! Stage 1: the configuration file (`cortado.yml` or an unchanged `ecspresso.yml`).
+//!
+//! YAML files are rendered as templates and then parsed; JSON and Jsonnet files are evaluated by
+//! Jsonnet first and rendered after, exactly as ecspresso does. Keys match case-insensitively,
+//! unknown keys are a warning, and every path is relative to the config file.
+
+pub mod duration;
+pub mod version;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::error::InputError;
+use crate::jsonnet::JsonnetOptions;
+use crate::plugin::catalog;
+use crate::template::{self, FuncMap};
+
+/// File names probed, in order, when `--config` is not given.
+pub const DEFAULT_CONFIG_NAMES: &[&str] = &[
+    "cortado.yml",
+    "cortado.yaml",
+    "cortado.json",
+    "cortado.jsonnet",
+    "ecspresso.yml",
+    "ecspresso.yaml",
+    "ecspresso.json",
+    "ecspresso.jsonnet",
+];
+
+/// The ecspresso release whose behaviour cortado matches; `required_version` in a config not named
+/// `cortado.*` is checked against it, so that an unchanged `ecspresso.yml` keeps working.
+pub const ECSPRESSO_COMPAT_VERSION: &str = "2.4.0";
+
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// The config file as given or found.
+    pub path: PathBuf,
+    /// Its directory; definition and plugin paths are joined onto it.
+    pub dir: PathBuf,
+    pub required_version: Option<String>,
+    pub region: Option<String>,
+    pub cluster: String,
+    pub service: Option<String>,
+    pub service_definition: Option<PathBuf>,
+    pub task_definition: Option<PathBuf>,
+    pub plugins: Vec<PluginConfig>,
+    pub appspec: Option<Value>,
+    pub filter_command: Option<String>,
+    pub timeout: Duration,
+    pub codedeploy: Option<CodeDeployConfig>,
+    pub ignore: IgnoreConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PluginConfig {
+    pub name: String,
+    #[serde(skip_serializing_if = "Value::is_null")]
+    pub config: Value,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub func_prefix: String,
+    /// A custom plugin's component file (relative paths are joined onto the config directory).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathBuf>,
+    /// The pinned sha256 of `path`; cortado refuses to run a component whose digest differs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    /// Capabilities granted by the operator (brokered AWS reads, preopened directories, limits).
+    #[serde(skip_serializing_if = "Map::is_empty")]
+    pub grants: Map<String, Value>,
+    /// Gate enforcement level (`advisory`, `soft-mandatory`, `hard-mandatory`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enforcement: Option<String>,
+    /// Resource limits (`memory`, `timeout`, `max_output`) overriding the defaults.
+    #[serde(skip_serializing_if = "Map::is_empty")]
+    pub limits: Map<String, Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct CodeDeployConfig {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub application_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deployment_group_name: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct IgnoreConfig {
+    /// Tag keys managed by other tools: never diffed, added or removed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+}
+
+/// What loading needs from the command line.
+#[derive(Clone)]
+pub struct LoadOptions {
+    pub env: Arc<crate::env::Env>,
+    pub jsonnet: JsonnetOptions,
+}
+
+/// Finds the config file: `--config` if given, else the first of [`DEFAULT_CONFIG_NAMES`] in `cwd`.
+pub fn locate(explicit: Option<&Path>, cwd: &Path) -> Result<PathBuf, InputError> {
+    if let Some(p) = explicit {
+        return Ok(p.to_path_buf());
+    }
+    for name in DEFAULT_CONFIG_NAMES {
+        if cwd.join(name).is_file() {
+            return Ok(PathBuf::from(name));
+        }
+    }
+    Err(InputError::new(format!(
+        "no config file found in {} (looked for {}); pass --config",
+        cwd.display(),
+        DEFAULT_CONFIG_NAMES.join(", ")
+    )))
+}
+
+/// Loads, renders and checks a config file.
+pub fn load(path: &Path, opts: &LoadOptions) -> Result<Config> {
+    let source = std::fs::read_to_string(path)
+        .map_err(|e| InputError::in_file(path, format!("cannot read config file: {e}")))?;
+    let funcs = template::env_funcs(opts.env.lookup_fn());
+    let value = parse_config_source(path, &source, &funcs, &opts.env.lookup_fn(), &opts.jsonnet)?;
+    let config = from_value(path, &source, value)?;
+    config.check_required_version()?;
+    Ok(config)
+}
+
+fn parse_config_source(
+    path: &Path,
+    source: &str,
+    funcs: &FuncMap,
+    env_lookup: &Arc<dyn Fn(&str) -> Option<String> + Send + Sync>,
+    jsonnet: &JsonnetOptions,
+) -> Result<Value> {
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    let name = path.display().to_string();
+    match ext.as_str() {
+        "yml" | "yaml" => {
+            let rendered = template::render(&name, source, funcs).map_err(|e| InputError::new(e.to_string()))?;
+            yaml_to_json(path, &rendered)
+        }
+        "json" | "jsonnet" => {
+            let natives = crate::functions::Registry::with_env(env_lookup.clone());
+            let evaluated = crate::jsonnet::evaluate_file(path, jsonnet, &natives)?;
+            let text = serde_json::to_string(&evaluated)?;
+            let rendered = template::render(&name, &text, funcs).map_err(|e| InputError::new(e.to_string()))?;
+            parse_json(path, &rendered)
+        }
+        other => Err(InputError::in_file(
+            path,
+            format!("unsupported config file extension {other:?} (use .yml, .yaml, .json or .jsonnet)"),
+        )
+        .into()),
+    }
+}
+
+/// Parses YAML into JSON values, with the file and line of any syntax error.
+pub fn yaml_to_json(path: &Path, text: &str) -> Result<Value> {
+    serde_yaml_ng::from_str::<Value>(text).map_err(|e| {
+        let msg = e.to_string();
+        match e.location() {
+            Some(loc) => InputError(format!("{}:{}:{}: invalid YAML: {}", path.display(), loc.line(), loc.column(), strip_location(&msg))).into(),
+            None => InputError::in_file(path, format!("invalid YAML: {msg}")).into(),
+        }
+    })
+}
+
+/// Parses JSON text, with the file and line of any syntax error.
+pub fn parse_json(path: &Path, text: &str) -> Result<Value> {
+    serde_json::from_str::<Value>(text).map_err(|e| {
+        InputError(format!("{}:{}:{}: invalid JSON: {}", path.display(), e.line(), e.column(), strip_location(&e.to_string()))).into()
+    })
+}
+
+fn strip_location(msg: &str) -> &str {
+    match msg.find(" at line ") {
+        Some(i) => &msg[..i],
+        None => msg,
+    }
+}
+
+/// The 1-based line where `key` is first written in `source` (YAML `key:` or JSON `"key":`), for
+/// error messages about a key's value. Case-insensitive, like key matching.
+pub fn find_key_line(source: &str, key: &str) -> Option<usize> {
+    let key = key.to_ascii_lowercase();
+    source.lines().position(|line| {
+        let t = line.trim_start().trim_start_matches("- ").to_ascii_lowercase();
+        let t = t.trim_start_matches(['"', '\'']);
+        t.starts_with(&key) && t[key.len()..].trim_start_matches(['"', '\'']).trim_start().starts_with(':')
+    }).map(|i| i + 1)
+}
+
+/// A case-insensitive view of a JSON object that remembers which keys were used, so the rest can be
+/// reported as unknown.
+pub struct Fields<'a> {
+    path: &'a Path,
+    source: &'a str,
+    context: String,
+    obj: &'a Map<String, Value>,
+    used: Vec<&'a str>,
+}
+
+impl<'a> Fields<'a> {
+    pub fn new(path: &'a Path, source: &'a str, context: impl Into<String>, obj: &'a Map<String, Value>) -> Self {
+        Fields { path, source, context: context.into(), obj, used: Vec::new() }
+    }
+
+    pub fn get(&mut self, key: &str) -> Option<&'a Value> {
+        let (k, v) = self.obj.iter().find(|(k, _)| k.eq_ignore_ascii_case(key))?;
+        self.used.push(k.as_str());
+        if v.is_null() { None } else { Some(v) }
+    }
+
+    pub fn error(&self, key: &str, msg: impl std::fmt::Display) -> InputError {
+        let full = if self.context.is_empty() { key.to_string() } else { format!("{}.{key}", self.context) };
+        match find_key_line(self.source, key) {
+            Some(line) => InputError(format!("{}:{line}: key {full:?}: {msg}", self.path.display())),
+            None => InputError(format!("{}: key {full:?}: {msg}", self.path.display())),
+        }
+    }
+
+    pub fn string(&mut self, key: &str) -> Result<Option<String>, InputError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(Value::Number(n)) => Ok(Some(n.to_string())),
+            Some(Value::Bool(b)) => Ok(Some(b.to_string())),
+            Some(other) => Err(self.error(key, format!("expected a string, found {}", kind(other)))),
+        }
+    }
+
+    /// Warns about every key not read through this view.
+    pub fn warn_unknown(&self) {
+        for k in self.obj.keys() {
+            if !self.used.contains(&k.as_str()) {
+                let full = if self.context.is_empty() { k.clone() } else { format!("{}.{k}", self.context) };
+                match find_key_line(self.source, k) {
+                    Some(line) => tracing::warn!("{}:{line}: unknown key {full:?} (ignored)", self.path.display()),
+                    None => tracing::warn!("{}: unknown key {full:?} (ignored)", self.path.display()),
+                }
+            }
+        }
+    }
+}
+
+pub fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn from_value(path: &Path, source: &str, value: Value) -> Result<Config> {
+    let Value::Object(obj) = value else {
+        return Err(InputError::in_file(path, format!("the config must be an object, found {}", kind(&value))).into());
+    };
+    let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let mut f = Fields::new(path, source, "", &obj);
+    let resolve = |p: String| -> PathBuf {
+        let p = PathBuf::from(p);
+        if p.is_absolute() || dir.as_os_str().is_empty() { p } else { dir.join(p) }
+    };
+
+    let required_version = f.string("required_version")?;
+    let region = f.string("region")?.filter(|s| !s.is_empty());
+    let cluster = f.string("cluster")?.filter(|s| !s.is_empty()).unwrap_or_else(|| "default".into());
+    let service = f.string("service")?.filter(|s| !s.is_empty());
+    let service_definition = f.string("service_definition")?.filter(|s| !s.is_empty()).map(resolve);
+    let task_definition = f.string("task_definition")?.filter(|s| !s.is_empty()).map(resolve);
+    let filter_command = f.string("filter_command")?.filter(|s| !s.is_empty());
+    if filter_command.is_some() {
+        tracing::warn!("{}: filter_command in the config is deprecated; use --filter-command or CORTADO_FILTER_COMMAND", path.display());
+    }
+    let timeout = match f.get("timeout") {
+        None => DEFAULT_TIMEOUT,
+        Some(Value::String(s)) => duration::parse_go_duration(s).map_err(|e| f.error("timeout", e))?,
+        Some(Value::Number(n)) => {
+            return Err(f.error("timeout", format!("a bare number ({n}) is ambiguous; write a duration such as \"{n}s\" or \"10m\"")).into());
+        }
+        Some(other) => return Err(f.error("timeout", format!("expected a duration string, found {}", kind(other))).into()),
+    };
+    let appspec = f.get("appspec").cloned();
+    let codedeploy = match f.get("codedeploy") {
+        None => None,
+        Some(Value::Object(o)) => {
+            let mut cf = Fields::new(path, source, "codedeploy", o);
+            let c = CodeDeployConfig {
+                application_name: cf.string("application_name")?,
+                deployment_group_name: cf.string("deployment_group_name")?,
+            };
+            cf.warn_unknown();
+            Some(c)
+        }
+        Some(other) => return Err(f.error("codedeploy", format!("expected an object, found {}", kind(other))).into()),
+    };
+    let ignore = match f.get("ignore") {
+        None => IgnoreConfig::default(),
+        Some(Value::Object(o)) => {
+            let mut ig = Fields::new(path, source, "ignore", o);
+            let tags = match ig.get("tags") {
+                None => Vec::new(),
+                Some(Value::Array(a)) => a
+                    .iter()
+                    .map(|t| t.as_str().map(str::to_owned).ok_or_else(|| ig.error("tags", "expected a list of tag keys")))
+                    .collect::<Result<_, _>>()?,
+                Some(other) => return Err(ig.error("tags", format!("expected a list, found {}", kind(other))).into()),
+            };
+            ig.warn_unknown();
+            IgnoreConfig { tags }
+        }
+        Some(other) => return Err(f.error("ignore", format!("expected an object, found {}", kind(other))).into()),
+    };
+    let plugins = match f.get("plugins") {
+        None => Vec::new(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| parse_plugin(path, source, i, item, &dir))
+            .collect::<Result<Vec<_>, _>>()?,
+        Some(other) => return Err(f.error("plugins", format!("expected a list, found {}", kind(other))).into()),
+    };
+    f.warn_unknown();
+
+    let config = Config {
+        path: path.to_path_buf(),
+        dir,
+        required_version,
+        region,
+        cluster,
+        service,
+        service_definition,
+        task_definition,
+        plugins,
+        appspec,
+        filter_command,
+        timeout,
+        codedeploy,
+        ignore,
+    };
+    config.check_plugin_functions()?;
+    Ok(config)
+}
+
+fn parse_plugin(path: &Path, source: &str, index: usize, item: &Value, dir: &Path) -> Result<PluginConfig, InputError> {
+    let Value::Object(o) = item else {
+        return Err(InputError::in_file(path, format!("plugins[{index}]: expected an object, found {}", kind(item))));
+    };
+    let mut f = Fields::new(path, source, format!("plugins[{index}]"), o);
+    let name = f.string("name")?.filter(|s| !s.is_empty()).ok_or_else(|| f.error("name", "a plugin needs a name"))?;
+    let config = f.get("config").cloned().unwrap_or(Value::Null);
+    let func_prefix = f.string("func_prefix")?.unwrap_or_default();
+    let plugin_path = f.string("path")?.map(|p| {
+        let p = PathBuf::from(p);
+        if p.is_absolute() || dir.as_os_str().is_empty() { p } else { dir.join(p) }
+    });
+    let sha256 = f.string("sha256")?;
+    let obj_or_empty = |f: &mut Fields, key: &str| -> Result<Map<String, Value>, InputError> {
+        match f.get(key) {
+            None => Ok(Map::new()),
+            Some(Value::Object(m)) => Ok(m.clone()),
+            Some(other) => Err(f.error(key, format!("expected an object, found {}", kind(other)))),
+        }
+    };
+    let grants = obj_or_empty(&mut f, "grants")?;
+    let limits = obj_or_empty(&mut f, "limits")?;
+    let enforcement = f.string("enforcement")?;
+    if let Some(level) = &enforcement {
+        if !["advisory", "soft-mandatory", "hard-mandatory"].contains(&level.as_str()) {
+            return Err(f.error("enforcement", format!("{level:?} is not one of advisory, soft-mandatory, hard-mandatory")));
+        }
+    }
+    if plugin_path.is_none() && catalog::first_party(&name).is_none() {
+        return Err(f.error(
+            "name",
+            format!("plugin {name:?} is not available (first-party plugins: {}; a custom plugin needs `path`)", catalog::names().join(", ")),
+        ));
+    }
+    if plugin_path.is_some() && sha256.is_none() {
+        return Err(f.error("sha256", format!("custom plugin {name:?} must pin its component with `sha256`")));
+    }
+    f.warn_unknown();
+    Ok(PluginConfig { name, config, func_prefix, path: plugin_path, sha256, grants, enforcement, limits })
+}
+
+impl Config {
+    /// Plugins in load order: the default `ssm` and `secretsmanager` first (as ecspresso), then the
+    /// configured ones; a re-declared default without a prefix is skipped.
+    pub fn effective_plugins(&self) -> Vec<PluginConfig> {
+        let mut out: Vec<PluginConfig> = catalog::DEFAULT_PLUGINS
+            .iter()
+            .map(|name| PluginConfig {
+                name: (*name).to_owned(),
+                config: Value::Null,
+                func_prefix: String::new(),
+                path: None,
+                sha256: None,
+                grants: Map::new(),
+                enforcement: None,
+                limits: Map::new(),
+            })
+            .collect();
+        for p in &self.plugins {
+            if p.path.is_none() && p.func_prefix.is_empty() && catalog::DEFAULT_PLUGINS.contains(&p.name.as_str()) {
+                // Re-declared default: keep its config (grants) but do not register it twice.
+                if let Some(slot) = out.iter_mut().find(|d| d.name == p.name) {
+                    *slot = p.clone();
+                }
+                continue;
+            }
+            out.push(p.clone());
+        }
+        out
+    }
+
+    /// Every template function a plugin will register must be unique; a collision is a config error
+    /// that names both plugins and suggests `func_prefix`.
+    fn check_plugin_functions(&self) -> Result<(), InputError> {
+        let mut seen: Vec<(String, String)> = ["env", "must_env", "json_escape"].iter().map(|f| (f.to_string(), "built-in".to_string())).collect();
+        for p in self.effective_plugins() {
+            let Some(fp) = catalog::first_party(&p.name) else { continue };
+            for func in fp.functions {
+                let full = format!("{}{}", p.func_prefix, func);
+                if let Some((_, owner)) = seen.iter().find(|(n, _)| *n == full) {
+                    let line = find_key_line_nth(&self.path, &p.name);
+                    let loc = match line {
+                        Some(l) => format!("{}:{l}", self.path.display()),
+                        None => self.path.display().to_string(),
+                    };
+                    return Err(InputError(format!(
+                        "{loc}: template function {full} of plugin {:?} already exists (from plugin {owner:?}); set func_prefix on the {} plugin",
+                        p.name, p.name
+                    )));
+                }
+                seen.push((full, p.name.clone()));
+            }
+        }
+        Ok(())
+    }
+
+    /// ecspresso's rule: a config not named `cortado.*` states the ecspresso version it needs.
+    fn check_required_version(&self) -> Result<(), InputError> {
+        let Some(constraint) = &self.required_version else { return Ok(()) };
+        let is_cortado = self.path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("cortado."));
+        let (what, version) = if is_cortado {
+            ("cortado", env!("CARGO_PKG_VERSION"))
+        } else {
+            ("ecspresso compatibility", ECSPRESSO_COMPAT_VERSION)
+        };
+        let v = semver::Version::parse(version).expect("built-in version parses");
+        let line = find_key_line_in_file(&self.path, "required_version");
+        let loc = match line {
+            Some(l) => format!("{}:{l}", self.path.display()),
+            None => self.path.display().to_string(),
+        };
+        match version::satisfies(constraint, &v) {
+            Err(e) => Err(InputError(format!("{loc}: key \"required_version\": {e}"))),
+            Ok(false) => Err(InputError(format!(
+                "{loc}: key \"required_version\": {constraint:?} is not satisfied by {what} {version}"
+            ))),
+            Ok(true) => Ok(()),
+        }
+    }
+
+    /// The YAML `render config` prints: ecspresso's key order, resolved paths, Go duration.
+    pub fn to_render_yaml(&self) -> Result<String> {
+        serde_yaml_ng::to_string(&self.render_view()).context("serialising the config")
+    }
+
+    /// The same document as JSON (for `render config --jsonnet`).
+    pub fn to_render_json(&self) -> Value {
+        serde_json::to_value(self.render_view()).unwrap_or(Value::Null)
+    }
+
+    fn render_view(&self) -> RenderedConfig<'_> {
+        RenderedConfig {
+            required_version: self.required_version.as_deref(),
+            region: self.region.as_deref().unwrap_or(""),
+            cluster: &self.cluster,
+            service: self.service.as_deref().unwrap_or(""),
+            service_definition: self.service_definition.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+            task_definition: self.task_definition.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+            plugins: &self.plugins,
+            appspec: self.appspec.as_ref(),
+            filter_command: self.filter_command.as_deref(),
+            timeout: duration::format_go_duration(self.timeout),
+            codedeploy: self.codedeploy.as_ref(),
+            ignore: if self.ignore.tags.is_empty() { None } else { Some(&self.ignore) },
+        }
+    }
+
+    /// `service/cluster`, the prefix of log lines as in ecspresso.
+    pub fn label(&self) -> String {
+        format!("{}/{}", self.service.as_deref().unwrap_or("-"), self.cluster)
+    }
+}
+
+fn find_key_line_in_file(path: &Path, key: &str) -> Option<usize> {
+    std::fs::read_to_string(path).ok().and_then(|s| find_key_line(&s, key))
+}
+
+/// The line of `name: <plugin>` for a plugin entry.
+fn find_key_line_nth(path: &Path, plugin: &str) -> Option<usize> {
+    let text = std::fs::read_to_string(path).ok()?;
+    text.lines()
+        .position(|l| {
+            let t = l.trim_start().trim_start_matches("- ").trim_start_matches('"').to_ascii_lowercase();
+            t.starts_with("name") && l.contains(plugin)
+        })
+        .map(|i| i + 1)
+}
+
+#[derive(Serialize)]
+struct RenderedConfig<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    required_version: Option<&'a str>,
+    region: &'a str,
+    cluster: &'a str,
+    service: &'a str,
+    service_definition: String,
+    task_definition: String,
+    #[serde(skip_serializing_if = "<[PluginConfig]>::is_empty")]
+    plugins: &'a [PluginConfig],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    appspec: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    filter_command: Option<&'a str>,
+    timeout: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    codedeploy: Option<&'a CodeDeployConfig>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ignore: Option<&'a IgnoreConfig>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_lines_are_found_case_insensitively() {
+        let src = "region: x\nTimeout: 5\nplugins:\n  - name: tfstate\n";
+        assert_eq!(find_key_line(src, "timeout"), Some(2));
+        assert_eq!(find_key_line(src, "name"), Some(4));
+        assert_eq!(find_key_line("{\n  \"Cluster\": 1\n}", "cluster"), Some(2));
+    }
+}

@@ -1,0 +1,133 @@
+//! Stage 2: task and service definition files.
+//!
+//! Files are templates: `.jsonnet` files are evaluated by Jsonnet and the resulting JSON rendered as a
+//! template; any other file is rendered as a template and then parsed as JSON (ecspresso's order).
+//! Definitions stay JSON values all the way to the API call, so ECS fields newer than the SDK survive
+//! (ecspresso issue #757).
+
+pub mod keys;
+
+use std::path::Path;
+
+use anyhow::Result;
+use serde_json::{Map, Value};
+
+use crate::config::parse_json;
+use crate::error::InputError;
+use crate::functions::Registry;
+use crate::jsonnet::{self, JsonnetOptions};
+use crate::template;
+
+/// What rendering a definition file needs.
+pub struct Renderer<'a> {
+    pub registry: &'a Registry,
+    pub jsonnet: &'a JsonnetOptions,
+}
+
+impl Renderer<'_> {
+    /// Renders one definition file to a JSON value. `role` names the config key that points at it
+    /// (`task_definition`, `service_definition`, `--overrides-file`) for the error message.
+    pub fn render_file(&self, path: &Path, role: &str) -> Result<Value> {
+        if !path.is_file() {
+            return Err(InputError::in_file(path, format!("{role} file not found")).into());
+        }
+        let name = path.display().to_string();
+        let is_jsonnet = path.extension().and_then(|e| e.to_str()).is_some_and(|e| e.eq_ignore_ascii_case("jsonnet"));
+        if is_jsonnet {
+            let evaluated = jsonnet::evaluate_file(path, self.jsonnet, self.registry)?;
+            let text = serde_json::to_string(&evaluated)?;
+            if !text.contains("{{") {
+                return Ok(evaluated);
+            }
+            let rendered = template::render(&name, &text, self.registry.funcs()).map_err(|e| InputError(e.to_string()))?;
+            parse_json(path, &rendered)
+        } else {
+            let text = std::fs::read_to_string(path).map_err(|e| InputError::in_file(path, format!("cannot read {role} file: {e}")))?;
+            let rendered = template::render(&name, &text, self.registry.funcs()).map_err(|e| InputError(e.to_string()))?;
+            parse_json(path, &rendered)
+        }
+    }
+
+    /// A task definition file: wrapped (`{"taskDefinition": {...}, "tags": [...]}`, the output of
+    /// `aws ecs describe-task-definition --include TAGS`) or plain, tags inside or beside.
+    pub fn task_definition(&self, path: &Path) -> Result<Value> {
+        let raw = self.render_file(path, "task_definition")?;
+        task_definition_from_value(raw).map_err(|msg| InputError::in_file(path, msg).into())
+    }
+
+    /// A service definition file (the shape of `aws ecs describe-services` output).
+    pub fn service_definition(&self, path: &Path, service_name: Option<&str>) -> Result<Value> {
+        let raw = self.render_file(path, "service_definition")?;
+        let Value::Object(_) = raw else {
+            return Err(InputError::in_file(path, format!("a service definition must be an object, found {}", crate::config::kind(&raw))).into());
+        };
+        let mut v = keys::normalise(raw);
+        if let (Some(name), Value::Object(o)) = (service_name, &mut v) {
+            o.insert("serviceName".into(), Value::String(name.into()));
+        }
+        Ok(v)
+    }
+}
+
+/// Unwraps and normalises a task definition value (see [`Renderer::task_definition`]).
+pub fn task_definition_from_value(raw: Value) -> Result<Value, String> {
+    let Value::Object(mut top) = raw else {
+        return Err(format!("a task definition must be an object, found {}", crate::config::kind(&raw)));
+    };
+    let wrapped_key = top.keys().find(|k| k.eq_ignore_ascii_case("taskDefinition")).cloned();
+    let mut td = match wrapped_key {
+        Some(k) if !top[&k].is_null() => {
+            let inner = top.remove(&k).unwrap_or(Value::Null);
+            let Value::Object(mut inner) = inner else {
+                return Err("\"taskDefinition\" must be an object".into());
+            };
+            // Tags beside the definition (describe-task-definition --include TAGS) join it.
+            let has_inner_tags = inner.keys().any(|k| k.eq_ignore_ascii_case("tags"));
+            if !has_inner_tags {
+                if let Some(tk) = top.keys().find(|k| k.eq_ignore_ascii_case("tags")).cloned() {
+                    if let Some(tags) = top.remove(&tk) {
+                        inner.insert("tags".into(), tags);
+                    }
+                }
+            }
+            inner
+        }
+        _ => top,
+    };
+    // Fields ECS adds on describe; they cannot be registered.
+    for k in keys::TASK_DEFINITION_OUTPUT_ONLY {
+        if let Some(found) = td.keys().find(|x| x.eq_ignore_ascii_case(k)).cloned() {
+            td.remove(&found);
+        }
+    }
+    let v = keys::normalise(Value::Object(td));
+    if v.get("containerDefinitions").and_then(Value::as_array).is_none_or(|c| c.is_empty()) {
+        return Err("a task definition needs containerDefinitions".into());
+    }
+    Ok(v)
+}
+
+/// Pretty JSON as cortado prints definitions: keys sorted, two-space indent, trailing newline.
+pub fn to_pretty_json(v: &Value) -> String {
+    let mut s = serde_json::to_string_pretty(v).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
+/// The family named by a task definition value.
+pub fn family(td: &Value) -> Option<&str> {
+    td.get("family").and_then(Value::as_str)
+}
+
+/// `{"key": k, "value": v}` tag lists as a map (absent ⇒ empty).
+pub fn tags_map(v: Option<&Value>) -> Map<String, Value> {
+    let mut out = Map::new();
+    if let Some(Value::Array(tags)) = v {
+        for t in tags {
+            if let (Some(k), Some(val)) = (t.get("key").and_then(Value::as_str), t.get("value")) {
+                out.insert(k.to_owned(), val.clone());
+            }
+        }
+    }
+    out
+}

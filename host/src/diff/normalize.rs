@@ -1,0 +1,256 @@
+//! What both sides of a diff go through so that only real changes show (ecspresso §8.2/§8.3, plus
+//! the defaults ECS fills in that ecspresso's Go zero values hid).
+
+use serde_json::{Map, Value, json};
+
+use crate::definitions::keys;
+
+/// Task definition: sort what ECS does not order, fill what ECS defaults, convert cpu/memory units.
+pub fn task_definition(td: &Value) -> Value {
+    let mut td = keys::normalise(td.clone());
+    let Value::Object(obj) = &mut td else { return td };
+    let awsvpc = obj.get("networkMode").and_then(Value::as_str) == Some("awsvpc");
+    if let Some(Value::Array(containers)) = obj.get_mut("containerDefinitions") {
+        for c in containers.iter_mut() {
+            let Value::Object(c) = c else { continue };
+            sort_by_key(c, "environment", "name");
+            sort_by_key(c, "secrets", "name");
+            sort_by_json(c, "mountPoints");
+            sort_by_json(c, "volumesFrom");
+            if let Some(Value::Array(ports)) = c.get_mut("portMappings") {
+                for p in ports.iter_mut() {
+                    let Value::Object(p) = p else { continue };
+                    if awsvpc && !p.contains_key("hostPort") {
+                        if let Some(cp) = p.get("containerPort").cloned() {
+                            p.insert("hostPort".into(), cp);
+                        }
+                    }
+                    if p.get("protocol").and_then(Value::as_str) == Some("tcp") {
+                        p.remove("protocol");
+                    }
+                }
+            }
+            sort_by_json(c, "portMappings");
+            // ECS reports these defaults on describe; a file that omits them means the same.
+            if c.get("cpu").and_then(Value::as_i64) == Some(0) {
+                c.remove("cpu");
+            }
+            if c.get("essential").and_then(Value::as_bool) == Some(true) {
+                c.remove("essential");
+            }
+        }
+        containers.sort_by(|a, b| name_of(a).cmp(name_of(b)));
+    }
+    sort_by_json(obj, "placementConstraints");
+    if let Some(Value::Array(rc)) = obj.get_mut("requiresCompatibilities") {
+        rc.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
+    }
+    sort_by_json(obj, "volumes");
+    sort_by_key(obj, "tags", "key");
+    if let Some(Value::Object(proxy)) = obj.get_mut("proxyConfiguration") {
+        sort_by_key(proxy, "properties", "name");
+    }
+    for (key, unit) in [("cpu", Unit::Cpu), ("memory", Unit::Memory)] {
+        if let Some(v) = obj.get(key).cloned() {
+            match convert_unit(&v, unit) {
+                Some(s) => {
+                    obj.insert(key.into(), Value::String(s));
+                }
+                None => {
+                    obj.remove(key);
+                }
+            }
+        }
+    }
+    td
+}
+
+/// The fields of a service that `deploy` can change (an UpdateService input), plus tags.
+const SERVICE_FIELDS: &[&str] = &[
+    "availabilityZoneRebalancing",
+    "capacityProviderStrategy",
+    "deploymentConfiguration",
+    "desiredCount",
+    "enableECSManagedTags",
+    "enableExecuteCommand",
+    "healthCheckGracePeriodSeconds",
+    "loadBalancers",
+    "networkConfiguration",
+    "placementConstraints",
+    "placementStrategy",
+    "platformVersion",
+    "propagateTags",
+    "serviceConnectConfiguration",
+    "serviceRegistries",
+    "volumeConfigurations",
+    "vpcLatticeConfigurations",
+    "tags",
+];
+
+/// Service definition as compared: the updatable fields with ECS defaults filled in. `ignore_tags`
+/// are tag keys other tools own. `local_has_desired` is false when the file omits desiredCount, in
+/// which case the remote count is not compared (autoscaled services).
+pub fn service(sv: &Value, ignore_tags: &[String], local_has_desired: bool) -> Value {
+    let sv = keys::normalise(sv.clone());
+    let empty = Map::new();
+    let src = sv.as_object().unwrap_or(&empty);
+    let mut out = Map::new();
+    for f in SERVICE_FIELDS {
+        if let Some(v) = src.get(*f) {
+            out.insert((*f).to_owned(), v.clone());
+        }
+    }
+    if !local_has_desired {
+        out.remove("desiredCount");
+    }
+    let daemon = src.get("schedulingStrategy").and_then(Value::as_str) == Some("DAEMON");
+    // Deployment configuration defaults.
+    let dc = out.entry("deploymentConfiguration").or_insert_with(|| json!({}));
+    if let Value::Object(dc) = dc {
+        let (max, min) = if daemon { (100, 0) } else { (200, 100) };
+        dc.entry("maximumPercent").or_insert(json!(max));
+        dc.entry("minimumHealthyPercent").or_insert(json!(min));
+        if !daemon {
+            let cb = dc.entry("deploymentCircuitBreaker").or_insert_with(|| json!({}));
+            if let Value::Object(cb) = cb {
+                cb.entry("enable").or_insert(json!(false));
+                cb.entry("rollback").or_insert(json!(false));
+            }
+        }
+        let alarms_off = dc.get("alarms").is_some_and(|a| {
+            a.get("enable").and_then(Value::as_bool) != Some(true)
+                && a.get("rollback").and_then(Value::as_bool) != Some(true)
+                && a.get("alarmNames").and_then(Value::as_array).is_none_or(|n| n.is_empty())
+        });
+        if alarms_off {
+            dc.remove("alarms");
+        }
+    }
+    out.entry("enableECSManagedTags").or_insert(json!(false));
+    out.entry("enableExecuteCommand").or_insert(json!(false));
+    out.entry("propagateTags").or_insert(json!("NONE"));
+    if out.get("healthCheckGracePeriodSeconds").and_then(Value::as_i64) == Some(0) {
+        out.remove("healthCheckGracePeriodSeconds");
+    }
+    let fargate = src.get("launchType").and_then(Value::as_str) == Some("FARGATE");
+    if fargate && !out.contains_key("platformVersion") {
+        out.insert("platformVersion".into(), json!("LATEST"));
+    }
+    if daemon {
+        out.remove("placementStrategy");
+    }
+    if let Some(Value::Object(nc)) = out.get_mut("networkConfiguration") {
+        if let Some(Value::Object(aws)) = nc.get_mut("awsvpcConfiguration") {
+            aws.entry("assignPublicIp").or_insert(json!("DISABLED"));
+            for k in ["subnets", "securityGroups"] {
+                if let Some(Value::Array(a)) = aws.get_mut(k) {
+                    a.sort_by(|x, y| x.as_str().cmp(&y.as_str()));
+                }
+            }
+        }
+    }
+    sort_by_json(&mut out, "placementConstraints");
+    sort_by_json(&mut out, "placementStrategy");
+    if let Some(Value::Array(tags)) = out.get_mut("tags") {
+        tags.retain(|t| t.get("key").and_then(Value::as_str).is_none_or(|k| !ignore_tags.iter().any(|i| i == k)));
+    }
+    sort_by_key(&mut out, "tags", "key");
+    if matches!(out.get("tags"), Some(Value::Array(a)) if a.is_empty()) {
+        out.remove("tags");
+    }
+    Value::Object(out)
+}
+
+fn name_of(v: &Value) -> &str {
+    v.get("name").and_then(Value::as_str).unwrap_or("")
+}
+
+fn sort_by_key(obj: &mut Map<String, Value>, field: &str, key: &str) {
+    if let Some(Value::Array(a)) = obj.get_mut(field) {
+        a.sort_by(|x, y| x.get(key).and_then(Value::as_str).cmp(&y.get(key).and_then(Value::as_str)));
+    }
+}
+
+fn sort_by_json(obj: &mut Map<String, Value>, field: &str) {
+    if let Some(Value::Array(a)) = obj.get_mut(field) {
+        a.sort_by_cached_key(|v| v.to_string());
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Unit {
+    Cpu,
+    Memory,
+}
+
+/// `"0.25 vCPU"` → `"256"`, `"1GB"` → `"1024"`, `512` → `"512"`; unparseable ⇒ None.
+fn convert_unit(v: &Value, unit: Unit) -> Option<String> {
+    let s = match v {
+        Value::Number(n) => return Some(n.as_f64().map(|f| (f as i64).to_string()).unwrap_or_else(|| n.to_string())),
+        Value::String(s) => s.trim().to_ascii_lowercase(),
+        _ => return None,
+    };
+    if s.chars().all(|c| c.is_ascii_digit()) && !s.is_empty() {
+        return Some(s);
+    }
+    let suffix = match unit {
+        Unit::Cpu => "vcpu",
+        Unit::Memory => "gb",
+    };
+    let num = s.strip_suffix(suffix)?.trim();
+    let f: f64 = num.parse().ok()?;
+    Some(((f * 1024.0) as i64).to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_and_memory_units() {
+        assert_eq!(convert_unit(&json!("0.25 vCPU"), Unit::Cpu).as_deref(), Some("256"));
+        assert_eq!(convert_unit(&json!("0.5vcpu"), Unit::Cpu).as_deref(), Some("512"));
+        assert_eq!(convert_unit(&json!("0.5 GB"), Unit::Memory).as_deref(), Some("512"));
+        assert_eq!(convert_unit(&json!("4GB"), Unit::Memory).as_deref(), Some("4096"));
+        assert_eq!(convert_unit(&json!(1024), Unit::Memory).as_deref(), Some("1024"));
+        assert_eq!(convert_unit(&json!("lots"), Unit::Memory), None);
+    }
+
+    #[test]
+    fn task_definition_permutations_compare_equal() {
+        let a = json!({"family": "f", "networkMode": "awsvpc", "cpu": "0.25 vCPU", "containerDefinitions": [
+            {"name": "b", "image": "x", "environment": [{"name": "Z", "value": "1"}, {"name": "A", "value": "2"}]},
+            {"name": "a", "image": "y", "portMappings": [{"containerPort": 80}], "essential": true, "cpu": 0}]});
+        let b = json!({"family": "f", "networkMode": "awsvpc", "cpu": "256", "containerDefinitions": [
+            {"name": "a", "image": "y", "portMappings": [{"containerPort": 80, "hostPort": 80, "protocol": "tcp"}], "mountPoints": []},
+            {"name": "b", "image": "x", "environment": [{"name": "A", "value": "2"}, {"name": "Z", "value": "1"}]}]});
+        assert_eq!(task_definition(&a), task_definition(&b));
+    }
+
+    #[test]
+    fn sparse_and_explicit_services_compare_equal() {
+        let sparse = json!({"launchType": "FARGATE", "desiredCount": 1,
+            "networkConfiguration": {"awsvpcConfiguration": {"subnets": ["b", "a"]}}});
+        let explicit = json!({"launchType": "FARGATE", "desiredCount": 1, "platformVersion": "LATEST",
+            "enableECSManagedTags": false, "enableExecuteCommand": false, "propagateTags": "NONE",
+            "deploymentConfiguration": {"maximumPercent": 200, "minimumHealthyPercent": 100,
+                "deploymentCircuitBreaker": {"enable": false, "rollback": false},
+                "alarms": {"alarmNames": [], "enable": false, "rollback": false}},
+            "networkConfiguration": {"awsvpcConfiguration": {"subnets": ["a", "b"], "assignPublicIp": "DISABLED"}},
+            "events": [{"message": "ignored"}], "runningCount": 3});
+        assert_eq!(service(&sparse, &[], true), service(&explicit, &[], true));
+    }
+
+    #[test]
+    fn remote_desired_count_is_ignored_when_local_omits_it() {
+        let remote = json!({"desiredCount": 5});
+        assert!(service(&remote, &[], false).get("desiredCount").is_none());
+        assert_eq!(service(&remote, &[], true)["desiredCount"], json!(5));
+    }
+
+    #[test]
+    fn ignored_tags_are_not_compared() {
+        let v = json!({"tags": [{"key": "b", "value": "1"}, {"key": "owner", "value": "x"}]});
+        assert_eq!(service(&v, &["owner".into()], true)["tags"], json!([{"key": "b", "value": "1"}]));
+    }
+}

@@ -1,0 +1,31 @@
+//! First-party plugins bundled with cortado (ecspresso's four), and the template functions each one
+//! registers. `(name, required args, optional args)` also gives the Jsonnet native signature.
+
+pub struct FirstParty {
+    pub name: &'static str,
+    pub functions: &'static [&'static str],
+    pub signatures: &'static [(&'static str, usize, usize)],
+}
+
+/// Loaded for every config, before the configured plugins (as ecspresso does).
+pub const DEFAULT_PLUGINS: &[&str] = &["ssm", "secretsmanager"];
+
+pub const FIRST_PARTY: &[FirstParty] = &[
+    FirstParty { name: "ssm", functions: &["ssm"], signatures: &[("ssm", 1, 1)] },
+    FirstParty { name: "secretsmanager", functions: &["secretsmanager_arn"], signatures: &[("secretsmanager_arn", 1, 0)] },
+    FirstParty { name: "tfstate", functions: &["tfstate", "tfstatef"], signatures: &[("tfstate", 1, 0), ("tfstatef", 1, 8)] },
+    FirstParty {
+        name: "cloudformation",
+        functions: &["cfn_output", "cfn_export"],
+        signatures: &[("cfn_output", 2, 0), ("cfn_export", 1, 0)],
+    },
+];
+
+/// Looks a first-party plugin up by name, case-insensitively as ecspresso does.
+pub fn first_party(name: &str) -> Option<&'static FirstParty> {
+    FIRST_PARTY.iter().find(|p| p.name.eq_ignore_ascii_case(name))
+}
+
+pub fn names() -> Vec<&'static str> {
+    FIRST_PARTY.iter().map(|p| p.name).collect()
+}

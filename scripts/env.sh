@@ -1,0 +1,6 @@
+# Sourced by the other scripts: one persistent target directory and venv shared by developers and
+# .ci/run on the same machine, so builds stay incremental.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/cortado/target}"
+export CORTADO_VENV="${CORTADO_VENV:-$HOME/.cache/cortado/venv}"
+CORTADO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export CORTADO_ROOT

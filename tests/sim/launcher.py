@@ -1,0 +1,246 @@
+#!/usr/bin/env python3
+"""cortado's local AWS simulator: moto 5.2.5 in-process, patched, plus /_cortado/ control endpoints.
+
+    $(bash tests/sim/setup.sh) tests/sim/launcher.py [--port N] [--progress poll|time] [--step-seconds S]
+                                                     [--no-stdin-watch]
+
+Prints one line `READY http://127.0.0.1:PORT` when the server answers; stops at stdin EOF (unless
+--no-stdin-watch), SIGTERM or SIGINT. See README.md beside this file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import logging
+import os
+import re
+import signal
+import sys
+import threading
+import time
+import urllib.request
+from typing import Any, Callable, Iterable
+from urllib.parse import parse_qs
+
+os.environ.setdefault("MOTO_ALLOW_NONEXISTENT_REGION", "true")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from moto.core import DEFAULT_ACCOUNT_ID  # noqa: E402
+from moto.core.responses import BaseResponse  # noqa: E402
+from moto.moto_server.threaded_moto_server import ThreadedMotoServer  # noqa: E402
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app  # noqa: E402
+from werkzeug.serving import make_server  # noqa: E402
+
+import sim_codedeploy  # noqa: E402
+import sim_ecs  # noqa: E402
+import sim_seed  # noqa: E402
+from sim_common import CLOCK  # noqa: E402
+
+_SCOPE = re.compile(r"Credential=[^/,\s]+/\d{8}/([^/]+)/([^/]+)/aws4_request")
+_RPC_V2 = re.compile(r"^/service/[^/]+/operation/([^/?]+)")
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+class CallLog:
+    """Every AWS request the server received: service (signing name), action, region, account."""
+
+    def __init__(self) -> None:
+        self.calls: list[dict[str, str]] = []
+        self.lock = threading.Lock()
+        self.current = threading.local()  # the record of the request this thread is serving
+
+    def record(self, environ: dict[str, Any]) -> dict[str, str] | None:
+        if sim_seed.SEED_USER_AGENT in environ.get("HTTP_USER_AGENT", ""):
+            return None
+        scope = _SCOPE.search(environ.get("HTTP_AUTHORIZATION", "")) or _SCOPE.search(
+            "Credential=" + (parse_qs(environ.get("QUERY_STRING", "")).get("X-Amz-Credential") or [""])[0]
+        )
+        region, service = scope.groups() if scope else ("", "")
+        entry = {
+            "service": service,
+            "action": _action(environ),
+            "region": region,
+            "account": environ.get("HTTP_X_MOTO_ACCOUNT_ID") or DEFAULT_ACCOUNT_ID,
+        }
+        with self.lock:
+            self.calls.append(entry)
+        return entry
+
+
+def _action(environ: dict[str, Any]) -> str:
+    target = environ.get("HTTP_X_AMZ_TARGET")
+    if target:
+        return target.split(".")[-1]
+    path = environ.get("PATH_INFO", "")
+    m = _RPC_V2.match(path)
+    if m:
+        return m.group(1)
+    query = parse_qs(environ.get("QUERY_STRING", ""))
+    if "Action" in query:
+        return query["Action"][0]
+    if environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
+        size = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(size) if size else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        action = parse_qs(body.decode("utf-8", "replace")).get("Action")
+        if action:
+            return action[0]
+    return ""  # REST protocols: filled in from moto's own routing, see _patch_action_capture()
+
+
+CALLS = CallLog()
+
+
+def _patch_action_capture() -> None:
+    """REST services (S3...) have no action in the request; take the one moto's router resolves."""
+    original = BaseResponse._get_action
+
+    def _get_action(self: BaseResponse) -> str:
+        action = original(self)
+        entry = getattr(CALLS.current, "entry", None)
+        if entry is not None and not entry["action"] and action:
+            entry["action"] = action
+        return action
+
+    BaseResponse._get_action = _get_action  # type: ignore[method-assign]
+
+
+class Middleware:
+    """Serves /_cortado/* and records calls; everything else goes to moto unchanged."""
+
+    def __init__(self, app: WSGIApp, base_url: Callable[[], str]):
+        self.app, self.base_url = app, base_url
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path.startswith("/_cortado/"):
+            return self.control(environ, start_response, path[len("/_cortado/") :].rstrip("/"))
+        entry = None if path.startswith("/moto-api") else CALLS.record(environ)
+        CALLS.current.entry = entry
+        try:
+            result = self.app(environ, start_response)
+        finally:
+            CALLS.current.entry = None
+        if entry is not None and not entry["action"]:
+            entry["action"] = f"{environ.get('REQUEST_METHOD')} {path}"
+        return result
+
+    def control(self, environ: dict[str, Any], start_response: Callable[..., Any], name: str) -> Iterable[bytes]:
+        method = environ.get("REQUEST_METHOD", "GET")
+        size = int(environ.get("CONTENT_LENGTH") or 0)
+        raw = environ["wsgi.input"].read(size) if size else b""
+        try:
+            body = json.loads(raw) if raw.strip() else {}
+            if name == "seed" and method == "POST":
+                status, payload = 200, sim_seed.seed(self.base_url(), body)
+            elif name == "calls" and method in ("POST", "GET"):
+                with CALLS.lock:
+                    status, payload = 200, {"calls": list(CALLS.calls)}
+            elif name == "calls" and method == "DELETE":
+                with CALLS.lock:
+                    CALLS.calls.clear()
+                status, payload = 200, {"calls": []}
+            elif name == "config":
+                if method == "POST":
+                    CLOCK.configure(body.get("progress"), body.get("stepSeconds"))
+                status, payload = 200, CLOCK.as_dict()
+            elif name == "health":
+                status, payload = 200, {"status": "ok"}
+            else:
+                status, payload = 404, {"error": f"no such endpoint: {method} /_cortado/{name}"}
+        except sim_seed.AlreadySeeded as e:
+            status, payload = 409, {"error": str(e)}
+        except ValueError as e:
+            status, payload = 400, {"error": str(e)}
+        except Exception as e:  # a seed that hits an AWS error, etc.
+            status, payload = 500, {"error": f"{type(e).__name__}: {e}"}
+        data = json.dumps(payload, default=str).encode()
+        reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 409: "Conflict", 500: "Internal Server Error"}[status]
+        start_response(f"{status} {reason}", [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
+        return [data]
+
+
+class SimServer(ThreadedMotoServer):
+    def _server_entry(self) -> None:
+        app = Middleware(DomainDispatcherApplication(create_backend_app), self.url)
+        self._server = make_server(self._ip_address, self._port, app, True, request_handler=MotoRequestHandler)
+        self._server_ready_event.set()
+        self._server.serve_forever(poll_interval=0.1)
+
+    def url(self) -> str:
+        host, port = self.get_host_and_port()
+        return f"http://{host}:{port}"
+
+
+def _warm_up() -> None:
+    """Import the services tests touch first, so their first call does not pay the lazy import."""
+    import importlib
+
+    for name in ("ec2", "iam", "sts", "logs", "ecr", "elbv2", "ssm", "secretsmanager", "cloudformation",
+                 "applicationautoscaling", "s3"):
+        try:
+            importlib.import_module(f"moto.{name}.responses")
+            importlib.import_module(f"moto.{name}.urls")
+        except Exception:
+            pass
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--port", type=int, default=0, help="TCP port on 127.0.0.1 (default: a free one)")
+    ap.add_argument("--progress", choices=("poll", "time"), default="poll",
+                    help="poll: one step per Describe call (default); time: one step per --step-seconds")
+    ap.add_argument("--step-seconds", type=float, default=1.0, help="step length in time mode (default 1.0)")
+    ap.add_argument("--no-stdin-watch", action="store_true", help="do not exit at stdin EOF (signals only)")
+    ap.add_argument("--access-log", action="store_true", help="log every request to stderr (werkzeug)")
+    ap.add_argument("--no-warm-up", action="store_true", help="do not pre-import service modules after READY")
+    args = ap.parse_args()
+    CLOCK.configure(args.progress, args.step_seconds)
+    if not args.access_log:
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+
+    sim_ecs.install()
+    sim_codedeploy.install()
+    _patch_action_capture()
+
+    server = SimServer(ip_address="127.0.0.1", port=args.port, verbose=False)
+    server.start()
+    url = server.url()
+    for _ in range(200):
+        try:
+            with urllib.request.urlopen(f"{url}/_cortado/health", timeout=2) as resp:
+                if resp.status == 200:
+                    break
+        except OSError:
+            time.sleep(0.02)
+    print(f"READY {url}", flush=True)
+
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    if not args.no_stdin_watch:
+        def watch_stdin() -> None:
+            try:
+                while sys.stdin.buffer.read1(65536):
+                    pass
+            except (OSError, ValueError):
+                pass
+            stop.set()
+
+        threading.Thread(target=watch_stdin, daemon=True).start()
+    if not args.no_warm_up:
+        threading.Thread(target=_warm_up, daemon=True).start()
+    while not stop.wait(0.5):
+        pass
+    server._server_ready_event.clear()
+    if server._server:
+        server._server.shutdown()
+    sys.stdout.flush()
+    os._exit(0)  # request threads may still hold moto locks; do not wait for them
+
+
+if __name__ == "__main__":
+    sys.exit(main())

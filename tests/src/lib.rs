@@ -1,0 +1,196 @@
+//! Test harness: one simulator per test binary, the real `cortado` binary, scratch directories.
+//!
+//! The simulator is `tests/sim/launcher.py` (moto in-process plus our patches) on a free loopback
+//! port. It exits when its stdin closes, which happens when the test process ends, however it ends.
+//! Tests isolate themselves by region: each gets a unique region name, seeds it, and reads the
+//! simulator's call log filtered by that region.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
+
+use serde_json::Value;
+
+pub struct Sim {
+    pub url: String,
+    _child: Mutex<Child>,
+}
+
+static SIM: OnceLock<Sim> = OnceLock::new();
+
+/// The repository root (`tests/` is this crate).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
+}
+
+/// The simulator's Python: the venv made by `tests/sim/setup.sh`.
+pub fn python() -> PathBuf {
+    if let Ok(v) = std::env::var("CORTADO_VENV") {
+        return PathBuf::from(v).join("bin/python");
+    }
+    let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
+    PathBuf::from(home).join(".cache/cortado/venv/bin/python")
+}
+
+/// Starts the simulator once per test binary and returns it.
+pub fn sim() -> &'static Sim {
+    SIM.get_or_init(|| {
+        let py = python();
+        assert!(py.exists(), "{} is missing: run scripts/setup.sh (scripts/test.sh does)", py.display());
+        let mut child = Command::new(&py)
+            .arg(repo_root().join("tests/sim/launcher.py"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start the simulator");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut line = String::new();
+        let mut reader = BufReader::new(stdout);
+        loop {
+            line.clear();
+            let n = reader.read_line(&mut line).expect("read simulator output");
+            assert!(n > 0, "the simulator exited before it was ready");
+            if let Some(url) = line.trim().strip_prefix("READY ") {
+                let url = url.to_owned();
+                assert!(url.starts_with("http://127.0.0.1:"), "simulator must listen on loopback, got {url}");
+                // Keep draining stdout so the launcher never blocks on a full pipe.
+                std::thread::spawn(move || for _ in reader.lines() {});
+                return Sim { url, _child: Mutex::new(child) };
+            }
+        }
+    })
+}
+
+impl Sim {
+    /// Seeds a realistic account in `region` (names from `prefix`) and returns what was created.
+    pub fn seed(&self, region: &str, prefix: &str) -> Value {
+        let body = serde_json::json!({"region": region, "prefix": prefix});
+        let mut resp = ureq::post(&format!("{}/_cortado/seed", self.url)).send_json(&body).expect("seed the simulator");
+        resp.body_mut().read_json::<Value>().expect("seed response is JSON")
+    }
+
+    /// Every AWS request the simulator received in `region`, as `service:Action` strings.
+    pub fn calls_in(&self, region: &str) -> Vec<String> {
+        let mut resp = ureq::post(&format!("{}/_cortado/calls", self.url)).send_empty().expect("read the call log");
+        let v: Value = resp.body_mut().read_json().expect("call log is JSON");
+        v["calls"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|c| c["region"].as_str() == Some(region))
+            .map(|c| format!("{}:{}", c["service"].as_str().unwrap_or(""), c["action"].as_str().unwrap_or("")))
+            .collect()
+    }
+}
+
+/// A region name no other test uses, so tests can run in parallel against one simulator.
+pub fn unique_region(tag: &str) -> String {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    format!("{tag}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+}
+
+/// The cortado binary built by `cargo build` (scripts/test.sh builds it before the tests).
+pub fn cortado_bin() -> PathBuf {
+    if let Ok(p) = std::env::var("CORTADO_BIN") {
+        return PathBuf::from(p);
+    }
+    // target/<profile>/deps/<test-binary> → target/<profile>/cortado
+    let exe = std::env::current_exe().expect("current exe");
+    let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
+    let bin = profile_dir.join("cortado");
+    assert!(bin.exists(), "{} is missing: run `cargo build -p cortado` first (scripts/test.sh does)", bin.display());
+    bin
+}
+
+/// A scratch directory holding a cortado project, and a way to run cortado in it.
+pub struct Project {
+    pub dir: tempfile::TempDir,
+    pub env: Vec<(String, String)>,
+}
+
+impl Default for Project {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Project {
+    pub fn new() -> Self {
+        Project { dir: tempfile::tempdir().expect("tempdir"), env: Vec::new() }
+    }
+
+    /// A project whose AWS calls go to the simulator in `region`.
+    pub fn against(sim: &Sim, region: &str) -> Self {
+        let mut p = Project::new();
+        p.env = vec![
+            ("AWS_ENDPOINT_URL".into(), sim.url.clone()),
+            ("AWS_REGION".into(), region.into()),
+            ("AWS_ACCESS_KEY_ID".into(), "testing".into()),
+            ("AWS_SECRET_ACCESS_KEY".into(), "testing".into()),
+            ("AWS_MAX_ATTEMPTS".into(), "2".into()),
+        ];
+        p
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    pub fn write(&self, rel: &str, text: &str) -> &Self {
+        let p = self.path(rel);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).expect("mkdir");
+        }
+        std::fs::write(p, text).expect("write file");
+        self
+    }
+
+    pub fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.path(rel)).unwrap_or_else(|e| panic!("read {rel}: {e}"))
+    }
+
+    /// Runs cortado with `args` in the project directory, with a clean environment plus `extra`.
+    pub fn run(&self, args: &[&str], extra: &[(&str, &str)]) -> Run {
+        let mut cmd = Command::new(cortado_bin());
+        cmd.args(args).current_dir(self.dir.path()).env_clear();
+        cmd.env("PATH", std::env::var("PATH").unwrap_or_default()).env("HOME", self.dir.path()).env("NO_COLOR", "1");
+        cmd.env("AWS_EC2_METADATA_DISABLED", "true");
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().expect("run cortado");
+        Run::from(out)
+    }
+}
+
+/// The result of one cortado run.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Self {
+        Run {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+impl Run {
+    /// Panics with both streams unless the exit code is `code`.
+    #[track_caller]
+    pub fn expect_code(&self, code: i32) -> &Self {
+        assert_eq!(self.code, code, "exit code {} (wanted {code})\n--- stdout\n{}\n--- stderr\n{}", self.code, self.stdout, self.stderr);
+        self
+    }
+}
