@@ -131,7 +131,7 @@ mod tests {
         );
         assert!(r.is_pinned());
         let r = ImageRef::parse("public.ecr.aws/myorg/app@sha256:0123");
-        assert_eq!((r.registry.as_str(), r.repository.as_str(), r.tag, r.is_pinned()), ("public.ecr.aws", "myorg/app", None, true));
+        assert_eq!((r.registry.as_str(), r.repository.as_str(), r.tag.as_deref(), r.is_pinned()), ("public.ecr.aws", "myorg/app", None, true));
         assert!(!ImageRef::parse("app@sha256:").is_pinned());
         assert!(!ImageRef::parse("app@md5:12").is_pinned());
     }

@@ -398,14 +398,15 @@ def _last(deps: list[SimDeploymentInfo]) -> dict[str, Any]:
 
 def _group_info(group: Any) -> dict[str, Any]:
     info = _orig_group_info(group)
-    backend = cd_models.codedeploy_backends
+    app, name = group.application.application_name, group.deployment_group_name
     deps: list[SimDeploymentInfo] = []
-    for account in backend.values():
-        for region_backend in account.values():
-            deps += _group_deployments(region_backend, group.application.application_name, group.deployment_group_name)
-    info["lastAttemptedDeployment"] = _last(deps)
-    info["lastSuccessfulDeployment"] = _last([d for d in deps if d.phase == "Succeeded"])
+    for account in cd_models.codedeploy_backends.values():
+        for backend in account.values():  # the one backend that owns this group object
+            if backend.deployment_groups.get(app, {}).get(name) is group:
+                deps = _group_deployments(backend, app, name)
     succeeded = [d for d in deps if d.phase == "Succeeded"]
+    info["lastAttemptedDeployment"] = _last(deps)
+    info["lastSuccessfulDeployment"] = _last(succeeded)
     info["targetRevision"] = succeeded[-1].revision if succeeded else {}
     return info
 

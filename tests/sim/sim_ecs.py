@@ -28,7 +28,7 @@ from typing import Any
 
 from moto.ec2.models.elastic_network_interfaces import NetworkInterface
 from moto.ecs import models as ecs_models
-from moto.ecs.exceptions import InvalidParameterException
+from moto.ecs.exceptions import ECSException, InvalidParameterException
 from moto.ecs.models import EC2ContainerServiceBackend, Service, ecs_backends
 from moto.ecs.responses import EC2ContainerServiceResponse
 
@@ -57,6 +57,11 @@ _REDEPLOY_FIELDS = (
 )
 
 
+class ServiceNotActiveException(ECSException):
+    code = "ServiceNotActiveException"
+    message = "Service was not ACTIVE."
+
+
 def _labels(container_def: dict[str, Any]) -> dict[str, str]:
     return container_def.get("dockerLabels") or {}
 
@@ -66,10 +71,6 @@ def _int_label(container_def: dict[str, Any], key: str, default: int) -> int:
         return int(_labels(container_def).get(key, default))
     except (TypeError, ValueError):
         return default
-
-
-def _short(task: Any) -> str:
-    return task.id
 
 
 # --------------------------------------------------------------------------------------------- tasks
@@ -375,14 +376,14 @@ def _launch(svc: Service, dep: dict[str, Any], count: int) -> list[Any]:
         dep["_tasks"].append(task)
         launched.append(task)
     if launched:
-        ids = " ".join(f"(task {_short(t)})" for t in launched)
+        ids = " ".join(f"(task {t.id})" for t in launched)
         _event(svc, f"has started {len(launched)} tasks: {ids}.")
     return launched
 
 
 def _stop(svc: Service, task: Any, reason: str = "Scaling activity initiated by (deployment)") -> None:
     task.sim_stop(143, "ServiceSchedulerInitiated", reason)
-    _event(svc, f"has stopped 1 running tasks: (task {_short(task)}).")
+    _event(svc, f"has stopped 1 running tasks: (task {task.id}).")
 
 
 def _recount(svc: Service) -> None:
@@ -510,7 +511,7 @@ def _step(svc: Service) -> None:
         task.sim_stop(1, "EssentialContainerExited", EXITED_REASON, write_logs=True)
         dep["failedTasks"] += 1
         dep["_fail_steps"] += 1
-        _event(svc, f"has stopped 1 running tasks: (task {_short(task)}). Reason: {EXITED_REASON}")
+        _event(svc, f"has stopped 1 running tasks: (task {task.id}). Reason: {EXITED_REASON}")
         if dep["_fail_steps"] >= CLOCK.fail_steps:
             _fail(svc, dep)
         else:
@@ -660,6 +661,8 @@ def _update_service(self: EC2ContainerServiceBackend, props: dict[str, Any]) -> 
     desired = props.pop("desired_count", None)
     td = self.describe_task_definition(td_str) if td_str else None
     controller = svc.deployment_controller.get("type", "ECS")
+    if svc.status != "ACTIVE":
+        raise ServiceNotActiveException()
     with LOCK:
         ensure_sim(svc)
         if controller == "CODE_DEPLOY" and td is not None and td.arn != svc.task_definition:

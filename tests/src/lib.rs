@@ -68,8 +68,12 @@ impl Sim {
     /// Seeds a realistic account in `region` (names from `prefix`) and returns what was created.
     pub fn seed(&self, region: &str, prefix: &str) -> Value {
         let body = serde_json::json!({"region": region, "prefix": prefix});
-        let mut resp = ureq::post(&format!("{}/_cortado/seed", self.url)).send_json(&body).expect("seed the simulator");
-        resp.body_mut().read_json::<Value>().expect("seed response is JSON")
+        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+        let mut resp = agent.post(&format!("{}/_cortado/seed", self.url)).send_json(&body).expect("seed the simulator");
+        let status = resp.status();
+        let text = resp.body_mut().read_to_string().expect("seed response body");
+        assert!(status.is_success(), "seeding {region}/{prefix} failed with {status}: {text}");
+        serde_json::from_str(&text).expect("seed response is JSON")
     }
 
     /// Every AWS request the simulator received in `region`, as `service:Action` strings.

@@ -5,7 +5,7 @@ use cortado_e2e::{Project, sim, unique_region};
 fn init_project(tag: &str) -> (Project, String, serde_json::Value) {
     let sim = sim();
     let region = unique_region(tag);
-    let seed = sim.seed(&region, "app");
+    let seed = sim.seed(&region, &region);
     let p = Project::against(sim, &region);
     let cluster = seed["ecs"]["clusterName"].as_str().expect("seeded cluster").to_owned();
     let service = seed["ecs"]["serviceName"].as_str().expect("seeded service").to_owned();
@@ -41,7 +41,7 @@ fn init_then_diff_shows_nothing_and_an_image_change_shows_exactly_that() {
 
 #[test]
 fn diff_of_a_service_change_and_of_a_missing_service() {
-    let (p, _region, _seed) = init_project("svc");
+    let (p, region, _seed) = init_project("svc");
     let sv = p.read("ecs-service-def.json");
     let v: serde_json::Value = serde_json::from_str(&sv).unwrap();
     let mut v = v;
@@ -52,7 +52,7 @@ fn diff_of_a_service_change_and_of_a_missing_service() {
     assert!(run.stdout.contains("-  \"desiredCount\": 1,") && run.stdout.contains("+  \"desiredCount\": 3,"), "{}", run.stdout);
 
     // A service that does not exist yet: everything is an addition, and the log says it will be created.
-    let config = p.read("cortado.yml").replace("service: app", "service: app-new");
+    let config = p.read("cortado.yml").replace(&format!("service: {region}\n"), "service: not-yet-created\n");
     p.write("cortado.yml", &config);
     let run = p.run(&["diff"], &[]);
     run.expect_code(0);
@@ -62,12 +62,12 @@ fn diff_of_a_service_change_and_of_a_missing_service() {
 
 #[test]
 fn status_shows_service_deployments_autoscaling_and_events() {
-    let (p, _region, _seed) = init_project("status");
+    let (p, region, seed) = init_project("status");
     let run = p.run(&["status"], &[]);
     run.expect_code(0);
     let out = &run.stdout;
-    assert!(out.contains("Service: app\n"), "{out}");
-    assert!(out.contains("TaskDefinition: app-app:1\n") || out.contains("TaskDefinition: app-app:"), "{out}");
+    assert!(out.contains(&format!("Service: {region}\n")), "{out}");
+    assert!(out.contains(&format!("TaskDefinition: {}:1\n", seed["ecs"]["taskDefinitionFamily"].as_str().unwrap())), "{out}");
     assert!(out.contains("PRIMARY"), "{out}");
     assert!(out.contains("COMPLETED"), "{out}");
     assert!(out.contains("AutoScaling:\n  Capacity min:1 max:4"), "{out}");
@@ -78,7 +78,7 @@ fn status_shows_service_deployments_autoscaling_and_events() {
 fn init_from_a_task_definition_alone() {
     let sim = sim();
     let region = unique_region("tdonly");
-    let seed = sim.seed(&region, "app");
+    let seed = sim.seed(&region, &region);
     let p = Project::against(sim, &region);
     let family = seed["ecs"]["taskDefinitionFamily"].as_str().expect("seeded family").to_owned();
     p.run(&["init", "--task-definition", &format!("{family}:1"), "--jsonnet"], &[]).expect_code(0);

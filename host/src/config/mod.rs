@@ -427,12 +427,19 @@ impl Config {
     /// that names both plugins and suggests `func_prefix`.
     fn check_plugin_functions(&self) -> Result<(), InputError> {
         let mut seen: Vec<(String, String)> = ["env", "must_env", "json_escape"].iter().map(|f| (f.to_string(), "built-in".to_string())).collect();
-        for p in self.effective_plugins() {
+        let mut occurrences: Vec<String> = Vec::new();
+        for (i, p) in self.effective_plugins().into_iter().enumerate() {
+            // Which `name: X` line in the file this entry is (defaults have none).
+            let from_file = i >= catalog::DEFAULT_PLUGINS.len() || self.plugins.contains(&p);
+            let occurrence = if from_file { occurrences.iter().filter(|n| **n == p.name).count() } else { usize::MAX };
+            if from_file {
+                occurrences.push(p.name.clone());
+            }
             let Some(fp) = catalog::first_party(&p.name) else { continue };
             for func in fp.functions {
                 let full = format!("{}{}", p.func_prefix, func);
                 if let Some((_, owner)) = seen.iter().find(|(n, _)| *n == full) {
-                    let line = find_key_line_nth(&self.path, &p.name);
+                    let line = find_plugin_line(&self.path, &p.name, occurrence);
                     let loc = match line {
                         Some(l) => format!("{}:{l}", self.path.display()),
                         None => self.path.display().to_string(),
@@ -509,15 +516,17 @@ fn find_key_line_in_file(path: &Path, key: &str) -> Option<usize> {
     std::fs::read_to_string(path).ok().and_then(|s| find_key_line(&s, key))
 }
 
-/// The line of `name: <plugin>` for a plugin entry.
-fn find_key_line_nth(path: &Path, plugin: &str) -> Option<usize> {
+/// The line of the `occurrence`-th (0-based) `name: <plugin>` entry.
+fn find_plugin_line(path: &Path, plugin: &str, occurrence: usize) -> Option<usize> {
     let text = std::fs::read_to_string(path).ok()?;
     text.lines()
-        .position(|l| {
-            let t = l.trim_start().trim_start_matches("- ").trim_start_matches('"').to_ascii_lowercase();
+        .enumerate()
+        .filter(|(_, l)| {
+            let t = l.trim_start().trim_start_matches("- ").trim_start_matches(['"', '\'']).to_ascii_lowercase();
             t.starts_with("name") && l.contains(plugin)
         })
-        .map(|i| i + 1)
+        .nth(occurrence)
+        .map(|(i, _)| i + 1)
 }
 
 #[derive(Serialize)]

@@ -3,9 +3,9 @@
 use std::sync::Arc;
 
 use super::value::Value;
-use super::{FuncMap, FuncResult};
+use super::{EnvLookup, FuncMap, FuncResult};
 
-type Lookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+type Lookup = EnvLookup;
 
 /// `env`, `must_env` and `json_escape` over `lookup` (cortado's environment: the process
 /// environment overlaid with `--envfile` files).
@@ -14,13 +14,19 @@ type Lookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 ///   otherwise the last argument itself (`env "TAG" "latest"`; `env "UNSET"` is `UNSET`).
 /// * `must_env K`: the value of `K` (empty allowed); unset is an error.
 /// * `json_escape S`: `S` escaped as the inside of a JSON string, like Go's `encoding/json`.
-pub fn env_funcs(lookup: Arc<dyn Fn(&str) -> Option<String> + Send + Sync>) -> FuncMap {
+pub fn env_funcs(lookup: EnvLookup) -> FuncMap {
     let mut map = FuncMap::new();
     let l = Arc::clone(&lookup);
     map.insert_or_replace("env", Arc::new(move |args: &[Value]| env(&l, args)));
     let l = Arc::clone(&lookup);
-    map.insert_or_replace("must_env", Arc::new(move |args: &[Value]| must_env(&l, args)));
-    map.insert_or_replace("json_escape", Arc::new(|args: &[Value]| json_escape_func(args)));
+    map.insert_or_replace(
+        "must_env",
+        Arc::new(move |args: &[Value]| must_env(&l, args)),
+    );
+    map.insert_or_replace(
+        "json_escape",
+        Arc::new(|args: &[Value]| json_escape_func(args)),
+    );
     map
 }
 
@@ -28,7 +34,10 @@ fn string_arg(v: &Value) -> Result<&str, String> {
     match v {
         Value::String(s) => Ok(s),
         Value::Nil => Err("invalid value; expected string".into()),
-        other => Err(format!("wrong type for value; expected string; got {}", other.type_name())),
+        other => Err(format!(
+            "wrong type for value; expected string; got {}",
+            other.type_name()
+        )),
     }
 }
 

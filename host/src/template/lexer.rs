@@ -109,14 +109,22 @@ struct Lexer<'a> {
 }
 
 pub(super) fn lex(src: &str) -> Lexed {
-    let mut lx = Lexer { src, b: src.as_bytes(), pos: 0, tokens: Vec::new() };
+    let mut lx = Lexer {
+        src,
+        b: src.as_bytes(),
+        pos: 0,
+        tokens: Vec::new(),
+    };
     let error = lx.run().err();
     if error.is_some() {
         lx.push(Tok::Error, lx.pos, lx.pos);
     } else {
         lx.push(Tok::Eof, src.len(), src.len());
     }
-    Lexed { tokens: lx.tokens, error }
+    Lexed {
+        tokens: lx.tokens,
+        error,
+    }
 }
 
 impl<'a> Lexer<'a> {
@@ -202,7 +210,10 @@ impl<'a> Lexer<'a> {
             }
             None => {
                 self.pos = delim;
-                Err(PosError::new(delim, "comment ends before closing delimiter"))
+                Err(PosError::new(
+                    delim,
+                    "comment ends before closing delimiter",
+                ))
             }
         }
     }
@@ -269,7 +280,11 @@ impl<'a> Lexer<'a> {
                     self.push(Tok::Char, start, self.pos);
                 }
                 _ => {
-                    let ch = self.src.get(start..).and_then(|s| s.chars().next()).unwrap_or('\u{fffd}');
+                    let ch = self
+                        .src
+                        .get(start..)
+                        .and_then(|s| s.chars().next())
+                        .unwrap_or('\u{fffd}');
                     return Err(PosError::new(
                         start,
                         format!("unrecognized character in action: {}", describe_char(ch)),
@@ -322,18 +337,27 @@ impl<'a> Lexer<'a> {
         if self.pos >= self.b.len() || is_space(c) {
             return true;
         }
-        matches!(c, b'.' | b',' | b'|' | b':' | b')' | b'(') || self.rest(self.pos).starts_with(RIGHT)
+        matches!(c, b'.' | b',' | b'|' | b':' | b')' | b'(')
+            || self.rest(self.pos).starts_with(RIGHT)
     }
 
     fn bad_char_here(&self) -> PosError {
-        let ch = self.src.get(self.pos..).and_then(|s| s.chars().next()).unwrap_or('\u{fffd}');
+        let ch = self
+            .src
+            .get(self.pos..)
+            .and_then(|s| s.chars().next())
+            .unwrap_or('\u{fffd}');
         PosError::new(self.pos, format!("bad character {}", describe_char(ch)))
     }
 
     fn field_or_variable(&mut self, start: usize, kind: Tok) -> Result<(), PosError> {
         self.pos = start + 1;
         if self.at_terminator() {
-            let k = if kind == Tok::Variable { Tok::Variable } else { Tok::Dot };
+            let k = if kind == Tok::Variable {
+                Tok::Variable
+            } else {
+                Tok::Dot
+            };
             self.push(k, start, self.pos);
             return Ok(());
         }

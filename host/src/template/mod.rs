@@ -53,6 +53,10 @@ pub type FuncResult = Result<Value, String>;
 /// A template function. Arguments arrive in order; a piped value is the last argument.
 pub type Func = Arc<dyn Fn(&[Value]) -> FuncResult + Send + Sync>;
 
+/// How [`env_funcs`] reads a variable: cortado's environment (the process environment overlaid
+/// with `--envfile` files); `None` when unset.
+pub type EnvLookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
 /// Maximum nesting of control structures and parentheses.
 pub const MAX_NESTING_DEPTH: usize = 100;
 /// Maximum size of a rendered template (and of any string built during execution).
@@ -158,7 +162,12 @@ impl TemplateError {
     /// Builds an error at byte offset `pos` of `src`.
     fn at(file: &str, src: &str, pos: usize, message: String) -> Self {
         let (line, column) = line_col(src, pos);
-        TemplateError { file: file.to_owned(), line, column, message }
+        TemplateError {
+            file: file.to_owned(),
+            line,
+            column,
+            message,
+        }
     }
 }
 
@@ -170,7 +179,10 @@ fn line_col(src: &str, pos: usize) -> (usize, usize) {
     }
     let before = &src.as_bytes()[..pos];
     let line = 1 + before.iter().filter(|&&b| b == b'\n').count();
-    let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let line_start = before
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
     let column = 1 + src[line_start..pos].chars().count();
     (line, column)
 }
@@ -184,7 +196,10 @@ struct PosError {
 
 impl PosError {
     fn new(pos: usize, msg: impl Into<String>) -> Self {
-        PosError { pos, msg: msg.into() }
+        PosError {
+            pos,
+            msg: msg.into(),
+        }
     }
 }
 
@@ -207,10 +222,18 @@ impl std::fmt::Debug for Template {
 impl Template {
     /// Parses `text`. Every function name used must be in `funcs` or be a builtin, even in
     /// branches that will never execute (as in Go).
-    pub fn parse(source_name: &str, text: &str, funcs: &FuncMap) -> Result<Template, TemplateError> {
+    pub fn parse(
+        source_name: &str,
+        text: &str,
+        funcs: &FuncMap,
+    ) -> Result<Template, TemplateError> {
         let root = parse::parse(text, funcs)
             .map_err(|e| TemplateError::at(source_name, text, e.pos, e.msg))?;
-        Ok(Template { name: source_name.to_owned(), src: text.to_owned(), root })
+        Ok(Template {
+            name: source_name.to_owned(),
+            src: text.to_owned(),
+            root,
+        })
     }
 
     /// Renders the template with nil data. `funcs` supplies the functions by name; it is normally
@@ -233,5 +256,6 @@ pub fn render(source_name: &str, text: &str, funcs: &FuncMap) -> Result<String, 
     }
     let root = parse::parse(text, funcs)
         .map_err(|e| TemplateError::at(source_name, text, e.pos, e.msg))?;
-    exec::execute(text, &root, funcs).map_err(|e| TemplateError::at(source_name, text, e.pos, e.msg))
+    exec::execute(text, &root, funcs)
+        .map_err(|e| TemplateError::at(source_name, text, e.pos, e.msg))
 }
