@@ -162,8 +162,8 @@ def main() -> int:
         check(secret == {"username": "app", "password": "pw"}, "secret")
         cfn = sim.client("cloudformation", "us-east-1")
         exports = {e["Name"]: e["Value"] for e in cfn.list_exports()["Exports"]}
-        check(exports.get(f"{p}-net-VpcId") == seed_a["network"]["vpcId"], f"exports {exports}")
-        check(exports.get(f"{p}-net-SubnetIds") == ",".join(seed_a["network"]["subnetIds"]), "subnet export")
+        check(exports.get(f"{p}-VpcId") == seed_a["network"]["vpcId"], f"exports {exports}")
+        check(exports.get(f"{p}-SubnetIds") == ",".join(seed_a["network"]["subnetIds"]), "subnet export")
         s3 = sim.client("s3", "us-east-1")
         body = s3.get_object(Bucket=f"{p}-tfstate", Key="env/terraform.tfstate")["Body"].read().decode()
         check(body == seed_a["tfstate"]["content"], "tfstate content")

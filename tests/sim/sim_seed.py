@@ -30,7 +30,7 @@ TRUST_CODEDEPLOY = {
 }
 NET_TEMPLATE = {
     "AWSTemplateFormatVersion": "2010-09-09",
-    "Parameters": {"VpcId": {"Type": "String"}, "SubnetIds": {"Type": "String"}},
+    "Parameters": {"Prefix": {"Type": "String"}, "VpcId": {"Type": "String"}, "SubnetIds": {"Type": "String"}},
     "Resources": {
         "Marker": {
             "Type": "AWS::SSM::Parameter",
@@ -38,8 +38,8 @@ NET_TEMPLATE = {
         }
     },
     "Outputs": {
-        "VpcId": {"Value": {"Ref": "VpcId"}, "Export": {"Name": {"Fn::Sub": "${AWS::StackName}-VpcId"}}},
-        "SubnetIds": {"Value": {"Ref": "SubnetIds"}, "Export": {"Name": {"Fn::Sub": "${AWS::StackName}-SubnetIds"}}},
+        "VpcId": {"Value": {"Ref": "VpcId"}, "Export": {"Name": {"Fn::Sub": "${Prefix}-VpcId"}}},
+        "SubnetIds": {"Value": {"Ref": "SubnetIds"}, "Export": {"Name": {"Fn::Sub": "${Prefix}-SubnetIds"}}},
     },
 }
 TF_PROVIDER = 'provider["registry.terraform.io/hashicorp/aws"]'
@@ -221,6 +221,7 @@ class Seeder:
             StackName=name,
             TemplateBody=json.dumps(NET_TEMPLATE),
             Parameters=[
+                {"ParameterKey": "Prefix", "ParameterValue": self.prefix},
                 {"ParameterKey": "VpcId", "ParameterValue": net["vpcId"]},
                 {"ParameterKey": "SubnetIds", "ParameterValue": subnets},
             ],
@@ -229,7 +230,7 @@ class Seeder:
             "stackName": name,
             "stackId": stack_id,
             "outputs": {"VpcId": net["vpcId"], "SubnetIds": subnets},
-            "exports": {f"{name}-VpcId": net["vpcId"], f"{name}-SubnetIds": subnets},
+            "exports": {f"{self.prefix}-VpcId": net["vpcId"], f"{self.prefix}-SubnetIds": subnets},
         }
 
     def ecs(self, out: dict[str, Any]) -> dict[str, Any]:

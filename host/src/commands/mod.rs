@@ -18,6 +18,8 @@ use crate::env::Env;
 use crate::error::InputError;
 use crate::functions::Registry;
 use crate::jsonnet::JsonnetOptions;
+use crate::plugin::PluginHost;
+use crate::plugin::broker::AwsSlot;
 
 /// Everything a command needs once the config is loaded. Loading does no AWS call, so bad input
 /// is reported before anything is touched.
@@ -27,6 +29,7 @@ pub struct App {
     pub jsonnet: JsonnetOptions,
     pub config: Config,
     pub registry: Registry,
+    pub plugins: PluginHost,
 }
 
 impl App {
@@ -45,8 +48,10 @@ impl App {
         if let Some(fc) = &globals.filter_command {
             config.filter_command = Some(fc.clone());
         }
-        let registry = crate::plugin::registry_for(&config, env.lookup_fn())?;
-        Ok(App { globals, env, jsonnet, config, registry })
+        let region = config.region.clone().or_else(|| env.get("AWS_REGION").map(str::to_owned));
+        let plugins = PluginHost::new(&config, AwsSlot::new(region, globals.assume_role_arn.clone()));
+        let registry = plugins.registry(&config, env.lookup_fn())?;
+        Ok(App { globals, env, jsonnet, config, registry, plugins })
     }
 
     pub fn renderer(&self) -> Renderer<'_> {

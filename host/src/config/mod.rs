@@ -71,15 +71,27 @@ pub struct PluginConfig {
     /// The pinned sha256 of `path`; cortado refuses to run a component whose digest differs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sha256: Option<String>,
-    /// Capabilities granted by the operator (brokered AWS reads, preopened directories, limits).
-    #[serde(skip_serializing_if = "Map::is_empty")]
-    pub grants: Map<String, Value>,
+    /// Brokered AWS reads granted by the operator: `{action: "ssm:GetParameter", resource: "arn:…"}`.
+    /// First-party plugins configured ecspresso-style get the grants their config implies.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub grants: Vec<Grant>,
+    /// Directories the plugin may read, as written (relative to the config directory); each is
+    /// mounted read-only in the guest under the same path.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub preopens: Vec<PathBuf>,
     /// Gate enforcement level (`advisory`, `soft-mandatory`, `hard-mandatory`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub enforcement: Option<String>,
     /// Resource limits (`memory`, `timeout`, `max_output`) overriding the defaults.
     #[serde(skip_serializing_if = "Map::is_empty")]
     pub limits: Map<String, Value>,
+}
+
+/// One brokered AWS read a plugin may make: an IAM action and a resource ARN pattern (`*` globs).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Grant {
+    pub action: String,
+    pub resource: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize)]
@@ -372,7 +384,29 @@ fn parse_plugin(path: &Path, source: &str, index: usize, item: &Value, dir: &Pat
             Some(other) => Err(f.error(key, format!("expected an object, found {}", kind(other)))),
         }
     };
-    let grants = obj_or_empty(&mut f, "grants")?;
+    let grants = match f.get("grants") {
+        None => Vec::new(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|g| {
+                let action = g.get("action").and_then(Value::as_str);
+                let resource = g.get("resource").and_then(Value::as_str).unwrap_or("*");
+                match action {
+                    Some(a) if a.contains(':') => Ok(Grant { action: a.to_owned(), resource: resource.to_owned() }),
+                    _ => Err(f.error("grants", "each grant needs an `action` like \"ssm:GetParameter\" and a `resource` ARN pattern")),
+                }
+            })
+            .collect::<Result<_, _>>()?,
+        Some(other) => return Err(f.error("grants", format!("expected a list, found {}", kind(other)))),
+    };
+    let preopens = match f.get("preopens") {
+        None => Vec::new(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|p| p.as_str().map(PathBuf::from).ok_or_else(|| f.error("preopens", "expected a list of directories")))
+            .collect::<Result<_, _>>()?,
+        Some(other) => return Err(f.error("preopens", format!("expected a list, found {}", kind(other)))),
+    };
     let limits = obj_or_empty(&mut f, "limits")?;
     let enforcement = f.string("enforcement")?;
     if let Some(level) = &enforcement {
@@ -390,7 +424,7 @@ fn parse_plugin(path: &Path, source: &str, index: usize, item: &Value, dir: &Pat
         return Err(f.error("sha256", format!("custom plugin {name:?} must pin its component with `sha256`")));
     }
     f.warn_unknown();
-    Ok(PluginConfig { name, config, func_prefix, path: plugin_path, sha256, grants, enforcement, limits })
+    Ok(PluginConfig { name, config, func_prefix, path: plugin_path, sha256, grants, preopens, enforcement, limits })
 }
 
 impl Config {
@@ -405,7 +439,8 @@ impl Config {
                 func_prefix: String::new(),
                 path: None,
                 sha256: None,
-                grants: Map::new(),
+                grants: Vec::new(),
+                preopens: Vec::new(),
                 enforcement: None,
                 limits: Map::new(),
             })

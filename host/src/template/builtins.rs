@@ -203,6 +203,14 @@ fn compare_basic(a: &Value, b: &Value) -> Option<Option<Ordering>> {
     })
 }
 
+fn incompatible<T>(a: &Value, b: &Value) -> Result<T, CallError> {
+    failed(format!(
+        "{INCOMPATIBLE}: {} and {}",
+        a.type_name(),
+        b.type_name()
+    ))
+}
+
 /// `eq a b c…`: a == b || a == c …
 fn eq(a: &Value, others: &[Value]) -> Result<bool, CallError> {
     if others.is_empty() {
@@ -212,12 +220,19 @@ fn eq(a: &Value, others: &[Value]) -> Result<bool, CallError> {
         let truth = match (a, b) {
             (Value::Nil, Value::Nil) => true,
             (Value::Nil, _) | (_, Value::Nil) => false,
+            (Value::List(_), Value::List(_)) | (Value::Map(_), Value::Map(_)) => {
+                return failed(format!("non-comparable type {b}: {}", b.type_name()));
+            }
             (Value::List(_) | Value::Map(_), Value::List(_) | Value::Map(_)) => {
-                return failed(format!("non-comparable type {a}: {}", a.type_name()));
+                return failed(format!(
+                    "non-comparable types {a}: {}, {}: {b}",
+                    a.type_name(),
+                    b.type_name()
+                ));
             }
             _ => match compare_basic(a, b) {
                 Some(ord) => ord == Some(Ordering::Equal),
-                None => return failed(INCOMPATIBLE),
+                None => return incompatible(a, b),
             },
         };
         if truth {
@@ -239,7 +254,7 @@ fn lt(a: &Value, b: &Value) -> Result<bool, CallError> {
         return failed(BAD_TYPE);
     }
     match compare_basic(a, b) {
-        None => failed(INCOMPATIBLE),
+        None => incompatible(a, b),
         Some(_) if matches!(a, Value::Bool(_)) => failed(BAD_TYPE),
         Some(ord) => Ok(ord == Some(Ordering::Less)),
     }

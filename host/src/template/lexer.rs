@@ -101,6 +101,20 @@ pub(super) fn describe_char(c: char) -> String {
     }
 }
 
+/// Offset of the first `{{` (memchr-based search for `{`, then a check of the next byte).
+fn find_left_delim(s: &str) -> Option<usize> {
+    let b = s.as_bytes();
+    let mut from = 0;
+    while let Some(i) = s.get(from..)?.find('{') {
+        let at = from + i;
+        if b.get(at + 1) == Some(&b'{') {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
+}
+
 struct Lexer<'a> {
     src: &'a str,
     b: &'a [u8],
@@ -113,7 +127,7 @@ pub(super) fn lex(src: &str) -> Lexed {
         src,
         b: src.as_bytes(),
         pos: 0,
-        tokens: Vec::new(),
+        tokens: Vec::with_capacity(src.len() / 16 + 4),
     };
     let error = lx.run().err();
     if error.is_some() {
@@ -161,7 +175,7 @@ impl<'a> Lexer<'a> {
     fn run(&mut self) -> Result<(), PosError> {
         loop {
             let start = self.pos;
-            let Some(off) = self.src.get(start..).and_then(|s| s.find("{{")) else {
+            let Some(off) = self.src.get(start..).and_then(find_left_delim) else {
                 if start < self.b.len() {
                     self.push(Tok::Text, start, self.b.len());
                 }

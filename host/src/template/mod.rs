@@ -25,9 +25,17 @@
 //!
 //! Not supported: `define`, `template`, `block` (a clear parse error), custom delimiters,
 //! methods/structs, complex numbers, hexadecimal floating-point literals and `%x`/`%X` on floats.
-//! Deliberate differences from Go: `eq`/`lt`/… compare an Int with a Float numerically (Go
-//! reports "incompatible types"), and execution stops with an error beyond
-//! [`MAX_OUTPUT_BYTES`] of output or [`MAX_RANGE_ITERATIONS`] range iterations.
+//!
+//! Deliberate differences from Go:
+//! * `eq`/`lt`/… compare an Int with a Float numerically (Go reports "incompatible types").
+//! * Limits instead of unbounded work: nesting deeper than [`MAX_NESTING_DEPTH`] is a parse
+//!   error; execution fails beyond [`MAX_OUTPUT_BYTES`] of output, [`MAX_RANGE_ITERATIONS`]
+//!   range iterations, or 1 GiB of strings produced by function calls.
+//! * `unicode.IsPrint` (used by `%q`, `%#U` and `js`) is approximated without Unicode tables:
+//!   unassigned code points count as printable.
+//! * `\x`/octal escapes that would form invalid UTF-8 become U+FFFD (Rust strings are UTF-8).
+//! * [`Value`]'s `Display` is Go's `%v`, so nil displays as `<nil>`; an action that outputs nil
+//!   prints `<no value>`, as Go does ([`Value::to_output_string`]).
 
 mod builtins;
 mod env_funcs;

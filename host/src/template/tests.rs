@@ -603,7 +603,15 @@ fn comparisons() {
     check_err(&[
         (
             "{{ eq 1 \"1\" }}",
-            "t:1:4: error calling eq: incompatible types for comparison",
+            "t:1:4: error calling eq: incompatible types for comparison: int and string",
+        ),
+        (
+            "{{ eq (list) true }}",
+            "t:1:4: error calling eq: incompatible types for comparison: []interface {} and bool",
+        ),
+        (
+            "{{ eq (list) (dict) }}",
+            "t:1:4: error calling eq: non-comparable types []: []interface {}, map[string]interface {}: map[]",
         ),
         (
             "{{ eq 1 }}",
@@ -619,11 +627,11 @@ fn comparisons() {
         ),
         (
             "{{ gt 1 \"a\" }}",
-            "t:1:4: error calling gt: incompatible types for comparison",
+            "t:1:4: error calling gt: incompatible types for comparison: int and string",
         ),
         (
-            "{{ eq (list 1) (list 1) }}",
-            "t:1:4: error calling eq: non-comparable type [1]: []interface {}",
+            "{{ eq (list 1) (list 2) }}",
+            "t:1:4: error calling eq: non-comparable type [2]: []interface {}",
         ),
         (
             "{{ ne 1 }}",
@@ -1185,6 +1193,15 @@ fn nesting_limit() {
     assert!(err(&parens).contains("nesting too deep"));
     let parens_ok = format!("{{{{ {}1{} }}}}", "(".repeat(50), ")".repeat(50));
     assert_eq!(r(&parens_ok), "1");
+    // The deepest accepted mix of control structures and calls runs on a default test thread.
+    let calls = format!(
+        "{}{{{{ print {}1{} }}}}{}",
+        "{{ with 1 }}".repeat(50),
+        "(print ".repeat(49),
+        ")".repeat(49),
+        "{{ end }}".repeat(50)
+    );
+    assert_eq!(r(&calls), "1");
     // Long else-if chains are not nesting.
     let chain = format!(
         "{{{{ if 0 }}}}{}{{{{ else }}}}z{{{{ end }}}}",

@@ -1,0 +1,84 @@
+//! What a plugin may ask the host to read: IAM-style (action, resource pattern) pairs.
+//!
+//! The operator writes them in the config (`grants:`); first-party plugins configured the ecspresso
+//! way get the grants their configuration implies. The same list feeds the broker's checks and
+//! `cortado iam-policy`, so the policy printed is exactly what plugins can use.
+
+use crate::config::{Grant, PluginConfig};
+
+/// `*` matches any run of characters (including none), `?` one character; case-sensitive, as ARNs.
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    let (mut pi, mut ti) = (0, 0);
+    let (mut star, mut mark) = (None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    while pi < p.len() && p[pi] == '*' {
+        pi += 1;
+    }
+    pi == p.len()
+}
+
+/// True when some grant covers `action` on `resource`. Actions compare case-insensitively (as IAM).
+pub fn allows(grants: &[Grant], action: &str, resource: &str) -> bool {
+    grants.iter().any(|g| glob_match(&g.action.to_ascii_lowercase(), &action.to_ascii_lowercase()) && glob_match(&g.resource, resource))
+}
+
+fn grant(action: &str, resource: impl Into<String>) -> Grant {
+    Grant { action: action.into(), resource: resource.into() }
+}
+
+/// The grants a plugin runs with: explicit ones when the config gives any; otherwise, for the
+/// first-party plugins, what their ecspresso-style configuration implies.
+pub fn effective(p: &PluginConfig) -> Vec<Grant> {
+    if !p.grants.is_empty() || p.path.is_some() {
+        return p.grants.clone();
+    }
+    match p.name.to_ascii_lowercase().as_str() {
+        // ecspresso resolves any parameter or secret a template names.
+        "ssm" => vec![grant("ssm:GetParameter", "*")],
+        "secretsmanager" => vec![grant("secretsmanager:DescribeSecret", "*")],
+        "cloudformation" => vec![grant("cloudformation:DescribeStacks", "*"), grant("cloudformation:ListExports", "*")],
+        "tfstate" => match p.config.get("url").and_then(|u| u.as_str()).and_then(|u| u.strip_prefix("s3://")) {
+            Some(rest) => vec![grant("s3:GetObject", format!("arn:aws:s3:::{rest}"))],
+            None => Vec::new(),
+        },
+        _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs() {
+        assert!(glob_match("arn:aws:ssm:*:*:parameter/myapp/*", "arn:aws:ssm:us-east-1:123456789012:parameter/myapp/db/host"));
+        assert!(!glob_match("arn:aws:ssm:*:*:parameter/myapp/*", "arn:aws:ssm:us-east-1:123456789012:parameter/other"));
+        assert!(glob_match("*", ""));
+        assert!(glob_match("a?c", "abc"));
+        assert!(!glob_match("abc", "abcd"));
+    }
+
+    #[test]
+    fn actions_match_case_insensitively_and_with_wildcards() {
+        let g = vec![grant("ssm:Get*", "arn:aws:ssm:*:*:parameter/app/*")];
+        assert!(allows(&g, "ssm:GetParameter", "arn:aws:ssm:r:1:parameter/app/x"));
+        assert!(allows(&g, "SSM:getparameters", "arn:aws:ssm:r:1:parameter/app/x"));
+        assert!(!allows(&g, "ssm:PutParameter", "arn:aws:ssm:r:1:parameter/app/x"));
+    }
+}

@@ -1,0 +1,283 @@
+//! One loaded plugin: its compiled component, its manifest, and one store holding its instance.
+//!
+//! Each store carries exactly one [`HostState`] (wasmtime's and Zed's pattern): the WASI context
+//! with only the operator's preopens, the memory limiter, the plugin's config and its broker. Every
+//! hook call runs under an epoch deadline; a trap, timeout or limit hit poisons the instance, which
+//! is dropped and instantiated afresh for the next call, so the host keeps working.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use wasmtime::{Store, StoreLimits, StoreLimitsBuilder, Trap};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxView, WasiView};
+
+use super::bindings::cortado::plugin::{aws as wit_aws, host as wit_host, types as wit_types};
+use super::bindings::{Check, Decision, Manifest, Plan, Plugin, PluginPre};
+use super::broker::Broker;
+use super::runtime::{self, EPOCH_TICK};
+
+/// Explicit limits for one plugin (the `limits:` block of its config overrides the defaults).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub memory_bytes: usize,
+    pub call_timeout: Duration,
+    pub max_output_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { memory_bytes: 64 << 20, call_timeout: Duration::from_secs(5), max_output_bytes: 1 << 20 }
+    }
+}
+
+/// A directory the plugin may read: host path → path seen by the guest.
+#[derive(Debug, Clone)]
+pub struct Preopen {
+    pub host: PathBuf,
+    pub guest: String,
+}
+
+/// Everything the host knows about a plugin before instantiating it.
+pub struct PluginSpec {
+    pub name: String,
+    pub digest: String,
+    pub config_json: String,
+    pub preopens: Vec<Preopen>,
+    pub limits: Limits,
+    pub broker: Arc<Broker>,
+}
+
+/// The state of one store.
+pub struct HostState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    limits: StoreLimits,
+    plugin: String,
+    config_json: String,
+    broker: Arc<Broker>,
+    stdout: MemoryOutputPipe,
+    stderr: MemoryOutputPipe,
+    logged: [usize; 2],
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl wit_types::Host for HostState {}
+
+impl wit_host::Host for HostState {
+    fn log(&mut self, level: wit_types::Level, message: String) {
+        let p = &self.plugin;
+        match level {
+            wit_types::Level::Debug => tracing::debug!("[{p}] {message}"),
+            wit_types::Level::Info => tracing::info!("[{p}] {message}"),
+            wit_types::Level::Warn => tracing::warn!("[{p}] {message}"),
+            wit_types::Level::Error => tracing::error!("[{p}] {message}"),
+        }
+    }
+
+    fn config(&mut self) -> String {
+        self.config_json.clone()
+    }
+}
+
+impl wit_aws::Host for HostState {
+    fn ssm_get_parameter(&mut self, name: String, with_decryption: bool) -> Result<wit_aws::Parameter, wit_aws::AwsError> {
+        self.broker.ssm_get_parameter(name, with_decryption)
+    }
+    fn ssm_get_parameters(&mut self, names: Vec<String>, with_decryption: bool) -> Result<(Vec<wit_aws::Parameter>, Vec<String>), wit_aws::AwsError> {
+        self.broker.ssm_get_parameters(names, with_decryption)
+    }
+    fn secretsmanager_describe_secret(&mut self, id: String) -> Result<wit_aws::SecretDescription, wit_aws::AwsError> {
+        self.broker.secretsmanager_describe_secret(id)
+    }
+    fn secretsmanager_get_secret_value(&mut self, id: String) -> Result<wit_aws::SecretValue, wit_aws::AwsError> {
+        self.broker.secretsmanager_get_secret_value(id)
+    }
+    fn s3_get_object(&mut self, bucket: String, key: String) -> Result<Vec<u8>, wit_aws::AwsError> {
+        self.broker.s3_get_object(bucket, key)
+    }
+    fn cloudformation_describe_stack_outputs(&mut self, stack: String) -> Result<Vec<wit_aws::StackOutput>, wit_aws::AwsError> {
+        self.broker.cloudformation_describe_stack_outputs(stack)
+    }
+    fn cloudformation_list_exports(&mut self) -> Result<Vec<wit_aws::StackExport>, wit_aws::AwsError> {
+        self.broker.cloudformation_list_exports()
+    }
+}
+
+/// A plugin failure, named after the plugin and the hook (and what happened).
+#[derive(Debug, thiserror::Error)]
+#[error("plugin {plugin:?} {hook}: {message}")]
+pub struct PluginError {
+    pub plugin: String,
+    pub hook: String,
+    pub message: String,
+}
+
+pub struct LoadedPlugin {
+    pub spec: PluginSpec,
+    pub manifest: Manifest,
+    pre: PluginPre<HostState>,
+    live: Mutex<Option<(Store<HostState>, Plugin)>>,
+}
+
+/// The linker every plugin is instantiated with: WASI p2 (sockets denied, no env, no preopens
+/// beyond the grant) plus cortado's own imports.
+fn linker(engine: &wasmtime::Engine) -> Result<Linker<HostState>> {
+    let mut linker = Linker::new(engine);
+    wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| anyhow::anyhow!("linking WASI: {e:#}"))?;
+    Plugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s).map_err(|e| anyhow::anyhow!("linking cortado imports: {e:#}"))?;
+    Ok(linker)
+}
+
+impl LoadedPlugin {
+    /// Compiles (or loads from cache) and links a component, then reads its manifest.
+    pub fn load(bytes: &[u8], spec: PluginSpec) -> Result<LoadedPlugin> {
+        let engine = runtime::engine()?;
+        let component: Component = runtime::load_component(engine, bytes, &spec.digest).with_context(|| format!("plugin {:?}", spec.name))?;
+        let linked = linker(engine)?
+            .instantiate_pre(&component)
+            .map_err(|e| anyhow::anyhow!("plugin {:?}: linking: {e:#}", spec.name))?;
+        let pre = PluginPre::new(linked).map_err(|e| anyhow::anyhow!("plugin {:?} does not implement the cortado:plugin world: {e:#}", spec.name))?;
+        let mut loaded = LoadedPlugin {
+            spec,
+            manifest: Manifest { name: String::new(), version: String::new(), description: String::new(), functions: vec![], hooks: vec![], capabilities: vec![] },
+            pre,
+            live: Mutex::new(None),
+        };
+        loaded.manifest = loaded.with_instance("manifest", |store, p| p.call_manifest(store))?;
+        Ok(loaded)
+    }
+
+    fn new_store(&self) -> Store<HostState> {
+        let stdout = MemoryOutputPipe::new(4 << 20);
+        let stderr = MemoryOutputPipe::new(4 << 20);
+        let mut wasi = WasiCtx::builder();
+        wasi.stdout(stdout.clone()).stderr(stderr.clone()).allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false);
+        wasi.socket_addr_check(|_, _| Box::pin(async { false }));
+        for p in &self.spec.preopens {
+            if let Err(e) = wasi.preopened_dir(&p.host, &p.guest, FsPerms::ReadOnly) {
+                tracing::warn!("plugin {:?}: cannot preopen {}: {e:#}", self.spec.name, p.host.display());
+            }
+        }
+        let state = HostState {
+            wasi: wasi.build(),
+            table: ResourceTable::new(),
+            limits: StoreLimitsBuilder::new().memory_size(self.spec.limits.memory_bytes).instances(16).tables(64).memories(16).trap_on_grow_failure(true).build(),
+            plugin: self.spec.name.clone(),
+            config_json: self.spec.config_json.clone(),
+            broker: self.spec.broker.clone(),
+            stdout,
+            stderr,
+            logged: [0, 0],
+        };
+        let mut store = Store::new(self.pre.engine(), state);
+        store.limiter(|s| &mut s.limits);
+        store.epoch_deadline_trap();
+        store
+    }
+
+    /// Runs `f` on the live instance (instantiating it if needed) under the call deadline.
+    fn with_instance<R>(&self, hook: &str, f: impl FnOnce(&mut Store<HostState>, &Plugin) -> wasmtime::Result<R>) -> Result<R, PluginError> {
+        let err = |message: String| PluginError { plugin: self.spec.name.clone(), hook: hook.to_owned(), message };
+        let mut live = self.live.lock().map_err(|_| err("instance lock poisoned".into()))?;
+        if live.is_none() {
+            let mut store = self.new_store();
+            store.set_epoch_deadline(ticks(self.spec.limits.call_timeout));
+            let instance = self.pre.instantiate(&mut store).map_err(|e| err(describe_trap(&e, &self.spec.limits)))?;
+            *live = Some((store, instance));
+        }
+        let Some((store, instance)) = live.as_mut() else { return Err(err("no instance".into())) };
+        store.set_epoch_deadline(ticks(self.spec.limits.call_timeout));
+        let result = f(store, instance);
+        drain_output(&self.spec.name, store.data_mut());
+        match result {
+            Ok(v) => Ok(v),
+            Err(e) => {
+                // A trapped instance cannot be entered again: drop it, instantiate afresh next time.
+                *live = None;
+                Err(err(describe_trap(&e, &self.spec.limits)))
+            }
+        }
+    }
+
+    /// Calls a template function.
+    pub fn resolve(&self, function: &str, args: &[String]) -> Result<String, PluginError> {
+        let max = self.spec.limits.max_output_bytes;
+        let out = self.with_instance(&format!("resolver {function}"), |store, p| p.cortado_plugin_resolver().call_call(store, function, args))?;
+        match out {
+            Ok(s) if s.len() > max => Err(PluginError {
+                plugin: self.spec.name.clone(),
+                hook: format!("resolver {function}"),
+                message: format!("result of {} bytes exceeds the limit of {max} bytes", s.len()),
+            }),
+            Ok(s) => Ok(s),
+            Err(msg) => Err(PluginError { plugin: self.spec.name.clone(), hook: format!("resolver {function}"), message: self.with_denials(msg) }),
+        }
+    }
+
+    pub fn verify(&self, task_definition: &str, service_definition: Option<&str>) -> Result<Vec<Check>, PluginError> {
+        self.with_instance("verifier", |store, p| p.cortado_plugin_verifier().call_verify(store, task_definition, service_definition))
+    }
+
+    pub fn evaluate(&self, plan: &Plan) -> Result<Decision, PluginError> {
+        self.with_instance("gate", |store, p| p.cortado_plugin_gate().call_evaluate(store, plan))
+    }
+
+    /// Appends the grant the plugin lacked, when a brokered call was denied during the call.
+    fn with_denials(&self, msg: String) -> String {
+        let denied = self.spec.broker.denials.lock().map(|mut d| std::mem::take(&mut *d)).unwrap_or_default();
+        match denied.last() {
+            Some(d) if !msg.contains(d.as_str()) => format!("{msg} ({d})"),
+            _ => msg,
+        }
+    }
+}
+
+fn ticks(d: Duration) -> u64 {
+    (d.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64
+}
+
+/// A short reason for a failed call: deadline, memory limit, or the trap and its message.
+fn describe_trap(e: &wasmtime::Error, limits: &Limits) -> String {
+    if let Some(trap) = e.downcast_ref::<Trap>() {
+        return match trap {
+            Trap::Interrupt => format!("timed out after {:?} (deadline)", limits.call_timeout),
+            Trap::StackOverflow => "stack overflow (trap)".into(),
+            Trap::UnreachableCodeReached => format!("trapped: the plugin panicked or aborted ({})", root(e)),
+            other => format!("trapped: {other}"),
+        };
+    }
+    let text = format!("{e:#}");
+    if text.contains("memory") && (text.contains("grow") || text.contains("limit")) {
+        return format!("exceeded its memory limit of {} MiB", limits.memory_bytes >> 20);
+    }
+    text
+}
+
+fn root(e: &wasmtime::Error) -> String {
+    e.chain().last().map(|c| c.to_string()).unwrap_or_default()
+}
+
+/// Plugin stdout/stderr go to cortado's log, one line each, never to cortado's stdout. The pipes
+/// keep everything written (up to their capacity, an explicit limit); `logged` remembers how far
+/// each has been logged.
+fn drain_output(plugin: &str, state: &mut HostState) {
+    for (i, stream) in ["stdout", "stderr"].into_iter().enumerate() {
+        let bytes = if i == 0 { state.stdout.contents() } else { state.stderr.contents() };
+        let from = state.logged[i].min(bytes.len());
+        let new = &bytes[from..];
+        let Some(end) = new.iter().rposition(|b| *b == b'\n').map(|p| p + 1) else { continue };
+        for line in String::from_utf8_lossy(&new[..end]).lines() {
+            tracing::info!("[{plugin} {stream}] {line}");
+        }
+        state.logged[i] = from + end;
+    }
+}
