@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
-# Builds every crate under plugins/ as a wasm32-wasip2 component (profile `plugin`: small, no panics
-# unwinding). The host bundles the first-party ones; tests load the fixtures from here.
+# Builds the wasm32-wasip2 components: first-party plugins (plugins/*, profile `plugin`: small,
+# bundled into the host by host/build.rs) and the hostile test fixtures (tests/fixtures/plugins/*,
+# profile `fixture`: names kept so traps show functions).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$CORTADO_ROOT"
 
-pkgs=()
-for manifest in plugins/*/Cargo.toml; do
-  [ -f "$manifest" ] || continue
-  pkgs+=(-p "$(sed -n 's/^name = "\(.*\)"/\1/p' "$manifest" | head -1)")
-done
-[ ${#pkgs[@]} -gt 0 ] || { echo "build-plugins: no plugins" >&2; exit 0; }
-cargo build --quiet --target wasm32-wasip2 --profile plugin "${pkgs[@]}"
-ls -1 "$CARGO_TARGET_DIR/wasm32-wasip2/plugin/"*.wasm >&2
+names() { for m in "$@"; do [ -f "$m" ] && printf -- '-p %s ' "$(sed -n 's/^name = "\(.*\)"/\1/p' "$m" | head -1)"; done; }
+plugins=$(names plugins/*/Cargo.toml)
+fixtures=$(names tests/fixtures/plugins/*/Cargo.toml)
+# shellcheck disable=SC2086
+[ -z "$plugins" ] || cargo build --quiet --target wasm32-wasip2 --profile plugin $plugins
+# shellcheck disable=SC2086
+[ -z "$fixtures" ] || cargo build --quiet --target wasm32-wasip2 --profile fixture $fixtures

@@ -57,6 +57,23 @@ pub enum Command {
     Init(InitArgs),
     /// Show the service, its deployments, auto scaling and recent events
     Status(StatusArgs),
+    /// Plugins: what they provide, what they ask for, what they are granted
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+    /// Print the IAM policy this config needs: cortado's own calls plus every plugin grant
+    #[command(name = "iam-policy")]
+    IamPolicy,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PluginCommand {
+    /// The configured plugins (ssm and secretsmanager are always loaded)
+    List,
+    /// A component file's manifest, digest and requested capabilities (beside the config's grants
+    /// when the config names it)
+    Inspect {
+        path: PathBuf,
+    },
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -228,6 +245,19 @@ async fn dispatch(command: Command, globals: Globals, env: crate::env::Env) -> R
         Command::Status(args) => {
             let app = commands::App::load(globals, env)?;
             commands::status::run(&app, args).await
+        }
+        Command::Plugin(PluginCommand::List) => {
+            let app = commands::App::load(globals, env)?;
+            commands::plugin::list(&app)
+        }
+        Command::Plugin(PluginCommand::Inspect { path }) => {
+            // A config is optional here: with one, the grants are shown beside the requests.
+            let app = commands::App::load(globals, env).ok();
+            commands::plugin::inspect(app.as_ref(), &path)
+        }
+        Command::IamPolicy => {
+            let app = commands::App::load(globals, env)?;
+            commands::iam_policy::run(&app)
         }
     }
 }

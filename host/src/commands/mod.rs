@@ -1,7 +1,9 @@
 //! The subcommands, each a small module gluing the pipeline stages together.
 
 pub mod diff;
+pub mod iam_policy;
 pub mod init;
+pub mod plugin;
 pub mod render;
 pub mod status;
 

@@ -70,12 +70,33 @@ pub struct Broker {
 }
 
 impl Broker {
-    /// Checks the grant for `action` on `resource`; a denial is logged and recorded.
-    fn check(&self, action: &str, resource: &str) -> Result<(), wit::AwsError> {
-        if grants::allows(&self.grants, action, resource) {
+
+
+    /// Checks the grants for `action` on the resource `arn:aws:{service}:{region}:{account}:{tail}`.
+    ///
+    /// A call no grant could cover is denied before anything else happens: no credentials are
+    /// loaded and no request (not even STS) leaves the host. The caller's account is looked up only
+    /// when a grant names a concrete region or account.
+    fn authorize(&self, action: &str, service: &str, tail: &str, scoped: bool) -> Result<(), wit::AwsError> {
+        let candidates: Vec<&Grant> = self
+            .grants
+            .iter()
+            .filter(|g| grants::glob_match(&g.action.to_ascii_lowercase(), &action.to_ascii_lowercase()))
+            .filter(|g| grants::resource_could_match(&g.resource, service, tail))
+            .collect();
+        if candidates.iter().any(|g| g.resource == "*" || grants::region_account_wildcard(&g.resource)) {
             return Ok(());
         }
-        let msg = format!("plugin {:?} has no grant for {action} on {resource}; add it to the plugin's `grants:` to allow it", self.plugin);
+        if !candidates.is_empty() && scoped {
+            let region = self.slot.region().map_err(wit::AwsError::Failed)?;
+            let account = self.slot.account().map_err(wit::AwsError::Failed)?;
+            let arn = format!("arn:aws:{service}:{region}:{account}:{tail}");
+            if candidates.iter().any(|g| grants::glob_match(&g.resource, &arn)) {
+                return Ok(());
+            }
+        }
+        let shown = if scoped { format!("arn:aws:{service}:*:*:{tail}") } else { format!("arn:aws:{service}:::{tail}") };
+        let msg = format!("plugin {:?} has no grant for {action} on {shown}; add it to the plugin's `grants:` to allow it", self.plugin);
         tracing::warn!("{msg}");
         if let Ok(mut d) = self.denials.lock() {
             d.push(msg.clone());
@@ -83,25 +104,22 @@ impl Broker {
         Err(wit::AwsError::Denied(msg))
     }
 
+    /// Authorizes a call on a resource named either by name or by full ARN.
+    fn authorize_named(&self, action: &str, service: &str, name_or_arn: &str, tail_for_name: impl FnOnce(&str) -> String) -> Result<(), wit::AwsError> {
+        let tail = match name_or_arn.strip_prefix("arn:") {
+            // arn:partition:service:region:account:tail
+            Some(rest) => rest.splitn(5, ':').nth(4).unwrap_or("").to_owned(),
+            None => tail_for_name(name_or_arn),
+        };
+        self.authorize(action, service, &tail, true)
+    }
+
     fn aws(&self) -> Result<&Aws, wit::AwsError> {
         self.slot.aws().map_err(wit::AwsError::Failed)
     }
 
-    fn arn(&self, service: &str, resource: &str) -> Result<String, wit::AwsError> {
-        let region = self.slot.region().map_err(wit::AwsError::Failed)?;
-        let account = self.slot.account().map_err(wit::AwsError::Failed)?;
-        Ok(format!("arn:aws:{service}:{region}:{account}:{resource}"))
-    }
-
-    fn ssm_arn(&self, name: &str) -> Result<String, wit::AwsError> {
-        if name.starts_with("arn:") {
-            return Ok(name.to_owned());
-        }
-        self.arn("ssm", &format!("parameter/{}", name.trim_start_matches('/')))
-    }
-
     pub fn ssm_get_parameter(&self, name: String, with_decryption: bool) -> Result<wit::Parameter, wit::AwsError> {
-        self.check("ssm:GetParameter", &self.ssm_arn(&name)?)?;
+        self.authorize_named("ssm:GetParameter", "ssm", &name, ssm_tail)?;
         let aws = self.aws()?;
         let client = aws_sdk_ssm::Client::new(&aws.sdk);
         let out = block_on(client.get_parameter().name(&name).with_decryption(with_decryption).send()).map_err(|e| {
@@ -115,7 +133,7 @@ impl Broker {
 
     pub fn ssm_get_parameters(&self, names: Vec<String>, with_decryption: bool) -> Result<(Vec<wit::Parameter>, Vec<String>), wit::AwsError> {
         for n in &names {
-            self.check("ssm:GetParameters", &self.ssm_arn(n)?)?;
+            self.authorize_named("ssm:GetParameters", "ssm", n, ssm_tail)?;
         }
         let aws = self.aws()?;
         let client = aws_sdk_ssm::Client::new(&aws.sdk);
@@ -124,12 +142,9 @@ impl Broker {
         Ok((out.parameters().iter().map(parameter).collect(), out.invalid_parameters().to_vec()))
     }
 
-    fn secret_arn(&self, id: &str) -> Result<String, wit::AwsError> {
-        if id.starts_with("arn:") { Ok(id.to_owned()) } else { self.arn("secretsmanager", &format!("secret:{id}")) }
-    }
 
     pub fn secretsmanager_describe_secret(&self, id: String) -> Result<wit::SecretDescription, wit::AwsError> {
-        self.check("secretsmanager:DescribeSecret", &self.secret_arn(&id)?)?;
+        self.authorize_named("secretsmanager:DescribeSecret", "secretsmanager", &id, |n| format!("secret:{n}"))?;
         let aws = self.aws()?;
         let client = aws_sdk_secretsmanager::Client::new(&aws.sdk);
         let out = block_on(client.describe_secret().secret_id(&id).send()).map_err(|e| {
@@ -141,7 +156,7 @@ impl Broker {
     }
 
     pub fn secretsmanager_get_secret_value(&self, id: String) -> Result<wit::SecretValue, wit::AwsError> {
-        self.check("secretsmanager:GetSecretValue", &self.secret_arn(&id)?)?;
+        self.authorize_named("secretsmanager:GetSecretValue", "secretsmanager", &id, |n| format!("secret:{n}"))?;
         let aws = self.aws()?;
         let client = aws_sdk_secretsmanager::Client::new(&aws.sdk);
         let out = block_on(client.get_secret_value().secret_id(&id).send()).map_err(|e| {
@@ -158,7 +173,7 @@ impl Broker {
     }
 
     pub fn s3_get_object(&self, bucket: String, key: String) -> Result<Vec<u8>, wit::AwsError> {
-        self.check("s3:GetObject", &format!("arn:aws:s3:::{bucket}/{key}"))?;
+        self.authorize("s3:GetObject", "s3", &format!("{bucket}/{key}"), false)?;
         let aws = self.aws()?;
         let client = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&aws.sdk).force_path_style(true).build());
         block_on(async {
@@ -173,8 +188,7 @@ impl Broker {
     }
 
     pub fn cloudformation_describe_stack_outputs(&self, stack: String) -> Result<Vec<wit::StackOutput>, wit::AwsError> {
-        let resource = if stack.starts_with("arn:") { stack.clone() } else { self.arn("cloudformation", &format!("stack/{stack}/*"))? };
-        self.check("cloudformation:DescribeStacks", &resource)?;
+        self.authorize_named("cloudformation:DescribeStacks", "cloudformation", &stack, |n| format!("stack/{n}/*"))?;
         let aws = self.aws()?;
         let client = aws_sdk_cloudformation::Client::new(&aws.sdk);
         let out = block_on(client.describe_stacks().stack_name(&stack).send()).map_err(|e| {
@@ -193,7 +207,7 @@ impl Broker {
     }
 
     pub fn cloudformation_list_exports(&self) -> Result<Vec<wit::StackExport>, wit::AwsError> {
-        self.check("cloudformation:ListExports", "*")?;
+        self.authorize("cloudformation:ListExports", "cloudformation", "*", true)?;
         let aws = self.aws()?;
         let client = aws_sdk_cloudformation::Client::new(&aws.sdk);
         block_on(async {
@@ -220,4 +234,9 @@ fn parameter(p: &aws_sdk_ssm::types::Parameter) -> wit::Parameter {
         arn: p.arn().unwrap_or_default().to_owned(),
         version: p.version(),
     }
+}
+
+/// `parameter/NAME` for `/NAME` or `NAME`.
+fn ssm_tail(name: &str) -> String {
+    format!("parameter/{}", name.trim_start_matches('/'))
 }

@@ -196,3 +196,12 @@ impl PluginHost {
         Ok(registry)
     }
 }
+
+/// A gate's decision, failing closed: a gate that traps, times out or cannot be called denies, with
+/// the failure as its reason.
+pub fn gate_outcome(plugin: &LoadedPlugin, plan: &bindings::Plan) -> bindings::Decision {
+    match plugin.evaluate(plan) {
+        Ok(d) => d,
+        Err(e) => bindings::Decision::Deny(vec![e.to_string()]),
+    }
+}

@@ -246,6 +246,9 @@ mod tests {
         }
         let lookups = t.elapsed();
         eprintln!("load {load:?}, 10k lookups {lookups:?}");
-        assert!(lookups.as_millis() < 100, "10k lookups took {lookups:?}");
+        // The budget is for optimised code (the guest is built with opt-level "s"); an
+        // unoptimised test build is about 10x slower.
+        let budget = if cfg!(debug_assertions) { 1000 } else { 100 };
+        assert!(lookups.as_millis() < budget, "10k lookups took {lookups:?}");
     }
 }

@@ -44,7 +44,7 @@ pub fn sprintf(format: &str, args: &[String]) -> String {
         }
         // explicit argument index, width, precision
         let mut bad_index = false;
-        let mut take_index = |chars: &mut std::iter::Peekable<std::str::CharIndices>| -> Option<Result<usize, ()>> {
+        let take_index = |chars: &mut std::iter::Peekable<std::str::CharIndices>| -> Option<Result<usize, ()>> {
             if chars.peek().map(|&(_, c)| c) != Some('[') {
                 return None;
             }
@@ -123,14 +123,14 @@ fn read_number(chars: &mut std::iter::Peekable<std::str::CharIndices>) -> Option
     n
 }
 
-enum Arg<'a> {
+enum Arg {
     Int(i64),
     Float(f64),
     Bool(bool),
-    Str(&'a str),
+    Str,
 }
 
-fn classify(a: &str) -> Arg<'_> {
+fn classify(a: &str) -> Arg {
     if let Ok(i) = a.parse::<i64>() {
         return Arg::Int(i);
     }
@@ -142,7 +142,7 @@ fn classify(a: &str) -> Arg<'_> {
     match a {
         "true" => Arg::Bool(true),
         "false" => Arg::Bool(false),
-        _ => Arg::Str(a),
+        _ => Arg::Str,
     }
 }
 
@@ -151,7 +151,7 @@ fn kind_of(a: &str) -> &'static str {
         Arg::Int(_) => "int",
         Arg::Float(_) => "float64",
         Arg::Bool(_) => "bool",
-        Arg::Str(_) => "string",
+        Arg::Str => "string",
     }
 }
 
@@ -161,7 +161,7 @@ fn format_arg(out: &mut String, verb: char, spec: Spec, a: &str) {
         ('s' | 'v', _) => {
             // %s and %v print the argument's text (a number prints as itself either way).
             let mut s = a.to_owned();
-            if let (Some(p), 's' | 'v', Arg::Str(_)) = (spec.precision, verb, &arg) {
+            if let (Some(p), 's' | 'v', Arg::Str) = (spec.precision, verb, &arg) {
                 s = s.chars().take(p).collect();
             }
             if verb == 'v' && spec.plus {
@@ -172,7 +172,7 @@ fn format_arg(out: &mut String, verb: char, spec: Spec, a: &str) {
             s
         }
         ('d', Arg::Int(i)) => signed(*i, &spec),
-        ('d', Arg::Bool(_) | Arg::Str(_) | Arg::Float(_)) => return bad(out, verb, a),
+        ('d', Arg::Bool(_) | Arg::Str | Arg::Float(_)) => return bad(out, verb, a),
         // Always a quoted string, even for a number: `[%q]` is how for_each keys are written, and a
         // key "1" must give `["1"]` (Go would quote an int as a character literal).
         ('q', _) => {
@@ -187,7 +187,7 @@ fn format_arg(out: &mut String, verb: char, spec: Spec, a: &str) {
             let s = if spec.sharp { if let Some(r) = s.strip_prefix('-') { format!("-0x{r}") } else { format!("0x{s}") } } else { s };
             if verb == 'X' { s.to_uppercase() } else { s }
         }
-        ('x' | 'X', Arg::Str(_) | Arg::Float(_) | Arg::Bool(_)) => {
+        ('x' | 'X', Arg::Str | Arg::Float(_) | Arg::Bool(_)) => {
             let mut s = String::with_capacity(a.len() * 2);
             for b in a.as_bytes() {
                 let _ = write!(s, "{b:02x}");
@@ -200,7 +200,7 @@ fn format_arg(out: &mut String, verb: char, spec: Spec, a: &str) {
         ('t', Arg::Bool(b)) => b.to_string(),
         _ => return bad(out, verb, a),
     };
-    pad(out, &body, &spec, matches!(verb, 'd' | 'f' | 'F' | 'x' | 'X') && !matches!(arg, Arg::Str(_)));
+    pad(out, &body, &spec, matches!(verb, 'd' | 'f' | 'F' | 'x' | 'X') && !matches!(arg, Arg::Str));
 }
 
 fn signed(i: i64, spec: &Spec) -> String {

@@ -1,0 +1,111 @@
+//! `cortado iam-policy`: the IAM policy this config needs — the actions of the commands cortado
+//! runs for it, scoped to its cluster, service and roles where IAM allows, plus every plugin grant.
+//! ecspresso users assemble this by hand from its README.
+
+use anyhow::Result;
+use serde_json::{Value, json};
+
+use super::App;
+use crate::plugin::grants;
+
+pub fn run(app: &App) -> Result<()> {
+    let policy = build(app)?;
+    println!("{}", serde_json::to_string_pretty(&policy)?);
+    Ok(())
+}
+
+/// Statement Sids: `Cortado<Job>` for cortado's own calls, `Plugin<Name>` for a plugin's grants.
+pub fn build(app: &App) -> Result<Value> {
+    let c = &app.config;
+    let region = c.region.clone().or_else(|| app.env.get("AWS_REGION").map(str::to_owned)).unwrap_or_else(|| "*".into());
+    let mut statements = Vec::new();
+    let cluster_arn = format!("arn:aws:ecs:{region}:*:cluster/{}", c.cluster);
+    // Actions IAM cannot scope to a resource.
+    statements.push(json!({
+        "Sid": "CortadoTaskDefinitions",
+        "Effect": "Allow",
+        "Action": ["ecs:DescribeTaskDefinition", "ecs:DeregisterTaskDefinition", "ecs:ListTaskDefinitions", "ecs:RegisterTaskDefinition", "sts:GetCallerIdentity"],
+        "Resource": "*"
+    }));
+    let mut tagged = vec![];
+    if let Some(svc) = &c.service {
+        let service_arn = format!("arn:aws:ecs:{region}:*:service/{}/{svc}", c.cluster);
+        statements.push(json!({
+            "Sid": "CortadoService",
+            "Effect": "Allow",
+            "Action": ["ecs:CreateService", "ecs:DeleteService", "ecs:DescribeServices", "ecs:UpdateService"],
+            "Resource": service_arn
+        }));
+        statements.push(json!({
+            "Sid": "CortadoAutoScaling",
+            "Effect": "Allow",
+            "Action": ["application-autoscaling:DescribeScalableTargets", "application-autoscaling:DescribeScalingPolicies", "application-autoscaling:RegisterScalableTarget"],
+            "Resource": "*"
+        }));
+        tagged.push(service_arn);
+        if c.codedeploy.is_some() {
+            statements.push(json!({
+                "Sid": "CortadoCodeDeploy",
+                "Effect": "Allow",
+                "Action": ["codedeploy:BatchGetApplications", "codedeploy:BatchGetDeploymentGroups", "codedeploy:ContinueDeployment", "codedeploy:CreateDeployment", "codedeploy:GetApplicationRevision", "codedeploy:GetDeployment", "codedeploy:GetDeploymentTarget", "codedeploy:ListApplications", "codedeploy:ListDeploymentGroups", "codedeploy:ListDeployments", "codedeploy:StopDeployment"],
+                "Resource": "*"
+            }));
+        }
+    }
+    tagged.push(format!("arn:aws:ecs:{region}:*:task-definition/*"));
+    statements.push(json!({
+        "Sid": "CortadoTags",
+        "Effect": "Allow",
+        "Action": ["ecs:ListTagsForResource", "ecs:TagResource", "ecs:UntagResource"],
+        "Resource": tagged
+    }));
+    statements.push(json!({
+        "Sid": "CortadoTasks",
+        "Effect": "Allow",
+        "Action": ["ecs:DescribeClusters", "ecs:DescribeTasks", "ecs:ListTasks", "ecs:RunTask", "ecs:StopTask"],
+        "Resource": "*",
+        "Condition": {"ArnEquals": {"ecs:cluster": cluster_arn}}
+    }));
+    statements.push(json!({
+        "Sid": "CortadoLogs",
+        "Effect": "Allow",
+        "Action": ["logs:GetLogEvents"],
+        "Resource": format!("arn:aws:logs:{region}:*:log-group:*")
+    }));
+    // iam:PassRole for the roles the task definition names (rendered without calling AWS).
+    if let Some(path) = &c.task_definition {
+        if let Ok(td) = app.renderer().task_definition(path) {
+            let roles: Vec<&str> = ["taskRoleArn", "executionRoleArn"].iter().filter_map(|k| td.get(*k).and_then(Value::as_str)).collect();
+            if !roles.is_empty() {
+                statements.push(json!({
+                    "Sid": "CortadoPassRole",
+                    "Effect": "Allow",
+                    "Action": ["iam:PassRole"],
+                    "Resource": roles,
+                    "Condition": {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}
+                }));
+            }
+        }
+    }
+    for lp in &app.plugins.plugins {
+        let g = grants::effective(&lp.config);
+        if g.is_empty() {
+            continue;
+        }
+        let mut by_resource: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+        for x in &g {
+            by_resource.entry(x.resource.as_str()).or_default().push(x.action.as_str());
+        }
+        for (i, (resource, actions)) in by_resource.into_iter().enumerate() {
+            let sid: String = lp.config.name.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
+            let suffix = if i == 0 { String::new() } else { i.to_string() };
+            statements.push(json!({
+                "Sid": format!("Plugin{}{}{suffix}", sid[..1.min(sid.len())].to_ascii_uppercase(), sid.get(1..).unwrap_or("")),
+                "Effect": "Allow",
+                "Action": actions,
+                "Resource": resource
+            }));
+        }
+    }
+    Ok(json!({"Version": "2012-10-17", "Statement": statements}))
+}

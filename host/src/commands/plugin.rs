@@ -1,0 +1,100 @@
+//! `cortado plugin list` and `cortado plugin inspect PATH`: what each plugin is, what it provides,
+//! and what it asks for beside what the config grants it.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Result;
+
+use super::App;
+use crate::config::{Grant, PluginConfig};
+use crate::plugin::bindings::{Hook, Manifest};
+use crate::plugin::broker::{AwsSlot, Broker};
+use crate::plugin::instance::{Limits, LoadedPlugin, PluginSpec};
+use crate::plugin::{grants, runtime};
+
+pub fn list(app: &App) -> Result<()> {
+    let mut out = String::new();
+    for lp in &app.plugins.plugins {
+        let loaded = lp.get().map_err(|e| anyhow::anyhow!(e))?;
+        let source = match &lp.config.path {
+            Some(p) => p.display().to_string(),
+            None => "bundled".into(),
+        };
+        describe(&mut out, &lp.config.name, &source, &loaded.spec.digest, &loaded.manifest, &lp.config.func_prefix, Some(&grants::effective(&lp.config)), Some(&lp.config));
+    }
+    print!("{out}");
+    Ok(())
+}
+
+pub fn inspect(app: Option<&App>, path: &Path) -> Result<()> {
+    let bytes = std::fs::read(path).map_err(|e| crate::error::InputError::in_file(path, format!("cannot read component: {e}")))?;
+    let digest = runtime::sha256_hex(&bytes);
+    let configured: Option<&PluginConfig> = app.and_then(|a| {
+        let want = std::fs::canonicalize(path).ok();
+        a.config.plugins.iter().find(|p| p.path.as_ref().and_then(|pp| std::fs::canonicalize(pp).ok()) == want && want.is_some())
+    });
+    let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let spec = PluginSpec {
+        name: name.clone(),
+        digest: digest.clone(),
+        config_json: configured.map(|c| c.config.to_string()).unwrap_or_else(|| "null".into()),
+        preopens: Vec::new(),
+        limits: Limits::default(),
+        // Inspecting runs only the manifest export: no grants, so no AWS call can be made.
+        broker: Arc::new(Broker { plugin: name.clone(), grants: Vec::new(), slot: AwsSlot::new(None, None), denials: Default::default() }),
+    };
+    let loaded = LoadedPlugin::load(&bytes, spec)?;
+    let mut out = String::new();
+    let granted = configured.map(grants::effective);
+    describe(&mut out, &loaded.manifest.name, &path.display().to_string(), &digest, &loaded.manifest, configured.map(|c| c.func_prefix.as_str()).unwrap_or(""), granted.as_ref(), configured);
+    if let Some(c) = configured {
+        if c.sha256.as_deref() != Some(digest.as_str()) {
+            let _ = writeln!(out, "  WARNING: the config pins sha256 {}; cortado will refuse to run this file", c.sha256.as_deref().unwrap_or("-"));
+        }
+    } else {
+        let _ = writeln!(out, "  (not in the config; pin it with `sha256: {digest}`)");
+    }
+    print!("{out}");
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn describe(out: &mut String, name: &str, source: &str, digest: &str, m: &Manifest, prefix: &str, granted: Option<&Vec<Grant>>, config: Option<&PluginConfig>) {
+    let _ = writeln!(out, "{name} {} ({source})", m.version);
+    if !m.description.is_empty() {
+        let _ = writeln!(out, "  {}", m.description);
+    }
+    let _ = writeln!(out, "  sha256: {digest}");
+    let hooks: Vec<&str> = m.hooks.iter().map(|h| match h {
+        Hook::Resolver => "resolver",
+        Hook::Verifier => "verifier",
+        Hook::Gate => "gate",
+    }).collect();
+    let _ = writeln!(out, "  hooks: {}", if hooks.is_empty() { "-".into() } else { hooks.join(", ") });
+    for f in &m.functions {
+        let _ = writeln!(out, "  function {prefix}{} ({}..{} args) {}", f.name, f.min_args, f.max_args, f.description);
+    }
+    let _ = writeln!(out, "  capabilities asked for / granted:");
+    for c in &m.capabilities {
+        let ok = granted.is_some_and(|g| grants::allows(g, &c.action, &c.resource) || g.iter().any(|x| x.action.eq_ignore_ascii_case(&c.action)));
+        let _ = writeln!(out, "    asks   {} on {}{}", c.action, c.resource, if granted.is_some() && !ok { "  (NOT granted)" } else { "" });
+    }
+    if let Some(g) = granted {
+        for x in g {
+            let _ = writeln!(out, "    grant  {} on {}", x.action, x.resource);
+        }
+        if g.is_empty() {
+            let _ = writeln!(out, "    grant  (none: every brokered AWS call is denied)");
+        }
+    }
+    if let Some(c) = config {
+        for p in &c.preopens {
+            let _ = writeln!(out, "    files  {} (read-only)", p.display());
+        }
+        if let Some(e) = &c.enforcement {
+            let _ = writeln!(out, "  enforcement: {e}");
+        }
+    }
+}
