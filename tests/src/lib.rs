@@ -198,3 +198,21 @@ impl Run {
         self
     }
 }
+
+/// A hostile or baseline test plugin built by scripts/build-plugins.sh, and its sha256.
+pub fn fixture_plugin(name: &str) -> (PathBuf, String) {
+    let target = cortado_bin().parent().and_then(Path::parent).expect("target dir").to_path_buf();
+    let path = target.join(format!("wasm32-wasip2/fixture/cortado_fixture_{name}.wasm"));
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e} (run scripts/build-plugins.sh)", path.display()));
+    (path, sha256_hex(&bytes))
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    let out = Command::new("sha256sum").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().and_then(|mut c| {
+        use std::io::Write;
+        c.stdin.take().expect("stdin").write_all(bytes)?;
+        c.wait_with_output()
+    });
+    let out = out.expect("sha256sum");
+    String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap_or("").to_owned()
+}

@@ -73,8 +73,10 @@ pub struct PluginConfig {
     pub sha256: Option<String>,
     /// Brokered AWS reads granted by the operator: `{action: "ssm:GetParameter", resource: "arn:…"}`.
     /// First-party plugins configured ecspresso-style get the grants their config implies.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub grants: Vec<Grant>,
+    /// `None` when the config says nothing (first-party plugins then get their implied grants);
+    /// `Some(vec![])` denies every brokered call.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grants: Option<Vec<Grant>>,
     /// Directories the plugin may read, as written (relative to the config directory); each is
     /// mounted read-only in the guest under the same path.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -385,8 +387,8 @@ fn parse_plugin(path: &Path, source: &str, index: usize, item: &Value, dir: &Pat
         }
     };
     let grants = match f.get("grants") {
-        None => Vec::new(),
-        Some(Value::Array(items)) => items
+        None => None,
+        Some(Value::Array(items)) => Some(items
             .iter()
             .map(|g| {
                 let action = g.get("action").and_then(Value::as_str);
@@ -396,7 +398,7 @@ fn parse_plugin(path: &Path, source: &str, index: usize, item: &Value, dir: &Pat
                     _ => Err(f.error("grants", "each grant needs an `action` like \"ssm:GetParameter\" and a `resource` ARN pattern")),
                 }
             })
-            .collect::<Result<_, _>>()?,
+            .collect::<Result<_, _>>()?),
         Some(other) => return Err(f.error("grants", format!("expected a list, found {}", kind(other)))),
     };
     let preopens = match f.get("preopens") {
@@ -439,7 +441,7 @@ impl Config {
                 func_prefix: String::new(),
                 path: None,
                 sha256: None,
-                grants: Vec::new(),
+                grants: None,
                 preopens: Vec::new(),
                 enforcement: None,
                 limits: Map::new(),

@@ -64,8 +64,11 @@ fn grant(action: &str, resource: impl Into<String>) -> Grant {
 /// The grants a plugin runs with: explicit ones when the config gives any; otherwise, for the
 /// first-party plugins, what their ecspresso-style configuration implies.
 pub fn effective(p: &PluginConfig) -> Vec<Grant> {
-    if !p.grants.is_empty() || p.path.is_some() {
-        return p.grants.clone();
+    if let Some(explicit) = &p.grants {
+        return explicit.clone();
+    }
+    if p.path.is_some() {
+        return Vec::new();
     }
     match p.name.to_ascii_lowercase().as_str() {
         // ecspresso resolves any parameter or secret a template names.

@@ -185,7 +185,18 @@ impl LoadedPlugin {
     }
 
     /// Runs `f` on the live instance (instantiating it if needed) under the call deadline.
+    ///
+    /// WASI's synchronous bindings block on tokio themselves, which a runtime worker thread may
+    /// only do inside `block_in_place`; outside a runtime the call runs as is.
     fn with_instance<R>(&self, hook: &str, f: impl FnOnce(&mut Store<HostState>, &Plugin) -> wasmtime::Result<R>) -> Result<R, PluginError> {
+        if tokio::runtime::Handle::try_current().is_ok() {
+            tokio::task::block_in_place(|| self.with_instance_blocking(hook, f))
+        } else {
+            self.with_instance_blocking(hook, f)
+        }
+    }
+
+    fn with_instance_blocking<R>(&self, hook: &str, f: impl FnOnce(&mut Store<HostState>, &Plugin) -> wasmtime::Result<R>) -> Result<R, PluginError> {
         let err = |message: String| PluginError { plugin: self.spec.name.clone(), hook: hook.to_owned(), message };
         let mut live = self.live.lock().map_err(|_| err("instance lock poisoned".into()))?;
         if live.is_none() {

@@ -88,13 +88,13 @@ impl LazyPlugin {
         let mut preopens: Vec<Preopen> = p
             .preopens
             .iter()
-            .map(|rel| Preopen { host: self.config_dir.join(rel), guest: rel.display().to_string() })
+            .map(|rel| Preopen { host: Path::new(".").join(&self.config_dir).join(rel), guest: rel.display().to_string() })
             .collect();
         // ecspresso's tfstate `path`: mount the state's directory read-only and point the plugin at it.
         if p.path.is_none() && p.name.eq_ignore_ascii_case("tfstate") {
             if let Some(state) = config.get("path").and_then(Value::as_str).map(str::to_owned) {
                 let host = self.config_dir.join(&state);
-                let dir = host.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+                let dir = host.parent().filter(|d| !d.as_os_str().is_empty()).map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
                 let file = host.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
                 preopens.push(Preopen { host: dir, guest: "/tfstate".into() });
                 config["path"] = Value::String(format!("/tfstate/{file}"));
