@@ -63,6 +63,15 @@ pub enum Command {
     /// Print the IAM policy this config needs: cortado's own calls plus every plugin grant
     #[command(name = "iam-policy")]
     IamPolicy,
+    /// The gate audit log
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AuditCommand {
+    /// Check the hash chain; names the first record that was altered or removed
+    Verify { file: PathBuf },
 }
 
 #[derive(Subcommand, Debug)]
@@ -255,6 +264,7 @@ async fn dispatch(command: Command, globals: Globals, env: crate::env::Env) -> R
             let app = commands::App::load(globals, env).ok();
             commands::plugin::inspect(app.as_ref(), &path)
         }
+        Command::Audit(AuditCommand::Verify { file }) => commands::audit::verify(&file),
         Command::IamPolicy => {
             let app = commands::App::load(globals, env)?;
             commands::iam_policy::run(&app)

@@ -13,6 +13,7 @@ pub mod diff;
 pub mod env;
 pub mod error;
 pub mod functions;
+pub mod gate;
 pub mod jsonnet;
 pub mod output;
 pub mod plugin;

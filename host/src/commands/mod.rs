@@ -1,5 +1,6 @@
 //! The subcommands, each a small module gluing the pipeline stages together.
 
+pub mod audit;
 pub mod diff;
 pub mod iam_policy;
 pub mod init;

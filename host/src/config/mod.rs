@@ -56,6 +56,8 @@ pub struct Config {
     pub timeout: Duration,
     pub codedeploy: Option<CodeDeployConfig>,
     pub ignore: IgnoreConfig,
+    /// Where gate decisions are appended (default: `cortado-audit.jsonl` beside the config).
+    pub audit_log: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -293,6 +295,7 @@ fn from_value(path: &Path, source: &str, value: Value) -> Result<Config> {
     let service_definition = f.string("service_definition")?.filter(|s| !s.is_empty()).map(resolve);
     let task_definition = f.string("task_definition")?.filter(|s| !s.is_empty()).map(resolve);
     let filter_command = f.string("filter_command")?.filter(|s| !s.is_empty());
+    let audit_log = f.string("audit_log")?.filter(|s| !s.is_empty()).map(resolve);
     if filter_command.is_some() {
         tracing::warn!("{}: filter_command in the config is deprecated; use --filter-command or CORTADO_FILTER_COMMAND", path.display());
     }
@@ -361,6 +364,7 @@ fn from_value(path: &Path, source: &str, value: Value) -> Result<Config> {
         timeout,
         codedeploy,
         ignore,
+        audit_log,
     };
     config.check_plugin_functions()?;
     Ok(config)

@@ -5,20 +5,40 @@ pub struct FirstParty {
     pub name: &'static str,
     pub functions: &'static [&'static str],
     pub signatures: &'static [(&'static str, usize, usize)],
+    /// Implements the verifier hook.
+    pub verifier: bool,
+    /// Implements the gate hook.
+    pub gate: bool,
 }
 
 /// Loaded for every config, before the configured plugins (as ecspresso does).
 pub const DEFAULT_PLUGINS: &[&str] = &["ssm", "secretsmanager"];
 
 pub const FIRST_PARTY: &[FirstParty] = &[
-    FirstParty { name: "ssm", functions: &["ssm"], signatures: &[("ssm", 1, 1)] },
-    FirstParty { name: "secretsmanager", functions: &["secretsmanager_arn"], signatures: &[("secretsmanager_arn", 1, 0)] },
-    FirstParty { name: "tfstate", functions: &["tfstate", "tfstatef"], signatures: &[("tfstate", 1, 0), ("tfstatef", 1, 8)] },
+    FirstParty { name: "ssm", functions: &["ssm"], signatures: &[("ssm", 1, 1)], verifier: false, gate: false },
+    FirstParty {
+        name: "secretsmanager",
+        functions: &["secretsmanager_arn"],
+        signatures: &[("secretsmanager_arn", 1, 0)],
+        verifier: false,
+        gate: false,
+    },
+    FirstParty {
+        name: "tfstate",
+        functions: &["tfstate", "tfstatef"],
+        signatures: &[("tfstate", 1, 0), ("tfstatef", 1, 8)],
+        verifier: false,
+        gate: false,
+    },
     FirstParty {
         name: "cloudformation",
         functions: &["cfn_output", "cfn_export"],
         signatures: &[("cfn_output", 2, 0), ("cfn_export", 1, 0)],
+        verifier: false,
+        gate: false,
     },
+    FirstParty { name: "image-policy", functions: &[], signatures: &[], verifier: true, gate: false },
+    FirstParty { name: "change-freeze", functions: &[], signatures: &[], verifier: false, gate: true },
 ];
 
 /// Looks a first-party plugin up by name, case-insensitively as ecspresso does.

@@ -137,6 +137,7 @@ impl State {
     }
 
     /// The addresses in the state, sorted.
+    #[cfg(test)]
     pub fn addresses(&self) -> Vec<&str> {
         let mut v: Vec<&str> = self.index.keys().map(String::as_str).collect();
         v.sort_unstable();
