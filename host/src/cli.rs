@@ -66,6 +66,14 @@ pub enum Command {
     /// The gate audit log
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Check every resource the definitions refer to, and run the verifier plugins
+    Verify(VerifyArgs),
+    /// Run a one-off task, tail its logs and exit with its container's exit code
+    Run(RunArgs),
+    /// List, find or stop the tasks of the service (or of the task definition family)
+    Tasks(TasksArgs),
+    /// ECS Exec into a task's container, or forward a port (needs session-manager-plugin)
+    Exec(ExecArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -152,6 +160,158 @@ pub struct StatusArgs {
     /// How many recent service events to show
     #[arg(long, default_value_t = 10)]
     pub events: usize,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum VerifyOutput {
+    /// The indented OK/NG/SKIP tree
+    #[default]
+    Tree,
+    Json,
+}
+
+#[derive(Args, Debug)]
+pub struct VerifyArgs {
+    /// Read secret values with the execution role (the default); --no-get-secrets checks only that they exist
+    #[arg(long = "get-secrets", overrides_with = "no_get_secrets")]
+    pub get_secrets: bool,
+    #[arg(long = "no-get-secrets", overrides_with = "get_secrets")]
+    pub no_get_secrets: bool,
+    /// Write a test event to each awslogs group (the default); --no-put-logs checks only that they exist
+    #[arg(long = "put-logs", overrides_with = "no_put_logs")]
+    pub put_logs: bool,
+    #[arg(long = "no-put-logs", overrides_with = "put_logs")]
+    pub no_put_logs: bool,
+    /// Check each distinct resource once, marking repeats (cached) (the default)
+    #[arg(long, overrides_with = "no_cache")]
+    pub cache: bool,
+    #[arg(long = "no-cache", overrides_with = "cache")]
+    pub no_cache: bool,
+    #[arg(long, value_enum, default_value_t = VerifyOutput::Tree)]
+    pub output: VerifyOutput,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitUntil {
+    Running,
+    Stopped,
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// Resolve and print what would run; register and start nothing
+    #[arg(long = "dry-run")]
+    pub dry_run: bool,
+    /// Task definition file to register and run instead of the config's task_definition
+    #[arg(long = "task-def")]
+    pub task_def: Option<PathBuf>,
+    /// Wait for the task (the default); --no-wait prints the task ARN and returns
+    #[arg(long, overrides_with = "no_wait")]
+    pub wait: bool,
+    #[arg(long = "no-wait", overrides_with = "wait")]
+    pub no_wait: bool,
+    /// TaskOverride JSON (wins over --overrides-file)
+    #[arg(long)]
+    pub overrides: Option<String>,
+    /// TaskOverride file, rendered like a definition file (template, or Jsonnet for .jsonnet)
+    #[arg(long = "overrides-file")]
+    pub overrides_file: Option<PathBuf>,
+    /// Run the service's current task definition (else the family's latest) without registering
+    #[arg(long = "skip-task-definition")]
+    pub skip_task_definition: bool,
+    /// How many tasks to start (1-10); every task is waited for, the first one's logs are shown
+    #[arg(long, default_value_t = 1)]
+    pub count: i32,
+    /// The container whose exit code cortado exits with and whose logs are shown [default: the first]
+    #[arg(long = "watch-container")]
+    pub watch_container: Option<String>,
+    /// Run the latest ACTIVE revision of the family without registering
+    #[arg(long = "latest-task-definition", conflicts_with = "revision")]
+    pub latest_task_definition: bool,
+    /// SERVICE (copy the service's tags to the task), TASK_DEFINITION or NONE
+    #[arg(long = "propagate-tags")]
+    pub propagate_tags: Option<String>,
+    /// Task tags: KEY=VALUE,KEY2=VALUE2
+    #[arg(long)]
+    pub tags: Option<String>,
+    /// Wait until the tasks are running, or (the default) stopped
+    #[arg(long = "wait-until", value_enum, default_value_t = WaitUntil::Stopped)]
+    pub wait_until: WaitUntil,
+    /// Run revision N of the family without registering
+    #[arg(long, value_parser = clap::value_parser!(i64).range(1..))]
+    pub revision: Option<i64>,
+    /// RunTask idempotency token
+    #[arg(long = "client-token")]
+    pub client_token: Option<String>,
+    /// Subnets for awsvpc tasks (override the service definition's; needed without one)
+    #[arg(long, value_delimiter = ',')]
+    pub subnets: Vec<String>,
+    /// Security groups for awsvpc tasks (override the service definition's)
+    #[arg(long = "security-groups", value_delimiter = ',')]
+    pub security_groups: Vec<String>,
+    /// ENABLED or DISABLED, for awsvpc tasks
+    #[arg(long = "assign-public-ip")]
+    pub assign_public_ip: Option<String>,
+    /// FARGATE, EC2 or EXTERNAL (overrides the service definition's launch type and capacity providers)
+    #[arg(long = "launch-type")]
+    pub launch_type: Option<String>,
+    /// Proceed although this soft-mandatory gate denies (repeatable; needs --reason)
+    #[arg(long = "override")]
+    pub override_gates: Vec<String>,
+    /// Why the gate is overridden (recorded in the audit log)
+    #[arg(long)]
+    pub reason: Option<String>,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TasksOutput {
+    #[default]
+    Table,
+    Json,
+    Tsv,
+}
+
+#[derive(Args, Debug)]
+pub struct TasksArgs {
+    /// Only this task (ID or ARN)
+    #[arg(long)]
+    pub id: Option<String>,
+    #[arg(long, value_enum, default_value_t = TasksOutput::Table)]
+    pub output: TasksOutput,
+    /// Select one task and print it as JSON
+    #[arg(long)]
+    pub find: bool,
+    /// Select one running task and stop it (asks to type its ID unless --force)
+    #[arg(long)]
+    pub stop: bool,
+    /// Stop without asking
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ExecArgs {
+    /// The task (ID or ARN) [default: select one]
+    #[arg(long)]
+    pub id: Option<String>,
+    /// Command to run in the container
+    #[arg(long, default_value = "sh")]
+    pub command: String,
+    /// Container [default: the only one, else select]
+    #[arg(long)]
+    pub container: Option<String>,
+    /// Forward a local port to --port in the task instead of running a command
+    #[arg(long = "port-forward")]
+    pub port_forward: bool,
+    /// Local port (0: any free port)
+    #[arg(long = "local-port", default_value_t = 0)]
+    pub local_port: u16,
+    /// Remote port (required with --port-forward)
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Remote host reached through the task (AWS-StartPortForwardingSessionToRemoteHost)
+    #[arg(long)]
+    pub host: Option<String>,
 }
 
 impl Globals {
@@ -268,6 +428,24 @@ async fn dispatch(command: Command, globals: Globals, env: crate::env::Env) -> R
         Command::IamPolicy => {
             let app = commands::App::load(globals, env)?;
             commands::iam_policy::run(&app)
+        }
+        Command::Verify(args) => {
+            let app = commands::App::load(globals, env)?;
+            commands::verify::run(&app, args).await
+        }
+        Command::Run(args) => {
+            let app = commands::App::load(globals, env)?;
+            commands::run::run(&app, args).await
+        }
+        Command::Tasks(args) => {
+            let app = commands::App::load(globals, env)?;
+            commands::tasks::run(&app, args).await
+        }
+        Command::Exec(args) => {
+            // The plugin is looked for first: without it nothing else is worth doing.
+            commands::exec::require_plugin(&env)?;
+            let app = commands::App::load(globals, env)?;
+            commands::exec::run(&app, args).await
         }
     }
 }

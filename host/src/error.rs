@@ -50,8 +50,28 @@ impl fmt::Display for DiffFound {
 
 impl std::error::Error for DiffFound {}
 
-/// The exit code for an error: 2 if bad input is anywhere in its chain, else 1.
+/// Ends the command with this exit code after printing the message: `run` exits with its watched
+/// container's exit code, `exec` with session-manager-plugin's.
+#[derive(Debug)]
+pub struct ExitWith {
+    pub code: i32,
+    pub message: String,
+}
+
+impl fmt::Display for ExitWith {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ExitWith {}
+
+/// The exit code for an error: an [`ExitWith`]'s code, else 2 if bad input is anywhere in its
+/// chain, else 1.
 pub fn exit_code(err: &anyhow::Error) -> i32 {
+    if let Some(e) = err.chain().find_map(|e| e.downcast_ref::<ExitWith>()) {
+        return e.code;
+    }
     if err.chain().any(|e| e.is::<InputError>()) { EXIT_INPUT } else { EXIT_FAILURE }
 }
 

@@ -18,3 +18,4 @@ pub mod jsonnet;
 pub mod output;
 pub mod plugin;
 pub mod template;
+pub mod verify;

@@ -5,6 +5,7 @@
 pub mod codedeploy;
 pub mod ecs;
 pub mod raw;
+pub mod task;
 
 use anyhow::{Context, Result};
 use aws_config::{BehaviorVersion, Region, SdkConfig};

@@ -2,11 +2,15 @@
 
 pub mod audit;
 pub mod diff;
+pub mod exec;
 pub mod iam_policy;
 pub mod init;
 pub mod plugin;
 pub mod render;
+pub mod run;
 pub mod status;
+pub mod tasks;
+pub mod verify;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -1,0 +1,170 @@
+//! `cortado exec`: ECS Exec into a task's container, or port forwarding, through the AWS Session
+//! Manager plugin, the way the AWS CLI drives it. The plugin is looked for before anything else
+//! (no AWS call is made without it), and its absence is explained.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use serde_json::{Value, json};
+
+use super::App;
+use super::tasks;
+use crate::aws::{SdkContext, task};
+use crate::cli::ExecArgs;
+use crate::env::Env;
+use crate::error::{ExitWith, InputError};
+
+pub const PLUGIN: &str = "session-manager-plugin";
+const INSTALL_URL: &str = "https://docs.aws.amazon.com/systems-manager/latest/userguide/session-manager-working-with-install-plugin.html";
+
+/// The plugin's path on `PATH`, or an error saying what is missing and where to get it.
+pub fn require_plugin(env: &Env) -> Result<PathBuf> {
+    let path = env.get("PATH").unwrap_or("");
+    find_executable(PLUGIN, path).ok_or_else(|| {
+        anyhow::anyhow!(
+            "cortado exec needs {PLUGIN} (the AWS Session Manager plugin) on PATH, and it is not there (PATH={path}); install it: {INSTALL_URL}"
+        )
+    })
+}
+
+fn find_executable(name: &str, path: &str) -> Option<PathBuf> {
+    std::env::split_paths(path).map(|d| d.join(name)).find(|p| is_executable(p))
+}
+
+fn is_executable(p: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+pub async fn run(app: &App, args: ExecArgs) -> Result<()> {
+    if args.port_forward && args.port.is_none() {
+        return Err(InputError::new("--port-forward needs --port (the port in the task, or on --host)").into());
+    }
+    if !args.port_forward && (args.port.is_some() || args.host.is_some()) {
+        return Err(InputError::new("--port and --host are for --port-forward").into());
+    }
+    let plugin = require_plugin(&app.env)?;
+    let family = local_family(app)?;
+    let aws = app.aws().await?;
+    let client = aws.ecs();
+    let mut rows = tasks::list(app, &client, family.as_deref()).await?;
+    rows.retain(|r| r.last_status != "STOPPED");
+    if let Some(id) = &args.id {
+        rows.retain(|r| &r.id == id || &r.arn == id);
+    }
+    let row = tasks::select(app, &rows, "running task")?;
+    let containers: Vec<&Value> = row.task.get("containers").and_then(Value::as_array).into_iter().flatten().collect();
+    let names: Vec<String> = containers.iter().filter_map(|c| c.get("name").and_then(Value::as_str)).map(str::to_owned).collect();
+    let name = match &args.container {
+        Some(c) if names.contains(c) => c.clone(),
+        Some(c) => return Err(InputError::new(format!("--container {c}: task {} has no such container (it has {})", row.id, names.join(", "))).into()),
+        None if names.len() == 1 => names[0].clone(),
+        None => names.get(tasks::choose(app, &names, "container")?).cloned().context("no container selected")?,
+    };
+    let runtime_id = containers
+        .iter()
+        .find(|c| c.get("name").and_then(Value::as_str) == Some(name.as_str()))
+        .and_then(|c| c.get("runtimeId"))
+        .and_then(Value::as_str)
+        .with_context(|| format!("container {name} of task {} has no runtime ID yet (is it running?)", row.id))?;
+    let cluster_name = row.task.get("clusterArn").and_then(Value::as_str).map(task::task_id).unwrap_or(&app.config.cluster).to_owned();
+    let target = format!("ecs:{cluster_name}_{}_{runtime_id}", row.id);
+    let region = aws.region().to_owned();
+
+    let (session, params, endpoint) = if args.port_forward {
+        let (document, mut parameters) = match &args.host {
+            Some(h) => ("AWS-StartPortForwardingSessionToRemoteHost", json!({"host": [h]})),
+            None => ("AWS-StartPortForwardingSession", json!({})),
+        };
+        parameters["portNumber"] = json!([args.port.unwrap_or_default().to_string()]);
+        parameters["localPortNumber"] = json!([args.local_port.to_string()]);
+        let ssm = aws_sdk_ssm::Client::new(&aws.sdk);
+        let mut req = ssm.start_session().target(&target).document_name(document);
+        if let Some(obj) = parameters.as_object() {
+            for (k, v) in obj {
+                let vals: Vec<String> = v.as_array().into_iter().flatten().filter_map(Value::as_str).map(str::to_owned).collect();
+                req = req.parameters(k, vals);
+            }
+        }
+        let out = req.send().await.sdk_context(|| format!("starting a port forwarding session to {target}"))?;
+        let session = json!({"SessionId": out.session_id(), "StreamUrl": out.stream_url(), "TokenValue": out.token_value()});
+        (session, json!({"Target": target, "DocumentName": document, "Parameters": parameters}), endpoint(&app.env, "ssm", &region))
+    } else {
+        let out = client
+            .execute_command()
+            .cluster(&app.config.cluster)
+            .task(&row.arn)
+            .container(&name)
+            .command(&args.command)
+            .interactive(true)
+            .send()
+            .await
+            .sdk_context(|| format!("ECS Exec into container {name} of task {}", row.id))?;
+        let s = out.session().context("ExecuteCommand returned no session")?;
+        let session = json!({"sessionId": s.session_id(), "streamUrl": s.stream_url(), "tokenValue": s.token_value()});
+        (session, json!({"Target": target}), endpoint(&app.env, "ecs", &region))
+    };
+    tracing::info!("{} {} in container {name} of task {}", if args.port_forward { "forwarding a port" } else { "running" }, if args.port_forward { String::new() } else { args.command.clone() }, row.id);
+    let argv = plugin_args(&session, &region, &params, &endpoint);
+    let mut child = tokio::process::Command::new(&plugin).args(&argv).spawn().with_context(|| format!("starting {}", plugin.display()))?;
+    // Ctrl-C belongs to the session (the plugin gets it from the terminal), not to cortado.
+    let status = loop {
+        tokio::select! {
+            s = child.wait() => break s?,
+            _ = tokio::signal::ctrl_c() => continue,
+        }
+    };
+    match status.code() {
+        Some(0) => Ok(()),
+        Some(code) => Err(ExitWith { code, message: format!("{PLUGIN} exited with code {code}") }.into()),
+        None => bail!("{PLUGIN} was killed by a signal"),
+    }
+}
+
+/// session-manager-plugin's arguments, as the AWS CLI passes them.
+pub fn plugin_args(session: &Value, region: &str, params: &Value, endpoint: &str) -> Vec<String> {
+    vec![session.to_string(), region.to_owned(), "StartSession".into(), String::new(), params.to_string(), endpoint.to_owned()]
+}
+
+/// The service endpoint the plugin talks to: `AWS_ENDPOINT_URL_<SERVICE>`, `AWS_ENDPOINT_URL`, else AWS's.
+fn endpoint(env: &Env, service: &str, region: &str) -> String {
+    env.get(&format!("AWS_ENDPOINT_URL_{}", service.to_ascii_uppercase()))
+        .or_else(|| env.get("AWS_ENDPOINT_URL"))
+        .filter(|e| !e.is_empty())
+        .map(str::to_owned)
+        .unwrap_or_else(|| format!("https://{service}.{region}.amazonaws.com"))
+}
+
+fn local_family(app: &App) -> Result<Option<String>> {
+    if app.config.service.is_some() {
+        return Ok(None);
+    }
+    let td = app.renderer().task_definition(app.task_definition_path()?)?;
+    Ok(crate::definitions::family(&td).map(str::to_owned))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plugin_lookup() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(find_executable(PLUGIN, dir.path().to_str().unwrap()).is_none());
+        let p = dir.path().join(PLUGIN);
+        std::fs::write(&p, "#!/bin/sh\n").unwrap();
+        assert!(find_executable(PLUGIN, dir.path().to_str().unwrap()).is_none(), "not executable yet");
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert_eq!(find_executable(PLUGIN, &format!("/nonexistent:{}", dir.path().display())), Some(p));
+    }
+
+    #[test]
+    fn plugin_argv_matches_the_aws_cli() {
+        let argv = plugin_args(&json!({"sessionId": "s"}), "ap-northeast-1", &json!({"Target": "ecs:c_t_r"}), "https://ecs.ap-northeast-1.amazonaws.com");
+        assert_eq!(argv, vec![r#"{"sessionId":"s"}"#, "ap-northeast-1", "StartSession", "", r#"{"Target":"ecs:c_t_r"}"#, "https://ecs.ap-northeast-1.amazonaws.com"]);
+        let env = Env::from_pairs([("AWS_ENDPOINT_URL".to_owned(), "http://127.0.0.1:1".to_owned())]);
+        assert_eq!(endpoint(&env, "ssm", "r"), "http://127.0.0.1:1");
+        assert_eq!(endpoint(&Env::default(), "ssm", "r"), "https://ssm.r.amazonaws.com");
+    }
+}

@@ -1,0 +1,270 @@
+//! `cortado tasks`: the tasks of the service and of its task definition family (or of the local
+//! family when there is no service), as a table, TSV or JSON; `--find` prints one task's JSON,
+//! `--stop` stops one. Selecting one task (also for `exec`) takes the only candidate, else asks
+//! the `--filter-command` (peco, fzf: candidates on stdin, the chosen line on stdout), else asks
+//! on the terminal.
+
+use std::collections::HashSet;
+use std::io::{BufRead, IsTerminal, Write};
+use std::process::{Command, Stdio};
+
+use anyhow::{Context, Result, bail};
+use aws_sdk_ecs::types::DesiredStatus;
+use serde_json::{Value, json};
+
+use super::App;
+use crate::aws::{ecs, task};
+use crate::cli::{TasksArgs, TasksOutput};
+use crate::error::InputError;
+
+/// What ecspresso's `--stop` sends as the reason.
+const STOP_REASON: &str = "Request stop task by user action.";
+
+/// One task as listed.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub id: String,
+    pub arn: String,
+    pub task_definition: String,
+    pub instance: String,
+    pub last_status: String,
+    pub desired_status: String,
+    pub created_at: String,
+    pub group: String,
+    pub launch_type: String,
+    pub task: Value,
+}
+
+impl Row {
+    fn from_task(t: &Value) -> Row {
+        let s = |k: &str| t.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+        let arn = s("taskArn");
+        Row {
+            id: task::task_id(&arn).to_owned(),
+            task_definition: ecs::short_task_definition(&s("taskDefinitionArn")).to_owned(),
+            instance: task::task_id(&s("containerInstanceArn")).to_owned(),
+            last_status: s("lastStatus"),
+            desired_status: s("desiredStatus"),
+            created_at: t.get("createdAt").map(rfc3339).unwrap_or_default(),
+            group: s("group"),
+            launch_type: s("launchType"),
+            arn,
+            task: t.clone(),
+        }
+    }
+
+    fn fields(&self) -> [&str; 8] {
+        [&self.id, &self.task_definition, &self.instance, &self.last_status, &self.desired_status, &self.created_at, &self.group, &self.launch_type]
+    }
+
+    fn json(&self) -> Value {
+        json!({
+            "id": self.id, "arn": self.arn, "taskDefinition": self.task_definition, "instance": self.instance,
+            "lastStatus": self.last_status, "desiredStatus": self.desired_status, "createdAt": self.created_at,
+            "group": self.group, "type": self.launch_type,
+        })
+    }
+
+    pub fn tsv(&self) -> String {
+        self.fields().join("\t")
+    }
+}
+
+const HEADER: [&str; 8] = ["ID", "TASKDEFINITION", "INSTANCE", "LASTSTATUS", "DESIREDSTATUS", "CREATEDAT", "GROUP", "TYPE"];
+
+/// AWS JSON epoch seconds as local RFC 3339.
+fn rfc3339(v: &Value) -> String {
+    match v.as_f64().and_then(|s| jiff::Timestamp::from_second(s as i64).ok()) {
+        Some(ts) => ts.to_zoned(jiff::tz::TimeZone::system()).strftime("%Y-%m-%dT%H:%M:%S%:z").to_string(),
+        None => v.as_str().unwrap_or("").to_owned(),
+    }
+}
+
+pub async fn run(app: &App, args: TasksArgs) -> Result<()> {
+    let local_family = local_family(app)?;
+    let aws = app.aws().await?;
+    let client = aws.ecs();
+    let mut rows = list(app, &client, local_family.as_deref()).await?;
+    if let Some(id) = &args.id {
+        rows.retain(|r| &r.id == id || &r.arn == id);
+        if rows.is_empty() {
+            bail!("task {id} is not a task of {}", scope_name(app, local_family.as_deref()));
+        }
+    }
+    if args.find {
+        let row = select(app, &rows, "task")?;
+        println!("{}", serde_json::to_string_pretty(&row.task)?);
+        return Ok(());
+    }
+    if args.stop {
+        rows.retain(|r| r.last_status != "STOPPED");
+        let row = select(app, &rows, "running task")?;
+        if !args.force {
+            confirm_stop(row)?;
+        }
+        let stopped = task::stop_task(&client, &app.config.cluster, &row.arn, STOP_REASON).await?;
+        let status = stopped.get("lastStatus").and_then(Value::as_str).unwrap_or("?");
+        tracing::info!("task {} is stopping ({status})", row.id);
+        println!("{}", row.arn);
+        return Ok(());
+    }
+    print_rows(&rows, args.output)?;
+    Ok(())
+}
+
+/// The local task definition's family, needed (and read before any AWS call) without a service.
+fn local_family(app: &App) -> Result<Option<String>> {
+    if app.config.service.is_some() {
+        return Ok(None);
+    }
+    let td = app.renderer().task_definition(app.task_definition_path()?)?;
+    let family = crate::definitions::family(&td).ok_or_else(|| InputError::in_file(app.task_definition_path().map(|p| p.as_path()).unwrap_or(&app.config.path), "the task definition has no family"))?;
+    Ok(Some(family.to_owned()))
+}
+
+fn scope_name(app: &App, family: Option<&str>) -> String {
+    match (&app.config.service, family) {
+        (Some(s), _) => format!("service {s} in cluster {}", app.config.cluster),
+        (None, Some(f)) => format!("family {f} in cluster {}", app.config.cluster),
+        _ => format!("cluster {}", app.config.cluster),
+    }
+}
+
+/// The service's and its family's tasks (RUNNING and STOPPED), oldest first.
+pub async fn list(app: &App, client: &aws_sdk_ecs::Client, local_family: Option<&str>) -> Result<Vec<Row>> {
+    let cluster = &app.config.cluster;
+    let mut family = local_family.map(str::to_owned);
+    if let Some(svc) = &app.config.service {
+        let sv = ecs::describe_service(client, cluster, svc).await?.with_context(|| format!("service {svc} is not found in cluster {cluster}"))?;
+        family = sv.get("taskDefinition").and_then(Value::as_str).and_then(ecs::family_of_arn).map(str::to_owned);
+    }
+    let mut arns = Vec::new();
+    for status in [DesiredStatus::Running, DesiredStatus::Stopped] {
+        if let Some(f) = &family {
+            arns.extend(task::list_tasks(client, cluster, Some(f), None, status.clone()).await?);
+        }
+        if let Some(svc) = &app.config.service {
+            arns.extend(task::list_tasks(client, cluster, None, Some(svc), status.clone()).await?);
+        }
+    }
+    let mut seen = HashSet::new();
+    arns.retain(|a| seen.insert(a.clone()));
+    if arns.is_empty() {
+        return Ok(vec![]);
+    }
+    let (tasks, _) = task::describe_tasks(client, cluster, &arns).await?;
+    let mut rows: Vec<(f64, Row)> = tasks.iter().map(|t| (t.get("createdAt").and_then(Value::as_f64).unwrap_or(0.0), Row::from_task(t))).collect();
+    rows.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.arn.cmp(&b.1.arn)));
+    Ok(rows.into_iter().map(|(_, r)| r).collect())
+}
+
+fn print_rows(rows: &[Row], output: TasksOutput) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    match output {
+        TasksOutput::Json => writeln!(out, "{}", serde_json::to_string_pretty(&rows.iter().map(Row::json).collect::<Vec<_>>())?)?,
+        TasksOutput::Tsv => {
+            for r in rows {
+                writeln!(out, "{}", r.tsv())?;
+            }
+        }
+        TasksOutput::Table => {
+            let lines: Vec<[&str; 8]> = std::iter::once(HEADER).chain(rows.iter().map(Row::fields)).collect();
+            let mut widths = [0usize; 8];
+            for l in &lines {
+                for (i, f) in l.iter().enumerate() {
+                    widths[i] = widths[i].max(f.chars().count());
+                }
+            }
+            for l in &lines {
+                let cells: Vec<String> = l.iter().enumerate().map(|(i, f)| format!("{f:<w$}", w = widths[i])).collect();
+                writeln!(out, "{}", cells.join("  ").trim_end())?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One task: the only candidate, else the filter command's choice, else the terminal's.
+pub fn select<'a>(app: &App, rows: &'a [Row], what: &str) -> Result<&'a Row> {
+    match rows.len() {
+        0 => bail!("no {what} found"),
+        1 => return Ok(&rows[0]),
+        _ => {}
+    }
+    let lines: Vec<String> = rows.iter().map(Row::tsv).collect();
+    let i = choose(app, &lines, what)?;
+    Ok(&rows[i])
+}
+
+/// Picks one of `lines` (the first field is the key) through the filter command or a prompt.
+pub fn choose(app: &App, lines: &[String], what: &str) -> Result<usize> {
+    let key = |l: &str| l.split(['\t', ' ']).next().unwrap_or("").to_owned();
+    let keys: Vec<String> = lines.iter().map(|l| key(l)).collect();
+    let picked = if let Some(cmd) = app.config.filter_command.as_deref().filter(|c| !c.trim().is_empty()) {
+        let chosen = run_filter(cmd, lines)?;
+        key(chosen.trim())
+    } else if std::io::stdin().is_terminal() && std::io::stderr().is_terminal() {
+        for l in lines {
+            eprintln!("{l}");
+        }
+        eprint!("Enter the {what} (or a unique prefix of it): ");
+        std::io::stderr().flush()?;
+        let mut answer = String::new();
+        std::io::stdin().lock().read_line(&mut answer)?;
+        answer.trim().to_owned()
+    } else {
+        return Err(InputError::new(format!(
+            "{} candidates for the {what}: choose one with --id (or --container), or set --filter-command (peco, fzf)",
+            lines.len()
+        ))
+        .into());
+    };
+    if picked.is_empty() {
+        bail!("no {what} selected");
+    }
+    if let Some(i) = keys.iter().position(|k| *k == picked) {
+        return Ok(i);
+    }
+    let matches: Vec<usize> = keys.iter().enumerate().filter(|(_, k)| k.starts_with(&picked)).map(|(i, _)| i).collect();
+    match matches.as_slice() {
+        [i] => Ok(*i),
+        [] => bail!("{picked:?} matches no {what}"),
+        _ => bail!("{picked:?} matches {} candidates; type more of it", matches.len()),
+    }
+}
+
+/// Runs the filter command (through `sh -c` when it has arguments) with the candidates on stdin.
+fn run_filter(cmd: &str, lines: &[String]) -> Result<String> {
+    let mut c = if cmd.contains(' ') {
+        let mut c = Command::new("sh");
+        c.arg("-c").arg(cmd);
+        c
+    } else {
+        Command::new(cmd)
+    };
+    let mut child = c.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().with_context(|| format!("starting the filter command {cmd:?}"))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        // A filter that exits early closes the pipe: not an error.
+        let _ = stdin.write_all(lines.join("\n").as_bytes()).and_then(|_| stdin.write_all(b"\n"));
+    }
+    let out = child.wait_with_output().with_context(|| format!("running the filter command {cmd:?}"))?;
+    if !out.status.success() {
+        bail!("the filter command {cmd:?} exited with {}", out.status);
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).lines().next().unwrap_or("").to_owned())
+}
+
+/// Typing the task ID is the confirmation (a stray Enter or `y` stops nothing).
+fn confirm_stop(row: &Row) -> Result<()> {
+    if !std::io::stdin().is_terminal() {
+        return Err(InputError::new("tasks --stop asks to type the task ID on a terminal; pass --force to stop without asking").into());
+    }
+    eprint!("Stop task {} ({}, {})? Type its ID to confirm: ", row.id, row.task_definition, row.last_status);
+    std::io::stderr().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    if answer.trim() != row.id {
+        bail!("not confirmed: task {} was not stopped", row.id);
+    }
+    Ok(())
+}

@@ -1,0 +1,46 @@
+//! `cortado verify`: the OK/NG/SKIP tree of every referenced resource and every verifier plugin's
+//! checks; exit 1 when anything is NG.
+
+use std::time::Duration;
+
+use anyhow::Result;
+
+use super::App;
+use crate::cli::{VerifyArgs, VerifyOutput};
+use crate::output::Style;
+use crate::verify::{self, Inputs, Options, tree};
+
+/// Raised when a check is NG: the tree is already printed, so this only sets the exit code.
+#[derive(Debug, thiserror::Error)]
+#[error("verify found {0} {noun}", noun = if *.0 == 1 { "problem" } else { "problems" })]
+pub struct VerifyFailed(pub usize);
+
+pub async fn run(app: &App, args: VerifyArgs) -> Result<()> {
+    // Local files first: bad input fails before any AWS call.
+    let td = app.renderer().task_definition(app.task_definition_path()?)?;
+    let sv = match (&app.config.service, &app.config.service_definition) {
+        (_, Some(path)) => Some(app.renderer().service_definition(path, app.config.service.as_deref())?),
+        _ => None,
+    };
+    let opts = Options {
+        get_secrets: !args.no_get_secrets,
+        put_logs: !args.no_put_logs,
+        cache: !args.no_cache,
+        offline: app.env.get("CORTADO_OFFLINE").is_some_and(|v| !v.is_empty() && v != "0" && v != "false"),
+        registry_timeout: Duration::from_secs(5),
+    };
+    let aws = app.aws().await?;
+    let started = std::time::Instant::now();
+    let nodes = verify::run(&aws, Inputs { task_definition: &td, service_definition: sv.as_ref(), cluster: &app.config.cluster, plugins: &app.plugins }, &opts).await;
+    tracing::debug!("verify took {:?}", started.elapsed());
+    match args.output {
+        VerifyOutput::Tree => print!("{}", tree::render_text(&nodes, Style::stdout())),
+        VerifyOutput::Json => println!("{}", serde_json::to_string_pretty(&tree::render_json(&nodes))?),
+    }
+    let failed: usize = nodes.iter().map(tree::Node::failures).sum();
+    if failed > 0 {
+        return Err(VerifyFailed(failed).into());
+    }
+    tracing::info!("Verify OK!");
+    Ok(())
+}
