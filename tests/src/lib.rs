@@ -13,6 +13,8 @@ use std::sync::{Mutex, OnceLock};
 
 use serde_json::Value;
 
+pub mod seeded;
+
 pub struct Sim {
     pub url: String,
     _child: Mutex<Child>,

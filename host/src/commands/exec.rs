@@ -59,7 +59,7 @@ pub async fn run(app: &App, args: ExecArgs) -> Result<()> {
         Some(c) if names.contains(c) => c.clone(),
         Some(c) => return Err(InputError::new(format!("--container {c}: task {} has no such container (it has {})", row.id, names.join(", "))).into()),
         None if names.len() == 1 => names[0].clone(),
-        None => names.get(tasks::choose(app, &names, "container")?).cloned().context("no container selected")?,
+        None => names.get(tasks::choose(app, &names, "container", "--container")?).cloned().context("no container selected")?,
     };
     let runtime_id = containers
         .iter()

@@ -192,12 +192,13 @@ pub fn select<'a>(app: &App, rows: &'a [Row], what: &str) -> Result<&'a Row> {
         _ => {}
     }
     let lines: Vec<String> = rows.iter().map(Row::tsv).collect();
-    let i = choose(app, &lines, what)?;
+    let i = choose(app, &lines, what, "--id")?;
     Ok(&rows[i])
 }
 
-/// Picks one of `lines` (the first field is the key) through the filter command or a prompt.
-pub fn choose(app: &App, lines: &[String], what: &str) -> Result<usize> {
+/// Picks one of `lines` (the first field is the key) through the filter command or a prompt;
+/// `flag` is the option that names one directly.
+pub fn choose(app: &App, lines: &[String], what: &str, flag: &str) -> Result<usize> {
     let key = |l: &str| l.split(['\t', ' ']).next().unwrap_or("").to_owned();
     let keys: Vec<String> = lines.iter().map(|l| key(l)).collect();
     let picked = if let Some(cmd) = app.config.filter_command.as_deref().filter(|c| !c.trim().is_empty()) {
@@ -214,7 +215,7 @@ pub fn choose(app: &App, lines: &[String], what: &str) -> Result<usize> {
         answer.trim().to_owned()
     } else {
         return Err(InputError::new(format!(
-            "{} candidates for the {what}: choose one with --id (or --container), or set --filter-command (peco, fzf)",
+            "{} candidates for the {what}: choose one with {flag}, or set --filter-command (peco, fzf)",
             lines.len()
         ))
         .into());

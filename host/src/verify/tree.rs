@@ -55,30 +55,35 @@ pub struct Node {
     pub outcome: Outcome,
     /// The same check (same display name) was already evaluated; this is its result.
     pub cached: bool,
+    /// The node's own check (not one below it) is NG.
+    pub own_ng: bool,
     pub children: Vec<Node>,
 }
 
 impl Node {
     pub fn leaf(name: impl Into<String>, outcome: Outcome) -> Self {
-        Node { name: name.into(), outcome, cached: false, children: vec![] }
+        let own_ng = outcome.status == Status::Ng;
+        Node { name: name.into(), outcome, cached: false, own_ng, children: vec![] }
     }
 
     /// A parent node: `own` is its own check (None when it only groups its children).
     pub fn parent(name: impl Into<String>, own: Option<Outcome>, children: Vec<Node>) -> Self {
         let failed = children.iter().map(Node::failures).sum::<usize>();
+        let below = format!("{failed} {} below", if failed == 1 { "problem" } else { "problems" });
+        let own_ng = own.as_ref().is_some_and(|o| o.status == Status::Ng);
         let outcome = match own {
-            Some(o) if o.status == Status::Ng => o,
-            _ if failed > 0 => Outcome::ng(format!("{failed} {} below", if failed == 1 { "problem" } else { "problems" })),
+            Some(o) if own_ng && failed > 0 => Outcome::ng(format!("{}; {below}", o.message)),
+            Some(o) if own_ng => o,
+            _ if failed > 0 => Outcome::ng(below),
             Some(o) => o,
             None => Outcome::ok(),
         };
-        Node { name: name.into(), outcome, cached: false, children }
+        Node { name: name.into(), outcome, cached: false, own_ng, children }
     }
 
-    /// NG checks in this subtree, counting leaves (and parents whose own check failed).
+    /// NG checks in this subtree: every failed check, its own and those below it.
     pub fn failures(&self) -> usize {
-        let below: usize = self.children.iter().map(Node::failures).sum();
-        if below == 0 && self.outcome.status == Status::Ng { 1 } else { below }
+        usize::from(self.own_ng) + self.children.iter().map(Node::failures).sum::<usize>()
     }
 
     /// Counts of leaf outcomes: (ok, ng, skip).
@@ -91,9 +96,7 @@ impl Node {
             };
         }
         let (ok, ng, skip) = self.children.iter().map(Node::counts).fold((0, 0, 0), |a, b| (a.0 + b.0, a.1 + b.1, a.2 + b.2));
-        // A parent whose own check failed while everything below passed.
-        let own = usize::from(ng == 0 && self.outcome.status == Status::Ng);
-        (ok, ng + own, skip)
+        (ok, ng + usize::from(self.own_ng), skip)
     }
 }
 
@@ -201,6 +204,7 @@ mod tests {
         assert_eq!(n.failures(), 1);
         assert_eq!(render_json(&[n])["summary"], json!({"ok": 1, "ng": 1, "skip": 0}));
         let n = Node::parent("P", Some(Outcome::ng("own")), vec![Node::leaf("x", Outcome::ng("a")), Node::leaf("y", Outcome::ng("b"))]);
-        assert_eq!(n.failures(), 2);
+        assert_eq!(n.failures(), 3);
+        assert_eq!(n.outcome.message, "own; 2 problems below");
     }
 }
