@@ -86,6 +86,6 @@ pub fn aws_json(sim: &Sim, region: &str, service: &str, target: &str, body: &Val
 
 /// DescribeTasks in the simulator.
 pub fn describe_tasks(sim: &Sim, region: &str, cluster: &str, arns: &[&str]) -> Vec<Value> {
-    let v = aws_json(sim, region, "ecs", "AmazonEC2ContainerServiceV20141113.DescribeTasks", &json!({"cluster": cluster, "tasks": arns}));
+    let v = aws_json(sim, region, "ecs", "AmazonEC2ContainerServiceV20141113.DescribeTasks", &json!({"cluster": cluster, "tasks": arns, "include": ["TAGS"]}));
     v["tasks"].as_array().cloned().unwrap_or_default()
 }
