@@ -72,6 +72,20 @@ pub fn build(app: &App) -> Result<Value> {
         "Action": ["logs:GetLogEvents"],
         "Resource": format!("arn:aws:logs:{region}:*:log-group:*")
     }));
+    // verify: reads, the execution role's checks (run with it when it can be assumed), one log event.
+    statements.push(json!({
+        "Sid": "CortadoVerify",
+        "Effect": "Allow",
+        "Action": ["ecr:BatchGetImage", "elasticloadbalancing:DescribeTargetGroups", "iam:GetRole", "logs:CreateLogGroup", "logs:CreateLogStream", "logs:DescribeLogGroups", "logs:PutLogEvents", "s3:GetObject", "secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue", "ssm:DescribeParameters", "ssm:GetParameters", "sts:AssumeRole"],
+        "Resource": "*"
+    }));
+    // exec: ECS Exec, and port forwarding through Session Manager.
+    statements.push(json!({
+        "Sid": "CortadoExec",
+        "Effect": "Allow",
+        "Action": ["ecs:ExecuteCommand", "ssm:StartSession"],
+        "Resource": "*"
+    }));
     // iam:PassRole for the roles the task definition names (rendered without calling AWS).
     if let Some(path) = &c.task_definition {
         if let Ok(td) = app.renderer().task_definition(path) {

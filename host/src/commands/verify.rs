@@ -31,7 +31,11 @@ pub async fn run(app: &App, args: VerifyArgs) -> Result<()> {
     };
     let aws = app.aws().await?;
     let started = std::time::Instant::now();
-    let nodes = verify::run(&aws, Inputs { task_definition: &td, service_definition: sv.as_ref(), cluster: &app.config.cluster, plugins: &app.plugins }, &opts).await;
+    let inputs = Inputs { task_definition: &td, service_definition: sv.as_ref(), cluster: &app.config.cluster, plugins: &app.plugins };
+    let nodes = match app.config.timeout {
+        t if t.is_zero() => verify::run(&aws, inputs, &opts).await,
+        t => tokio::time::timeout(t, verify::run(&aws, inputs, &opts)).await.map_err(|_| anyhow::anyhow!("verify did not finish within the timeout ({t:?})"))?,
+    };
     tracing::debug!("verify took {:?}", started.elapsed());
     match args.output {
         VerifyOutput::Tree => print!("{}", tree::render_text(&nodes, Style::stdout())),

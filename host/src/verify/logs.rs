@@ -44,7 +44,7 @@ pub async fn check(caller: &aws_config::SdkConfig, agent: &aws_config::SdkConfig
         return Outcome::ng(format!("log group {group} does not exist (set awslogs-create-group to \"true\" to let ECS create it)"));
     }
     if !put_logs {
-        return if exists { Outcome::ok_with(format!("exists; not written (--no-put-logs)")) } else { Outcome::ok_with(format!("log group {group} does not exist yet; ECS creates it (awslogs-create-group)")) };
+        return if exists { Outcome::ok_with("exists; not written (--no-put-logs)") } else { Outcome::ok_with(format!("log group {group} does not exist yet; ECS creates it (awslogs-create-group)")) };
     }
     let writer = aws_sdk_cloudwatchlogs::Client::new(agent);
     if !exists {

@@ -4,7 +4,7 @@
 //! A missing SSM parameter is an NG (ecspresso let it pass: GetParameters reports it in
 //! InvalidParameters, not as an error).
 
-use aws_sdk_ssm::types::{ParameterStringFilter};
+use aws_sdk_ssm::types::ParameterStringFilter;
 use serde_json::Value;
 
 use super::tree::Outcome;
