@@ -4,6 +4,7 @@ pub mod audit;
 pub mod diff;
 pub mod iam_policy;
 pub mod init;
+pub mod lifecycle;
 pub mod plugin;
 pub mod render;
 pub mod status;

@@ -1,0 +1,222 @@
+//! Waiting on the deployment cortado created — by its id — until ECS says it COMPLETED, FAILED or
+//! was rolled back by the circuit breaker (ecspresso's waiter only compared task counts, so a
+//! rollback looked like success: its issue #732).
+//!
+//! Polling starts at 1 s and settles at 2 s: a finished rollout is reported within about 2 s while
+//! DescribeServices stays at 30 calls a minute at most. The timeout is a deadline to the second,
+//! and Ctrl-C stops the wait cleanly, saying what is still in flight.
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use serde_json::{Value, json};
+
+use super::progress::Reporter;
+use crate::aws::{SdkContext, ecs};
+use crate::commands::status::format_deployment;
+
+/// Poll intervals: fast first, then steady.
+pub fn poll_interval(n: u32) -> Duration {
+    match n {
+        0..=2 => Duration::from_secs(1),
+        3..=4 => Duration::from_millis(1500),
+        _ => Duration::from_secs(2),
+    }
+}
+
+/// A rollout that did not complete: exit 1 with the reason.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct RolloutFailed(pub String);
+
+/// Raised on Ctrl-C: the wait stopped, the deployment goes on in ECS.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Interrupted(pub String);
+
+pub struct WaitStats {
+    pub describe_calls: u32,
+    pub elapsed: Duration,
+}
+
+/// Waits for deployment `id` (or, when None, whatever is PRIMARY at the first poll) of a service.
+/// `since` (epoch seconds) hides events older than the command.
+pub async fn wait_ecs(
+    client: &aws_sdk_ecs::Client,
+    cluster: &str,
+    service: &str,
+    id: Option<String>,
+    timeout: Duration,
+    since: f64,
+    reporter: &mut Reporter,
+) -> Result<WaitStats> {
+    let start = Instant::now();
+    let deadline = start + timeout;
+    let mut seen_events: HashSet<String> = HashSet::new();
+    let mut last_table = String::new();
+    let mut target = id;
+    let mut calls = 0u32;
+    let mut n = 0u32;
+    let mut last_summary: String;
+    loop {
+        let sv = ecs::describe_service(client, cluster, service).await?;
+        calls += 1;
+        let Some(sv) = sv else {
+            return Err(RolloutFailed(format!("service {service} disappeared from cluster {cluster} while waiting")).into());
+        };
+        if let Some(status) = sv.get("status").and_then(Value::as_str).filter(|s| *s != "ACTIVE") {
+            return Err(RolloutFailed(format!("service {service} is {status}")).into());
+        }
+        // New events, oldest first.
+        if let Some(events) = sv.get("events").and_then(Value::as_array) {
+            let mut fresh: Vec<&Value> = events
+                .iter()
+                .filter(|e| e.get("createdAt").and_then(Value::as_f64).unwrap_or(0.0) >= since - 1.0)
+                .filter(|e| e.get("id").and_then(Value::as_str).is_some_and(|id| !seen_events.contains(id)))
+                .collect();
+            fresh.reverse();
+            for e in fresh {
+                if let Some(id) = e.get("id").and_then(Value::as_str) {
+                    seen_events.insert(id.to_owned());
+                }
+                reporter.event(e.get("createdAt").unwrap_or(&Value::Null), e.get("message").and_then(Value::as_str).unwrap_or(""));
+            }
+        }
+        let deployments = sv.get("deployments").and_then(Value::as_array).cloned().unwrap_or_default();
+        let lines: Vec<String> = deployments.iter().map(format_deployment).collect();
+        let table = lines.join("\n");
+        if table != last_table {
+            reporter.deployments(&lines, &Value::Array(deployments.clone()));
+            last_table = table;
+        }
+        let primary = deployments.iter().find(|d| d.get("status").and_then(Value::as_str) == Some("PRIMARY"));
+        if target.is_none() {
+            target = primary.and_then(|d| d.get("id")).and_then(Value::as_str).map(str::to_owned);
+        }
+        let mine = target.as_deref().and_then(|t| deployments.iter().find(|d| d.get("id").and_then(Value::as_str) == Some(t)));
+        let get = |d: &Value, k: &str| d.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+        let num = |d: &Value, k: &str| d.get(k).and_then(Value::as_i64).unwrap_or(0);
+        match (mine, primary) {
+            (Some(d), _) if get(d, "rolloutState") == "FAILED" => {
+                let mut msg = format!(
+                    "deployment {} of {} FAILED: {}",
+                    get(d, "id"),
+                    ecs::short_task_definition(&get(d, "taskDefinition")),
+                    get(d, "rolloutStateReason")
+                );
+                if let Some(p) = primary.filter(|p| get(p, "id") != get(d, "id")) {
+                    msg.push_str(&format!("; the circuit breaker rolled back to {}", ecs::short_task_definition(&get(p, "taskDefinition"))));
+                }
+                msg.push_str(&failure_details(client, cluster, &sv, &get(d, "id")).await);
+                return Err(RolloutFailed(msg).into());
+            }
+            (Some(d), _) if get(d, "status") == "PRIMARY" && get(d, "rolloutState") == "COMPLETED" && num(d, "runningCount") == num(d, "desiredCount") => {
+                return Ok(WaitStats { describe_calls: calls, elapsed: start.elapsed() });
+            }
+            (Some(d), _) if get(d, "status") == "PRIMARY" && d.get("rolloutState").is_none() && deployments.len() == 1 && num(d, "runningCount") == num(d, "desiredCount") => {
+                // Controllers without rollout states: one deployment at its count is stable.
+                return Ok(WaitStats { describe_calls: calls, elapsed: start.elapsed() });
+            }
+            (Some(d), Some(p)) if get(d, "status") != "PRIMARY" => {
+                let mut msg = format!(
+                    "deployment {} of {} was superseded: {} is now PRIMARY ({})",
+                    get(d, "id"),
+                    ecs::short_task_definition(&get(d, "taskDefinition")),
+                    get(p, "id"),
+                    ecs::short_task_definition(&get(p, "taskDefinition"))
+                );
+                msg.push_str(&failure_details(client, cluster, &sv, &get(d, "id")).await);
+                return Err(RolloutFailed(msg).into());
+            }
+            (None, Some(p)) if target.is_some() => {
+                let msg = format!(
+                    "deployment {} is gone; {} ({}) is PRIMARY: the rollout was rolled back or replaced",
+                    target.as_deref().unwrap_or(""),
+                    get(p, "id"),
+                    ecs::short_task_definition(&get(p, "taskDefinition"))
+                );
+                return Err(RolloutFailed(msg).into());
+            }
+            _ => {}
+        }
+        last_summary = match mine.or(primary) {
+            Some(d) => format!(
+                "deployment {} ({}) {} desired:{} running:{} pending:{} failed:{}",
+                get(d, "id"),
+                ecs::short_task_definition(&get(d, "taskDefinition")),
+                get(d, "rolloutState"),
+                num(d, "desiredCount"),
+                num(d, "runningCount"),
+                num(d, "pendingCount"),
+                num(d, "failedTasks")
+            ),
+            None => "no deployment yet".into(),
+        };
+        reporter.status(&last_summary);
+        let now = Instant::now();
+        if now >= deadline {
+            return Err(RolloutFailed(format!("timed out after {} waiting; still in progress: {last_summary}", crate::config::duration::format_go_duration(timeout))).into());
+        }
+        let sleep = poll_interval(n).min(deadline - now);
+        n += 1;
+        tokio::select! {
+            _ = tokio::time::sleep(sleep) => {}
+            _ = tokio::signal::ctrl_c() => {
+                return Err(Interrupted(format!(
+                    "interrupted; ECS goes on with {last_summary}. Resume watching with `cortado wait`, or roll back with `cortado rollback`."
+                )).into());
+            }
+        }
+        if Instant::now() >= deadline {
+            // One last look exactly at the deadline before giving up.
+            continue;
+        }
+    }
+}
+
+/// The last events and the reasons of stopped tasks of a failed deployment.
+async fn failure_details(client: &aws_sdk_ecs::Client, cluster: &str, sv: &Value, deployment: &str) -> String {
+    let mut out = String::new();
+    if let Some(events) = sv.get("events").and_then(Value::as_array) {
+        let recent: Vec<&str> = events.iter().take(3).filter_map(|e| e.get("message").and_then(Value::as_str)).collect();
+        if !recent.is_empty() {
+            out.push_str("\n  recent events:");
+            for m in recent.iter().rev() {
+                out.push_str(&format!("\n    {m}"));
+            }
+        }
+    }
+    let tasks = client
+        .list_tasks()
+        .cluster(cluster)
+        .started_by(deployment)
+        .desired_status(aws_sdk_ecs::types::DesiredStatus::Stopped)
+        .send()
+        .await
+        .sdk_context(|| "listing stopped tasks".into());
+    if let Ok(list) = tasks {
+        let arns: Vec<String> = list.task_arns().iter().take(5).cloned().collect();
+        if !arns.is_empty() {
+            if let Ok(desc) = client.describe_tasks().cluster(cluster).set_tasks(Some(arns)).send().await {
+                out.push_str("\n  stopped tasks:");
+                for t in desc.tasks() {
+                    let id = t.task_arn().and_then(|a| a.rsplit('/').next()).unwrap_or("");
+                    let containers: Vec<String> = t
+                        .containers()
+                        .iter()
+                        .filter(|c| c.exit_code().is_some_and(|e| e != 0) || c.reason().is_some())
+                        .map(|c| format!("{} exit {} {}", c.name().unwrap_or(""), c.exit_code().map(|e| e.to_string()).unwrap_or_else(|| "-".into()), c.reason().unwrap_or("")))
+                        .collect();
+                    out.push_str(&format!("\n    {id}: {} {}", t.stopped_reason().unwrap_or(""), containers.join(", ")));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// A JSON summary of a finished wait (for `--output json`).
+pub fn stats_json(stats: &WaitStats) -> Value {
+    json!({"describe_services_calls": stats.describe_calls, "wait_seconds": stats.elapsed.as_secs_f64()})
+}
