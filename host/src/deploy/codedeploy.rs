@@ -218,7 +218,7 @@ pub async fn wait_deployment(aws: &Aws, cluster: &str, service: &str, id: &str, 
                 let why = info.error_information().map(|e| format!("{}: {}", e.code().map(|c| c.as_str()).unwrap_or(""), e.message().unwrap_or(""))).unwrap_or_default();
                 let rollback = info.rollback_info().and_then(|r| r.rollback_deployment_id()).map(|r| format!("; rolled back by deployment {r}")).unwrap_or_default();
                 let msg = format!("CodeDeploy deployment {id} {status}: {why}{rollback}");
-                reporter.result(false, &msg, json!({"deployment_id": id}));
+                reporter.fail(&msg, json!({"deployment_id": id}));
                 return Err(RolloutFailed(msg).into());
             }
             _ => {}
@@ -226,7 +226,7 @@ pub async fn wait_deployment(aws: &Aws, cluster: &str, service: &str, id: &str, 
         let now = Instant::now();
         if now >= deadline {
             let msg = format!("timed out after {} waiting for CodeDeploy deployment {id} ({status})", crate::config::duration::format_go_duration(timeout));
-            reporter.result(false, &msg, json!({"deployment_id": id}));
+            reporter.fail(&msg, json!({"deployment_id": id}));
             return Err(RolloutFailed(msg).into());
         }
         tokio::select! {

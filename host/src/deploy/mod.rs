@@ -237,7 +237,7 @@ pub async fn finish_wait(
             Ok(())
         }
         Err(e) => {
-            reporter.result(false, &format!("{e:#}"), json!({"deployment_id": deployment_id}));
+            reporter.fail(&format!("{e:#}"), json!({"deployment_id": deployment_id}));
             Err(e)
         }
     }

@@ -99,6 +99,17 @@ impl Reporter {
         bar.set_message(msg.to_owned());
     }
 
+    /// A failure about to be returned as an error: main prints the error for people, so only
+    /// machines get it here.
+    pub fn fail(&mut self, msg: &str, detail: Value) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+        if self.mode == Mode::Json {
+            self.result(false, msg, detail);
+        }
+    }
+
     /// The final word: success or failure, with details.
     pub fn result(&mut self, ok: bool, msg: &str, detail: Value) {
         if let Some(bar) = self.bar.take() {

@@ -206,9 +206,9 @@ async fn failure_details(client: &aws_sdk_ecs::Client, cluster: &str, sv: &Value
                         .containers()
                         .iter()
                         .filter(|c| c.exit_code().is_some_and(|e| e != 0) || c.reason().is_some())
-                        .map(|c| format!("{} exit {} {}", c.name().unwrap_or(""), c.exit_code().map(|e| e.to_string()).unwrap_or_else(|| "-".into()), c.reason().unwrap_or("")))
+                        .map(|c| format!("{} exit {} {}", c.name().unwrap_or(""), c.exit_code().map(|e| e.to_string()).unwrap_or_else(|| "-".into()), c.reason().unwrap_or("")).trim_end().to_owned())
                         .collect();
-                    out.push_str(&format!("\n    {id}: {} {}", t.stopped_reason().unwrap_or(""), containers.join(", ")));
+                    out.push_str(format!("\n    {id}: {} {}", t.stopped_reason().unwrap_or(""), containers.join(", ")).trim_end());
                 }
             }
         }
