@@ -30,7 +30,7 @@ pub async fn wait(app: &App, json_output: bool) -> Result<()> {
         };
     }
     // Events from the last ten minutes give context on what is being waited for.
-    finish_wait(&client, &app.config.cluster, &service, primary_deployment(&sv), app.config.timeout, epoch_now() - 600.0, &mut reporter).await
+    finish_wait(&client, &app.config.cluster, &service, primary_deployment(&sv), app.config.timeout, epoch_now() - 600.0, Default::default(), &mut reporter).await
 }
 
 pub async fn register(app: &App, dry_run: bool, output: bool) -> Result<()> {

@@ -216,7 +216,7 @@ pub async fn deploy(app: &App, opts: DeployOptions) -> Result<()> {
         reporter.result(true, "service is deployed (not waiting)", json!({"deployment_id": deployment_id}));
         return Ok(());
     }
-    finish_wait(&client, &cluster, &service_name, deployment_id, app.config.timeout, started, &mut reporter).await
+    finish_wait(&client, &cluster, &service_name, deployment_id, app.config.timeout, started, wait::event_ids(&remote), &mut reporter).await
 }
 
 /// Waits and reports; shared by deploy, create, scale, refresh, rollback and wait.
@@ -227,9 +227,10 @@ pub async fn finish_wait(
     deployment_id: Option<String>,
     timeout: Duration,
     started: f64,
+    known_events: std::collections::HashSet<String>,
     reporter: &mut Reporter,
 ) -> Result<()> {
-    match wait::wait_ecs(client, cluster, service, deployment_id.clone(), timeout, started, reporter).await {
+    match wait::wait_ecs(client, cluster, service, deployment_id.clone(), timeout, started, known_events, reporter).await {
         Ok(stats) => {
             let mut detail = wait::stats_json(&stats);
             detail["deployment_id"] = json!(deployment_id);
@@ -370,5 +371,5 @@ async fn create(
         reporter.result(true, "service is created (CodeDeploy: no deployment until the next deploy)", json!({}));
         return Ok(());
     }
-    finish_wait(&client, &app.config.cluster, service_name, primary_deployment(&created), app.config.timeout, started, reporter).await
+    finish_wait(&client, &app.config.cluster, service_name, primary_deployment(&created), app.config.timeout, started, Default::default(), reporter).await
 }

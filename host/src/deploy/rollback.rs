@@ -84,7 +84,7 @@ pub async fn rollback(app: &App, opts: RollbackOptions) -> Result<()> {
     } else {
         let updated = ecs::update_service(&client, &json!({"cluster": app.config.cluster, "service": service, "taskDefinition": to})).await?;
         if opts.wait {
-            finish_wait(&client, &app.config.cluster, &service, primary_deployment(&updated), app.config.timeout, started, &mut reporter).await?;
+            finish_wait(&client, &app.config.cluster, &service, primary_deployment(&updated), app.config.timeout, started, super::wait::event_ids(&sv), &mut reporter).await?;
         } else {
             reporter.result(true, "rollback started (not waiting)", json!({"deployment_id": primary_deployment(&updated)}));
         }

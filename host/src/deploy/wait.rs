@@ -49,11 +49,12 @@ pub async fn wait_ecs(
     id: Option<String>,
     timeout: Duration,
     since: f64,
+    known_events: HashSet<String>,
     reporter: &mut Reporter,
 ) -> Result<WaitStats> {
     let start = Instant::now();
     let deadline = start + timeout;
-    let mut seen_events: HashSet<String> = HashSet::new();
+    let mut seen_events = known_events;
     let mut last_table = String::new();
     let mut target = id;
     let mut calls = 0u32;
@@ -219,4 +220,10 @@ async fn failure_details(client: &aws_sdk_ecs::Client, cluster: &str, sv: &Value
 /// A JSON summary of a finished wait (for `--output json`).
 pub fn stats_json(stats: &WaitStats) -> Value {
     json!({"describe_services_calls": stats.describe_calls, "wait_seconds": stats.elapsed.as_secs_f64()})
+}
+
+/// The ids of a service's events: those already shown (or older than the command) are not
+/// repeated while waiting.
+pub fn event_ids(sv: &Value) -> HashSet<String> {
+    sv.get("events").and_then(Value::as_array).into_iter().flatten().filter_map(|e| e.get("id").and_then(Value::as_str)).map(str::to_owned).collect()
 }
