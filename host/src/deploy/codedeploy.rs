@@ -179,7 +179,6 @@ pub async fn wait_deployment(aws: &Aws, cluster: &str, service: &str, id: &str, 
     let deadline = start + timeout;
     let mut last_status = String::new();
     let mut last_lifecycle = String::new();
-    let mut n = 0;
     loop {
         let out = client.get_deployment().deployment_id(id).send().await.sdk_context(|| format!("reading CodeDeploy deployment {id}"))?;
         let info = out.deployment_info().context("GetDeployment returned nothing")?;
@@ -230,12 +229,11 @@ pub async fn wait_deployment(aws: &Aws, cluster: &str, service: &str, id: &str, 
             return Err(RolloutFailed(msg).into());
         }
         tokio::select! {
-            _ = tokio::time::sleep(poll_interval(n).min(deadline - now)) => {}
+            _ = tokio::time::sleep(poll_interval(start.elapsed()).min(deadline - now)) => {}
             _ = tokio::signal::ctrl_c() => {
                 return Err(Interrupted(format!("interrupted; CodeDeploy deployment {id} goes on ({status}). Resume watching with `cortado wait`.")).into());
             }
         }
-        n += 1;
     }
 }
 

@@ -2,9 +2,10 @@
 //! was rolled back by the circuit breaker (ecspresso's waiter only compared task counts, so a
 //! rollback looked like success: its issue #732).
 //!
-//! Polling starts at 1 s and settles at 2 s: a finished rollout is reported within about 2 s while
-//! DescribeServices stays at 30 calls a minute at most. The timeout is a deadline to the second,
-//! and Ctrl-C stops the wait cleanly, saying what is still in flight.
+//! Polling is every 2 s for the first five minutes (a finished rollout is reported within 2 s, and
+//! DescribeServices stays at 30 calls a minute at most), then backs off to 5 s and, after fifteen
+//! minutes, 10 s, so a stuck rollout does not spend the account's API budget. The timeout is a
+//! deadline to the second, and Ctrl-C stops the wait cleanly, saying what is still in flight.
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -16,12 +17,12 @@ use super::progress::Reporter;
 use crate::aws::{SdkContext, ecs};
 use crate::commands::status::format_deployment;
 
-/// Poll intervals: fast first, then steady.
-pub fn poll_interval(n: u32) -> Duration {
-    match n {
-        0..=2 => Duration::from_secs(1),
-        3..=4 => Duration::from_millis(1500),
-        _ => Duration::from_secs(2),
+/// The pause before the next poll, by how long the wait has lasted.
+pub fn poll_interval(waited: Duration) -> Duration {
+    match waited.as_secs() {
+        0..300 => Duration::from_secs(2),
+        300..900 => Duration::from_secs(5),
+        _ => Duration::from_secs(10),
     }
 }
 
@@ -56,9 +57,12 @@ pub async fn wait_ecs(
     let deadline = start + timeout;
     let mut seen_events = known_events;
     let mut last_table = String::new();
-    let mut target = id;
     let mut calls = 0u32;
-    let mut n = 0u32;
+    // A deployment just created cannot be done yet: the first look comes one interval later.
+    if id.is_some() {
+        pause(poll_interval(Duration::ZERO).min(timeout), "waiting for the first poll").await?;
+    }
+    let mut target = id;
     let mut last_summary: String;
     loop {
         let sv = ecs::describe_service(client, cluster, service).await?;
@@ -159,20 +163,17 @@ pub async fn wait_ecs(
         if now >= deadline {
             return Err(RolloutFailed(format!("timed out after {} waiting; still in progress: {last_summary}", crate::config::duration::format_go_duration(timeout))).into());
         }
-        let sleep = poll_interval(n).min(deadline - now);
-        n += 1;
-        tokio::select! {
-            _ = tokio::time::sleep(sleep) => {}
-            _ = tokio::signal::ctrl_c() => {
-                return Err(Interrupted(format!(
-                    "interrupted; ECS goes on with {last_summary}. Resume watching with `cortado wait`, or roll back with `cortado rollback`."
-                )).into());
-            }
-        }
-        if Instant::now() >= deadline {
-            // One last look exactly at the deadline before giving up.
-            continue;
-        }
+        pause(poll_interval(start.elapsed()).min(deadline - now), &last_summary).await?;
+    }
+}
+
+/// Sleeps, unless Ctrl-C comes first: then the wait stops and says what goes on in ECS.
+async fn pause(d: Duration, in_flight: &str) -> Result<()> {
+    tokio::select! {
+        _ = tokio::time::sleep(d) => Ok(()),
+        _ = tokio::signal::ctrl_c() => Err(Interrupted(format!(
+            "interrupted; ECS goes on with {in_flight}. Resume watching with `cortado wait`, or roll back with `cortado rollback`."
+        )).into()),
     }
 }
 
