@@ -216,3 +216,17 @@ fn sha256_hex(bytes: &[u8]) -> String {
     let out = out.expect("sha256sum");
     String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap_or("").to_owned()
 }
+
+impl Project {
+    /// Starts cortado without waiting for it (for signal tests).
+    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        let mut cmd = Command::new(cortado_bin());
+        cmd.args(args).current_dir(self.dir.path()).env_clear();
+        cmd.env("PATH", std::env::var("PATH").unwrap_or_default()).env("HOME", self.dir.path()).env("NO_COLOR", "1");
+        cmd.env("AWS_EC2_METADATA_DISABLED", "true");
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn cortado")
+    }
+}

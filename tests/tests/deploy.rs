@@ -218,3 +218,22 @@ fn deregister_keeps_in_use_revisions() {
     p.run(&["deregister", "--keeps", "1", "--force"], &[]).expect_code(0);
     assert_eq!(revisions(&p), vec![format!("{family}:1"), format!("{family}:3")]);
 }
+
+#[test]
+fn ctrl_c_during_a_wait_stops_cleanly_and_says_how_to_resume() {
+    let (p, _region, _seed) = project("sigint", false);
+    let sv: Value = serde_json::from_str(&p.read("ecs-service-def.json")).unwrap();
+    let mut sv = sv;
+    sv["desiredCount"] = Value::from(10);
+    p.write("ecs-service-def.json", &serde_json::to_string_pretty(&sv).unwrap());
+    let child = p.spawn(&["deploy"]);
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    let status = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("interrupted; ECS goes on with deployment") && stderr.contains("cortado wait"), "{stderr}");
+    // `cortado wait` picks the deployment up again (and finishes it within the timeout).
+    p.run(&["wait"], &[]).expect_code(0);
+}
