@@ -383,24 +383,21 @@ impl Globals {
         if self.config.is_none() {
             self.config = get("CONFIG").map(PathBuf::from);
         }
-        if self.envfile.is_empty() {
-            if let Some(v) = get("ENVFILE") {
+        if self.envfile.is_empty()
+            && let Some(v) = get("ENVFILE") {
                 self.envfile = v.split(',').filter(|s| !s.is_empty()).map(PathBuf::from).collect();
             }
-        }
         if !self.debug {
             self.debug = get("DEBUG").is_some_and(|v| v != "false" && v != "0");
         }
-        if self.ext_str.is_empty() {
-            if let Some(v) = get("EXT_STR") {
+        if self.ext_str.is_empty()
+            && let Some(v) = get("EXT_STR") {
                 self.ext_str = v.split(';').filter(|s| !s.is_empty()).map(str::to_owned).collect();
             }
-        }
-        if self.ext_code.is_empty() {
-            if let Some(v) = get("EXT_CODE") {
+        if self.ext_code.is_empty()
+            && let Some(v) = get("EXT_CODE") {
                 self.ext_code = v.split(';').filter(|s| !s.is_empty()).map(str::to_owned).collect();
             }
-        }
         if self.assume_role_arn.is_none() {
             self.assume_role_arn = get("ASSUME_ROLE_ARN");
         }

@@ -30,7 +30,16 @@ pub async fn wait(app: &App, json_output: bool) -> Result<()> {
         };
     }
     // Events from the last ten minutes give context on what is being waited for.
-    finish_wait(&client, &app.config.cluster, &service, primary_deployment(&sv), app.config.timeout, epoch_now() - 600.0, Default::default(), &mut reporter).await
+    let watch = crate::deploy::wait::Watch {
+        cluster: app.config.cluster.clone(),
+        service,
+        deployment: primary_deployment(&sv),
+        timeout: app.config.timeout,
+        since: epoch_now() - 600.0,
+        known_events: Default::default(),
+        just_created: false,
+    };
+    finish_wait(&client, watch, &mut reporter).await
 }
 
 pub async fn register(app: &App, dry_run: bool, output: bool) -> Result<()> {
@@ -52,15 +61,14 @@ pub async fn register(app: &App, dry_run: bool, output: bool) -> Result<()> {
 /// Task definitions in use: the service's deployments and the cluster's tasks of the family.
 async fn in_use(app: &App, client: &aws_sdk_ecs::Client, family: &str) -> Result<BTreeMap<String, String>> {
     let mut used = BTreeMap::new();
-    if let Some(service) = &app.config.service {
-        if let Some(sv) = ecs::describe_service(client, &app.config.cluster, service).await? {
+    if let Some(service) = &app.config.service
+        && let Some(sv) = ecs::describe_service(client, &app.config.cluster, service).await? {
             for d in sv.get("deployments").and_then(Value::as_array).into_iter().flatten() {
                 if let (Some(td), Some(status)) = (d.get("taskDefinition").and_then(Value::as_str), d.get("status").and_then(Value::as_str)) {
                     used.insert(td.to_owned(), format!("{status} deployment"));
                 }
             }
         }
-    }
     for status in [aws_sdk_ecs::types::DesiredStatus::Running] {
         let list = client.list_tasks().cluster(&app.config.cluster).family(family).desired_status(status).send().await.sdk_context(|| "listing tasks".into())?;
         let arns = list.task_arns().to_vec();

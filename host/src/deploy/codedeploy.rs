@@ -187,8 +187,8 @@ pub async fn wait_deployment(aws: &Aws, cluster: &str, service: &str, id: &str, 
             reporter.info(&format!("CodeDeploy deployment {id}: {status}"));
             last_status = status.clone();
         }
-        if let Ok(t) = client.get_deployment_target().deployment_id(id).target_id(format!("{cluster}:{service}")).send().await {
-            if let Some(ecs_target) = t.deployment_target().and_then(|d| d.ecs_target()) {
+        if let Ok(t) = client.get_deployment_target().deployment_id(id).target_id(format!("{cluster}:{service}")).send().await
+            && let Some(ecs_target) = t.deployment_target().and_then(|d| d.ecs_target()) {
                 let events: Vec<String> = ecs_target
                     .lifecycle_events()
                     .iter()
@@ -207,7 +207,6 @@ pub async fn wait_deployment(aws: &Aws, cluster: &str, service: &str, id: &str, 
                 }
                 reporter.status(&format!("CodeDeploy {id} {status}, traffic {}", traffic.join(" / ")));
             }
-        }
         match info.status() {
             Some(DeploymentStatus::Succeeded) => {
                 reporter.result(true, &format!("CodeDeploy deployment {id} succeeded"), json!({"deployment_id": id}));

@@ -10,8 +10,6 @@ pub mod rollback;
 pub mod service;
 pub mod wait;
 
-use std::time::Duration;
-
 use anyhow::{Context, Result};
 use serde_json::{Map, Value, json};
 
@@ -189,6 +187,7 @@ pub async fn deploy(app: &App, opts: DeployOptions) -> Result<()> {
     let td_changes = td_arn != current_td;
     let count_changes = desired.is_some_and(|d| Some(d) != remote.get("desiredCount").and_then(Value::as_i64));
     let mut deployment_id = None;
+    let deployment_id_created = td_changes || attributes_change || count_changes || opts.force_new_deployment;
     if td_changes || attributes_change || count_changes || opts.force_new_deployment {
         body.insert("cluster".into(), json!(cluster));
         body.insert("service".into(), json!(service_name));
@@ -216,21 +215,23 @@ pub async fn deploy(app: &App, opts: DeployOptions) -> Result<()> {
         reporter.result(true, "service is deployed (not waiting)", json!({"deployment_id": deployment_id}));
         return Ok(());
     }
-    finish_wait(&client, &cluster, &service_name, deployment_id, app.config.timeout, started, wait::event_ids(&remote), &mut reporter).await
+    let watch = wait::Watch {
+        cluster,
+        service: service_name,
+        deployment: deployment_id,
+        timeout: app.config.timeout,
+        since: started,
+        known_events: wait::event_ids(&remote),
+        just_created: deployment_id_created,
+    };
+    finish_wait(&client, watch, &mut reporter).await
 }
 
 /// Waits and reports; shared by deploy, create, scale, refresh, rollback and wait.
-pub async fn finish_wait(
-    client: &aws_sdk_ecs::Client,
-    cluster: &str,
-    service: &str,
-    deployment_id: Option<String>,
-    timeout: Duration,
-    started: f64,
-    known_events: std::collections::HashSet<String>,
-    reporter: &mut Reporter,
-) -> Result<()> {
-    match wait::wait_ecs(client, cluster, service, deployment_id.clone(), timeout, started, known_events, reporter).await {
+pub async fn finish_wait(client: &aws_sdk_ecs::Client, watch: wait::Watch, reporter: &mut Reporter) -> Result<()> {
+    let deployment_id = watch.deployment.clone();
+    let service = watch.service.clone();
+    match wait::wait_ecs(client, watch, reporter).await {
         Ok(stats) => {
             let mut detail = wait::stats_json(&stats);
             detail["deployment_id"] = json!(deployment_id);
@@ -371,5 +372,14 @@ async fn create(
         reporter.result(true, "service is created (CodeDeploy: no deployment until the next deploy)", json!({}));
         return Ok(());
     }
-    finish_wait(&client, &app.config.cluster, service_name, primary_deployment(&created), app.config.timeout, started, Default::default(), reporter).await
+    let watch = wait::Watch {
+        cluster: app.config.cluster.clone(),
+        service: service_name.to_owned(),
+        deployment: primary_deployment(&created),
+        timeout: app.config.timeout,
+        since: started,
+        known_events: Default::default(),
+        just_created: true,
+    };
+    finish_wait(&client, watch, reporter).await
 }

@@ -40,8 +40,8 @@ pub async fn rollback(app: &App, opts: RollbackOptions) -> Result<()> {
     let family = ecs::family_of_arn(&current).unwrap_or("").to_owned();
     let codedeploy = sv.pointer("/deploymentController/type").and_then(Value::as_str) == Some("CODE_DEPLOY");
 
-    if codedeploy {
-        if let Some(id) = codedeploy::in_progress(app, &aws).await? {
+    if codedeploy
+        && let Some(id) = codedeploy::in_progress(app, &aws).await? {
             gate::check(app, &aws, PlanInput { command: "rollback".into(), diff: format!("stop CodeDeploy deployment {id}"), ..Default::default() }, &opts.overrides, opts.dry_run).await?;
             if opts.dry_run {
                 reporter.info(&format!("CodeDeploy deployment {id} would be stopped and rolled back\nDRY RUN OK"));
@@ -51,7 +51,6 @@ pub async fn rollback(app: &App, opts: RollbackOptions) -> Result<()> {
             reporter.result(true, &format!("CodeDeploy deployment {id} stopped with auto rollback"), json!({"deployment_id": id}));
             return Ok(());
         }
-    }
 
     let active = ecs::active_revisions(&client, &family).await?;
     let to = target(&current, &active).with_context(|| format!("rollback target is not found: no ACTIVE revision of {family} below {}", ecs::short_task_definition(&current)))?;
@@ -84,7 +83,16 @@ pub async fn rollback(app: &App, opts: RollbackOptions) -> Result<()> {
     } else {
         let updated = ecs::update_service(&client, &json!({"cluster": app.config.cluster, "service": service, "taskDefinition": to})).await?;
         if opts.wait {
-            finish_wait(&client, &app.config.cluster, &service, primary_deployment(&updated), app.config.timeout, started, super::wait::event_ids(&sv), &mut reporter).await?;
+            let watch = super::wait::Watch {
+                cluster: app.config.cluster.clone(),
+                service: service.clone(),
+                deployment: primary_deployment(&updated),
+                timeout: app.config.timeout,
+                since: started,
+                known_events: super::wait::event_ids(&sv),
+                just_created: true,
+            };
+            finish_wait(&client, watch, &mut reporter).await?;
         } else {
             reporter.result(true, "rollback started (not waiting)", json!({"deployment_id": primary_deployment(&updated)}));
         }

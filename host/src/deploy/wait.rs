@@ -41,25 +41,29 @@ pub struct WaitStats {
     pub elapsed: Duration,
 }
 
-/// Waits for deployment `id` (or, when None, whatever is PRIMARY at the first poll) of a service.
-/// `since` (epoch seconds) hides events older than the command.
-pub async fn wait_ecs(
-    client: &aws_sdk_ecs::Client,
-    cluster: &str,
-    service: &str,
-    id: Option<String>,
-    timeout: Duration,
-    since: f64,
-    known_events: HashSet<String>,
-    reporter: &mut Reporter,
-) -> Result<WaitStats> {
+/// What to wait for: deployment `deployment` (or, when None, whatever is PRIMARY at the first
+/// poll) of a service. Events older than `since` (epoch seconds) or in `known_events` are not shown.
+#[derive(Debug, Clone, Default)]
+pub struct Watch {
+    pub cluster: String,
+    pub service: String,
+    pub deployment: Option<String>,
+    pub timeout: Duration,
+    pub since: f64,
+    pub known_events: HashSet<String>,
+    /// The deployment was just created: it cannot be done yet, so the first look waits one interval.
+    pub just_created: bool,
+}
+
+pub async fn wait_ecs(client: &aws_sdk_ecs::Client, watch: Watch, reporter: &mut Reporter) -> Result<WaitStats> {
+    let Watch { cluster, service, deployment: id, timeout, since, known_events, just_created } = watch;
+    let (cluster, service) = (cluster.as_str(), service.as_str());
     let start = Instant::now();
     let deadline = start + timeout;
     let mut seen_events = known_events;
     let mut last_table = String::new();
     let mut calls = 0u32;
-    // A deployment just created cannot be done yet: the first look comes one interval later.
-    if id.is_some() {
+    if just_created {
         pause(poll_interval(Duration::ZERO).min(timeout), "waiting for the first poll").await?;
     }
     let mut target = id;
@@ -199,8 +203,8 @@ async fn failure_details(client: &aws_sdk_ecs::Client, cluster: &str, sv: &Value
         .sdk_context(|| "listing stopped tasks".into());
     if let Ok(list) = tasks {
         let arns: Vec<String> = list.task_arns().iter().take(5).cloned().collect();
-        if !arns.is_empty() {
-            if let Ok(desc) = client.describe_tasks().cluster(cluster).set_tasks(Some(arns)).send().await {
+        if !arns.is_empty()
+            && let Ok(desc) = client.describe_tasks().cluster(cluster).set_tasks(Some(arns)).send().await {
                 out.push_str("\n  stopped tasks:");
                 for t in desc.tasks() {
                     let id = t.task_arn().and_then(|a| a.rsplit('/').next()).unwrap_or("");
@@ -213,7 +217,6 @@ async fn failure_details(client: &aws_sdk_ecs::Client, cluster: &str, sv: &Value
                     out.push_str(format!("\n    {id}: {} {}", t.stopped_reason().unwrap_or(""), containers.join(", ")).trim_end());
                 }
             }
-        }
     }
     out
 }

@@ -20,11 +20,10 @@ pub fn task_definition(td: &Value) -> Value {
             if let Some(Value::Array(ports)) = c.get_mut("portMappings") {
                 for p in ports.iter_mut() {
                     let Value::Object(p) = p else { continue };
-                    if awsvpc && !p.contains_key("hostPort") {
-                        if let Some(cp) = p.get("containerPort").cloned() {
+                    if awsvpc && !p.contains_key("hostPort")
+                        && let Some(cp) = p.get("containerPort").cloned() {
                             p.insert("hostPort".into(), cp);
                         }
-                    }
                     if p.get("protocol").and_then(Value::as_str) == Some("tcp") {
                         p.remove("protocol");
                     }
@@ -139,8 +138,8 @@ pub fn service(sv: &Value, ignore_tags: &[String], local_has_desired: bool) -> V
     if daemon {
         out.remove("placementStrategy");
     }
-    if let Some(Value::Object(nc)) = out.get_mut("networkConfiguration") {
-        if let Some(Value::Object(aws)) = nc.get_mut("awsvpcConfiguration") {
+    if let Some(Value::Object(nc)) = out.get_mut("networkConfiguration")
+        && let Some(Value::Object(aws)) = nc.get_mut("awsvpcConfiguration") {
             aws.entry("assignPublicIp").or_insert(json!("DISABLED"));
             for k in ["subnets", "securityGroups"] {
                 if let Some(Value::Array(a)) = aws.get_mut(k) {
@@ -148,7 +147,6 @@ pub fn service(sv: &Value, ignore_tags: &[String], local_has_desired: bool) -> V
                 }
             }
         }
-    }
     sort_by_json(&mut out, "placementConstraints");
     sort_by_json(&mut out, "placementStrategy");
     if let Some(Value::Array(tags)) = out.get_mut("tags") {
