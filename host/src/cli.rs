@@ -480,8 +480,8 @@ async fn dispatch(command: Command, globals: Globals, env: crate::env::Env) -> R
         }
         Command::Plugin(PluginCommand::Inspect { path }) => {
             // A config is optional here: with one, the grants are shown beside the requests.
-            let app = commands::App::load(globals, env).ok();
-            commands::plugin::inspect(app.as_ref(), &path)
+            let config = commands::App::load_config(&globals, env).ok();
+            commands::plugin::inspect(config.as_ref(), &path)
         }
         Command::Audit(AuditCommand::Verify { file }) => commands::audit::verify(&file),
         Command::Deploy(a) => {

@@ -58,6 +58,17 @@ impl App {
         Ok(App { globals, env, jsonnet, config, registry, plugins })
     }
 
+    /// The config alone (no plugin is loaded): for commands that inspect plugins.
+    pub fn load_config(globals: &Globals, mut env: Env) -> Result<Config> {
+        for file in &globals.envfile {
+            env.load_envfile(file)?;
+        }
+        let env = Arc::new(env);
+        let jsonnet = jsonnet_options(globals)?;
+        let path = config::locate(globals.config.as_deref(), &std::env::current_dir()?)?;
+        config::load(&path, &LoadOptions { env, jsonnet })
+    }
+
     pub fn renderer(&self) -> Renderer<'_> {
         Renderer { registry: &self.registry, jsonnet: &self.jsonnet }
     }
