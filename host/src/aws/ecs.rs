@@ -89,18 +89,6 @@ pub fn registerable(def: &Value, tags: &Value) -> Value {
     crate::definitions::task_definition_from_value(wrapped).unwrap_or_else(|_| def.clone())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn arn_parts() {
-        let arn = "arn:aws:ecs:us-east-1:123456789012:task-definition/app-web:12";
-        assert_eq!(family_of_arn(arn), Some("app-web"));
-        assert_eq!(revision_of_arn(arn), Some(12));
-        assert_eq!(short_task_definition(arn), "app-web:12");
-    }
-}
 
 /// RegisterTaskDefinition with the definition sent as JSON, untouched. Returns the registered
 /// `taskDefinition` object.
@@ -157,4 +145,17 @@ pub async fn active_revisions(ecs: &aws_sdk_ecs::Client, family: &str) -> Result
     arns.sort_by_key(|a| revision_of_arn(a).unwrap_or(0));
     arns.dedup();
     Ok(arns)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arn_parts() {
+        let arn = "arn:aws:ecs:us-east-1:123456789012:task-definition/app-web:12";
+        assert_eq!(family_of_arn(arn), Some("app-web"));
+        assert_eq!(revision_of_arn(arn), Some(12));
+        assert_eq!(short_task_definition(arn), "app-web:12");
+    }
 }

@@ -2,7 +2,7 @@
 //! Scaling's scalable target for the service, changed only when a flag asks for it.
 
 use anyhow::Result;
-use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace, SuspendedState};
+use aws_sdk_applicationautoscaling::types::{ScalableDimension, ScalableTarget, ServiceNamespace, SuspendedState};
 
 use super::progress::Reporter;
 use crate::aws::{Aws, SdkContext};
@@ -21,13 +21,11 @@ impl Change {
     }
 }
 
-pub async fn apply(aws: &Aws, cluster: &str, service: &str, change: &Change, dry_run: bool, reporter: &Reporter) -> Result<()> {
-    if change.is_empty() {
-        return Ok(());
-    }
-    let client = aws.autoscaling();
+/// The service's scalable targets (ECS DesiredCount dimension) and their resource id.
+pub async fn scalable_targets(aws: &Aws, cluster: &str, service: &str) -> Result<(String, Vec<ScalableTarget>)> {
     let resource = format!("service/{cluster}/{service}");
-    let targets = client
+    let out = aws
+        .autoscaling()
         .describe_scalable_targets()
         .service_namespace(ServiceNamespace::Ecs)
         .resource_ids(&resource)
@@ -35,7 +33,16 @@ pub async fn apply(aws: &Aws, cluster: &str, service: &str, change: &Change, dry
         .send()
         .await
         .sdk_context(|| "describing scalable targets".into())?;
-    if targets.scalable_targets().is_empty() {
+    Ok((resource, out.scalable_targets().to_vec()))
+}
+
+pub async fn apply(aws: &Aws, cluster: &str, service: &str, change: &Change, dry_run: bool, reporter: &Reporter) -> Result<()> {
+    if change.is_empty() {
+        return Ok(());
+    }
+    let client = aws.autoscaling();
+    let (resource, targets) = scalable_targets(aws, cluster, service).await?;
+    if targets.is_empty() {
         tracing::warn!("no scalable target for {resource}: auto scaling flags ignored");
         return Ok(());
     }

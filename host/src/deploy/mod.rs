@@ -169,12 +169,7 @@ pub async fn deploy(app: &App, opts: DeployOptions) -> Result<()> {
     }
 
     let td_arn = match to_register {
-        Some(td) => {
-            let registered = ecs::register_task_definition(&client, &td).await?;
-            let arn = registered.get("taskDefinitionArn").and_then(Value::as_str).unwrap_or_default().to_owned();
-            reporter.info(&format!("registered task definition {}", ecs::short_task_definition(&arn)));
-            arn
-        }
+        Some(td) => register(&client, &td, &reporter).await?,
         None => td_arn,
     };
     autoscaling::apply(&aws, &cluster, &service_name, &opts.autoscaling, false, &reporter).await?;
@@ -243,6 +238,14 @@ pub async fn finish_wait(client: &aws_sdk_ecs::Client, watch: wait::Watch, repor
             Err(e)
         }
     }
+}
+
+/// Registers a task definition and says so; returns its ARN.
+async fn register(client: &aws_sdk_ecs::Client, td: &Value, reporter: &Reporter) -> Result<String> {
+    let registered = ecs::register_task_definition(client, td).await?;
+    let arn = registered.get("taskDefinitionArn").and_then(Value::as_str).unwrap_or_default().to_owned();
+    reporter.info(&format!("registered task definition {}", ecs::short_task_definition(&arn)));
+    Ok(arn)
 }
 
 /// The id of the PRIMARY deployment in a service object.
@@ -353,12 +356,7 @@ async fn create(
     }
     let td_arn = match existing {
         Some(arn) => arn,
-        None => {
-            let registered = ecs::register_task_definition(&client, &td_local).await?;
-            let arn = registered.get("taskDefinitionArn").and_then(Value::as_str).unwrap_or_default().to_owned();
-            reporter.info(&format!("registered task definition {}", ecs::short_task_definition(&arn)));
-            arn
-        }
+        None => register(&client, &td_local, reporter).await?,
     };
     let body = service::create_body(&sv, &app.config.cluster, service_name, &td_arn, desired);
     let created = ecs::create_service(&client, &body).await?;

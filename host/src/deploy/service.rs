@@ -4,7 +4,7 @@
 use serde_json::{Map, Value, json};
 
 /// Fields UpdateService takes from a service definition (ECS rolling controller).
-const UPDATABLE: &[&str] = &[
+pub const UPDATABLE: &[&str] = &[
     "availabilityZoneRebalancing",
     "capacityProviderStrategy",
     "deploymentConfiguration",

@@ -64,28 +64,6 @@ pub fn task_definition(td: &Value) -> Value {
     td
 }
 
-/// The fields of a service that `deploy` can change (an UpdateService input), plus tags.
-const SERVICE_FIELDS: &[&str] = &[
-    "availabilityZoneRebalancing",
-    "capacityProviderStrategy",
-    "deploymentConfiguration",
-    "desiredCount",
-    "enableECSManagedTags",
-    "enableExecuteCommand",
-    "healthCheckGracePeriodSeconds",
-    "loadBalancers",
-    "networkConfiguration",
-    "placementConstraints",
-    "placementStrategy",
-    "platformVersion",
-    "propagateTags",
-    "serviceConnectConfiguration",
-    "serviceRegistries",
-    "volumeConfigurations",
-    "vpcLatticeConfigurations",
-    "tags",
-];
-
 /// Service definition as compared: the updatable fields with ECS defaults filled in. `ignore_tags`
 /// are tag keys other tools own. `local_has_desired` is false when the file omits desiredCount, in
 /// which case the remote count is not compared (autoscaled services).
@@ -93,8 +71,9 @@ pub fn service(sv: &Value, ignore_tags: &[String], local_has_desired: bool) -> V
     let sv = keys::normalise(sv.clone());
     let empty = Map::new();
     let src = sv.as_object().unwrap_or(&empty);
+    // What `deploy` can change (an UpdateService input), plus desired count and tags.
     let mut out = Map::new();
-    for f in SERVICE_FIELDS {
+    for f in crate::deploy::service::UPDATABLE.iter().chain(&["desiredCount", "tags"]) {
         if let Some(v) = src.get(*f) {
             out.insert((*f).to_owned(), v.clone());
         }
