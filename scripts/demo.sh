@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job on the local simulator: start it, seed a realistic account, import the running
-# service with `cortado init`, render what cortado reads, and diff it against what runs (clean,
-# then after an image change). Everything talks to 127.0.0.1 only.
+# service with `cortado init`, add plugins (a tfstate reference read through the broker, and a
+# change-freeze gate), then deploy: a good deploy, a no-op redeploy, a change the gate denies, and
+# an image that fails and is rolled back. Everything talks to 127.0.0.1 only.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$CORTADO_ROOT"
@@ -33,16 +34,57 @@ step "cortado init --cluster demo --service demo"
 "$cortado" init --cluster demo --service demo
 cat cortado.yml
 
-step "cortado render config servicedef taskdef"
-"$cortado" render config servicedef taskdef
+step "add plugins: tfstate over S3 (brokered read, granted by the config) and the change-freeze gate"
+tfstate_url="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["tfstate"]["url"])' "$work/seed.json")"
+cat >> cortado.yml <<YAML
+plugins:
+  - name: tfstate
+    config:
+      url: $tfstate_url
+  - name: change-freeze
+    enforcement: soft-mandatory
+    config:
+      allowed_registries: ["123456789012.dkr.ecr.*.amazonaws.com"]
+YAML
+# The task definition now takes the subnet from Terraform state and the DB host from SSM.
+python3 - <<'PY'
+import json
+td = json.load(open("ecs-task-def.json"))
+env = td["containerDefinitions"][0].setdefault("environment", [])
+env[:] = [e for e in env if e["name"] != "DB_HOST"]
+env.append({"name": "SUBNET", "value": "{{ tfstate `aws_subnet.private[0].id` }}"})
+env.append({"name": "DB_HOST", "value": "{{ ssm `/demo/db/host` }}"})
+json.dump(td, open("ecs-task-def.json", "w"), indent=2)
+PY
+tail -9 cortado.yml
+"$cortado" plugin list | sed -n '1,40p'
 
-step "cortado diff --exit-code   # right after init: nothing differs"
-"$cortado" diff --exit-code && echo "(no difference, exit 0)"
+step "cortado render taskdef   # references resolved by the plugins"
+"$cortado" render taskdef | grep -A1 -E '"name": "(SUBNET|DB_HOST)"'
 
-step "sed -i 's/:v1\"/:v2\"/' ecs-task-def.json && cortado diff --exit-code"
+step "cortado diff"
+"$cortado" diff || true
+
+step "sed -i 's/:v1\"/:v2\"/' ecs-task-def.json && cortado deploy   # a good deploy"
 sed -i 's/:v1"/:v2"/' ecs-task-def.json
-set +e; "$cortado" diff --exit-code; code=$?; set -e
-echo "(exit $code)"
+"$cortado" deploy
+
+step "cortado deploy again   # nothing changed: no new revision, no UpdateService"
+"$cortado" deploy
+
+step "an image from a registry the gate does not allow: the gate denies, nothing changes"
+sed -i 's#"image": "[^"]*"#"image": "docker.io/library/nginx:latest"#' ecs-task-def.json
+set +e; "$cortado" deploy; echo "(exit $?)"; set -e
+
+step "an image that fails to start: the circuit breaker rolls back and cortado reports the failure"
+sed -i 's#"image": "[^"]*"#"image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/demo/app:fail"#' ecs-task-def.json
+set +e; "$cortado" deploy --timeout 2m; echo "(exit $?)"; set -e
 
 step "cortado status"
 "$cortado" status
+
+step "cortado audit verify cortado-audit.jsonl   # every gate decision, hash-chained"
+"$cortado" audit verify cortado-audit.jsonl
+
+step "cortado iam-policy   # what this config needs, plugins' grants included"
+"$cortado" iam-policy | head -40

@@ -8,4 +8,8 @@ cd "$CORTADO_ROOT"
 bash scripts/setup.sh
 bash scripts/build-plugins.sh
 cargo build --bins
+# Host and end-to-end tests (default members), then the SDK and first-party plugins' own tests,
+# which build natively (their component glue is wasm-only).
 cargo test "$@"
+cargo test -p cortado-plugin-sdk -p cortado-plugin-ssm -p cortado-plugin-secretsmanager -p cortado-plugin-cloudformation \
+  -p cortado-plugin-tfstate -p cortado-plugin-image-policy -p cortado-plugin-change-freeze "$@"

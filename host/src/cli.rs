@@ -57,6 +57,26 @@ pub enum Command {
     Init(InitArgs),
     /// Show the service, its deployments, auto scaling and recent events
     Status(StatusArgs),
+    /// Register the task definition (unless unchanged), update or create the service, and wait
+    Deploy(DeployArgs),
+    /// Change the desired count (deploy without a new task definition or service changes)
+    Scale(ScaleArgs),
+    /// Start a new deployment of the current task definition
+    Refresh(RefreshArgs),
+    /// Wait for the service's current deployment to complete
+    Wait(OutputArgs),
+    /// Go back to the previous task definition revision
+    Rollback(RollbackArgs),
+    /// Register the task definition
+    Register(RegisterArgs),
+    /// Deregister (and optionally delete) task definition revisions not in use
+    Deregister(DeregisterArgs),
+    /// List the task definition revisions of the family, or show one
+    Revisions(RevisionsArgs),
+    /// Delete the service
+    Delete(DeleteArgs),
+    /// Print the CodeDeploy AppSpec for the service
+    Appspec(AppspecArgs),
     /// Plugins: what they provide, what they ask for, what they are granted
     #[command(subcommand)]
     Plugin(PluginCommand),
@@ -153,6 +173,208 @@ pub struct InitArgs {
     /// Write Jsonnet instead of JSON/YAML
     #[arg(long)]
     pub jsonnet: bool,
+}
+
+/// `--override GATE --reason TEXT`, for soft-mandatory gates.
+#[derive(Args, Debug, Clone, Default)]
+pub struct GateArgs {
+    /// Override a soft-mandatory gate's denial (repeatable); recorded in the audit log
+    #[arg(long = "override", value_name = "GATE")]
+    pub overrides: Vec<String>,
+    /// Why the override is needed (required with --override)
+    #[arg(long)]
+    pub reason: Option<String>,
+}
+
+impl GateArgs {
+    pub fn to_overrides(&self) -> crate::gate::Overrides {
+        crate::gate::Overrides { gates: self.overrides.clone(), reason: self.reason.clone() }
+    }
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct OutputArgs {
+    /// `json` writes one JSON object per line (events, deployments, result) for machines
+    #[arg(long, value_parser = ["text", "json"], default_value = "text")]
+    pub output: String,
+}
+
+impl OutputArgs {
+    pub fn json(&self) -> bool {
+        self.output == "json"
+    }
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct AutoScalingArgs {
+    /// Suspend Application Auto Scaling (in, out, scheduled)
+    #[arg(long = "suspend-auto-scaling")]
+    pub suspend: bool,
+    /// Resume Application Auto Scaling (ignored with --suspend-auto-scaling)
+    #[arg(long = "resume-auto-scaling")]
+    pub resume: bool,
+    #[arg(long = "auto-scaling-min")]
+    pub min: Option<i32>,
+    #[arg(long = "auto-scaling-max")]
+    pub max: Option<i32>,
+}
+
+impl AutoScalingArgs {
+    pub fn change(&self) -> crate::deploy::autoscaling::Change {
+        let suspend = if self.suspend { Some(true) } else if self.resume { Some(false) } else { None };
+        crate::deploy::autoscaling::Change { suspend, min: self.min, max: self.max }
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct DeployArgs {
+    /// Evaluate gates and show what would change; change nothing
+    #[arg(long = "dry-run")]
+    pub dry_run: bool,
+    /// Desired count (-1: from the service definition, or unchanged)
+    #[arg(long, default_value_t = -1, allow_negative_numbers = true)]
+    pub tasks: i64,
+    /// Keep the service's current task definition
+    #[arg(long = "skip-task-definition")]
+    pub skip_task_definition: bool,
+    /// Deploy this revision of the service's task definition family
+    #[arg(long)]
+    pub revision: Option<i64>,
+    /// Deploy the newest ACTIVE revision of the family
+    #[arg(long = "latest-task-definition")]
+    pub latest_task_definition: bool,
+    #[arg(long = "force-new-deployment")]
+    pub force_new_deployment: bool,
+    /// Register a new revision even when the definition equals the newest ACTIVE one
+    #[arg(long = "force-register")]
+    pub force_register: bool,
+    /// Do not wait for the deployment to complete
+    #[arg(long = "no-wait")]
+    pub no_wait: bool,
+    #[arg(long, hide = true)]
+    pub wait: bool,
+    /// Do not apply the service definition's attributes and tags
+    #[arg(long = "no-update-service")]
+    pub no_update_service: bool,
+    #[arg(long = "update-service", hide = true)]
+    pub update_service: bool,
+    #[command(flatten)]
+    pub autoscaling: AutoScalingArgs,
+    /// CodeDeploy: roll back on DEPLOYMENT_FAILURE, DEPLOYMENT_STOP_ON_ALARM, DEPLOYMENT_STOP_ON_REQUEST
+    #[arg(long = "rollback-events", value_delimiter = ',')]
+    pub rollback_events: Vec<String>,
+    #[command(flatten)]
+    pub gates: GateArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct ScaleArgs {
+    #[arg(long = "dry-run")]
+    pub dry_run: bool,
+    #[arg(long, default_value_t = -1, allow_negative_numbers = true)]
+    pub tasks: i64,
+    #[arg(long = "no-wait")]
+    pub no_wait: bool,
+    #[command(flatten)]
+    pub autoscaling: AutoScalingArgs,
+    #[command(flatten)]
+    pub gates: GateArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct RefreshArgs {
+    #[arg(long = "dry-run")]
+    pub dry_run: bool,
+    #[arg(long = "no-wait")]
+    pub no_wait: bool,
+    #[command(flatten)]
+    pub gates: GateArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct RollbackArgs {
+    #[arg(long = "dry-run")]
+    pub dry_run: bool,
+    /// Keep the task definition rolled back from (it is deregistered by default)
+    #[arg(long = "no-deregister-task-definition")]
+    pub no_deregister: bool,
+    #[arg(long = "deregister-task-definition", hide = true)]
+    pub deregister: bool,
+    #[arg(long = "no-wait")]
+    pub no_wait: bool,
+    #[arg(long = "rollback-events", value_delimiter = ',')]
+    pub rollback_events: Vec<String>,
+    #[command(flatten)]
+    pub gates: GateArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct RegisterArgs {
+    /// Print the rendered task definition; register nothing
+    #[arg(long = "dry-run")]
+    pub dry_run: bool,
+    /// Print the registered task definition
+    #[arg(long)]
+    pub output: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct DeregisterArgs {
+    #[arg(long = "dry-run")]
+    pub dry_run: bool,
+    /// A revision number, or `latest`
+    #[arg(long)]
+    pub revision: Option<String>,
+    /// Keep the newest N revisions not in use; deregister older ones
+    #[arg(long)]
+    pub keeps: Option<usize>,
+    /// No confirmation
+    #[arg(long)]
+    pub force: bool,
+    /// Also delete the deregistered revisions
+    #[arg(long)]
+    pub delete: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct RevisionsArgs {
+    /// Show one revision: a number, `current` or `latest`
+    #[arg(long)]
+    pub revision: Option<String>,
+    #[arg(long, value_parser = ["table", "json", "tsv"], default_value = "table")]
+    pub output: String,
+}
+
+#[derive(Args, Debug)]
+pub struct DeleteArgs {
+    #[arg(long = "dry-run")]
+    pub dry_run: bool,
+    /// No typed confirmation
+    #[arg(long)]
+    pub force: bool,
+    /// Delete even with running tasks
+    #[arg(long)]
+    pub terminate: bool,
+    #[command(flatten)]
+    pub gates: GateArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct AppspecArgs {
+    /// `latest`, `current` or a task definition ARN
+    #[arg(long = "task-definition", default_value = "latest")]
+    pub task_definition: String,
+    /// Build Resources from the running service instead of the local service definition
+    #[arg(long = "no-update-service")]
+    pub no_update_service: bool,
 }
 
 #[derive(Args, Debug)]
@@ -321,24 +543,21 @@ impl Globals {
         if self.config.is_none() {
             self.config = get("CONFIG").map(PathBuf::from);
         }
-        if self.envfile.is_empty() {
-            if let Some(v) = get("ENVFILE") {
+        if self.envfile.is_empty()
+            && let Some(v) = get("ENVFILE") {
                 self.envfile = v.split(',').filter(|s| !s.is_empty()).map(PathBuf::from).collect();
             }
-        }
         if !self.debug {
             self.debug = get("DEBUG").is_some_and(|v| v != "false" && v != "0");
         }
-        if self.ext_str.is_empty() {
-            if let Some(v) = get("EXT_STR") {
+        if self.ext_str.is_empty()
+            && let Some(v) = get("EXT_STR") {
                 self.ext_str = v.split(';').filter(|s| !s.is_empty()).map(str::to_owned).collect();
             }
-        }
-        if self.ext_code.is_empty() {
-            if let Some(v) = get("EXT_CODE") {
+        if self.ext_code.is_empty()
+            && let Some(v) = get("EXT_CODE") {
                 self.ext_code = v.split(';').filter(|s| !s.is_empty()).map(str::to_owned).collect();
             }
-        }
         if self.assume_role_arn.is_none() {
             self.assume_role_arn = get("ASSUME_ROLE_ARN");
         }
@@ -421,10 +640,100 @@ async fn dispatch(command: Command, globals: Globals, env: crate::env::Env) -> R
         }
         Command::Plugin(PluginCommand::Inspect { path }) => {
             // A config is optional here: with one, the grants are shown beside the requests.
-            let app = commands::App::load(globals, env).ok();
-            commands::plugin::inspect(app.as_ref(), &path)
+            let config = commands::App::load_config(&globals, env).ok();
+            commands::plugin::inspect(config.as_ref(), &path)
         }
         Command::Audit(AuditCommand::Verify { file }) => commands::audit::verify(&file),
+        Command::Deploy(a) => {
+            let app = commands::App::load(globals, env)?;
+            let opts = crate::deploy::DeployOptions {
+                command: "deploy",
+                dry_run: a.dry_run,
+                tasks: (a.tasks >= 0).then_some(a.tasks),
+                skip_task_definition: a.skip_task_definition,
+                revision: a.revision,
+                latest_task_definition: a.latest_task_definition,
+                force_new_deployment: a.force_new_deployment,
+                force_register: a.force_register,
+                wait: !a.no_wait,
+                update_service: !a.no_update_service,
+                desired_unchanged: false,
+                autoscaling: a.autoscaling.change(),
+                rollback_events: a.rollback_events,
+                overrides: a.gates.to_overrides(),
+                json_output: a.output.json(),
+            };
+            crate::deploy::deploy(&app, opts).await
+        }
+        Command::Scale(a) => {
+            let app = commands::App::load(globals, env)?;
+            let opts = crate::deploy::DeployOptions {
+                command: "scale",
+                dry_run: a.dry_run,
+                tasks: (a.tasks >= 0).then_some(a.tasks),
+                skip_task_definition: true,
+                wait: !a.no_wait,
+                update_service: false,
+                autoscaling: a.autoscaling.change(),
+                overrides: a.gates.to_overrides(),
+                json_output: a.output.json(),
+                ..Default::default()
+            };
+            crate::deploy::deploy(&app, opts).await
+        }
+        Command::Refresh(a) => {
+            let app = commands::App::load(globals, env)?;
+            let opts = crate::deploy::DeployOptions {
+                command: "refresh",
+                dry_run: a.dry_run,
+                skip_task_definition: true,
+                force_new_deployment: true,
+                wait: !a.no_wait,
+                update_service: false,
+                desired_unchanged: true,
+                overrides: a.gates.to_overrides(),
+                json_output: a.output.json(),
+                ..Default::default()
+            };
+            crate::deploy::deploy(&app, opts).await
+        }
+        Command::Wait(a) => {
+            let app = commands::App::load(globals, env)?;
+            commands::lifecycle::wait(&app, a.json()).await
+        }
+        Command::Rollback(a) => {
+            let app = commands::App::load(globals, env)?;
+            let opts = crate::deploy::rollback::RollbackOptions {
+                dry_run: a.dry_run,
+                deregister: !a.no_deregister,
+                wait: !a.no_wait,
+                rollback_events: a.rollback_events,
+                overrides: a.gates.to_overrides(),
+                json_output: a.output.json(),
+            };
+            crate::deploy::rollback::rollback(&app, opts).await
+        }
+        Command::Register(a) => {
+            let app = commands::App::load(globals, env)?;
+            commands::lifecycle::register(&app, a.dry_run, a.output).await
+        }
+        Command::Deregister(a) => {
+            let app = commands::App::load(globals, env)?;
+            let opts = commands::lifecycle::DeregisterOptions { dry_run: a.dry_run, revision: a.revision, keeps: a.keeps, force: a.force, delete: a.delete };
+            commands::lifecycle::deregister(&app, opts).await
+        }
+        Command::Revisions(a) => {
+            let app = commands::App::load(globals, env)?;
+            commands::lifecycle::revisions(&app, a.revision, &a.output).await
+        }
+        Command::Delete(a) => {
+            let app = commands::App::load(globals, env)?;
+            commands::lifecycle::delete(&app, a.dry_run, a.force, a.terminate, a.gates.to_overrides()).await
+        }
+        Command::Appspec(a) => {
+            let app = commands::App::load(globals, env)?;
+            commands::lifecycle::appspec(&app, &a.task_definition, !a.no_update_service).await
+        }
         Command::IamPolicy => {
             let app = commands::App::load(globals, env)?;
             commands::iam_policy::run(&app)

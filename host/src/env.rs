@@ -42,7 +42,7 @@ impl Env {
         Ok(())
     }
 
-    pub fn lookup_fn(self: &Arc<Self>) -> Arc<dyn Fn(&str) -> Option<String> + Send + Sync> {
+    pub fn lookup_fn(self: &Arc<Self>) -> crate::template::EnvLookup {
         let env = Arc::clone(self);
         Arc::new(move |k: &str| env.get(k).map(str::to_owned))
     }

@@ -2,7 +2,6 @@
 //! `json_escape`) and every plugin's functions (with their `func_prefix`). One registry feeds both
 //! the Go-template engine and Jsonnet's `std.native`, so a function behaves the same in both.
 
-use std::sync::Arc;
 
 use crate::template::{self, Func, FuncMap};
 
@@ -23,7 +22,7 @@ pub struct Registry {
 
 impl Registry {
     /// The built-ins over an environment lookup.
-    pub fn with_env(lookup: Arc<dyn Fn(&str) -> Option<String> + Send + Sync>) -> Self {
+    pub fn with_env(lookup: crate::template::EnvLookup) -> Self {
         let funcs = template::env_funcs(lookup);
         let mut natives = Vec::new();
         for (name, required, optional) in [("env", 1, 7), ("must_env", 1, 0), ("json_escape", 1, 0)] {

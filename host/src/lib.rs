@@ -9,6 +9,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod definitions;
+pub mod deploy;
 pub mod diff;
 pub mod env;
 pub mod error;

@@ -1,7 +1,7 @@
 //! # cortado-plugin-sdk
 //!
-//! Write plugins for [cortado](https://github.com/) — template functions, extra `verify` checks and
-//! deploy gates — as sandboxed WebAssembly components. The SDK owns the component glue generated
+//! Write plugins for cortado (an ECS deploy tool, a successor of ecspresso) — template functions,
+//! extra `verify` checks and deploy gates — as sandboxed WebAssembly components. The SDK owns the component glue generated
 //! from `wit/plugin.wit` (the contract with the host); a plugin author implements one trait,
 //! [`Plugin`], with only the methods the plugin needs, and registers the type with
 //! [`register_plugin!`].
@@ -136,7 +136,7 @@
 //! ## Testing natively
 //!
 //! The bindings build on any target. Outside wasm32, host calls go to the [`testing`] mock, so the
-//! plugin's logic can be unit-tested with `cargo test --target x86_64-unknown-linux-gnu` (see
+//! plugin's logic can be unit-tested with a plain `cargo test` on the build machine (see
 //! [`testing::MockHost`] and [`testing::Harness`]).
 
 // Lets the generated bindings name this crate the same way from inside and from a plugin crate.
@@ -145,8 +145,7 @@ extern crate self as cortado_plugin_sdk;
 #[doc(hidden)]
 pub mod bindings {
     wit_bindgen::generate!({
-        // build.rs copies ../wit here (see there why).
-        path: concat!(env!("OUT_DIR"), "/wit"),
+        path: "../wit",
         world: "plugin",
         pub_export_macro: true,
         export_macro_name: "__export_plugin_world",
@@ -155,6 +154,9 @@ pub mod bindings {
         additional_derives: [PartialEq],
     });
 }
+
+/// Re-exported for parsing the JSON documents verifiers and gates receive.
+pub use serde_json;
 
 pub mod aws;
 pub mod host;

@@ -1,5 +1,5 @@
 //! Native (non-wasm) stand-ins for the host, so a plugin's logic can be unit-tested with
-//! `cargo test --target x86_64-unknown-linux-gnu`.
+//! a plain `cargo test` (any non-wasm target).
 //!
 //! Each test thread has its own [`MockHost`]; install one with [`MockHost::install`] (a default,
 //! empty one is used otherwise). Every brokered AWS call is recorded in [`calls`] (e.g.

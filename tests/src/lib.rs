@@ -41,6 +41,8 @@ pub fn sim() -> &'static Sim {
     SIM.get_or_init(|| {
         let py = python();
         assert!(py.exists(), "{} is missing: run scripts/setup.sh (scripts/test.sh does)", py.display());
+        // Never waited on: it lives as long as the test process and exits when its stdin closes.
+        #[allow(clippy::zombie_processes)]
         let mut child = Command::new(&py)
             .arg(repo_root().join("tests/sim/launcher.py"))
             .stdin(Stdio::piped())
@@ -158,8 +160,9 @@ impl Project {
         std::fs::read_to_string(self.path(rel)).unwrap_or_else(|e| panic!("read {rel}: {e}"))
     }
 
-    /// Runs cortado with `args` in the project directory, with a clean environment plus `extra`.
-    pub fn run(&self, args: &[&str], extra: &[(&str, &str)]) -> Run {
+    /// cortado with `args`, in the project directory, with a clean environment (the project's own
+    /// variables, PATH, a HOME inside the project, no colour, no instance metadata).
+    fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(cortado_bin());
         cmd.args(args).current_dir(self.dir.path()).env_clear();
         cmd.env("PATH", std::env::var("PATH").unwrap_or_default()).env("HOME", self.dir.path()).env("NO_COLOR", "1");
@@ -167,6 +170,12 @@ impl Project {
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
+        cmd
+    }
+
+    /// Runs cortado with `args`, plus the `extra` variables.
+    pub fn run(&self, args: &[&str], extra: &[(&str, &str)]) -> Run {
+        let mut cmd = self.command(args);
         for (k, v) in extra {
             cmd.env(k, v);
         }
@@ -217,4 +226,11 @@ fn sha256_hex(bytes: &[u8]) -> String {
     });
     let out = out.expect("sha256sum");
     String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap_or("").to_owned()
+}
+
+impl Project {
+    /// Starts cortado without waiting for it (for signal tests).
+    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        self.command(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn cortado")
+    }
 }

@@ -168,3 +168,22 @@ fn iam_policy_lists_exactly_the_plugin_grants() {
     let svc = statements.iter().find(|s| s["Sid"] == "CortadoService").unwrap();
     assert_eq!(svc["Resource"], "arn:aws:ecs:us-east-1:*:service/c/s");
 }
+
+#[test]
+fn plugin_inspect_shows_the_manifest_and_the_grants_beside_it() {
+    let (wasm, digest) = fixture_plugin("overreach");
+    let p = Project::new();
+    let run = p.run(&["plugin", "inspect", wasm.to_str().unwrap()], &[]);
+    run.expect_code(0);
+    assert!(run.stdout.contains(&format!("sha256: {digest}")), "{}", run.stdout);
+    assert!(run.stdout.contains("function overreach (1..1 args)"), "{}", run.stdout);
+    assert!(run.stdout.contains("asks   ssm:GetParameter on arn:aws:ssm:*:*:parameter/fixture/*"), "{}", run.stdout);
+    assert!(run.stdout.contains("pin it with `sha256:"), "{}", run.stdout);
+
+    // Named in a config with no grants and a stale pin: both are pointed out.
+    p.write("cortado.yml", &format!("region: us-east-1\nplugins:\n  - name: overreach\n    path: {}\n    sha256: {}\n    grants: []\n", wasm.display(), "a".repeat(64)));
+    let run = p.run(&["plugin", "inspect", wasm.to_str().unwrap()], &[]);
+    run.expect_code(0);
+    assert!(run.stdout.contains("(NOT granted)") && run.stdout.contains("every brokered AWS call is denied"), "{}", run.stdout);
+    assert!(run.stdout.contains("WARNING: the config pins sha256"), "{}", run.stdout);
+}

@@ -88,3 +88,18 @@ fn init_from_a_task_definition_alone() {
     p.run(&["render", "taskdef"], &[]).expect_code(0);
     p.run(&["diff", "--exit-code"], &[]).expect_code(0);
 }
+
+#[test]
+fn diff_external_runs_the_given_command_on_both_documents() {
+    let (p, _region, _seed) = init_project("extdiff");
+    let td = p.read("ecs-task-def.json");
+    p.write("ecs-task-def.json", &td.replace(":v1\"", ":v2\""));
+    let run = p.run(&["diff", "--external", "diff -U0"], &[]);
+    run.expect_code(0);
+    assert!(run.stdout.contains("remote.json") && run.stdout.contains("local.json"), "{}", run.stdout);
+    assert!(run.stdout.contains(":v1\"") && run.stdout.contains(":v2\""), "{}", run.stdout);
+    // And through ecspresso's variable.
+    let run = p.run(&["diff"], &[("ECSPRESSO_DIFF_COMMAND", "diff -q")]);
+    run.expect_code(0);
+    assert!(run.stdout.contains("differ"), "{}", run.stdout);
+}

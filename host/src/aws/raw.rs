@@ -66,11 +66,10 @@ impl Intercept for RawJson {
         _rc: &RuntimeComponents,
         _cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        if let Some(bytes) = context.response().body().bytes() {
-            if let Ok(mut slot) = self.response.lock() {
+        if let Some(bytes) = context.response().body().bytes()
+            && let Ok(mut slot) = self.response.lock() {
                 *slot = Some(bytes.to_vec());
             }
-        }
         Ok(())
     }
 }

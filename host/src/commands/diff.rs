@@ -52,11 +52,10 @@ pub async fn run(app: &App, args: DiffArgs) -> Result<()> {
             local_name: path.display().to_string(),
         });
     }
-    if remote_td_arn.is_none() {
-        if let Some(family) = crate::definitions::family(&local_td) {
+    if remote_td_arn.is_none()
+        && let Some(family) = crate::definitions::family(&local_td) {
             remote_td_arn = ecs::latest_task_definition_arn(&client, family).await?;
         }
-    }
     let remote_td = match &remote_td_arn {
         Some(arn) => {
             let (def, tags) = ecs::describe_task_definition(&client, arn).await?;

@@ -87,8 +87,8 @@ pub fn build(app: &App) -> Result<Value> {
         "Resource": "*"
     }));
     // iam:PassRole for the roles the task definition names (rendered without calling AWS).
-    if let Some(path) = &c.task_definition {
-        if let Ok(td) = app.renderer().task_definition(path) {
+    if let Some(path) = &c.task_definition
+        && let Ok(td) = app.renderer().task_definition(path) {
             let roles: Vec<&str> = ["taskRoleArn", "executionRoleArn"].iter().filter_map(|k| td.get(*k).and_then(Value::as_str)).collect();
             if !roles.is_empty() {
                 statements.push(json!({
@@ -100,7 +100,6 @@ pub fn build(app: &App) -> Result<Value> {
                 }));
             }
         }
-    }
     for lp in &app.plugins.plugins {
         let g = grants::effective(&lp.config);
         if g.is_empty() {

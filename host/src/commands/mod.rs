@@ -5,6 +5,7 @@ pub mod diff;
 pub mod exec;
 pub mod iam_policy;
 pub mod init;
+pub mod lifecycle;
 pub mod plugin;
 pub mod render;
 pub mod run;
@@ -59,6 +60,17 @@ impl App {
         let plugins = PluginHost::new(&config, AwsSlot::new(region, globals.assume_role_arn.clone()));
         let registry = plugins.registry(&config, env.lookup_fn())?;
         Ok(App { globals, env, jsonnet, config, registry, plugins })
+    }
+
+    /// The config alone (no plugin is loaded): for commands that inspect plugins.
+    pub fn load_config(globals: &Globals, mut env: Env) -> Result<Config> {
+        for file in &globals.envfile {
+            env.load_envfile(file)?;
+        }
+        let env = Arc::new(env);
+        let jsonnet = jsonnet_options(globals)?;
+        let path = config::locate(globals.config.as_deref(), &std::env::current_dir()?)?;
+        config::load(&path, &LoadOptions { env, jsonnet })
     }
 
     pub fn renderer(&self) -> Renderer<'_> {

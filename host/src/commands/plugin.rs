@@ -28,12 +28,12 @@ pub fn list(app: &App) -> Result<()> {
     Ok(())
 }
 
-pub fn inspect(app: Option<&App>, path: &Path) -> Result<()> {
+pub fn inspect(config: Option<&crate::config::Config>, path: &Path) -> Result<()> {
     let bytes = std::fs::read(path).map_err(|e| crate::error::InputError::in_file(path, format!("cannot read component: {e}")))?;
     let digest = runtime::sha256_hex(&bytes);
-    let configured: Option<&PluginConfig> = app.and_then(|a| {
+    let configured: Option<&PluginConfig> = config.and_then(|c| {
         let want = std::fs::canonicalize(path).ok();
-        a.config.plugins.iter().find(|p| p.path.as_ref().and_then(|pp| std::fs::canonicalize(pp).ok()) == want && want.is_some())
+        c.plugins.iter().find(|p| p.path.as_ref().and_then(|pp| std::fs::canonicalize(pp).ok()) == want && want.is_some())
     });
     let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     let spec = PluginSpec {

@@ -102,17 +102,9 @@ pub fn format_time(v: &Value) -> String {
 
 async fn autoscaling(aws: &crate::aws::Aws, cluster: &str, service: &str) -> Result<String> {
     let client = aws.autoscaling();
-    let resource = format!("service/{cluster}/{service}");
-    let targets = client
-        .describe_scalable_targets()
-        .service_namespace(ServiceNamespace::Ecs)
-        .resource_ids(&resource)
-        .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
-        .send()
-        .await
-        .sdk_context(|| "describing scalable targets".into())?;
+    let (resource, targets) = crate::deploy::autoscaling::scalable_targets(aws, cluster, service).await?;
     let mut out = String::new();
-    for t in targets.scalable_targets() {
+    for t in &targets {
         out.push_str("AutoScaling:\n");
         let _ = writeln!(out, "  Capacity min:{} max:{}", t.min_capacity(), t.max_capacity());
         if let Some(s) = t.suspended_state() {

@@ -152,7 +152,7 @@ fn parse_config_source(
     path: &Path,
     source: &str,
     funcs: &FuncMap,
-    env_lookup: &Arc<dyn Fn(&str) -> Option<String> + Send + Sync>,
+    env_lookup: &crate::template::EnvLookup,
     jsonnet: &JsonnetOptions,
 ) -> Result<Value> {
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
@@ -415,11 +415,10 @@ fn parse_plugin(path: &Path, source: &str, index: usize, item: &Value, dir: &Pat
     };
     let limits = obj_or_empty(&mut f, "limits")?;
     let enforcement = f.string("enforcement")?;
-    if let Some(level) = &enforcement {
-        if !["advisory", "soft-mandatory", "hard-mandatory"].contains(&level.as_str()) {
+    if let Some(level) = &enforcement
+        && !["advisory", "soft-mandatory", "hard-mandatory"].contains(&level.as_str()) {
             return Err(f.error("enforcement", format!("{level:?} is not one of advisory, soft-mandatory, hard-mandatory")));
         }
-    }
     if plugin_path.is_none() && catalog::first_party(&name).is_none() {
         return Err(f.error(
             "name",

@@ -20,11 +20,10 @@ pub fn task_definition(td: &Value) -> Value {
             if let Some(Value::Array(ports)) = c.get_mut("portMappings") {
                 for p in ports.iter_mut() {
                     let Value::Object(p) = p else { continue };
-                    if awsvpc && !p.contains_key("hostPort") {
-                        if let Some(cp) = p.get("containerPort").cloned() {
+                    if awsvpc && !p.contains_key("hostPort")
+                        && let Some(cp) = p.get("containerPort").cloned() {
                             p.insert("hostPort".into(), cp);
                         }
-                    }
                     if p.get("protocol").and_then(Value::as_str) == Some("tcp") {
                         p.remove("protocol");
                     }
@@ -65,28 +64,6 @@ pub fn task_definition(td: &Value) -> Value {
     td
 }
 
-/// The fields of a service that `deploy` can change (an UpdateService input), plus tags.
-const SERVICE_FIELDS: &[&str] = &[
-    "availabilityZoneRebalancing",
-    "capacityProviderStrategy",
-    "deploymentConfiguration",
-    "desiredCount",
-    "enableECSManagedTags",
-    "enableExecuteCommand",
-    "healthCheckGracePeriodSeconds",
-    "loadBalancers",
-    "networkConfiguration",
-    "placementConstraints",
-    "placementStrategy",
-    "platformVersion",
-    "propagateTags",
-    "serviceConnectConfiguration",
-    "serviceRegistries",
-    "volumeConfigurations",
-    "vpcLatticeConfigurations",
-    "tags",
-];
-
 /// Service definition as compared: the updatable fields with ECS defaults filled in. `ignore_tags`
 /// are tag keys other tools own. `local_has_desired` is false when the file omits desiredCount, in
 /// which case the remote count is not compared (autoscaled services).
@@ -94,8 +71,9 @@ pub fn service(sv: &Value, ignore_tags: &[String], local_has_desired: bool) -> V
     let sv = keys::normalise(sv.clone());
     let empty = Map::new();
     let src = sv.as_object().unwrap_or(&empty);
+    // What `deploy` can change (an UpdateService input), plus desired count and tags.
     let mut out = Map::new();
-    for f in SERVICE_FIELDS {
+    for f in crate::deploy::service::UPDATABLE.iter().chain(&["desiredCount", "tags"]) {
         if let Some(v) = src.get(*f) {
             out.insert((*f).to_owned(), v.clone());
         }
@@ -139,8 +117,8 @@ pub fn service(sv: &Value, ignore_tags: &[String], local_has_desired: bool) -> V
     if daemon {
         out.remove("placementStrategy");
     }
-    if let Some(Value::Object(nc)) = out.get_mut("networkConfiguration") {
-        if let Some(Value::Object(aws)) = nc.get_mut("awsvpcConfiguration") {
+    if let Some(Value::Object(nc)) = out.get_mut("networkConfiguration")
+        && let Some(Value::Object(aws)) = nc.get_mut("awsvpcConfiguration") {
             aws.entry("assignPublicIp").or_insert(json!("DISABLED"));
             for k in ["subnets", "securityGroups"] {
                 if let Some(Value::Array(a)) = aws.get_mut(k) {
@@ -148,7 +126,6 @@ pub fn service(sv: &Value, ignore_tags: &[String], local_has_desired: bool) -> V
                 }
             }
         }
-    }
     sort_by_json(&mut out, "placementConstraints");
     sort_by_json(&mut out, "placementStrategy");
     if let Some(Value::Array(tags)) = out.get_mut("tags") {

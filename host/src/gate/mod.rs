@@ -202,8 +202,8 @@ pub struct PlanInput {
 
 /// Raised when a gate blocks a command: exit 1, nothing changed.
 #[derive(Debug, thiserror::Error)]
-#[error("blocked by {}: nothing was changed", .0.join(", "))]
-pub struct Blocked(pub Vec<String>);
+#[error("{}blocked by {}: nothing was changed", if *.1 { "dry run: would be " } else { "" }, .0.join(", "))]
+pub struct Blocked(pub Vec<String>, pub bool);
 
 /// The caller's identity (STS GetCallerIdentity, always allowed by IAM).
 pub async fn caller(aws: &crate::aws::Aws) -> Caller {
@@ -248,11 +248,8 @@ pub async fn check(app: &crate::commands::App, aws: &crate::aws::Aws, input: Pla
     let log = audit::AuditLog { path: audit_path(&app.config) };
     let eval = evaluate(&app.plugins, &plan, overrides, &log, dry_run)?;
     let blocked: Vec<String> = eval.blocked().iter().map(|r| format!("gate {} ({})", r.gate, r.enforcement.as_str())).collect();
-    if !blocked.is_empty() && !dry_run {
-        return Err(Blocked(blocked).into());
-    }
     if !blocked.is_empty() {
-        tracing::warn!("DRY RUN: blocked by {}", blocked.join(", "));
+        return Err(Blocked(blocked, dry_run).into());
     }
     Ok(Some(eval))
 }

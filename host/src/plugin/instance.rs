@@ -292,3 +292,16 @@ fn drain_output(plugin: &str, state: &mut HostState) {
         state.logged[i] = from + end;
     }
 }
+
+impl LoadedPlugin {
+    /// Creates and drops a fresh store and instance: what recovering from a trap costs (and what
+    /// the benchmarks measure as "instantiate").
+    pub fn instantiate_fresh(&self) -> Result<(), PluginError> {
+        let mut store = self.new_store();
+        store.set_epoch_deadline(ticks(self.spec.limits.call_timeout));
+        self.pre
+            .instantiate(&mut store)
+            .map(|_| ())
+            .map_err(|e| PluginError { plugin: self.spec.name.clone(), hook: "instantiate".into(), message: describe_trap(&e, &self.spec.limits) })
+    }
+}

@@ -91,15 +91,14 @@ impl LazyPlugin {
             .map(|rel| Preopen { host: Path::new(".").join(&self.config_dir).join(rel), guest: rel.display().to_string() })
             .collect();
         // ecspresso's tfstate `path`: mount the state's directory read-only and point the plugin at it.
-        if p.path.is_none() && p.name.eq_ignore_ascii_case("tfstate") {
-            if let Some(state) = config.get("path").and_then(Value::as_str).map(str::to_owned) {
+        if p.path.is_none() && p.name.eq_ignore_ascii_case("tfstate")
+            && let Some(state) = config.get("path").and_then(Value::as_str).map(str::to_owned) {
                 let host = self.config_dir.join(&state);
                 let dir = host.parent().filter(|d| !d.as_os_str().is_empty()).map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
                 let file = host.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
                 preopens.push(Preopen { host: dir, guest: "/tfstate".into() });
                 config["path"] = Value::String(format!("/tfstate/{file}"));
             }
-        }
         Ok(PluginSpec {
             name: p.name.clone(),
             digest,
@@ -167,7 +166,7 @@ impl PluginHost {
     /// The function registry for definition files: the built-ins plus every plugin's functions
     /// under its `func_prefix`. First-party functions come from the catalogue, so their plugins
     /// load only when a template calls them; custom plugins load now, for their manifests.
-    pub fn registry(&self, config: &Config, lookup: Arc<dyn Fn(&str) -> Option<String> + Send + Sync>) -> Result<Registry> {
+    pub fn registry(&self, config: &Config, lookup: crate::template::EnvLookup) -> Result<Registry> {
         let mut registry = Registry::with_env(lookup);
         for lp in &self.plugins {
             let p = &lp.config;

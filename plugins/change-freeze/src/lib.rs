@@ -93,8 +93,8 @@ impl Rules {
             }
         }
 
-        if !self.allowed_registries.is_empty() {
-            if let Some(td) = &plan.task_definition {
+        if !self.allowed_registries.is_empty()
+            && let Some(td) = &plan.task_definition {
                 match taskdef::containers(td) {
                     Err(e) => denials.push(format!("cannot check image registries: {e}")),
                     Ok(containers) => {
@@ -113,7 +113,6 @@ impl Rules {
                     }
                 }
             }
-        }
 
         if plan.command == "deploy" && plan.diff.trim().is_empty() {
             warnings.push("nothing to deploy: the plan's diff is empty".to_owned());

@@ -71,15 +71,14 @@ pub fn sprintf(format: &str, args: &[String]) -> String {
             chars.next();
             spec.precision = Some(read_number(&mut chars).unwrap_or(0));
         }
-        if !bad_index {
-            if let Some(r) = take_index(&mut chars) {
+        if !bad_index
+            && let Some(r) = take_index(&mut chars) {
                 match r {
                     Ok(i) => next = i,
                     Err(()) => bad_index = true,
                 }
                 reordered = true;
             }
-        }
         let Some((_, verb)) = chars.next() else {
             out.push_str("%!(NOVERB)");
             break;
@@ -134,11 +133,10 @@ fn classify(a: &str) -> Arg {
     if let Ok(i) = a.parse::<i64>() {
         return Arg::Int(i);
     }
-    if a.contains(['.', 'e', 'E']) && !a.contains(['i', 'n', 'I', 'N']) {
-        if let Ok(f) = a.parse::<f64>() {
+    if a.contains(['.', 'e', 'E']) && !a.contains(['i', 'n', 'I', 'N'])
+        && let Ok(f) = a.parse::<f64>() {
             return Arg::Float(f);
         }
-    }
     match a {
         "true" => Arg::Bool(true),
         "false" => Arg::Bool(false),
@@ -164,11 +162,10 @@ fn format_arg(out: &mut String, verb: char, spec: Spec, a: &str) {
             if let (Some(p), 's' | 'v', Arg::Str) = (spec.precision, verb, &arg) {
                 s = s.chars().take(p).collect();
             }
-            if verb == 'v' && spec.plus {
-                if let Arg::Int(i) = arg {
+            if verb == 'v' && spec.plus
+                && let Arg::Int(i) = arg {
                     s = signed(i, &spec);
                 }
-            }
             s
         }
         ('d', Arg::Int(i)) => signed(*i, &spec),

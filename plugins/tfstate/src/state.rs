@@ -151,11 +151,10 @@ impl State {
             return Some((v, ""));
         }
         for (i, c) in key.char_indices().rev() {
-            if c == '.' || c == '[' {
-                if let Some(v) = self.index.get(&key[..i]) {
+            if (c == '.' || c == '[')
+                && let Some(v) = self.index.get(&key[..i]) {
                     return Some((v, &key[i..]));
                 }
-            }
         }
         None
     }

@@ -1,0 +1,233 @@
+//! Waiting on the deployment cortado created — by its id — until ECS says it COMPLETED, FAILED or
+//! was rolled back by the circuit breaker (ecspresso's waiter only compared task counts, so a
+//! rollback looked like success: its issue #732).
+//!
+//! Polling is every 2 s for the first five minutes (a finished rollout is reported within 2 s, and
+//! DescribeServices stays at 30 calls a minute at most), then backs off to 5 s and, after fifteen
+//! minutes, 10 s, so a stuck rollout does not spend the account's API budget. The timeout is a
+//! deadline to the second, and Ctrl-C stops the wait cleanly, saying what is still in flight.
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use serde_json::{Value, json};
+
+use super::progress::Reporter;
+use crate::aws::{SdkContext, ecs};
+use crate::commands::status::format_deployment;
+
+/// The pause before the next poll, by how long the wait has lasted.
+pub fn poll_interval(waited: Duration) -> Duration {
+    match waited.as_secs() {
+        0..300 => Duration::from_secs(2),
+        300..900 => Duration::from_secs(5),
+        _ => Duration::from_secs(10),
+    }
+}
+
+/// A rollout that did not complete: exit 1 with the reason.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct RolloutFailed(pub String);
+
+/// Raised on Ctrl-C: the wait stopped, the deployment goes on in ECS.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Interrupted(pub String);
+
+pub struct WaitStats {
+    pub describe_calls: u32,
+    pub elapsed: Duration,
+}
+
+/// What to wait for: deployment `deployment` (or, when None, whatever is PRIMARY at the first
+/// poll) of a service. Events older than `since` (epoch seconds) or in `known_events` are not shown.
+#[derive(Debug, Clone, Default)]
+pub struct Watch {
+    pub cluster: String,
+    pub service: String,
+    pub deployment: Option<String>,
+    pub timeout: Duration,
+    pub since: f64,
+    pub known_events: HashSet<String>,
+    /// The deployment was just created: it cannot be done yet, so the first look waits one interval.
+    pub just_created: bool,
+}
+
+pub async fn wait_ecs(client: &aws_sdk_ecs::Client, watch: Watch, reporter: &mut Reporter) -> Result<WaitStats> {
+    let Watch { cluster, service, deployment: id, timeout, since, known_events, just_created } = watch;
+    let (cluster, service) = (cluster.as_str(), service.as_str());
+    let start = Instant::now();
+    let deadline = start + timeout;
+    let mut seen_events = known_events;
+    let mut last_table = String::new();
+    let mut calls = 0u32;
+    if just_created {
+        pause(poll_interval(Duration::ZERO).min(timeout), "waiting for the first poll").await?;
+    }
+    let mut target = id;
+    let mut last_summary: String;
+    loop {
+        let sv = ecs::describe_service(client, cluster, service).await?;
+        calls += 1;
+        let Some(sv) = sv else {
+            return Err(RolloutFailed(format!("service {service} disappeared from cluster {cluster} while waiting")).into());
+        };
+        if let Some(status) = sv.get("status").and_then(Value::as_str).filter(|s| *s != "ACTIVE") {
+            return Err(RolloutFailed(format!("service {service} is {status}")).into());
+        }
+        // New events, oldest first.
+        if let Some(events) = sv.get("events").and_then(Value::as_array) {
+            let mut fresh: Vec<&Value> = events
+                .iter()
+                .filter(|e| e.get("createdAt").and_then(Value::as_f64).unwrap_or(0.0) >= since - 1.0)
+                .filter(|e| e.get("id").and_then(Value::as_str).is_some_and(|id| !seen_events.contains(id)))
+                .collect();
+            fresh.reverse();
+            for e in fresh {
+                if let Some(id) = e.get("id").and_then(Value::as_str) {
+                    seen_events.insert(id.to_owned());
+                }
+                reporter.event(e.get("createdAt").unwrap_or(&Value::Null), e.get("message").and_then(Value::as_str).unwrap_or(""));
+            }
+        }
+        let deployments = sv.get("deployments").and_then(Value::as_array).cloned().unwrap_or_default();
+        let lines: Vec<String> = deployments.iter().map(format_deployment).collect();
+        let table = lines.join("\n");
+        if table != last_table {
+            reporter.deployments(&lines, &Value::Array(deployments.clone()));
+            last_table = table;
+        }
+        let primary = deployments.iter().find(|d| d.get("status").and_then(Value::as_str) == Some("PRIMARY"));
+        if target.is_none() {
+            target = primary.and_then(|d| d.get("id")).and_then(Value::as_str).map(str::to_owned);
+        }
+        let mine = target.as_deref().and_then(|t| deployments.iter().find(|d| d.get("id").and_then(Value::as_str) == Some(t)));
+        let get = |d: &Value, k: &str| d.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+        let num = |d: &Value, k: &str| d.get(k).and_then(Value::as_i64).unwrap_or(0);
+        match (mine, primary) {
+            (Some(d), _) if get(d, "rolloutState") == "FAILED" => {
+                let mut msg = format!(
+                    "deployment {} of {} FAILED: {}",
+                    get(d, "id"),
+                    ecs::short_task_definition(&get(d, "taskDefinition")),
+                    get(d, "rolloutStateReason")
+                );
+                if let Some(p) = primary.filter(|p| get(p, "id") != get(d, "id")) {
+                    msg.push_str(&format!("; the circuit breaker rolled back to {}", ecs::short_task_definition(&get(p, "taskDefinition"))));
+                }
+                msg.push_str(&failure_details(client, cluster, &sv, &get(d, "id")).await);
+                return Err(RolloutFailed(msg).into());
+            }
+            (Some(d), _) if get(d, "status") == "PRIMARY" && get(d, "rolloutState") == "COMPLETED" && num(d, "runningCount") == num(d, "desiredCount") => {
+                return Ok(WaitStats { describe_calls: calls, elapsed: start.elapsed() });
+            }
+            (Some(d), _) if get(d, "status") == "PRIMARY" && d.get("rolloutState").is_none() && deployments.len() == 1 && num(d, "runningCount") == num(d, "desiredCount") => {
+                // Controllers without rollout states: one deployment at its count is stable.
+                return Ok(WaitStats { describe_calls: calls, elapsed: start.elapsed() });
+            }
+            (Some(d), Some(p)) if get(d, "status") != "PRIMARY" => {
+                let mut msg = format!(
+                    "deployment {} of {} was superseded: {} is now PRIMARY ({})",
+                    get(d, "id"),
+                    ecs::short_task_definition(&get(d, "taskDefinition")),
+                    get(p, "id"),
+                    ecs::short_task_definition(&get(p, "taskDefinition"))
+                );
+                msg.push_str(&failure_details(client, cluster, &sv, &get(d, "id")).await);
+                return Err(RolloutFailed(msg).into());
+            }
+            (None, Some(p)) if target.is_some() => {
+                let msg = format!(
+                    "deployment {} is gone; {} ({}) is PRIMARY: the rollout was rolled back or replaced",
+                    target.as_deref().unwrap_or(""),
+                    get(p, "id"),
+                    ecs::short_task_definition(&get(p, "taskDefinition"))
+                );
+                return Err(RolloutFailed(msg).into());
+            }
+            _ => {}
+        }
+        last_summary = match mine.or(primary) {
+            Some(d) => format!(
+                "deployment {} ({}) {} desired:{} running:{} pending:{} failed:{}",
+                get(d, "id"),
+                ecs::short_task_definition(&get(d, "taskDefinition")),
+                get(d, "rolloutState"),
+                num(d, "desiredCount"),
+                num(d, "runningCount"),
+                num(d, "pendingCount"),
+                num(d, "failedTasks")
+            ),
+            None => "no deployment yet".into(),
+        };
+        reporter.status(&last_summary);
+        let now = Instant::now();
+        if now >= deadline {
+            return Err(RolloutFailed(format!("timed out after {} waiting; still in progress: {last_summary}", crate::config::duration::format_go_duration(timeout))).into());
+        }
+        pause(poll_interval(start.elapsed()).min(deadline - now), &last_summary).await?;
+    }
+}
+
+/// Sleeps, unless Ctrl-C comes first: then the wait stops and says what goes on in ECS.
+async fn pause(d: Duration, in_flight: &str) -> Result<()> {
+    tokio::select! {
+        _ = tokio::time::sleep(d) => Ok(()),
+        _ = tokio::signal::ctrl_c() => Err(Interrupted(format!(
+            "interrupted; ECS goes on with {in_flight}. Resume watching with `cortado wait`, or roll back with `cortado rollback`."
+        )).into()),
+    }
+}
+
+/// The last events and the reasons of stopped tasks of a failed deployment.
+async fn failure_details(client: &aws_sdk_ecs::Client, cluster: &str, sv: &Value, deployment: &str) -> String {
+    let mut out = String::new();
+    if let Some(events) = sv.get("events").and_then(Value::as_array) {
+        let recent: Vec<&str> = events.iter().take(3).filter_map(|e| e.get("message").and_then(Value::as_str)).collect();
+        if !recent.is_empty() {
+            out.push_str("\n  recent events:");
+            for m in recent.iter().rev() {
+                out.push_str(&format!("\n    {m}"));
+            }
+        }
+    }
+    let tasks = client
+        .list_tasks()
+        .cluster(cluster)
+        .started_by(deployment)
+        .desired_status(aws_sdk_ecs::types::DesiredStatus::Stopped)
+        .send()
+        .await
+        .sdk_context(|| "listing stopped tasks".into());
+    if let Ok(list) = tasks {
+        let arns: Vec<String> = list.task_arns().iter().take(5).cloned().collect();
+        if !arns.is_empty()
+            && let Ok(desc) = client.describe_tasks().cluster(cluster).set_tasks(Some(arns)).send().await {
+                out.push_str("\n  stopped tasks:");
+                for t in desc.tasks() {
+                    let id = t.task_arn().and_then(|a| a.rsplit('/').next()).unwrap_or("");
+                    let containers: Vec<String> = t
+                        .containers()
+                        .iter()
+                        .filter(|c| c.exit_code().is_some_and(|e| e != 0) || c.reason().is_some())
+                        .map(|c| format!("{} exit {} {}", c.name().unwrap_or(""), c.exit_code().map(|e| e.to_string()).unwrap_or_else(|| "-".into()), c.reason().unwrap_or("")).trim_end().to_owned())
+                        .collect();
+                    out.push_str(format!("\n    {id}: {} {}", t.stopped_reason().unwrap_or(""), containers.join(", ")).trim_end());
+                }
+            }
+    }
+    out
+}
+
+/// A JSON summary of a finished wait (for `--output json`).
+pub fn stats_json(stats: &WaitStats) -> Value {
+    json!({"describe_services_calls": stats.describe_calls, "wait_seconds": stats.elapsed.as_secs_f64()})
+}
+
+/// The ids of a service's events: those already shown (or older than the command) are not
+/// repeated while waiting.
+pub fn event_ids(sv: &Value) -> HashSet<String> {
+    sv.get("events").and_then(Value::as_array).into_iter().flatten().filter_map(|e| e.get("id").and_then(Value::as_str)).map(str::to_owned).collect()
+}
