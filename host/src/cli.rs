@@ -388,7 +388,7 @@ pub struct StatusArgs {
 pub enum VerifyOutput {
     /// The indented OK/NG/SKIP tree
     #[default]
-    Tree,
+    Text,
     Json,
 }
 
@@ -409,7 +409,7 @@ pub struct VerifyArgs {
     pub cache: bool,
     #[arg(long = "no-cache", overrides_with = "cache")]
     pub no_cache: bool,
-    #[arg(long, value_enum, default_value_t = VerifyOutput::Tree)]
+    #[arg(long, value_enum, default_value_t = VerifyOutput::Text)]
     pub output: VerifyOutput,
 }
 
@@ -477,12 +477,8 @@ pub struct RunArgs {
     /// FARGATE, EC2 or EXTERNAL (overrides the service definition's launch type and capacity providers)
     #[arg(long = "launch-type")]
     pub launch_type: Option<String>,
-    /// Proceed although this soft-mandatory gate denies (repeatable; needs --reason)
-    #[arg(long = "override")]
-    pub override_gates: Vec<String>,
-    /// Why the gate is overridden (recorded in the audit log)
-    #[arg(long)]
-    pub reason: Option<String>,
+    #[command(flatten)]
+    pub gate: GateArgs,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -1,29 +1,13 @@
-//! Task definitions and tasks as JSON (see [`super::raw`]): register, run, describe, list, stop.
+//! Tasks as JSON (see [`super::raw`]): run, describe, list, stop.
 //! `run` sends overrides and network settings exactly as written, so fields newer than the SDK
 //! pass through.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use aws_sdk_ecs::types::{DesiredStatus, TaskField};
 use serde_json::Value;
 
 use super::SdkContext;
 use super::raw::RawJson;
-
-/// RegisterTaskDefinition with the definition as written; returns the registered definition.
-pub async fn register_task_definition(ecs: &aws_sdk_ecs::Client, td: &Value) -> Result<Value> {
-    let family = crate::definitions::family(td).unwrap_or_default().to_owned();
-    let raw = RawJson::with_body(td);
-    ecs.register_task_definition()
-        .family(&family)
-        .set_container_definitions(Some(vec![]))
-        .customize()
-        .interceptor(raw.clone())
-        .send()
-        .await
-        .sdk_context(|| format!("registering task definition family {family}"))?;
-    let body = raw.response_json()?;
-    body.get("taskDefinition").cloned().context("RegisterTaskDefinition returned no taskDefinition")
-}
 
 /// RunTask with `body` as the request; returns the response (`tasks`, `failures`).
 pub async fn run_task(ecs: &aws_sdk_ecs::Client, body: &Value) -> Result<Value> {

@@ -61,7 +61,7 @@ pub async fn run(app: &App, args: RunArgs) -> Result<()> {
             return Err(InputError::new(format!("--launch-type {lt}: FARGATE, EC2 or EXTERNAL")).into());
         }
     }
-    if !args.override_gates.is_empty() && args.reason.as_deref().is_none_or(|r| r.trim().is_empty()) {
+    if !args.gate.overrides.is_empty() && args.gate.reason.as_deref().is_none_or(|r| r.trim().is_empty()) {
         return Err(InputError::new("--override needs --reason \"why\" (it is recorded in the audit log)").into());
     }
     if propagate == Propagate::Service && app.config.service.is_none() {
@@ -110,8 +110,7 @@ pub async fn run(app: &App, args: RunArgs) -> Result<()> {
         overrides: overrides.clone(),
         ..Default::default()
     };
-    let gate_overrides = gate::Overrides { gates: args.override_gates.clone(), reason: args.reason.clone() };
-    gate::check(app, &aws, plan, &gate_overrides, args.dry_run).await?;
+    gate::check(app, &aws, plan, &args.gate.to_overrides(), args.dry_run).await?;
 
     if args.dry_run {
         match &td_arn {
@@ -125,7 +124,7 @@ pub async fn run(app: &App, args: RunArgs) -> Result<()> {
     let td_arn = match td_arn {
         Some(a) => a,
         None => {
-            let registered = task::register_task_definition(&client, &td).await?;
+            let registered = ecs::register_task_definition(&client, &td).await?;
             registered.get("taskDefinitionArn").and_then(Value::as_str).context("RegisterTaskDefinition returned no ARN")?.to_owned()
         }
     };
@@ -158,12 +157,12 @@ pub async fn run(app: &App, args: RunArgs) -> Result<()> {
             None
         }
     };
-    let interval = poll_interval(app)?;
-    let tasks = wait(&client, &app.config.cluster, &arns, args.wait_until, &mut tail, app.config.timeout, interval).await?;
+    let fixed = poll_interval(app)?;
+    let tasks = wait(&client, &app.config.cluster, &arns, args.wait_until, &mut tail, app.config.timeout, fixed).await?;
     if let Some(t) = tail.as_mut() {
         // CloudWatch Logs may still be ingesting the last lines.
         if t.poll().await == 0 {
-            tokio::time::sleep(interval.min(Duration::from_secs(2))).await;
+            tokio::time::sleep(fixed.unwrap_or(Duration::from_secs(2)).min(Duration::from_secs(2))).await;
             t.poll().await;
         }
     }
@@ -358,14 +357,16 @@ fn container_def<'a>(td: &'a Value, name: &str) -> Option<&'a Value> {
     td.get("containerDefinitions")?.as_array()?.iter().find(|c| c.get("name").and_then(Value::as_str) == Some(name))
 }
 
-/// `CORTADO_POLL_INTERVAL` (Go duration; the tests use a fraction of a second), else 5 s.
-fn poll_interval(app: &App) -> Result<Duration> {
+/// A fixed poll interval from `CORTADO_POLL_INTERVAL` (Go duration; the tests use a fraction of a
+/// second); None means deploy's schedule (2 s, backing off as the wait goes on).
+fn poll_interval(app: &App) -> Result<Option<Duration>> {
     match app.env.get("CORTADO_POLL_INTERVAL").filter(|v| !v.is_empty()) {
         Some(v) => crate::config::duration::parse_go_duration(v)
             .ok()
             .filter(|d| *d > Duration::ZERO)
+            .map(Some)
             .ok_or_else(|| InputError::new(format!("CORTADO_POLL_INTERVAL={v}: not a positive Go duration (500ms, 5s)")).into()),
-        None => Ok(Duration::from_secs(5)),
+        None => Ok(None),
     }
 }
 
@@ -439,13 +440,13 @@ async fn wait(
     until: WaitUntil,
     tail: &mut Option<LogTail>,
     timeout: Duration,
-    interval: Duration,
+    fixed: Option<Duration>,
 ) -> Result<Vec<Value>> {
     let start = Instant::now();
     let mut last: Vec<String> = vec![String::new(); arns.len()];
     loop {
         tokio::select! {
-            _ = tokio::time::sleep(interval) => {}
+            _ = tokio::time::sleep(fixed.unwrap_or_else(|| crate::deploy::wait::poll_interval(start.elapsed()))) => {}
             _ = tokio::signal::ctrl_c() => bail!("interrupted; the task keeps running: {}", arns.join(" ")),
         }
         let (tasks, failures) = task::describe_tasks(client, cluster, arns).await?;

@@ -38,7 +38,7 @@ pub async fn run(app: &App, args: VerifyArgs) -> Result<()> {
     };
     tracing::debug!("verify took {:?}", started.elapsed());
     match args.output {
-        VerifyOutput::Tree => print!("{}", tree::render_text(&nodes, Style::stdout())),
+        VerifyOutput::Text => print!("{}", tree::render_text(&nodes, Style::stdout())),
         VerifyOutput::Json => println!("{}", serde_json::to_string_pretty(&tree::render_json(&nodes))?),
     }
     let failed: usize = nodes.iter().map(tree::Node::failures).sum();
