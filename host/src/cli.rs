@@ -433,8 +433,8 @@ pub struct RunArgs {
     #[arg(long = "no-wait", overrides_with = "wait")]
     pub no_wait: bool,
     /// TaskOverride JSON (wins over --overrides-file)
-    #[arg(long)]
-    pub overrides: Option<String>,
+    #[arg(long = "overrides")]
+    pub task_overrides: Option<String>,
     /// TaskOverride file, rendered like a definition file (template, or Jsonnet for .jsonnet)
     #[arg(long = "overrides-file")]
     pub overrides_file: Option<PathBuf>,

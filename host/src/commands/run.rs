@@ -309,13 +309,13 @@ fn request(app: &App, args: &RunArgs, td: &Value, sv: Option<&Value>, overrides:
 
 /// `--overrides` (plain JSON, wins) or `--overrides-file` (rendered like a definition file).
 fn read_overrides(app: &App, args: &RunArgs) -> Result<Option<Value>> {
-    let raw = match (&args.overrides, &args.overrides_file) {
+    let raw = match (&args.task_overrides, &args.overrides_file) {
         (Some(text), _) => serde_json::from_str::<Value>(text).map_err(|e| InputError::new(format!("--overrides: not JSON: {e}")))?,
         (None, Some(path)) => app.renderer().render_file(path, "--overrides-file")?,
         (None, None) => return Ok(None),
     };
     if !raw.is_object() {
-        let from = args.overrides_file.as_ref().filter(|_| args.overrides.is_none()).map(|p| p.display().to_string()).unwrap_or_else(|| "--overrides".into());
+        let from = args.overrides_file.as_ref().filter(|_| args.task_overrides.is_none()).map(|p| p.display().to_string()).unwrap_or_else(|| "--overrides".into());
         return Err(InputError::new(format!("{from}: a TaskOverride must be a JSON object, found {}", crate::config::kind(&raw))).into());
     }
     Ok(Some(crate::definitions::keys::normalise(raw)))
@@ -518,6 +518,12 @@ fn judge(tasks: &[Value], arns: &[String], watch: &str, until: WaitUntil) -> Res
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        use clap::CommandFactory;
+        crate::cli::Cli::command().debug_assert();
+    }
 
     #[test]
     fn tags() {
