@@ -131,11 +131,12 @@ pub async fn run(app: &App, args: RunArgs) -> Result<()> {
     tracing::info!("Task definition ARN: {td_arn}");
     body["taskDefinition"] = json!(td_arn);
     let resp = task::run_task(&client, &body).await?;
+    let arns: Vec<String> = resp.get("tasks").and_then(Value::as_array).into_iter().flatten().filter_map(|t| t.get("taskArn").and_then(Value::as_str)).map(str::to_owned).collect();
     if let Some(f) = resp.get("failures").and_then(Value::as_array).and_then(|f| f.first()) {
         let s = |k: &str| f.get(k).and_then(Value::as_str).unwrap_or("");
-        bail!("failed to run task: {} {} {}", s("reason"), s("detail"), s("arn"));
+        let started = if arns.is_empty() { String::new() } else { format!(" (started anyway: {})", arns.join(" ")) };
+        bail!("failed to run task: {} {} {}{started}", s("reason"), s("detail"), s("arn"));
     }
-    let arns: Vec<String> = resp.get("tasks").and_then(Value::as_array).into_iter().flatten().filter_map(|t| t.get("taskArn").and_then(Value::as_str)).map(str::to_owned).collect();
     if arns.is_empty() {
         bail!("RunTask started no task and reported no failure");
     }

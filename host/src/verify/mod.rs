@@ -17,7 +17,7 @@ pub mod tree;
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use aws_config::{Region, SdkConfig};
@@ -98,6 +98,18 @@ async fn agent_credentials(aws: &Aws, execution_role: Option<&str>) -> SdkConfig
 
 type Probe = Pin<Box<dyn Future<Output = Outcome> + Send + 'static>>;
 
+/// The client for registries outside AWS, shared by the image checks of one run.
+struct Registry {
+    client: OnceLock<RegistryClient>,
+    timeout: Duration,
+}
+
+impl Registry {
+    fn get(&self) -> &RegistryClient {
+        self.client.get_or_init(|| RegistryClient::new(self.timeout))
+    }
+}
+
 /// A check's result: known now, running, or the same as an earlier check's.
 enum Slot {
     Done(Outcome),
@@ -163,7 +175,8 @@ pub async fn run(aws: &Aws, inputs: Inputs<'_>, opts: &Options) -> Vec<Node> {
     let td = inputs.task_definition;
     let exec_role = td.get("executionRoleArn").and_then(Value::as_str);
     let creds = Arc::new(Creds { caller: aws.sdk.clone(), agent: agent_credentials(aws, exec_role).await, region: aws.region().to_owned() });
-    let registry = Arc::new(RegistryClient::new(opts.registry_timeout));
+    // Made on first use: most task definitions only name ECR images.
+    let registry = Arc::new(Registry { client: OnceLock::new(), timeout: opts.registry_timeout });
     let mut planner = Planner { handles: vec![], seen: HashMap::new(), cache: opts.cache };
 
     let mut roots = vec![
@@ -183,7 +196,7 @@ pub async fn run(aws: &Aws, inputs: Inputs<'_>, opts: &Options) -> Vec<Node> {
     roots.into_iter().map(|p| resolve(p, &results)).collect()
 }
 
-fn task_definition(planner: &mut Planner, creds: &Arc<Creds>, registry: &Arc<RegistryClient>, td: &Value, sv: Option<&Value>, opts: &Options) -> Planned {
+fn task_definition(planner: &mut Planner, creds: &Arc<Creds>, registry: &Arc<Registry>, td: &Value, sv: Option<&Value>, opts: &Options) -> Planned {
     let mut children = Vec::new();
     for (key, label) in [("executionRoleArn", "ExecutionRole"), ("taskRoleArn", "TaskRole")] {
         if let Some(arn) = td.get(key).and_then(Value::as_str) {
@@ -244,7 +257,7 @@ fn task_definition(planner: &mut Planner, creds: &Arc<Creds>, registry: &Arc<Reg
     group("TaskDefinition", None, children)
 }
 
-fn image_check(planner: &mut Planner, creds: &Arc<Creds>, registry: &Arc<RegistryClient>, c: &Value, platform: Option<image::Platform>, opts: &Options) -> Planned {
+fn image_check(planner: &mut Planner, creds: &Arc<Creds>, registry: &Arc<Registry>, c: &Value, platform: Option<image::Platform>, opts: &Options) -> Planned {
     let text = c.get("image").and_then(Value::as_str).unwrap_or("").to_owned();
     let node = format!("Image[{text}]");
     let parsed = match ImageRef::parse(&text) {
@@ -259,7 +272,7 @@ fn image_check(planner: &mut Planner, creds: &Arc<Creds>, registry: &Arc<Registr
         return done(node, Outcome::skip(format!("CORTADO_OFFLINE is set: registry {} not contacted", parsed.registry)));
     }
     let registry = registry.clone();
-    planner.probe(node, Box::pin(async move { registry.check(&parsed, platform.as_ref()).await }))
+    planner.probe(node, Box::pin(async move { registry.get().check(&parsed, platform.as_ref()).await }))
 }
 
 /// `arn:aws:s3:::bucket/key`: HeadObject with the agent's credentials (the agent fetches it).
