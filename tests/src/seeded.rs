@@ -58,7 +58,11 @@ pub fn service_definition(seed: &Value) -> Value {
 /// Writes `cortado.yml` (cluster and service from the seed; `extra` appended), the task definition
 /// and, when given, the service definition.
 pub fn write_project(p: &Project, seed: &Value, td: &Value, sv: Option<&Value>, extra: &str) {
-    let mut config = format!("region: {}\ncluster: {}\ntask_definition: ecs-task-def.json\n", seed["region"].as_str().unwrap(), seed["ecs"]["clusterName"].as_str().unwrap());
+    let mut config = format!(
+        "region: {}\ncluster: {}\ntask_definition: ecs-task-def.json\n",
+        seed["region"].as_str().unwrap(),
+        seed["ecs"]["clusterName"].as_str().unwrap()
+    );
     if let Some(sv) = sv {
         config.push_str(&format!("service: {}\nservice_definition: ecs-service-def.json\n", seed["ecs"]["serviceName"].as_str().unwrap()));
         p.write("ecs-service-def.json", &serde_json::to_string_pretty(sv).unwrap());

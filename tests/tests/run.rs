@@ -63,7 +63,19 @@ fn no_wait_returns_the_task_arn_at_once() {
     let td = exiting(&seed, &[("app", 0, &[])]);
     write_project(&p, &seed, &td, Some(&service_definition(&seed)), "");
     let started = std::time::Instant::now();
-    let run = p.run(&["run", "--no-wait", "--count", "2", "--tags", "team=data,ticket=", "--overrides", r#"{"containerOverrides": [{"name": "app", "environment": [{"name": "MODE", "value": "once"}]}]}"#], &[]);
+    let run = p.run(
+        &[
+            "run",
+            "--no-wait",
+            "--count",
+            "2",
+            "--tags",
+            "team=data,ticket=",
+            "--overrides",
+            r#"{"containerOverrides": [{"name": "app", "environment": [{"name": "MODE", "value": "once"}]}]}"#,
+        ],
+        &[],
+    );
     run.expect_code(0);
     let elapsed = started.elapsed();
     let arns: Vec<&str> = run.stdout.lines().collect();
@@ -142,7 +154,8 @@ fn gates_see_run_and_can_be_overridden_with_a_reason() {
     run.expect_code(0);
     assert_eq!(ecs_calls(&region).iter().filter(|c| *c == "ecs:RunTask").count(), 1);
     let audit: Vec<Value> = p.read("cortado-audit.jsonl").lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    let outcomes: Vec<(&str, &str, &str)> = audit.iter().map(|r| (r["command"].as_str().unwrap(), r["outcome"].as_str().unwrap(), r["override_reason"].as_str().unwrap_or(""))).collect();
+    let outcomes: Vec<(&str, &str, &str)> =
+        audit.iter().map(|r| (r["command"].as_str().unwrap(), r["outcome"].as_str().unwrap(), r["override_reason"].as_str().unwrap_or(""))).collect();
     assert_eq!(outcomes, vec![("run", "blocked", ""), ("run", "overridden", "hotfix INC-42")], "{audit:?}");
 }
 

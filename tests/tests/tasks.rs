@@ -16,7 +16,10 @@ fn two_tasks(tag: &str) -> (Project, String, Value, String, String) {
     run.expect_code(0);
     let one_off = run.stdout.trim().rsplit('/').next().unwrap().to_owned();
     let rows = list(&p);
-    let service = rows.iter().find(|r| r["group"] == format!("service:{}", seed["ecs"]["serviceName"].as_str().unwrap())).expect("the service's task")["id"].as_str().unwrap().to_owned();
+    let service = rows.iter().find(|r| r["group"] == format!("service:{}", seed["ecs"]["serviceName"].as_str().unwrap())).expect("the service's task")["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     (p, region, seed, service, one_off)
 }
 
@@ -35,7 +38,10 @@ fn tasks_lists_the_service_and_family_tasks_as_table_tsv_and_json() {
     assert!(ids.contains(&service.as_str()) && ids.contains(&one_off.as_str()), "{rows:?}");
     let family = format!("{}-app", seed["prefix"].as_str().unwrap());
     let oneoff = rows.iter().find(|r| r["id"] == one_off.as_str()).unwrap();
-    assert_eq!((oneoff["group"].as_str().unwrap(), oneoff["taskDefinition"].as_str().unwrap()), (format!("family:{family}").as_str(), format!("{family}:2").as_str()));
+    assert_eq!(
+        (oneoff["group"].as_str().unwrap(), oneoff["taskDefinition"].as_str().unwrap()),
+        (format!("family:{family}").as_str(), format!("{family}:2").as_str())
+    );
 
     let run = p.run(&["tasks"], &[]);
     run.expect_code(0);

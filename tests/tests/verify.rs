@@ -70,7 +70,16 @@ fn the_healthy_seed_is_all_ok_and_the_execution_role_is_assumed() {
     }
     assert!(run.stderr.contains("Verify OK!"), "{}", run.stderr);
     let calls = sim().calls_in(&region);
-    for call in ["sts:AssumeRole", "iam:GetRole", "ecr:BatchGetImage", "ssm:GetParameters", "secretsmanager:GetSecretValue", "logs:PutLogEvents", "elasticloadbalancing:DescribeTargetGroups", "ecs:DescribeClusters"] {
+    for call in [
+        "sts:AssumeRole",
+        "iam:GetRole",
+        "ecr:BatchGetImage",
+        "ssm:GetParameters",
+        "secretsmanager:GetSecretValue",
+        "logs:PutLogEvents",
+        "elasticloadbalancing:DescribeTargetGroups",
+        "ecs:DescribeClusters",
+    ] {
         assert!(calls.iter().any(|c| c == call), "{call} not called: {calls:?}");
     }
 
@@ -255,7 +264,11 @@ fn serve_registry() -> u16 {
                 assert!(path.contains("scope=repository%3Ateam%2Fapp%3Apull") && path.contains("service=fake"), "token request {path}");
                 ("200 OK", "Content-Type: application/json\r\n".into(), r#"{"token":"t0k"}"#.into())
             } else if !auth.ends_with("Bearer t0k") {
-                ("401 Unauthorized", format!("WWW-Authenticate: Bearer realm=\"http://127.0.0.1:{port}/token\",service=\"fake\",scope=\"repository:team/app:pull\"\r\n"), String::new())
+                (
+                    "401 Unauthorized",
+                    format!("WWW-Authenticate: Bearer realm=\"http://127.0.0.1:{port}/token\",service=\"fake\",scope=\"repository:team/app:pull\"\r\n"),
+                    String::new(),
+                )
             } else if path == "/v2/team/app/manifests/v1" {
                 ("200 OK", "Content-Type: application/vnd.oci.image.index.v1+json\r\n".into(), index.into())
             } else {

@@ -13,13 +13,7 @@ use super::raw::RawJson;
 pub async fn run_task(ecs: &aws_sdk_ecs::Client, body: &Value) -> Result<Value> {
     let td = body.get("taskDefinition").and_then(Value::as_str).unwrap_or_default().to_owned();
     let raw = RawJson::with_body(body);
-    ecs.run_task()
-        .task_definition(&td)
-        .customize()
-        .interceptor(raw.clone())
-        .send()
-        .await
-        .sdk_context(|| format!("running a task of {td}"))?;
+    ecs.run_task().task_definition(&td).customize().interceptor(raw.clone()).send().await.sdk_context(|| format!("running a task of {td}"))?;
     raw.response_json()
 }
 

@@ -21,9 +21,7 @@ const INSTALL_URL: &str = "https://docs.aws.amazon.com/systems-manager/latest/us
 pub fn require_plugin(env: &Env) -> Result<PathBuf> {
     let path = env.get("PATH").unwrap_or("");
     find_executable(PLUGIN, path).ok_or_else(|| {
-        anyhow::anyhow!(
-            "cortado exec needs {PLUGIN} (the AWS Session Manager plugin) on PATH, and it is not there (PATH={path}); install it: {INSTALL_URL}"
-        )
+        anyhow::anyhow!("cortado exec needs {PLUGIN} (the AWS Session Manager plugin) on PATH, and it is not there (PATH={path}); install it: {INSTALL_URL}")
     })
 }
 
@@ -104,7 +102,12 @@ pub async fn run(app: &App, args: ExecArgs) -> Result<()> {
         let session = json!({"sessionId": s.session_id(), "streamUrl": s.stream_url(), "tokenValue": s.token_value()});
         (session, json!({"Target": target}), endpoint(&app.env, "ecs", &region))
     };
-    tracing::info!("{} {} in container {name} of task {}", if args.port_forward { "forwarding a port" } else { "running" }, if args.port_forward { String::new() } else { args.command.clone() }, row.id);
+    tracing::info!(
+        "{} {} in container {name} of task {}",
+        if args.port_forward { "forwarding a port" } else { "running" },
+        if args.port_forward { String::new() } else { args.command.clone() },
+        row.id
+    );
     let argv = plugin_args(&session, &region, &params, &endpoint);
     let mut child = tokio::process::Command::new(&plugin).args(&argv).spawn().with_context(|| format!("starting {}", plugin.display()))?;
     // Ctrl-C belongs to the session (the plugin gets it from the terminal), not to cortado.
@@ -162,7 +165,10 @@ mod tests {
     #[test]
     fn plugin_argv_matches_the_aws_cli() {
         let argv = plugin_args(&json!({"sessionId": "s"}), "ap-northeast-1", &json!({"Target": "ecs:c_t_r"}), "https://ecs.ap-northeast-1.amazonaws.com");
-        assert_eq!(argv, vec![r#"{"sessionId":"s"}"#, "ap-northeast-1", "StartSession", "", r#"{"Target":"ecs:c_t_r"}"#, "https://ecs.ap-northeast-1.amazonaws.com"]);
+        assert_eq!(
+            argv,
+            vec![r#"{"sessionId":"s"}"#, "ap-northeast-1", "StartSession", "", r#"{"Target":"ecs:c_t_r"}"#, "https://ecs.ap-northeast-1.amazonaws.com"]
+        );
         let env = Env::from_pairs([("AWS_ENDPOINT_URL".to_owned(), "http://127.0.0.1:1".to_owned())]);
         assert_eq!(endpoint(&env, "ssm", "r"), "http://127.0.0.1:1");
         assert_eq!(endpoint(&Env::default(), "ssm", "r"), "https://ssm.r.amazonaws.com");

@@ -51,15 +51,16 @@ pub async fn run(app: &App, args: RunArgs) -> Result<()> {
         return Err(InputError::new(format!("--count {}: RunTask starts 1 to 10 tasks", args.count)).into());
     }
     let propagate = parse_propagate(args.propagate_tags.as_deref())?;
-    if let Some(ip) = &args.assign_public_ip {
-        if ip != "ENABLED" && ip != "DISABLED" {
-            return Err(InputError::new(format!("--assign-public-ip {ip}: ENABLED or DISABLED")).into());
-        }
+    if let Some(ip) = &args.assign_public_ip
+        && ip != "ENABLED"
+        && ip != "DISABLED"
+    {
+        return Err(InputError::new(format!("--assign-public-ip {ip}: ENABLED or DISABLED")).into());
     }
-    if let Some(lt) = &args.launch_type {
-        if !["FARGATE", "EC2", "EXTERNAL"].contains(&lt.as_str()) {
-            return Err(InputError::new(format!("--launch-type {lt}: FARGATE, EC2 or EXTERNAL")).into());
-        }
+    if let Some(lt) = &args.launch_type
+        && !["FARGATE", "EC2", "EXTERNAL"].contains(&lt.as_str())
+    {
+        return Err(InputError::new(format!("--launch-type {lt}: FARGATE, EC2 or EXTERNAL")).into());
     }
     if !args.gate.overrides.is_empty() && args.gate.reason.as_deref().is_none_or(|r| r.trim().is_empty()) {
         return Err(InputError::new("--override needs --reason \"why\" (it is recorded in the audit log)").into());
@@ -131,7 +132,8 @@ pub async fn run(app: &App, args: RunArgs) -> Result<()> {
     tracing::info!("Task definition ARN: {td_arn}");
     body["taskDefinition"] = json!(td_arn);
     let resp = task::run_task(&client, &body).await?;
-    let arns: Vec<String> = resp.get("tasks").and_then(Value::as_array).into_iter().flatten().filter_map(|t| t.get("taskArn").and_then(Value::as_str)).map(str::to_owned).collect();
+    let arns: Vec<String> =
+        resp.get("tasks").and_then(Value::as_array).into_iter().flatten().filter_map(|t| t.get("taskArn").and_then(Value::as_str)).map(str::to_owned).collect();
     if let Some(f) = resp.get("failures").and_then(Value::as_array).and_then(|f| f.first()) {
         let s = |k: &str| f.get(k).and_then(Value::as_str).unwrap_or("");
         let started = if arns.is_empty() { String::new() } else { format!(" (started anyway: {})", arns.join(" ")) };
@@ -211,7 +213,8 @@ async fn resolve_arn(app: &App, client: &aws_sdk_ecs::Client, source: &Source, l
 
 /// `--watch-container`, else the first container; an unknown name is bad input (ecspresso panicked).
 fn watch_container(td: &Value, wanted: Option<&str>) -> Result<String, InputError> {
-    let names: Vec<&str> = td.get("containerDefinitions").and_then(Value::as_array).into_iter().flatten().filter_map(|c| c.get("name").and_then(Value::as_str)).collect();
+    let names: Vec<&str> =
+        td.get("containerDefinitions").and_then(Value::as_array).into_iter().flatten().filter_map(|c| c.get("name").and_then(Value::as_str)).collect();
     match wanted {
         Some(w) if names.contains(&w) => Ok(w.to_owned()),
         Some(w) => Err(InputError::new(format!(
@@ -272,7 +275,15 @@ fn request(app: &App, args: &RunArgs, td: &Value, sv: Option<&Value>, overrides:
     b.insert("cluster".into(), json!(app.config.cluster));
     b.insert("count".into(), json!(args.count));
     if let Some(sv) = sv {
-        for k in ["launchType", "capacityProviderStrategy", "placementConstraints", "placementStrategy", "platformVersion", "enableECSManagedTags", "enableExecuteCommand"] {
+        for k in [
+            "launchType",
+            "capacityProviderStrategy",
+            "placementConstraints",
+            "placementStrategy",
+            "platformVersion",
+            "enableECSManagedTags",
+            "enableExecuteCommand",
+        ] {
             if let Some(v) = sv.get(k) {
                 b.insert(k.into(), v.clone());
             }
@@ -316,7 +327,8 @@ fn read_overrides(app: &App, args: &RunArgs) -> Result<Option<Value>> {
         (None, None) => return Ok(None),
     };
     if !raw.is_object() {
-        let from = args.overrides_file.as_ref().filter(|_| args.task_overrides.is_none()).map(|p| p.display().to_string()).unwrap_or_else(|| "--overrides".into());
+        let from =
+            args.overrides_file.as_ref().filter(|_| args.task_overrides.is_none()).map(|p| p.display().to_string()).unwrap_or_else(|| "--overrides".into());
         return Err(InputError::new(format!("{from}: a TaskOverride must be a JSON object, found {}", crate::config::kind(&raw))).into());
     }
     Ok(Some(crate::definitions::keys::normalise(raw)))
@@ -348,10 +360,17 @@ fn parse_propagate(s: Option<&str>) -> Result<Propagate, InputError> {
 /// The running service's tags (ecspresso read the ARN from the file, where it is normally empty).
 async fn service_tags(app: &App, client: &aws_sdk_ecs::Client) -> Result<Vec<(String, String)>> {
     let svc = app.config.service.as_deref().unwrap_or_default();
-    let sv = ecs::describe_service(client, &app.config.cluster, svc).await?.with_context(|| format!("service {svc} is not found in cluster {}", app.config.cluster))?;
+    let sv = ecs::describe_service(client, &app.config.cluster, svc)
+        .await?
+        .with_context(|| format!("service {svc} is not found in cluster {}", app.config.cluster))?;
     let arn = sv.get("serviceArn").and_then(Value::as_str).unwrap_or_default();
     let out = client.list_tags_for_resource().resource_arn(arn).send().await.sdk_context(|| format!("listing the tags of {arn}"))?;
-    Ok(out.tags().iter().filter(|t| !t.key().unwrap_or("").starts_with("aws:")).map(|t| (t.key().unwrap_or("").to_owned(), t.value().unwrap_or("").to_owned())).collect())
+    Ok(out
+        .tags()
+        .iter()
+        .filter(|t| !t.key().unwrap_or("").starts_with("aws:"))
+        .map(|t| (t.key().unwrap_or("").to_owned(), t.value().unwrap_or("").to_owned()))
+        .collect())
 }
 
 fn container_def<'a>(td: &'a Value, name: &str) -> Option<&'a Value> {
@@ -457,7 +476,15 @@ async fn wait(
         if let Some(t) = tail.as_mut() {
             t.poll().await;
         }
-        let status = |arn: &str| tasks.iter().find(|t| t.get("taskArn").and_then(Value::as_str) == Some(arn)).and_then(|t| t.get("lastStatus")).and_then(Value::as_str).unwrap_or("").to_owned();
+        let status = |arn: &str| {
+            tasks
+                .iter()
+                .find(|t| t.get("taskArn").and_then(Value::as_str) == Some(arn))
+                .and_then(|t| t.get("lastStatus"))
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned()
+        };
         let now: Vec<String> = arns.iter().map(|a| status(a)).collect();
         for (i, s) in now.iter().enumerate() {
             if *s != last[i] {

@@ -118,7 +118,8 @@ fn local_family(app: &App) -> Result<Option<String>> {
         return Ok(None);
     }
     let td = app.renderer().task_definition(app.task_definition_path()?)?;
-    let family = crate::definitions::family(&td).ok_or_else(|| InputError::in_file(app.task_definition_path().map(|p| p.as_path()).unwrap_or(&app.config.path), "the task definition has no family"))?;
+    let family = crate::definitions::family(&td)
+        .ok_or_else(|| InputError::in_file(app.task_definition_path().map(|p| p.as_path()).unwrap_or(&app.config.path), "the task definition has no family"))?;
     Ok(Some(family.to_owned()))
 }
 
@@ -214,11 +215,7 @@ pub fn choose(app: &App, lines: &[String], what: &str, flag: &str) -> Result<usi
         std::io::stdin().lock().read_line(&mut answer)?;
         answer.trim().to_owned()
     } else {
-        return Err(InputError::new(format!(
-            "{} candidates for the {what}: choose one with {flag}, or set --filter-command (peco, fzf)",
-            lines.len()
-        ))
-        .into());
+        return Err(InputError::new(format!("{} candidates for the {what}: choose one with {flag}, or set --filter-command (peco, fzf)", lines.len())).into());
     };
     if picked.is_empty() {
         bail!("no {what} selected");
@@ -243,7 +240,8 @@ fn run_filter(cmd: &str, lines: &[String]) -> Result<String> {
     } else {
         Command::new(cmd)
     };
-    let mut child = c.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().with_context(|| format!("starting the filter command {cmd:?}"))?;
+    let mut child =
+        c.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().with_context(|| format!("starting the filter command {cmd:?}"))?;
     if let Some(mut stdin) = child.stdin.take() {
         // A filter that exits early closes the pipe: not an error.
         let _ = stdin.write_all(lines.join("\n").as_bytes()).and_then(|_| stdin.write_all(b"\n"));

@@ -34,7 +34,9 @@ pub async fn run(app: &App, args: VerifyArgs) -> Result<()> {
     let inputs = Inputs { task_definition: &td, service_definition: sv.as_ref(), cluster: &app.config.cluster, plugins: &app.plugins };
     let nodes = match app.config.timeout {
         t if t.is_zero() => verify::run(&aws, inputs, &opts).await,
-        t => tokio::time::timeout(t, verify::run(&aws, inputs, &opts)).await.map_err(|_| anyhow::anyhow!("verify did not finish within the timeout ({t:?})"))?,
+        t => {
+            tokio::time::timeout(t, verify::run(&aws, inputs, &opts)).await.map_err(|_| anyhow::anyhow!("verify did not finish within the timeout ({t:?})"))?
+        }
     };
     tracing::debug!("verify took {:?}", started.elapsed());
     match args.output {

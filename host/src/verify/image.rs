@@ -149,11 +149,7 @@ pub fn index_platform(media_type: &str, manifest: &Value, want: &Platform) -> Op
 pub fn config_platform(config: &Value, want: &Platform) -> Outcome {
     let os = config.get("os").and_then(Value::as_str).unwrap_or("");
     let arch = config.get("architecture").and_then(Value::as_str).unwrap_or("");
-    if os == want.os && arch == want.architecture {
-        Outcome::ok()
-    } else {
-        Outcome::ng(format!("the image is for {os}/{arch}, the task runs on {want}"))
-    }
+    if os == want.os && arch == want.architecture { Outcome::ok() } else { Outcome::ng(format!("the image is for {os}/{arch}, the task runs on {want}")) }
 }
 
 /// An ECR image: BatchGetImage with the credentials the ECS agent would use, in the image's region.
@@ -185,7 +181,12 @@ pub async fn check_ecr(ecr: &aws_sdk_ecr::Client, image: &ImageRef, registry_id:
     };
     let Some(found) = out.images().first() else {
         let why = out.failures().first().and_then(|f| f.failure_reason()).unwrap_or("not found");
-        return Outcome::ng(format!("{} {} not found in {}: {why}", if image.digest.is_some() { "digest" } else { "tag" }, image.reference(), image.repository));
+        return Outcome::ng(format!(
+            "{} {} not found in {}: {why}",
+            if image.digest.is_some() { "digest" } else { "tag" },
+            image.reference(),
+            image.repository
+        ));
     };
     let Some(want) = want else { return Outcome::ok() };
     let media = found.image_manifest_media_type().unwrap_or("");

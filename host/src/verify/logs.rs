@@ -15,7 +15,11 @@ pub fn awslogs_options(container: &Value) -> Option<BTreeMap<String, String>> {
     if lc.get("logDriver").and_then(Value::as_str) != Some("awslogs") {
         return None;
     }
-    let opts = lc.get("options").and_then(Value::as_object).map(|o| o.iter().map(|(k, v)| (k.clone(), v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string()))).collect()).unwrap_or_default();
+    let opts = lc
+        .get("options")
+        .and_then(Value::as_object)
+        .map(|o| o.iter().map(|(k, v)| (k.clone(), v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string()))).collect())
+        .unwrap_or_default();
     Some(opts)
 }
 
@@ -44,15 +48,17 @@ pub async fn check(caller: &aws_config::SdkConfig, agent: &aws_config::SdkConfig
         return Outcome::ng(format!("log group {group} does not exist (set awslogs-create-group to \"true\" to let ECS create it)"));
     }
     if !put_logs {
-        return if exists { Outcome::ok_with("exists; not written (--no-put-logs)") } else { Outcome::ok_with(format!("log group {group} does not exist yet; ECS creates it (awslogs-create-group)")) };
+        return if exists {
+            Outcome::ok_with("exists; not written (--no-put-logs)")
+        } else {
+            Outcome::ok_with(format!("log group {group} does not exist yet; ECS creates it (awslogs-create-group)"))
+        };
     }
     let writer = aws_sdk_cloudwatchlogs::Client::new(agent);
-    if !exists {
-        if let Err(e) = writer.create_log_group().log_group_name(group).send().await {
-            let msg = describe_error(&e);
-            if !msg.contains("ResourceAlreadyExists") {
-                return Outcome::ng(format!("cannot create log group {group}: {msg}"));
-            }
+    if !exists && let Err(e) = writer.create_log_group().log_group_name(group).send().await {
+        let msg = describe_error(&e);
+        if !msg.contains("ResourceAlreadyExists") {
+            return Outcome::ng(format!("cannot create log group {group}: {msg}"));
         }
     }
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);

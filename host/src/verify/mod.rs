@@ -133,10 +133,10 @@ struct Planner {
 
 impl Planner {
     fn probe(&mut self, name: String, fut: Probe) -> Planned {
-        if self.cache {
-            if let Some(&i) = self.seen.get(&name) {
-                return Planned { name, own: Some(Slot::Cached(i)), children: vec![] };
-            }
+        if self.cache
+            && let Some(&i) = self.seen.get(&name)
+        {
+            return Planned { name, own: Some(Slot::Cached(i)), children: vec![] };
         }
         let i = self.handles.len();
         self.handles.push(tokio::spawn(fut));
@@ -226,7 +226,11 @@ fn task_definition(planner: &mut Planner, creds: &Arc<Creds>, registry: &Arc<Reg
                 node,
                 Box::pin(async move {
                     let region = parsed.region().map(str::to_owned);
-                    if get { secrets::read(&creds.agent_in(region.as_deref()), &parsed).await } else { secrets::exists(&creds.caller_in(region.as_deref()), &parsed).await }
+                    if get {
+                        secrets::read(&creds.agent_in(region.as_deref()), &parsed).await
+                    } else {
+                        secrets::exists(&creds.caller_in(region.as_deref()), &parsed).await
+                    }
                 }),
             ));
         }

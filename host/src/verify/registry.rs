@@ -115,7 +115,12 @@ impl RegistryClient {
         match resp.status {
             200 => {}
             404 => return Outcome::ng(format!("{} not found in {}/{}", image.reference(), image.registry, image.repository)),
-            401 | 403 => return Outcome::skip(format!("registry {} refused anonymous access (HTTP {}): private or missing repository, not checked", image.registry, resp.status)),
+            401 | 403 => {
+                return Outcome::skip(format!(
+                    "registry {} refused anonymous access (HTTP {}): private or missing repository, not checked",
+                    image.registry, resp.status
+                ));
+            }
             429 => return Outcome::skip(format!("registry {} rate-limited the check (HTTP 429)", image.registry)),
             s => return Outcome::skip(format!("registry {} answered HTTP {s}", image.registry)),
         }
@@ -212,7 +217,8 @@ mod tests {
 
     #[test]
     fn bearer_challenge() {
-        let c = parse_bearer_challenge(r#"Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/nginx:pull""#).unwrap();
+        let c = parse_bearer_challenge(r#"Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/nginx:pull""#)
+            .unwrap();
         assert_eq!(
             c,
             vec![

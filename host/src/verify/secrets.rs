@@ -116,11 +116,7 @@ pub async fn read(agent: &aws_config::SdkConfig, r: &SecretRef) -> Outcome {
 }
 
 fn not_found_or(msg: String, not_found: impl FnOnce() -> String) -> Outcome {
-    if msg.contains("ResourceNotFound") || msg.contains("can't find") || msg.contains("not find") {
-        Outcome::ng(not_found())
-    } else {
-        Outcome::ng(msg)
-    }
+    if msg.contains("ResourceNotFound") || msg.contains("can't find") || msg.contains("not find") { Outcome::ng(not_found()) } else { Outcome::ng(msg) }
 }
 
 #[cfg(test)]
@@ -132,12 +128,22 @@ mod tests {
         let arn = "arn:aws:secretsmanager:ap-northeast-1:123456789012:secret:app/db-AbCdEf";
         assert_eq!(
             SecretRef::parse(&format!("{arn}:password::")).unwrap(),
-            SecretRef::SecretsManager { secret_id: arn.into(), region: "ap-northeast-1".into(), json_key: Some("password".into()), version_stage: None, version_id: None }
+            SecretRef::SecretsManager {
+                secret_id: arn.into(),
+                region: "ap-northeast-1".into(),
+                json_key: Some("password".into()),
+                version_stage: None,
+                version_id: None
+            }
         );
         assert!(matches!(SecretRef::parse(arn).unwrap(), SecretRef::SecretsManager { json_key: None, .. }));
         assert_eq!(
             SecretRef::parse("arn:aws:ssm:us-east-1:123456789012:parameter/app/db/host").unwrap(),
-            SecretRef::Ssm { value_from: "arn:aws:ssm:us-east-1:123456789012:parameter/app/db/host".into(), name: "/app/db/host".into(), region: Some("us-east-1".into()) }
+            SecretRef::Ssm {
+                value_from: "arn:aws:ssm:us-east-1:123456789012:parameter/app/db/host".into(),
+                name: "/app/db/host".into(),
+                region: Some("us-east-1".into())
+            }
         );
         assert!(matches!(SecretRef::parse("arn:aws:ssm:us-east-1:1:parameter/flat").unwrap(), SecretRef::Ssm { name, .. } if name == "flat"));
         assert!(matches!(SecretRef::parse("/app/db/host").unwrap(), SecretRef::Ssm { region: None, .. }));

@@ -25,10 +25,10 @@ pub fn port_mappings(container: &Value, awsvpc: bool) -> Option<Outcome> {
     for m in maps {
         let cp = m.get("containerPort").and_then(Value::as_i64);
         let hp = m.get("hostPort").and_then(Value::as_i64);
-        if let (Some(cp), Some(hp)) = (cp, hp) {
-            if hp != cp {
-                return Some(Outcome::ng(format!("hostPort {hp} must be the same as containerPort {cp} in awsvpc network mode")));
-            }
+        if let (Some(cp), Some(hp)) = (cp, hp)
+            && hp != cp
+        {
+            return Some(Outcome::ng(format!("hostPort {hp} must be the same as containerPort {cp} in awsvpc network mode")));
         }
     }
     Some(Outcome::ok())
@@ -47,10 +47,11 @@ pub fn network(td: &Value, sv: &Value) -> Option<Outcome> {
             if subnets == 0 {
                 return Some(Outcome::ng("awsvpcConfiguration.subnets is empty"));
             }
-            if let Some(ip) = c.get("assignPublicIp").and_then(Value::as_str) {
-                if ip != "ENABLED" && ip != "DISABLED" {
-                    return Some(Outcome::ng(format!("assignPublicIp must be ENABLED or DISABLED, not {ip:?}")));
-                }
+            if let Some(ip) = c.get("assignPublicIp").and_then(Value::as_str)
+                && ip != "ENABLED"
+                && ip != "DISABLED"
+            {
+                return Some(Outcome::ng(format!("assignPublicIp must be ENABLED or DISABLED, not {ip:?}")));
             }
             Some(Outcome::ok())
         }
@@ -60,7 +61,8 @@ pub fn network(td: &Value, sv: &Value) -> Option<Outcome> {
 /// The service's own check: a health check grace period needs a load balancer.
 pub fn grace_period(sv: &Value) -> Option<Outcome> {
     let has_lbs = sv.get("loadBalancers").and_then(Value::as_array).is_some_and(|l| !l.is_empty());
-    (sv.get("healthCheckGracePeriodSeconds").is_some() && !has_lbs).then(|| Outcome::ng("healthCheckGracePeriodSeconds is set but the service has no loadBalancers"))
+    (sv.get("healthCheckGracePeriodSeconds").is_some() && !has_lbs)
+        .then(|| Outcome::ng("healthCheckGracePeriodSeconds is set but the service has no loadBalancers"))
 }
 
 /// The display name of a load balancer entry.
@@ -81,7 +83,11 @@ pub async fn load_balancer(elb: &aws_sdk_elasticloadbalancingv2::Client, lb: &Va
     let Some(c) = containers.iter().find(|c| c.get("name").and_then(Value::as_str) == Some(container)) else {
         return Outcome::ng(format!("containerName {container:?} is not a container of the task definition"));
     };
-    let exposed: Vec<i64> = c.get("portMappings").and_then(Value::as_array).map(|m| m.iter().filter_map(|p| p.get("containerPort").and_then(Value::as_i64)).collect()).unwrap_or_default();
+    let exposed: Vec<i64> = c
+        .get("portMappings")
+        .and_then(Value::as_array)
+        .map(|m| m.iter().filter_map(|p| p.get("containerPort").and_then(Value::as_i64)).collect())
+        .unwrap_or_default();
     let Some(port) = port else { return Outcome::ng("containerPort is required") };
     if !exposed.contains(&port) {
         let have = if exposed.is_empty() { "no ports".to_owned() } else { exposed.iter().map(i64::to_string).collect::<Vec<_>>().join(", ") };
@@ -99,12 +105,15 @@ pub async fn load_balancer(elb: &aws_sdk_elasticloadbalancingv2::Client, lb: &Va
         }
     };
     let Some(tg) = out.target_groups().first() else { return Outcome::ng(format!("target group {arn} does not exist")) };
-    if is_awsvpc(td) {
-        if let Some(t) = tg.target_type() {
-            if t.as_str() != "ip" {
-                return Outcome::ng(format!("target group {} has target type {}; awsvpc tasks register by IP (target type ip)", tg.target_group_name().unwrap_or(arn), t.as_str()));
-            }
-        }
+    if is_awsvpc(td)
+        && let Some(t) = tg.target_type()
+        && t.as_str() != "ip"
+    {
+        return Outcome::ng(format!(
+            "target group {} has target type {}; awsvpc tasks register by IP (target type ip)",
+            tg.target_group_name().unwrap_or(arn),
+            t.as_str()
+        ));
     }
     Outcome::ok()
 }
