@@ -18,9 +18,9 @@ use cortado::plugin::instance::{Limits, LoadedPlugin, PluginSpec, Preopen};
 use cortado::plugin::{bundled, runtime};
 
 fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| {
-        std::env::current_exe().ok().and_then(|e| e.ancestors().nth(3).map(PathBuf::from)).unwrap_or_else(|| PathBuf::from("target"))
-    })
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| std::env::current_exe().ok().and_then(|e| e.ancestors().nth(3).map(PathBuf::from)).unwrap_or_else(|| PathBuf::from("target")))
 }
 
 fn spec(name: &str, bytes: &[u8], config: &str, preopens: Vec<Preopen>) -> PluginSpec {
@@ -30,13 +30,24 @@ fn spec(name: &str, bytes: &[u8], config: &str, preopens: Vec<Preopen>) -> Plugi
         config_json: config.into(),
         preopens,
         limits: Limits::default(),
-        broker: Arc::new(Broker { plugin: name.into(), grants: Vec::<Grant>::new(), slot: AwsSlot::new(Some("us-east-1".into()), None), denials: Default::default() }),
+        broker: Arc::new(Broker {
+            plugin: name.into(),
+            grants: Vec::<Grant>::new(),
+            slot: AwsSlot::new(Some("us-east-1".into()), None),
+            denials: Default::default(),
+        }),
     }
 }
 
 fn per(d: Duration, n: u32) -> String {
     let ns = d.as_nanos() as f64 / n as f64;
-    if ns < 1_000.0 { format!("{ns:.0} ns") } else if ns < 1_000_000.0 { format!("{:.2} us", ns / 1e3) } else { format!("{:.2} ms", ns / 1e6) }
+    if ns < 1_000.0 {
+        format!("{ns:.0} ns")
+    } else if ns < 1_000_000.0 {
+        format!("{:.2} us", ns / 1e3)
+    } else {
+        format!("{:.2} ms", ns / 1e6)
+    }
 }
 
 fn main() {
@@ -108,8 +119,11 @@ fn main() {
     std::fs::write(dir.path().join("terraform.tfstate"), state.to_string()).expect("state");
     let Some(tf_bytes) = bundled("tfstate") else { return };
     let tf = Arc::new(
-        LoadedPlugin::load(tf_bytes, spec("tfstate", tf_bytes, r#"{"path": "/tfstate/terraform.tfstate"}"#, vec![Preopen { host: dir.path().to_path_buf(), guest: "/tfstate".into() }]))
-            .expect("tfstate"),
+        LoadedPlugin::load(
+            tf_bytes,
+            spec("tfstate", tf_bytes, r#"{"path": "/tfstate/terraform.tfstate"}"#, vec![Preopen { host: dir.path().to_path_buf(), guest: "/tfstate".into() }]),
+        )
+        .expect("tfstate"),
     );
     tf.resolve("tfstate", &["aws_subnet.private[0].id".into()]).expect("first lookup reads the state");
     let n = 10_000;
@@ -123,9 +137,14 @@ fn main() {
     let mut with_plugin = Registry::with_env(env.clone());
     let tf2 = tf.clone();
     with_plugin
-        .add("tfstate", 1, 0, Arc::new(move |args: &[cortado::template::Value]| {
-            tf2.resolve("tfstate", &[args[0].to_string()]).map(cortado::template::Value::String).map_err(|e| e.to_string())
-        }))
+        .add(
+            "tfstate",
+            1,
+            0,
+            Arc::new(move |args: &[cortado::template::Value]| {
+                tf2.resolve("tfstate", &[args[0].to_string()]).map(cortado::template::Value::String).map_err(|e| e.to_string())
+            }),
+        )
         .expect("register");
     let without = Registry::with_env(env);
     let mut lookups = Vec::new();
@@ -134,11 +153,15 @@ fn main() {
         lookups.push(format!("{{\"name\": \"S{i}\", \"value\": \"{{{{ tfstate `aws_subnet.private[{}].id` }}}}\"}}", i % 100));
         envs.push(format!("{{\"name\": \"S{i}\", \"value\": \"{{{{ env `X` }}}}\"}}"));
     }
-    let td = |env: &[String]| format!("{{\"family\": \"bench\", \"containerDefinitions\": [{{\"name\": \"app\", \"image\": \"nginx\", \"environment\": [{}]}}]}}", env.join(","));
+    let td = |env: &[String]| {
+        format!("{{\"family\": \"bench\", \"containerDefinitions\": [{{\"name\": \"app\", \"image\": \"nginx\", \"environment\": [{}]}}]}}", env.join(","))
+    };
     std::fs::write(dir.path().join("plugin.json"), td(&lookups)).expect("write");
     std::fs::write(dir.path().join("native.json"), td(&envs)).expect("write");
     let opts = JsonnetOptions::default();
-    for (label, file, reg) in [("render, 10 000 tfstate lookups (plugin)", "plugin.json", &with_plugin), ("render, 10 000 env calls (no plugin)", "native.json", &without)] {
+    for (label, file, reg) in
+        [("render, 10 000 tfstate lookups (plugin)", "plugin.json", &with_plugin), ("render, 10 000 env calls (no plugin)", "native.json", &without)]
+    {
         let r = Renderer { registry: reg, jsonnet: &opts };
         let path = dir.path().join(file);
         r.task_definition(&path).expect("render");

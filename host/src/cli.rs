@@ -108,9 +108,7 @@ pub enum PluginCommand {
     List,
     /// A component file's manifest, digest and requested capabilities (beside the config's grants
     /// when the config names it)
-    Inspect {
-        path: PathBuf,
-    },
+    Inspect { path: PathBuf },
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -221,7 +219,13 @@ pub struct AutoScalingArgs {
 
 impl AutoScalingArgs {
     pub fn change(&self) -> crate::deploy::autoscaling::Change {
-        let suspend = if self.suspend { Some(true) } else if self.resume { Some(false) } else { None };
+        let suspend = if self.suspend {
+            Some(true)
+        } else if self.resume {
+            Some(false)
+        } else {
+            None
+        };
         crate::deploy::autoscaling::Change { suspend, min: self.min, max: self.max }
     }
 }
@@ -535,25 +539,29 @@ pub struct ExecArgs {
 impl Globals {
     /// Fills unset flags from `CORTADO_*`, then `ECSPRESSO_*`.
     pub fn with_env_defaults(mut self, env: &crate::env::Env) -> Self {
-        let get = |name: &str| env.get(&format!("CORTADO_{name}")).or_else(|| env.get(&format!("ECSPRESSO_{name}"))).filter(|v| !v.is_empty()).map(str::to_owned);
+        let get =
+            |name: &str| env.get(&format!("CORTADO_{name}")).or_else(|| env.get(&format!("ECSPRESSO_{name}"))).filter(|v| !v.is_empty()).map(str::to_owned);
         if self.config.is_none() {
             self.config = get("CONFIG").map(PathBuf::from);
         }
         if self.envfile.is_empty()
-            && let Some(v) = get("ENVFILE") {
-                self.envfile = v.split(',').filter(|s| !s.is_empty()).map(PathBuf::from).collect();
-            }
+            && let Some(v) = get("ENVFILE")
+        {
+            self.envfile = v.split(',').filter(|s| !s.is_empty()).map(PathBuf::from).collect();
+        }
         if !self.debug {
             self.debug = get("DEBUG").is_some_and(|v| v != "false" && v != "0");
         }
         if self.ext_str.is_empty()
-            && let Some(v) = get("EXT_STR") {
-                self.ext_str = v.split(';').filter(|s| !s.is_empty()).map(str::to_owned).collect();
-            }
+            && let Some(v) = get("EXT_STR")
+        {
+            self.ext_str = v.split(';').filter(|s| !s.is_empty()).map(str::to_owned).collect();
+        }
         if self.ext_code.is_empty()
-            && let Some(v) = get("EXT_CODE") {
-                self.ext_code = v.split(';').filter(|s| !s.is_empty()).map(str::to_owned).collect();
-            }
+            && let Some(v) = get("EXT_CODE")
+        {
+            self.ext_code = v.split(';').filter(|s| !s.is_empty()).map(str::to_owned).collect();
+        }
         if self.assume_role_arn.is_none() {
             self.assume_role_arn = get("ASSUME_ROLE_ARN");
         }

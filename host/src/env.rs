@@ -34,8 +34,7 @@ impl Env {
 
     /// Reads an envfile (go-envparse syntax) and overrides variables with its entries.
     pub fn load_envfile(&mut self, path: &Path) -> Result<(), InputError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| InputError::new(format!("{}: cannot read envfile: {e}", path.display())))?;
+        let text = std::fs::read_to_string(path).map_err(|e| InputError::new(format!("{}: cannot read envfile: {e}", path.display())))?;
         for (key, value) in parse_envfile(&text).map_err(|(line, msg)| InputError::at(path, line, msg))? {
             self.vars.insert(key, value);
         }
@@ -114,11 +113,7 @@ pub fn parse_envfile(text: &str) -> Result<Vec<(String, String)>, (usize, String
 
 fn check_trailing(rest: &str, lineno: usize) -> Result<(), (usize, String)> {
     let rest = rest.trim();
-    if rest.is_empty() || rest.starts_with('#') {
-        Ok(())
-    } else {
-        Err((lineno, format!("unexpected text after quoted value: {rest:?}")))
-    }
+    if rest.is_empty() || rest.starts_with('#') { Ok(()) } else { Err((lineno, format!("unexpected text after quoted value: {rest:?}"))) }
 }
 
 #[cfg(test)]

@@ -2,7 +2,6 @@
 //! `json_escape`) and every plugin's functions (with their `func_prefix`). One registry feeds both
 //! the Go-template engine and Jsonnet's `std.native`, so a function behaves the same in both.
 
-
 use crate::template::{self, Func, FuncMap};
 
 /// A function as Jsonnet sees it: how many arguments it requires and how many more it accepts.

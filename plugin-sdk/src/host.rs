@@ -53,8 +53,7 @@ pub(crate) fn parse_config<T: DeserializeOwned>(value: serde_json::Value) -> Res
         if let Ok(t) = serde_json::from_value::<T>(serde_json::Value::Null) {
             return Ok(t);
         }
-        return serde_json::from_value::<T>(serde_json::Value::Object(Default::default()))
-            .map_err(|e| format!("the plugin needs a config: {e}"));
+        return serde_json::from_value::<T>(serde_json::Value::Object(Default::default())).map_err(|e| format!("the plugin needs a config: {e}"));
     }
     serde_json::from_value::<T>(value).map_err(|e| format!("invalid plugin config: {e}"))
 }

@@ -167,9 +167,7 @@ pub mod testing;
 mod runtime;
 mod sys;
 
-pub use bindings::cortado::plugin::types::{
-    Capability, Check, CheckStatus, Decision, FunctionSpec, Hook, Level, Manifest, Plan,
-};
+pub use bindings::cortado::plugin::types::{Capability, Check, CheckStatus, Decision, FunctionSpec, Hook, Level, Manifest, Plan};
 
 /// A cortado plugin. Implement [`Plugin::new`] and [`Plugin::manifest`], and whichever of the
 /// hooks the manifest declares; then `register_plugin!(YourType)`.
@@ -221,7 +219,7 @@ macro_rules! register_plugin {
         #[cfg(target_arch = "wasm32")]
         const _: () = {
             type __CortadoPluginComponent = $crate::__private::Component<$plugin>;
-            $crate::bindings::__export_plugin_world!(__CortadoPluginComponent with_types_in $crate::bindings);
+    $crate::bindings::__export_plugin_world!(__CortadoPluginComponent with_types_in $crate::bindings);
         };
         const _: fn() -> $plugin = <$plugin as $crate::Plugin>::new;
     };
@@ -255,14 +253,7 @@ impl Manifest {
     /// A manifest with a name and version (use `env!("CARGO_PKG_VERSION")`), no functions, hooks or
     /// capabilities yet.
     pub fn new(name: impl Into<String>, version: impl Into<String>) -> Self {
-        Manifest {
-            name: name.into(),
-            version: version.into(),
-            description: String::new(),
-            functions: Vec::new(),
-            hooks: Vec::new(),
-            capabilities: Vec::new(),
-        }
+        Manifest { name: name.into(), version: version.into(), description: String::new(), functions: Vec::new(), hooks: Vec::new(), capabilities: Vec::new() }
     }
 
     /// A one-line description shown by the host.
@@ -385,7 +376,7 @@ pub mod __private {
     use std::marker::PhantomData;
 
     use crate::bindings::exports::cortado::plugin::{gate, resolver, verifier};
-    use crate::{runtime, Check, Decision, Manifest, Plan, Plugin};
+    use crate::{Check, Decision, Manifest, Plan, Plugin, runtime};
 
     /// The component's implementation of the contract: every export forwards to the registered
     /// plugin through the SDK runtime.

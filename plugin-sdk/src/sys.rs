@@ -1,7 +1,7 @@
 //! Every host import in one place: the real imports on wasm32, the [`crate::testing`] mock elsewhere.
 
-use crate::aws::{AwsError, Parameter, SecretDescription, SecretValue, StackExport, StackOutput};
 use crate::Level;
+use crate::aws::{AwsError, Parameter, SecretDescription, SecretValue, StackExport, StackOutput};
 
 #[cfg(target_arch = "wasm32")]
 mod imp {

@@ -120,12 +120,7 @@ impl MockHost {
     }
 
     pub fn with_secret(mut self, name: &str, arn: &str, secret_string: Option<&str>) -> Self {
-        self.secrets.push(SecretValue {
-            arn: arn.to_owned(),
-            name: name.to_owned(),
-            secret_string: secret_string.map(str::to_owned),
-            version_id: "v1".into(),
-        });
+        self.secrets.push(SecretValue { arn: arn.to_owned(), name: name.to_owned(), secret_string: secret_string.map(str::to_owned), version_id: "v1".into() });
         self
     }
 
@@ -136,10 +131,8 @@ impl MockHost {
 
     /// A stack with these `(key, value)` outputs.
     pub fn with_stack(mut self, stack: &str, outputs: &[(&str, &str)]) -> Self {
-        self.stacks.insert(
-            stack.to_owned(),
-            outputs.iter().map(|(k, v)| StackOutput { key: (*k).to_owned(), value: (*v).to_owned(), export_name: None }).collect(),
-        );
+        self.stacks
+            .insert(stack.to_owned(), outputs.iter().map(|(k, v)| StackOutput { key: (*k).to_owned(), value: (*v).to_owned(), export_name: None }).collect());
         self
     }
 
@@ -214,10 +207,7 @@ impl MockHost {
 
     pub(crate) fn cloudformation_describe_stack_outputs(&mut self, stack: &str) -> Result<Vec<StackOutput>, AwsError> {
         self.broker("cloudformation:DescribeStacks", stack)?;
-        self.stacks
-            .get(stack)
-            .cloned()
-            .ok_or_else(|| AwsError::NotFound(format!("ValidationError: Stack with id {stack} does not exist")))
+        self.stacks.get(stack).cloned().ok_or_else(|| AwsError::NotFound(format!("ValidationError: Stack with id {stack} does not exist")))
     }
 
     pub(crate) fn cloudformation_list_exports(&mut self) -> Result<Vec<StackExport>, AwsError> {
@@ -266,7 +256,7 @@ impl<P: Plugin> Harness<P> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{aws, host, CheckStatus, Hook};
+    use crate::{CheckStatus, Hook, aws, host};
 
     struct Echo {
         n: u32,

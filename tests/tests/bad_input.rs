@@ -85,7 +85,10 @@ fn unset_must_env() {
     assert_rejected(
         |p| {
             p.write("ecspresso.yml", CONFIG).write("ecs-service-def.json", SV);
-            p.write("ecs-task-def.json", "{\"family\": \"app\",\n\n \"containerDefinitions\": [{\"name\": \"app\", \"image\": \"{{ must_env `CORTADO_TEST_UNSET` }}\"}]}");
+            p.write(
+                "ecs-task-def.json",
+                "{\"family\": \"app\",\n\n \"containerDefinitions\": [{\"name\": \"app\", \"image\": \"{{ must_env `CORTADO_TEST_UNSET` }}\"}]}",
+            );
         },
         &[],
         &["ecs-task-def.json:3:", "CORTADO_TEST_UNSET"],

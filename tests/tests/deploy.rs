@@ -126,7 +126,11 @@ fn the_timeout_is_a_deadline_and_says_what_is_in_progress() {
     let took = t.elapsed();
     run.expect_code(1);
     assert!(took >= std::time::Duration::from_secs(3) && took < std::time::Duration::from_secs(6), "took {took:?}");
-    assert!(run.stderr.contains("timed out after 3s") && run.stderr.contains("still in progress") && run.stderr.contains("desired:30 running:"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("timed out after 3s") && run.stderr.contains("still in progress") && run.stderr.contains("desired:30 running:"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -141,7 +145,14 @@ fn dry_run_changes_nothing() {
     assert!(run.stdout.contains("DRY RUN OK") && run.stdout.contains("task definition would be registered"), "{}", run.stdout);
     let calls = sim().calls_in(&region);
     let new: Vec<&String> = calls[before_calls.len()..].iter().collect();
-    let mutating = ["ecs:RegisterTaskDefinition", "ecs:UpdateService", "ecs:CreateService", "ecs:TagResource", "ecs:UntagResource", "application-autoscaling:RegisterScalableTarget"];
+    let mutating = [
+        "ecs:RegisterTaskDefinition",
+        "ecs:UpdateService",
+        "ecs:CreateService",
+        "ecs:TagResource",
+        "ecs:UntagResource",
+        "application-autoscaling:RegisterScalableTarget",
+    ];
     assert!(!new.iter().any(|c| mutating.contains(&c.as_str())), "mutating calls in a dry run: {new:?}");
     assert_eq!(revisions(&p), before_revs);
     // Events and counts are the same (status itself advances nothing in a settled service).

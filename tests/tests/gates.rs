@@ -4,7 +4,8 @@
 use cortado_e2e::{Project, fixture_plugin, sim, unique_region};
 use serde_json::Value;
 
-const FREEZE: &str = "    config:\n      freezes:\n        - start: \"2020-01-01T00:00:00Z\"\n          end: \"2099-01-01T00:00:00Z\"\n          reason: end-of-year freeze\n";
+const FREEZE: &str =
+    "    config:\n      freezes:\n        - start: \"2020-01-01T00:00:00Z\"\n          end: \"2099-01-01T00:00:00Z\"\n          reason: end-of-year freeze\n";
 
 fn project(tag: &str, plugins: &str) -> (Project, String) {
     let sim = sim();
@@ -25,7 +26,11 @@ fn freeze(enforcement: &str) -> String {
 
 fn mutating(p: &Project, region: &str) -> Vec<String> {
     let _ = p;
-    sim().calls_in(region).into_iter().filter(|c| ["ecs:RegisterTaskDefinition", "ecs:UpdateService", "ecs:CreateService", "ecs:TagResource"].contains(&c.as_str())).collect()
+    sim()
+        .calls_in(region)
+        .into_iter()
+        .filter(|c| ["ecs:RegisterTaskDefinition", "ecs:UpdateService", "ecs:CreateService", "ecs:TagResource"].contains(&c.as_str()))
+        .collect()
 }
 
 fn audit(p: &Project) -> Vec<Value> {
@@ -92,7 +97,8 @@ fn hard_mandatory_denies_even_with_an_override() {
 #[test]
 fn a_trapping_gate_denies() {
     let (wasm, digest) = fixture_plugin("trapgate");
-    let (p, region) = project("trapgate", &format!("  - name: trapgate\n    path: {}\n    sha256: {digest}\n    enforcement: soft-mandatory\n", wasm.display()));
+    let (p, region) =
+        project("trapgate", &format!("  - name: trapgate\n    path: {}\n    sha256: {digest}\n    enforcement: soft-mandatory\n", wasm.display()));
     let run = p.run(&["deploy"], &[]);
     run.expect_code(1);
     assert!(run.stderr.contains("gate trapgate (soft-mandatory") && run.stderr.contains("DENY") && run.stderr.contains("trapped"), "{}", run.stderr);

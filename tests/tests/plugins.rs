@@ -68,7 +68,10 @@ fn first_party_plugins_resolve_from_the_simulator() {
     assert_eq!(env["DB"], addr["module.db.aws_db_instance.main.address"].as_str().unwrap());
     assert_eq!(env["BUCKET"], "s3://example/");
     assert_eq!(env["VPC"], seed["network"]["vpcId"].as_str().unwrap());
-    assert_eq!(env["EXPORT"], seed["cloudformation"]["exports"][format!("{region}-SubnetIds")].as_str().unwrap_or_else(|| panic!("{}", seed["cloudformation"])));
+    assert_eq!(
+        env["EXPORT"],
+        seed["cloudformation"]["exports"][format!("{region}-SubnetIds")].as_str().unwrap_or_else(|| panic!("{}", seed["cloudformation"]))
+    );
     assert_eq!(env["HOST"], "db.internal");
     assert_eq!(env["SECOND"], "b.example");
     assert_eq!(env["SECRET"], seed["secret"]["arn"].as_str().unwrap());
@@ -107,7 +110,9 @@ fn a_custom_plugin_runs_pinned_and_is_refused_when_the_digest_differs() {
     let (wasm, digest) = fixture_plugin("echo");
     let p = Project::new();
     p.write("ecs-task-def.json", &td_with_env(&[("ECHO", "{{ echo `a` `b` | printf `%s!` }}")]));
-    let config = |sha: &str| format!("region: us-east-1\ntask_definition: ecs-task-def.json\nplugins:\n  - name: echo\n    path: {}\n    sha256: {sha}\n", wasm.display());
+    let config = |sha: &str| {
+        format!("region: us-east-1\ntask_definition: ecs-task-def.json\nplugins:\n  - name: echo\n    path: {}\n    sha256: {sha}\n", wasm.display())
+    };
     p.write("cortado.yml", &config(&digest));
     let run = p.run(&["render", "taskdef"], &[]);
     run.expect_code(0);
@@ -130,7 +135,13 @@ fn a_custom_plugin_runs_pinned_and_is_refused_when_the_digest_differs() {
 fn plugin_functions_are_jsonnet_natives() {
     let (wasm, digest) = fixture_plugin("echo");
     let p = Project::new();
-    p.write("cortado.yml", &format!("region: us-east-1\ntask_definition: td.jsonnet\nplugins:\n  - name: echo\n    func_prefix: my_\n    path: {}\n    sha256: {digest}\n", wasm.display()));
+    p.write(
+        "cortado.yml",
+        &format!(
+            "region: us-east-1\ntask_definition: td.jsonnet\nplugins:\n  - name: echo\n    func_prefix: my_\n    path: {}\n    sha256: {digest}\n",
+            wasm.display()
+        ),
+    );
     p.write("td.jsonnet", "{ family: 'j', containerDefinitions: [{ name: 'app', image: std.native('my_echo')('nginx:', '1') }] }\n");
     let run = p.run(&["render", "taskdef"], &[]);
     run.expect_code(0);
@@ -140,7 +151,10 @@ fn plugin_functions_are_jsonnet_natives() {
 #[test]
 fn iam_policy_lists_exactly_the_plugin_grants() {
     let p = Project::new();
-    p.write("ecs-task-def.json", r#"{"family": "f", "taskRoleArn": "arn:aws:iam::123456789012:role/t", "containerDefinitions": [{"name": "a", "image": "nginx"}]}"#);
+    p.write(
+        "ecs-task-def.json",
+        r#"{"family": "f", "taskRoleArn": "arn:aws:iam::123456789012:role/t", "containerDefinitions": [{"name": "a", "image": "nginx"}]}"#,
+    );
     p.write(
         "cortado.yml",
         "region: us-east-1\ncluster: c\nservice: s\nservice_definition: sv.json\ntask_definition: ecs-task-def.json\nplugins:\n  - name: tfstate\n    config:\n      url: s3://state-bucket/prod/terraform.tfstate\n  - name: cloudformation\n",
@@ -181,7 +195,10 @@ fn plugin_inspect_shows_the_manifest_and_the_grants_beside_it() {
     assert!(run.stdout.contains("pin it with `sha256:"), "{}", run.stdout);
 
     // Named in a config with no grants and a stale pin: both are pointed out.
-    p.write("cortado.yml", &format!("region: us-east-1\nplugins:\n  - name: overreach\n    path: {}\n    sha256: {}\n    grants: []\n", wasm.display(), "a".repeat(64)));
+    p.write(
+        "cortado.yml",
+        &format!("region: us-east-1\nplugins:\n  - name: overreach\n    path: {}\n    sha256: {}\n    grants: []\n", wasm.display(), "a".repeat(64)),
+    );
     let run = p.run(&["plugin", "inspect", wasm.to_str().unwrap()], &[]);
     run.expect_code(0);
     assert!(run.stdout.contains("(NOT granted)") && run.stdout.contains("every brokered AWS call is denied"), "{}", run.stdout);

@@ -72,10 +72,7 @@ fn wrapped_plain_pascal_and_jsonnet_task_definitions_render_the_same() {
     for td in ["ecs-task-def.json", "td-wrapped.json", "td-pascal.json", "td.jsonnet"] {
         let mut env: Vec<(&str, &str)> = ENV.to_vec();
         env.push(("TD_FILE", td));
-        let run = p.run(
-            &["--config", "td-config.yml", "--ext-str", "WorkerID=3", "--ext-code", "EphemeralStorage=24 + 1", "render", "taskdef"],
-            &env,
-        );
+        let run = p.run(&["--config", "td-config.yml", "--ext-str", "WorkerID=3", "--ext-code", "EphemeralStorage=24 + 1", "render", "taskdef"], &env);
         run.expect_code(0);
         outputs.push((td, run.stdout.clone()));
     }

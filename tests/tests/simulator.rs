@@ -29,7 +29,8 @@ fn init_then_diff_shows_nothing_and_an_image_change_shows_exactly_that() {
     p.write("ecs-task-def.json", &td.replace(":v1\"", ":v2\""));
     let run = p.run(&["diff", "--exit-code"], &[]);
     run.expect_code(1);
-    let changed: Vec<&str> = run.stdout.lines().filter(|l| (l.starts_with('-') || l.starts_with('+')) && !l.starts_with("---") && !l.starts_with("+++")).collect();
+    let changed: Vec<&str> =
+        run.stdout.lines().filter(|l| (l.starts_with('-') || l.starts_with('+')) && !l.starts_with("---") && !l.starts_with("+++")).collect();
     assert_eq!(changed.len(), 2, "exactly the image line changes:\n{}", run.stdout);
     assert!(changed[0].starts_with('-') && changed[0].contains(":v1\""), "{}", run.stdout);
     assert!(changed[1].starts_with('+') && changed[1].contains(":v2\""), "{}", run.stdout);

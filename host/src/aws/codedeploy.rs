@@ -62,9 +62,10 @@ pub async fn find(client: &aws_sdk_codedeploy::Client, hint: Option<&CodeDeployC
                 .await
                 .sdk_context(|| format!("reading deployment groups of {app}"))?;
             for g in out.deployment_groups_info() {
-                let matches = g.ecs_services().iter().any(|s| {
-                    s.service_name() == Some(service) && s.cluster_name().is_some_and(|c| c == cluster || c.ends_with(&format!("/{cluster}")))
-                });
+                let matches = g
+                    .ecs_services()
+                    .iter()
+                    .any(|s| s.service_name() == Some(service) && s.cluster_name().is_some_and(|c| c == cluster || c.ends_with(&format!("/{cluster}"))));
                 if matches {
                     return Ok(Some(DeploymentTarget {
                         application: app.clone(),

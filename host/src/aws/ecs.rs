@@ -20,11 +20,8 @@ pub async fn describe_service(ecs: &aws_sdk_ecs::Client, cluster: &str, service:
         .await
         .sdk_context(|| format!("describing service {service} in cluster {cluster}"))?;
     let body = raw.response_json()?;
-    let svc = body
-        .get("services")
-        .and_then(Value::as_array)
-        .and_then(|s| s.iter().find(|s| s.get("status").and_then(Value::as_str) != Some("INACTIVE")))
-        .cloned();
+    let svc =
+        body.get("services").and_then(Value::as_array).and_then(|s| s.iter().find(|s| s.get("status").and_then(Value::as_str) != Some("INACTIVE"))).cloned();
     Ok(svc)
 }
 
@@ -59,12 +56,7 @@ pub async fn latest_task_definition_arn(ecs: &aws_sdk_ecs::Client, family: &str)
         .send()
         .await
         .sdk_context(|| format!("listing task definitions of family {family}"))?;
-    Ok(out
-        .task_definition_arns()
-        .iter()
-        .filter(|arn| family_of_arn(arn) == Some(family))
-        .max_by_key(|arn| revision_of_arn(arn).unwrap_or(0))
-        .cloned())
+    Ok(out.task_definition_arns().iter().filter(|arn| family_of_arn(arn) == Some(family)).max_by_key(|arn| revision_of_arn(arn).unwrap_or(0)).cloned())
 }
 
 /// `arn:aws:ecs:r:a:task-definition/family:12` → `family`
@@ -89,7 +81,6 @@ pub fn registerable(def: &Value, tags: &Value) -> Value {
     crate::definitions::task_definition_from_value(wrapped).unwrap_or_else(|_| def.clone())
 }
 
-
 /// RegisterTaskDefinition with the definition sent as JSON, untouched. Returns the registered
 /// `taskDefinition` object.
 pub async fn register_task_definition(ecs: &aws_sdk_ecs::Client, td: &Value) -> Result<Value> {
@@ -110,13 +101,7 @@ pub async fn register_task_definition(ecs: &aws_sdk_ecs::Client, td: &Value) -> 
 pub async fn create_service(ecs: &aws_sdk_ecs::Client, body: &Value) -> Result<Value> {
     let name = body.get("serviceName").and_then(Value::as_str).unwrap_or_default().to_owned();
     let raw = RawJson::with_body(body);
-    ecs.create_service()
-        .service_name(&name)
-        .customize()
-        .interceptor(raw.clone())
-        .send()
-        .await
-        .sdk_context(|| format!("creating service {name}"))?;
+    ecs.create_service().service_name(&name).customize().interceptor(raw.clone()).send().await.sdk_context(|| format!("creating service {name}"))?;
     raw.response_json()?.get("service").cloned().context("CreateService returned no service")
 }
 
@@ -124,13 +109,7 @@ pub async fn create_service(ecs: &aws_sdk_ecs::Client, body: &Value) -> Result<V
 pub async fn update_service(ecs: &aws_sdk_ecs::Client, body: &Value) -> Result<Value> {
     let name = body.get("service").and_then(Value::as_str).unwrap_or_default().to_owned();
     let raw = RawJson::with_body(body);
-    ecs.update_service()
-        .service(&name)
-        .customize()
-        .interceptor(raw.clone())
-        .send()
-        .await
-        .sdk_context(|| format!("updating service {name}"))?;
+    ecs.update_service().service(&name).customize().interceptor(raw.clone()).send().await.sdk_context(|| format!("updating service {name}"))?;
     raw.response_json()?.get("service").cloned().context("UpdateService returned no service")
 }
 

@@ -21,9 +21,7 @@ impl Aws {
     /// since they never hold credentials of their own).
     pub async fn load(region: Option<&str>, assume_role_arn: Option<&str>) -> Result<Aws> {
         let http = aws_smithy_http_client::Builder::new()
-            .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
-                aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
-            ))
+            .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring))
             .build_https();
         let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http);
         if let Some(r) = region {
@@ -34,11 +32,7 @@ impl Aws {
             anyhow::bail!("no AWS region: set `region` in the config, AWS_REGION, or a profile region");
         }
         if let Some(arn) = assume_role_arn {
-            let provider = aws_config::sts::AssumeRoleProvider::builder(arn)
-                .session_name("cortado")
-                .configure(&sdk)
-                .build()
-                .await;
+            let provider = aws_config::sts::AssumeRoleProvider::builder(arn).session_name("cortado").configure(&sdk).build().await;
             sdk = sdk.into_builder().credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(provider)).build();
         }
         Ok(Aws { sdk })

@@ -9,9 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
-use aws_smithy_runtime_api::client::interceptors::context::{
-    AfterDeserializationInterceptorContextRef, BeforeTransmitInterceptorContextMut,
-};
+use aws_smithy_runtime_api::client::interceptors::context::{AfterDeserializationInterceptorContextRef, BeforeTransmitInterceptorContextMut};
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::config_bag::ConfigBag;
@@ -67,9 +65,10 @@ impl Intercept for RawJson {
         _cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         if let Some(bytes) = context.response().body().bytes()
-            && let Ok(mut slot) = self.response.lock() {
-                *slot = Some(bytes.to_vec());
-            }
+            && let Ok(mut slot) = self.response.lock()
+        {
+            *slot = Some(bytes.to_vec());
+        }
         Ok(())
     }
 }

@@ -53,9 +53,10 @@ pub async fn run(app: &App, args: DiffArgs) -> Result<()> {
         });
     }
     if remote_td_arn.is_none()
-        && let Some(family) = crate::definitions::family(&local_td) {
-            remote_td_arn = ecs::latest_task_definition_arn(&client, family).await?;
-        }
+        && let Some(family) = crate::definitions::family(&local_td)
+    {
+        remote_td_arn = ecs::latest_task_definition_arn(&client, family).await?;
+    }
     let remote_td = match &remote_td_arn {
         Some(arn) => {
             let (def, tags) = ecs::describe_task_definition(&client, arn).await?;
@@ -78,17 +79,15 @@ pub async fn run(app: &App, args: DiffArgs) -> Result<()> {
             continue;
         }
         differs = true;
-        if let Some(cmd) = args.external.clone().or_else(|| app.env.get("CORTADO_DIFF_COMMAND").or_else(|| app.env.get("ECSPRESSO_DIFF_COMMAND")).map(str::to_owned)) {
+        if let Some(cmd) =
+            args.external.clone().or_else(|| app.env.get("CORTADO_DIFF_COMMAND").or_else(|| app.env.get("ECSPRESSO_DIFF_COMMAND")).map(str::to_owned))
+        {
             drop(stdout);
             external(&cmd, pair)?;
             stdout = std::io::stdout().lock();
             continue;
         }
-        let text = if args.no_unified {
-            full_diff(pair)
-        } else {
-            diff::unified(pair.remote.as_ref(), &pair.local, &pair.remote_name, &pair.local_name)
-        };
+        let text = if args.no_unified { full_diff(pair) } else { diff::unified(pair.remote.as_ref(), &pair.local, &pair.remote_name, &pair.local_name) };
         stdout.write_all(diff::colorize(&text, &style).as_bytes())?;
     }
     drop(stdout);

@@ -88,18 +88,19 @@ pub fn build(app: &App) -> Result<Value> {
     }));
     // iam:PassRole for the roles the task definition names (rendered without calling AWS).
     if let Some(path) = &c.task_definition
-        && let Ok(td) = app.renderer().task_definition(path) {
-            let roles: Vec<&str> = ["taskRoleArn", "executionRoleArn"].iter().filter_map(|k| td.get(*k).and_then(Value::as_str)).collect();
-            if !roles.is_empty() {
-                statements.push(json!({
-                    "Sid": "CortadoPassRole",
-                    "Effect": "Allow",
-                    "Action": ["iam:PassRole"],
-                    "Resource": roles,
-                    "Condition": {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}
-                }));
-            }
+        && let Ok(td) = app.renderer().task_definition(path)
+    {
+        let roles: Vec<&str> = ["taskRoleArn", "executionRoleArn"].iter().filter_map(|k| td.get(*k).and_then(Value::as_str)).collect();
+        if !roles.is_empty() {
+            statements.push(json!({
+                "Sid": "CortadoPassRole",
+                "Effect": "Allow",
+                "Action": ["iam:PassRole"],
+                "Resource": roles,
+                "Condition": {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}
+            }));
         }
+    }
     for lp in &app.plugins.plugins {
         let g = grants::effective(&lp.config);
         if g.is_empty() {

@@ -61,10 +61,7 @@ pub async fn run(globals: &Globals, mut env: Env, args: InitArgs) -> Result<()> 
             if sv.pointer("/deploymentController/type").and_then(Value::as_str) == Some("CODE_DEPLOY") {
                 match codedeploy::find(&aws.codedeploy(), None, &args.cluster, service).await {
                     Ok(Some(t)) => {
-                        config.insert(
-                            "codedeploy".into(),
-                            json!({"application_name": t.application, "deployment_group_name": t.deployment_group}),
-                        );
+                        config.insert("codedeploy".into(), json!({"application_name": t.application, "deployment_group_name": t.deployment_group}));
                     }
                     Ok(None) => tracing::warn!("no CodeDeploy deployment group found for {service}"),
                     Err(e) => tracing::warn!("CodeDeploy discovery failed: {e:#}"),

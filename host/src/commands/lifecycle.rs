@@ -62,18 +62,21 @@ pub async fn register(app: &App, dry_run: bool, output: bool) -> Result<()> {
 async fn in_use(app: &App, client: &aws_sdk_ecs::Client, family: &str) -> Result<BTreeMap<String, String>> {
     let mut used = BTreeMap::new();
     if let Some(service) = &app.config.service
-        && let Some(sv) = ecs::describe_service(client, &app.config.cluster, service).await? {
-            for d in sv.get("deployments").and_then(Value::as_array).into_iter().flatten() {
-                if let (Some(td), Some(status)) = (d.get("taskDefinition").and_then(Value::as_str), d.get("status").and_then(Value::as_str)) {
-                    used.insert(td.to_owned(), format!("{status} deployment"));
-                }
+        && let Some(sv) = ecs::describe_service(client, &app.config.cluster, service).await?
+    {
+        for d in sv.get("deployments").and_then(Value::as_array).into_iter().flatten() {
+            if let (Some(td), Some(status)) = (d.get("taskDefinition").and_then(Value::as_str), d.get("status").and_then(Value::as_str)) {
+                used.insert(td.to_owned(), format!("{status} deployment"));
             }
         }
+    }
     for status in [aws_sdk_ecs::types::DesiredStatus::Running] {
-        let list = client.list_tasks().cluster(&app.config.cluster).family(family).desired_status(status).send().await.sdk_context(|| "listing tasks".into())?;
+        let list =
+            client.list_tasks().cluster(&app.config.cluster).family(family).desired_status(status).send().await.sdk_context(|| "listing tasks".into())?;
         let arns = list.task_arns().to_vec();
         for chunk in arns.chunks(100) {
-            let desc = client.describe_tasks().cluster(&app.config.cluster).set_tasks(Some(chunk.to_vec())).send().await.sdk_context(|| "describing tasks".into())?;
+            let desc =
+                client.describe_tasks().cluster(&app.config.cluster).set_tasks(Some(chunk.to_vec())).send().await.sdk_context(|| "describing tasks".into())?;
             for t in desc.tasks() {
                 if let Some(td) = t.task_definition_arn() {
                     used.entry(td.to_owned()).or_insert_with(|| format!("{} task", t.last_status().unwrap_or("RUNNING")));
@@ -97,7 +100,10 @@ pub async fn revisions(app: &App, revision: Option<String>, output: &str) -> Res
         let name = match rev.as_str() {
             "current" => {
                 let service = app.config.service.clone().context("--revision current needs a service")?;
-                ecs::describe_service(&client, &app.config.cluster, &service).await?.and_then(|s| s.get("taskDefinition").and_then(Value::as_str).map(str::to_owned)).context("service not found")?
+                ecs::describe_service(&client, &app.config.cluster, &service)
+                    .await?
+                    .and_then(|s| s.get("taskDefinition").and_then(Value::as_str).map(str::to_owned))
+                    .context("service not found")?
             }
             "latest" => family.clone(),
             n => format!("{family}:{n}"),
@@ -161,7 +167,11 @@ pub async fn deregister(app: &App, opts: DeregisterOptions) -> Result<()> {
             let arn = if r == "latest" {
                 active.last().cloned().context("no ACTIVE revision")?
             } else {
-                active.iter().find(|a| ecs::revision_of_arn(a).map(|n| n.to_string()) == Some(r.clone())).cloned().with_context(|| format!("{family}:{r} is not ACTIVE"))?
+                active
+                    .iter()
+                    .find(|a| ecs::revision_of_arn(a).map(|n| n.to_string()) == Some(r.clone()))
+                    .cloned()
+                    .with_context(|| format!("{family}:{r} is not ACTIVE"))?
             };
             if let Some(how) = used.get(&arn) {
                 anyhow::bail!("{} is in use ({how}): not deregistered", ecs::short_task_definition(&arn));
@@ -236,7 +246,14 @@ pub async fn delete(app: &App, dry_run: bool, force: bool, terminate: bool, over
             anyhow::bail!("aborted: {:?} is not {service:?}", answer.trim());
         }
     }
-    client.delete_service().cluster(&app.config.cluster).service(&service).force(terminate).send().await.sdk_context(|| format!("deleting service {service}"))?;
+    client
+        .delete_service()
+        .cluster(&app.config.cluster)
+        .service(&service)
+        .force(terminate)
+        .send()
+        .await
+        .sdk_context(|| format!("deleting service {service}"))?;
     tracing::info!("service {service} is deleted");
     Ok(())
 }

@@ -78,17 +78,11 @@ impl App {
     }
 
     pub fn task_definition_path(&self) -> Result<&PathBuf, InputError> {
-        self.config
-            .task_definition
-            .as_ref()
-            .ok_or_else(|| InputError::in_file(&self.config.path, "task_definition is not defined"))
+        self.config.task_definition.as_ref().ok_or_else(|| InputError::in_file(&self.config.path, "task_definition is not defined"))
     }
 
     pub fn service_definition_path(&self) -> Result<&PathBuf, InputError> {
-        self.config
-            .service_definition
-            .as_ref()
-            .ok_or_else(|| InputError::in_file(&self.config.path, "service_definition is not defined"))
+        self.config.service_definition.as_ref().ok_or_else(|| InputError::in_file(&self.config.path, "service_definition is not defined"))
     }
 
     pub async fn aws(&self) -> Result<Aws> {

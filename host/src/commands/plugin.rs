@@ -22,7 +22,16 @@ pub fn list(app: &App) -> Result<()> {
             Some(p) => p.display().to_string(),
             None => "bundled".into(),
         };
-        describe(&mut out, &lp.config.name, &source, &loaded.spec.digest, &loaded.manifest, &lp.config.func_prefix, Some(&grants::effective(&lp.config)), Some(&lp.config));
+        describe(
+            &mut out,
+            &lp.config.name,
+            &source,
+            &loaded.spec.digest,
+            &loaded.manifest,
+            &lp.config.func_prefix,
+            Some(&grants::effective(&lp.config)),
+            Some(&lp.config),
+        );
     }
     print!("{out}");
     Ok(())
@@ -48,7 +57,16 @@ pub fn inspect(config: Option<&crate::config::Config>, path: &Path) -> Result<()
     let loaded = LoadedPlugin::load(&bytes, spec)?;
     let mut out = String::new();
     let granted = configured.map(grants::effective);
-    describe(&mut out, &loaded.manifest.name, &path.display().to_string(), &digest, &loaded.manifest, configured.map(|c| c.func_prefix.as_str()).unwrap_or(""), granted.as_ref(), configured);
+    describe(
+        &mut out,
+        &loaded.manifest.name,
+        &path.display().to_string(),
+        &digest,
+        &loaded.manifest,
+        configured.map(|c| c.func_prefix.as_str()).unwrap_or(""),
+        granted.as_ref(),
+        configured,
+    );
     if let Some(c) = configured {
         if c.sha256.as_deref() != Some(digest.as_str()) {
             let _ = writeln!(out, "  WARNING: the config pins sha256 {}; cortado will refuse to run this file", c.sha256.as_deref().unwrap_or("-"));
@@ -67,11 +85,15 @@ fn describe(out: &mut String, name: &str, source: &str, digest: &str, m: &Manife
         let _ = writeln!(out, "  {}", m.description);
     }
     let _ = writeln!(out, "  sha256: {digest}");
-    let hooks: Vec<&str> = m.hooks.iter().map(|h| match h {
-        Hook::Resolver => "resolver",
-        Hook::Verifier => "verifier",
-        Hook::Gate => "gate",
-    }).collect();
+    let hooks: Vec<&str> = m
+        .hooks
+        .iter()
+        .map(|h| match h {
+            Hook::Resolver => "resolver",
+            Hook::Verifier => "verifier",
+            Hook::Gate => "gate",
+        })
+        .collect();
     let _ = writeln!(out, "  hooks: {}", if hooks.is_empty() { "-".into() } else { hooks.join(", ") });
     for f in &m.functions {
         let _ = writeln!(out, "  function {prefix}{} ({}..{} args) {}", f.name, f.min_args, f.max_args, f.description);

@@ -21,16 +21,8 @@ use crate::plugin::catalog;
 use crate::template::{self, FuncMap};
 
 /// File names probed, in order, when `--config` is not given.
-pub const DEFAULT_CONFIG_NAMES: &[&str] = &[
-    "cortado.yml",
-    "cortado.yaml",
-    "cortado.json",
-    "cortado.jsonnet",
-    "ecspresso.yml",
-    "ecspresso.yaml",
-    "ecspresso.json",
-    "ecspresso.jsonnet",
-];
+pub const DEFAULT_CONFIG_NAMES: &[&str] =
+    &["cortado.yml", "cortado.yaml", "cortado.json", "cortado.jsonnet", "ecspresso.yml", "ecspresso.yaml", "ecspresso.json", "ecspresso.jsonnet"];
 
 /// The ecspresso release whose behaviour cortado matches; `required_version` in a config not named
 /// `cortado.*` is checked against it, so that an unchanged `ecspresso.yml` keeps working.
@@ -130,17 +122,12 @@ pub fn locate(explicit: Option<&Path>, cwd: &Path) -> Result<PathBuf, InputError
             return Ok(PathBuf::from(name));
         }
     }
-    Err(InputError::new(format!(
-        "no config file found in {} (looked for {}); pass --config",
-        cwd.display(),
-        DEFAULT_CONFIG_NAMES.join(", ")
-    )))
+    Err(InputError::new(format!("no config file found in {} (looked for {}); pass --config", cwd.display(), DEFAULT_CONFIG_NAMES.join(", "))))
 }
 
 /// Loads, renders and checks a config file.
 pub fn load(path: &Path, opts: &LoadOptions) -> Result<Config> {
-    let source = std::fs::read_to_string(path)
-        .map_err(|e| InputError::in_file(path, format!("cannot read config file: {e}")))?;
+    let source = std::fs::read_to_string(path).map_err(|e| InputError::in_file(path, format!("cannot read config file: {e}")))?;
     let funcs = template::env_funcs(opts.env.lookup_fn());
     let value = parse_config_source(path, &source, &funcs, &opts.env.lookup_fn(), &opts.jsonnet)?;
     let config = from_value(path, &source, value)?;
@@ -148,13 +135,7 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Config> {
     Ok(config)
 }
 
-fn parse_config_source(
-    path: &Path,
-    source: &str,
-    funcs: &FuncMap,
-    env_lookup: &crate::template::EnvLookup,
-    jsonnet: &JsonnetOptions,
-) -> Result<Value> {
+fn parse_config_source(path: &Path, source: &str, funcs: &FuncMap, env_lookup: &crate::template::EnvLookup, jsonnet: &JsonnetOptions) -> Result<Value> {
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
     let name = path.display().to_string();
     match ext.as_str() {
@@ -169,11 +150,7 @@ fn parse_config_source(
             let rendered = template::render(&name, &text, funcs).map_err(|e| InputError::new(e.to_string()))?;
             parse_json(path, &rendered)
         }
-        other => Err(InputError::in_file(
-            path,
-            format!("unsupported config file extension {other:?} (use .yml, .yaml, .json or .jsonnet)"),
-        )
-        .into()),
+        other => Err(InputError::in_file(path, format!("unsupported config file extension {other:?} (use .yml, .yaml, .json or .jsonnet)")).into()),
     }
 }
 
@@ -190,9 +167,8 @@ pub fn yaml_to_json(path: &Path, text: &str) -> Result<Value> {
 
 /// Parses JSON text, with the file and line of any syntax error.
 pub fn parse_json(path: &Path, text: &str) -> Result<Value> {
-    serde_json::from_str::<Value>(text).map_err(|e| {
-        InputError(format!("{}:{}:{}: invalid JSON: {}", path.display(), e.line(), e.column(), strip_location(&e.to_string()))).into()
-    })
+    serde_json::from_str::<Value>(text)
+        .map_err(|e| InputError(format!("{}:{}:{}: invalid JSON: {}", path.display(), e.line(), e.column(), strip_location(&e.to_string()))).into())
 }
 
 fn strip_location(msg: &str) -> &str {
@@ -206,11 +182,14 @@ fn strip_location(msg: &str) -> &str {
 /// error messages about a key's value. Case-insensitive, like key matching.
 pub fn find_key_line(source: &str, key: &str) -> Option<usize> {
     let key = key.to_ascii_lowercase();
-    source.lines().position(|line| {
-        let t = line.trim_start().trim_start_matches("- ").to_ascii_lowercase();
-        let t = t.trim_start_matches(['"', '\'']);
-        t.starts_with(&key) && t[key.len()..].trim_start_matches(['"', '\'']).trim_start().starts_with(':')
-    }).map(|i| i + 1)
+    source
+        .lines()
+        .position(|line| {
+            let t = line.trim_start().trim_start_matches("- ").to_ascii_lowercase();
+            let t = t.trim_start_matches(['"', '\'']);
+            t.starts_with(&key) && t[key.len()..].trim_start_matches(['"', '\'']).trim_start().starts_with(':')
+        })
+        .map(|i| i + 1)
 }
 
 /// A case-insensitive view of a JSON object that remembers which keys were used, so the rest can be
@@ -312,10 +291,7 @@ fn from_value(path: &Path, source: &str, value: Value) -> Result<Config> {
         None => None,
         Some(Value::Object(o)) => {
             let mut cf = Fields::new(path, source, "codedeploy", o);
-            let c = CodeDeployConfig {
-                application_name: cf.string("application_name")?,
-                deployment_group_name: cf.string("deployment_group_name")?,
-            };
+            let c = CodeDeployConfig { application_name: cf.string("application_name")?, deployment_group_name: cf.string("deployment_group_name")? };
             cf.warn_unknown();
             Some(c)
         }
@@ -327,10 +303,9 @@ fn from_value(path: &Path, source: &str, value: Value) -> Result<Config> {
             let mut ig = Fields::new(path, source, "ignore", o);
             let tags = match ig.get("tags") {
                 None => Vec::new(),
-                Some(Value::Array(a)) => a
-                    .iter()
-                    .map(|t| t.as_str().map(str::to_owned).ok_or_else(|| ig.error("tags", "expected a list of tag keys")))
-                    .collect::<Result<_, _>>()?,
+                Some(Value::Array(a)) => {
+                    a.iter().map(|t| t.as_str().map(str::to_owned).ok_or_else(|| ig.error("tags", "expected a list of tag keys"))).collect::<Result<_, _>>()?
+                }
                 Some(other) => return Err(ig.error("tags", format!("expected a list, found {}", kind(other))).into()),
             };
             ig.warn_unknown();
@@ -340,11 +315,7 @@ fn from_value(path: &Path, source: &str, value: Value) -> Result<Config> {
     };
     let plugins = match f.get("plugins") {
         None => Vec::new(),
-        Some(Value::Array(items)) => items
-            .iter()
-            .enumerate()
-            .map(|(i, item)| parse_plugin(path, source, i, item, &dir))
-            .collect::<Result<Vec<_>, _>>()?,
+        Some(Value::Array(items)) => items.iter().enumerate().map(|(i, item)| parse_plugin(path, source, i, item, &dir)).collect::<Result<Vec<_>, _>>()?,
         Some(other) => return Err(f.error("plugins", format!("expected a list, found {}", kind(other))).into()),
     };
     f.warn_unknown();
@@ -392,17 +363,19 @@ fn parse_plugin(path: &Path, source: &str, index: usize, item: &Value, dir: &Pat
     };
     let grants = match f.get("grants") {
         None => None,
-        Some(Value::Array(items)) => Some(items
-            .iter()
-            .map(|g| {
-                let action = g.get("action").and_then(Value::as_str);
-                let resource = g.get("resource").and_then(Value::as_str).unwrap_or("*");
-                match action {
-                    Some(a) if a.contains(':') => Ok(Grant { action: a.to_owned(), resource: resource.to_owned() }),
-                    _ => Err(f.error("grants", "each grant needs an `action` like \"ssm:GetParameter\" and a `resource` ARN pattern")),
-                }
-            })
-            .collect::<Result<_, _>>()?),
+        Some(Value::Array(items)) => Some(
+            items
+                .iter()
+                .map(|g| {
+                    let action = g.get("action").and_then(Value::as_str);
+                    let resource = g.get("resource").and_then(Value::as_str).unwrap_or("*");
+                    match action {
+                        Some(a) if a.contains(':') => Ok(Grant { action: a.to_owned(), resource: resource.to_owned() }),
+                        _ => Err(f.error("grants", "each grant needs an `action` like \"ssm:GetParameter\" and a `resource` ARN pattern")),
+                    }
+                })
+                .collect::<Result<_, _>>()?,
+        ),
         Some(other) => return Err(f.error("grants", format!("expected a list, found {}", kind(other)))),
     };
     let preopens = match f.get("preopens") {
@@ -416,14 +389,14 @@ fn parse_plugin(path: &Path, source: &str, index: usize, item: &Value, dir: &Pat
     let limits = obj_or_empty(&mut f, "limits")?;
     let enforcement = f.string("enforcement")?;
     if let Some(level) = &enforcement
-        && !["advisory", "soft-mandatory", "hard-mandatory"].contains(&level.as_str()) {
-            return Err(f.error("enforcement", format!("{level:?} is not one of advisory, soft-mandatory, hard-mandatory")));
-        }
+        && !["advisory", "soft-mandatory", "hard-mandatory"].contains(&level.as_str())
+    {
+        return Err(f.error("enforcement", format!("{level:?} is not one of advisory, soft-mandatory, hard-mandatory")));
+    }
     if plugin_path.is_none() && catalog::first_party(&name).is_none() {
-        return Err(f.error(
-            "name",
-            format!("plugin {name:?} is not available (first-party plugins: {}; a custom plugin needs `path`)", catalog::names().join(", ")),
-        ));
+        return Err(
+            f.error("name", format!("plugin {name:?} is not available (first-party plugins: {}; a custom plugin needs `path`)", catalog::names().join(", ")))
+        );
     }
     if plugin_path.is_some() && sha256.is_none() {
         return Err(f.error("sha256", format!("custom plugin {name:?} must pin its component with `sha256`")));
@@ -499,11 +472,7 @@ impl Config {
     fn check_required_version(&self) -> Result<(), InputError> {
         let Some(constraint) = &self.required_version else { return Ok(()) };
         let is_cortado = self.path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("cortado."));
-        let (what, version) = if is_cortado {
-            ("cortado", env!("CARGO_PKG_VERSION"))
-        } else {
-            ("ecspresso compatibility", ECSPRESSO_COMPAT_VERSION)
-        };
+        let (what, version) = if is_cortado { ("cortado", env!("CARGO_PKG_VERSION")) } else { ("ecspresso compatibility", ECSPRESSO_COMPAT_VERSION) };
         let v = semver::Version::parse(version).expect("built-in version parses");
         let line = find_key_line_in_file(&self.path, "required_version");
         let loc = match line {
@@ -512,9 +481,7 @@ impl Config {
         };
         match version::satisfies(constraint, &v) {
             Err(e) => Err(InputError(format!("{loc}: key \"required_version\": {e}"))),
-            Ok(false) => Err(InputError(format!(
-                "{loc}: key \"required_version\": {constraint:?} is not satisfied by {what} {version}"
-            ))),
+            Ok(false) => Err(InputError(format!("{loc}: key \"required_version\": {constraint:?} is not satisfied by {what} {version}"))),
             Ok(true) => Ok(()),
         }
     }

@@ -65,13 +65,11 @@ fn parse_loose(s: &str) -> Option<(Version, usize)> {
 
 /// Compares ignoring build metadata, like go-version.
 fn compare(a: &Version, b: &Version) -> std::cmp::Ordering {
-    (a.major, a.minor, a.patch).cmp(&(b.major, b.minor, b.patch)).then_with(|| {
-        match (a.pre.is_empty(), b.pre.is_empty()) {
-            (true, true) => std::cmp::Ordering::Equal,
-            (true, false) => std::cmp::Ordering::Greater,
-            (false, true) => std::cmp::Ordering::Less,
-            (false, false) => a.pre.cmp(&b.pre),
-        }
+    (a.major, a.minor, a.patch).cmp(&(b.major, b.minor, b.patch)).then_with(|| match (a.pre.is_empty(), b.pre.is_empty()) {
+        (true, true) => std::cmp::Ordering::Equal,
+        (true, false) => std::cmp::Ordering::Greater,
+        (false, true) => std::cmp::Ordering::Less,
+        (false, false) => a.pre.cmp(&b.pre),
     })
 }
 

@@ -11,16 +11,8 @@ use serde_json::{Map, Value};
 const STRING_MAPS: &[&str] = &["dockerLabels", "options", "driverOpts", "labels"];
 
 /// Fields of DescribeTaskDefinition output that RegisterTaskDefinition does not take.
-pub const TASK_DEFINITION_OUTPUT_ONLY: &[&str] = &[
-    "taskDefinitionArn",
-    "revision",
-    "status",
-    "requiresAttributes",
-    "compatibilities",
-    "registeredAt",
-    "registeredBy",
-    "deregisteredAt",
-];
+pub const TASK_DEFINITION_OUTPUT_ONLY: &[&str] =
+    &["taskDefinitionArn", "revision", "status", "requiresAttributes", "compatibilities", "registeredAt", "registeredBy", "deregisteredAt"];
 
 /// Lower-cases the first letter of field names, drops nulls and empty lists (recursively).
 pub fn normalise(v: Value) -> Value {

@@ -85,9 +85,10 @@ pub fn task_definition_from_value(raw: Value) -> Result<Value, String> {
             let has_inner_tags = inner.keys().any(|k| k.eq_ignore_ascii_case("tags"));
             if !has_inner_tags
                 && let Some(tk) = top.keys().find(|k| k.eq_ignore_ascii_case("tags")).cloned()
-                    && let Some(tags) = top.remove(&tk) {
-                        inner.insert("tags".into(), tags);
-                    }
+                && let Some(tags) = top.remove(&tk)
+            {
+                inner.insert("tags".into(), tags);
+            }
             inner
         }
         _ => top,

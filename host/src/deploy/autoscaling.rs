@@ -64,7 +64,8 @@ pub async fn apply(aws: &Aws, cluster: &str, service: &str, change: &Change, dry
         .set_min_capacity(change.min)
         .set_max_capacity(change.max);
     if let Some(s) = change.suspend {
-        req = req.suspended_state(SuspendedState::builder().dynamic_scaling_in_suspended(s).dynamic_scaling_out_suspended(s).scheduled_scaling_suspended(s).build());
+        req = req
+            .suspended_state(SuspendedState::builder().dynamic_scaling_in_suspended(s).dynamic_scaling_out_suspended(s).scheduled_scaling_suspended(s).build());
     }
     req.send().await.sdk_context(|| format!("updating scalable target {resource}"))?;
     reporter.info(&what);

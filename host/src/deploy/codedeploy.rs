@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use aws_sdk_codedeploy::types::{AutoRollbackConfiguration, AutoRollbackEvent, DeploymentStatus, RevisionLocation, RevisionLocationType, AppSpecContent};
+use aws_sdk_codedeploy::types::{AppSpecContent, AutoRollbackConfiguration, AutoRollbackEvent, DeploymentStatus, RevisionLocation, RevisionLocationType};
 use serde_json::{Map, Value, json};
 use serde_yaml_ng::{Mapping, Value as Y};
 
@@ -188,33 +188,38 @@ pub async fn wait_deployment(aws: &Aws, cluster: &str, service: &str, id: &str, 
             last_status = status.clone();
         }
         if let Ok(t) = client.get_deployment_target().deployment_id(id).target_id(format!("{cluster}:{service}")).send().await
-            && let Some(ecs_target) = t.deployment_target().and_then(|d| d.ecs_target()) {
-                let events: Vec<String> = ecs_target
-                    .lifecycle_events()
-                    .iter()
-                    .filter(|e| e.status().is_some_and(|s| s.as_str() != "Pending"))
-                    .map(|e| format!("{}:{}", e.lifecycle_event_name().unwrap_or(""), e.status().map(|s| s.as_str()).unwrap_or("")))
-                    .collect();
-                let traffic: Vec<String> = ecs_target
-                    .task_sets_info()
-                    .iter()
-                    .map(|ts| format!("{} {}%", ts.task_set_label().map(|l| l.as_str()).unwrap_or(""), ts.traffic_weight()))
-                    .collect();
-                let summary = format!("{} | traffic {}", events.join(" "), traffic.join(" / "));
-                if summary != last_lifecycle {
-                    reporter.info(&format!("  {summary}"));
-                    last_lifecycle = summary.clone();
-                }
-                reporter.status(&format!("CodeDeploy {id} {status}, traffic {}", traffic.join(" / ")));
+            && let Some(ecs_target) = t.deployment_target().and_then(|d| d.ecs_target())
+        {
+            let events: Vec<String> = ecs_target
+                .lifecycle_events()
+                .iter()
+                .filter(|e| e.status().is_some_and(|s| s.as_str() != "Pending"))
+                .map(|e| format!("{}:{}", e.lifecycle_event_name().unwrap_or(""), e.status().map(|s| s.as_str()).unwrap_or("")))
+                .collect();
+            let traffic: Vec<String> = ecs_target
+                .task_sets_info()
+                .iter()
+                .map(|ts| format!("{} {}%", ts.task_set_label().map(|l| l.as_str()).unwrap_or(""), ts.traffic_weight()))
+                .collect();
+            let summary = format!("{} | traffic {}", events.join(" "), traffic.join(" / "));
+            if summary != last_lifecycle {
+                reporter.info(&format!("  {summary}"));
+                last_lifecycle = summary.clone();
             }
+            reporter.status(&format!("CodeDeploy {id} {status}, traffic {}", traffic.join(" / ")));
+        }
         match info.status() {
             Some(DeploymentStatus::Succeeded) => {
                 reporter.result(true, &format!("CodeDeploy deployment {id} succeeded"), json!({"deployment_id": id}));
                 return Ok(());
             }
             Some(DeploymentStatus::Failed) | Some(DeploymentStatus::Stopped) => {
-                let why = info.error_information().map(|e| format!("{}: {}", e.code().map(|c| c.as_str()).unwrap_or(""), e.message().unwrap_or(""))).unwrap_or_default();
-                let rollback = info.rollback_info().and_then(|r| r.rollback_deployment_id()).map(|r| format!("; rolled back by deployment {r}")).unwrap_or_default();
+                let why = info
+                    .error_information()
+                    .map(|e| format!("{}: {}", e.code().map(|c| c.as_str()).unwrap_or(""), e.message().unwrap_or("")))
+                    .unwrap_or_default();
+                let rollback =
+                    info.rollback_info().and_then(|r| r.rollback_deployment_id()).map(|r| format!("; rolled back by deployment {r}")).unwrap_or_default();
                 let msg = format!("CodeDeploy deployment {id} {status}: {why}{rollback}");
                 reporter.fail(&msg, json!({"deployment_id": id}));
                 return Err(RolloutFailed(msg).into());

@@ -123,7 +123,8 @@ pub async fn deploy(app: &App, opts: DeployOptions) -> Result<()> {
             v
         };
         attributes_change = strip(l.clone()) != strip(r.clone());
-        sv_diff = diff::unified(Some(&r), &l, remote.get("serviceArn").and_then(Value::as_str).unwrap_or(""), &app.service_definition_path()?.display().to_string());
+        sv_diff =
+            diff::unified(Some(&r), &l, remote.get("serviceArn").and_then(Value::as_str).unwrap_or(""), &app.service_definition_path()?.display().to_string());
         if attributes_change {
             body.extend(service::update_attributes(sv, codedeploy));
         }
@@ -230,7 +231,15 @@ pub async fn finish_wait(client: &aws_sdk_ecs::Client, watch: wait::Watch, repor
         Ok(stats) => {
             let mut detail = wait::stats_json(&stats);
             detail["deployment_id"] = json!(deployment_id);
-            reporter.result(true, &format!("service {service} is stable: deployment completed ({} DescribeServices calls in {:.1}s)", stats.describe_calls, stats.elapsed.as_secs_f64()), detail);
+            reporter.result(
+                true,
+                &format!(
+                    "service {service} is stable: deployment completed ({} DescribeServices calls in {:.1}s)",
+                    stats.describe_calls,
+                    stats.elapsed.as_secs_f64()
+                ),
+                detail,
+            );
             Ok(())
         }
         Err(e) => {

@@ -28,7 +28,9 @@ pub fn target(current: &str, active: &[String]) -> Option<String> {
 
 pub async fn rollback(app: &App, opts: RollbackOptions) -> Result<()> {
     if opts.deregister && !opts.wait {
-        return Err(crate::error::InputError::new("--no-wait needs --no-deregister-task-definition (cortado deregisters only after the rollback completes)").into());
+        return Err(
+            crate::error::InputError::new("--no-wait needs --no-deregister-task-definition (cortado deregisters only after the rollback completes)").into()
+        );
     }
     let started = epoch_now();
     let service = app.config.service.clone().ok_or_else(|| crate::error::InputError::in_file(&app.config.path, "service is not defined"))?;
@@ -40,20 +42,33 @@ pub async fn rollback(app: &App, opts: RollbackOptions) -> Result<()> {
     let family = ecs::family_of_arn(&current).unwrap_or("").to_owned();
     let codedeploy = sv.pointer("/deploymentController/type").and_then(Value::as_str) == Some("CODE_DEPLOY");
 
-    if codedeploy
-        && let Some(id) = codedeploy::in_progress(app, &aws).await? {
-            gate::check(app, &aws, PlanInput { command: "rollback".into(), diff: format!("stop CodeDeploy deployment {id}"), ..Default::default() }, &opts.overrides, opts.dry_run).await?;
-            if opts.dry_run {
-                reporter.info(&format!("CodeDeploy deployment {id} would be stopped and rolled back\nDRY RUN OK"));
-                return Ok(());
-            }
-            aws.codedeploy().stop_deployment().deployment_id(&id).auto_rollback_enabled(true).send().await.sdk_context(|| format!("stopping CodeDeploy deployment {id}"))?;
-            reporter.result(true, &format!("CodeDeploy deployment {id} stopped with auto rollback"), json!({"deployment_id": id}));
+    if codedeploy && let Some(id) = codedeploy::in_progress(app, &aws).await? {
+        gate::check(
+            app,
+            &aws,
+            PlanInput { command: "rollback".into(), diff: format!("stop CodeDeploy deployment {id}"), ..Default::default() },
+            &opts.overrides,
+            opts.dry_run,
+        )
+        .await?;
+        if opts.dry_run {
+            reporter.info(&format!("CodeDeploy deployment {id} would be stopped and rolled back\nDRY RUN OK"));
             return Ok(());
         }
+        aws.codedeploy()
+            .stop_deployment()
+            .deployment_id(&id)
+            .auto_rollback_enabled(true)
+            .send()
+            .await
+            .sdk_context(|| format!("stopping CodeDeploy deployment {id}"))?;
+        reporter.result(true, &format!("CodeDeploy deployment {id} stopped with auto rollback"), json!({"deployment_id": id}));
+        return Ok(());
+    }
 
     let active = ecs::active_revisions(&client, &family).await?;
-    let to = target(&current, &active).with_context(|| format!("rollback target is not found: no ACTIVE revision of {family} below {}", ecs::short_task_definition(&current)))?;
+    let to = target(&current, &active)
+        .with_context(|| format!("rollback target is not found: no ACTIVE revision of {family} below {}", ecs::short_task_definition(&current)))?;
     reporter.info(&format!("rolling back {service} from {} to {}", ecs::short_task_definition(&current), ecs::short_task_definition(&to)));
     gate::check(
         app,

@@ -71,10 +71,11 @@ pub fn create_body(local: &Value, cluster: &str, service: &str, task_definition:
         }
     }
     if is_daemon(local)
-        && let Some(v) = local.get("placementStrategy") {
-            body.remove("placementStrategy");
-            let _ = v;
-        }
+        && let Some(v) = local.get("placementStrategy")
+    {
+        body.remove("placementStrategy");
+        let _ = v;
+    }
     body.insert("cluster".into(), json!(cluster));
     body.insert("serviceName".into(), json!(service));
     body.insert("taskDefinition".into(), json!(task_definition));

@@ -123,7 +123,12 @@ pub async fn wait_ecs(client: &aws_sdk_ecs::Client, watch: Watch, reporter: &mut
             (Some(d), _) if get(d, "status") == "PRIMARY" && get(d, "rolloutState") == "COMPLETED" && num(d, "runningCount") == num(d, "desiredCount") => {
                 return Ok(WaitStats { describe_calls: calls, elapsed: start.elapsed() });
             }
-            (Some(d), _) if get(d, "status") == "PRIMARY" && d.get("rolloutState").is_none() && deployments.len() == 1 && num(d, "runningCount") == num(d, "desiredCount") => {
+            (Some(d), _)
+                if get(d, "status") == "PRIMARY"
+                    && d.get("rolloutState").is_none()
+                    && deployments.len() == 1
+                    && num(d, "runningCount") == num(d, "desiredCount") =>
+            {
                 // Controllers without rollout states: one deployment at its count is stable.
                 return Ok(WaitStats { describe_calls: calls, elapsed: start.elapsed() });
             }
@@ -165,7 +170,11 @@ pub async fn wait_ecs(client: &aws_sdk_ecs::Client, watch: Watch, reporter: &mut
         reporter.status(&last_summary);
         let now = Instant::now();
         if now >= deadline {
-            return Err(RolloutFailed(format!("timed out after {} waiting; still in progress: {last_summary}", crate::config::duration::format_go_duration(timeout))).into());
+            return Err(RolloutFailed(format!(
+                "timed out after {} waiting; still in progress: {last_summary}",
+                crate::config::duration::format_go_duration(timeout)
+            ))
+            .into());
         }
         pause(poll_interval(start.elapsed()).min(deadline - now), &last_summary).await?;
     }
@@ -204,19 +213,29 @@ async fn failure_details(client: &aws_sdk_ecs::Client, cluster: &str, sv: &Value
     if let Ok(list) = tasks {
         let arns: Vec<String> = list.task_arns().iter().take(5).cloned().collect();
         if !arns.is_empty()
-            && let Ok(desc) = client.describe_tasks().cluster(cluster).set_tasks(Some(arns)).send().await {
-                out.push_str("\n  stopped tasks:");
-                for t in desc.tasks() {
-                    let id = t.task_arn().and_then(|a| a.rsplit('/').next()).unwrap_or("");
-                    let containers: Vec<String> = t
-                        .containers()
-                        .iter()
-                        .filter(|c| c.exit_code().is_some_and(|e| e != 0) || c.reason().is_some())
-                        .map(|c| format!("{} exit {} {}", c.name().unwrap_or(""), c.exit_code().map(|e| e.to_string()).unwrap_or_else(|| "-".into()), c.reason().unwrap_or("")).trim_end().to_owned())
-                        .collect();
-                    out.push_str(format!("\n    {id}: {} {}", t.stopped_reason().unwrap_or(""), containers.join(", ")).trim_end());
-                }
+            && let Ok(desc) = client.describe_tasks().cluster(cluster).set_tasks(Some(arns)).send().await
+        {
+            out.push_str("\n  stopped tasks:");
+            for t in desc.tasks() {
+                let id = t.task_arn().and_then(|a| a.rsplit('/').next()).unwrap_or("");
+                let containers: Vec<String> = t
+                    .containers()
+                    .iter()
+                    .filter(|c| c.exit_code().is_some_and(|e| e != 0) || c.reason().is_some())
+                    .map(|c| {
+                        format!(
+                            "{} exit {} {}",
+                            c.name().unwrap_or(""),
+                            c.exit_code().map(|e| e.to_string()).unwrap_or_else(|| "-".into()),
+                            c.reason().unwrap_or("")
+                        )
+                        .trim_end()
+                        .to_owned()
+                    })
+                    .collect();
+                out.push_str(format!("\n    {id}: {} {}", t.stopped_reason().unwrap_or(""), containers.join(", ")).trim_end());
             }
+        }
     }
     out
 }

@@ -20,10 +20,12 @@ pub fn task_definition(td: &Value) -> Value {
             if let Some(Value::Array(ports)) = c.get_mut("portMappings") {
                 for p in ports.iter_mut() {
                     let Value::Object(p) = p else { continue };
-                    if awsvpc && !p.contains_key("hostPort")
-                        && let Some(cp) = p.get("containerPort").cloned() {
-                            p.insert("hostPort".into(), cp);
-                        }
+                    if awsvpc
+                        && !p.contains_key("hostPort")
+                        && let Some(cp) = p.get("containerPort").cloned()
+                    {
+                        p.insert("hostPort".into(), cp);
+                    }
                     if p.get("protocol").and_then(Value::as_str) == Some("tcp") {
                         p.remove("protocol");
                     }
@@ -118,14 +120,15 @@ pub fn service(sv: &Value, ignore_tags: &[String], local_has_desired: bool) -> V
         out.remove("placementStrategy");
     }
     if let Some(Value::Object(nc)) = out.get_mut("networkConfiguration")
-        && let Some(Value::Object(aws)) = nc.get_mut("awsvpcConfiguration") {
-            aws.entry("assignPublicIp").or_insert(json!("DISABLED"));
-            for k in ["subnets", "securityGroups"] {
-                if let Some(Value::Array(a)) = aws.get_mut(k) {
-                    a.sort_by(|x, y| x.as_str().cmp(&y.as_str()));
-                }
+        && let Some(Value::Object(aws)) = nc.get_mut("awsvpcConfiguration")
+    {
+        aws.entry("assignPublicIp").or_insert(json!("DISABLED"));
+        for k in ["subnets", "securityGroups"] {
+            if let Some(Value::Array(a)) = aws.get_mut(k) {
+                a.sort_by(|x, y| x.as_str().cmp(&y.as_str()));
             }
         }
+    }
     sort_by_json(&mut out, "placementConstraints");
     sort_by_json(&mut out, "placementStrategy");
     if let Some(Value::Array(tags)) = out.get_mut("tags") {

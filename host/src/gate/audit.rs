@@ -51,11 +51,8 @@ impl AuditLog {
         if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)
-            .with_context(|| format!("opening audit log {}", self.path.display()))?;
+        let mut f =
+            std::fs::OpenOptions::new().create(true).append(true).open(&self.path).with_context(|| format!("opening audit log {}", self.path.display()))?;
         f.write_all(format!("{line}\n").as_bytes()).with_context(|| format!("writing audit log {}", self.path.display()))?;
         f.sync_data().ok();
         Ok(sha256_hex(line.as_bytes()))

@@ -149,7 +149,8 @@ pub fn evaluate(plugins: &PluginHost, plan: &Plan, overrides: &Overrides, audit:
             "warned" => eprintln!("{}", style.yellow(&line)),
             "overridden" => eprintln!("{} (overridden: {})", style.yellow(&line), overrides.reason.as_deref().unwrap_or("")),
             _ => {
-                let why = if enforcement == Enforcement::HardMandatory && overrides.gates.contains(&name) { " (hard-mandatory: cannot be overridden)" } else { "" };
+                let why =
+                    if enforcement == Enforcement::HardMandatory && overrides.gates.contains(&name) { " (hard-mandatory: cannot be overridden)" } else { "" };
                 eprintln!("{}{why}", style.red(&line));
             }
         }

@@ -60,15 +60,29 @@ fn indent(out: &mut String, depth: usize) {
 }
 
 const KEYWORDS: &[&str] = &[
-    "assert", "else", "error", "false", "for", "function", "if", "import", "importstr", "importbin", "in", "local", "null",
-    "tailstrict", "then", "self", "super", "true",
+    "assert",
+    "else",
+    "error",
+    "false",
+    "for",
+    "function",
+    "if",
+    "import",
+    "importstr",
+    "importbin",
+    "in",
+    "local",
+    "null",
+    "tailstrict",
+    "then",
+    "self",
+    "super",
+    "true",
 ];
 
 fn is_identifier(k: &str) -> bool {
     let mut chars = k.chars();
-    matches!(chars.next(), Some(c) if c == '_' || c.is_ascii_alphabetic())
-        && chars.all(|c| c == '_' || c.is_ascii_alphanumeric())
-        && !KEYWORDS.contains(&k)
+    matches!(chars.next(), Some(c) if c == '_' || c.is_ascii_alphabetic()) && chars.all(|c| c == '_' || c.is_ascii_alphanumeric()) && !KEYWORDS.contains(&k)
 }
 
 fn write_string(out: &mut String, s: &str) {
@@ -95,9 +109,6 @@ mod tests {
     #[test]
     fn formats_like_jsonnetfmt() {
         let v = json!({"family": "app", "awslogs-group": "it's", "cpu": 256, "tags": [], "local": true});
-        assert_eq!(
-            format(&v),
-            "{\n  'awslogs-group': 'it\\'s',\n  cpu: 256,\n  family: 'app',\n  'local': true,\n  tags: [],\n}\n"
-        );
+        assert_eq!(format(&v), "{\n  'awslogs-group': 'it\\'s',\n  cpu: 256,\n  family: 'app',\n  'local': true,\n  tags: [],\n}\n");
     }
 }

@@ -46,10 +46,6 @@ pub fn init_logging(debug: bool) {
     use tracing_subscriber::prelude::*;
     let level = if debug { tracing::Level::DEBUG } else { tracing::Level::INFO };
     let filter = Targets::new().with_target("cortado", level).with_default(tracing::Level::WARN);
-    let layer = tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .with_ansi(Style::stderr().color)
-        .without_time();
+    let layer = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_target(false).with_ansi(Style::stderr().color).without_time();
     let _ = tracing_subscriber::registry().with(layer).with(filter).try_init();
 }

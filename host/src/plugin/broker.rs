@@ -52,11 +52,7 @@ impl AwsSlot {
 pub fn block_on<F: Future>(fut: F) -> F::Output {
     match tokio::runtime::Handle::try_current() {
         Ok(handle) => tokio::task::block_in_place(|| handle.block_on(fut)),
-        Err(_) => tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("a current-thread runtime builds")
-            .block_on(fut),
+        Err(_) => tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a current-thread runtime builds").block_on(fut),
     }
 }
 
@@ -70,8 +66,6 @@ pub struct Broker {
 }
 
 impl Broker {
-
-
     /// Checks the grants for `action` on the resource `arn:aws:{service}:{region}:{account}:{tail}`.
     ///
     /// A call no grant could cover is denied before anything else happens: no credentials are
@@ -141,7 +135,6 @@ impl Broker {
             .map_err(|e| wit::AwsError::Failed(format!("ssm GetParameters: {}", describe_error(&e))))?;
         Ok((out.parameters().iter().map(parameter).collect(), out.invalid_parameters().to_vec()))
     }
-
 
     pub fn secretsmanager_describe_secret(&self, id: String) -> Result<wit::SecretDescription, wit::AwsError> {
         self.authorize_named("secretsmanager:DescribeSecret", "secretsmanager", &id, |n| format!("secret:{n}"))?;

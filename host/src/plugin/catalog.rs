@@ -16,20 +16,8 @@ pub const DEFAULT_PLUGINS: &[&str] = &["ssm", "secretsmanager"];
 
 pub const FIRST_PARTY: &[FirstParty] = &[
     FirstParty { name: "ssm", functions: &["ssm"], signatures: &[("ssm", 1, 1)], verifier: false, gate: false },
-    FirstParty {
-        name: "secretsmanager",
-        functions: &["secretsmanager_arn"],
-        signatures: &[("secretsmanager_arn", 1, 0)],
-        verifier: false,
-        gate: false,
-    },
-    FirstParty {
-        name: "tfstate",
-        functions: &["tfstate", "tfstatef"],
-        signatures: &[("tfstate", 1, 0), ("tfstatef", 1, 8)],
-        verifier: false,
-        gate: false,
-    },
+    FirstParty { name: "secretsmanager", functions: &["secretsmanager_arn"], signatures: &[("secretsmanager_arn", 1, 0)], verifier: false, gate: false },
+    FirstParty { name: "tfstate", functions: &["tfstate", "tfstatef"], signatures: &[("tfstate", 1, 0), ("tfstatef", 1, 8)], verifier: false, gate: false },
     FirstParty {
         name: "cloudformation",
         functions: &["cfn_output", "cfn_export"],

@@ -142,13 +142,18 @@ impl LoadedPlugin {
     pub fn load(bytes: &[u8], spec: PluginSpec) -> Result<LoadedPlugin> {
         let engine = runtime::engine()?;
         let component: Component = runtime::load_component(engine, bytes, &spec.digest).with_context(|| format!("plugin {:?}", spec.name))?;
-        let linked = linker(engine)?
-            .instantiate_pre(&component)
-            .map_err(|e| anyhow::anyhow!("plugin {:?}: linking: {e:#}", spec.name))?;
+        let linked = linker(engine)?.instantiate_pre(&component).map_err(|e| anyhow::anyhow!("plugin {:?}: linking: {e:#}", spec.name))?;
         let pre = PluginPre::new(linked).map_err(|e| anyhow::anyhow!("plugin {:?} does not implement the cortado:plugin world: {e:#}", spec.name))?;
         let mut loaded = LoadedPlugin {
             spec,
-            manifest: Manifest { name: String::new(), version: String::new(), description: String::new(), functions: vec![], hooks: vec![], capabilities: vec![] },
+            manifest: Manifest {
+                name: String::new(),
+                version: String::new(),
+                description: String::new(),
+                functions: vec![],
+                hooks: vec![],
+                capabilities: vec![],
+            },
             pre,
             live: Mutex::new(None),
         };
@@ -170,7 +175,13 @@ impl LoadedPlugin {
         let state = HostState {
             wasi: wasi.build(),
             table: ResourceTable::new(),
-            limits: StoreLimitsBuilder::new().memory_size(self.spec.limits.memory_bytes).instances(16).tables(64).memories(16).trap_on_grow_failure(true).build(),
+            limits: StoreLimitsBuilder::new()
+                .memory_size(self.spec.limits.memory_bytes)
+                .instances(16)
+                .tables(64)
+                .memories(16)
+                .trap_on_grow_failure(true)
+                .build(),
             plugin: self.spec.name.clone(),
             config_json: self.spec.config_json.clone(),
             broker: self.spec.broker.clone(),
@@ -299,9 +310,10 @@ impl LoadedPlugin {
     pub fn instantiate_fresh(&self) -> Result<(), PluginError> {
         let mut store = self.new_store();
         store.set_epoch_deadline(ticks(self.spec.limits.call_timeout));
-        self.pre
-            .instantiate(&mut store)
-            .map(|_| ())
-            .map_err(|e| PluginError { plugin: self.spec.name.clone(), hook: "instantiate".into(), message: describe_trap(&e, &self.spec.limits) })
+        self.pre.instantiate(&mut store).map(|_| ()).map_err(|e| PluginError {
+            plugin: self.spec.name.clone(),
+            hook: "instantiate".into(),
+            message: describe_trap(&e, &self.spec.limits),
+        })
     }
 }

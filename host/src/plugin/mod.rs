@@ -65,10 +65,7 @@ impl LazyPlugin {
             }
             None => {
                 let bytes = bundled(&self.config.name).ok_or_else(|| {
-                    anyhow::anyhow!(
-                        "plugin {:?} is not bundled in this build of cortado (run scripts/build-plugins.sh, then rebuild)",
-                        self.config.name
-                    )
+                    anyhow::anyhow!("plugin {:?} is not bundled in this build of cortado (run scripts/build-plugins.sh, then rebuild)", self.config.name)
                 })?;
                 Ok((std::borrow::Cow::Borrowed(bytes), runtime::sha256_hex(bytes)))
             }
@@ -85,32 +82,26 @@ impl LazyPlugin {
     fn spec(&self, digest: String) -> Result<PluginSpec> {
         let p = &self.config;
         let mut config = p.config.clone();
-        let mut preopens: Vec<Preopen> = p
-            .preopens
-            .iter()
-            .map(|rel| Preopen { host: Path::new(".").join(&self.config_dir).join(rel), guest: rel.display().to_string() })
-            .collect();
+        let mut preopens: Vec<Preopen> =
+            p.preopens.iter().map(|rel| Preopen { host: Path::new(".").join(&self.config_dir).join(rel), guest: rel.display().to_string() }).collect();
         // ecspresso's tfstate `path`: mount the state's directory read-only and point the plugin at it.
-        if p.path.is_none() && p.name.eq_ignore_ascii_case("tfstate")
-            && let Some(state) = config.get("path").and_then(Value::as_str).map(str::to_owned) {
-                let host = self.config_dir.join(&state);
-                let dir = host.parent().filter(|d| !d.as_os_str().is_empty()).map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
-                let file = host.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
-                preopens.push(Preopen { host: dir, guest: "/tfstate".into() });
-                config["path"] = Value::String(format!("/tfstate/{file}"));
-            }
+        if p.path.is_none()
+            && p.name.eq_ignore_ascii_case("tfstate")
+            && let Some(state) = config.get("path").and_then(Value::as_str).map(str::to_owned)
+        {
+            let host = self.config_dir.join(&state);
+            let dir = host.parent().filter(|d| !d.as_os_str().is_empty()).map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+            let file = host.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+            preopens.push(Preopen { host: dir, guest: "/tfstate".into() });
+            config["path"] = Value::String(format!("/tfstate/{file}"));
+        }
         Ok(PluginSpec {
             name: p.name.clone(),
             digest,
             config_json: config.to_string(),
             preopens,
             limits: limits(p)?,
-            broker: Arc::new(Broker {
-                plugin: p.name.clone(),
-                grants: grants::effective(p),
-                slot: self.slot.clone(),
-                denials: Default::default(),
-            }),
+            broker: Arc::new(Broker { plugin: p.name.clone(), grants: grants::effective(p), slot: self.slot.clone(), denials: Default::default() }),
         })
     }
 }
@@ -124,11 +115,8 @@ fn limits(p: &PluginConfig) -> Result<Limits, InputError> {
             "memory" => l.memory_bytes = parse_size(v).ok_or_else(|| bad(k, v))?,
             "max_output" => l.max_output_bytes = parse_size(v).ok_or_else(|| bad(k, v))?,
             "timeout" => {
-                l.call_timeout = v
-                    .as_str()
-                    .and_then(|s| crate::config::duration::parse_go_duration(s).ok())
-                    .filter(|d| *d > Duration::ZERO)
-                    .ok_or_else(|| bad(k, v))?
+                l.call_timeout =
+                    v.as_str().and_then(|s| crate::config::duration::parse_go_duration(s).ok()).filter(|d| *d > Duration::ZERO).ok_or_else(|| bad(k, v))?
             }
             other => return Err(InputError::new(format!("plugin {:?}: unknown limit {other:?} (memory, timeout, max_output)", p.name))),
         }
@@ -174,7 +162,11 @@ impl PluginHost {
                 (None, Some(fp)) => fp.signatures.iter().map(|(f, min, extra)| ((*f).to_owned(), *min, *extra)).collect(),
                 _ => {
                     let loaded = lp.get().map_err(|e| {
-                        if e.contains("refusing to run") || e.contains("cannot read component") { anyhow::Error::new(InputError(e)) } else { anyhow::anyhow!(e) }
+                        if e.contains("refusing to run") || e.contains("cannot read component") {
+                            anyhow::Error::new(InputError(e))
+                        } else {
+                            anyhow::anyhow!(e)
+                        }
                     })?;
                     loaded.manifest.functions.iter().map(|f| (f.name.clone(), f.min_args as usize, f.max_args.saturating_sub(f.min_args) as usize)).collect()
                 }

@@ -60,23 +60,25 @@ pub fn load_component(engine: &Engine, bytes: &[u8], digest: &str) -> Result<Com
     let key = format!("{digest}-{:016x}.cwasm", h.finish());
     let cached = cache_dir().map(|d| d.join(&key));
     if let Some(path) = &cached
-        && path.is_file() {
-            // SAFETY: the file was written by `Component::serialize` from the same component bytes
-            // (the key is their sha256) for an engine with the same compatibility hash.
-            match unsafe { Component::deserialize_file(engine, path) } {
-                Ok(c) => return Ok(c),
-                Err(e) => tracing::debug!("ignoring unusable cache entry {}: {e:#}", path.display()),
-            }
+        && path.is_file()
+    {
+        // SAFETY: the file was written by `Component::serialize` from the same component bytes
+        // (the key is their sha256) for an engine with the same compatibility hash.
+        match unsafe { Component::deserialize_file(engine, path) } {
+            Ok(c) => return Ok(c),
+            Err(e) => tracing::debug!("ignoring unusable cache entry {}: {e:#}", path.display()),
         }
+    }
     let component = Component::from_binary(engine, bytes).map_err(|e| anyhow::anyhow!("compiling the component: {e:#}"))?;
     if let Some(path) = &cached
         && let Ok(serialized) = component.serialize()
-            && let Some(dir) = path.parent() {
-                let _ = std::fs::create_dir_all(dir);
-                let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-                if std::fs::write(&tmp, serialized).is_ok() {
-                    let _ = std::fs::rename(&tmp, path);
-                }
-            }
+        && let Some(dir) = path.parent()
+    {
+        let _ = std::fs::create_dir_all(dir);
+        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+        if std::fs::write(&tmp, serialized).is_ok() {
+            let _ = std::fs::rename(&tmp, path);
+        }
+    }
     Ok(component)
 }

@@ -65,21 +65,12 @@ pub(super) enum CallError {
 }
 
 /// Checks the argument count the way Go's evalCall does.
-pub(super) fn check_arity(
-    name: &str,
-    got: usize,
-    want: usize,
-    variadic: bool,
-) -> Result<(), CallError> {
+pub(super) fn check_arity(name: &str, got: usize, want: usize, variadic: bool) -> Result<(), CallError> {
     if variadic && got < want {
-        return Err(CallError::Plain(format!(
-            "wrong number of args for {name}: want at least {want} got {got}"
-        )));
+        return Err(CallError::Plain(format!("wrong number of args for {name}: want at least {want} got {got}")));
     }
     if !variadic && got != want {
-        return Err(CallError::Plain(format!(
-            "wrong number of args for {name}: want {want} got {got}"
-        )));
+        return Err(CallError::Plain(format!("wrong number of args for {name}: want {want} got {got}")));
     }
     Ok(())
 }
@@ -96,10 +87,7 @@ pub(super) fn call(b: Builtin, name: &str, mut args: Vec<Value>) -> Result<Value
             check_arity(name, n, 1, true)?;
             let want = b == Builtin::Or;
             let last = args.len() - 1;
-            let idx = args
-                .iter()
-                .position(|a| a.is_true() == want)
-                .unwrap_or(last);
+            let idx = args.iter().position(|a| a.is_true() == want).unwrap_or(last);
             Ok(args.swap_remove(idx))
         }
         Builtin::Not => {
@@ -137,10 +125,7 @@ pub(super) fn call(b: Builtin, name: &str, mut args: Vec<Value>) -> Result<Value
                     return Err(CallError::Plain("invalid value; expected string".into()));
                 }
                 other => {
-                    return Err(CallError::Plain(format!(
-                        "wrong type for value; expected string; got {}",
-                        other.type_name()
-                    )));
+                    return Err(CallError::Plain(format!("wrong type for value; expected string; got {}", other.type_name())));
                 }
             };
             Ok(Value::String(gofmt::sprintf(format, &args[1..])))
@@ -152,10 +137,7 @@ pub(super) fn call(b: Builtin, name: &str, mut args: Vec<Value>) -> Result<Value
             check_arity(name, n, 1, true)?;
             match &args[0] {
                 Value::Nil => failed("call of nil"),
-                other => failed(format!(
-                    "non-function of type {} (cortado templates have no function values)",
-                    other.type_name()
-                )),
+                other => failed(format!("non-function of type {} (cortado templates have no function values)", other.type_name())),
             }
         }
         Builtin::Eq => {
@@ -204,11 +186,7 @@ fn compare_basic(a: &Value, b: &Value) -> Option<Option<Ordering>> {
 }
 
 fn incompatible<T>(a: &Value, b: &Value) -> Result<T, CallError> {
-    failed(format!(
-        "{INCOMPATIBLE}: {} and {}",
-        a.type_name(),
-        b.type_name()
-    ))
+    failed(format!("{INCOMPATIBLE}: {} and {}", a.type_name(), b.type_name()))
 }
 
 /// `eq a b c…`: a == b || a == c …
@@ -224,11 +202,7 @@ fn eq(a: &Value, others: &[Value]) -> Result<bool, CallError> {
                 return failed(format!("non-comparable type {b}: {}", b.type_name()));
             }
             (Value::List(_) | Value::Map(_), Value::List(_) | Value::Map(_)) => {
-                return failed(format!(
-                    "non-comparable types {a}: {}, {}: {b}",
-                    a.type_name(),
-                    b.type_name()
-                ));
+                return failed(format!("non-comparable types {a}: {}, {}: {b}", a.type_name(), b.type_name()));
             }
             _ => match compare_basic(a, b) {
                 Some(ord) => ord == Some(Ordering::Equal),
@@ -243,10 +217,7 @@ fn eq(a: &Value, others: &[Value]) -> Result<bool, CallError> {
 }
 
 fn is_basic(v: &Value) -> bool {
-    matches!(
-        v,
-        Value::Bool(_) | Value::Int(_) | Value::Float(_) | Value::String(_)
-    )
+    matches!(v, Value::Bool(_) | Value::Int(_) | Value::Float(_) | Value::String(_))
 }
 
 fn lt(a: &Value, b: &Value) -> Result<bool, CallError> {
@@ -274,10 +245,7 @@ fn index_arg(index: &Value, cap: usize) -> Result<usize, CallError> {
         Value::Int(x) => *x,
         Value::Nil => return failed("cannot index slice/array with nil"),
         other => {
-            return failed(format!(
-                "cannot index slice/array with type {}",
-                other.type_name()
-            ));
+            return failed(format!("cannot index slice/array with type {}", other.type_name()));
         }
     };
     if x < 0 || x as u64 > cap as u64 {
@@ -310,10 +278,7 @@ fn index(mut item: Value, indexes: impl Iterator<Item = Value>) -> Result<Value,
                 Value::String(k) => m.remove(&k).unwrap_or(Value::Nil),
                 Value::Nil => return failed("value is nil; should be of type string"),
                 other => {
-                    return failed(format!(
-                        "value has type {}; should be string",
-                        other.type_name()
-                    ));
+                    return failed(format!("value has type {}; should be string", other.type_name()));
                 }
             },
             Value::Nil => return failed("index of nil pointer"),
@@ -349,9 +314,7 @@ fn slice(item: &Value, indexes: &[Value]) -> Result<Value, CallError> {
         return failed(format!("invalid slice index: {} > {}", idx[1], idx[2]));
     }
     Ok(match item {
-        Value::String(s) => {
-            Value::String(String::from_utf8_lossy(&s.as_bytes()[idx[0]..idx[1]]).into_owned())
-        }
+        Value::String(s) => Value::String(String::from_utf8_lossy(&s.as_bytes()[idx[0]..idx[1]]).into_owned()),
         Value::List(l) => Value::List(l[idx[0]..idx[1]].to_vec()),
         _ => Value::Nil,
     })
@@ -365,16 +328,7 @@ fn eval_args(args: &[Value]) -> String {
         return s.clone();
     }
     if args.iter().any(|a| matches!(a, Value::Nil)) {
-        let replaced: Vec<Value> = args
-            .iter()
-            .map(|a| {
-                if matches!(a, Value::Nil) {
-                    Value::String("<no value>".into())
-                } else {
-                    a.clone()
-                }
-            })
-            .collect();
+        let replaced: Vec<Value> = args.iter().map(|a| if matches!(a, Value::Nil) { Value::String("<no value>".into()) } else { a.clone() }).collect();
         return gofmt::sprint(&replaced);
     }
     gofmt::sprint(args)
@@ -424,9 +378,7 @@ pub(super) fn query_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for &b in s.as_bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
             b' ' => out.push('+'),
             _ => {
                 out.push('%');

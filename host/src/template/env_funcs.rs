@@ -19,14 +19,8 @@ pub fn env_funcs(lookup: EnvLookup) -> FuncMap {
     let l = Arc::clone(&lookup);
     map.insert_or_replace("env", Arc::new(move |args: &[Value]| env(&l, args)));
     let l = Arc::clone(&lookup);
-    map.insert_or_replace(
-        "must_env",
-        Arc::new(move |args: &[Value]| must_env(&l, args)),
-    );
-    map.insert_or_replace(
-        "json_escape",
-        Arc::new(|args: &[Value]| json_escape_func(args)),
-    );
+    map.insert_or_replace("must_env", Arc::new(move |args: &[Value]| must_env(&l, args)));
+    map.insert_or_replace("json_escape", Arc::new(|args: &[Value]| json_escape_func(args)));
     map
 }
 
@@ -34,10 +28,7 @@ fn string_arg(v: &Value) -> Result<&str, String> {
     match v {
         Value::String(s) => Ok(s),
         Value::Nil => Err("invalid value; expected string".into()),
-        other => Err(format!(
-            "wrong type for value; expected string; got {}",
-            other.type_name()
-        )),
+        other => Err(format!("wrong type for value; expected string; got {}", other.type_name())),
     }
 }
 

@@ -9,14 +9,7 @@ use super::{FuncMap, MAX_OUTPUT_BYTES, MAX_RANGE_ITERATIONS, PosError};
 const MAX_PRODUCED_BYTES: usize = 1 << 30;
 
 pub(super) fn execute(src: &str, root: &[Node], funcs: &FuncMap) -> Result<String, PosError> {
-    let mut st = State {
-        src,
-        funcs,
-        out: String::with_capacity(src.len() + src.len() / 8),
-        vars: vec![("$", Value::Nil)],
-        iterations: 0,
-        produced: 0,
-    };
+    let mut st = State { src, funcs, out: String::with_capacity(src.len() + src.len() / 8), vars: vec![("$", Value::Nil)], iterations: 0, produced: 0 };
     st.walk(&Value::Nil, root)?;
     Ok(st.out)
 }
@@ -69,10 +62,7 @@ impl<'t> State<'t> {
 
     fn check_output(&self, pos: usize) -> Result<(), PosError> {
         if self.out.len() > MAX_OUTPUT_BYTES {
-            return Err(PosError::new(
-                pos,
-                format!("output exceeds the limit of {MAX_OUTPUT_BYTES} bytes"),
-            ));
+            return Err(PosError::new(pos, format!("output exceeds the limit of {MAX_OUTPUT_BYTES} bytes")));
         }
         Ok(())
     }
@@ -91,11 +81,7 @@ impl<'t> State<'t> {
                 }
             };
             if v.is_true() {
-                result = if c.is_with {
-                    self.walk(&v, &branch.list)
-                } else {
-                    self.walk(dot, &branch.list)
-                };
+                result = if c.is_with { self.walk(&v, &branch.list) } else { self.walk(dot, &branch.list) };
                 taken = true;
                 break;
             }
@@ -136,10 +122,7 @@ impl<'t> State<'t> {
             }
             Value::Int(n) => {
                 if r.pipe.decl.len() > 1 {
-                    return Err(PosError::new(
-                        r.pos,
-                        format!("can't use {n} to iterate over more than one variable"),
-                    ));
+                    return Err(PosError::new(r.pos, format!("can't use {n} to iterate over more than one variable")));
                 }
                 for i in 0..(*n).max(0) {
                     if self.one_iteration(r, mark, Value::Nil, &Value::Int(i))? {
@@ -150,10 +133,7 @@ impl<'t> State<'t> {
             }
             Value::Nil => false,
             other => {
-                return Err(PosError::new(
-                    r.pos,
-                    format!("range can't iterate over {other}"),
-                ));
+                return Err(PosError::new(r.pos, format!("range can't iterate over {other}")));
             }
         };
         if !ran && let Some(list) = &r.else_list {
@@ -163,28 +143,15 @@ impl<'t> State<'t> {
     }
 
     /// Runs the body once; returns whether `{{break}}` was hit.
-    fn one_iteration(
-        &mut self,
-        r: &'t RangeNode,
-        mark: usize,
-        index: Value,
-        elem: &Value,
-    ) -> Result<bool, PosError> {
+    fn one_iteration(&mut self, r: &'t RangeNode, mark: usize, index: Value, elem: &Value) -> Result<bool, PosError> {
         self.iterations += 1;
         if self.iterations > MAX_RANGE_ITERATIONS {
-            return Err(PosError::new(
-                r.pos,
-                format!("more than {MAX_RANGE_ITERATIONS} range iterations"),
-            ));
+            return Err(PosError::new(r.pos, format!("more than {MAX_RANGE_ITERATIONS} range iterations")));
         }
         let decl = &r.pipe.decl;
         if !decl.is_empty() {
             if r.pipe.is_assign {
-                let target = if decl.len() > 1 {
-                    index.clone()
-                } else {
-                    elem.clone()
-                };
+                let target = if decl.len() > 1 { index.clone() } else { elem.clone() };
                 self.set_var(r.pos, &decl[0], target)?;
             } else {
                 self.set_top_var(1, elem.clone());
@@ -220,12 +187,7 @@ impl<'t> State<'t> {
     }
 
     fn var_value(&self, pos: usize, name: &str) -> Result<Value, PosError> {
-        self.vars
-            .iter()
-            .rev()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| v.clone())
-            .ok_or_else(|| PosError::new(pos, format!("undefined variable: {name}")))
+        self.vars.iter().rev().find(|(n, _)| *n == name).map(|(_, v)| v.clone()).ok_or_else(|| PosError::new(pos, format!("undefined variable: {name}")))
     }
 
     // ---- pipelines -----------------------------------------------------------------------
@@ -238,11 +200,7 @@ impl<'t> State<'t> {
         let value = value.unwrap_or_default();
         for name in &pipe.decl {
             if pipe.is_assign {
-                let pos = pipe
-                    .cmds
-                    .first()
-                    .and_then(|c| c.args.first())
-                    .map_or(0, |a| a.pos);
+                let pos = pipe.cmds.first().and_then(|c| c.args.first()).map_or(0, |a| a.pos);
                 self.set_var(pos, name, value.clone())?;
             } else {
                 self.vars.push((name, value.clone()));
@@ -251,22 +209,12 @@ impl<'t> State<'t> {
         Ok(value)
     }
 
-    fn eval_command(
-        &mut self,
-        dot: &Value,
-        cmd: &'t Cmd,
-        fin: Option<Value>,
-    ) -> Result<Value, PosError> {
+    fn eval_command(&mut self, dot: &Value, cmd: &'t Cmd, fin: Option<Value>) -> Result<Value, PosError> {
         let Some(first) = cmd.args.first() else {
             return Err(PosError::new(0, "empty command"));
         };
         match &first.kind {
-            OpKind::Field(names) => self.eval_fields(
-                first,
-                dot.clone(),
-                names,
-                cmd.args.len() > 1 || fin.is_some(),
-            ),
+            OpKind::Field(names) => self.eval_fields(first, dot.clone(), names, cmd.args.len() > 1 || fin.is_some()),
             OpKind::Chain(base, names) => {
                 let receiver = self.eval_arg(dot, base)?;
                 self.eval_fields(first, receiver, names, cmd.args.len() > 1 || fin.is_some())
@@ -300,39 +248,24 @@ impl<'t> State<'t> {
         if cmd.args.len() > 1 || has_final {
             let first = &cmd.args[0];
             let text = self.src.get(first.pos..first.end).unwrap_or("");
-            return Err(PosError::new(
-                first.pos,
-                format!("can't give argument to non-function {text}"),
-            ));
+            return Err(PosError::new(first.pos, format!("can't give argument to non-function {text}")));
         }
         Ok(())
     }
 
     /// `.A.B` on `receiver`. Fields of nil are nil; fields of maps are map entries.
-    fn eval_fields(
-        &self,
-        op: &Operand,
-        mut receiver: Value,
-        names: &[Box<str>],
-        has_args: bool,
-    ) -> Result<Value, PosError> {
+    fn eval_fields(&self, op: &Operand, mut receiver: Value, names: &[Box<str>], has_args: bool) -> Result<Value, PosError> {
         for (i, name) in names.iter().enumerate() {
             receiver = match receiver {
                 Value::Nil => return Ok(Value::Nil),
                 Value::Map(mut m) => {
                     if has_args && i + 1 == names.len() {
-                        return Err(PosError::new(
-                            op.pos,
-                            format!("{name} is not a method but has arguments"),
-                        ));
+                        return Err(PosError::new(op.pos, format!("{name} is not a method but has arguments")));
                     }
                     m.remove(&**name).unwrap_or(Value::Nil)
                 }
                 other => {
-                    return Err(PosError::new(
-                        op.pos,
-                        format!("can't evaluate field {name} in type {}", other.type_name()),
-                    ));
+                    return Err(PosError::new(op.pos, format!("can't evaluate field {name} in type {}", other.type_name())));
                 }
             };
         }
@@ -358,20 +291,9 @@ impl<'t> State<'t> {
         }
     }
 
-    fn call_function(
-        &mut self,
-        dot: &Value,
-        pos: usize,
-        name: &str,
-        args: &'t [Operand],
-        fin: Option<Value>,
-    ) -> Result<Value, PosError> {
+    fn call_function(&mut self, dot: &Value, pos: usize, name: &str, args: &'t [Operand], fin: Option<Value>) -> Result<Value, PosError> {
         let user = self.funcs.get(name);
-        let builtin = if user.is_none() {
-            Builtin::from_name(name)
-        } else {
-            None
-        };
+        let builtin = if user.is_none() { Builtin::from_name(name) } else { None };
         if user.is_none() && builtin.is_none() {
             return Err(PosError::new(pos, format!("function {name:?} not defined")));
         }
@@ -400,21 +322,14 @@ impl<'t> State<'t> {
             argv.push(v);
         }
         let result = match (user, builtin) {
-            (Some(f), _) => {
-                f(&argv).map_err(|m| PosError::new(pos, format!("error calling {name}: {m}")))?
-            }
-            (None, Some(b)) => {
-                builtins::call(b, name, argv).map_err(|e| call_error(pos, name, e))?
-            }
+            (Some(f), _) => f(&argv).map_err(|m| PosError::new(pos, format!("error calling {name}: {m}")))?,
+            (None, Some(b)) => builtins::call(b, name, argv).map_err(|e| call_error(pos, name, e))?,
             (None, None) => Value::Nil,
         };
         if let Value::String(s) = &result {
             self.produced = self.produced.saturating_add(s.len());
             if s.len() > MAX_OUTPUT_BYTES || self.produced > MAX_PRODUCED_BYTES {
-                return Err(PosError::new(
-                    pos,
-                    format!("{name} produced more text than the template limits allow"),
-                ));
+                return Err(PosError::new(pos, format!("{name} produced more text than the template limits allow")));
             }
         }
         Ok(result)

@@ -26,20 +26,14 @@ struct Printer {
 
 /// Go's `%v` of `v` (nil prints `<nil>`).
 pub(super) fn write_v(out: &mut String, v: &Value) {
-    let mut p = Printer {
-        buf: std::mem::take(out),
-        f: Flags::default(),
-    };
+    let mut p = Printer { buf: std::mem::take(out), f: Flags::default() };
     p.print_arg(v, 'v');
     *out = p.buf;
 }
 
 /// Go's `fmt.Sprint`: spaces between operands when neither is a string.
 pub(super) fn sprint(args: &[Value]) -> String {
-    let mut p = Printer {
-        buf: String::new(),
-        f: Flags::default(),
-    };
+    let mut p = Printer { buf: String::new(), f: Flags::default() };
     let mut prev_string = false;
     for (n, arg) in args.iter().enumerate() {
         let is_string = matches!(arg, Value::String(_));
@@ -55,10 +49,7 @@ pub(super) fn sprint(args: &[Value]) -> String {
 
 /// Go's `fmt.Sprintln`: spaces between all operands and a final newline.
 pub(super) fn sprintln(args: &[Value]) -> String {
-    let mut p = Printer {
-        buf: String::new(),
-        f: Flags::default(),
-    };
+    let mut p = Printer { buf: String::new(), f: Flags::default() };
     for (n, arg) in args.iter().enumerate() {
         if n > 0 {
             p.buf.push(' ');
@@ -122,10 +113,7 @@ fn parse_arg_number(b: &[u8]) -> (i64, usize, bool) {
 
 /// Go's `fmt.Sprintf`, including its in-band errors (`%!d(string=x)`, `%!v(MISSING)`…).
 pub(super) fn sprintf(format: &str, args: &[Value]) -> String {
-    let mut p = Printer {
-        buf: String::with_capacity(format.len() + 16),
-        f: Flags::default(),
-    };
+    let mut p = Printer { buf: String::with_capacity(format.len() + 16), f: Flags::default() };
     let b = format.as_bytes();
     let end = b.len();
     let mut arg_num = 0usize;
@@ -176,8 +164,7 @@ pub(super) fn sprintf(format: &str, args: &[Value]) -> String {
         }
 
         let mut after_index;
-        (arg_num, i, after_index) =
-            arg_number(arg_num, b, i, args.len(), &mut reordered, &mut good_arg_num);
+        (arg_num, i, after_index) = arg_number(arg_num, b, i, args.len(), &mut reordered, &mut good_arg_num);
 
         if i < end && b[i] == b'*' {
             i += 1;
@@ -208,8 +195,7 @@ pub(super) fn sprintf(format: &str, args: &[Value]) -> String {
             if after_index {
                 good_arg_num = false;
             }
-            (arg_num, i, after_index) =
-                arg_number(arg_num, b, i, args.len(), &mut reordered, &mut good_arg_num);
+            (arg_num, i, after_index) = arg_number(arg_num, b, i, args.len(), &mut reordered, &mut good_arg_num);
             if i < end && b[i] == b'*' {
                 i += 1;
                 let (pr, ok, n) = int_from_arg(args, arg_num);
@@ -228,8 +214,7 @@ pub(super) fn sprintf(format: &str, args: &[Value]) -> String {
         }
 
         if !after_index {
-            (arg_num, i, _) =
-                arg_number(arg_num, b, i, args.len(), &mut reordered, &mut good_arg_num);
+            (arg_num, i, _) = arg_number(arg_num, b, i, args.len(), &mut reordered, &mut good_arg_num);
         }
 
         if i >= end {
@@ -281,14 +266,7 @@ pub(super) fn sprintf(format: &str, args: &[Value]) -> String {
     p.buf
 }
 
-fn arg_number(
-    arg_num: usize,
-    b: &[u8],
-    i: usize,
-    num_args: usize,
-    reordered: &mut bool,
-    good_arg_num: &mut bool,
-) -> (usize, usize, bool) {
+fn arg_number(arg_num: usize, b: &[u8], i: usize, num_args: usize, reordered: &mut bool, good_arg_num: &mut bool) -> (usize, usize, bool) {
     if i >= b.len() || b[i] != b'[' {
         return (arg_num, i, false);
     }
@@ -423,10 +401,7 @@ impl Printer {
             'x' => self.fmt_integer(i, 16, verb, LDIGITS),
             'X' => self.fmt_integer(i, 16, verb, UDIGITS),
             'c' => {
-                let c = u32::try_from(i)
-                    .ok()
-                    .and_then(char::from_u32)
-                    .unwrap_or('\u{fffd}');
+                let c = u32::try_from(i).ok().and_then(char::from_u32).unwrap_or('\u{fffd}');
                 let mut tmp = [0u8; 4];
                 self.pad(c.encode_utf8(&mut tmp));
             }
@@ -780,8 +755,7 @@ pub(super) fn quote_with(s: &str, quote: char, ascii_only: bool) -> String {
 }
 
 fn can_backquote(s: &str) -> bool {
-    s.chars()
-        .all(|c| c != '`' && c != '\u{7f}' && c != '\u{feff}' && (c >= ' ' || c == '\t'))
+    s.chars().all(|c| c != '`' && c != '\u{7f}' && c != '\u{feff}' && (c >= ' ' || c == '\t'))
 }
 
 /// Decimal digits of a non-negative finite float: digits without trailing zeros, and the
@@ -807,10 +781,7 @@ fn digits_from_exp(s: &str) -> Digits {
 
 fn shortest_digits(a: f64) -> Digits {
     if a == 0.0 {
-        return Digits {
-            d: Vec::new(),
-            dp: 0,
-        };
+        return Digits { d: Vec::new(), dp: 0 };
     }
     digits_from_exp(&format!("{a:e}"))
 }
@@ -818,10 +789,7 @@ fn shortest_digits(a: f64) -> Digits {
 /// `n` significant digits, correctly rounded.
 fn fixed_digits(a: f64, n: usize) -> Digits {
     if a == 0.0 {
-        return Digits {
-            d: Vec::new(),
-            dp: 0,
-        };
+        return Digits { d: Vec::new(), dp: 0 };
     }
     digits_from_exp(&format!("{:.*e}", n.saturating_sub(1), a))
 }
@@ -874,11 +842,7 @@ fn fmt_f(out: &mut String, d: &Digits, prec: i64) {
         out.push('.');
         for i in 1..=prec {
             let j = d.dp + i - 1;
-            out.push(if (0..nd).contains(&j) {
-                d.d[j as usize] as char
-            } else {
-                '0'
-            });
+            out.push(if (0..nd).contains(&j) { d.d[j as usize] as char } else { '0' });
         }
     }
 }
@@ -889,11 +853,7 @@ pub(super) fn format_float(x: f64, fmt: u8, prec: i64) -> String {
         return "NaN".into();
     }
     if x.is_infinite() {
-        return if x > 0.0 {
-            "+Inf".into()
-        } else {
-            "-Inf".into()
-        };
+        return if x > 0.0 { "+Inf".into() } else { "-Inf".into() };
     }
     let neg = x.is_sign_negative();
     let a = x.abs();

@@ -94,11 +94,7 @@ fn has_right_trim_marker(s: &[u8]) -> bool {
 
 /// Go's `%#U` style description of a character, e.g. `U+007D '}'`.
 pub(super) fn describe_char(c: char) -> String {
-    if c.is_control() {
-        format!("U+{:04X}", c as u32)
-    } else {
-        format!("U+{:04X} '{c}'", c as u32)
-    }
+    if c.is_control() { format!("U+{:04X}", c as u32) } else { format!("U+{:04X} '{c}'", c as u32) }
 }
 
 /// Offset of the first `{{` (memchr-based search for `{`, then a check of the next byte).
@@ -123,22 +119,14 @@ struct Lexer<'a> {
 }
 
 pub(super) fn lex(src: &str) -> Lexed {
-    let mut lx = Lexer {
-        src,
-        b: src.as_bytes(),
-        pos: 0,
-        tokens: Vec::with_capacity(src.len() / 16 + 4),
-    };
+    let mut lx = Lexer { src, b: src.as_bytes(), pos: 0, tokens: Vec::with_capacity(src.len() / 16 + 4) };
     let error = lx.run().err();
     if error.is_some() {
         lx.push(Tok::Error, lx.pos, lx.pos);
     } else {
         lx.push(Tok::Eof, src.len(), src.len());
     }
-    Lexed {
-        tokens: lx.tokens,
-        error,
-    }
+    Lexed { tokens: lx.tokens, error }
 }
 
 impl<'a> Lexer<'a> {
@@ -224,10 +212,7 @@ impl<'a> Lexer<'a> {
             }
             None => {
                 self.pos = delim;
-                Err(PosError::new(
-                    delim,
-                    "comment ends before closing delimiter",
-                ))
+                Err(PosError::new(delim, "comment ends before closing delimiter"))
             }
         }
     }
@@ -272,9 +257,7 @@ impl<'a> Lexer<'a> {
                 b'`' => self.raw_quote(start)?,
                 b'\'' => self.char_const(start)?,
                 b'$' => self.field_or_variable(start, Tok::Variable)?,
-                b'.' if !self.at(start + 1).is_ascii_digit() => {
-                    self.field_or_variable(start, Tok::Field)?
-                }
+                b'.' if !self.at(start + 1).is_ascii_digit() => self.field_or_variable(start, Tok::Field)?,
                 b'.' | b'+' | b'-' | b'0'..=b'9' => self.number(start)?,
                 b'(' => {
                     self.pos += 1;
@@ -294,15 +277,8 @@ impl<'a> Lexer<'a> {
                     self.push(Tok::Char, start, self.pos);
                 }
                 _ => {
-                    let ch = self
-                        .src
-                        .get(start..)
-                        .and_then(|s| s.chars().next())
-                        .unwrap_or('\u{fffd}');
-                    return Err(PosError::new(
-                        start,
-                        format!("unrecognized character in action: {}", describe_char(ch)),
-                    ));
+                    let ch = self.src.get(start..).and_then(|s| s.chars().next()).unwrap_or('\u{fffd}');
+                    return Err(PosError::new(start, format!("unrecognized character in action: {}", describe_char(ch))));
                 }
             }
         }
@@ -351,27 +327,18 @@ impl<'a> Lexer<'a> {
         if self.pos >= self.b.len() || is_space(c) {
             return true;
         }
-        matches!(c, b'.' | b',' | b'|' | b':' | b')' | b'(')
-            || self.rest(self.pos).starts_with(RIGHT)
+        matches!(c, b'.' | b',' | b'|' | b':' | b')' | b'(') || self.rest(self.pos).starts_with(RIGHT)
     }
 
     fn bad_char_here(&self) -> PosError {
-        let ch = self
-            .src
-            .get(self.pos..)
-            .and_then(|s| s.chars().next())
-            .unwrap_or('\u{fffd}');
+        let ch = self.src.get(self.pos..).and_then(|s| s.chars().next()).unwrap_or('\u{fffd}');
         PosError::new(self.pos, format!("bad character {}", describe_char(ch)))
     }
 
     fn field_or_variable(&mut self, start: usize, kind: Tok) -> Result<(), PosError> {
         self.pos = start + 1;
         if self.at_terminator() {
-            let k = if kind == Tok::Variable {
-                Tok::Variable
-            } else {
-                Tok::Dot
-            };
+            let k = if kind == Tok::Variable { Tok::Variable } else { Tok::Dot };
             self.push(k, start, self.pos);
             return Ok(());
         }

@@ -73,10 +73,8 @@ pub const MAX_OUTPUT_BYTES: usize = 64 << 20;
 pub const MAX_RANGE_ITERATIONS: u64 = 10_000_000;
 
 /// Names of the builtin functions, always available and never stored in a [`FuncMap`].
-pub const BUILTIN_NAMES: &[&str] = &[
-    "and", "call", "eq", "ge", "gt", "html", "index", "js", "le", "len", "lt", "ne", "not", "or",
-    "print", "printf", "println", "slice", "urlquery",
-];
+pub const BUILTIN_NAMES: &[&str] =
+    &["and", "call", "eq", "ge", "gt", "html", "index", "js", "le", "len", "lt", "ne", "not", "or", "print", "printf", "println", "slice", "urlquery"];
 
 /// Whether `name` is one of the builtin functions.
 pub fn is_builtin(name: &str) -> bool {
@@ -170,12 +168,7 @@ impl TemplateError {
     /// Builds an error at byte offset `pos` of `src`.
     fn at(file: &str, src: &str, pos: usize, message: String) -> Self {
         let (line, column) = line_col(src, pos);
-        TemplateError {
-            file: file.to_owned(),
-            line,
-            column,
-            message,
-        }
+        TemplateError { file: file.to_owned(), line, column, message }
     }
 }
 
@@ -187,10 +180,7 @@ fn line_col(src: &str, pos: usize) -> (usize, usize) {
     }
     let before = &src.as_bytes()[..pos];
     let line = 1 + before.iter().filter(|&&b| b == b'\n').count();
-    let line_start = before
-        .iter()
-        .rposition(|&b| b == b'\n')
-        .map_or(0, |i| i + 1);
+    let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
     let column = 1 + src[line_start..pos].chars().count();
     (line, column)
 }
@@ -204,10 +194,7 @@ struct PosError {
 
 impl PosError {
     fn new(pos: usize, msg: impl Into<String>) -> Self {
-        PosError {
-            pos,
-            msg: msg.into(),
-        }
+        PosError { pos, msg: msg.into() }
     }
 }
 
@@ -220,35 +207,22 @@ pub struct Template {
 
 impl std::fmt::Debug for Template {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Template")
-            .field("name", &self.name)
-            .field("len", &self.src.len())
-            .finish_non_exhaustive()
+        f.debug_struct("Template").field("name", &self.name).field("len", &self.src.len()).finish_non_exhaustive()
     }
 }
 
 impl Template {
     /// Parses `text`. Every function name used must be in `funcs` or be a builtin, even in
     /// branches that will never execute (as in Go).
-    pub fn parse(
-        source_name: &str,
-        text: &str,
-        funcs: &FuncMap,
-    ) -> Result<Template, TemplateError> {
-        let root = parse::parse(text, funcs)
-            .map_err(|e| TemplateError::at(source_name, text, e.pos, e.msg))?;
-        Ok(Template {
-            name: source_name.to_owned(),
-            src: text.to_owned(),
-            root,
-        })
+    pub fn parse(source_name: &str, text: &str, funcs: &FuncMap) -> Result<Template, TemplateError> {
+        let root = parse::parse(text, funcs).map_err(|e| TemplateError::at(source_name, text, e.pos, e.msg))?;
+        Ok(Template { name: source_name.to_owned(), src: text.to_owned(), root })
     }
 
     /// Renders the template with nil data. `funcs` supplies the functions by name; it is normally
     /// the map given to [`Template::parse`].
     pub fn execute(&self, funcs: &FuncMap) -> Result<String, TemplateError> {
-        exec::execute(&self.src, &self.root, funcs)
-            .map_err(|e| TemplateError::at(&self.name, &self.src, e.pos, e.msg))
+        exec::execute(&self.src, &self.root, funcs).map_err(|e| TemplateError::at(&self.name, &self.src, e.pos, e.msg))
     }
 
     /// The source name given to [`Template::parse`].
@@ -262,8 +236,6 @@ pub fn render(source_name: &str, text: &str, funcs: &FuncMap) -> Result<String, 
     if !text.contains("{{") {
         return Ok(text.to_owned());
     }
-    let root = parse::parse(text, funcs)
-        .map_err(|e| TemplateError::at(source_name, text, e.pos, e.msg))?;
-    exec::execute(text, &root, funcs)
-        .map_err(|e| TemplateError::at(source_name, text, e.pos, e.msg))
+    let root = parse::parse(text, funcs).map_err(|e| TemplateError::at(source_name, text, e.pos, e.msg))?;
+    exec::execute(text, &root, funcs).map_err(|e| TemplateError::at(source_name, text, e.pos, e.msg))
 }

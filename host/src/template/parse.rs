@@ -89,23 +89,10 @@ impl OpKind {
 
 pub(super) fn parse(src: &str, funcs: &FuncMap) -> Result<Vec<Node>, PosError> {
     if !src.contains("{{") {
-        return Ok(if src.is_empty() {
-            Vec::new()
-        } else {
-            vec![Node::Text(0, src.len())]
-        });
+        return Ok(if src.is_empty() { Vec::new() } else { vec![Node::Text(0, src.len())] });
     }
     let lexed = lexer::lex(src);
-    let mut p = Parser {
-        src,
-        toks: lexed.tokens,
-        lex_error: lexed.error,
-        i: 0,
-        funcs,
-        vars: vec!["$"],
-        range_depth: 0,
-        depth: 0,
-    };
+    let mut p = Parser { src, toks: lexed.tokens, lex_error: lexed.error, i: 0, funcs, vars: vec!["$"], range_depth: 0, depth: 0 };
     p.parse_root()
 }
 
@@ -164,11 +151,7 @@ impl<'a> Parser<'a> {
     fn tok_at(&self, i: usize) -> Token {
         // The stream always ends with Eof or Error; never read past it.
         let last = self.toks.len().saturating_sub(1);
-        self.toks.get(i.min(last)).copied().unwrap_or(Token {
-            kind: Tok::Eof,
-            start: self.src.len(),
-            end: self.src.len(),
-        })
+        self.toks.get(i.min(last)).copied().unwrap_or(Token { kind: Tok::Eof, start: self.src.len(), end: self.src.len() })
     }
 
     fn peek(&self) -> Token {
@@ -208,17 +191,12 @@ impl<'a> Parser<'a> {
         match t.kind {
             Tok::Error => self.lex_err(),
             Tok::Eof => PosError::new(t.start, format!("unexpected EOF in {context}")),
-            _ => PosError::new(
-                t.start,
-                format!("unexpected {} in {context}", self.describe(t)),
-            ),
+            _ => PosError::new(t.start, format!("unexpected {} in {context}", self.describe(t))),
         }
     }
 
     fn lex_err(&self) -> PosError {
-        self.lex_error
-            .clone()
-            .unwrap_or_else(|| PosError::new(self.src.len(), "unexpected error"))
+        self.lex_error.clone().unwrap_or_else(|| PosError::new(self.src.len(), "unexpected error"))
     }
 
     fn describe(&self, t: Token) -> String {
@@ -236,10 +214,7 @@ impl<'a> Parser<'a> {
     fn enter(&mut self, pos: usize) -> Result<(), PosError> {
         self.depth += 1;
         if self.depth > MAX_NESTING_DEPTH {
-            return Err(PosError::new(
-                pos,
-                format!("template nesting too deep (more than {MAX_NESTING_DEPTH} levels)"),
-            ));
+            return Err(PosError::new(pos, format!("template nesting too deep (more than {MAX_NESTING_DEPTH} levels)")));
         }
         Ok(())
     }
@@ -259,10 +234,7 @@ impl<'a> Parser<'a> {
                 _ => match self.text_or_action()? {
                     Item::Node(n) => list.push(n),
                     Item::End(pos) => {
-                        return Err(PosError::new(
-                            pos,
-                            "{{end}} without matching {{if}}, {{with}} or {{range}}",
-                        ));
+                        return Err(PosError::new(pos, "{{end}} without matching {{if}}, {{with}} or {{range}}"));
                     }
                     Item::Else { pos, .. } => return Err(PosError::new(pos, "else without if")),
                 },
@@ -271,20 +243,13 @@ impl<'a> Parser<'a> {
     }
 
     /// Nodes up to the `{{end}}` or `{{else}}` closing the structure opened by `opener`.
-    fn item_list(
-        &mut self,
-        keyword: &str,
-        opener: usize,
-    ) -> Result<(Vec<Node>, ListEnd), PosError> {
+    fn item_list(&mut self, keyword: &str, opener: usize) -> Result<(Vec<Node>, ListEnd), PosError> {
         let mut list = Vec::new();
         loop {
             let t = self.peek();
             if t.kind == Tok::Eof {
                 let (line, _) = super::line_col(self.src, opener);
-                return Err(PosError::new(
-                    self.src.len(),
-                    format!("missing {{{{end}}}} for {{{{{keyword}}}}} opened at line {line}"),
-                ));
+                return Err(PosError::new(self.src.len(), format!("missing {{{{end}}}} for {{{{{keyword}}}}} opened at line {line}")));
             }
             match self.text_or_action()? {
                 Item::Node(n) => list.push(n),
@@ -307,13 +272,9 @@ impl<'a> Parser<'a> {
         let save = self.i;
         let t = self.next_non_space();
         match t.kind {
-            Tok::KwDefine | Tok::KwTemplate | Tok::KwBlock => Err(PosError::new(
-                t.start,
-                format!(
-                    "{{{{{}}}}} is not supported (define, template and block are not available)",
-                    self.text(t)
-                ),
-            )),
+            Tok::KwDefine | Tok::KwTemplate | Tok::KwBlock => {
+                Err(PosError::new(t.start, format!("{{{{{}}}}} is not supported (define, template and block are not available)", self.text(t))))
+            }
             Tok::KwBreak | Tok::KwContinue => {
                 let word = self.text(t);
                 let close = self.next_non_space();
@@ -321,34 +282,21 @@ impl<'a> Parser<'a> {
                     return Err(self.unexpected(close, &format!("{{{{{word}}}}}")));
                 }
                 if self.range_depth == 0 {
-                    return Err(PosError::new(
-                        t.start,
-                        format!("{{{{{word}}}}} outside {{{{range}}}}"),
-                    ));
+                    return Err(PosError::new(t.start, format!("{{{{{word}}}}} outside {{{{range}}}}")));
                 }
-                Ok(Item::Node(if t.kind == Tok::KwBreak {
-                    Node::Break
-                } else {
-                    Node::Continue
-                }))
+                Ok(Item::Node(if t.kind == Tok::KwBreak { Node::Break } else { Node::Continue }))
             }
             Tok::KwElse => {
                 let peek = self.peek_non_space();
                 if matches!(peek.kind, Tok::KwIf | Tok::KwWith) {
                     self.next();
-                    return Ok(Item::Else {
-                        pos: open,
-                        chained: Some(peek),
-                    });
+                    return Ok(Item::Else { pos: open, chained: Some(peek) });
                 }
                 let close = self.next_non_space();
                 if close.kind != Tok::RightDelim {
                     return Err(self.unexpected(close, "else"));
                 }
-                Ok(Item::Else {
-                    pos: open,
-                    chained: None,
-                })
+                Ok(Item::Else { pos: open, chained: None })
             }
             Tok::KwEnd => {
                 let close = self.next_non_space();
@@ -393,37 +341,20 @@ impl<'a> Parser<'a> {
                 ListEnd::Else { chained: None, .. } => {
                     let (list, end) = self.item_list(keyword, open)?;
                     if let ListEnd::Else { pos, .. } = end {
-                        return Err(PosError::new(
-                            pos,
-                            format!(
-                                "expected {{{{end}}}}, found {{{{else}}}} (a {{{{{keyword}}}}} has one {{{{else}}}})"
-                            ),
-                        ));
+                        return Err(PosError::new(pos, format!("expected {{{{end}}}}, found {{{{else}}}} (a {{{{{keyword}}}}} has one {{{{else}}}})")));
                     }
                     break Some(list);
                 }
-                ListEnd::Else {
-                    chained: Some(kw), ..
-                } => {
+                ListEnd::Else { chained: Some(kw), .. } => {
                     let chained_with = kw.kind == Tok::KwWith;
                     if chained_with != is_with {
-                        return Err(PosError::new(
-                            kw.start,
-                            format!(
-                                "{{{{else {}}}}} is not allowed in {{{{{keyword}}}}}",
-                                self.text(kw)
-                            ),
-                        ));
+                        return Err(PosError::new(kw.start, format!("{{{{else {}}}}} is not allowed in {{{{{keyword}}}}}", self.text(kw))));
                     }
                 }
             }
         };
         self.vars.truncate(mark);
-        Ok(Node::Cond(Box::new(Cond {
-            is_with,
-            branches,
-            else_list,
-        })))
+        Ok(Node::Cond(Box::new(Cond { is_with, branches, else_list })))
     }
 
     fn range(&mut self, open: usize) -> Result<Node, PosError> {
@@ -435,45 +366,25 @@ impl<'a> Parser<'a> {
         let (list, end) = body?;
         let else_list = match end {
             ListEnd::End => None,
-            ListEnd::Else {
-                chained: Some(kw), ..
-            } => {
-                return Err(PosError::new(
-                    kw.start,
-                    format!(
-                        "{{{{else {}}}}} is not allowed in {{{{range}}}}",
-                        self.text(kw)
-                    ),
-                ));
+            ListEnd::Else { chained: Some(kw), .. } => {
+                return Err(PosError::new(kw.start, format!("{{{{else {}}}}} is not allowed in {{{{range}}}}", self.text(kw))));
             }
             ListEnd::Else { chained: None, .. } => {
                 let (list, end) = self.item_list("range", open)?;
                 if let ListEnd::Else { pos, .. } = end {
-                    return Err(PosError::new(
-                        pos,
-                        "expected {{end}}, found {{else}} (a {{range}} has one {{else}})",
-                    ));
+                    return Err(PosError::new(pos, "expected {{end}}, found {{else}} (a {{range}} has one {{else}})"));
                 }
                 Some(list)
             }
         };
         self.vars.truncate(mark);
-        Ok(Node::Range(Box::new(RangeNode {
-            pos: open,
-            pipe,
-            list,
-            else_list,
-        })))
+        Ok(Node::Range(Box::new(RangeNode { pos: open, pipe, list, else_list })))
     }
 
     // ---- pipelines -----------------------------------------------------------------------
 
     fn pipeline(&mut self, context: Context, end: Tok) -> Result<Pipe, PosError> {
-        let mut pipe = Pipe {
-            is_assign: false,
-            decl: Vec::new(),
-            cmds: Vec::new(),
-        };
+        let mut pipe = Pipe { is_assign: false, decl: Vec::new(), cmds: Vec::new() };
         // Declarations: `$x :=`, `$x =`, `$i, $v :=` (range only).
         loop {
             let v = self.peek_non_space();
@@ -501,17 +412,11 @@ impl<'a> Parser<'a> {
                         match self.peek_non_space().kind {
                             Tok::Variable | Tok::RightDelim | Tok::RParen => continue,
                             _ => {
-                                return Err(PosError::new(
-                                    next.start,
-                                    "range can only initialize variables",
-                                ));
+                                return Err(PosError::new(next.start, "range can only initialize variables"));
                             }
                         }
                     }
-                    return Err(PosError::new(
-                        next.start,
-                        format!("too many declarations in {}", context.name()),
-                    ));
+                    return Err(PosError::new(next.start, format!("too many declarations in {}", context.name())));
                 }
                 _ => {
                     // Not a declaration: the variable is an operand.
@@ -525,19 +430,13 @@ impl<'a> Parser<'a> {
             let t = self.next_non_space();
             if t.kind == end {
                 if pipe.cmds.is_empty() {
-                    return Err(PosError::new(
-                        t.start,
-                        format!("missing value for {}", context.name()),
-                    ));
+                    return Err(PosError::new(t.start, format!("missing value for {}", context.name())));
                 }
                 for (i, c) in pipe.cmds.iter().enumerate().skip(1) {
                     if let Some(first) = c.args.first()
                         && first.kind.is_non_executable()
                     {
-                        return Err(PosError::new(
-                            first.pos,
-                            format!("non executable command in pipeline stage {}", i + 1),
-                        ));
+                        return Err(PosError::new(first.pos, format!("non executable command in pipeline stage {}", i + 1)));
                     }
                 }
                 return Ok(pipe);
@@ -615,19 +514,9 @@ impl<'a> Parser<'a> {
             }
             OpKind::Dot | OpKind::Nil | OpKind::Const(_) => {
                 let text = self.src.get(term.pos..term.end).unwrap_or("");
-                return Err(PosError::new(
-                    term.end,
-                    format!("unexpected . after term {text:?}"),
-                ));
+                return Err(PosError::new(term.end, format!("unexpected . after term {text:?}")));
             }
-            other => OpKind::Chain(
-                Box::new(Operand {
-                    pos,
-                    end: term.end,
-                    kind: other,
-                }),
-                fields,
-            ),
+            other => OpKind::Chain(Box::new(Operand { pos, end: term.end, kind: other }), fields),
         };
         Ok(Some(Operand { pos, end, kind }))
     }
@@ -640,10 +529,7 @@ impl<'a> Parser<'a> {
         let kind = match t.kind {
             Tok::Ident => {
                 if !self.funcs.contains(text) {
-                    return Err(PosError::new(
-                        t.start,
-                        format!("function {text:?} not defined"),
-                    ));
+                    return Err(PosError::new(t.start, format!("function {text:?} not defined")));
                 }
                 OpKind::Func(text.into())
             }
@@ -651,42 +537,25 @@ impl<'a> Parser<'a> {
             Tok::KwNil => OpKind::Nil,
             Tok::Variable => {
                 if !self.vars.contains(&text) {
-                    return Err(PosError::new(
-                        t.start,
-                        format!("undefined variable {text:?}"),
-                    ));
+                    return Err(PosError::new(t.start, format!("undefined variable {text:?}")));
                 }
                 OpKind::Variable(text.into(), Vec::new())
             }
             Tok::Field => OpKind::Field(vec![text[1..].into()]),
             Tok::Bool => OpKind::Const(Value::Bool(text == "true")),
-            Tok::Number => {
-                OpKind::Const(parse_number(text).map_err(|m| PosError::new(t.start, m))?)
-            }
-            Tok::CharConst => {
-                OpKind::Const(parse_char(text).map_err(|m| PosError::new(t.start, m))?)
-            }
-            Tok::Str => OpKind::Const(Value::String(
-                unquote(text).map_err(|m| PosError::new(t.start, m))?,
-            )),
+            Tok::Number => OpKind::Const(parse_number(text).map_err(|m| PosError::new(t.start, m))?),
+            Tok::CharConst => OpKind::Const(parse_char(text).map_err(|m| PosError::new(t.start, m))?),
+            Tok::Str => OpKind::Const(Value::String(unquote(text).map_err(|m| PosError::new(t.start, m))?)),
             Tok::RawStr => {
                 let inner = &text[1..text.len() - 1];
-                OpKind::Const(Value::String(if inner.contains('\r') {
-                    inner.replace('\r', "")
-                } else {
-                    inner.to_owned()
-                }))
+                OpKind::Const(Value::String(if inner.contains('\r') { inner.replace('\r', "") } else { inner.to_owned() }))
             }
             Tok::LParen => {
                 self.enter(t.start)?;
                 let pipe = self.pipeline(Context::Paren, Tok::RParen)?;
                 self.leave();
                 let close = self.tok_at(self.i.saturating_sub(1));
-                return Ok(Some(Operand {
-                    pos: t.start,
-                    end: close.end,
-                    kind: OpKind::Pipe(Box::new(pipe)),
-                }));
+                return Ok(Some(Operand { pos: t.start, end: close.end, kind: OpKind::Pipe(Box::new(pipe)) }));
             }
             Tok::Error => return Err(self.lex_err()),
             _ => {
@@ -694,11 +563,7 @@ impl<'a> Parser<'a> {
                 return Ok(None);
             }
         };
-        Ok(Some(Operand {
-            pos: t.start,
-            end: t.end,
-            kind,
-        }))
+        Ok(Some(Operand { pos: t.start, end: t.end, kind }))
     }
 }
 
@@ -746,9 +611,7 @@ pub(super) fn parse_number(text: &str) -> Result<Value, String> {
         _ => (10, body, false),
     };
     if radix == 16 && digits.contains(['.', 'p', 'P']) {
-        return Err(format!(
-            "hexadecimal floating-point constant {text} is not supported"
-        ));
+        return Err(format!("hexadecimal floating-point constant {text} is not supported"));
     }
     if radix == 10 && body.contains(['.', 'e', 'E']) {
         let clean = strip_underscores(body, false).ok_or_else(bad)?;
@@ -763,30 +626,15 @@ pub(super) fn parse_number(text: &str) -> Result<Value, String> {
         return Err(bad());
     }
     // Legacy octal: a leading 0 followed by octal digits (Go's ParseInt base 0); "08" is 8.
-    let (radix, clean) = if radix == 10
-        && clean.len() > 1
-        && clean.starts_with('0')
-        && clean.bytes().all(|c| (b'0'..=b'7').contains(&c))
-    {
+    let (radix, clean) = if radix == 10 && clean.len() > 1 && clean.starts_with('0') && clean.bytes().all(|c| (b'0'..=b'7').contains(&c)) {
         (8, clean[1..].to_owned())
     } else {
         (radix, clean)
     };
-    let magnitude = u128::from_str_radix(&clean, radix).map_err(|e| {
-        if matches!(e.kind(), std::num::IntErrorKind::PosOverflow) {
-            format!("number {text} overflows int")
-        } else {
-            bad()
-        }
-    })?;
-    let value = if neg {
-        -(magnitude as i128)
-    } else {
-        magnitude as i128
-    };
-    i64::try_from(value)
-        .map(Value::Int)
-        .map_err(|_| format!("number {text} overflows int"))
+    let magnitude = u128::from_str_radix(&clean, radix)
+        .map_err(|e| if matches!(e.kind(), std::num::IntErrorKind::PosOverflow) { format!("number {text} overflows int") } else { bad() })?;
+    let value = if neg { -(magnitude as i128) } else { magnitude as i128 };
+    i64::try_from(value).map(Value::Int).map_err(|_| format!("number {text} overflows int"))
 }
 
 /// A character constant `'x'` as an Int.
@@ -862,10 +710,7 @@ fn unescape(s: &str, quote: u8) -> Result<(Escaped, usize), String> {
             let ch = char::from_u32(v).ok_or("escape is not a valid Unicode code point")?;
             Ok((Escaped::Char(ch), 1 + n))
         }
-        _ => Err(format!(
-            "unknown escape sequence \\{}",
-            s.chars().next().unwrap_or('?')
-        )),
+        _ => Err(format!("unknown escape sequence \\{}", s.chars().next().unwrap_or('?'))),
     }
 }
 
@@ -880,8 +725,7 @@ pub(super) fn unquote(text: &str) -> Result<String, String> {
     while let Some(i) = rest.find('\\') {
         out.extend_from_slice(&rest.as_bytes()[..i]);
         let after = &rest[i + 1..];
-        let (esc, used) =
-            unescape(after, b'"').map_err(|m| format!("invalid string literal {text}: {m}"))?;
+        let (esc, used) = unescape(after, b'"').map_err(|m| format!("invalid string literal {text}: {m}"))?;
         match esc {
             Escaped::Char(c) => {
                 let mut buf = [0u8; 4];

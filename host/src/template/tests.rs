@@ -6,13 +6,7 @@ use std::sync::Arc;
 use super::*;
 
 fn test_env() -> HashMap<&'static str, &'static str> {
-    HashMap::from([
-        ("TAG", "v1.2.3"),
-        ("EMPTY", ""),
-        ("JSON", r#"{"a":"b<c>&"}"#),
-        ("N", "3"),
-        ("HOME_DIR", "/home/app"),
-    ])
+    HashMap::from([("TAG", "v1.2.3"), ("EMPTY", ""), ("JSON", r#"{"a":"b<c>&"}"#), ("N", "3"), ("HOME_DIR", "/home/app")])
 }
 
 fn lookup_from(env: HashMap<&'static str, &'static str>) -> EnvLookup {
@@ -22,30 +16,21 @@ fn lookup_from(env: HashMap<&'static str, &'static str>) -> EnvLookup {
 /// env funcs plus `list`, `dict` and `fail` helpers for building values in tests.
 fn funcs() -> FuncMap {
     let mut m = env_funcs(lookup_from(test_env()));
-    m.insert(
-        "list",
-        Arc::new(|args: &[Value]| Ok(Value::List(args.to_vec()))),
-    )
-    .unwrap();
+    m.insert("list", Arc::new(|args: &[Value]| Ok(Value::List(args.to_vec())))).unwrap();
     m.insert(
         "dict",
         Arc::new(|args: &[Value]| {
             let mut map = BTreeMap::new();
             for pair in args.chunks(2) {
-                let key = pair[0]
-                    .as_str()
-                    .ok_or("dict keys must be strings")?
-                    .to_owned();
+                let key = pair[0].as_str().ok_or("dict keys must be strings")?.to_owned();
                 map.insert(key, pair.get(1).cloned().unwrap_or_default());
             }
             Ok(Value::Map(map))
         }),
     )
     .unwrap();
-    m.insert("fail", Arc::new(|_: &[Value]| Err("boom".to_owned())))
-        .unwrap();
-    m.insert("nothing", Arc::new(|_: &[Value]| Ok(Value::Nil)))
-        .unwrap();
+    m.insert("fail", Arc::new(|_: &[Value]| Err("boom".to_owned()))).unwrap();
+    m.insert("nothing", Arc::new(|_: &[Value]| Ok(Value::Nil))).unwrap();
     m
 }
 
@@ -83,12 +68,7 @@ fn check_err(cases: &[(&str, &str)]) {
 
 #[test]
 fn plain_text_is_unchanged() {
-    check(&[
-        ("", ""),
-        ("hello", "hello"),
-        ("a } b { c }} d", "a } b { c }} d"),
-        ("{ {", "{ {"),
-    ]);
+    check(&[("", ""), ("hello", "hello"), ("a } b { c }} d", "a } b { c }} d"), ("{ {", "{ {")]);
     let t = Template::parse("t", "no actions here\n", &FuncMap::new()).unwrap();
     assert_eq!(t.execute(&FuncMap::new()).unwrap(), "no actions here\n");
 }
@@ -121,10 +101,7 @@ fn comments() {
     ]);
     check_err(&[
         ("x{{/* unclosed", "t:1:2: unclosed comment"),
-        (
-            "{{/* c */ }}",
-            "t:1:1: comment ends before closing delimiter",
-        ),
+        ("{{/* c */ }}", "t:1:1: comment ends before closing delimiter"),
         ("{{ /* c */ }}", "t:1:4: unexpected \"/\" in command"),
     ]);
 }
@@ -146,14 +123,8 @@ fn string_literals() {
         (r#"{{ "}}" }}"#, "}}"),
     ]);
     check_err(&[
-        (
-            r#"{{ "\q" }}"#,
-            "t:1:4: invalid string literal \"\\q\": unknown escape sequence \\q",
-        ),
-        (
-            r#"{{ "\'" }}"#,
-            "t:1:4: invalid string literal \"\\'\": unknown escape sequence \\'",
-        ),
+        (r#"{{ "\q" }}"#, "t:1:4: invalid string literal \"\\q\": unknown escape sequence \\q"),
+        (r#"{{ "\'" }}"#, "t:1:4: invalid string literal \"\\'\": unknown escape sequence \\'"),
         ("{{ \"abc }}", "t:1:4: unterminated quoted string"),
         ("{{ \"a\nb\" }}", "t:1:4: unterminated quoted string"),
         ("{{ `abc }}", "t:1:4: unterminated raw quoted string"),
@@ -219,16 +190,10 @@ fn number_literals() {
         ("{{ 0x }}", "t:1:4: bad number syntax: \"0x\""),
         ("{{ 1e }}", "t:1:4: bad number syntax: \"1e\""),
         ("{{ - }}", "t:1:4: bad number syntax: \"-\""),
-        (
-            "{{ 99999999999999999999 }}",
-            "t:1:4: number 99999999999999999999 overflows int",
-        ),
+        ("{{ 99999999999999999999 }}", "t:1:4: number 99999999999999999999 overflows int"),
         ("{{ 1e400 }}", "t:1:4: number 1e400 is out of range"),
         ("{{ 1i }}", "t:1:4: complex number 1i is not supported"),
-        (
-            "{{ 0x1p4 }}",
-            "t:1:4: hexadecimal floating-point constant 0x1p4 is not supported",
-        ),
+        ("{{ 0x1p4 }}", "t:1:4: hexadecimal floating-point constant 0x1p4 is not supported"),
     ]);
 }
 
@@ -251,10 +216,7 @@ fn nil_and_dot() {
         ("{{ nil }}", "t:1:4: nil is not a command"),
         ("{{ . 1 }}", "t:1:4: can't give argument to non-function ."),
         ("{{ nil.Foo }}", "t:1:7: unexpected . after term \"nil\""),
-        (
-            "{{ \"a\".Foo }}",
-            "t:1:7: unexpected . after term \"\\\"a\\\"\"",
-        ),
+        ("{{ \"a\".Foo }}", "t:1:7: unexpected . after term \"\\\"a\\\"\""),
     ]);
 }
 
@@ -268,14 +230,8 @@ fn fields_on_maps() {
         ("{{ with dict \"A\" \"y\" }}{{ .A }}{{ end }}", "y"),
     ]);
     check_err(&[
-        (
-            "{{ $s := \"str\" }}{{ $s.Foo }}",
-            "t:1:21: can't evaluate field Foo in type string",
-        ),
-        (
-            "{{ $m := dict \"A\" 1 }}{{ $m.A 2 }}",
-            "t:1:26: A is not a method but has arguments",
-        ),
+        ("{{ $s := \"str\" }}{{ $s.Foo }}", "t:1:21: can't evaluate field Foo in type string"),
+        ("{{ $m := dict \"A\" 1 }}{{ $m.A 2 }}", "t:1:26: A is not a method but has arguments"),
     ]);
 }
 
@@ -286,33 +242,18 @@ fn variables() {
     check(&[
         ("{{ $x := \"a\" }}{{ $x }}", "a"),
         ("{{ $x := 1 }}{{ $x = 2 }}{{ $x }}", "2"),
-        (
-            "{{ $x := 1 }}{{ if true }}{{ $x = 2 }}{{ end }}{{ $x }}",
-            "2",
-        ),
-        (
-            "{{ $x := 1 }}{{ if true }}{{ $x := 2 }}{{ $x }}{{ end }}{{ $x }}",
-            "21",
-        ),
+        ("{{ $x := 1 }}{{ if true }}{{ $x = 2 }}{{ end }}{{ $x }}", "2"),
+        ("{{ $x := 1 }}{{ if true }}{{ $x := 2 }}{{ $x }}{{ end }}{{ $x }}", "21"),
         ("{{ with $x := \"v\" }}{{ $x }}{{ . }}{{ end }}", "vv"),
         ("{{ if $x := 0 }}a{{ else }}{{ $x }}{{ end }}", "0"),
-        (
-            "{{ $x := 0 }}{{ range 3 }}{{ $x = . }}{{ end }}{{ $x }}",
-            "2",
-        ),
+        ("{{ $x := 0 }}{{ range 3 }}{{ $x = . }}{{ end }}{{ $x }}", "2"),
         ("{{ $x := \"a\" | printf \"%s%s\" \"b\" }}{{ $x }}", "ba"),
         ("{{ print (($x := 5)) $x }}", "5 5"),
     ]);
     check_err(&[
         ("{{ $y }}", "t:1:4: undefined variable \"$y\""),
-        (
-            "{{ if true }}{{ $x := 1 }}{{ end }}{{ $x }}",
-            "t:1:39: undefined variable \"$x\"",
-        ),
-        (
-            "{{ $x, $y := 1 }}",
-            "t:1:6: too many declarations in command",
-        ),
+        ("{{ if true }}{{ $x := 1 }}{{ end }}{{ $x }}", "t:1:39: undefined variable \"$x\""),
+        ("{{ $x, $y := 1 }}", "t:1:6: too many declarations in command"),
         ("{{ $x := }}", "t:1:10: missing value for command"),
         ("{{ $x = 1 }}", "t:1:9: undefined variable: $x"),
     ]);
@@ -331,35 +272,17 @@ fn pipelines() {
         ("{{ print\n  \"multi\"\n  \"line\" }}", "multiline"),
     ]);
     check_err(&[
-        (
-            "{{ \"a\" | \"b\" }}",
-            "t:1:10: non executable command in pipeline stage 2",
-        ),
-        (
-            "{{ print 1 | 2 }}",
-            "t:1:14: non executable command in pipeline stage 2",
-        ),
+        ("{{ \"a\" | \"b\" }}", "t:1:10: non executable command in pipeline stage 2"),
+        ("{{ print 1 | 2 }}", "t:1:14: non executable command in pipeline stage 2"),
         ("{{ }}", "t:1:4: missing value for command"),
         ("{{}}", "t:1:3: missing value for command"),
-        (
-            "{{ \"a\" \"b\" }}",
-            "t:1:4: can't give argument to non-function \"a\"",
-        ),
-        (
-            "{{ \"a\" | $ }}",
-            "t:1:10: can't give argument to non-function $",
-        ),
+        ("{{ \"a\" \"b\" }}", "t:1:4: can't give argument to non-function \"a\""),
+        ("{{ \"a\" | $ }}", "t:1:10: can't give argument to non-function $"),
         ("{{ len(\"a\") }}", "t:1:7: unexpected \"(\" in operand"),
-        (
-            "{{ print \"a\"\"b\" }}",
-            "t:1:13: unexpected \"\\\"b\\\"\" in operand",
-        ),
+        ("{{ print \"a\"\"b\" }}", "t:1:13: unexpected \"\\\"b\\\"\" in operand"),
         ("{{ (len \"a\" }}", "t:1:4: unclosed left paren"),
         ("{{ len \"a\") }}", "t:1:11: unexpected right paren"),
-        (
-            "{{ () }}",
-            "t:1:5: missing value for parenthesized pipeline",
-        ),
+        ("{{ () }}", "t:1:5: missing value for parenthesized pipeline"),
     ]);
 }
 
@@ -372,37 +295,19 @@ fn if_else() {
         ("{{ if false }}a{{ end }}", ""),
         ("{{ if false }}a{{ else }}b{{ end }}", "b"),
         ("{{ if false }}a{{ else if 1 }}b{{ else }}c{{ end }}", "b"),
-        (
-            "{{ if 0 }}a{{ else if \"\" }}b{{ else if . }}c{{ else }}d{{ end }}",
-            "d",
-        ),
+        ("{{ if 0 }}a{{ else if \"\" }}b{{ else if . }}c{{ else }}d{{ end }}", "d"),
         ("{{ if 1 }}{{ if 0 }}x{{ else }}y{{ end }}{{ end }}", "y"),
         ("{{if true}}{{else}}{{end}}", ""),
     ]);
     check_err(&[
         ("{{ else }}", "t:1:1: else without if"),
-        (
-            "{{ end }}",
-            "t:1:1: {{end}} without matching {{if}}, {{with}} or {{range}}",
-        ),
-        (
-            "line1\n\n{{ if true }}\nx",
-            "t:4:2: missing {{end}} for {{if}} opened at line 3",
-        ),
+        ("{{ end }}", "t:1:1: {{end}} without matching {{if}}, {{with}} or {{range}}"),
+        ("line1\n\n{{ if true }}\nx", "t:4:2: missing {{end}} for {{if}} opened at line 3"),
         ("{{ if }}{{ end }}", "t:1:7: missing value for if"),
-        (
-            "{{ if 1 }}a{{ else }}b{{ else }}c{{ end }}",
-            "t:1:23: expected {{end}}, found {{else}} (a {{if}} has one {{else}})",
-        ),
-        (
-            "{{ if 1 }}{{ else with 2 }}{{ end }}",
-            "t:1:19: {{else with}} is not allowed in {{if}}",
-        ),
+        ("{{ if 1 }}a{{ else }}b{{ else }}c{{ end }}", "t:1:23: expected {{end}}, found {{else}} (a {{if}} has one {{else}})"),
+        ("{{ if 1 }}{{ else with 2 }}{{ end }}", "t:1:19: {{else with}} is not allowed in {{if}}"),
         ("{{ if 1 }}{{ end 2 }}", "t:1:18: unexpected \"2\" in end"),
-        (
-            "{{ if 1 }}{{ else 2 }}{{ end }}",
-            "t:1:19: unexpected \"2\" in else",
-        ),
+        ("{{ if 1 }}{{ else 2 }}{{ end }}", "t:1:19: unexpected \"2\" in else"),
     ]);
 }
 
@@ -410,28 +315,11 @@ fn if_else() {
 fn truthiness() {
     let falsy = ["false", "0", "0.0", "\"\"", "list", "dict", ".", "nothing"];
     for v in falsy {
-        assert_eq!(
-            r(&format!("{{{{ if {v} }}}}T{{{{ else }}}}F{{{{ end }}}}")),
-            "F",
-            "{v}"
-        );
+        assert_eq!(r(&format!("{{{{ if {v} }}}}T{{{{ else }}}}F{{{{ end }}}}")), "F", "{v}");
     }
-    let truthy = [
-        "true",
-        "1",
-        "-1",
-        "0.5",
-        "\"0\"",
-        "(list 0)",
-        "(dict \"a\" 0)",
-        "\" \"",
-    ];
+    let truthy = ["true", "1", "-1", "0.5", "\"0\"", "(list 0)", "(dict \"a\" 0)", "\" \""];
     for v in truthy {
-        assert_eq!(
-            r(&format!("{{{{ if {v} }}}}T{{{{ else }}}}F{{{{ end }}}}")),
-            "T",
-            "{v}"
-        );
+        assert_eq!(r(&format!("{{{{ if {v} }}}}T{{{{ else }}}}F{{{{ end }}}}")), "T", "{v}");
     }
 }
 
@@ -441,10 +329,7 @@ fn with_else() {
         ("{{ with \"x\" }}[{{ . }}]{{ end }}", "[x]"),
         ("{{ with \"\" }}a{{ else }}b{{ end }}", "b"),
         ("{{ with \"\" }}a{{ else with \"y\" }}{{ . }}{{ end }}", "y"),
-        (
-            "{{ with 0 }}a{{ else with \"\" }}b{{ else }}c{{ end }}",
-            "c",
-        ),
+        ("{{ with 0 }}a{{ else with \"\" }}b{{ else }}c{{ end }}", "c"),
         ("{{ with list 1 2 }}{{ len . }}{{ end }}", "2"),
     ]);
 }
@@ -459,85 +344,34 @@ fn range_loops() {
         ("{{ range . }}x{{ else }}nil{{ end }}", "nil"),
         ("{{ range list \"a\" \"b\" }}{{ . }}{{ end }}", "ab"),
         ("{{ range $v := list \"a\" \"b\" }}{{ $v }}{{ end }}", "ab"),
-        (
-            "{{ range $i, $v := list \"a\" \"b\" }}{{ $i }}={{ $v }};{{ end }}",
-            "0=a;1=b;",
-        ),
-        (
-            "{{ range $k, $v := dict \"b\" 2 \"a\" 1 }}{{ $k }}={{ $v }};{{ end }}",
-            "a=1;b=2;",
-        ),
+        ("{{ range $i, $v := list \"a\" \"b\" }}{{ $i }}={{ $v }};{{ end }}", "0=a;1=b;"),
+        ("{{ range $k, $v := dict \"b\" 2 \"a\" 1 }}{{ $k }}={{ $v }};{{ end }}", "a=1;b=2;"),
         ("{{ range dict \"b\" 2 \"a\" 1 }}{{ . }}{{ end }}", "12"),
         ("{{ range list }}x{{ else }}empty{{ end }}", "empty"),
-        (
-            "{{ range $i, $e := list 5 6 }}{{ range $e }}{{ $i }}{{ end }}|{{ end }}",
-            "00000|111111|",
-        ),
-        (
-            "{{ range 10 }}{{ if eq . 3 }}{{ continue }}{{ end }}{{ if eq . 5 }}{{ break }}{{ end }}{{ . }}{{ end }}",
-            "0124",
-        ),
-        (
-            "{{ range 3 }}{{ range 3 }}{{ if eq . 1 }}{{ break }}{{ end }}{{ . }}{{ end }}|{{ end }}",
-            "0|0|0|",
-        ),
-        (
-            "{{ $i := 9 }}{{ $v := 9 }}{{ range $i, $v = list 7 8 }}{{ end }}{{ $i }}{{ $v }}",
-            "18",
-        ),
+        ("{{ range $i, $e := list 5 6 }}{{ range $e }}{{ $i }}{{ end }}|{{ end }}", "00000|111111|"),
+        ("{{ range 10 }}{{ if eq . 3 }}{{ continue }}{{ end }}{{ if eq . 5 }}{{ break }}{{ end }}{{ . }}{{ end }}", "0124"),
+        ("{{ range 3 }}{{ range 3 }}{{ if eq . 1 }}{{ break }}{{ end }}{{ . }}{{ end }}|{{ end }}", "0|0|0|"),
+        ("{{ $i := 9 }}{{ $v := 9 }}{{ range $i, $v = list 7 8 }}{{ end }}{{ $i }}{{ $v }}", "18"),
     ]);
     check_err(&[
         ("{{ break }}", "t:1:4: {{break}} outside {{range}}"),
-        (
-            "{{ if 1 }}{{ continue }}{{ end }}",
-            "t:1:14: {{continue}} outside {{range}}",
-        ),
-        (
-            "{{ range 1 }}{{ else }}{{ break }}{{ end }}",
-            "t:1:27: {{break}} outside {{range}}",
-        ),
-        (
-            "{{ range $i, $v := 3 }}{{ end }}",
-            "t:1:1: can't use 3 to iterate over more than one variable",
-        ),
-        (
-            "{{ range \"abc\" }}{{ end }}",
-            "t:1:1: range can't iterate over abc",
-        ),
-        (
-            "{{ range 1.5 }}{{ end }}",
-            "t:1:1: range can't iterate over 1.5",
-        ),
-        (
-            "{{ range $a, $b, $c := 1 }}{{ end }}",
-            "t:1:16: too many declarations in range",
-        ),
-        (
-            "{{ range $a, 1 := 1 }}{{ end }}",
-            "t:1:12: range can only initialize variables",
-        ),
-        (
-            "{{ range 1 }}{{ else if 1 }}{{ end }}",
-            "t:1:22: {{else if}} is not allowed in {{range}}",
-        ),
+        ("{{ if 1 }}{{ continue }}{{ end }}", "t:1:14: {{continue}} outside {{range}}"),
+        ("{{ range 1 }}{{ else }}{{ break }}{{ end }}", "t:1:27: {{break}} outside {{range}}"),
+        ("{{ range $i, $v := 3 }}{{ end }}", "t:1:1: can't use 3 to iterate over more than one variable"),
+        ("{{ range \"abc\" }}{{ end }}", "t:1:1: range can't iterate over abc"),
+        ("{{ range 1.5 }}{{ end }}", "t:1:1: range can't iterate over 1.5"),
+        ("{{ range $a, $b, $c := 1 }}{{ end }}", "t:1:16: too many declarations in range"),
+        ("{{ range $a, 1 := 1 }}{{ end }}", "t:1:12: range can only initialize variables"),
+        ("{{ range 1 }}{{ else if 1 }}{{ end }}", "t:1:22: {{else if}} is not allowed in {{range}}"),
     ]);
 }
 
 #[test]
 fn unsupported_actions() {
     check_err(&[
-        (
-            "{{ define \"x\" }}{{ end }}",
-            "t:1:4: {{define}} is not supported (define, template and block are not available)",
-        ),
-        (
-            "{{ template \"x\" }}",
-            "t:1:4: {{template}} is not supported (define, template and block are not available)",
-        ),
-        (
-            "{{ block \"x\" . }}{{ end }}",
-            "t:1:4: {{block}} is not supported (define, template and block are not available)",
-        ),
+        ("{{ define \"x\" }}{{ end }}", "t:1:4: {{define}} is not supported (define, template and block are not available)"),
+        ("{{ template \"x\" }}", "t:1:4: {{template}} is not supported (define, template and block are not available)"),
+        ("{{ block \"x\" . }}{{ end }}", "t:1:4: {{block}} is not supported (define, template and block are not available)"),
     ]);
 }
 
@@ -555,28 +389,13 @@ fn and_or_not() {
         ("{{ 0 | and 1 }}", "0"),
         ("{{ 5 | or 0 }}", "5"),
         ("{{ not 0 }}{{ not \"x\" }}", "truefalse"),
-        (
-            "{{ if and (env \"TAG\") (not (env \"EMPTY\" \"\")) }}ok{{ end }}",
-            "ok",
-        ),
+        ("{{ if and (env \"TAG\") (not (env \"EMPTY\" \"\")) }}ok{{ end }}", "ok"),
     ]);
     check_err(&[
-        (
-            "{{ and }}",
-            "t:1:4: wrong number of args for and: want at least 1 got 0",
-        ),
-        (
-            "{{ not }}",
-            "t:1:4: wrong number of args for not: want 1 got 0",
-        ),
-        (
-            "{{ not 1 2 }}",
-            "t:1:4: wrong number of args for not: want 1 got 2",
-        ),
-        (
-            "{{ or 0 (must_env \"UNSET\") }}",
-            "t:1:10: error calling must_env: environment variable UNSET is not set",
-        ),
+        ("{{ and }}", "t:1:4: wrong number of args for and: want at least 1 got 0"),
+        ("{{ not }}", "t:1:4: wrong number of args for not: want 1 got 0"),
+        ("{{ not 1 2 }}", "t:1:4: wrong number of args for not: want 1 got 2"),
+        ("{{ or 0 (must_env \"UNSET\") }}", "t:1:10: error calling must_env: environment variable UNSET is not set"),
     ]);
 }
 
@@ -601,42 +420,15 @@ fn comparisons() {
         ("{{ if eq (env \"N\") \"3\" }}three{{ end }}", "three"),
     ]);
     check_err(&[
-        (
-            "{{ eq 1 \"1\" }}",
-            "t:1:4: error calling eq: incompatible types for comparison: int and string",
-        ),
-        (
-            "{{ eq (list) true }}",
-            "t:1:4: error calling eq: incompatible types for comparison: []interface {} and bool",
-        ),
-        (
-            "{{ eq (list) (dict) }}",
-            "t:1:4: error calling eq: non-comparable types []: []interface {}, map[string]interface {}: map[]",
-        ),
-        (
-            "{{ eq 1 }}",
-            "t:1:4: error calling eq: missing argument for comparison",
-        ),
-        (
-            "{{ lt true false }}",
-            "t:1:4: error calling lt: invalid type for comparison",
-        ),
-        (
-            "{{ lt 1 nil }}",
-            "t:1:4: error calling lt: invalid type for comparison",
-        ),
-        (
-            "{{ gt 1 \"a\" }}",
-            "t:1:4: error calling gt: incompatible types for comparison: int and string",
-        ),
-        (
-            "{{ eq (list 1) (list 2) }}",
-            "t:1:4: error calling eq: non-comparable type [2]: []interface {}",
-        ),
-        (
-            "{{ ne 1 }}",
-            "t:1:4: wrong number of args for ne: want 2 got 1",
-        ),
+        ("{{ eq 1 \"1\" }}", "t:1:4: error calling eq: incompatible types for comparison: int and string"),
+        ("{{ eq (list) true }}", "t:1:4: error calling eq: incompatible types for comparison: []interface {} and bool"),
+        ("{{ eq (list) (dict) }}", "t:1:4: error calling eq: non-comparable types []: []interface {}, map[string]interface {}: map[]"),
+        ("{{ eq 1 }}", "t:1:4: error calling eq: missing argument for comparison"),
+        ("{{ lt true false }}", "t:1:4: error calling lt: invalid type for comparison"),
+        ("{{ lt 1 nil }}", "t:1:4: error calling lt: invalid type for comparison"),
+        ("{{ gt 1 \"a\" }}", "t:1:4: error calling gt: incompatible types for comparison: int and string"),
+        ("{{ eq (list 1) (list 2) }}", "t:1:4: error calling eq: non-comparable type [2]: []interface {}"),
+        ("{{ ne 1 }}", "t:1:4: wrong number of args for ne: want 2 got 1"),
     ]);
 }
 
@@ -662,50 +454,17 @@ fn len_index_slice() {
     ]);
     check_err(&[
         ("{{ len 3 }}", "t:1:4: error calling len: len of type int"),
-        (
-            "{{ index }}",
-            "t:1:4: wrong number of args for index: want at least 1 got 0",
-        ),
-        (
-            "{{ index (list 1) 1 }}",
-            "t:1:4: error calling index: index out of range: 1",
-        ),
-        (
-            "{{ index (list 1) -1 }}",
-            "t:1:4: error calling index: index out of range: -1",
-        ),
-        (
-            "{{ index (list 1) \"a\" }}",
-            "t:1:4: error calling index: cannot index slice/array with type string",
-        ),
-        (
-            "{{ index (dict \"a\" 1) 0 }}",
-            "t:1:4: error calling index: value has type int; should be string",
-        ),
-        (
-            "{{ index . 0 }}",
-            "t:1:4: error calling index: index of untyped nil",
-        ),
-        (
-            "{{ index 5 0 }}",
-            "t:1:4: error calling index: can't index item of type int",
-        ),
-        (
-            "{{ slice \"abc\" 2 1 }}",
-            "t:1:4: error calling slice: invalid slice index: 2 > 1",
-        ),
-        (
-            "{{ slice \"abc\" 1 2 3 }}",
-            "t:1:4: error calling slice: cannot 3-index slice a string",
-        ),
-        (
-            "{{ slice \"abc\" 4 }}",
-            "t:1:4: error calling slice: index out of range: 4",
-        ),
-        (
-            "{{ slice 1 }}",
-            "t:1:4: error calling slice: can't slice item of type int",
-        ),
+        ("{{ index }}", "t:1:4: wrong number of args for index: want at least 1 got 0"),
+        ("{{ index (list 1) 1 }}", "t:1:4: error calling index: index out of range: 1"),
+        ("{{ index (list 1) -1 }}", "t:1:4: error calling index: index out of range: -1"),
+        ("{{ index (list 1) \"a\" }}", "t:1:4: error calling index: cannot index slice/array with type string"),
+        ("{{ index (dict \"a\" 1) 0 }}", "t:1:4: error calling index: value has type int; should be string"),
+        ("{{ index . 0 }}", "t:1:4: error calling index: index of untyped nil"),
+        ("{{ index 5 0 }}", "t:1:4: error calling index: can't index item of type int"),
+        ("{{ slice \"abc\" 2 1 }}", "t:1:4: error calling slice: invalid slice index: 2 > 1"),
+        ("{{ slice \"abc\" 1 2 3 }}", "t:1:4: error calling slice: cannot 3-index slice a string"),
+        ("{{ slice \"abc\" 4 }}", "t:1:4: error calling slice: index out of range: 4"),
+        ("{{ slice 1 }}", "t:1:4: error calling slice: can't slice item of type int"),
     ]);
 }
 
@@ -726,56 +485,23 @@ fn print_functions() {
 #[test]
 fn printf_verbs() {
     check(&[
-        (
-            "{{ printf \"%s|%d|%v|%q|%x|%.2f|%t|%%\" \"s\" 42 1.5 \"q\" 255 3.14159 true }}",
-            "s|42|1.5|\"q\"|ff|3.14|true|%",
-        ),
-        (
-            "{{ printf \"%5d|%-5d|%05d|%5s|%-5s|%05s|%+d|% d\" 42 42 42 \"ab\" \"ab\" \"ab\" 5 5 }}",
-            "   42|42   |00042|   ab|ab   |000ab|+5| 5",
-        ),
-        (
-            "{{ printf \"%05d|%-05d|%.3d|%6.3d|%06.0d\" -42 7 7 -7 0 }}",
-            "-0042|7    |007|  -007|      ",
-        ),
-        (
-            "{{ printf \"%x|%X|%#x|%o|%#o|%O|%b|%#b\" 255 255 255 8 8 8 5 5 }}",
-            "ff|FF|0xff|10|010|0o10|101|0b101",
-        ),
-        (
-            "{{ printf \"%c|%q|%U|%#U\" 65 'x' 0x1F600 'x' }}",
-            "A|'x'|U+1F600|U+0078 'x'",
-        ),
-        (
-            "{{ printf \"%x|% x|%#x|%X\" \"hi\" \"hi\" \"hi\" \"hi\" }}",
-            "6869|68 69|0x6869|6869",
-        ),
-        (
-            "{{ printf \"%q|%+q|%#q|%#q\" \"é\\n\" \"é\" \"a\" \"`\" }}",
-            "\"é\\n\"|\"\\u00e9\"|`a`|\"`\"",
-        ),
-        (
-            "{{ printf \"%.2s|%.0s|%5.1s\" \"abc\" \"abc\" \"xyz\" }}",
-            "ab||    x",
-        ),
-        (
-            "{{ printf \"%T %T %T %T %T %T %T\" 1 \"a\" 1.5 true (list) (dict) nil }}",
-            "int string float64 bool []interface {} map[string]interface {} <nil>",
-        ),
+        ("{{ printf \"%s|%d|%v|%q|%x|%.2f|%t|%%\" \"s\" 42 1.5 \"q\" 255 3.14159 true }}", "s|42|1.5|\"q\"|ff|3.14|true|%"),
+        ("{{ printf \"%5d|%-5d|%05d|%5s|%-5s|%05s|%+d|% d\" 42 42 42 \"ab\" \"ab\" \"ab\" 5 5 }}", "   42|42   |00042|   ab|ab   |000ab|+5| 5"),
+        ("{{ printf \"%05d|%-05d|%.3d|%6.3d|%06.0d\" -42 7 7 -7 0 }}", "-0042|7    |007|  -007|      "),
+        ("{{ printf \"%x|%X|%#x|%o|%#o|%O|%b|%#b\" 255 255 255 8 8 8 5 5 }}", "ff|FF|0xff|10|010|0o10|101|0b101"),
+        ("{{ printf \"%c|%q|%U|%#U\" 65 'x' 0x1F600 'x' }}", "A|'x'|U+1F600|U+0078 'x'"),
+        ("{{ printf \"%x|% x|%#x|%X\" \"hi\" \"hi\" \"hi\" \"hi\" }}", "6869|68 69|0x6869|6869"),
+        ("{{ printf \"%q|%+q|%#q|%#q\" \"é\\n\" \"é\" \"a\" \"`\" }}", "\"é\\n\"|\"\\u00e9\"|`a`|\"`\""),
+        ("{{ printf \"%.2s|%.0s|%5.1s\" \"abc\" \"abc\" \"xyz\" }}", "ab||    x"),
+        ("{{ printf \"%T %T %T %T %T %T %T\" 1 \"a\" 1.5 true (list) (dict) nil }}", "int string float64 bool []interface {} map[string]interface {} <nil>"),
         (
             "{{ printf \"%v|%#v|%#v|%#v\" (list 1 \"a\") (list 1 \"a\" nil) \"s\" (dict \"k\" 1) }}",
             "[1 a]|[]interface {}{1, \"a\", interface {}(nil)}|\"s\"|map[string]interface {}{\"k\":1}",
         ),
         ("{{ printf \"%d\" (list 1 2) }}", "[1 2]"),
-        (
-            "{{ printf \"%3d|%-3v|\" (list 1 2) (list 3) }}",
-            "[  1   2]|[3  ]|",
-        ),
+        ("{{ printf \"%3d|%-3v|\" (list 1 2) (list 3) }}", "[  1   2]|[3  ]|"),
         ("{{ printf \"%[2]s %[1]s\" \"a\" \"b\" }}", "b a"),
-        (
-            "{{ printf \"%*d|%-*d|%.*f\" 5 42 4 1 2 3.14159 }}",
-            "   42|1   |3.14",
-        ),
+        ("{{ printf \"%*d|%-*d|%.*f\" 5 42 4 1 2 3.14159 }}", "   42|1   |3.14"),
         ("{{ printf \"%s\" }}", "%!s(MISSING)"),
         ("{{ printf \"%d\" \"x\" }}", "%!d(string=x)"),
         ("{{ printf \"%s\" 5 }}", "%!s(int=5)"),
@@ -800,42 +526,15 @@ fn printf_verbs() {
 #[test]
 fn printf_floats() {
     check(&[
-        (
-            "{{ printf \"%v %g %e %.3e %f %.0f %.0f\" 1e6 0.000012345 1234.5678 1234.5678 2.5 2.5 3.5 }}",
-            "1e+06 1.2345e-05 1.234568e+03 1.235e+03 2.500000 2 4",
-        ),
-        (
-            "{{ printf \"%8.3f|%-8.2f|%+.1f|% .1f|%08.3f\" 3.14159 2.5 1.0 1.0 -3.14159 }}",
-            "   3.142|2.50    |+1.0| 1.0|-003.142",
-        ),
-        (
-            "{{ printf \"%E|%G|%.3g|%.3g|%.3g|%g\" 1234.5678 1e-7 1.0 100.0 123456.0 100000.0 }}",
-            "1.234568E+03|1E-07|1|100|1.23e+05|100000",
-        ),
-        (
-            "{{ printf \"%#g|%#.4g|%#.0f|%#.4g\" 1.0 0.012 1.0 0.0 }}",
-            "1.00000|0.01200|1.|0.000",
-        ),
-        (
-            "{{ printf \"%f|%e|%g\" 0.0 0.0 0.0 }}",
-            "0.000000|0.000000e+00|0",
-        ),
-        (
-            "{{ printf \"%.1f|%.2f|%.1f\" 0.25 0.125 0.35 }}",
-            "0.2|0.12|0.3",
-        ),
-        (
-            "{{ printf \"%b|%b\" 1.0 0.0 }}",
-            "4503599627370496p-52|0p-1074",
-        ),
-        (
-            "{{ printf \"%v|%v|%v\" 1e20 123456789.0 0.000001 }}",
-            "1e+20|1.23456789e+08|1e-06",
-        ),
-        (
-            "{{ printf \"%6.2v|%.3v\" 3.14159 1234.0 }}",
-            "   3.1|1.23e+03",
-        ),
+        ("{{ printf \"%v %g %e %.3e %f %.0f %.0f\" 1e6 0.000012345 1234.5678 1234.5678 2.5 2.5 3.5 }}", "1e+06 1.2345e-05 1.234568e+03 1.235e+03 2.500000 2 4"),
+        ("{{ printf \"%8.3f|%-8.2f|%+.1f|% .1f|%08.3f\" 3.14159 2.5 1.0 1.0 -3.14159 }}", "   3.142|2.50    |+1.0| 1.0|-003.142"),
+        ("{{ printf \"%E|%G|%.3g|%.3g|%.3g|%g\" 1234.5678 1e-7 1.0 100.0 123456.0 100000.0 }}", "1.234568E+03|1E-07|1|100|1.23e+05|100000"),
+        ("{{ printf \"%#g|%#.4g|%#.0f|%#.4g\" 1.0 0.012 1.0 0.0 }}", "1.00000|0.01200|1.|0.000"),
+        ("{{ printf \"%f|%e|%g\" 0.0 0.0 0.0 }}", "0.000000|0.000000e+00|0"),
+        ("{{ printf \"%.1f|%.2f|%.1f\" 0.25 0.125 0.35 }}", "0.2|0.12|0.3"),
+        ("{{ printf \"%b|%b\" 1.0 0.0 }}", "4503599627370496p-52|0p-1074"),
+        ("{{ printf \"%v|%v|%v\" 1e20 123456789.0 0.000001 }}", "1e+20|1.23456789e+08|1e-06"),
+        ("{{ printf \"%6.2v|%.3v\" 3.14159 1234.0 }}", "   3.1|1.23e+03"),
         ("{{ printf \"%f\" -1e-9 }}", "-0.000000"),
         ("{{ printf \"%x\" 1.5 }}", "%!x(float64=1.5)"),
     ]);
@@ -858,17 +557,8 @@ fn value_display_matches_go_v() {
         (Value::Float(f64::MAX), "1.7976931348623157e+308"),
         (Value::Float(5e-324), "5e-324"),
         (Value::String("s".into()), "s"),
-        (
-            Value::List(vec![Value::Int(1), Value::String("a b".into()), Value::Nil]),
-            "[1 a b <nil>]",
-        ),
-        (
-            Value::Map(BTreeMap::from([
-                ("b".into(), Value::Int(2)),
-                ("a".into(), Value::List(vec![])),
-            ])),
-            "map[a:[] b:2]",
-        ),
+        (Value::List(vec![Value::Int(1), Value::String("a b".into()), Value::Nil]), "[1 a b <nil>]"),
+        (Value::Map(BTreeMap::from([("b".into(), Value::Int(2)), ("a".into(), Value::List(vec![]))])), "map[a:[] b:2]"),
     ];
     for (v, want) in cases {
         assert_eq!(v.to_string(), want, "{v:?}");
@@ -881,33 +571,18 @@ fn value_display_matches_go_v() {
 #[test]
 fn escapers() {
     check(&[
-        (
-            r#"{{ html "<a href=\"x\">&'" }}"#,
-            "&lt;a href=&#34;x&#34;&gt;&amp;&#39;",
-        ),
+        (r#"{{ html "<a href=\"x\">&'" }}"#, "&lt;a href=&#34;x&#34;&gt;&amp;&#39;"),
         (r#"{{ html "a" 1 }}"#, "a1"),
         (r#"{{ html 1 2 }}"#, "1 2"),
-        (
-            r#"{{ js "a'b\"c<d>&=\\" }}"#,
-            r#"a\'b\"c\u003Cd\u003E\u0026\u003D\\"#,
-        ),
+        (r#"{{ js "a'b\"c<d>&=\\" }}"#, r#"a\'b\"c\u003Cd\u003E\u0026\u003D\\"#),
         (r#"{{ js "\x01é\u2028" }}"#, r"\u0001é\u2028"),
-        (
-            r#"{{ urlquery "a b&c=d/é~_.-" }}"#,
-            "a+b%26c%3Dd%2F%C3%A9~_.-",
-        ),
+        (r#"{{ urlquery "a b&c=d/é~_.-" }}"#, "a+b%26c%3Dd%2F%C3%A9~_.-"),
         (r#"{{ "a b" | urlquery }}"#, "a+b"),
     ]);
     check_err(&[
         ("{{ call . }}", "t:1:4: error calling call: call of nil"),
-        (
-            "{{ call }}",
-            "t:1:4: wrong number of args for call: want at least 1 got 0",
-        ),
-        (
-            "{{ printf 1 }}",
-            "t:1:4: wrong type for value; expected string; got int",
-        ),
+        ("{{ call }}", "t:1:4: wrong number of args for call: want at least 1 got 0"),
+        ("{{ printf 1 }}", "t:1:4: wrong type for value; expected string; got int"),
     ]);
 }
 
@@ -928,41 +603,19 @@ fn env_function() {
         ("{{ env `TAG` `latest` }}", "v1.2.3"),
     ]);
     check_err(&[
-        (
-            "{{ env 1 }}",
-            "t:1:4: error calling env: wrong type for value; expected string; got int",
-        ),
-        (
-            "{{ env . }}",
-            "t:1:4: error calling env: invalid value; expected string",
-        ),
+        ("{{ env 1 }}", "t:1:4: error calling env: wrong type for value; expected string; got int"),
+        ("{{ env . }}", "t:1:4: error calling env: invalid value; expected string"),
     ]);
 }
 
 #[test]
 fn must_env_function() {
-    check(&[
-        ("{{ must_env \"TAG\" }}", "v1.2.3"),
-        ("[{{ must_env \"EMPTY\" }}]", "[]"),
-        ("{{ \"N\" | must_env }}", "3"),
-    ]);
+    check(&[("{{ must_env \"TAG\" }}", "v1.2.3"), ("[{{ must_env \"EMPTY\" }}]", "[]"), ("{{ \"N\" | must_env }}", "3")]);
     check_err(&[
-        (
-            "x\n  {{ must_env `NOPE` }}",
-            "t:2:6: error calling must_env: environment variable NOPE is not set",
-        ),
-        (
-            "{{ \"NOPE\" | must_env }}",
-            "t:1:13: error calling must_env: environment variable NOPE is not set",
-        ),
-        (
-            "{{ must_env }}",
-            "t:1:4: error calling must_env: wrong number of args: want 1 got 0",
-        ),
-        (
-            "{{ if false }}{{ else }}{{ must_env `NOPE` }}{{ end }}",
-            "t:1:28: error calling must_env: environment variable NOPE is not set",
-        ),
+        ("x\n  {{ must_env `NOPE` }}", "t:2:6: error calling must_env: environment variable NOPE is not set"),
+        ("{{ \"NOPE\" | must_env }}", "t:1:13: error calling must_env: environment variable NOPE is not set"),
+        ("{{ must_env }}", "t:1:4: error calling must_env: wrong number of args: want 1 got 0"),
+        ("{{ if false }}{{ else }}{{ must_env `NOPE` }}{{ end }}", "t:1:28: error calling must_env: environment variable NOPE is not set"),
     ]);
     // Not executed: no error.
     assert_eq!(r("{{ if false }}{{ must_env `NOPE` }}{{ end }}"), "");
@@ -975,18 +628,12 @@ fn json_escape_function() {
             "{{ json_escape \"a\\\"b\\\\c\\n\\r\\t<>&\\u2028\\u2029\\x01\\b\\f\\x7f é\" }}",
             "a\\\"b\\\\c\\n\\r\\t\\u003c\\u003e\\u0026\\u2028\\u2029\\u0001\\b\\f\u{7f} é",
         ),
-        (
-            "{{ must_env `JSON` | json_escape }}",
-            r#"{\"a\":\"b\u003cc\u003e\u0026\"}"#,
-        ),
+        ("{{ must_env `JSON` | json_escape }}", r#"{\"a\":\"b\u003cc\u003e\u0026\"}"#),
         ("{{ json_escape 1 }}", "1"),
         ("{{ json_escape 1.5 }}", "1.5"),
         ("{{ json_escape \"\" }}", ""),
     ]);
-    check_err(&[(
-        "{{ json_escape }}",
-        "t:1:4: error calling json_escape: wrong number of args: want 1 got 0",
-    )]);
+    check_err(&[("{{ json_escape }}", "t:1:4: error calling json_escape: wrong number of args: want 1 got 0")]);
 }
 
 #[test]
@@ -1026,26 +673,12 @@ fn ecspresso_style_inputs() {
     let mut env = test_env();
     env.insert("TFSTATE_BUCKET", "my-bucket");
     let with_bucket = env_funcs(lookup_from(env));
-    assert_eq!(
-        render("config.yaml", yaml, &with_bucket).unwrap(),
-        "plugins:\n  - name: tfstate\n"
-    );
+    assert_eq!(render("config.yaml", yaml, &with_bucket).unwrap(), "plugins:\n  - name: tfstate\n");
 
     // The unset default of a numeric field.
     let funcs = env_funcs(lookup_from(HashMap::new()));
-    assert_eq!(
-        render("td.json", "\"desiredCount\": {{ env `N` `1` }},", &funcs).unwrap(),
-        "\"desiredCount\": 1,"
-    );
-    assert_eq!(
-        render(
-            "td.json",
-            "\"image\": \"app:{{ env `TAG` `latest` }}\"",
-            &funcs
-        )
-        .unwrap(),
-        "\"image\": \"app:latest\""
-    );
+    assert_eq!(render("td.json", "\"desiredCount\": {{ env `N` `1` }},", &funcs).unwrap(), "\"desiredCount\": 1,");
+    assert_eq!(render("td.json", "\"image\": \"app:{{ env `TAG` `latest` }}\"", &funcs).unwrap(), "\"image\": \"app:latest\"");
 }
 
 // ---- errors and positions ------------------------------------------------------------------
@@ -1054,15 +687,9 @@ fn ecspresso_style_inputs() {
 fn error_positions() {
     check_err(&[
         ("{{ foo }}", "t:1:4: function \"foo\" not defined"),
-        (
-            "a\n{{ if false }}{{ bar 1 }}{{ end }}",
-            "t:2:18: function \"bar\" not defined",
-        ),
+        ("a\n{{ if false }}{{ bar 1 }}{{ end }}", "t:2:18: function \"bar\" not defined"),
         ("é{{ foo }}", "t:1:5: function \"foo\" not defined"),
-        (
-            "ab\ncd {{ env `X`",
-            "t:2:4: unterminated action (missing \"}}\")",
-        ),
+        ("ab\ncd {{ env `X`", "t:2:4: unterminated action (missing \"}}\")"),
         ("{{", "t:1:1: unterminated action (missing \"}}\")"),
         ("{{ env \"A\" } }}", "t:1:12: unexpected \"}\" in operand"),
         ("{{ fail }}", "t:1:4: error calling fail: boom"),
@@ -1071,33 +698,16 @@ fn error_positions() {
         ("{{ $: }}", "t:1:5: expected :="),
         ("{{ .Foo- }}", "t:1:8: bad character U+002D '-'"),
         ("{{ env\"A\" }}", "t:1:7: bad character U+0022 '\"'"),
-        (
-            "{{ ☃ }}",
-            "t:1:4: unrecognized character in action: U+2603 '☃'",
-        ),
-        (
-            "{{ \u{1} }}",
-            "t:1:4: unrecognized character in action: U+0001",
-        ),
-        (
-            "{{ if 1 }}{{ foo }}",
-            "t:1:14: function \"foo\" not defined",
-        ),
-        (
-            "{{ if 1 }}{{ \"x }}{{ end }}",
-            "t:1:14: unterminated quoted string",
-        ),
+        ("{{ ☃ }}", "t:1:4: unrecognized character in action: U+2603 '☃'"),
+        ("{{ \u{1} }}", "t:1:4: unrecognized character in action: U+0001"),
+        ("{{ if 1 }}{{ foo }}", "t:1:14: function \"foo\" not defined"),
+        ("{{ if 1 }}{{ \"x }}{{ end }}", "t:1:14: unterminated quoted string"),
         ("{{ if }}{{ \"x }}", "t:1:7: missing value for if"),
     ]);
     let e = render("task-def.json", "\n\n   {{ must_env `MISSING` }}", &funcs()).unwrap_err();
     assert_eq!(
         e,
-        TemplateError {
-            file: "task-def.json".into(),
-            line: 3,
-            column: 7,
-            message: "error calling must_env: environment variable MISSING is not set".into(),
-        }
+        TemplateError { file: "task-def.json".into(), line: 3, column: 7, message: "error calling must_env: environment variable MISSING is not set".into() }
     );
 }
 
@@ -1131,10 +741,7 @@ fn func_map_api() {
     assert_eq!(render("t", "{{ len 1 }}", &m).unwrap(), "shadowed");
     assert_eq!(m.names().collect::<Vec<_>>(), vec!["len", "one"]);
     let env = env_funcs(lookup_from(HashMap::new()));
-    assert_eq!(
-        env.names().collect::<Vec<_>>(),
-        vec!["env", "json_escape", "must_env"]
-    );
+    assert_eq!(env.names().collect::<Vec<_>>(), vec!["env", "json_escape", "must_env"]);
     let mut all = env.clone();
     let e = all.extend(&m).unwrap_err();
     assert!(e.contains("len"), "{e}");
@@ -1173,40 +780,19 @@ fn template_is_reusable_and_shareable() {
 
 #[test]
 fn nesting_limit() {
-    let ok = format!(
-        "{}x{}",
-        "{{ if 1 }}".repeat(MAX_NESTING_DEPTH),
-        "{{ end }}".repeat(MAX_NESTING_DEPTH)
-    );
+    let ok = format!("{}x{}", "{{ if 1 }}".repeat(MAX_NESTING_DEPTH), "{{ end }}".repeat(MAX_NESTING_DEPTH));
     assert_eq!(r(&ok), "x");
-    let deep = format!(
-        "{}x{}",
-        "{{ if 1 }}".repeat(MAX_NESTING_DEPTH + 1),
-        "{{ end }}".repeat(MAX_NESTING_DEPTH + 1)
-    );
+    let deep = format!("{}x{}", "{{ if 1 }}".repeat(MAX_NESTING_DEPTH + 1), "{{ end }}".repeat(MAX_NESTING_DEPTH + 1));
     assert!(err(&deep).contains("nesting too deep"));
-    let parens = format!(
-        "{{{{ {}1{} }}}}",
-        "(".repeat(MAX_NESTING_DEPTH + 1),
-        ")".repeat(MAX_NESTING_DEPTH + 1)
-    );
+    let parens = format!("{{{{ {}1{} }}}}", "(".repeat(MAX_NESTING_DEPTH + 1), ")".repeat(MAX_NESTING_DEPTH + 1));
     assert!(err(&parens).contains("nesting too deep"));
     let parens_ok = format!("{{{{ {}1{} }}}}", "(".repeat(50), ")".repeat(50));
     assert_eq!(r(&parens_ok), "1");
     // The deepest accepted mix of control structures and calls runs on a default test thread.
-    let calls = format!(
-        "{}{{{{ print {}1{} }}}}{}",
-        "{{ with 1 }}".repeat(50),
-        "(print ".repeat(49),
-        ")".repeat(49),
-        "{{ end }}".repeat(50)
-    );
+    let calls = format!("{}{{{{ print {}1{} }}}}{}", "{{ with 1 }}".repeat(50), "(print ".repeat(49), ")".repeat(49), "{{ end }}".repeat(50));
     assert_eq!(r(&calls), "1");
     // Long else-if chains are not nesting.
-    let chain = format!(
-        "{{{{ if 0 }}}}{}{{{{ else }}}}z{{{{ end }}}}",
-        "{{ else if 0 }}".repeat(1000)
-    );
+    let chain = format!("{{{{ if 0 }}}}{}{{{{ else }}}}z{{{{ end }}}}", "{{ else if 0 }}".repeat(1000));
     assert_eq!(r(&chain), "z");
     // Unbalanced garbage never recurses without bound.
     let opens = "{{ if 1 }}".repeat(10_000);
@@ -1223,10 +809,7 @@ fn execution_limits() {
     assert!(e.contains("output exceeds"), "{e}");
     let e = err("{{ $x := \"0123456789abcdef\" }}{{ range 40 }}{{ $x = print $x $x }}{{ end }}");
     assert!(e.contains("limits"), "{e}");
-    assert_eq!(
-        r("{{ printf \"%100000000d\" 1 }}"),
-        "%!(NOVERB)%!(EXTRA int=1)"
-    );
+    assert_eq!(r("{{ printf \"%100000000d\" 1 }}"), "%!(NOVERB)%!(EXTRA int=1)");
 }
 
 /// xorshift64* PRNG: deterministic, no dependency.
@@ -1262,10 +845,9 @@ const REALISTIC: &[&str] = &[
 ];
 
 const ALPHABET: &[&str] = &[
-    "{{", "}}", "{{- ", " -}}", "/*", "*/", "(", ")", "|", "$", "$x", ":=", "=", ",", ".", ".A",
-    "\"", "`", "'", "\\", " ", "\n", "if", "else", "end", "range", "with", "break", "continue",
-    "nil", "true", "1", "-", "0x", "1e", "_", "env", "print", "printf", "\"%d\"", "index", "slice",
-    "len", "and", "or", "eq", "lt", "list", "dict", "fail", "define", "é", "}", "{", "%", "a",
+    "{{", "}}", "{{- ", " -}}", "/*", "*/", "(", ")", "|", "$", "$x", ":=", "=", ",", ".", ".A", "\"", "`", "'", "\\", " ", "\n", "if", "else", "end", "range",
+    "with", "break", "continue", "nil", "true", "1", "-", "0x", "1e", "_", "env", "print", "printf", "\"%d\"", "index", "slice", "len", "and", "or", "eq",
+    "lt", "list", "dict", "fail", "define", "é", "}", "{", "%", "a",
 ];
 
 #[test]
@@ -1278,11 +860,7 @@ fn never_panics_on_prefixes_and_random_input() {
         }
     };
     for src in REALISTIC {
-        assert!(
-            render("t", src, &f).is_ok(),
-            "{src}: {:?}",
-            render("t", src, &f)
-        );
+        assert!(render("t", src, &f).is_ok(), "{src}: {:?}", render("t", src, &f));
         for (i, _) in src.char_indices() {
             check_one(&src[..i]);
             check_one(&src[i..]);

@@ -22,7 +22,7 @@ mod registry;
 mod time;
 
 use cortado_plugin_sdk::taskdef::{self, ImageRef};
-use cortado_plugin_sdk::{host, register_plugin, Decision, Manifest, Plan, Plugin};
+use cortado_plugin_sdk::{Decision, Manifest, Plan, Plugin, host, register_plugin};
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize, Default)]
@@ -94,25 +94,26 @@ impl Rules {
         }
 
         if !self.allowed_registries.is_empty()
-            && let Some(td) = &plan.task_definition {
-                match taskdef::containers(td) {
-                    Err(e) => denials.push(format!("cannot check image registries: {e}")),
-                    Ok(containers) => {
-                        for c in containers {
-                            let image = ImageRef::parse(&c.image);
-                            if !self.allowed_registries.iter().any(|p| registry::allowed(p, &image)) {
-                                denials.push(format!(
-                                    "image {} of container {} comes from {}, which is not an allowed registry ({})",
-                                    c.image,
-                                    c.name,
-                                    image.registry,
-                                    self.allowed_registries.join(", ")
-                                ));
-                            }
+            && let Some(td) = &plan.task_definition
+        {
+            match taskdef::containers(td) {
+                Err(e) => denials.push(format!("cannot check image registries: {e}")),
+                Ok(containers) => {
+                    for c in containers {
+                        let image = ImageRef::parse(&c.image);
+                        if !self.allowed_registries.iter().any(|p| registry::allowed(p, &image)) {
+                            denials.push(format!(
+                                "image {} of container {} comes from {}, which is not an allowed registry ({})",
+                                c.image,
+                                c.name,
+                                image.registry,
+                                self.allowed_registries.join(", ")
+                            ));
                         }
                     }
                 }
             }
+        }
 
         if plan.command == "deploy" && plan.diff.trim().is_empty() {
             warnings.push("nothing to deploy: the plan's diff is empty".to_owned());
@@ -153,8 +154,8 @@ register_plugin!(ChangeFreeze);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cortado_plugin_sdk::testing::{Harness, MockHost};
     use cortado_plugin_sdk::Hook;
+    use cortado_plugin_sdk::testing::{Harness, MockHost};
     use serde_json::json;
 
     fn config() -> serde_json::Value {

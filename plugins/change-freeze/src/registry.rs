@@ -12,13 +12,7 @@ pub fn allowed(pattern: &str, image: &ImageRef) -> bool {
     if want.is_empty() || want.len() > have.len() {
         return false;
     }
-    want.iter().zip(&have).enumerate().all(|(i, (w, h))| {
-        if i == 0 {
-            glob(&w.to_ascii_lowercase(), &h.to_ascii_lowercase())
-        } else {
-            glob(w, h)
-        }
-    })
+    want.iter().zip(&have).enumerate().all(|(i, (w, h))| if i == 0 { glob(&w.to_ascii_lowercase(), &h.to_ascii_lowercase()) } else { glob(w, h) })
 }
 
 /// `*` matches any run of characters (including none); everything else literally.

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 
 use cortado_plugin_sdk::aws::{self, StackExport, StackOutput};
-use cortado_plugin_sdk::{register_plugin, Manifest, Plugin};
+use cortado_plugin_sdk::{Manifest, Plugin, register_plugin};
 
 struct CloudFormation {
     stacks: HashMap<String, Vec<StackOutput>>,
@@ -21,11 +21,7 @@ impl CloudFormation {
             let outputs = aws::cloudformation_describe_stack_outputs(stack).map_err(|e| format!("failed to describe stacks {stack}: {}", e.message()))?;
             self.stacks.insert(stack.to_owned(), outputs);
         }
-        self.stacks[stack]
-            .iter()
-            .find(|o| o.key == key)
-            .map(|o| o.value.clone())
-            .ok_or_else(|| format!("outputKey {key} is not found in stack {stack}"))
+        self.stacks[stack].iter().find(|o| o.key == key).map(|o| o.value.clone()).ok_or_else(|| format!("outputKey {key} is not found in stack {stack}"))
     }
 
     fn export(&mut self, name: &str) -> Result<String, String> {
@@ -33,13 +29,7 @@ impl CloudFormation {
             let exports = aws::cloudformation_list_exports().map_err(|e| format!("failed to list exports: {}", e.message()))?;
             self.exports = Some(exports);
         }
-        self.exports
-            .as_ref()
-            .into_iter()
-            .flatten()
-            .find(|e| e.name == name)
-            .map(|e| e.value.clone())
-            .ok_or_else(|| format!("{name} is not found in exports"))
+        self.exports.as_ref().into_iter().flatten().find(|e| e.name == name).map(|e| e.value.clone()).ok_or_else(|| format!("{name} is not found in exports"))
     }
 }
 
@@ -77,7 +67,7 @@ register_plugin!(CloudFormation);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cortado_plugin_sdk::testing::{calls, Harness, MockHost};
+    use cortado_plugin_sdk::testing::{Harness, MockHost, calls};
 
     fn host() -> MockHost {
         MockHost::new()

@@ -10,7 +10,7 @@
 //! single NG check named `config`. No capabilities.
 mod policy;
 
-use cortado_plugin_sdk::{host, register_plugin, taskdef, Check, Manifest, Plugin};
+use cortado_plugin_sdk::{Check, Manifest, Plugin, host, register_plugin, taskdef};
 
 use policy::{Config, Policy};
 
@@ -25,9 +25,7 @@ impl Plugin for ImagePolicy {
     }
 
     fn manifest(&self) -> Manifest {
-        Manifest::new("image-policy", env!("CARGO_PKG_VERSION"))
-            .description("container images must be pinned by digest or carry an immutable tag")
-            .verifier()
+        Manifest::new("image-policy", env!("CARGO_PKG_VERSION")).description("container images must be pinned by digest or carry an immutable tag").verifier()
     }
 
     fn verify(&mut self, task_definition: &str, _service_definition: Option<&str>) -> Vec<Check> {

@@ -1,8 +1,8 @@
 //! The image rule: pinned by digest is always fine; otherwise (unless a digest is required) the tag
 //! must be present, not `latest`, and match the immutable-tags pattern when one is configured.
 
-use cortado_plugin_sdk::taskdef::ImageRef;
 use cortado_plugin_sdk::Check;
+use cortado_plugin_sdk::taskdef::ImageRef;
 use regex_lite::Regex;
 use serde::Deserialize;
 
@@ -53,9 +53,7 @@ impl Policy {
             None => Check::ng(name, format!("{image} has no tag, so it means latest, which is mutable")),
             Some("latest") => Check::ng(name, format!("{image} uses the mutable latest tag")),
             Some(tag) => match &self.pattern {
-                Some(p) if !p.is_match(tag) => {
-                    Check::ng(name, format!("tag {tag} of {image} does not match immutable_tags_pattern {}", p.as_str()))
-                }
+                Some(p) if !p.is_match(tag) => Check::ng(name, format!("tag {tag} of {image} does not match immutable_tags_pattern {}", p.as_str())),
                 Some(p) => Check::ok(name, format!("tag {tag} matches {}", p.as_str())),
                 None => Check::ok(name, format!("tag {tag} is not latest")),
             },

@@ -7,7 +7,7 @@
 //! - No config.
 use std::collections::HashMap;
 
-use cortado_plugin_sdk::{aws, register_plugin, Manifest, Plugin};
+use cortado_plugin_sdk::{Manifest, Plugin, aws, register_plugin};
 
 struct SecretsManager {
     arns: HashMap<String, String>,
@@ -44,7 +44,7 @@ register_plugin!(SecretsManager);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cortado_plugin_sdk::testing::{calls, Harness, MockHost};
+    use cortado_plugin_sdk::testing::{Harness, MockHost, calls};
 
     const ARN: &str = "arn:aws:secretsmanager:ap-northeast-1:123456789012:secret:app/db-AbCdEf";
 
@@ -64,10 +64,7 @@ mod tests {
         let mut h = Harness::<SecretsManager>::new();
         let err = h.call("secretsmanager_arn", &["nope"]).unwrap_err();
         assert!(err.starts_with("failed to describe secret: ResourceNotFoundException"), "{err}");
-        assert_eq!(
-            h.call("secretsmanager_arn", &["a", "b"]).unwrap_err(),
-            "secretsmanager_arn template function accepts at most 1 parameters, but got 2"
-        );
+        assert_eq!(h.call("secretsmanager_arn", &["a", "b"]).unwrap_err(), "secretsmanager_arn template function accepts at most 1 parameters, but got 2");
         MockHost::new().denying("secretsmanager:DescribeSecret").install();
         let err = h.call("secretsmanager_arn", &["x"]).unwrap_err();
         assert!(err.contains("not granted"), "{err}");

@@ -12,7 +12,7 @@ mod lookup;
 use std::collections::HashMap;
 
 use cortado_plugin_sdk::aws::{self, Parameter};
-use cortado_plugin_sdk::{register_plugin, Manifest, Plugin};
+use cortado_plugin_sdk::{Manifest, Plugin, register_plugin};
 
 struct Ssm {
     cache: HashMap<String, Parameter>,
@@ -57,7 +57,7 @@ register_plugin!(Ssm);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cortado_plugin_sdk::testing::{calls, Harness, MockHost};
+    use cortado_plugin_sdk::testing::{Harness, MockHost, calls};
 
     fn host() -> MockHost {
         MockHost::new()
@@ -87,10 +87,7 @@ mod tests {
             h.call("ssm", &["/string", "0"]).unwrap_err(),
             "the second argument is supported only for StringList type, but the parameter /string is of type String"
         );
-        assert_eq!(
-            h.call("ssm", &["/stringlist"]).unwrap_err(),
-            "the second argument is required for StringList type parrameter to specify the index"
-        );
+        assert_eq!(h.call("ssm", &["/stringlist"]).unwrap_err(), "the second argument is required for StringList type parrameter to specify the index");
         assert_eq!(
             h.call("ssm", &["/stringlist", "2"]).unwrap_err(),
             "StringList values were [stringlist value 1 stringlist value 2], but the index 2 is out of range"

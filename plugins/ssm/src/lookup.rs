@@ -10,10 +10,7 @@ pub fn select(name: &str, kind: &str, value: &str, index: Option<&str>) -> Resul
                 return Err("the second argument is required for StringList type parrameter to specify the index".into());
             };
             let values: Vec<&str> = value.split(',').collect();
-            let i: i64 = index
-                .trim()
-                .parse()
-                .map_err(|_| format!("the index of a StringList must be an integer, but got {index:?}"))?;
+            let i: i64 = index.trim().parse().map_err(|_| format!("the index of a StringList must be an integer, but got {index:?}"))?;
             // ecspresso checks `len(values) < index-1` and then panics inside the template on an
             // out-of-range index; here every out-of-range index is a clean error.
             if i < 0 || i as usize >= values.len() {
@@ -65,10 +62,7 @@ mod tests {
 
     #[test]
     fn string_list_needs_an_index() {
-        assert_eq!(
-            select("/l", "StringList", "a,b", None).unwrap_err(),
-            "the second argument is required for StringList type parrameter to specify the index"
-        );
+        assert_eq!(select("/l", "StringList", "a,b", None).unwrap_err(), "the second argument is required for StringList type parrameter to specify the index");
     }
 
     #[test]

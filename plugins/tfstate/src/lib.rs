@@ -25,7 +25,7 @@ mod source;
 mod sprintf;
 mod state;
 
-use cortado_plugin_sdk::{host, register_plugin, Manifest, Plugin};
+use cortado_plugin_sdk::{Manifest, Plugin, host, register_plugin};
 
 use source::{Location, Source};
 use state::State;
@@ -103,7 +103,7 @@ register_plugin!(TfState);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cortado_plugin_sdk::testing::{calls, logs, Harness, MockHost};
+    use cortado_plugin_sdk::testing::{Harness, MockHost, calls, logs};
     use serde_json::json;
     use std::time::Instant;
 

@@ -144,8 +144,8 @@ fn preview(v: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
     use Segment::{Index, Key};
+    use serde_json::json;
 
     #[test]
     fn parses_paths() {

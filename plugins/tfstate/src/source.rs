@@ -9,7 +9,10 @@ use crate::state::{self, Parsed, State};
 pub enum Location {
     /// A path the guest can open (the host preopens its directory read-only).
     File(String),
-    S3 { bucket: String, key: String },
+    S3 {
+        bucket: String,
+        key: String,
+    },
 }
 
 impl std::fmt::Display for Location {
@@ -84,9 +87,7 @@ pub fn parse_url(url: &str) -> Result<Location, String> {
             _ => Err(format!("invalid S3 URL {url}: expected s3://BUCKET/KEY")),
         },
         "file" => Ok(Location::File(rest.to_owned())),
-        other => Err(format!(
-            "failed to read tfstate from {url}: URL scheme {other} is not supported by cortado's tfstate plugin (supported: {SUPPORTED})"
-        )),
+        other => Err(format!("failed to read tfstate from {url}: URL scheme {other} is not supported by cortado's tfstate plugin (supported: {SUPPORTED})")),
     }
 }
 
@@ -129,12 +130,7 @@ pub fn s3_backend_location(config: &Map<String, Value>, workspace: &str) -> Resu
     }
     if workspace != "default" {
         let prefix = config.get("workspace_key_prefix").and_then(Value::as_str).unwrap_or("env:");
-        key = [prefix, workspace, key.as_str()]
-            .iter()
-            .flat_map(|p| p.split('/'))
-            .filter(|p| !p.is_empty())
-            .collect::<Vec<_>>()
-            .join("/");
+        key = [prefix, workspace, key.as_str()].iter().flat_map(|p| p.split('/')).filter(|p| !p.is_empty()).collect::<Vec<_>>().join("/");
     }
     Ok(Location::S3 { bucket, key })
 }
@@ -154,7 +150,9 @@ pub fn load(source: &Source) -> Result<State, String> {
                     ));
                 }
                 if config.get("role_arn").and_then(Value::as_str).is_some_and(|r| !r.is_empty()) {
-                    cortado_plugin_sdk::host::warn("tfstate: the s3 backend's role_arn is not assumed; the state is read with cortado's credentials, within this plugin's grants");
+                    cortado_plugin_sdk::host::warn(
+                        "tfstate: the s3 backend's role_arn is not assumed; the state is read with cortado's credentials, within this plugin's grants",
+                    );
                 }
                 location = s3_backend_location(&config, &workspace).map_err(|e| format!("failed to read tfstate from {location}: {e}"))?;
                 // A state reached through a backend is read for the default workspace, as
@@ -177,10 +175,7 @@ mod tests {
         assert_eq!(from_config(&json!({})).unwrap_err(), "tfstate plugin requires path or url for tfstate location");
         assert_eq!(from_config(&json!({"path": 1})).unwrap_err(), "tfstate plugin requires path for tfstate file as a string");
         assert_eq!(from_config(&json!({"url": true})).unwrap_err(), "tfstate plugin requires url for tfstate URL as a string");
-        assert_eq!(
-            from_config(&json!({"path": "x", "optional": "yes"})).unwrap_err(),
-            "tfstate plugin: optional must be a bool, got string"
-        );
+        assert_eq!(from_config(&json!({"path": "x", "optional": "yes"})).unwrap_err(), "tfstate plugin: optional must be a bool, got string");
     }
 
     #[test]

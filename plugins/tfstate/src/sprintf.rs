@@ -71,14 +71,13 @@ pub fn sprintf(format: &str, args: &[String]) -> String {
             chars.next();
             spec.precision = Some(read_number(&mut chars).unwrap_or(0));
         }
-        if !bad_index
-            && let Some(r) = take_index(&mut chars) {
-                match r {
-                    Ok(i) => next = i,
-                    Err(()) => bad_index = true,
-                }
-                reordered = true;
+        if !bad_index && let Some(r) = take_index(&mut chars) {
+            match r {
+                Ok(i) => next = i,
+                Err(()) => bad_index = true,
             }
+            reordered = true;
+        }
         let Some((_, verb)) = chars.next() else {
             out.push_str("%!(NOVERB)");
             break;
@@ -133,10 +132,12 @@ fn classify(a: &str) -> Arg {
     if let Ok(i) = a.parse::<i64>() {
         return Arg::Int(i);
     }
-    if a.contains(['.', 'e', 'E']) && !a.contains(['i', 'n', 'I', 'N'])
-        && let Ok(f) = a.parse::<f64>() {
-            return Arg::Float(f);
-        }
+    if a.contains(['.', 'e', 'E'])
+        && !a.contains(['i', 'n', 'I', 'N'])
+        && let Ok(f) = a.parse::<f64>()
+    {
+        return Arg::Float(f);
+    }
     match a {
         "true" => Arg::Bool(true),
         "false" => Arg::Bool(false),
@@ -162,10 +163,12 @@ fn format_arg(out: &mut String, verb: char, spec: Spec, a: &str) {
             if let (Some(p), 's' | 'v', Arg::Str) = (spec.precision, verb, &arg) {
                 s = s.chars().take(p).collect();
             }
-            if verb == 'v' && spec.plus
-                && let Arg::Int(i) = arg {
-                    s = signed(i, &spec);
-                }
+            if verb == 'v'
+                && spec.plus
+                && let Arg::Int(i) = arg
+            {
+                s = signed(i, &spec);
+            }
             s
         }
         ('d', Arg::Int(i)) => signed(*i, &spec),

@@ -152,9 +152,10 @@ impl State {
         }
         for (i, c) in key.char_indices().rev() {
             if (c == '.' || c == '[')
-                && let Some(v) = self.index.get(&key[..i]) {
-                    return Some((v, &key[i..]));
-                }
+                && let Some(v) = self.index.get(&key[..i])
+            {
+                return Some((v, &key[i..]));
+            }
         }
         None
     }
@@ -277,7 +278,9 @@ pub(crate) mod tests {
         assert_eq!(get(&s, "aws_acm_certificate.main.nothing"), None);
         assert_eq!(
             get(&s, "aws_acm_certificate.main").as_deref(),
-            Some(r#"{"id":"arn:cert","nothing":null,"retention":30,"subject_alternative_names":["*.example.com"],"tags":{"Name":"main","my-tag":"v"},"validation_method":"DNS"}"#)
+            Some(
+                r#"{"id":"arn:cert","nothing":null,"retention":30,"subject_alternative_names":["*.example.com"],"tags":{"Name":"main","my-tag":"v"},"validation_method":"DNS"}"#
+            )
         );
     }
 
