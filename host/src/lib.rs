@@ -1,7 +1,7 @@
 //! cortado: an ECS deploy engine, ecspresso-compatible, extended by sandboxed WebAssembly plugins.
 //!
 //! The modules follow the pipeline: [`config`] → [`template`]/[`jsonnet`] → [`definitions`] →
-//! [`diff`] → [`plugin`] → [`aws`] → (deploy, verify: later) → [`output`]. [`commands`] glues them
+//! [`diff`] → [`plugin`] → [`aws`] → [`gate`] → [`deploy`] / [`verify`] → [`output`]. [`commands`] glues them
 //! into the CLI's subcommands.
 
 pub mod aws;
