@@ -248,3 +248,42 @@ fn ctrl_c_during_a_wait_stops_cleanly_and_says_how_to_resume() {
     // `cortado wait` picks the deployment up again (and finishes it within the timeout).
     p.run(&["wait"], &[]).expect_code(0);
 }
+
+#[test]
+fn deploy_picks_revisions_by_flag() {
+    let (p, _region, seed) = project("revflags", false);
+    let family = seed["ecs"]["taskDefinitionFamily"].as_str().unwrap();
+    set_image_tag(&p, "v2");
+    let run = p.run(&["register", "--output"], &[]);
+    run.expect_code(0);
+    assert!(run.stdout.contains("\"revision\": 2"), "{}", run.stdout);
+    p.run(&["deploy", "--latest-task-definition"], &[]).expect_code(0);
+    assert!(status(&p).contains(&format!("TaskDefinition: {family}:2\n")));
+    p.run(&["deploy", "--revision", "1"], &[]).expect_code(0);
+    assert!(status(&p).contains(&format!("TaskDefinition: {family}:1\n")));
+    let deployment = |s: &str| s.lines().find(|l| l.contains("PRIMARY")).map(str::to_owned);
+    let before = deployment(&status(&p));
+    p.run(&["deploy", "--skip-task-definition", "--force-new-deployment"], &[]).expect_code(0);
+    let st = status(&p);
+    assert!(st.contains(&format!("TaskDefinition: {family}:1\n")) && deployment(&st) != before, "{st}");
+    let run = p.run(&["deploy", "--revision", "1", "--latest-task-definition"], &[]);
+    run.expect_code(2);
+    let run = p.run(&["revisions", "--revision", "current"], &[]);
+    run.expect_code(0);
+    assert!(run.stdout.contains(&format!("\"family\": \"{family}\"")) && run.stdout.contains("\"revision\": 1"), "{}", run.stdout);
+}
+
+#[test]
+fn delete_needs_a_confirmation_or_force() {
+    let (p, _region, _seed) = project("delete", false);
+    let run = p.run(&["delete"], &[]);
+    run.expect_code(1);
+    assert!(run.stderr.contains("--force"), "{}", run.stderr);
+    assert!(status(&p).contains("PRIMARY"), "still there");
+    let run = p.run(&["delete", "--force"], &[]);
+    assert_ne!(run.code, 0, "a service with running tasks needs --terminate: {}", run.stderr);
+    p.run(&["delete", "--force", "--terminate"], &[]).expect_code(0);
+    let run = p.run(&["status"], &[]);
+    run.expect_code(1);
+    assert!(run.stderr.contains("is not found"), "{}", run.stderr);
+}
