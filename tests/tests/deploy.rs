@@ -238,7 +238,8 @@ fn ctrl_c_during_a_wait_stops_cleanly_and_says_how_to_resume() {
     sv["desiredCount"] = Value::from(10);
     p.write("ecs-service-def.json", &serde_json::to_string_pretty(&sv).unwrap());
     let child = p.spawn(&["deploy"]);
-    std::thread::sleep(std::time::Duration::from_secs(4));
+    // Well into the wait (the rollout takes about 20 s), so the handler is in place.
+    std::thread::sleep(std::time::Duration::from_secs(6));
     let status = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
     assert!(status.success());
     let out = child.wait_with_output().unwrap();
