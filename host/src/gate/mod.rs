@@ -117,6 +117,7 @@ pub fn evaluate(plugins: &PluginHost, plan: &Plan, overrides: &Overrides, audit:
     let input = plan_json(plan);
     let input_digest = runtime::sha256_hex(input.to_string().as_bytes());
     let mut results = Vec::new();
+    let mut chain_head = None;
     for lp in gates {
         let name = lp.config.name.clone();
         let enforcement = Enforcement::parse(lp.config.enforcement.as_deref());
@@ -172,9 +173,12 @@ pub fn evaluate(plugins: &PluginHost, plan: &Plan, overrides: &Overrides, audit:
         record.insert("override".into(), json!(overridden));
         record.insert("override_reason".into(), if overridden { json!(overrides.reason) } else { Value::Null });
         record.insert("dry_run".into(), json!(dry_run));
-        let head_hash = audit.append(record)?;
-        tracing::debug!("audit log {} head {head_hash}", audit.path.display());
+        chain_head = Some(audit.append(record)?);
         results.push(GateResult { gate: name, sha256: sha, enforcement, decision, reasons, overridden, outcome });
+    }
+    if let Some(h) = chain_head {
+        // The head hash in the command's own log anchors the chain outside the file.
+        eprintln!("audit: {} decision(s) appended to {} (head {h})", results.len(), audit.path.display());
     }
     for name in &overrides.gates {
         if !results.iter().any(|r| &r.gate == name && r.overridden) {
