@@ -44,6 +44,7 @@ fn advisory_warns_and_deploys() {
     run.expect_code(0);
     assert!(run.stderr.contains("gate change-freeze (advisory") && run.stderr.contains("DENY") && run.stderr.contains("end-of-year freeze"), "{}", run.stderr);
     assert!(mutating(&p, &region).contains(&"ecs:UpdateService".to_string()));
+    assert!(run.stderr.contains("audit: 1 decision(s) appended to") && run.stderr.contains("(head "), "{}", run.stderr);
     let records = audit(&p);
     assert_eq!(records.len(), 1);
     assert_eq!(records[0]["outcome"], "warned");
