@@ -230,11 +230,23 @@ impl AutoScalingArgs {
     }
 }
 
-#[derive(Args, Debug)]
-pub struct DeployArgs {
+/// `--dry-run` and `--no-wait`, shared by the commands that change a service.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ChangeArgs {
     /// Evaluate gates and show what would change; change nothing
     #[arg(long = "dry-run")]
     pub dry_run: bool,
+    /// Do not wait for the deployment to complete
+    #[arg(long = "no-wait")]
+    pub no_wait: bool,
+    #[arg(long, hide = true)]
+    pub wait: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct DeployArgs {
+    #[command(flatten)]
+    pub change: ChangeArgs,
     /// Desired count (-1: from the service definition, or unchanged)
     #[arg(long, default_value_t = -1, allow_negative_numbers = true)]
     pub tasks: i64,
@@ -252,11 +264,6 @@ pub struct DeployArgs {
     /// Register a new revision even when the definition equals the newest ACTIVE one
     #[arg(long = "force-register")]
     pub force_register: bool,
-    /// Do not wait for the deployment to complete
-    #[arg(long = "no-wait")]
-    pub no_wait: bool,
-    #[arg(long, hide = true)]
-    pub wait: bool,
     /// Do not apply the service definition's attributes and tags
     #[arg(long = "no-update-service")]
     pub no_update_service: bool,
@@ -275,12 +282,10 @@ pub struct DeployArgs {
 
 #[derive(Args, Debug)]
 pub struct ScaleArgs {
-    #[arg(long = "dry-run")]
-    pub dry_run: bool,
+    #[command(flatten)]
+    pub change: ChangeArgs,
     #[arg(long, default_value_t = -1, allow_negative_numbers = true)]
     pub tasks: i64,
-    #[arg(long = "no-wait")]
-    pub no_wait: bool,
     #[command(flatten)]
     pub autoscaling: AutoScalingArgs,
     #[command(flatten)]
@@ -291,10 +296,8 @@ pub struct ScaleArgs {
 
 #[derive(Args, Debug)]
 pub struct RefreshArgs {
-    #[arg(long = "dry-run")]
-    pub dry_run: bool,
-    #[arg(long = "no-wait")]
-    pub no_wait: bool,
+    #[command(flatten)]
+    pub change: ChangeArgs,
     #[command(flatten)]
     pub gates: GateArgs,
     #[command(flatten)]
@@ -303,15 +306,13 @@ pub struct RefreshArgs {
 
 #[derive(Args, Debug)]
 pub struct RollbackArgs {
-    #[arg(long = "dry-run")]
-    pub dry_run: bool,
+    #[command(flatten)]
+    pub change: ChangeArgs,
     /// Keep the task definition rolled back from (it is deregistered by default)
     #[arg(long = "no-deregister-task-definition")]
     pub no_deregister: bool,
     #[arg(long = "deregister-task-definition", hide = true)]
     pub deregister: bool,
-    #[arg(long = "no-wait")]
-    pub no_wait: bool,
     #[arg(long = "rollback-events", value_delimiter = ',')]
     pub rollback_events: Vec<String>,
     #[command(flatten)]
@@ -652,14 +653,14 @@ async fn dispatch(command: Command, globals: Globals, env: crate::env::Env) -> R
             let app = commands::App::load(globals, env)?;
             let opts = crate::deploy::DeployOptions {
                 command: "deploy",
-                dry_run: a.dry_run,
+                dry_run: a.change.dry_run,
                 tasks: (a.tasks >= 0).then_some(a.tasks),
                 skip_task_definition: a.skip_task_definition,
                 revision: a.revision,
                 latest_task_definition: a.latest_task_definition,
                 force_new_deployment: a.force_new_deployment,
                 force_register: a.force_register,
-                wait: !a.no_wait,
+                wait: !a.change.no_wait,
                 update_service: !a.no_update_service,
                 desired_unchanged: false,
                 autoscaling: a.autoscaling.change(),
@@ -673,10 +674,10 @@ async fn dispatch(command: Command, globals: Globals, env: crate::env::Env) -> R
             let app = commands::App::load(globals, env)?;
             let opts = crate::deploy::DeployOptions {
                 command: "scale",
-                dry_run: a.dry_run,
+                dry_run: a.change.dry_run,
                 tasks: (a.tasks >= 0).then_some(a.tasks),
                 skip_task_definition: true,
-                wait: !a.no_wait,
+                wait: !a.change.no_wait,
                 update_service: false,
                 autoscaling: a.autoscaling.change(),
                 overrides: a.gates.to_overrides(),
@@ -689,10 +690,10 @@ async fn dispatch(command: Command, globals: Globals, env: crate::env::Env) -> R
             let app = commands::App::load(globals, env)?;
             let opts = crate::deploy::DeployOptions {
                 command: "refresh",
-                dry_run: a.dry_run,
+                dry_run: a.change.dry_run,
                 skip_task_definition: true,
                 force_new_deployment: true,
-                wait: !a.no_wait,
+                wait: !a.change.no_wait,
                 update_service: false,
                 desired_unchanged: true,
                 overrides: a.gates.to_overrides(),
@@ -708,9 +709,9 @@ async fn dispatch(command: Command, globals: Globals, env: crate::env::Env) -> R
         Command::Rollback(a) => {
             let app = commands::App::load(globals, env)?;
             let opts = crate::deploy::rollback::RollbackOptions {
-                dry_run: a.dry_run,
+                dry_run: a.change.dry_run,
                 deregister: !a.no_deregister,
-                wait: !a.no_wait,
+                wait: !a.change.no_wait,
                 rollback_events: a.rollback_events,
                 overrides: a.gates.to_overrides(),
                 json_output: a.output.json(),

@@ -24,7 +24,10 @@ static SIM: OnceLock<Sim> = OnceLock::new();
 
 /// The repository root (`tests/` is this crate).
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
+    // `cargo test` sets CARGO_MANIFEST_DIR at run time too; prefer it, so that a test binary reused
+    // from another checkout sharing the target directory still finds this checkout's files.
+    let dir = std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    dir.parent().expect("tests/ has a parent").to_path_buf()
 }
 
 /// The simulator's Python: the venv made by `tests/sim/setup.sh`.

@@ -117,9 +117,7 @@ impl Broker {
         let aws = self.aws()?;
         let client = aws_sdk_ssm::Client::new(&aws.sdk);
         let out = block_on(client.get_parameter().name(&name).with_decryption(with_decryption).send()).map_err(|e| {
-            let not_found = e.as_service_error().is_some_and(|s| s.is_parameter_not_found());
-            let msg = format!("ssm GetParameter {name}: {}", describe_error(&e));
-            if not_found { wit::AwsError::NotFound(msg) } else { wit::AwsError::Failed(msg) }
+            aws_error(e.as_service_error().is_some_and(|s| s.is_parameter_not_found()), format!("ssm GetParameter {name}: {}", describe_error(&e)))
         })?;
         let p = out.parameter().ok_or_else(|| wit::AwsError::NotFound(format!("parameter {name} not found")))?;
         Ok(parameter(p))
@@ -141,9 +139,10 @@ impl Broker {
         let aws = self.aws()?;
         let client = aws_sdk_secretsmanager::Client::new(&aws.sdk);
         let out = block_on(client.describe_secret().secret_id(&id).send()).map_err(|e| {
-            let not_found = e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception());
-            let msg = format!("secretsmanager DescribeSecret {id}: {}", describe_error(&e));
-            if not_found { wit::AwsError::NotFound(msg) } else { wit::AwsError::Failed(msg) }
+            aws_error(
+                e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()),
+                format!("secretsmanager DescribeSecret {id}: {}", describe_error(&e)),
+            )
         })?;
         Ok(wit::SecretDescription { arn: out.arn().unwrap_or_default().to_owned(), name: out.name().unwrap_or_default().to_owned() })
     }
@@ -153,9 +152,10 @@ impl Broker {
         let aws = self.aws()?;
         let client = aws_sdk_secretsmanager::Client::new(&aws.sdk);
         let out = block_on(client.get_secret_value().secret_id(&id).send()).map_err(|e| {
-            let not_found = e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception());
-            let msg = format!("secretsmanager GetSecretValue {id}: {}", describe_error(&e));
-            if not_found { wit::AwsError::NotFound(msg) } else { wit::AwsError::Failed(msg) }
+            aws_error(
+                e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()),
+                format!("secretsmanager GetSecretValue {id}: {}", describe_error(&e)),
+            )
         })?;
         Ok(wit::SecretValue {
             arn: out.arn().unwrap_or_default().to_owned(),
@@ -171,9 +171,7 @@ impl Broker {
         let client = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&aws.sdk).force_path_style(true).build());
         block_on(async {
             let out = client.get_object().bucket(&bucket).key(&key).send().await.map_err(|e| {
-                let not_found = e.as_service_error().is_some_and(|s| s.is_no_such_key());
-                let msg = format!("s3 GetObject s3://{bucket}/{key}: {}", describe_error(&e));
-                if not_found { wit::AwsError::NotFound(msg) } else { wit::AwsError::Failed(msg) }
+                aws_error(e.as_service_error().is_some_and(|s| s.is_no_such_key()), format!("s3 GetObject s3://{bucket}/{key}: {}", describe_error(&e)))
             })?;
             let bytes = out.body.collect().await.map_err(|e| wit::AwsError::Failed(format!("reading s3://{bucket}/{key}: {e}")))?;
             Ok(bytes.into_bytes().to_vec())
@@ -232,4 +230,9 @@ fn parameter(p: &aws_sdk_ssm::types::Parameter) -> wit::Parameter {
 /// `parameter/NAME` for `/NAME` or `NAME`.
 fn ssm_tail(name: &str) -> String {
     format!("parameter/{}", name.trim_start_matches('/'))
+}
+
+/// A failed brokered call: NotFound when the service says the resource is missing, else Failed.
+fn aws_error(not_found: bool, msg: String) -> wit::AwsError {
+    if not_found { wit::AwsError::NotFound(msg) } else { wit::AwsError::Failed(msg) }
 }
