@@ -218,7 +218,7 @@ pub struct AutoScalingArgs {
 }
 
 impl AutoScalingArgs {
-    pub fn change(&self) -> crate::deploy::autoscaling::Change {
+    pub fn change(&self) -> crate::plan::autoscaling::Change {
         let suspend = if self.suspend {
             Some(true)
         } else if self.resume {
@@ -226,7 +226,7 @@ impl AutoScalingArgs {
         } else {
             None
         };
-        crate::deploy::autoscaling::Change { suspend, min: self.min, max: self.max }
+        crate::plan::autoscaling::Change { suspend, min: self.min, max: self.max }
     }
 }
 
@@ -329,6 +329,8 @@ pub struct RegisterArgs {
     /// Print the registered task definition
     #[arg(long)]
     pub output: bool,
+    #[command(flatten)]
+    pub gates: GateArgs,
 }
 
 #[derive(Args, Debug)]
@@ -347,6 +349,8 @@ pub struct DeregisterArgs {
     /// Also delete the deregistered revisions
     #[arg(long)]
     pub delete: bool,
+    #[command(flatten)]
+    pub gates: GateArgs,
 }
 
 #[derive(Args, Debug)]
@@ -510,6 +514,11 @@ pub struct TasksArgs {
     /// Stop without asking
     #[arg(long)]
     pub force: bool,
+    /// With --stop: evaluate gates and show what would be stopped; stop nothing
+    #[arg(long = "dry-run")]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub gates: GateArgs,
 }
 
 #[derive(Args, Debug)]
@@ -535,44 +544,60 @@ pub struct ExecArgs {
     /// Remote host reached through the task (AWS-StartPortForwardingSessionToRemoteHost)
     #[arg(long)]
     pub host: Option<String>,
+    /// Evaluate gates and show the session that would start; start nothing
+    #[arg(long = "dry-run")]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub gates: GateArgs,
 }
 
 impl Globals {
-    /// Fills unset flags from `CORTADO_*`, then `ECSPRESSO_*`.
-    pub fn with_env_defaults(mut self, env: &crate::env::Env) -> Self {
-        let get =
-            |name: &str| env.get(&format!("CORTADO_{name}")).or_else(|| env.get(&format!("ECSPRESSO_{name}"))).filter(|v| !v.is_empty()).map(str::to_owned);
-        if self.config.is_none() {
-            self.config = get("CONFIG").map(PathBuf::from);
+    /// The plain options the pipeline takes, with `CORTADO_*`/`ECSPRESSO_*` defaults filled in.
+    pub fn to_options(&self, env: &crate::env::Env) -> crate::context::Globals {
+        crate::context::Globals {
+            config: self.config.clone(),
+            envfile: self.envfile.clone(),
+            debug: self.debug,
+            ext_str: self.ext_str.clone(),
+            ext_code: self.ext_code.clone(),
+            assume_role_arn: self.assume_role_arn.clone(),
+            timeout: self.timeout.clone(),
+            filter_command: self.filter_command.clone(),
         }
-        if self.envfile.is_empty()
-            && let Some(v) = get("ENVFILE")
-        {
-            self.envfile = v.split(',').filter(|s| !s.is_empty()).map(PathBuf::from).collect();
+        .with_env_defaults(env)
+    }
+}
+
+impl ChangeArgs {
+    fn change(&self, gates: &GateArgs, output: &OutputArgs) -> commands::deploy::Change {
+        commands::deploy::Change { dry_run: self.dry_run, wait: !self.no_wait, overrides: gates.to_overrides(), json: output.json() }
+    }
+}
+
+/// A command that changes something but has no --no-wait or --output: its --dry-run and gates.
+fn simple_change(dry_run: bool, gates: &GateArgs) -> commands::deploy::Change {
+    commands::deploy::Change { dry_run, wait: true, overrides: gates.to_overrides(), json: false }
+}
+
+impl RunArgs {
+    fn options(&self) -> crate::plan::run::RunOptions {
+        crate::plan::run::RunOptions {
+            task_def: self.task_def.clone(),
+            task_overrides: self.task_overrides.clone(),
+            overrides_file: self.overrides_file.clone(),
+            skip_task_definition: self.skip_task_definition,
+            count: self.count,
+            watch_container: self.watch_container.clone(),
+            latest_task_definition: self.latest_task_definition,
+            propagate_tags: self.propagate_tags.clone(),
+            tags: self.tags.clone(),
+            revision: self.revision,
+            client_token: self.client_token.clone(),
+            subnets: self.subnets.clone(),
+            security_groups: self.security_groups.clone(),
+            assign_public_ip: self.assign_public_ip.clone(),
+            launch_type: self.launch_type.clone(),
         }
-        if !self.debug {
-            self.debug = get("DEBUG").is_some_and(|v| v != "false" && v != "0");
-        }
-        if self.ext_str.is_empty()
-            && let Some(v) = get("EXT_STR")
-        {
-            self.ext_str = v.split(';').filter(|s| !s.is_empty()).map(str::to_owned).collect();
-        }
-        if self.ext_code.is_empty()
-            && let Some(v) = get("EXT_CODE")
-        {
-            self.ext_code = v.split(';').filter(|s| !s.is_empty()).map(str::to_owned).collect();
-        }
-        if self.assume_role_arn.is_none() {
-            self.assume_role_arn = get("ASSUME_ROLE_ARN");
-        }
-        if self.timeout.is_none() {
-            self.timeout = get("TIMEOUT");
-        }
-        if self.filter_command.is_none() {
-            self.filter_command = get("FILTER_COMMAND");
-        }
-        self
     }
 }
 
@@ -589,7 +614,7 @@ pub fn main() -> i32 {
         }
     };
     let env = crate::env::Env::from_process();
-    let globals = cli.globals.clone().with_env_defaults(&env);
+    let globals = cli.globals.to_options(&env);
     crate::output::init_logging(globals.debug);
     let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(r) => r,
@@ -620,7 +645,7 @@ fn print_error(err: &anyhow::Error) {
     }
 }
 
-async fn dispatch(command: Command, globals: Globals, env: crate::env::Env) -> Result<()> {
+async fn dispatch(command: Command, globals: crate::context::Globals, env: crate::env::Env) -> Result<()> {
     match command {
         Command::Version => {
             println!("cortado {}", env!("CARGO_PKG_VERSION"));
@@ -651,81 +676,63 @@ async fn dispatch(command: Command, globals: Globals, env: crate::env::Env) -> R
         Command::Audit(AuditCommand::Verify { file }) => commands::audit::verify(&file),
         Command::Deploy(a) => {
             let app = commands::App::load(globals, env)?;
-            let opts = crate::deploy::DeployOptions {
+            let opts = crate::plan::deploy::DeployOptions {
                 command: "deploy",
-                dry_run: a.change.dry_run,
                 tasks: (a.tasks >= 0).then_some(a.tasks),
                 skip_task_definition: a.skip_task_definition,
                 revision: a.revision,
                 latest_task_definition: a.latest_task_definition,
                 force_new_deployment: a.force_new_deployment,
                 force_register: a.force_register,
-                wait: !a.change.no_wait,
                 update_service: !a.no_update_service,
                 desired_unchanged: false,
                 autoscaling: a.autoscaling.change(),
-                rollback_events: a.rollback_events,
-                overrides: a.gates.to_overrides(),
-                json_output: a.output.json(),
+                rollback_events: a.rollback_events.clone(),
             };
-            crate::deploy::deploy(&app, opts).await
+            commands::deploy::deploy(&app, opts, a.change.change(&a.gates, &a.output)).await
         }
         Command::Scale(a) => {
             let app = commands::App::load(globals, env)?;
-            let opts = crate::deploy::DeployOptions {
+            let opts = crate::plan::deploy::DeployOptions {
                 command: "scale",
-                dry_run: a.change.dry_run,
                 tasks: (a.tasks >= 0).then_some(a.tasks),
                 skip_task_definition: true,
-                wait: !a.change.no_wait,
                 update_service: false,
                 autoscaling: a.autoscaling.change(),
-                overrides: a.gates.to_overrides(),
-                json_output: a.output.json(),
                 ..Default::default()
             };
-            crate::deploy::deploy(&app, opts).await
+            commands::deploy::deploy(&app, opts, a.change.change(&a.gates, &a.output)).await
         }
         Command::Refresh(a) => {
             let app = commands::App::load(globals, env)?;
-            let opts = crate::deploy::DeployOptions {
+            let opts = crate::plan::deploy::DeployOptions {
                 command: "refresh",
-                dry_run: a.change.dry_run,
                 skip_task_definition: true,
                 force_new_deployment: true,
-                wait: !a.change.no_wait,
                 update_service: false,
                 desired_unchanged: true,
-                overrides: a.gates.to_overrides(),
-                json_output: a.output.json(),
                 ..Default::default()
             };
-            crate::deploy::deploy(&app, opts).await
+            commands::deploy::deploy(&app, opts, a.change.change(&a.gates, &a.output)).await
         }
         Command::Wait(a) => {
             let app = commands::App::load(globals, env)?;
-            commands::lifecycle::wait(&app, a.json()).await
+            commands::deploy::wait(&app, a.json()).await
         }
         Command::Rollback(a) => {
             let app = commands::App::load(globals, env)?;
-            let opts = crate::deploy::rollback::RollbackOptions {
-                dry_run: a.change.dry_run,
-                deregister: !a.no_deregister,
-                wait: !a.change.no_wait,
-                rollback_events: a.rollback_events,
-                overrides: a.gates.to_overrides(),
-                json_output: a.output.json(),
-            };
-            crate::deploy::rollback::rollback(&app, opts).await
+            let opts =
+                crate::plan::rollback::RollbackOptions { deregister: !a.no_deregister, wait: !a.change.no_wait, rollback_events: a.rollback_events.clone() };
+            commands::deploy::rollback(&app, opts, a.change.change(&a.gates, &a.output)).await
         }
         Command::Register(a) => {
             let app = commands::App::load(globals, env)?;
-            commands::lifecycle::register(&app, a.dry_run, a.output).await
+            commands::lifecycle::register(&app, a.output, simple_change(a.dry_run, &a.gates)).await
         }
         Command::Deregister(a) => {
             let app = commands::App::load(globals, env)?;
-            let opts = commands::lifecycle::DeregisterOptions { dry_run: a.dry_run, revision: a.revision, keeps: a.keeps, force: a.force, delete: a.delete };
-            commands::lifecycle::deregister(&app, opts).await
+            let opts = crate::plan::lifecycle::DeregisterOptions { revision: a.revision.clone(), keeps: a.keeps, delete: a.delete };
+            commands::lifecycle::deregister(&app, opts, a.force, simple_change(a.dry_run, &a.gates)).await
         }
         Command::Revisions(a) => {
             let app = commands::App::load(globals, env)?;
@@ -733,7 +740,7 @@ async fn dispatch(command: Command, globals: Globals, env: crate::env::Env) -> R
         }
         Command::Delete(a) => {
             let app = commands::App::load(globals, env)?;
-            commands::lifecycle::delete(&app, a.dry_run, a.force, a.terminate, a.gates.to_overrides()).await
+            commands::lifecycle::delete(&app, a.force, a.terminate, simple_change(a.dry_run, &a.gates)).await
         }
         Command::Appspec(a) => {
             let app = commands::App::load(globals, env)?;
@@ -749,17 +756,31 @@ async fn dispatch(command: Command, globals: Globals, env: crate::env::Env) -> R
         }
         Command::Run(args) => {
             let app = commands::App::load(globals, env)?;
-            commands::run::run(&app, args).await
+            let until = match args.wait_until {
+                WaitUntil::Running => crate::wait::tasks::WaitUntil::Running,
+                WaitUntil::Stopped => crate::wait::tasks::WaitUntil::Stopped,
+            };
+            let change = commands::deploy::Change { dry_run: args.dry_run, wait: !args.no_wait, overrides: args.gate.to_overrides(), json: false };
+            commands::run::run(&app, args.options(), until, change).await
         }
         Command::Tasks(args) => {
             let app = commands::App::load(globals, env)?;
-            commands::tasks::run(&app, args).await
+            let change = simple_change(args.dry_run, &args.gates);
+            commands::tasks::run(&app, args, change).await
         }
         Command::Exec(args) => {
-            // The plugin is looked for first: without it nothing else is worth doing.
-            commands::exec::require_plugin(&env)?;
             let app = commands::App::load(globals, env)?;
-            commands::exec::run(&app, args).await
+            let change = simple_change(args.dry_run, &args.gates);
+            commands::exec::run(&app, args, change).await
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_command_line_is_well_formed() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
     }
 }

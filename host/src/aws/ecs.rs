@@ -81,38 +81,6 @@ pub fn registerable(def: &Value, tags: &Value) -> Value {
     crate::definitions::task_definition_from_value(wrapped).unwrap_or_else(|_| def.clone())
 }
 
-/// RegisterTaskDefinition with the definition sent as JSON, untouched. Returns the registered
-/// `taskDefinition` object.
-pub async fn register_task_definition(ecs: &aws_sdk_ecs::Client, td: &Value) -> Result<Value> {
-    let family = crate::definitions::family(td).unwrap_or_default().to_owned();
-    let raw = RawJson::with_body(td);
-    ecs.register_task_definition()
-        .family(&family)
-        .set_container_definitions(Some(vec![]))
-        .customize()
-        .interceptor(raw.clone())
-        .send()
-        .await
-        .sdk_context(|| format!("registering task definition family {family}"))?;
-    raw.response_json()?.get("taskDefinition").cloned().context("RegisterTaskDefinition returned no taskDefinition")
-}
-
-/// CreateService with a JSON body. Returns the `service` object.
-pub async fn create_service(ecs: &aws_sdk_ecs::Client, body: &Value) -> Result<Value> {
-    let name = body.get("serviceName").and_then(Value::as_str).unwrap_or_default().to_owned();
-    let raw = RawJson::with_body(body);
-    ecs.create_service().service_name(&name).customize().interceptor(raw.clone()).send().await.sdk_context(|| format!("creating service {name}"))?;
-    raw.response_json()?.get("service").cloned().context("CreateService returned no service")
-}
-
-/// UpdateService with a JSON body (one call carries attributes, task definition, count and force).
-pub async fn update_service(ecs: &aws_sdk_ecs::Client, body: &Value) -> Result<Value> {
-    let name = body.get("service").and_then(Value::as_str).unwrap_or_default().to_owned();
-    let raw = RawJson::with_body(body);
-    ecs.update_service().service(&name).customize().interceptor(raw.clone()).send().await.sdk_context(|| format!("updating service {name}"))?;
-    raw.response_json()?.get("service").cloned().context("UpdateService returned no service")
-}
-
 /// Every ACTIVE revision ARN of `family`, ascending by revision (all pages).
 pub async fn active_revisions(ecs: &aws_sdk_ecs::Client, family: &str) -> Result<Vec<String>> {
     let mut arns = Vec::new();

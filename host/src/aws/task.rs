@@ -1,6 +1,4 @@
-//! Tasks as JSON (see [`super::raw`]): run, describe, list, stop.
-//! `run` sends overrides and network settings exactly as written, so fields newer than the SDK
-//! pass through.
+//! Tasks as JSON (see [`super::raw`]): describe, list.
 
 use anyhow::Result;
 use aws_sdk_ecs::types::{DesiredStatus, TaskField};
@@ -8,14 +6,6 @@ use serde_json::Value;
 
 use super::SdkContext;
 use super::raw::RawJson;
-
-/// RunTask with `body` as the request; returns the response (`tasks`, `failures`).
-pub async fn run_task(ecs: &aws_sdk_ecs::Client, body: &Value) -> Result<Value> {
-    let td = body.get("taskDefinition").and_then(Value::as_str).unwrap_or_default().to_owned();
-    let raw = RawJson::with_body(body);
-    ecs.run_task().task_definition(&td).customize().interceptor(raw.clone()).send().await.sdk_context(|| format!("running a task of {td}"))?;
-    raw.response_json()
-}
 
 /// DescribeTasks (with tags), 100 at a time: `(tasks, failures)`.
 pub async fn describe_tasks(ecs: &aws_sdk_ecs::Client, cluster: &str, arns: &[String]) -> Result<(Vec<Value>, Vec<Value>)> {
@@ -60,22 +50,6 @@ pub async fn list_tasks(ecs: &aws_sdk_ecs::Client, cluster: &str, family: Option
             _ => return Ok(out),
         }
     }
-}
-
-/// StopTask; returns the task as ECS reports it afterwards.
-pub async fn stop_task(ecs: &aws_sdk_ecs::Client, cluster: &str, task: &str, reason: &str) -> Result<Value> {
-    let raw = RawJson::capture();
-    ecs.stop_task()
-        .cluster(cluster)
-        .task(task)
-        .reason(reason)
-        .customize()
-        .interceptor(raw.clone())
-        .send()
-        .await
-        .sdk_context(|| format!("stopping task {task}"))?;
-    let body = raw.response_json()?;
-    Ok(body.get("task").cloned().unwrap_or(Value::Null))
 }
 
 /// The task ID: the last segment of its ARN (`…:task/cluster/ID`).

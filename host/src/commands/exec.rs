@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::App;
 use super::tasks;
-use crate::aws::{SdkContext, task};
+use crate::aws::task;
 use crate::cli::ExecArgs;
 use crate::env::Env;
 use crate::error::{ExitWith, InputError};
@@ -34,14 +34,18 @@ fn is_executable(p: &Path) -> bool {
     std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
-pub async fn run(app: &App, args: ExecArgs) -> Result<()> {
+pub async fn run(app: &App, args: ExecArgs, change: super::deploy::Change) -> Result<()> {
     if args.port_forward && args.port.is_none() {
         return Err(InputError::new("--port-forward needs --port (the port in the task, or on --host)").into());
     }
     if !args.port_forward && (args.port.is_some() || args.host.is_some()) {
         return Err(InputError::new("--port and --host are for --port-forward").into());
     }
-    let plugin = require_plugin(&app.env)?;
+    // Without gates, nothing is worth doing without the plugin: look for it first (no AWS call).
+    // With gates, the gate decides first, so a denied exec stops before the plugin is looked for.
+    if !crate::gate::audited(app)? {
+        require_plugin(&app.env)?;
+    }
     let family = local_family(app)?;
     let aws = app.aws().await?;
     let client = aws.ecs();
@@ -69,39 +73,38 @@ pub async fn run(app: &App, args: ExecArgs) -> Result<()> {
     let target = format!("ecs:{cluster_name}_{}_{runtime_id}", row.id);
     let region = aws.region().to_owned();
 
-    let (session, params, endpoint) = if args.port_forward {
+    // Gated before session-manager-plugin is even looked for: a denied exec stops here.
+    let (plan, params, service) = if args.port_forward {
         let (document, mut parameters) = match &args.host {
             Some(h) => ("AWS-StartPortForwardingSessionToRemoteHost", json!({"host": [h]})),
             None => ("AWS-StartPortForwardingSession", json!({})),
         };
         parameters["portNumber"] = json!([args.port.unwrap_or_default().to_string()]);
         parameters["localPortNumber"] = json!([args.local_port.to_string()]);
-        let ssm = aws_sdk_ssm::Client::new(&aws.sdk);
-        let mut req = ssm.start_session().target(&target).document_name(document);
-        if let Some(obj) = parameters.as_object() {
-            for (k, v) in obj {
-                let vals: Vec<String> = v.as_array().into_iter().flatten().filter_map(Value::as_str).map(str::to_owned).collect();
-                req = req.parameters(k, vals);
-            }
-        }
-        let out = req.send().await.sdk_context(|| format!("starting a port forwarding session to {target}"))?;
-        let session = json!({"SessionId": out.session_id(), "StreamUrl": out.stream_url(), "TokenValue": out.token_value()});
-        (session, json!({"Target": target, "DocumentName": document, "Parameters": parameters}), endpoint(&app.env, "ssm", &region))
+        let params = json!({"Target": target, "DocumentName": document, "Parameters": parameters});
+        (crate::plan::tasks::port_forward(app, &target, document, parameters), params, "ssm")
     } else {
-        let out = client
-            .execute_command()
-            .cluster(&app.config.cluster)
-            .task(&row.arn)
-            .container(&name)
-            .command(&args.command)
-            .interactive(true)
-            .send()
-            .await
-            .sdk_context(|| format!("ECS Exec into container {name} of task {}", row.id))?;
-        let s = out.session().context("ExecuteCommand returned no session")?;
-        let session = json!({"sessionId": s.session_id(), "streamUrl": s.stream_url(), "tokenValue": s.token_value()});
-        (session, json!({"Target": target}), endpoint(&app.env, "ecs", &region))
+        (crate::plan::tasks::exec(app, &row.arn, &name, &args.command), json!({"Target": target}), "ecs")
     };
+    let approval = crate::gate::evaluate(app, &aws, &plan, &change.overrides, change.dry_run).await?;
+    if change.dry_run {
+        tracing::info!("{}\nDRY RUN OK", crate::output::plan::text(&plan));
+        return Ok(());
+    }
+    let mut apply = crate::apply::Apply::new(&plan, approval, &aws, &crate::progress::Silent)?;
+    let plugin = match require_plugin(&app.env) {
+        Ok(p) => p,
+        Err(e) => {
+            let r = Err(e);
+            apply.finish(&r)?;
+            return r.map(|_: ()| ());
+        }
+    };
+    let result = apply.run().await;
+    let applied = apply.finish(&result)?;
+    result?;
+    let session = applied.session.context("no session was started")?;
+    let endpoint = endpoint(&app.env, service, &region);
     tracing::info!(
         "{} {} in container {name} of task {}",
         if args.port_forward { "forwarding a port" } else { "running" },

@@ -8,8 +8,9 @@ use anyhow::{Context, Result};
 use serde_json::{Map, Value, json};
 
 use crate::aws::{Aws, codedeploy, ecs};
-use crate::cli::{Globals, InitArgs};
+use crate::cli::InitArgs;
 use crate::config::duration::format_go_duration;
+use crate::context::Globals;
 use crate::definitions::to_pretty_json;
 use crate::diff::normalize;
 use crate::env::Env;

@@ -17,9 +17,6 @@ use crate::aws::{ecs, task};
 use crate::cli::{TasksArgs, TasksOutput};
 use crate::error::InputError;
 
-/// What ecspresso's `--stop` sends as the reason.
-const STOP_REASON: &str = "Request stop task by user action.";
-
 /// One task as listed.
 #[derive(Debug, Clone)]
 pub struct Row {
@@ -80,7 +77,7 @@ fn rfc3339(v: &Value) -> String {
     }
 }
 
-pub async fn run(app: &App, args: TasksArgs) -> Result<()> {
+pub async fn run(app: &App, args: TasksArgs, change: super::deploy::Change) -> Result<()> {
     let local_family = local_family(app)?;
     let aws = app.aws().await?;
     let client = aws.ecs();
@@ -102,7 +99,17 @@ pub async fn run(app: &App, args: TasksArgs) -> Result<()> {
         if !args.force {
             confirm_stop(row)?;
         }
-        let stopped = task::stop_task(&client, &app.config.cluster, &row.arn, STOP_REASON).await?;
+        let plan = crate::plan::tasks::stop(app, &row.arn);
+        let approval = crate::gate::evaluate(app, &aws, &plan, &change.overrides, change.dry_run).await?;
+        if change.dry_run {
+            tracing::info!("{}\nDRY RUN OK", crate::output::plan::text(&plan));
+            return Ok(());
+        }
+        let mut apply = crate::apply::Apply::new(&plan, approval, &aws, &crate::progress::Silent)?;
+        let result = apply.run().await;
+        let applied = apply.finish(&result)?;
+        result?;
+        let stopped = applied.stopped.unwrap_or(Value::Null);
         let status = stopped.get("lastStatus").and_then(Value::as_str).unwrap_or("?");
         tracing::info!("task {} is stopping ({status})", row.id);
         println!("{}", row.arn);

@@ -1,6 +1,8 @@
 //! `cortado verify`: the OK/NG/SKIP tree of every referenced resource and every verifier plugin's
 //! checks; exit 1 when anything is NG.
 
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Result;
@@ -15,6 +17,26 @@ use crate::verify::{self, Inputs, Options, tree};
 #[error("verify found {0} {noun}", noun = if *.0 == 1 { "problem" } else { "problems" })]
 pub struct VerifyFailed(pub usize);
 
+/// `--put-logs`: the test events are a mutation, so they are planned, gated and applied (with the
+/// execution role's credentials) before the read-only checks run.
+async fn write_test_events(
+    app: &App,
+    aws: &crate::aws::Aws,
+    td: &serde_json::Value,
+    agent: &aws_config::SdkConfig,
+) -> Result<HashMap<String, Result<(), String>>> {
+    let plan = crate::plan::verify::put_logs(app, td);
+    if plan.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let approval = crate::gate::evaluate(app, aws, &plan, &Default::default(), false).await?;
+    let mut apply = crate::apply::Apply::new(&plan, approval, aws, &crate::progress::Silent)?.with_agent(agent.clone());
+    let result = apply.run().await;
+    let applied = apply.finish(&result)?;
+    result?;
+    Ok(applied.log_writes.into_iter().collect())
+}
+
 pub async fn run(app: &App, args: VerifyArgs) -> Result<()> {
     // Local files first: bad input fails before any AWS call.
     let td = app.renderer().task_definition(app.task_definition_path()?)?;
@@ -28,10 +50,16 @@ pub async fn run(app: &App, args: VerifyArgs) -> Result<()> {
         cache: !args.no_cache,
         offline: app.env.get("CORTADO_OFFLINE").is_some_and(|v| !v.is_empty() && v != "0" && v != "false"),
         registry_timeout: Duration::from_secs(5),
+        log_writes: Default::default(),
     };
+    let mut opts = opts;
     let aws = app.aws().await?;
     let started = std::time::Instant::now();
-    let inputs = Inputs { task_definition: &td, service_definition: sv.as_ref(), cluster: &app.config.cluster, plugins: &app.plugins };
+    let agent = verify::agent_credentials(&aws, td.get("executionRoleArn").and_then(serde_json::Value::as_str)).await;
+    if opts.put_logs {
+        opts.log_writes = Arc::new(write_test_events(app, &aws, &td, &agent).await?);
+    }
+    let inputs = Inputs { task_definition: &td, service_definition: sv.as_ref(), cluster: &app.config.cluster, plugins: &app.plugins, agent: Some(agent) };
     let nodes = match app.config.timeout {
         t if t.is_zero() => verify::run(&aws, inputs, &opts).await,
         t => {

@@ -17,7 +17,7 @@ use serde_json::{Map, Value};
 
 use crate::error::InputError;
 use crate::jsonnet::JsonnetOptions;
-use crate::plugin::catalog;
+pub mod catalog;
 use crate::template::{self, FuncMap};
 
 /// File names probed, in order, when `--config` is not given.

@@ -130,3 +130,45 @@ pub fn tags_map(v: Option<&Value>) -> Map<String, Value> {
     }
     out
 }
+
+/// The awslogs options of a container, if it logs through awslogs.
+pub fn awslogs_options(container: &Value) -> Option<std::collections::BTreeMap<String, String>> {
+    let lc = container.get("logConfiguration")?;
+    if lc.get("logDriver").and_then(Value::as_str) != Some("awslogs") {
+        return None;
+    }
+    let opts = lc
+        .get("options")
+        .and_then(Value::as_object)
+        .map(|o| o.iter().map(|(k, v)| (k.clone(), v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string()))).collect())
+        .unwrap_or_default();
+    Some(opts)
+}
+
+/// Fields UpdateService takes from a service definition (ECS rolling controller).
+pub const UPDATABLE: &[&str] = &[
+    "availabilityZoneRebalancing",
+    "capacityProviderStrategy",
+    "deploymentConfiguration",
+    "enableECSManagedTags",
+    "enableExecuteCommand",
+    "healthCheckGracePeriodSeconds",
+    "loadBalancers",
+    "networkConfiguration",
+    "placementConstraints",
+    "placementStrategy",
+    "platformVersion",
+    "propagateTags",
+    "serviceConnectConfiguration",
+    "serviceRegistries",
+    "volumeConfigurations",
+    "vpcLatticeConfigurations",
+];
+
+/// Whether tasks of this definition use the awsvpc network mode (Fargate implies it).
+pub fn is_awsvpc(td: &Value) -> bool {
+    match td.get("networkMode").and_then(Value::as_str) {
+        Some(m) => m == "awsvpc",
+        None => td.get("requiresCompatibilities").and_then(Value::as_array).is_some_and(|c| c.iter().any(|x| x == "FARGATE")),
+    }
+}

@@ -5,7 +5,7 @@ pub mod normalize;
 use similar::TextDiff;
 
 use crate::definitions::to_pretty_json;
-use crate::output::Style;
+use crate::style::Style;
 
 /// A unified diff of two JSON documents (remote first), with ecspresso's headers. Empty when equal.
 pub fn unified(remote: Option<&serde_json::Value>, local: &serde_json::Value, remote_name: &str, local_name: &str) -> String {
@@ -16,6 +16,48 @@ pub fn unified(remote: Option<&serde_json::Value>, local: &serde_json::Value, re
     }
     let diff = TextDiff::from_lines(&old, &new);
     diff.unified_diff().context_radius(3).header(remote_name, local_name).to_string()
+}
+
+/// One comparison, both sides normalised: what runs (None when absent) and what the files say.
+/// `cortado diff` prints these and every plan's `diff` is made of them, so both say the same.
+#[derive(Debug, Clone)]
+pub struct Pair {
+    pub remote: Option<serde_json::Value>,
+    pub local: serde_json::Value,
+    pub remote_name: String,
+    pub local_name: String,
+}
+
+impl Pair {
+    /// The running service against a local service definition (tags in `ignore` left out;
+    /// `desiredCount` compared only when the file sets one).
+    pub fn service(local: &serde_json::Value, remote: Option<&serde_json::Value>, ignore: &[String], local_name: &str) -> Pair {
+        let has_desired = local.get("desiredCount").is_some();
+        Pair {
+            remote_name: remote.and_then(|r| r.get("serviceArn")).and_then(serde_json::Value::as_str).unwrap_or("").to_owned(),
+            remote: remote.map(|r| normalize::service(r, ignore, has_desired)),
+            local: normalize::service(local, ignore, has_desired),
+            local_name: local_name.to_owned(),
+        }
+    }
+
+    /// A task definition that runs (`remote`: registerable fields, by ARN) against another one.
+    pub fn task_definition(local: &serde_json::Value, remote: Option<&serde_json::Value>, remote_arn: &str, local_name: &str) -> Pair {
+        Pair {
+            remote: remote.map(normalize::task_definition),
+            local: normalize::task_definition(local),
+            remote_name: remote_arn.to_owned(),
+            local_name: local_name.to_owned(),
+        }
+    }
+
+    pub fn differs(&self) -> bool {
+        self.remote.as_ref() != Some(&self.local)
+    }
+
+    pub fn unified(&self) -> String {
+        unified(self.remote.as_ref(), &self.local, &self.remote_name, &self.local_name)
+    }
 }
 
 /// Colours `-` lines red and `+` lines green (headers too), as ecspresso does.

@@ -75,7 +75,7 @@ pub fn service(sv: &Value, ignore_tags: &[String], local_has_desired: bool) -> V
     let src = sv.as_object().unwrap_or(&empty);
     // What `deploy` can change (an UpdateService input), plus desired count and tags.
     let mut out = Map::new();
-    for f in crate::deploy::service::UPDATABLE.iter().chain(&["desiredCount", "tags"]) {
+    for f in crate::definitions::UPDATABLE.iter().chain(&["desiredCount", "tags"]) {
         if let Some(v) = src.get(*f) {
             out.insert((*f).to_owned(), v.clone());
         }

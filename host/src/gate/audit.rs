@@ -1,12 +1,17 @@
-//! The audit log: one JSON line per gate decision, each carrying the sha256 of the line before it
-//! (`prev`) and of its own content (`hash`), so that an altered or deleted line breaks the chain.
-//! `cortado audit verify FILE` walks it and names the first record that does not fit.
+//! The audit log: a write-ahead record of every gated command. Before the first mutation a
+//! `decision` record (the plan's digest and mutations, each gate's verdict) is appended and
+//! fsynced; after the command an `outcome` record (what changed, the result, the error) is chained
+//! to it. An interrupted apply leaves a decision without an outcome, and [`verify`] names it.
 //!
-//! A hash chain proves integrity relative to its newest record: whoever can rewrite the whole file
-//! can rewrite the chain. cortado therefore logs the head hash after each decision so that CI logs
-//! (kept elsewhere) anchor it.
+//! Each record carries `prev` (the previous record's hash) and `hash` (sha256 of the record's
+//! canonical JSON, RFC 8785, without `hash`), so an altered, removed or reordered record breaks the
+//! chain. Appending takes an exclusive lock on the file and reads the head under it, so concurrent
+//! cortado processes never fork the chain. A chain proves integrity relative to its newest record:
+//! cortado prints the head hash after each decision so that CI logs (kept elsewhere) anchor it.
 
-use std::io::Write;
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -19,51 +24,111 @@ pub struct AuditLog {
     pub path: PathBuf,
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
+pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-/// The hash of a record: sha256 of its canonical JSON (sorted keys) without the `hash` field.
-fn record_hash(record: &Map<String, Value>) -> String {
+/// RFC 8785 (JCS) serialisation: object keys sorted by their UTF-16 code units, no white space,
+/// strings escaped as ECMAScript's JSON.stringify does (which serde_json matches), integers as
+/// integers. Records hold no non-integer numbers but wait times; those use the shortest form that
+/// round-trips (ECMAScript's rule for the values cortado writes).
+pub fn canonical(v: &Value) -> String {
+    let mut out = String::new();
+    write_canonical(v, &mut out);
+    out
+}
+
+fn write_canonical(v: &Value, out: &mut String) {
+    match v {
+        Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort_by(|a, b| a.encode_utf16().cmp(b.encode_utf16()));
+            out.push('{');
+            for (i, k) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(k.clone()).to_string());
+                out.push(':');
+                write_canonical(&m[k], out);
+            }
+            out.push('}');
+        }
+        Value::Array(a) => {
+            out.push('[');
+            for (i, x) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(x, out);
+            }
+            out.push(']');
+        }
+        Value::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
+            (Some(i), _, _) => out.push_str(&i.to_string()),
+            (_, Some(u), _) => out.push_str(&u.to_string()),
+            (_, _, Some(f)) if f.fract() == 0.0 && f.abs() < 1e21 => out.push_str(&format!("{f:.0}")),
+            _ => out.push_str(&n.to_string()),
+        },
+        other => out.push_str(&other.to_string()),
+    }
+}
+
+/// The hash of a record: sha256 of its canonical JSON without the `hash` field.
+pub fn record_hash(record: &Map<String, Value>) -> String {
     let mut r = record.clone();
     r.remove("hash");
-    sha256_hex(Value::Object(r).to_string().as_bytes())
+    sha256_hex(canonical(&Value::Object(r)).as_bytes())
 }
 
 impl AuditLog {
-    /// Appends a record, chaining it to the last line. Returns the new head hash.
+    /// Appends a record after the current head, under an exclusive lock, and fsyncs it. Returns the
+    /// record's hash (the new head). Any failure is an error: the caller must not go on.
     pub fn append(&self, mut record: Map<String, Value>) -> Result<String> {
-        let prev = match std::fs::read(&self.path) {
-            Ok(bytes) => {
-                let text = String::from_utf8_lossy(&bytes);
-                match text.lines().rfind(|l| !l.trim().is_empty()) {
-                    Some(last) => sha256_hex(last.as_bytes()),
-                    None => GENESIS.to_owned(),
-                }
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => GENESIS.to_owned(),
-            Err(e) => return Err(e).with_context(|| format!("reading audit log {}", self.path.display())),
-        };
-        record.insert("prev".into(), Value::String(prev));
-        let hash = record_hash(&record);
-        record.insert("hash".into(), Value::String(hash));
-        let line = Value::Object(record).to_string();
         if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
-        let mut f =
-            std::fs::OpenOptions::new().create(true).append(true).open(&self.path).with_context(|| format!("opening audit log {}", self.path.display()))?;
-        f.write_all(format!("{line}\n").as_bytes()).with_context(|| format!("writing audit log {}", self.path.display()))?;
-        f.sync_data().ok();
-        Ok(sha256_hex(line.as_bytes()))
+        let ctx = || format!("audit log {}", self.path.display());
+        let mut f: File = OpenOptions::new().read(true).append(true).create(true).open(&self.path).with_context(ctx)?;
+        f.lock().with_context(|| format!("locking {}", ctx()))?;
+        let mut text = String::new();
+        f.seek(SeekFrom::Start(0)).with_context(ctx)?;
+        f.read_to_string(&mut text).with_context(|| format!("reading {}", ctx()))?;
+        let prev = match text.lines().rfind(|l| !l.trim().is_empty()) {
+            Some(last) => serde_json::from_str::<Value>(last)
+                .ok()
+                .and_then(|v| v.get("hash").and_then(Value::as_str).map(str::to_owned))
+                .with_context(|| format!("{}: the last record has no hash; run `cortado audit verify`", ctx()))?,
+            None => GENESIS.to_owned(),
+        };
+        record.insert("prev".into(), Value::String(prev));
+        let hash = record_hash(&record);
+        record.insert("hash".into(), Value::String(hash.clone()));
+        let mut line = canonical(&Value::Object(record));
+        line.push('\n');
+        if !text.is_empty() && !text.ends_with('\n') {
+            line.insert(0, '\n');
+        }
+        f.write_all(line.as_bytes()).with_context(|| format!("writing {}", ctx()))?;
+        f.sync_all().with_context(|| format!("fsync of {}", ctx()))?;
+        f.unlock().with_context(|| format!("unlocking {}", ctx()))?;
+        Ok(hash)
     }
+}
+
+/// A decision that was approved (not a dry run) but has no outcome record.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Open {
+    pub line: usize,
+    pub run_id: String,
+    pub command: String,
 }
 
 /// The result of checking a chain.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Verdict {
-    /// Every record fits; the head hash and the count.
-    Intact { records: usize, head: String },
+    /// Every record fits; the head hash, the count, and decisions without an outcome.
+    Intact { records: usize, head: String, open: Vec<Open> },
     /// The first record (1-based line) that does not fit, and why.
     Broken { line: usize, reason: String },
 }
@@ -72,6 +137,7 @@ pub fn verify(path: &Path) -> Result<Verdict> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let mut prev = GENESIS.to_owned();
     let mut count = 0;
+    let mut decisions: BTreeMap<String, Open> = BTreeMap::new();
     for (i, line) in text.lines().enumerate() {
         let lineno = i + 1;
         if line.trim().is_empty() {
@@ -85,7 +151,7 @@ pub fn verify(path: &Path) -> Result<Verdict> {
             let reason = if count == 0 && claimed_prev != GENESIS {
                 "the first record does not start the chain: records before it were removed".to_owned()
             } else {
-                "its `prev` does not match the line before it: that line was altered, or records between them were removed".to_owned()
+                "its `prev` does not match the record before it: that record was altered, or records between them were removed or reordered".to_owned()
             };
             return Ok(Verdict::Broken { line: lineno, reason });
         }
@@ -93,10 +159,22 @@ pub fn verify(path: &Path) -> Result<Verdict> {
         if claimed_hash != record_hash(&record) {
             return Ok(Verdict::Broken { line: lineno, reason: "its content does not match its `hash`: this record was altered".into() });
         }
-        prev = sha256_hex(line.as_bytes());
+        let s = |k: &str| record.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+        match s("kind").as_str() {
+            "decision" if s("outcome") == "approved" && record.get("dry_run") != Some(&Value::Bool(true)) => {
+                decisions.insert(claimed_hash.to_owned(), Open { line: lineno, run_id: s("run_id"), command: s("command") });
+            }
+            "outcome" => {
+                decisions.remove(&s("decision"));
+            }
+            _ => {}
+        }
+        prev = claimed_hash.to_owned();
         count += 1;
     }
-    Ok(Verdict::Intact { records: count, head: prev })
+    let mut open: Vec<Open> = decisions.into_values().collect();
+    open.sort_by_key(|o| o.line);
+    Ok(Verdict::Intact { records: count, head: prev, open })
 }
 
 #[cfg(test)]
@@ -106,6 +184,12 @@ mod tests {
 
     fn rec(n: i64) -> Map<String, Value> {
         json!({"n": n, "decision": "allow"}).as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn canonical_json_sorts_keys_by_utf16_and_drops_white_space() {
+        let v = json!({"b": [1, 2.0, "x\n"], "a": {"z": null, "\u{e000}": 1, "\u{1f600}": 2}, "c": true});
+        assert_eq!(canonical(&v), "{\"a\":{\"z\":null,\"\u{1f600}\":2,\"\u{e000}\":1},\"b\":[1,2,\"x\\n\"],\"c\":true}");
     }
 
     #[test]
@@ -119,23 +203,58 @@ mod tests {
         let text = std::fs::read_to_string(&log.path).unwrap();
         let lines: Vec<&str> = text.lines().collect();
 
-        // Altered content of line 2.
         let altered = text.replacen("\"n\":1", "\"n\":7", 1);
         std::fs::write(&log.path, &altered).unwrap();
         assert!(matches!(verify(&log.path).unwrap(), Verdict::Broken { line: 2, .. }));
 
-        // Line 2 deleted: line 3 (now the 2nd line) no longer chains.
         let deleted = format!("{}\n{}\n{}\n", lines[0], lines[2], lines[3]);
         std::fs::write(&log.path, deleted).unwrap();
         assert!(matches!(verify(&log.path).unwrap(), Verdict::Broken { line: 2, .. }));
 
-        // The last line altered (no line after it to notice): its own hash catches it.
+        let reordered = format!("{}\n{}\n{}\n{}\n", lines[0], lines[2], lines[1], lines[3]);
+        std::fs::write(&log.path, reordered).unwrap();
+        assert!(matches!(verify(&log.path).unwrap(), Verdict::Broken { line: 2, .. }));
+
         let last = format!("{}\n{}\n{}\n{}\n", lines[0], lines[1], lines[2], lines[3].replace("allow", "deny"));
         std::fs::write(&log.path, last).unwrap();
         assert!(matches!(verify(&log.path).unwrap(), Verdict::Broken { line: 4, .. }));
 
-        // The first line removed.
         std::fs::write(&log.path, format!("{}\n{}\n", lines[1], lines[2])).unwrap();
         assert!(matches!(verify(&log.path).unwrap(), Verdict::Broken { line: 1, .. }));
+    }
+
+    #[test]
+    fn a_decision_without_outcome_is_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = AuditLog { path: dir.path().join("audit.jsonl") };
+        let d = |id: &str| json!({"kind": "decision", "outcome": "approved", "run_id": id, "command": "deploy"}).as_object().unwrap().clone();
+        let first = log.append(d("r1")).unwrap();
+        log.append(d("r2")).unwrap();
+        log.append(json!({"kind": "outcome", "decision": first}).as_object().unwrap().clone()).unwrap();
+        match verify(&log.path).unwrap() {
+            Verdict::Intact { records: 3, open, .. } => assert_eq!(open, vec![Open { line: 2, run_id: "r2".into(), command: "deploy".into() }]),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn concurrent_appends_never_fork_the_chain() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        let threads: Vec<_> = (0..8)
+            .map(|t| {
+                let path = path.clone();
+                std::thread::spawn(move || {
+                    let log = AuditLog { path };
+                    for n in 0..25 {
+                        log.append(rec(t * 100 + n)).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert!(matches!(verify(&path).unwrap(), Verdict::Intact { records: 200, .. }));
     }
 }

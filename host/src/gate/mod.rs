@@ -7,7 +7,12 @@
 //! - `hard-mandatory` (the default): a denial stops the command; no override is possible.
 //!
 //! A gate that traps, times out or cannot be loaded denies (fail closed). Every decision, dry runs
-//! included, is appended to the audit log.
+//! included, is appended to the audit log before anything changes.
+//!
+//! [`evaluate`] is the only way to get an [`Approval`], and `apply/` performs nothing without one
+//! that matches the plan it is given: every mutating command goes plan → gate → apply, so no
+//! command or sequence of commands reaches AWS around a gate. With no gate configured the approval
+//! is still produced (and recorded when `audit_log` is set).
 
 pub mod audit;
 
@@ -16,10 +21,11 @@ use std::path::PathBuf;
 use anyhow::Result;
 use serde_json::{Map, Value, json};
 
+use crate::context::Context;
 use crate::error::InputError;
-use crate::output::Style;
-use crate::plugin::bindings::{Decision, Hook, Plan};
-use crate::plugin::{PluginHost, catalog, gate_outcome, runtime};
+use crate::plan::Plan;
+use crate::plugin::bindings::{self, Decision, Hook};
+use crate::plugin::{LazyPlugin, catalog, gate_outcome};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Enforcement {
@@ -65,16 +71,6 @@ pub struct GateResult {
     pub outcome: &'static str,
 }
 
-pub struct Evaluation {
-    pub results: Vec<GateResult>,
-}
-
-impl Evaluation {
-    pub fn blocked(&self) -> Vec<&GateResult> {
-        self.results.iter().filter(|r| r.outcome == "blocked").collect()
-    }
-}
-
 /// Who is deploying, for gates and the audit log.
 #[derive(Debug, Clone, Default)]
 pub struct Caller {
@@ -82,30 +78,137 @@ pub struct Caller {
     pub account: String,
 }
 
-/// The plan as JSON: what the audit log digests and records.
-pub fn plan_json(plan: &Plan) -> Value {
-    json!({
-        "command": plan.command, "cluster": plan.cluster, "service": plan.service, "region": plan.region,
-        "account": plan.account, "caller": plan.caller, "time": plan.time,
-        "task_definition": plan.task_definition, "task_definition_arn": plan.task_definition_arn,
-        "service_definition": plan.service_definition, "diff": plan.diff, "desired_count": plan.desired_count,
-        "overrides": plan.overrides,
-    })
+/// Raised when a gate blocks a command: exit 1, nothing changed.
+#[derive(Debug, thiserror::Error)]
+#[error("{}blocked by {}: nothing was changed", if *.1 { "dry run: would be " } else { "" }, .0.join(", "))]
+pub struct Blocked(pub Vec<String>, pub bool);
+
+/// Leave to perform one plan's steps. Only [`evaluate`] makes one (its fields are private), and
+/// `apply/` checks that it was made for the plan it is given and not for a dry run.
+pub struct Approval {
+    plan_digest: String,
+    dry_run: bool,
+    record: Option<Recorded>,
 }
 
-/// Asks every gate plugin about `plan`, enforces the levels, prints the decisions (stderr) and
-/// appends them to the audit log.
-pub fn evaluate(plugins: &PluginHost, plan: &Plan, overrides: &Overrides, audit: &audit::AuditLog, dry_run: bool) -> Result<Evaluation> {
-    let style = Style::stderr();
-    let gates: Vec<_> = plugins
-        .plugins
-        .iter()
-        .filter(|lp| match (&lp.config.path, catalog::first_party(&lp.config.name)) {
+/// The decision record an outcome is chained to.
+struct Recorded {
+    log: audit::AuditLog,
+    run_id: String,
+    decision_hash: String,
+}
+
+impl Approval {
+    /// Whether this approval was made for exactly `plan` (and may be acted on).
+    pub fn permits(&self, plan: &Plan) -> bool {
+        !self.dry_run && self.plan_digest == plan_digest(plan)
+    }
+
+    /// Appends the outcome record (what changed, the result, the error), chained to the decision.
+    pub fn record_outcome(self, outcome: Map<String, Value>) -> Result<Option<String>> {
+        let Some(r) = self.record else { return Ok(None) };
+        let mut rec = Map::new();
+        rec.insert("kind".into(), json!("outcome"));
+        rec.insert("run_id".into(), json!(r.run_id));
+        rec.insert("decision".into(), json!(r.decision_hash));
+        rec.insert("time".into(), json!(now()));
+        rec.extend(outcome);
+        Ok(Some(r.log.append(rec)?))
+    }
+}
+
+/// The digest that binds an approval (and the audit record) to a plan.
+pub fn plan_digest(plan: &Plan) -> String {
+    audit::sha256_hex(audit::canonical(&plan.to_json()).as_bytes())
+}
+
+fn now() -> String {
+    jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// A run id: unique per cortado invocation, shared by its decision and outcome records.
+fn run_id() -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    audit::sha256_hex(format!("{nanos}-{}-{:p}", std::process::id(), &nanos).as_bytes())[..16].to_owned()
+}
+
+/// The configured gates. A plugin whose config sets `enforcement:` but that implements no gate
+/// hook is an error: an operator who asked for a gate must not silently get none.
+fn gates(ctx: &Context) -> Result<Vec<&LazyPlugin>> {
+    let mut out = Vec::new();
+    for lp in &ctx.plugins.plugins {
+        let is_gate = match (&lp.config.path, catalog::first_party(&lp.config.name)) {
             (None, Some(fp)) => fp.gate,
-            _ => true, // custom plugins: decided by their manifest below
-        })
-        .collect();
-    // Overrides must name a configured gate: a typo must not pass silently.
+            (None, None) => false,
+            // A custom plugin's manifest says; one that cannot be loaded is a gate that denies.
+            (Some(_), _) => lp.get().map(|l| l.manifest.hooks.contains(&Hook::Gate)).unwrap_or(lp.config.enforcement.is_some()),
+        };
+        if !is_gate && lp.config.enforcement.is_some() {
+            return Err(InputError::in_file(
+                &ctx.config.path,
+                format!("plugin {:?} has `enforcement:` but implements no gate hook; remove the key or use a gate plugin", lp.config.name),
+            )
+            .into());
+        }
+        if is_gate {
+            out.push(lp.as_ref());
+        }
+    }
+    Ok(out)
+}
+
+/// Whether `command` would be judged by any gate or recorded: used to fail early (and to skip the
+/// caller lookup when nothing needs it).
+pub fn audited(ctx: &Context) -> Result<bool> {
+    Ok(!gates(ctx)?.is_empty() || ctx.config.audit_log.is_some())
+}
+
+/// Asks every gate about `plan`, enforces the levels, prints the decisions (stderr), appends the
+/// decision record (fsynced) and returns the approval — or [`Blocked`]. A dry run records its
+/// decision too, but its approval permits nothing.
+pub async fn evaluate(ctx: &Context, aws: &crate::aws::Aws, plan: &Plan, overrides: &Overrides, dry_run: bool) -> Result<Approval> {
+    let gates = gates(ctx)?;
+    check_overrides(&gates, overrides)?;
+    let digest = plan_digest(plan);
+    if gates.is_empty() && ctx.config.audit_log.is_none() {
+        return Ok(Approval { plan_digest: digest, dry_run, record: None });
+    }
+    let who = caller(aws).await?;
+    let wit_plan = wit_plan(aws, plan, &who);
+    let results: Vec<GateResult> = gates.iter().map(|lp| judge(lp, &wit_plan, overrides)).collect();
+    let blocked: Vec<String> = results.iter().filter(|r| r.outcome == "blocked").map(|r| format!("gate {} ({})", r.gate, r.enforcement.as_str())).collect();
+    let log = audit::AuditLog { path: audit_path(&ctx.config) };
+    let run_id = run_id();
+    let mut record = Map::new();
+    record.insert("kind".into(), json!("decision"));
+    record.insert("run_id".into(), json!(run_id));
+    record.insert("time".into(), json!(wit_plan.time));
+    record.insert("command".into(), json!(plan.command));
+    record.insert("cluster".into(), json!(plan.cluster));
+    record.insert("service".into(), json!(plan.service));
+    record.insert("region".into(), json!(wit_plan.region));
+    record.insert("account".into(), json!(who.account));
+    record.insert("caller".into(), json!(who.arn));
+    record.insert("plan_digest".into(), json!(digest));
+    record.insert("task_definition_arn".into(), json!(wit_plan.task_definition_arn));
+    record.insert("mutations".into(), json!(plan.mutations()));
+    record.insert("gates".into(), Value::Array(results.iter().map(|r| r.to_json(overrides)).collect()));
+    record.insert("outcome".into(), json!(if blocked.is_empty() { "approved" } else { "blocked" }));
+    record.insert("dry_run".into(), json!(dry_run));
+    let decision_hash = log.append(record).map_err(|e| e.context("the decision could not be recorded: nothing was changed"))?;
+    // The head hash in the command's own log anchors the chain outside the file.
+    eprintln!("audit: decision on {} ({} gate(s)) appended to {} (head {decision_hash})", plan.command, results.len(), log.path.display());
+    if !blocked.is_empty() {
+        return Err(Blocked(blocked, dry_run).into());
+    }
+    Ok(Approval { plan_digest: digest, dry_run, record: Some(Recorded { log, run_id, decision_hash }) })
+}
+
+/// Overrides must name a configured gate (a typo must not pass silently) and carry a reason.
+fn check_overrides(gates: &[&LazyPlugin], overrides: &Overrides) -> Result<()> {
+    if gates.is_empty() && !overrides.gates.is_empty() {
+        return Err(InputError::new("--override given but no gate plugin is configured").into());
+    }
     for name in &overrides.gates {
         if !gates.iter().any(|g| &g.config.name == name) {
             return Err(InputError::new(format!("--override {name}: no gate plugin is named {name:?}")).into());
@@ -114,78 +217,79 @@ pub fn evaluate(plugins: &PluginHost, plan: &Plan, overrides: &Overrides, audit:
     if !overrides.gates.is_empty() && overrides.reason.as_deref().is_none_or(|r| r.trim().is_empty()) {
         return Err(InputError::new("--override needs --reason \"why\" (it is recorded in the audit log)").into());
     }
-    let input = plan_json(plan);
-    let input_digest = runtime::sha256_hex(input.to_string().as_bytes());
-    let mut results = Vec::new();
-    let mut chain_head = None;
-    for lp in gates {
-        let name = lp.config.name.clone();
-        let enforcement = Enforcement::parse(lp.config.enforcement.as_deref());
-        let (decision, reasons, sha) = match lp.get() {
-            Ok(loaded) => {
-                if lp.config.path.is_some() && !loaded.manifest.hooks.contains(&Hook::Gate) {
-                    continue;
-                }
-                let (d, r) = match gate_outcome(loaded, plan) {
-                    Decision::Allow => ("allow", vec![]),
-                    Decision::Warn(r) => ("warn", r),
-                    Decision::Deny(r) => ("deny", r),
-                };
-                (d, r, loaded.spec.digest.clone())
-            }
-            Err(e) => ("deny", vec![format!("gate could not be loaded: {e}")], lp.bytes().map(|(_, d)| d).unwrap_or_default()),
-        };
-        let overridden = decision == "deny" && enforcement == Enforcement::SoftMandatory && overrides.gates.contains(&name);
-        let outcome = match (decision, enforcement) {
-            ("allow", _) => "allowed",
-            ("warn", _) | ("deny", Enforcement::Advisory) => "warned",
-            ("deny", Enforcement::SoftMandatory) if overridden => "overridden",
-            _ => "blocked",
-        };
-        let short = sha.get(..12).unwrap_or("");
-        let head = format!("gate {name} ({}, sha256 {short}): {}", enforcement.as_str(), decision.to_uppercase());
-        let line = if reasons.is_empty() { head } else { format!("{head}: {}", reasons.join("; ")) };
-        match outcome {
-            "allowed" => eprintln!("{}", style.green(&line)),
-            "warned" => eprintln!("{}", style.yellow(&line)),
-            "overridden" => eprintln!("{} (overridden: {})", style.yellow(&line), overrides.reason.as_deref().unwrap_or("")),
-            _ => {
-                let why =
-                    if enforcement == Enforcement::HardMandatory && overrides.gates.contains(&name) { " (hard-mandatory: cannot be overridden)" } else { "" };
-                eprintln!("{}{why}", style.red(&line));
-            }
+    Ok(())
+}
+
+/// What a gate plugin sees: the plan in the WIT record. `task-definition` is the full body of the
+/// task definition that will run, however the command chose it.
+fn wit_plan(aws: &crate::aws::Aws, plan: &Plan, who: &Caller) -> bindings::Plan {
+    let td = plan.running_td();
+    bindings::Plan {
+        command: plan.command.clone(),
+        cluster: plan.cluster.clone(),
+        service: plan.service.clone(),
+        region: aws.region().to_owned(),
+        account: who.account.clone(),
+        caller: who.arn.clone(),
+        time: now(),
+        task_definition: td.map(|t| t.body.to_string()),
+        task_definition_arn: td.and_then(|t| t.arn.clone()),
+        service_definition: plan.service_after.as_ref().or(plan.service_before.as_ref()).map(Value::to_string),
+        diff: plan.diff.clone(),
+        desired_count: plan.desired_count,
+        overrides: plan.overrides.as_ref().map(Value::to_string),
+    }
+}
+
+/// One gate's verdict, enforced at its level and printed.
+fn judge(lp: &LazyPlugin, plan: &bindings::Plan, overrides: &Overrides) -> GateResult {
+    let style = crate::style::Style::stderr();
+    let name = lp.config.name.clone();
+    let enforcement = Enforcement::parse(lp.config.enforcement.as_deref());
+    let (decision, reasons, sha) = match lp.get() {
+        Ok(loaded) => {
+            let (d, r) = match gate_outcome(loaded, plan) {
+                Decision::Allow => ("allow", vec![]),
+                Decision::Warn(r) => ("warn", r),
+                Decision::Deny(r) => ("deny", r),
+            };
+            (d, r, loaded.spec.digest.clone())
         }
-        let mut record = Map::new();
-        record.insert("time".into(), json!(plan.time));
-        record.insert("command".into(), json!(plan.command));
-        record.insert("cluster".into(), json!(plan.cluster));
-        record.insert("service".into(), json!(plan.service));
-        record.insert("region".into(), json!(plan.region));
-        record.insert("caller".into(), json!(plan.caller));
-        record.insert("plugin".into(), json!(name));
-        record.insert("sha256".into(), json!(sha));
-        record.insert("enforcement".into(), json!(enforcement.as_str()));
-        record.insert("input_digest".into(), json!(input_digest));
-        record.insert("task_definition_arn".into(), json!(plan.task_definition_arn));
-        record.insert("decision".into(), json!(decision));
-        record.insert("reasons".into(), json!(reasons));
-        record.insert("outcome".into(), json!(outcome));
-        record.insert("override".into(), json!(overridden));
-        record.insert("override_reason".into(), if overridden { json!(overrides.reason) } else { Value::Null });
-        record.insert("dry_run".into(), json!(dry_run));
-        chain_head = Some(audit.append(record)?);
-        results.push(GateResult { gate: name, sha256: sha, enforcement, decision, reasons, overridden, outcome });
-    }
-    if let Some(h) = chain_head {
-        // The head hash in the command's own log anchors the chain outside the file.
-        eprintln!("audit: {} decision(s) appended to {} (head {h})", results.len(), audit.path.display());
-    }
-    for name in &overrides.gates {
-        if !results.iter().any(|r| &r.gate == name && r.overridden) {
-            tracing::warn!("--override {name} was not needed or not possible (only a soft-mandatory denial can be overridden)");
+        Err(e) => ("deny", vec![format!("gate could not be loaded: {e}")], lp.bytes().map(|(_, d)| d).unwrap_or_default()),
+    };
+    let overridden = decision == "deny" && enforcement == Enforcement::SoftMandatory && overrides.gates.contains(&name);
+    let outcome = match (decision, enforcement) {
+        ("allow", _) => "allowed",
+        ("warn", _) | ("deny", Enforcement::Advisory) => "warned",
+        ("deny", Enforcement::SoftMandatory) if overridden => "overridden",
+        _ => "blocked",
+    };
+    let short = sha.get(..12).unwrap_or("");
+    let head = format!("gate {name} ({}, sha256 {short}): {}", enforcement.as_str(), decision.to_uppercase());
+    let line = if reasons.is_empty() { head } else { format!("{head}: {}", reasons.join("; ")) };
+    match outcome {
+        "allowed" => eprintln!("{}", style.green(&line)),
+        "warned" => eprintln!("{}", style.yellow(&line)),
+        "overridden" => eprintln!("{} (overridden: {})", style.yellow(&line), overrides.reason.as_deref().unwrap_or("")),
+        _ => {
+            let why = if enforcement == Enforcement::HardMandatory && overrides.gates.contains(&name) { " (hard-mandatory: cannot be overridden)" } else { "" };
+            eprintln!("{}{why}", style.red(&line));
         }
     }
-    Ok(Evaluation { results })
+    if overrides.gates.contains(&name) && !overridden {
+        tracing::warn!("--override {name} was not needed or not possible (only a soft-mandatory denial can be overridden)");
+    }
+    GateResult { gate: name, sha256: sha, enforcement, decision, reasons, overridden, outcome }
+}
+
+impl GateResult {
+    fn to_json(&self, overrides: &Overrides) -> Value {
+        json!({
+            "plugin": self.gate, "sha256": self.sha256, "enforcement": self.enforcement.as_str(),
+            "decision": self.decision, "reasons": self.reasons, "outcome": self.outcome,
+            "override": self.overridden, "override_reason": if self.overridden { json!(overrides.reason) } else { Value::Null },
+        })
+    }
 }
 
 /// The audit log path: `audit_log` in the config, else `cortado-audit.jsonl` beside the config.
@@ -193,68 +297,15 @@ pub fn audit_path(config: &crate::config::Config) -> PathBuf {
     config.audit_log.clone().unwrap_or_else(|| config.dir.join("cortado-audit.jsonl"))
 }
 
-/// What a command knows when it asks the gates.
-#[derive(Debug, Clone, Default)]
-pub struct PlanInput {
-    pub command: String,
-    pub task_definition: Option<Value>,
-    pub task_definition_arn: Option<String>,
-    pub service_definition: Option<Value>,
-    pub diff: String,
-    pub desired_count: Option<i64>,
-    pub overrides: Option<Value>,
-}
-
-/// Raised when a gate blocks a command: exit 1, nothing changed.
-#[derive(Debug, thiserror::Error)]
-#[error("{}blocked by {}: nothing was changed", if *.1 { "dry run: would be " } else { "" }, .0.join(", "))]
-pub struct Blocked(pub Vec<String>, pub bool);
-
-/// The caller's identity (STS GetCallerIdentity, always allowed by IAM).
-pub async fn caller(aws: &crate::aws::Aws) -> Caller {
-    match aws.sts().get_caller_identity().send().await {
-        Ok(out) => Caller { arn: out.arn().unwrap_or_default().to_owned(), account: out.account().unwrap_or_default().to_owned() },
-        Err(e) => {
-            tracing::warn!("cannot read the caller identity: {}", crate::aws::describe_error(&e));
-            Caller::default()
-        }
+/// The caller's identity (STS GetCallerIdentity, always allowed by IAM). A gated command whose
+/// caller cannot be identified fails closed: a decision must say who made it.
+pub async fn caller(aws: &crate::aws::Aws) -> Result<Caller> {
+    let out = aws.sts().get_caller_identity().send().await.map_err(|e| {
+        anyhow::anyhow!("cannot identify the caller (STS GetCallerIdentity): {}; a gated command needs it, nothing was changed", crate::aws::describe_error(&e))
+    })?;
+    let arn = out.arn().unwrap_or_default().to_owned();
+    if arn.is_empty() {
+        anyhow::bail!("STS GetCallerIdentity returned no ARN; a gated command needs it, nothing was changed");
     }
-}
-
-/// Builds the plan, asks the gates (if any are configured) and fails with [`Blocked`] when one
-/// blocks. Called by every mutating command before its first mutating call.
-pub async fn check(app: &crate::commands::App, aws: &crate::aws::Aws, input: PlanInput, overrides: &Overrides, dry_run: bool) -> Result<Option<Evaluation>> {
-    let has_gates = app.plugins.plugins.iter().any(|lp| match (&lp.config.path, catalog::first_party(&lp.config.name)) {
-        (None, Some(fp)) => fp.gate,
-        _ => true,
-    });
-    if !has_gates {
-        if !overrides.gates.is_empty() {
-            return Err(InputError::new("--override given but no gate plugin is configured").into());
-        }
-        return Ok(None);
-    }
-    let who = caller(aws).await;
-    let plan = Plan {
-        command: input.command.clone(),
-        cluster: app.config.cluster.clone(),
-        service: app.config.service.clone(),
-        region: aws.region().to_owned(),
-        account: who.account.clone(),
-        caller: who.arn.clone(),
-        time: jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
-        task_definition: input.task_definition.as_ref().map(Value::to_string),
-        task_definition_arn: input.task_definition_arn.clone(),
-        service_definition: input.service_definition.as_ref().map(Value::to_string),
-        diff: input.diff.clone(),
-        desired_count: input.desired_count,
-        overrides: input.overrides.as_ref().map(Value::to_string),
-    };
-    let log = audit::AuditLog { path: audit_path(&app.config) };
-    let eval = evaluate(&app.plugins, &plan, overrides, &log, dry_run)?;
-    let blocked: Vec<String> = eval.blocked().iter().map(|r| format!("gate {} ({})", r.gate, r.enforcement.as_str())).collect();
-    if !blocked.is_empty() {
-        return Err(Blocked(blocked, dry_run).into());
-    }
-    Ok(Some(eval))
+    Ok(Caller { arn, account: out.account().unwrap_or_default().to_owned() })
 }

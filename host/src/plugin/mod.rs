@@ -5,7 +5,7 @@
 
 pub mod bindings;
 pub mod broker;
-pub mod catalog;
+pub use crate::config::catalog;
 pub mod grants;
 pub mod instance;
 pub mod runtime;

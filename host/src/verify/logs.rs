@@ -4,24 +4,10 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::Value;
-
 use super::tree::Outcome;
 use crate::aws::describe_error;
 
-/// The awslogs options of a container, if it logs through awslogs.
-pub fn awslogs_options(container: &Value) -> Option<BTreeMap<String, String>> {
-    let lc = container.get("logConfiguration")?;
-    if lc.get("logDriver").and_then(Value::as_str) != Some("awslogs") {
-        return None;
-    }
-    let opts = lc
-        .get("options")
-        .and_then(Value::as_object)
-        .map(|o| o.iter().map(|(k, v)| (k.clone(), v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string()))).collect())
-        .unwrap_or_default();
-    Some(opts)
-}
+pub use crate::definitions::awslogs_options;
 
 /// `LogConfiguration[k=v,…]` with the options sorted, as ecspresso names the node.
 pub fn node_name(opts: &BTreeMap<String, String>) -> String {
@@ -29,9 +15,9 @@ pub fn node_name(opts: &BTreeMap<String, String>) -> String {
     format!("LogConfiguration[{}]", kv.join(","))
 }
 
-/// `caller` for the existence read, `agent` for creating and writing (both already in the
-/// group's region).
-pub async fn check(caller: &aws_config::SdkConfig, agent: &aws_config::SdkConfig, container: &str, opts: &BTreeMap<String, String>, put_logs: bool) -> Outcome {
+/// `caller` for the existence read; `write` is what `apply` reported for this group when
+/// `--put-logs` wrote a test event (apply performs the write: it is a gated mutation).
+pub async fn check(caller: &aws_config::SdkConfig, opts: &BTreeMap<String, String>, put_logs: bool, write: Option<Result<(), String>>) -> Outcome {
     let Some(group) = opts.get("awslogs-group").filter(|g| !g.is_empty()) else {
         return Outcome::ng("awslogs-group is required");
     };
@@ -47,39 +33,12 @@ pub async fn check(caller: &aws_config::SdkConfig, agent: &aws_config::SdkConfig
     if !exists && !create_group {
         return Outcome::ng(format!("log group {group} does not exist (set awslogs-create-group to \"true\" to let ECS create it)"));
     }
-    if !put_logs {
-        return if exists {
-            Outcome::ok_with("exists; not written (--no-put-logs)")
-        } else {
-            Outcome::ok_with(format!("log group {group} does not exist yet; ECS creates it (awslogs-create-group)"))
-        };
-    }
-    let writer = aws_sdk_cloudwatchlogs::Client::new(agent);
-    if !exists && let Err(e) = writer.create_log_group().log_group_name(group).send().await {
-        let msg = describe_error(&e);
-        if !msg.contains("ResourceAlreadyExists") {
-            return Outcome::ng(format!("cannot create log group {group}: {msg}"));
-        }
-    }
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-    let stream = match opts.get("awslogs-stream-prefix").filter(|p| !p.is_empty()) {
-        Some(p) => format!("{p}/{container}/cortado-verify-{nanos}"),
-        None => format!("{container}/cortado-verify-{nanos}"),
-    };
-    if let Err(e) = writer.create_log_stream().log_group_name(group).log_stream_name(&stream).send().await {
-        return Outcome::ng(format!("cannot create log stream {stream} in {group}: {}", describe_error(&e)));
-    }
-    let event = match aws_sdk_cloudwatchlogs::types::InputLogEvent::builder()
-        .timestamp((nanos / 1_000_000) as i64)
-        .message("This is a verify message by cortado")
-        .build()
-    {
-        Ok(e) => e,
-        Err(e) => return Outcome::ng(e.to_string()),
-    };
-    match writer.put_log_events().log_group_name(group).log_stream_name(&stream).log_events(event).send().await {
-        Ok(_) => Outcome::ok(),
-        Err(e) => Outcome::ng(format!("cannot put log events to {group}: {}", describe_error(&e))),
+    match (put_logs, write) {
+        (true, Some(Ok(()))) => Outcome::ok(),
+        (true, Some(Err(e))) => Outcome::ng(e),
+        (true, None) => Outcome::ng("the test event was not written"),
+        (false, _) if exists => Outcome::ok_with("exists; not written (--no-put-logs)"),
+        (false, _) => Outcome::ok_with(format!("log group {group} does not exist yet; ECS creates it (awslogs-create-group)")),
     }
 }
 

@@ -46,6 +46,8 @@ pub struct Options {
     pub offline: bool,
     /// Per-request timeout for registries outside AWS.
     pub registry_timeout: Duration,
+    /// `--put-logs`: what apply reported for each log group written (`group@region`).
+    pub log_writes: Arc<HashMap<String, Result<(), String>>>,
 }
 
 /// What is verified.
@@ -54,6 +56,8 @@ pub struct Inputs<'a> {
     pub service_definition: Option<&'a Value>,
     pub cluster: &'a str,
     pub plugins: &'a PluginHost,
+    /// The ECS agent's credentials, when the caller already assumed the execution role.
+    pub agent: Option<SdkConfig>,
 }
 
 /// Credentials for the checks: the caller's, and the ones the ECS agent would use.
@@ -81,7 +85,7 @@ fn in_region(sdk: &SdkConfig, region: &str) -> SdkConfig {
 
 /// Assumes the execution role (session `cortado-verifier`); on failure, as ecspresso does,
 /// continues with the caller's credentials and says so.
-async fn agent_credentials(aws: &Aws, execution_role: Option<&str>) -> SdkConfig {
+pub async fn agent_credentials(aws: &Aws, execution_role: Option<&str>) -> SdkConfig {
     let Some(arn) = execution_role.filter(|a| role::role_name(a).is_ok()) else { return aws.sdk.clone() };
     let provider = aws_config::sts::AssumeRoleProvider::builder(arn).session_name("cortado-verifier").configure(&aws.sdk).build().await;
     match provider.provide_credentials().await {
@@ -174,7 +178,11 @@ fn resolve(p: Planned, results: &[Outcome]) -> Node {
 pub async fn run(aws: &Aws, inputs: Inputs<'_>, opts: &Options) -> Vec<Node> {
     let td = inputs.task_definition;
     let exec_role = td.get("executionRoleArn").and_then(Value::as_str);
-    let creds = Arc::new(Creds { caller: aws.sdk.clone(), agent: agent_credentials(aws, exec_role).await, region: aws.region().to_owned() });
+    let agent = match inputs.agent {
+        Some(a) => a,
+        None => agent_credentials(aws, exec_role).await,
+    };
+    let creds = Arc::new(Creds { caller: aws.sdk.clone(), agent, region: aws.region().to_owned() });
     // Made on first use: most task definitions only name ECR images.
     let registry = Arc::new(Registry { client: OnceLock::new(), timeout: opts.registry_timeout });
     let mut planner = Planner { handles: vec![], seen: HashMap::new(), cache: opts.cache };
@@ -235,15 +243,12 @@ fn task_definition(planner: &mut Planner, creds: &Arc<Creds>, registry: &Arc<Reg
             ));
         }
         if let Some(o) = logs::awslogs_options(c) {
-            let (creds, container, put) = (creds.clone(), name.clone(), opts.put_logs);
+            let (creds, put) = (creds.clone(), opts.put_logs);
             let node = logs::node_name(&o);
-            items.push(planner.probe(
-                node,
-                Box::pin(async move {
-                    let region = o.get("awslogs-region").filter(|r| !r.is_empty()).cloned();
-                    logs::check(&creds.caller_in(region.as_deref()), &creds.agent_in(region.as_deref()), &container, &o, put).await
-                }),
-            ));
+            let region = o.get("awslogs-region").filter(|r| !r.is_empty()).cloned();
+            let write =
+                opts.log_writes.get(&format!("{}@{}", o.get("awslogs-group").map(String::as_str).unwrap_or(""), region.as_deref().unwrap_or(""))).cloned();
+            items.push(planner.probe(node, Box::pin(async move { logs::check(&creds.caller_in(region.as_deref()), &o, put, write).await })));
         }
         for f in c.get("environmentFiles").and_then(Value::as_array).into_iter().flatten() {
             let kind = f.get("type").and_then(Value::as_str).unwrap_or("").to_owned();

@@ -7,14 +7,7 @@ use serde_json::Value;
 use super::tree::Outcome;
 use crate::aws::describe_error;
 
-/// The task runs in awsvpc mode: set explicitly, or implied by Fargate (ECS and the simulator
-/// both force it).
-pub fn is_awsvpc(td: &Value) -> bool {
-    match td.get("networkMode").and_then(Value::as_str) {
-        Some(m) => m == "awsvpc",
-        None => td.get("requiresCompatibilities").and_then(Value::as_array).is_some_and(|c| c.iter().any(|x| x == "FARGATE")),
-    }
-}
+pub use crate::definitions::is_awsvpc;
 
 /// A container's own check in awsvpc mode: every hostPort equals its containerPort.
 pub fn port_mappings(container: &Value, awsvpc: bool) -> Option<Outcome> {

@@ -3,25 +3,7 @@
 
 use serde_json::{Map, Value, json};
 
-/// Fields UpdateService takes from a service definition (ECS rolling controller).
-pub const UPDATABLE: &[&str] = &[
-    "availabilityZoneRebalancing",
-    "capacityProviderStrategy",
-    "deploymentConfiguration",
-    "enableECSManagedTags",
-    "enableExecuteCommand",
-    "healthCheckGracePeriodSeconds",
-    "loadBalancers",
-    "networkConfiguration",
-    "placementConstraints",
-    "placementStrategy",
-    "platformVersion",
-    "propagateTags",
-    "serviceConnectConfiguration",
-    "serviceRegistries",
-    "volumeConfigurations",
-    "vpcLatticeConfigurations",
-];
+pub use crate::definitions::UPDATABLE;
 
 /// Fields CodeDeploy owns: they reach the new task set through the AppSpec, not UpdateService.
 const NOT_UPDATABLE_WITH_CODEDEPLOY: &[&str] = &["networkConfiguration", "platformVersion", "loadBalancers", "serviceRegistries", "capacityProviderStrategy"];
@@ -84,6 +66,27 @@ pub fn create_body(local: &Value, cluster: &str, service: &str, task_definition:
         body.insert("desiredCount".into(), json!(n));
     }
     Value::Object(body)
+}
+
+/// (keys to add or update with values, keys to remove), ignoring tags other tools own.
+pub fn tag_changes(local: Option<&Value>, remote: Option<&Value>, ignore: &[String]) -> (Vec<(String, String)>, Vec<String>) {
+    let l = crate::definitions::tags_map(local);
+    let r = crate::definitions::tags_map(remote);
+    let mut set = Vec::new();
+    let mut remove = Vec::new();
+    for (k, v) in &l {
+        if !ignore.contains(k) && r.get(k) != Some(v) {
+            set.push((k.clone(), v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string())));
+        }
+    }
+    if local.is_some() {
+        for k in r.keys() {
+            if !ignore.contains(k) && !l.contains_key(k) {
+                remove.push(k.clone());
+            }
+        }
+    }
+    (set, remove)
 }
 
 #[cfg(test)]

@@ -1,3 +1,6 @@
+//! Stage: waiting for what `apply` started. [`wait_ecs`] follows an ECS deployment,
+//! [`codedeploy`] a CodeDeploy one, [`tasks`] the tasks of `run`.
+//!
 //! Waiting on the deployment cortado created — by its id — until ECS says it COMPLETED, FAILED or
 //! was rolled back by the circuit breaker (ecspresso's waiter only compared task counts, so a
 //! rollback looked like success: its issue #732).
@@ -13,9 +16,11 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use serde_json::{Value, json};
 
-use super::progress::Reporter;
+pub mod codedeploy;
+pub mod tasks;
+
 use crate::aws::{SdkContext, ecs};
-use crate::commands::status::format_deployment;
+use crate::progress::Progress;
 
 /// The pause before the next poll, by how long the wait has lasted.
 pub fn poll_interval(waited: Duration) -> Duration {
@@ -55,7 +60,7 @@ pub struct Watch {
     pub just_created: bool,
 }
 
-pub async fn wait_ecs(client: &aws_sdk_ecs::Client, watch: Watch, reporter: &mut Reporter) -> Result<WaitStats> {
+pub async fn wait_ecs(client: &aws_sdk_ecs::Client, watch: Watch, reporter: &dyn Progress) -> Result<WaitStats> {
     let Watch { cluster, service, deployment: id, timeout, since, known_events, just_created } = watch;
     let (cluster, service) = (cluster.as_str(), service.as_str());
     let start = Instant::now();
@@ -93,10 +98,9 @@ pub async fn wait_ecs(client: &aws_sdk_ecs::Client, watch: Watch, reporter: &mut
             }
         }
         let deployments = sv.get("deployments").and_then(Value::as_array).cloned().unwrap_or_default();
-        let lines: Vec<String> = deployments.iter().map(format_deployment).collect();
-        let table = lines.join("\n");
+        let table = deployments_key(&deployments);
         if table != last_table {
-            reporter.deployments(&lines, &Value::Array(deployments.clone()));
+            reporter.deployments(&deployments);
             last_table = table;
         }
         let primary = deployments.iter().find(|d| d.get("status").and_then(Value::as_str) == Some("PRIMARY"));
@@ -180,8 +184,18 @@ pub async fn wait_ecs(client: &aws_sdk_ecs::Client, watch: Watch, reporter: &mut
     }
 }
 
+/// What of the deployments is worth showing again when it changes (not `updatedAt` alone).
+fn deployments_key(deployments: &[Value]) -> String {
+    let keys = ["id", "status", "taskDefinition", "desiredCount", "pendingCount", "runningCount", "failedTasks", "rolloutState", "rolloutStateReason"];
+    deployments
+        .iter()
+        .map(|d| keys.iter().map(|k| d.get(*k).map(Value::to_string).unwrap_or_default()).collect::<Vec<_>>().join(","))
+        .collect::<Vec<_>>()
+        .join(";")
+}
+
 /// Sleeps, unless Ctrl-C comes first: then the wait stops and says what goes on in ECS.
-async fn pause(d: Duration, in_flight: &str) -> Result<()> {
+pub async fn pause(d: Duration, in_flight: &str) -> Result<()> {
     tokio::select! {
         _ = tokio::time::sleep(d) => Ok(()),
         _ = tokio::signal::ctrl_c() => Err(Interrupted(format!(

@@ -1,0 +1,240 @@
+//! `deploy`, `scale`, `refresh`, `rollback` and `wait`: plan → gate → apply → wait, and the report.
+
+use anyhow::{Context as _, Result};
+use serde_json::{Value, json};
+
+use super::App;
+use crate::apply::Apply;
+use crate::definitions::to_pretty_json;
+use crate::gate::{self, Overrides};
+use crate::output::progress::Reporter;
+use crate::plan::deploy::DeployOptions;
+use crate::plan::rollback::RollbackOptions;
+use crate::plan::{Plan, Step};
+use crate::progress::Progress;
+use crate::wait::{self, Watch};
+
+/// What every changing command shares: `--dry-run`, `--no-wait`, gate overrides, `--output json`.
+#[derive(Debug, Clone, Default)]
+pub struct Change {
+    pub dry_run: bool,
+    pub wait: bool,
+    pub overrides: Overrides,
+    pub json: bool,
+}
+
+/// The epoch second a command started (events older than this are not shown while waiting).
+pub fn epoch_now() -> f64 {
+    jiff::Timestamp::now().as_millisecond() as f64 / 1000.0
+}
+
+pub async fn deploy(app: &App, opts: DeployOptions, change: Change) -> Result<()> {
+    let started = epoch_now();
+    let reporter = Reporter::new(change.json);
+    let aws = app.aws().await?;
+    let dp = crate::plan::deploy::plan(app, &aws, &opts).await?;
+    for note in &dp.notes {
+        reporter.info(note);
+    }
+    let approval = gate::evaluate(app, &aws, &dp.plan, &change.overrides, change.dry_run).await?;
+    if change.dry_run {
+        show_dry_run(&dp.plan, &reporter);
+        return Ok(());
+    }
+    if dp.plan.is_empty() {
+        reporter.info("service is up to date: nothing to update");
+    }
+    let mut apply = Apply::new(&dp.plan, approval, &aws, &reporter)?;
+    let mut result = apply.run().await;
+    if result.is_ok() {
+        result = follow(app, &aws, &dp, &apply.applied, &change, &reporter, started).await;
+    }
+    let applied = apply.finish(&result)?;
+    if let Err(e) = &result {
+        reporter.fail(&format!("{e:#}"), json!({"deployment_id": applied.deployment_id.or(applied.codedeploy_deployment)}));
+    }
+    result
+}
+
+/// After the apply: the wait (ECS or CodeDeploy) or the reason there is none, and the result line.
+async fn follow(
+    app: &App,
+    aws: &crate::aws::Aws,
+    dp: &crate::plan::deploy::DeployPlan,
+    applied: &crate::apply::Applied,
+    change: &Change,
+    reporter: &Reporter,
+    started: f64,
+) -> Result<()> {
+    let service = app.service_name()?;
+    if dp.codedeploy {
+        let Some(id) = &applied.codedeploy_deployment else {
+            let msg = if dp.remote.is_none() {
+                "service is created (CodeDeploy: no deployment until the next deploy)"
+            } else {
+                "service scaled (CodeDeploy: no new deployment)"
+            };
+            reporter.result(true, msg, json!({}));
+            return Ok(());
+        };
+        if !change.wait {
+            reporter.result(true, "CodeDeploy deployment created (not waiting)", json!({"deployment_id": id}));
+            return Ok(());
+        }
+        wait::codedeploy::wait_deployment(aws, &app.config.cluster, &service, id, app.config.timeout, reporter).await?;
+        reporter.result(true, &format!("CodeDeploy deployment {id} succeeded"), json!({"deployment_id": id}));
+        return Ok(());
+    }
+    if !change.wait {
+        let what = if dp.remote.is_none() { "service is created (not waiting)" } else { "service is deployed (not waiting)" };
+        reporter.result(true, what, json!({"deployment_id": applied.deployment_id}));
+        return Ok(());
+    }
+    let watch = Watch {
+        cluster: app.config.cluster.clone(),
+        service,
+        deployment: applied.deployment_id.clone(),
+        timeout: app.config.timeout,
+        since: started,
+        known_events: dp.remote.as_ref().map(wait::event_ids).unwrap_or_default(),
+        just_created: dp.starts_deployment(),
+    };
+    finish_wait(&aws.ecs(), watch, reporter).await
+}
+
+/// Waits on an ECS deployment and reports; shared by deploy, rollback and wait.
+pub async fn finish_wait(client: &aws_sdk_ecs::Client, watch: Watch, reporter: &Reporter) -> Result<()> {
+    let deployment_id = watch.deployment.clone();
+    let service = watch.service.clone();
+    let stats = wait::wait_ecs(client, watch, reporter).await?;
+    let mut detail = wait::stats_json(&stats);
+    detail["deployment_id"] = json!(deployment_id);
+    let msg =
+        format!("service {service} is stable: deployment completed ({} DescribeServices calls in {:.1}s)", stats.describe_calls, stats.elapsed.as_secs_f64());
+    reporter.result(true, &msg, detail);
+    Ok(())
+}
+
+/// `--dry-run`: what would change, then the exact AWS calls.
+fn show_dry_run(plan: &Plan, reporter: &Reporter) {
+    for step in &plan.steps {
+        match step {
+            Step::RegisterTaskDefinition { body } => reporter.info(&format!("task definition would be registered:\n{}", to_pretty_json(body))),
+            Step::CreateService { body, .. } => reporter.info(&format!("service would be created:\n{}", to_pretty_json(body))),
+            _ => {}
+        }
+    }
+    if !plan.diff.is_empty() {
+        reporter.info(&format!("diff:\n{}", plan.diff.trim_end()));
+    }
+    if matches!(plan.command.as_str(), "deploy" | "scale" | "refresh") {
+        reporter.info(&format!("desired count: {}", plan.desired_count.map(|d| d.to_string()).unwrap_or_else(|| "unchanged".into())));
+    }
+    crate::output::plan::show(plan, reporter);
+    reporter.info("DRY RUN OK");
+}
+
+pub async fn rollback(app: &App, opts: RollbackOptions, change: Change) -> Result<()> {
+    let started = epoch_now();
+    let reporter = Reporter::new(change.json);
+    let aws = app.aws().await?;
+    let rp = crate::plan::rollback::plan(app, &aws, &opts).await?;
+    if let Some(to) = &rp.to {
+        let short = crate::aws::ecs::short_task_definition;
+        reporter.info(&format!("rolling back {} from {} to {}", rp.plan.service.as_deref().unwrap_or(""), short(&rp.from), short(to)));
+    }
+    let approval = gate::evaluate(app, &aws, &rp.plan, &change.overrides, change.dry_run).await?;
+    if change.dry_run {
+        show_dry_run(&rp.plan, &reporter);
+        return Ok(());
+    }
+    let mut apply = Apply::new(&rp.plan, approval, &aws, &reporter)?;
+    let mut result = apply.run().await;
+    if result.is_ok() {
+        result = follow_rollback(app, &aws, &rp, &apply.applied, &change, &reporter, started).await;
+    }
+    if result.is_ok() && change.wait {
+        result = apply.run_after_wait().await;
+    }
+    let applied = apply.finish(&result)?;
+    if let Err(e) = &result {
+        reporter.fail(&format!("{e:#}"), json!({"deployment_id": applied.deployment_id.or(applied.codedeploy_deployment)}));
+    }
+    result
+}
+
+async fn follow_rollback(
+    app: &App,
+    aws: &crate::aws::Aws,
+    rp: &crate::plan::rollback::RollbackPlan,
+    applied: &crate::apply::Applied,
+    change: &Change,
+    reporter: &Reporter,
+    started: f64,
+) -> Result<()> {
+    let service = app.service_name()?;
+    if let Some(id) = &rp.stops {
+        reporter.result(true, &format!("CodeDeploy deployment {id} stopped with auto rollback"), json!({"deployment_id": id}));
+        return Ok(());
+    }
+    if rp.codedeploy {
+        let id = applied.codedeploy_deployment.clone().context("no CodeDeploy deployment was created")?;
+        if change.wait {
+            wait::codedeploy::wait_deployment(aws, &app.config.cluster, &service, &id, app.config.timeout, reporter).await?;
+            reporter.result(true, &format!("CodeDeploy deployment {id} succeeded"), json!({"deployment_id": id}));
+        } else {
+            reporter.result(true, "rollback started (not waiting)", json!({"deployment_id": id}));
+        }
+        return Ok(());
+    }
+    if !change.wait {
+        reporter.result(true, "rollback started (not waiting)", json!({"deployment_id": applied.deployment_id}));
+        return Ok(());
+    }
+    let watch = Watch {
+        cluster: app.config.cluster.clone(),
+        service,
+        deployment: applied.deployment_id.clone(),
+        timeout: app.config.timeout,
+        since: started,
+        known_events: wait::event_ids(&rp.remote),
+        just_created: true,
+    };
+    finish_wait(&aws.ecs(), watch, reporter).await
+}
+
+/// `wait`: follows the service's current deployment (ECS or CodeDeploy). Changes nothing.
+pub async fn wait(app: &App, json_output: bool) -> Result<()> {
+    let service = app.service_name()?;
+    let aws = app.aws().await?;
+    let client = aws.ecs();
+    let sv = crate::aws::ecs::describe_service(&client, &app.config.cluster, &service).await?.with_context(|| format!("service {service} is not found"))?;
+    let reporter = Reporter::new(json_output);
+    let result = if sv.pointer("/deploymentController/type").and_then(Value::as_str) == Some("CODE_DEPLOY") {
+        match crate::plan::codedeploy::in_progress(app, &aws).await? {
+            Some(id) => wait::codedeploy::wait_deployment(&aws, &app.config.cluster, &service, &id, app.config.timeout, &reporter).await.map(|()| {
+                reporter.result(true, &format!("CodeDeploy deployment {id} succeeded"), json!({"deployment_id": id}));
+            }),
+            None => {
+                reporter.result(true, "no CodeDeploy deployment in progress", json!({}));
+                Ok(())
+            }
+        }
+    } else {
+        // Events from the last ten minutes give context on what is being waited for.
+        let watch = Watch {
+            cluster: app.config.cluster.clone(),
+            service,
+            deployment: crate::apply::primary_deployment(&sv),
+            timeout: app.config.timeout,
+            since: epoch_now() - 600.0,
+            known_events: Default::default(),
+            just_created: false,
+        };
+        finish_wait(&client, watch, &reporter).await
+    };
+    if let Err(e) = &result {
+        reporter.fail(&format!("{e:#}"), json!({}));
+    }
+    result
+}

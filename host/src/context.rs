@@ -1,0 +1,156 @@
+//! The context every command runs in: the loaded config, the renderer's functions, the plugins and
+//! a way to reach AWS. It knows nothing of clap: `cli.rs` turns flags into [`Globals`], and every
+//! pipeline stage (plan, gate, apply, wait) may take a `&Context`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Result;
+
+use crate::aws::Aws;
+use crate::config::{self, Config, LoadOptions};
+use crate::definitions::Renderer;
+use crate::env::Env;
+use crate::error::InputError;
+use crate::functions::Registry;
+use crate::jsonnet::JsonnetOptions;
+use crate::plugin::PluginHost;
+use crate::plugin::broker::AwsSlot;
+
+/// The options every command shares, as plain values.
+#[derive(Debug, Clone, Default)]
+pub struct Globals {
+    pub config: Option<PathBuf>,
+    pub envfile: Vec<PathBuf>,
+    pub debug: bool,
+    pub ext_str: Vec<String>,
+    pub ext_code: Vec<String>,
+    pub assume_role_arn: Option<String>,
+    pub timeout: Option<String>,
+    pub filter_command: Option<String>,
+}
+
+impl Globals {
+    /// Fills unset options from `CORTADO_*`, then `ECSPRESSO_*`.
+    pub fn with_env_defaults(mut self, env: &Env) -> Self {
+        let get =
+            |name: &str| env.get(&format!("CORTADO_{name}")).or_else(|| env.get(&format!("ECSPRESSO_{name}"))).filter(|v| !v.is_empty()).map(str::to_owned);
+        let split = |v: String, sep: char| v.split(sep).filter(|s| !s.is_empty()).map(str::to_owned).collect::<Vec<_>>();
+        if self.config.is_none() {
+            self.config = get("CONFIG").map(PathBuf::from);
+        }
+        if self.envfile.is_empty()
+            && let Some(v) = get("ENVFILE")
+        {
+            self.envfile = split(v, ',').into_iter().map(PathBuf::from).collect();
+        }
+        if !self.debug {
+            self.debug = get("DEBUG").is_some_and(|v| v != "false" && v != "0");
+        }
+        if self.ext_str.is_empty()
+            && let Some(v) = get("EXT_STR")
+        {
+            self.ext_str = split(v, ';');
+        }
+        if self.ext_code.is_empty()
+            && let Some(v) = get("EXT_CODE")
+        {
+            self.ext_code = split(v, ';');
+        }
+        self.assume_role_arn = self.assume_role_arn.or_else(|| get("ASSUME_ROLE_ARN"));
+        self.timeout = self.timeout.or_else(|| get("TIMEOUT"));
+        self.filter_command = self.filter_command.or_else(|| get("FILTER_COMMAND"));
+        self
+    }
+}
+
+/// Everything a command needs once the config is loaded. Loading does no AWS call, so bad input
+/// is reported before anything is touched.
+pub struct Context {
+    pub globals: Globals,
+    pub env: Arc<Env>,
+    pub jsonnet: JsonnetOptions,
+    pub config: Config,
+    pub registry: Registry,
+    pub plugins: PluginHost,
+}
+
+impl Context {
+    pub fn load(globals: Globals, mut env: Env) -> Result<Context> {
+        for file in &globals.envfile {
+            env.load_envfile(file)?;
+        }
+        let env = Arc::new(env);
+        let jsonnet = jsonnet_options(&globals)?;
+        let cwd = std::env::current_dir()?;
+        let path = config::locate(globals.config.as_deref(), &cwd)?;
+        let mut config = config::load(&path, &LoadOptions { env: env.clone(), jsonnet: jsonnet.clone() })?;
+        if let Some(t) = &globals.timeout {
+            config.timeout = config::duration::parse_go_duration(t).map_err(|e| InputError::new(format!("--timeout: {e}")))?;
+        }
+        if let Some(fc) = &globals.filter_command {
+            config.filter_command = Some(fc.clone());
+        }
+        let region = config.region.clone().or_else(|| env.get("AWS_REGION").map(str::to_owned));
+        let plugins = PluginHost::new(&config, AwsSlot::new(region, globals.assume_role_arn.clone()));
+        let registry = plugins.registry(&config, env.lookup_fn())?;
+        Ok(Context { globals, env, jsonnet, config, registry, plugins })
+    }
+
+    /// The config alone (no plugin is loaded): for commands that inspect plugins.
+    pub fn load_config(globals: &Globals, mut env: Env) -> Result<Config> {
+        for file in &globals.envfile {
+            env.load_envfile(file)?;
+        }
+        let env = Arc::new(env);
+        let jsonnet = jsonnet_options(globals)?;
+        let path = config::locate(globals.config.as_deref(), &std::env::current_dir()?)?;
+        config::load(&path, &LoadOptions { env, jsonnet })
+    }
+
+    pub fn renderer(&self) -> Renderer<'_> {
+        Renderer { registry: &self.registry, jsonnet: &self.jsonnet }
+    }
+
+    pub fn task_definition_path(&self) -> Result<&PathBuf, InputError> {
+        self.config.task_definition.as_ref().ok_or_else(|| InputError::in_file(&self.config.path, "task_definition is not defined"))
+    }
+
+    pub fn service_definition_path(&self) -> Result<&PathBuf, InputError> {
+        self.config.service_definition.as_ref().ok_or_else(|| InputError::in_file(&self.config.path, "service_definition is not defined"))
+    }
+
+    /// The config's service, or bad input naming the config file.
+    pub fn service_name(&self) -> Result<String, InputError> {
+        self.config.service.clone().ok_or_else(|| InputError::in_file(&self.config.path, "service is not defined"))
+    }
+
+    /// The rendered service definition, when the config names one.
+    pub fn local_service_definition(&self) -> Result<Option<serde_json::Value>> {
+        match &self.config.service_definition {
+            Some(p) => Ok(Some(self.renderer().service_definition(p, self.config.service.as_deref())?)),
+            None => Ok(None),
+        }
+    }
+
+    pub async fn aws(&self) -> Result<Aws> {
+        let region = self.config.region.clone().or_else(|| self.env.get("AWS_REGION").map(str::to_owned));
+        Aws::load(region.as_deref(), self.globals.assume_role_arn.as_deref()).await
+    }
+}
+
+/// `--ext-str`/`--ext-code` as KEY=VALUE pairs.
+pub fn jsonnet_options(globals: &Globals) -> Result<JsonnetOptions, InputError> {
+    let split = |flag: &str, items: &[String]| -> Result<Vec<(String, String)>, InputError> {
+        items
+            .iter()
+            .map(|kv| {
+                kv.split_once('=')
+                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                    .filter(|(k, _)| !k.is_empty())
+                    .ok_or_else(|| InputError::new(format!("{flag} {kv:?}: expected KEY=VALUE")))
+            })
+            .collect()
+    };
+    Ok(JsonnetOptions { ext_str: split("--ext-str", &globals.ext_str)?, ext_code: split("--ext-code", &globals.ext_code)? })
+}

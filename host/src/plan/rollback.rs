@@ -1,0 +1,103 @@
+//! The plan of `rollback`: back to the previous ACTIVE revision of the running task definition's
+//! family (ECS, or a CodeDeploy deployment of it), or — when a CodeDeploy deployment is in
+//! progress — stopping it with auto rollback. The revision rolled back from is deregistered only
+//! after the rollback completed.
+
+use anyhow::{Context as _, Result};
+use serde_json::{Value, json};
+
+use super::{Plan, Role, Step, TdRef, codedeploy, described_td};
+use crate::aws::{Aws, ecs};
+use crate::context::Context;
+
+#[derive(Debug, Clone, Default)]
+pub struct RollbackOptions {
+    pub deregister: bool,
+    pub wait: bool,
+    pub rollback_events: Vec<String>,
+}
+
+pub struct RollbackPlan {
+    pub plan: Plan,
+    pub remote: Value,
+    pub codedeploy: bool,
+    /// A CodeDeploy deployment being stopped (no wait follows).
+    pub stops: Option<String>,
+    pub from: String,
+    pub to: Option<String>,
+}
+
+/// The next lower ACTIVE revision of `current`'s family.
+pub fn target(current: &str, active: &[String]) -> Option<String> {
+    let rev = ecs::revision_of_arn(current)?;
+    active.iter().filter(|a| ecs::revision_of_arn(a).is_some_and(|r| r < rev)).max_by_key(|a| ecs::revision_of_arn(a)).cloned()
+}
+
+pub async fn plan(ctx: &Context, aws: &Aws, opts: &RollbackOptions) -> Result<RollbackPlan> {
+    if opts.deregister && !opts.wait {
+        return Err(
+            crate::error::InputError::new("--no-wait needs --no-deregister-task-definition (cortado deregisters only after the rollback completes)").into()
+        );
+    }
+    codedeploy::check_rollback_events(&opts.rollback_events)?;
+    let service = ctx.service_name()?;
+    let client = aws.ecs();
+    let sv = ecs::describe_service(&client, &ctx.config.cluster, &service).await?.with_context(|| format!("service {service} is not found"))?;
+    let current = sv.get("taskDefinition").and_then(Value::as_str).unwrap_or("").to_owned();
+    let family = ecs::family_of_arn(&current).unwrap_or("").to_owned();
+    let is_codedeploy = sv.pointer("/deploymentController/type").and_then(Value::as_str) == Some("CODE_DEPLOY");
+    let mut plan = Plan::new("rollback", &ctx.config.cluster, Some(&service));
+    plan.service_before = Some(sv.clone());
+
+    if is_codedeploy && let Some(id) = codedeploy::in_progress(ctx, aws).await? {
+        // Stopping with auto rollback leaves the service on what it ran before the deployment.
+        plan.task_definitions.push(described_td(&client, &current, Role::Runs).await?);
+        plan.diff = format!("stop CodeDeploy deployment {id} (auto rollback)\n");
+        plan.steps.push(Step::StopDeployment { id: id.clone(), auto_rollback: true });
+        return Ok(RollbackPlan { plan, remote: sv, codedeploy: true, stops: Some(id), from: current, to: None });
+    }
+
+    let active = ecs::active_revisions(&client, &family).await?;
+    let to = target(&current, &active)
+        .with_context(|| format!("rollback target is not found: no ACTIVE revision of {family} below {}", ecs::short_task_definition(&current)))?;
+    let target_td = described_td(&client, &to, Role::Runs).await?;
+    let current_td = described_td(&client, &current, Role::Runs).await?;
+    plan.diff = crate::diff::Pair::task_definition(&target_td.body, Some(&current_td.body), &current, &to).unified();
+    plan.task_definitions.push(target_td);
+    if is_codedeploy {
+        let t = codedeploy::target(ctx, aws).await?;
+        plan.steps.push(Step::CreateDeployment {
+            application: t.application,
+            group: t.deployment_group,
+            config: t.deployment_config,
+            service: sv.clone(),
+            hooks: ctx.config.appspec.clone(),
+            td: TdRef::Arn(to.clone()),
+            rollback_events: opts.rollback_events.clone(),
+        });
+    } else {
+        plan.steps.push(Step::UpdateService { body: json!({"cluster": ctx.config.cluster, "service": service}), td: Some(TdRef::Arn(to.clone())) });
+    }
+    let mut after = sv.clone();
+    after["taskDefinition"] = json!(to);
+    plan.service_after = Some(after);
+    if opts.deregister {
+        plan.task_definitions.push(super::PlannedTd { role: Role::Removed, ..current_td });
+        plan.after_wait.push(Step::DeregisterTaskDefinition { arn: current.clone() });
+    }
+    Ok(RollbackPlan { plan, remote: sv, codedeploy: is_codedeploy, stops: None, from: current, to: Some(to) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn target_is_the_next_lower_active_revision() {
+        let a = |r: i32| format!("arn:aws:ecs:r:1:task-definition/app:{r}");
+        let active = vec![a(1), a(3), a(4), a(7)];
+        assert_eq!(target(&a(7), &active), Some(a(4)));
+        assert_eq!(target(&a(5), &active), Some(a(4)));
+        assert_eq!(target(&a(1), &active), None);
+    }
+}

@@ -1,0 +1,204 @@
+//! The shape of the host, checked on its source: only `apply/` calls an AWS operation that changes
+//! anything, and no pipeline stage imports a stage above it. Both fail the suite (and CI) when a
+//! change breaks them; a mutating call added under, say, `host/src/plan/` names its file and line.
+
+use std::path::{Path, PathBuf};
+
+use cortado_e2e::repo_root;
+
+/// SDK operations (snake_case fluent builders) that change something, in every service cortado
+/// links. A new mutating operation the host starts calling belongs here too.
+const MUTATING: &[&str] = &[
+    // ECS
+    "register_task_definition",
+    "deregister_task_definition",
+    "delete_task_definitions",
+    "create_service",
+    "update_service",
+    "delete_service",
+    "tag_resource",
+    "untag_resource",
+    "run_task",
+    "start_task",
+    "stop_task",
+    "execute_command",
+    "create_task_set",
+    "update_task_set",
+    "delete_task_set",
+    "update_service_primary_task_set",
+    "stop_service_deployment",
+    "continue_service_deployment",
+    "put_account_setting",
+    "put_attributes",
+    "update_container_instances_state",
+    // Application Auto Scaling
+    "register_scalable_target",
+    "deregister_scalable_target",
+    "put_scaling_policy",
+    "delete_scaling_policy",
+    "put_scheduled_action",
+    // CodeDeploy
+    "create_deployment",
+    "stop_deployment",
+    "continue_deployment",
+    "put_lifecycle_event_hook_execution_status",
+    // CloudWatch Logs
+    "create_log_group",
+    "create_log_stream",
+    "put_log_events",
+    "delete_log_group",
+    // SSM, Secrets Manager, S3, IAM (cortado only reads these)
+    "start_session",
+    "put_parameter",
+    "delete_parameter",
+    "put_secret_value",
+    "update_secret",
+    "put_object",
+    "delete_object",
+    "create_role",
+    "put_role_policy",
+    "attach_role_policy",
+];
+
+/// Low to high. A module may import modules of its own rank or lower.
+const RANKS: &[(&str, u32)] = &[
+    ("error", 0),
+    ("style", 0),
+    ("progress", 0),
+    ("env", 1),
+    ("template", 1),
+    ("jsonnet", 1),
+    ("functions", 1),
+    ("config", 2),
+    ("definitions", 3),
+    ("aws", 4),
+    ("plugin", 5),
+    ("diff", 6),
+    ("context", 7),
+    ("plan", 8),
+    ("gate", 9),
+    ("apply", 10),
+    ("wait", 11),
+    ("verify", 12),
+    ("output", 13),
+    // The top: commands parse (their clap structs live in cli.rs) and present.
+    ("commands", 14),
+    ("cli", 14),
+];
+
+fn rank(module: &str) -> Option<u32> {
+    RANKS.iter().find(|(m, _)| *m == module).map(|(_, r)| *r)
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+        let path = entry.expect("dir entry").path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// `host/src/plan/deploy.rs` → `plan`; `host/src/cli.rs` → `cli`.
+fn module_of(src: &Path, file: &Path) -> String {
+    let rel = file.strip_prefix(src).expect("under src");
+    let first = rel.components().next().expect("a component").as_os_str().to_string_lossy().into_owned();
+    first.trim_end_matches(".rs").to_owned()
+}
+
+/// Code lines (comments dropped), numbered from 1.
+fn code_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    text.lines().enumerate().map(|(i, l)| (i + 1, l)).filter(|(_, l)| !l.trim_start().starts_with("//"))
+}
+
+/// Every `(file:line, text)` where a mutating operation is called outside `apply/`.
+pub fn mutating_calls_outside_apply(src: &Path) -> Vec<String> {
+    let mut files = Vec::new();
+    rust_files(src, &mut files);
+    let mut found = Vec::new();
+    for file in files {
+        if module_of(src, &file) == "apply" {
+            continue;
+        }
+        let text = std::fs::read_to_string(&file).expect("read source");
+        for (n, line) in code_lines(&text) {
+            for op in MUTATING {
+                if line.contains(&format!(".{op}(")) || line.contains(&format!("::{op}(")) {
+                    found.push(format!("{}:{n}: {op}: {}", file.display(), line.trim()));
+                }
+            }
+        }
+    }
+    found
+}
+
+/// Every `(file:line, text)` where a module names a module ranked above it (`crate::x`, or the
+/// groups of `use crate::{x, y}`).
+pub fn upward_imports(src: &Path) -> Vec<String> {
+    let mut files = Vec::new();
+    rust_files(src, &mut files);
+    let mut found = Vec::new();
+    for file in files {
+        let own = module_of(src, &file);
+        let Some(own_rank) = rank(&own) else { continue };
+        let text = std::fs::read_to_string(&file).expect("read source");
+        for (n, line) in code_lines(&text) {
+            let mut named: Vec<String> = Vec::new();
+            for (i, _) in line.match_indices("crate::") {
+                let rest = &line[i + "crate::".len()..];
+                if let Some(group) = rest.strip_prefix('{') {
+                    let end = group.find('}').unwrap_or(group.len());
+                    named.extend(group[..end].split(',').map(|p| p.trim().split("::").next().unwrap_or("").to_owned()));
+                } else {
+                    named.push(rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect());
+                }
+            }
+            for m in named {
+                if let Some(r) = rank(&m)
+                    && r > own_rank
+                {
+                    found.push(format!("{}:{n}: {own} imports {m}: {}", file.display(), line.trim()));
+                }
+            }
+        }
+    }
+    found
+}
+
+fn host_src() -> PathBuf {
+    repo_root().join("host/src")
+}
+
+#[test]
+fn only_apply_calls_mutating_aws_operations() {
+    let found = mutating_calls_outside_apply(&host_src());
+    assert!(found.is_empty(), "mutating AWS calls outside host/src/apply/ (move them into apply/, behind a plan step):\n{}", found.join("\n"));
+}
+
+#[test]
+fn no_stage_imports_a_stage_above_it() {
+    let found = upward_imports(&host_src());
+    assert!(found.is_empty(), "a module imports one above it (see RANKS in tests/tests/layering.rs):\n{}", found.join("\n"));
+}
+
+#[test]
+fn the_checks_catch_what_they_look_for() {
+    // The scanners themselves, on a scratch tree: a mutating call in plan/ and an upward import
+    // in gate/ are both found; the same call in apply/ is not.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let src = dir.path();
+    std::fs::create_dir_all(src.join("plan")).unwrap();
+    std::fs::create_dir_all(src.join("apply")).unwrap();
+    std::fs::create_dir_all(src.join("gate")).unwrap();
+    std::fs::write(src.join("plan/x.rs"), "fn f(c: &C) { c.update_service().send(); }\n// c.run_task() in a comment\n").unwrap();
+    std::fs::write(src.join("apply/x.rs"), "fn f(c: &C) { c.update_service().send(); }\n").unwrap();
+    std::fs::write(src.join("gate/x.rs"), "use crate::{plan::Plan, commands::App};\nuse crate::output::Style;\n").unwrap();
+    let calls = mutating_calls_outside_apply(src);
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert!(calls[0].contains("plan/x.rs:1: update_service"), "{calls:?}");
+    let ups = upward_imports(src);
+    assert_eq!(ups.len(), 2, "{ups:?}");
+    assert!(ups[0].contains("gate imports commands") && ups[1].contains("gate imports output"), "{ups:?}");
+}
