@@ -234,6 +234,15 @@ fn sha256_hex(bytes: &[u8]) -> String {
 impl Project {
     /// Starts cortado without waiting for it (for signal tests).
     pub fn spawn(&self, args: &[&str]) -> std::process::Child {
-        self.command(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn cortado")
+        self.spawn_with(args, &[])
+    }
+
+    /// Starts cortado with the `extra` variables, without waiting for it.
+    pub fn spawn_with(&self, args: &[&str], extra: &[(&str, &str)]) -> std::process::Child {
+        let mut cmd = self.command(args);
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn cortado")
     }
 }

@@ -37,6 +37,22 @@ fn audit(p: &Project) -> Vec<Value> {
     p.read("cortado-audit.jsonl").lines().map(|l| serde_json::from_str(l).unwrap()).collect()
 }
 
+/// The decision records, each gate's verdict flattened beside the command's fields.
+fn decisions(p: &Project) -> Vec<Value> {
+    audit(p)
+        .into_iter()
+        .filter(|r| r["kind"] == "decision")
+        .map(|r| {
+            let mut g = r["gates"][0].clone();
+            for k in ["command", "caller", "dry_run", "run_id", "plan_digest", "mutations"] {
+                g[k] = r[k].clone();
+            }
+            g["command_outcome"] = r["outcome"].clone();
+            g
+        })
+        .collect()
+}
+
 #[test]
 fn advisory_warns_and_deploys() {
     let (p, region) = project("advisory", &freeze("advisory"));
@@ -44,8 +60,14 @@ fn advisory_warns_and_deploys() {
     run.expect_code(0);
     assert!(run.stderr.contains("gate change-freeze (advisory") && run.stderr.contains("DENY") && run.stderr.contains("end-of-year freeze"), "{}", run.stderr);
     assert!(mutating(&p, &region).contains(&"ecs:UpdateService".to_string()));
-    assert!(run.stderr.contains("audit: 1 decision(s) appended to") && run.stderr.contains("(head "), "{}", run.stderr);
-    let records = audit(&p);
+    assert!(run.stderr.contains("audit: decision on deploy (1 gate(s)) appended to") && run.stderr.contains("(head "), "{}", run.stderr);
+    let all = audit(&p);
+    assert_eq!(all.len(), 2, "a decision and its outcome: {all:?}");
+    assert_eq!(all[1]["kind"], "outcome");
+    assert_eq!(all[1]["decision"], all[0]["hash"]);
+    assert_eq!(all[1]["result"], "ok");
+    assert!(all[1]["changed"].as_array().unwrap().iter().any(|c| c["operation"] == "ecs:UpdateService"), "{}", all[1]);
+    let records = decisions(&p);
     assert_eq!(records.len(), 1);
     assert_eq!(records[0]["outcome"], "warned");
     assert_eq!(records[0]["decision"], "deny");
@@ -72,7 +94,7 @@ fn soft_mandatory_denies_and_an_override_with_a_reason_deploys() {
     let run = p.run(&["deploy", "--override", "change-freeze", "--reason", "hotfix INC-42"], &[]);
     run.expect_code(0);
     assert!(run.stderr.contains("overridden: hotfix INC-42"), "{}", run.stderr);
-    let records = audit(&p);
+    let records = decisions(&p);
     let last = records.last().unwrap();
     assert_eq!(last["outcome"], "overridden");
     assert_eq!(last["override"], true);
@@ -92,7 +114,7 @@ fn hard_mandatory_denies_even_with_an_override() {
     run.expect_code(1);
     let run = p.run(&["rollback", "--dry-run"], &[]);
     assert_ne!(run.code, 0, "{}", run.stderr);
-    assert!(audit(&p).iter().any(|r| r["command"] == "scale"));
+    assert!(decisions(&p).iter().any(|r| r["command"] == "scale"));
 }
 
 #[test]
@@ -113,7 +135,7 @@ fn dry_run_prints_decisions_and_changes_nothing() {
     run.expect_code(1);
     assert!(run.stderr.contains("DENY") && run.stderr.contains("dry run: would be blocked by gate change-freeze"), "{}", run.stderr);
     assert!(mutating(&p, &region).is_empty());
-    assert_eq!(audit(&p)[0]["dry_run"], true);
+    assert_eq!(decisions(&p)[0]["dry_run"], true);
 }
 
 #[test]

@@ -154,9 +154,16 @@ fn gates_see_run_and_can_be_overridden_with_a_reason() {
     run.expect_code(0);
     assert_eq!(ecs_calls(&region).iter().filter(|c| *c == "ecs:RunTask").count(), 1);
     let audit: Vec<Value> = p.read("cortado-audit.jsonl").lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    let outcomes: Vec<(&str, &str, &str)> =
-        audit.iter().map(|r| (r["command"].as_str().unwrap(), r["outcome"].as_str().unwrap(), r["override_reason"].as_str().unwrap_or(""))).collect();
+    let outcomes: Vec<(&str, &str, &str)> = audit
+        .iter()
+        .filter(|r| r["kind"] == "decision")
+        .map(|r| (r["command"].as_str().unwrap(), r["gates"][0]["outcome"].as_str().unwrap(), r["gates"][0]["override_reason"].as_str().unwrap_or("")))
+        .collect();
     assert_eq!(outcomes, vec![("run", "blocked", ""), ("run", "overridden", "hotfix INC-42")], "{audit:?}");
+    // The run's outcome names the task it started, chained to the approved decision.
+    let outcome = audit.iter().find(|r| r["kind"] == "outcome").expect("an outcome record");
+    assert_eq!(outcome["decision"], audit[1]["hash"]);
+    assert!(outcome["tasks"][0].as_str().unwrap().contains(":task/"), "{outcome}");
 }
 
 #[test]

@@ -8,17 +8,9 @@ use serde_json::Value;
 use super::App;
 use crate::aws::ecs;
 use crate::cli::DiffArgs;
-use crate::diff::{self, normalize};
+use crate::diff::{self, Pair};
 use crate::error::DiffFound;
 use crate::output::Style;
-
-/// One side-by-side comparison: remote (None when absent) and local, already normalised.
-struct Pair {
-    remote: Option<Value>,
-    local: Value,
-    remote_name: String,
-    local_name: String,
-}
 
 pub async fn run(app: &App, args: DiffArgs) -> Result<()> {
     // Local side first: bad input fails before any AWS call.
@@ -42,15 +34,8 @@ pub async fn run(app: &App, args: DiffArgs) -> Result<()> {
         if remote.is_none() {
             tracing::info!("service {service} is not found in cluster {}: deploy will create it", app.config.cluster);
         }
-        let has_desired = local.get("desiredCount").is_some();
-        let ignore = &app.config.ignore.tags;
         remote_td_arn = remote.as_ref().and_then(|r| r.get("taskDefinition")).and_then(Value::as_str).map(str::to_owned);
-        pairs.push(Pair {
-            remote_name: remote.as_ref().and_then(|r| r.get("serviceArn")).and_then(Value::as_str).unwrap_or("").to_owned(),
-            remote: remote.as_ref().map(|r| normalize::service(r, ignore, has_desired)),
-            local: normalize::service(local, ignore, has_desired),
-            local_name: path.display().to_string(),
-        });
+        pairs.push(Pair::service(local, remote.as_ref(), &app.config.ignore.tags, &path.display().to_string()));
     }
     if remote_td_arn.is_none()
         && let Some(family) = crate::definitions::family(&local_td)
@@ -60,22 +45,17 @@ pub async fn run(app: &App, args: DiffArgs) -> Result<()> {
     let remote_td = match &remote_td_arn {
         Some(arn) => {
             let (def, tags) = ecs::describe_task_definition(&client, arn).await?;
-            Some(normalize::task_definition(&ecs::registerable(&def, &tags)))
+            Some(ecs::registerable(&def, &tags))
         }
         None => None,
     };
-    pairs.push(Pair {
-        remote: remote_td,
-        local: normalize::task_definition(&local_td),
-        remote_name: remote_td_arn.unwrap_or_default(),
-        local_name: td_path.display().to_string(),
-    });
+    pairs.push(Pair::task_definition(&local_td, remote_td.as_ref(), remote_td_arn.as_deref().unwrap_or(""), &td_path.display().to_string()));
 
     let mut differs = false;
     let style = Style::stdout();
     let mut stdout = std::io::stdout().lock();
     for pair in &pairs {
-        if pair.remote.as_ref() == Some(&pair.local) {
+        if !pair.differs() {
             continue;
         }
         differs = true;
@@ -87,7 +67,7 @@ pub async fn run(app: &App, args: DiffArgs) -> Result<()> {
             stdout = std::io::stdout().lock();
             continue;
         }
-        let text = if args.no_unified { full_diff(pair) } else { diff::unified(pair.remote.as_ref(), &pair.local, &pair.remote_name, &pair.local_name) };
+        let text = if args.no_unified { full_diff(pair) } else { pair.unified() };
         stdout.write_all(diff::colorize(&text, &style).as_bytes())?;
     }
     drop(stdout);

@@ -76,6 +76,7 @@ impl LazyPlugin {
         let (bytes, digest) = self.bytes()?;
         let spec = self.spec(digest)?;
         let loaded = LoadedPlugin::load(&bytes, spec)?;
+        check_manifest(&self.config.name, &loaded.manifest)?;
         Ok(loaded)
     }
 
@@ -104,6 +105,16 @@ impl LazyPlugin {
             broker: Arc::new(Broker { plugin: p.name.clone(), grants: grants::effective(p), slot: self.slot.clone(), denials: Default::default() }),
         })
     }
+}
+
+/// A manifest the host can act on: every function's argument range is a range.
+fn check_manifest(plugin: &str, m: &bindings::Manifest) -> Result<()> {
+    for f in &m.functions {
+        if f.min_args > f.max_args {
+            anyhow::bail!("plugin {plugin:?}: manifest function {:?} has min-args {} > max-args {}; refusing the plugin", f.name, f.min_args, f.max_args);
+        }
+    }
+    Ok(())
 }
 
 /// The `limits:` block: `memory` (bytes or `64MiB`), `timeout` (Go duration), `max_output` (bytes or size).
@@ -194,5 +205,19 @@ pub fn gate_outcome(plugin: &LoadedPlugin, plan: &bindings::Plan) -> bindings::D
     match plugin.evaluate(plan) {
         Ok(d) => d,
         Err(e) => bindings::Decision::Deny(vec![e.to_string()]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bindings::{FunctionSpec, Manifest};
+
+    #[test]
+    fn a_manifest_with_min_args_above_max_args_is_refused() {
+        let f = |min, max| FunctionSpec { name: "f".into(), min_args: min, max_args: max, description: String::new() };
+        let m = |fs| Manifest { name: "p".into(), version: "1".into(), description: String::new(), functions: fs, hooks: vec![], capabilities: vec![] };
+        assert!(super::check_manifest("p", &m(vec![f(1, 2), f(0, 0)])).is_ok());
+        let e = super::check_manifest("p", &m(vec![f(3, 1)])).unwrap_err();
+        assert!(e.to_string().contains("min-args 3 > max-args 1"), "{e}");
     }
 }
