@@ -87,4 +87,5 @@ step "cortado audit verify cortado-audit.jsonl   # every gate decision, hash-cha
 "$cortado" audit verify cortado-audit.jsonl
 
 step "cortado iam-policy   # what this config needs, plugins' grants included"
-"$cortado" iam-policy | head -40
+"$cortado" iam-policy > "$work/policy.json"
+head -40 "$work/policy.json"

@@ -603,6 +603,7 @@ impl RunArgs {
 
 /// Parses arguments, runs the command, and returns the process exit code.
 pub fn main() -> i32 {
+    restore_sigpipe();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -631,6 +632,15 @@ pub fn main() -> i32 {
             print_error(&err);
             crate::error::exit_code(&err)
         }
+    }
+}
+
+/// `cortado iam-policy | head` ends quietly, as Unix tools do, instead of panicking on EPIPE:
+/// Rust ignores SIGPIPE by default, which turns a closed pipe into a `println!` panic.
+fn restore_sigpipe() {
+    // SAFETY: called first thing in main, before any thread exists; SIG_DFL is a valid handler.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 
