@@ -43,6 +43,12 @@ pub struct Globals {
     /// Interactive selector (peco, fzf) for tasks and exec [env: CORTADO_FILTER_COMMAND]
     #[arg(long = "filter-command", global = true)]
     pub filter_command: Option<String>,
+    /// ecspresso's name for `--output json` where the two overlap (deploy, scale, refresh, rollback, wait, verify) [env: CORTADO_LOG_FORMAT]
+    #[arg(long = "log-format", global = true, value_parser = ["text", "json"])]
+    pub log_format: Option<String>,
+    /// Refuse plugins that run outside the sandbox (the `external` plugin), as `strict: true` in the config does
+    #[arg(long = "sandboxed-only", global = true)]
+    pub sandboxed_only: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -482,6 +488,11 @@ pub struct RunArgs {
     /// FARGATE, EC2 or EXTERNAL (overrides the service definition's launch type and capacity providers)
     #[arg(long = "launch-type")]
     pub launch_type: Option<String>,
+    /// Delete the managed EBS volumes taken from the service definition when the task stops (the default)
+    #[arg(long = "ebs-delete-on-termination", overrides_with = "no_ebs_delete_on_termination")]
+    pub ebs_delete_on_termination: bool,
+    #[arg(long = "no-ebs-delete-on-termination", overrides_with = "ebs_delete_on_termination")]
+    pub no_ebs_delete_on_termination: bool,
     #[command(flatten)]
     pub gate: GateArgs,
 }
@@ -510,6 +521,9 @@ pub struct TasksArgs {
     /// Stop without asking
     #[arg(long)]
     pub force: bool,
+    /// Select one task and print its timeline: lifecycle times, container exits, and its awslogs lines
+    #[arg(long)]
+    pub trace: bool,
 }
 
 #[derive(Args, Debug)]
@@ -572,6 +586,9 @@ impl Globals {
         if self.filter_command.is_none() {
             self.filter_command = get("FILTER_COMMAND");
         }
+        if self.log_format.is_none() {
+            self.log_format = get("LOG_FORMAT").filter(|f| f == "text" || f == "json");
+        }
         self
     }
 }
@@ -591,6 +608,10 @@ pub fn main() -> i32 {
     let env = crate::env::Env::from_process();
     let globals = cli.globals.clone().with_env_defaults(&env);
     crate::output::init_logging(globals.debug);
+    if let Err(e) = crate::env::export_envfiles(&globals.envfile) {
+        print_error(&e.into());
+        return crate::error::EXIT_INPUT;
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(r) => r,
         Err(e) => {
@@ -598,7 +619,11 @@ pub fn main() -> i32 {
             return crate::error::EXIT_FAILURE;
         }
     };
-    let result: Result<()> = runtime.block_on(dispatch(cli.command, globals, env));
+    let mut command = cli.command;
+    if globals.log_format.as_deref() == Some("json") {
+        json_output_for_log_format(&mut command);
+    }
+    let result: Result<()> = runtime.block_on(dispatch(command, globals, env));
     match result {
         Ok(()) => crate::error::EXIT_OK,
         Err(err) if err.is::<crate::error::DiffFound>() => crate::error::EXIT_FAILURE,
@@ -607,6 +632,23 @@ pub fn main() -> i32 {
             crate::error::exit_code(&err)
         }
     }
+}
+
+/// `--log-format json` (ecspresso) selects `--output json` on the commands that have it.
+fn json_output_for_log_format(command: &mut Command) {
+    let output = match command {
+        Command::Deploy(a) => &mut a.output,
+        Command::Scale(a) => &mut a.output,
+        Command::Refresh(a) => &mut a.output,
+        Command::Rollback(a) => &mut a.output,
+        Command::Wait(a) => a,
+        Command::Verify(a) => {
+            a.output = VerifyOutput::Json;
+            return;
+        }
+        _ => return,
+    };
+    output.output = "json".into();
 }
 
 fn print_error(err: &anyhow::Error) {

@@ -11,6 +11,7 @@ pub mod render;
 pub mod run;
 pub mod status;
 pub mod tasks;
+pub mod trace;
 pub mod verify;
 
 use std::path::PathBuf;
@@ -56,6 +57,7 @@ impl App {
         if let Some(fc) = &globals.filter_command {
             config.filter_command = Some(fc.clone());
         }
+        config.strict |= globals.sandboxed_only;
         let region = config.region.clone().or_else(|| env.get("AWS_REGION").map(str::to_owned));
         let plugins = PluginHost::new(&config, AwsSlot::new(region, globals.assume_role_arn.clone()));
         let registry = plugins.registry(&config, env.lookup_fn())?;

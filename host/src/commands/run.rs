@@ -175,9 +175,11 @@ pub async fn run(app: &App, args: RunArgs) -> Result<()> {
 }
 
 fn source(app: &App, args: &RunArgs) -> Result<Source> {
-    let picked = [args.revision.is_some(), args.latest_task_definition, args.skip_task_definition, args.task_def.is_some()].iter().filter(|x| **x).count();
-    if picked > 1 {
-        return Err(InputError::new("--task-def, --revision, --latest-task-definition and --skip-task-definition choose the task definition: give one").into());
+    // As in ecspresso, --revision and --latest-task-definition say which revision
+    // --skip-task-definition runs; only --task-def (register a file) excludes them.
+    let registered = [args.revision.is_some(), args.latest_task_definition, args.skip_task_definition];
+    if args.task_def.is_some() && registered.contains(&true) {
+        return Err(InputError::new("--task-def registers a file; --revision, --latest-task-definition and --skip-task-definition run a registered one: give one").into());
     }
     Ok(match (args.revision, args.latest_task_definition, args.skip_task_definition, &args.task_def) {
         (Some(n), _, _, _) => Source::Revision(n),
@@ -292,6 +294,9 @@ fn request(app: &App, args: &RunArgs, td: &Value, sv: Option<&Value>, overrides:
     if let Some(net) = network_configuration(sv, args) {
         b.insert("networkConfiguration".into(), net);
     }
+    if let Some(vcs) = sv.and_then(|s| s.get("volumeConfigurations")).and_then(Value::as_array) {
+        b.insert("volumeConfigurations".into(), task_volume_configurations(vcs, !args.no_ebs_delete_on_termination));
+    }
     if let Some(lt) = &args.launch_type {
         b.insert("launchType".into(), json!(lt));
         b.remove("capacityProviderStrategy");
@@ -317,6 +322,21 @@ fn request(app: &App, args: &RunArgs, td: &Value, sv: Option<&Value>, overrides:
         b.insert("clientToken".into(), json!(t));
     }
     Value::Object(b)
+}
+
+/// The service definition's managed EBS volumes as RunTask wants them (ecspresso's conversion):
+/// the same settings plus a termination policy from `--[no-]ebs-delete-on-termination`.
+fn task_volume_configurations(service_volumes: &[Value], delete_on_termination: bool) -> Value {
+    let converted = service_volumes.iter().map(|vc| {
+        let mut task_vc = json!({"name": vc.get("name").cloned().unwrap_or(Value::Null)});
+        if let Some(ebs) = vc.get("managedEBSVolume").and_then(Value::as_object) {
+            let mut ebs = ebs.clone();
+            ebs.insert("terminationPolicy".into(), json!({"deleteOnTermination": delete_on_termination}));
+            task_vc["managedEBSVolume"] = Value::Object(ebs);
+        }
+        task_vc
+    });
+    Value::Array(converted.collect())
 }
 
 /// `--overrides` (plain JSON, wins) or `--overrides-file` (rendered like a definition file).

@@ -108,6 +108,10 @@ pub async fn run(app: &App, args: TasksArgs) -> Result<()> {
         println!("{}", row.arn);
         return Ok(());
     }
+    if args.trace {
+        let row = select(app, &rows, "task")?;
+        return super::trace::print(&client, &app.config.cluster, app.config.service.as_deref(), &row.arn).await;
+    }
     print_rows(&rows, args.output)?;
     Ok(())
 }

@@ -50,6 +50,8 @@ pub struct Config {
     pub ignore: IgnoreConfig,
     /// Where gate decisions are appended (default: `cortado-audit.jsonl` beside the config).
     pub audit_log: Option<PathBuf>,
+    /// `strict: true`: refuse plugins that run outside the sandbox (`external`).
+    pub strict: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -130,7 +132,11 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Config> {
     let source = std::fs::read_to_string(path).map_err(|e| InputError::in_file(path, format!("cannot read config file: {e}")))?;
     let funcs = template::env_funcs(opts.env.lookup_fn());
     let value = parse_config_source(path, &source, &funcs, &opts.env.lookup_fn(), &opts.jsonnet)?;
-    let config = from_value(path, &source, value)?;
+    let mut config = from_value(path, &source, value)?;
+    // ecspresso's Restrict fills an empty region from AWS_REGION, so `render config` shows it.
+    if config.region.is_none() {
+        config.region = opts.env.get("AWS_REGION").filter(|r| !r.is_empty()).map(str::to_owned);
+    }
     config.check_required_version()?;
     Ok(config)
 }
@@ -286,6 +292,11 @@ fn from_value(path: &Path, source: &str, value: Value) -> Result<Config> {
         }
         Some(other) => return Err(f.error("timeout", format!("expected a duration string, found {}", kind(other))).into()),
     };
+    let strict = match f.get("strict") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(other) => return Err(f.error("strict", format!("expected true or false, found {}", kind(other))).into()),
+    };
     let appspec = f.get("appspec").cloned();
     let codedeploy = match f.get("codedeploy") {
         None => None,
@@ -336,6 +347,7 @@ fn from_value(path: &Path, source: &str, value: Value) -> Result<Config> {
         codedeploy,
         ignore,
         audit_log,
+        strict,
     };
     config.check_plugin_functions()?;
     Ok(config)

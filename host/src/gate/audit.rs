@@ -44,6 +44,11 @@ impl AuditLog {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => GENESIS.to_owned(),
             Err(e) => return Err(e).with_context(|| format!("reading audit log {}", self.path.display())),
         };
+        // A run with a plugin outside the sandbox says so in every record it writes.
+        let unsandboxed = crate::plugin::external::unsandboxed();
+        if !unsandboxed.is_empty() {
+            record.insert("unsandboxed_plugins".into(), unsandboxed.iter().map(|n| Value::String(n.clone())).collect());
+        }
         record.insert("prev".into(), Value::String(prev));
         let hash = record_hash(&record);
         record.insert("hash".into(), Value::String(hash));

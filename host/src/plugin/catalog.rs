@@ -29,6 +29,12 @@ pub const FIRST_PARTY: &[FirstParty] = &[
     FirstParty { name: "change-freeze", functions: &[], signatures: &[], verifier: false, gate: true },
 ];
 
+/// Does this first-party function also answer as `NAME#json` (the value as typed JSON)? Jsonnet's
+/// native then gets numbers, booleans, lists and objects with their types.
+pub fn has_json_form(plugin: &str, function: &str) -> bool {
+    plugin.eq_ignore_ascii_case("tfstate") && matches!(function, "tfstate" | "tfstatef")
+}
+
 /// Looks a first-party plugin up by name, case-insensitively as ecspresso does.
 pub fn first_party(name: &str) -> Option<&'static FirstParty> {
     FIRST_PARTY.iter().find(|p| p.name.eq_ignore_ascii_case(name))
