@@ -27,7 +27,7 @@ use crate::config::PluginConfig;
 use crate::error::InputError;
 
 /// The plugin name that selects this runner (as in ecspresso).
-pub const NAME: &str = "external";
+pub const NAME: &str = super::catalog::EXTERNAL;
 
 /// Variables an external command always gets (when cortado has them).
 const BASE_ENV: &[&str] = &["PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR"];
