@@ -47,8 +47,8 @@ var funcs = template.FuncMap{
 	"tfstate": func(addr string) string { return "tf:" + addr },
 	"ssm":     func(name string) string { return "ssm:" + name },
 	"list":    func(items ...interface{}) []interface{} { return items },
-	"dict": func(kv ...string) map[string]string {
-		m := map[string]string{}
+	"dict": func(kv ...string) map[string]interface{} {
+		m := map[string]interface{}{}
 		for i := 0; i+1 < len(kv); i += 2 {
 			m[kv[i]] = kv[i+1]
 		}
