@@ -49,6 +49,11 @@ pub struct Globals {
     /// Refuse plugins that run outside the sandbox (the `external` plugin), as `strict: true` in the config does
     #[arg(long = "sandboxed-only", global = true)]
     pub sandboxed_only: bool,
+    /// Colour even when the output is not a terminal (ecspresso's --color); --no-color never
+    #[arg(long, global = true, overrides_with = "no_color")]
+    pub color: bool,
+    #[arg(long = "no-color", global = true, overrides_with = "color")]
+    pub no_color: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -149,6 +154,11 @@ pub struct DiffArgs {
     /// Run this command with the remote and local files as its last two arguments instead [env: CORTADO_DIFF_COMMAND]
     #[arg(long)]
     pub external: Option<String>,
+    /// Compare the service too (the default); --without-service compares only the task definition (ecspresso v2.8)
+    #[arg(long = "with-service", overrides_with = "without_service")]
+    pub with_service: bool,
+    #[arg(long = "without-service", overrides_with = "with_service")]
+    pub without_service: bool,
 }
 
 #[derive(Args, Debug)]
@@ -607,6 +617,8 @@ pub fn main() -> i32 {
     };
     let env = crate::env::Env::from_process();
     let globals = cli.globals.clone().with_env_defaults(&env);
+    // Both set process variables: before the logger and the runtime, while single-threaded.
+    crate::output::choose_color(globals.color, globals.no_color);
     crate::output::init_logging(globals.debug);
     if let Err(e) = crate::env::export_envfiles(&globals.envfile) {
         print_error(&e.into());

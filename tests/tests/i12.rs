@@ -308,3 +308,44 @@ fn log_format_json_is_output_json() {
     run.expect_code(0);
     assert!(run.stdout.lines().all(|l| serde_json::from_str::<Value>(l).is_ok()) && !run.stdout.is_empty(), "{}", run.stdout);
 }
+
+/// ecspresso v2.4-v2.8 surface a config or CI script may use: `codedeploy.deployment_config_name`
+/// (v2.5), `diff --without-service` (v2.8), `--[no-]color` (v2.4).
+#[test]
+fn ecspresso_2_4_to_2_8_surface() {
+    let sim = sim();
+    let region = cortado_e2e::unique_region("surface");
+    let seed = sim.seed(&region, &region);
+    let p = Project::against(sim, &region);
+    let cluster = seed["ecs"]["clusterName"].as_str().unwrap();
+    p.run(&["init", "--cluster", cluster, "--service", seed["ecs"]["blueGreenServiceName"].as_str().unwrap()], &[]).expect_code(0);
+    let config = p.read("cortado.yml").replace("codedeploy:\n", "codedeploy:\n  deployment_config_name: CodeDeployDefault.ECSCanary10Percent5Minutes\n");
+    assert!(config.contains("deployment_config_name"), "{config}");
+    p.write("cortado.yml", &config);
+    let td = p.read("ecs-task-def.json").replace(":v1\"", ":v2\"");
+    p.write("ecs-task-def.json", &td);
+    p.run(&["deploy", "--no-wait"], &[]).expect_code(0);
+    let body = json!({"applicationName": seed["codedeploy"]["applicationName"], "deploymentGroupName": seed["codedeploy"]["deploymentGroupName"]});
+    let list = cortado_e2e::seeded::aws_json(sim, &region, "codedeploy", "CodeDeploy_20141006.ListDeployments", &body);
+    let id = list["deployments"].as_array().and_then(|d| d.last()).cloned().unwrap_or_else(|| panic!("no deployment: {list}"));
+    let dep = cortado_e2e::seeded::aws_json(sim, &region, "codedeploy", "CodeDeploy_20141006.GetDeployment", &json!({"deploymentId": id}));
+    assert_eq!(dep["deploymentInfo"]["deploymentConfigName"], "CodeDeployDefault.ECSCanary10Percent5Minutes", "{dep}");
+
+    // diff --without-service: a local service change is not compared.
+    let (p, _region, seed) = seeded("withoutsv");
+    let mut sv = cortado_e2e::seeded::service_definition(&seed);
+    sv["healthCheckGracePeriodSeconds"] = json!(99);
+    write_project(&p, &seed, &task_definition(&seed), Some(&sv), "");
+    let run = p.run(&["diff", "--exit-code"], &[]);
+    run.expect_code(1);
+    assert!(run.stdout.contains("healthCheckGracePeriodSeconds"), "{}", run.stdout);
+    let run = p.run(&["diff", "--exit-code", "--without-service"], &[]);
+    assert!(!run.stdout.contains("healthCheckGracePeriodSeconds"), "{}", run.stdout);
+    assert!(run.stderr.is_empty() || !run.stderr.contains("Usage"), "{}", run.stderr);
+
+    // --color forces colour off a terminal; --no-color (and NO_COLOR) never colours.
+    let run = p.run(&["--color", "diff"], &[]);
+    assert!(run.stdout.contains("\u{1b}["), "{}", run.stdout);
+    let run = p.run(&["diff", "--no-color"], &[("CLICOLOR_FORCE", "1")]);
+    assert!(!run.stdout.contains("\u{1b}[") && run.stdout.contains("healthCheckGracePeriodSeconds"), "{}", run.stdout);
+}

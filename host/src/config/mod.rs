@@ -98,6 +98,9 @@ pub struct CodeDeployConfig {
     pub application_name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deployment_group_name: Option<String>,
+    /// Overrides the deployment group's deployment config (ecspresso v2.5, #829).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deployment_config_name: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize)]
@@ -302,7 +305,11 @@ fn from_value(path: &Path, source: &str, value: Value) -> Result<Config> {
         None => None,
         Some(Value::Object(o)) => {
             let mut cf = Fields::new(path, source, "codedeploy", o);
-            let c = CodeDeployConfig { application_name: cf.string("application_name")?, deployment_group_name: cf.string("deployment_group_name")? };
+            let c = CodeDeployConfig {
+                application_name: cf.string("application_name")?,
+                deployment_group_name: cf.string("deployment_group_name")?,
+                deployment_config_name: cf.string("deployment_config_name")?,
+            };
             cf.warn_unknown();
             Some(c)
         }

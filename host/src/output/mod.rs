@@ -12,12 +12,12 @@ pub struct Style {
 }
 
 impl Style {
-    /// Colour for stdout when it is a terminal and NO_COLOR is unset.
+    /// Colour for stdout when it is a terminal and NO_COLOR is unset, or when CLICOLOR_FORCE is set.
     pub fn stdout() -> Self {
-        Style { color: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none() }
+        Style { color: forced() || (std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()) }
     }
     pub fn stderr() -> Self {
-        Style { color: std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none() }
+        Style { color: forced() || (std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()) }
     }
     fn paint(&self, code: &str, s: &str) -> String {
         if self.color { format!("\x1b[{code}m{s}\x1b[0m") } else { s.to_owned() }
@@ -41,6 +41,25 @@ impl Style {
 
 /// Sets up the log subscriber: level-tagged lines on stderr for cortado's own events (`--debug`
 /// shows debug lines), warnings only from the libraries beneath it.
+fn forced() -> bool {
+    std::env::var_os("CLICOLOR_FORCE").is_some_and(|v| !v.is_empty() && v != "0") && std::env::var_os("NO_COLOR").is_none()
+}
+
+/// ecspresso's `--[no-]color`, through the variables every colour decision reads (NO_COLOR,
+/// CLICOLOR_FORCE), so child processes such as `diff --external` follow it too.
+pub fn choose_color(color: bool, no_color: bool) {
+    // SAFETY: called from `main` before the logger and the async runtime start, while the process
+    // is single-threaded.
+    unsafe {
+        if no_color {
+            std::env::set_var("NO_COLOR", "1");
+        } else if color {
+            std::env::remove_var("NO_COLOR");
+            std::env::set_var("CLICOLOR_FORCE", "1");
+        }
+    }
+}
+
 pub fn init_logging(debug: bool) {
     use tracing_subscriber::filter::Targets;
     use tracing_subscriber::prelude::*;

@@ -11,14 +11,20 @@
 //! - `tfstatef FORMAT ARGS…`: Go's `fmt.Sprintf(FORMAT, ARGS…)`, then `tfstate`.
 //!
 //! Config: `{"path": "/guest/visible/terraform.tfstate"}` (read through WASI; the host preopens its
-//! directory read-only) or `{"url": "s3://bucket/key"}` (read through the host's `s3:GetObject`
-//! broker); `url` also takes `file://PATH`. A local state holding an s3 `backend` block is followed
+//! directory read-only, and does the same for a `url` that is a plain path or `file://PATH`),
+//! `{"url": "s3://bucket/key"}` (the host's `s3:GetObject` broker), or `remote://HOST/ORG/WORKSPACE`
+//! and `http(s)://…` (fetched by the host's URL broker, which holds any token). A local state holding an s3 `backend` block is followed
 //! to the bucket (workspace from the `environment` file next to it, or `"workspace"` in the
 //! config). `"optional": true` treats an unreadable state as empty. The state is read and indexed
 //! once, on the first lookup, and kept for the instance's life.
 //!
-//! Capability: `s3:GetObject` on the object of an `s3://` url, else on `*` (only used when a local
-//! state points at an s3 backend).
+//! Capability: `s3:GetObject` on the object of an `s3://` url, `tfc:ReadState` / `http:Get` on a
+//! remote or HTTP url, else `s3:GetObject` on `*` (only used when a local state points at an s3
+//! backend).
+//!
+//! `tfstate#json` / `tfstatef#json` (not listed; the host's Jsonnet natives call them) return every
+//! value as JSON, so Jsonnet can tell the number `80` from the string `"80"`. With `optional: true`
+//! and no state, lookups are empty (`""`, or `null` as JSON), as ecspresso #1017.
 mod gojson;
 mod query;
 mod source;

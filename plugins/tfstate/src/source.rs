@@ -1,5 +1,6 @@
 //! Where the state comes from: the plugin config (`path` or `url`), reading it (a file through
-//! WASI, an S3 object through the host broker), and following a local state's `backend "s3"` block.
+//! WASI, an S3 object or a Terraform Cloud / HTTP state through the host's brokers), and following a
+//! local state's `backend "s3"` block.
 
 use serde_json::{Map, Value};
 
