@@ -137,7 +137,8 @@ impl Builtin for Native {
 
 impl Native {
     fn call_typed(&self, typed: &TypedFunc, args: &[Option<Thunk<Val>>]) -> jrsonnet_evaluator::Result<Val> {
-        let fail = |msg: String| -> jrsonnet_evaluator::Error { jrsonnet_evaluator::error::ErrorKind::RuntimeError(format!("{}: {msg}", self.name).into()).into() };
+        let fail =
+            |msg: String| -> jrsonnet_evaluator::Error { jrsonnet_evaluator::error::ErrorKind::RuntimeError(format!("{}: {msg}", self.name).into()).into() };
         let mut values = Vec::with_capacity(args.len());
         for arg in args.iter().flatten() {
             let v = arg.evaluate()?;

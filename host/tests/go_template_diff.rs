@@ -52,8 +52,8 @@ const STRINGS: &[&str] = &[r#""""#, r#""a""#, r#""TAG""#, r#""x y""#, "`raw`", r
 const BOOLS: &[&str] = &["true", "false"];
 const TEXTS: &[&str] = &["", " ", "a", "x\n", "  \n  ", "b c", "\t", "}", "a{b"];
 const VERBS: &[&str] = &[
-    "%d", "%s", "%v", "%q", "%x", "%X", "%05d", "%-4s|", "%.2f", "%t", "%c", "%U", "%o", "%e", "%g", "%+d", "%8.3f", "%%", "%v %v", "%d-%s", "%#v", "%T", "%6.2v",
-    "%#x", "%x %X", "%3c|", "%-8q|", "%08.3f", "%+.1e", "%5t|", "%.3s", "%#o", "%b",
+    "%d", "%s", "%v", "%q", "%x", "%X", "%05d", "%-4s|", "%.2f", "%t", "%c", "%U", "%o", "%e", "%g", "%+d", "%8.3f", "%%", "%v %v", "%d-%s", "%#v", "%T",
+    "%6.2v", "%#x", "%x %X", "%3c|", "%-8q|", "%08.3f", "%+.1e", "%5t|", "%.3s", "%#o", "%b",
 ];
 
 fn literal(r: &mut Rng) -> String {
@@ -384,9 +384,15 @@ fn engine_agrees_with_go_text_template() {
             *kinds.entry(kind).or_default() += 1;
         }
         let mut kinds: Vec<_> = kinds.into_iter().collect();
-        kinds.sort_by(|a, b| b.1.cmp(&a.1));
+        kinds.sort_by_key(|k| std::cmp::Reverse(k.1));
         eprintln!("Go's errors by kind: {kinds:#?}");
     }
     assert!(go_errors > CASES / 50 && go_errors < CASES / 2, "the generator should produce some, not mostly, errors: {go_errors}");
-    assert!(differences.is_empty(), "{} of {} templates differ from Go:\n{}", differences.len(), templates.len(), differences[..differences.len().min(40)].join("\n"));
+    assert!(
+        differences.is_empty(),
+        "{} of {} templates differ from Go:\n{}",
+        differences.len(),
+        templates.len(),
+        differences[..differences.len().min(40)].join("\n")
+    );
 }

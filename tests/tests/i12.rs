@@ -37,7 +37,10 @@ fn tfstate_project(config: &str) -> Project {
     let p = Project::new();
     p.write("infra/terraform.tfstate", STATE);
     p.write("app/ecs-task-def.json", &td_template("{{ tfstate `aws_lb_target_group.api.port` }}"));
-    p.write("app/ecspresso.yml", &format!("region: us-east-1\ncluster: c\ntask_definition: ecs-task-def.json\nplugins:\n  - name: tfstate\n    config:\n{config}"));
+    p.write(
+        "app/ecspresso.yml",
+        &format!("region: us-east-1\ncluster: c\ntask_definition: ecs-task-def.json\nplugins:\n  - name: tfstate\n    config:\n{config}"),
+    );
     p
 }
 
@@ -145,10 +148,9 @@ fn fake_tfc() -> FakeTfc {
             log.lock().unwrap().push((path.clone(), auth));
             let (status, body) = match path.as_str() {
                 "/api/v2/organizations/acme/workspaces/web" => ("200 OK", json!({"data": {"id": "ws-123"}}).to_string()),
-                "/api/v2/workspaces/ws-123/current-state-version" => (
-                    "200 OK",
-                    json!({"data": {"attributes": {"hosted-state-download-url": format!("http://{host}/download/sv-1")}}}).to_string(),
-                ),
+                "/api/v2/workspaces/ws-123/current-state-version" => {
+                    ("200 OK", json!({"data": {"attributes": {"hosted-state-download-url": format!("http://{host}/download/sv-1")}}}).to_string())
+                }
                 "/download/sv-1" | "/states/web.tfstate" => ("200 OK", STATE.to_owned()),
                 _ => ("404 Not Found", "{}".to_owned()),
             };
@@ -211,7 +213,8 @@ fn envfile_values_reach_the_aws_sdk() {
     p.write("aws.env", &format!("AWS_ENDPOINT_URL={}\nAWS_REGION={region}\n", sim().url));
     let mut bare = Project::new();
     bare.dir = p.dir;
-    bare.env = vec![("AWS_ACCESS_KEY_ID".into(), "testing".into()), ("AWS_SECRET_ACCESS_KEY".into(), "testing".into()), ("AWS_MAX_ATTEMPTS".into(), "1".into())];
+    bare.env =
+        vec![("AWS_ACCESS_KEY_ID".into(), "testing".into()), ("AWS_SECRET_ACCESS_KEY".into(), "testing".into()), ("AWS_MAX_ATTEMPTS".into(), "1".into())];
     let run = bare.run(&["--envfile", "aws.env", "revisions", "--output", "json"], &[]);
     run.expect_code(0);
     assert!(sim().calls_in(&region).iter().any(|c| c == "ecs:ListTaskDefinitions"), "{:?}", sim().calls_in(&region));

@@ -179,7 +179,10 @@ fn source(app: &App, args: &RunArgs) -> Result<Source> {
     // --skip-task-definition runs; only --task-def (register a file) excludes them.
     let registered = [args.revision.is_some(), args.latest_task_definition, args.skip_task_definition];
     if args.task_def.is_some() && registered.contains(&true) {
-        return Err(InputError::new("--task-def registers a file; --revision, --latest-task-definition and --skip-task-definition run a registered one: give one").into());
+        return Err(InputError::new(
+            "--task-def registers a file; --revision, --latest-task-definition and --skip-task-definition run a registered one: give one",
+        )
+        .into());
     }
     Ok(match (args.revision, args.latest_task_definition, args.skip_task_definition, &args.task_def) {
         (Some(n), _, _, _) => Source::Revision(n),

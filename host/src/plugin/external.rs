@@ -288,8 +288,10 @@ mod tests {
 
     #[test]
     fn exec_mode_runs_with_a_minimal_environment() {
-        let c = ExternalConfig::parse(&plugin(json!({"name": "f", "command": ["sh", "-c", "printf '{\"a\":\"%s\",\"s\":\"%s\"}' \"$1\" \"$AWS_SECRET_ACCESS_KEY\"", "sh"]})))
-            .unwrap();
+        let c = ExternalConfig::parse(&plugin(
+            json!({"name": "f", "command": ["sh", "-c", "printf '{\"a\":\"%s\",\"s\":\"%s\"}' \"$1\" \"$AWS_SECRET_ACCESS_KEY\"", "sh"]}),
+        ))
+        .unwrap();
         let vars: BTreeMap<&str, &str> = [("PATH", "/usr/bin:/bin"), ("AWS_SECRET_ACCESS_KEY", "s3cr3t")].into_iter().collect();
         let lookup: crate::template::EnvLookup = Arc::new(move |k: &str| vars.get(k).map(|v| (*v).to_owned()));
         let ext = External::new(c, &lookup);
