@@ -19,25 +19,20 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 
+use cortado::template::testing::Rng;
 use cortado::template::{FuncMap, Value, env_funcs, render};
 use serde_json::Value as Json;
 
 const CASES: usize = 4000;
 const SEED: u64 = 0x0c07_7ad0_u64.wrapping_mul(0x9E37_79B9_7F4A_7C15);
 
-/// xorshift64*: deterministic, so a failure reproduces.
-struct Rng(u64);
+/// Choices on top of the engine's test PRNG.
+trait Pick {
+    fn chance(&mut self, percent: usize) -> bool;
+    fn pick<'a>(&mut self, xs: &[&'a str]) -> &'a str;
+}
 
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
+impl Pick for Rng {
     fn chance(&mut self, percent: usize) -> bool {
         self.below(100) < percent
     }

@@ -85,6 +85,23 @@ pub struct PluginConfig {
     pub limits: Map<String, Value>,
 }
 
+impl PluginConfig {
+    /// A first-party plugin configured the ecspresso way: a name and its `config:` block, nothing else.
+    pub fn named(name: &str, config: Value) -> PluginConfig {
+        PluginConfig {
+            name: name.to_owned(),
+            config,
+            func_prefix: String::new(),
+            path: None,
+            sha256: None,
+            grants: None,
+            preopens: Vec::new(),
+            enforcement: None,
+            limits: Map::new(),
+        }
+    }
+}
+
 /// One brokered AWS read a plugin may make: an IAM action and a resource ARN pattern (`*` globs).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Grant {
@@ -428,20 +445,7 @@ impl Config {
     /// Plugins in load order: the default `ssm` and `secretsmanager` first (as ecspresso), then the
     /// configured ones; a re-declared default without a prefix is skipped.
     pub fn effective_plugins(&self) -> Vec<PluginConfig> {
-        let mut out: Vec<PluginConfig> = catalog::DEFAULT_PLUGINS
-            .iter()
-            .map(|name| PluginConfig {
-                name: (*name).to_owned(),
-                config: Value::Null,
-                func_prefix: String::new(),
-                path: None,
-                sha256: None,
-                grants: None,
-                preopens: Vec::new(),
-                enforcement: None,
-                limits: Map::new(),
-            })
-            .collect();
+        let mut out: Vec<PluginConfig> = catalog::DEFAULT_PLUGINS.iter().map(|name| PluginConfig::named(name, Value::Null)).collect();
         for p in &self.plugins {
             if p.path.is_none() && p.func_prefix.is_empty() && catalog::DEFAULT_PLUGINS.contains(&p.name.as_str()) {
                 // Re-declared default: keep its config (grants) but do not register it twice.

@@ -263,17 +263,7 @@ mod tests {
     use std::sync::Arc;
 
     fn plugin(config: Value) -> PluginConfig {
-        PluginConfig {
-            name: "external".into(),
-            config,
-            func_prefix: String::new(),
-            path: None,
-            sha256: None,
-            grants: None,
-            preopens: Vec::new(),
-            enforcement: None,
-            limits: Default::default(),
-        }
+        PluginConfig::named("external", config)
     }
 
     #[test]

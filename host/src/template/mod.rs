@@ -52,6 +52,8 @@ mod lexer;
 mod parse;
 mod value;
 
+#[doc(hidden)]
+pub mod testing;
 #[cfg(test)]
 mod tests;
 
