@@ -8,4 +8,11 @@ if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2; then
   echo "setup: adding the wasm32-wasip2 target" >&2
   rustup target add wasm32-wasip2 >&2
 fi
+# Go's own text/template is the reference for the template engine's differential test.
+if ! command -v go >/dev/null 2>&1; then
+  echo "setup: installing golang-go (the differential template test runs Go's text/template)" >&2
+  if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi
+  $sudo apt-get update >&2
+  $sudo apt-get install -y golang-go >&2
+fi
 bash "$CORTADO_ROOT/tests/sim/setup.sh" >/dev/null

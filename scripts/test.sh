@@ -13,3 +13,12 @@ cargo build --bins
 cargo test "$@"
 cargo test -p cortado-plugin-sdk -p cortado-plugin-ssm -p cortado-plugin-secretsmanager -p cortado-plugin-cloudformation \
   -p cortado-plugin-tfstate -p cortado-plugin-image-policy -p cortado-plugin-change-freeze "$@"
+# ecspresso's own test data as black-box cases against the binary just built. The suite lives beside
+# the repository (../shared, read-only; CI keeps a copy of shared/ next to the clone) and fails the
+# run when a case fails.
+conformance="$CORTADO_ROOT/../shared/conformance/ecspresso/run.sh"
+if [ ! -f "$conformance" ]; then
+  echo "test: the ecspresso conformance suite is missing: expected $conformance (a copy of shared/ beside the repository)" >&2
+  exit 1
+fi
+bash "$conformance" "$CARGO_TARGET_DIR/debug/cortado"

@@ -133,7 +133,7 @@ fn main() {
     }
     println!("tfstate lookup      {} per call", per(t.elapsed(), n));
 
-    let env: Arc<dyn Fn(&str) -> Option<String> + Send + Sync> = Arc::new(|k: &str| if k == "X" { Some("subnet-00000001".into()) } else { None });
+    let env: cortado::template::EnvLookup = Arc::new(|k: &str| if k == "X" { Some("subnet-00000001".into()) } else { None });
     let mut with_plugin = Registry::with_env(env.clone());
     let tf2 = tf.clone();
     with_plugin
@@ -144,6 +144,7 @@ fn main() {
             Arc::new(move |args: &[cortado::template::Value]| {
                 tf2.resolve("tfstate", &[args[0].to_string()]).map(cortado::template::Value::String).map_err(|e| e.to_string())
             }),
+            None,
         )
         .expect("register");
     let without = Registry::with_env(env);

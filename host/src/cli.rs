@@ -43,6 +43,17 @@ pub struct Globals {
     /// Interactive selector (peco, fzf) for tasks and exec [env: CORTADO_FILTER_COMMAND]
     #[arg(long = "filter-command", global = true)]
     pub filter_command: Option<String>,
+    /// ecspresso's name for `--output json` where the two overlap (deploy, scale, refresh, rollback, wait, verify) [env: CORTADO_LOG_FORMAT]
+    #[arg(long = "log-format", global = true, value_parser = ["text", "json"])]
+    pub log_format: Option<String>,
+    /// Refuse plugins that run outside the sandbox (the `external` plugin), as `strict: true` in the config does
+    #[arg(long = "sandboxed-only", global = true)]
+    pub sandboxed_only: bool,
+    /// Colour even when the output is not a terminal (ecspresso's --color); --no-color never
+    #[arg(long, global = true, overrides_with = "no_color")]
+    pub color: bool,
+    #[arg(long = "no-color", global = true, overrides_with = "color")]
+    pub no_color: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -143,6 +154,11 @@ pub struct DiffArgs {
     /// Run this command with the remote and local files as its last two arguments instead [env: CORTADO_DIFF_COMMAND]
     #[arg(long)]
     pub external: Option<String>,
+    /// Compare the service too (the default); --without-service compares only the task definition (ecspresso v2.8)
+    #[arg(long = "with-service", overrides_with = "without_service")]
+    pub with_service: bool,
+    #[arg(long = "without-service", overrides_with = "with_service")]
+    pub without_service: bool,
 }
 
 #[derive(Args, Debug)]
@@ -486,6 +502,11 @@ pub struct RunArgs {
     /// FARGATE, EC2 or EXTERNAL (overrides the service definition's launch type and capacity providers)
     #[arg(long = "launch-type")]
     pub launch_type: Option<String>,
+    /// Delete the managed EBS volumes taken from the service definition when the task stops (the default)
+    #[arg(long = "ebs-delete-on-termination", overrides_with = "no_ebs_delete_on_termination")]
+    pub ebs_delete_on_termination: bool,
+    #[arg(long = "no-ebs-delete-on-termination", overrides_with = "ebs_delete_on_termination")]
+    pub no_ebs_delete_on_termination: bool,
     #[command(flatten)]
     pub gate: GateArgs,
 }
@@ -519,6 +540,9 @@ pub struct TasksArgs {
     pub dry_run: bool,
     #[command(flatten)]
     pub gates: GateArgs,
+    /// Select one task and print its timeline: lifecycle times, container exits, and its awslogs lines
+    #[arg(long)]
+    pub trace: bool,
 }
 
 #[derive(Args, Debug)]
@@ -563,6 +587,10 @@ impl Globals {
             assume_role_arn: self.assume_role_arn.clone(),
             timeout: self.timeout.clone(),
             filter_command: self.filter_command.clone(),
+            log_format: self.log_format.clone(),
+            sandboxed_only: self.sandboxed_only,
+            color: self.color,
+            no_color: self.no_color,
         }
         .with_env_defaults(env)
     }
@@ -597,6 +625,7 @@ impl RunArgs {
             security_groups: self.security_groups.clone(),
             assign_public_ip: self.assign_public_ip.clone(),
             launch_type: self.launch_type.clone(),
+            no_ebs_delete_on_termination: self.no_ebs_delete_on_termination,
         }
     }
 }
@@ -616,7 +645,13 @@ pub fn main() -> i32 {
     };
     let env = crate::env::Env::from_process();
     let globals = cli.globals.to_options(&env);
+    // Both set process variables: before the logger and the runtime, while single-threaded.
+    crate::output::choose_color(globals.color, globals.no_color);
     crate::output::init_logging(globals.debug);
+    if let Err(e) = crate::env::export_envfiles(&globals.envfile) {
+        print_error(&e.into());
+        return crate::error::EXIT_INPUT;
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(r) => r,
         Err(e) => {
@@ -624,7 +659,11 @@ pub fn main() -> i32 {
             return crate::error::EXIT_FAILURE;
         }
     };
-    let result: Result<()> = runtime.block_on(dispatch(cli.command, globals, env));
+    let mut command = cli.command;
+    if globals.log_format.as_deref() == Some("json") {
+        json_output_for_log_format(&mut command);
+    }
+    let result: Result<()> = runtime.block_on(dispatch(command, globals, env));
     match result {
         Ok(()) => crate::error::EXIT_OK,
         Err(err) if err.is::<crate::error::DiffFound>() => crate::error::EXIT_FAILURE,
@@ -642,6 +681,23 @@ fn restore_sigpipe() {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+}
+
+/// `--log-format json` (ecspresso) selects `--output json` on the commands that have it.
+fn json_output_for_log_format(command: &mut Command) {
+    let output = match command {
+        Command::Deploy(a) => &mut a.output,
+        Command::Scale(a) => &mut a.output,
+        Command::Refresh(a) => &mut a.output,
+        Command::Rollback(a) => &mut a.output,
+        Command::Wait(a) => a,
+        Command::Verify(a) => {
+            a.output = VerifyOutput::Json;
+            return;
+        }
+        _ => return,
+    };
+    output.output = "json".into();
 }
 
 fn print_error(err: &anyhow::Error) {

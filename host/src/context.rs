@@ -28,6 +28,12 @@ pub struct Globals {
     pub assume_role_arn: Option<String>,
     pub timeout: Option<String>,
     pub filter_command: Option<String>,
+    /// ecspresso's `--log-format json`: `--output json` where the two overlap.
+    pub log_format: Option<String>,
+    /// Refuse plugins that run outside the sandbox (`strict: true` in the config does too).
+    pub sandboxed_only: bool,
+    pub color: bool,
+    pub no_color: bool,
 }
 
 impl Globals {
@@ -60,6 +66,7 @@ impl Globals {
         self.assume_role_arn = self.assume_role_arn.or_else(|| get("ASSUME_ROLE_ARN"));
         self.timeout = self.timeout.or_else(|| get("TIMEOUT"));
         self.filter_command = self.filter_command.or_else(|| get("FILTER_COMMAND"));
+        self.log_format = self.log_format.or_else(|| get("LOG_FORMAT").filter(|f| f == "text" || f == "json"));
         self
     }
 }
@@ -91,6 +98,7 @@ impl Context {
         if let Some(fc) = &globals.filter_command {
             config.filter_command = Some(fc.clone());
         }
+        config.strict |= globals.sandboxed_only;
         let region = config.region.clone().or_else(|| env.get("AWS_REGION").map(str::to_owned));
         let plugins = PluginHost::new(&config, AwsSlot::new(region, globals.assume_role_arn.clone()));
         let registry = plugins.registry(&config, env.lookup_fn())?;

@@ -1,7 +1,9 @@
 //! cortado's view of the environment: the process environment overlaid with `--envfile` files.
 //!
-//! ecspresso calls `setenv` for every envfile entry; we keep an immutable snapshot instead, so that
-//! template functions read one consistent map and no `unsafe` `set_var` is needed in a threaded program.
+//! Template functions read an immutable snapshot, one consistent map. The envfiles' entries are also
+//! put into the process environment once, before any thread starts ([`export_envfiles`]), because
+//! ecspresso does so (it calls `setenv`) and users rely on it: the AWS SDK reads `AWS_PROFILE`,
+//! `AWS_REGION`, `AWS_ENDPOINT_URL` and credentials from there, and child processes inherit them.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -45,6 +47,22 @@ impl Env {
         let env = Arc::clone(self);
         Arc::new(move |k: &str| env.get(k).map(str::to_owned))
     }
+}
+
+/// Sets every envfile entry (later files win) in the process environment, as ecspresso does.
+///
+/// Must be called before any other thread exists: `main` calls it before starting the runtime.
+pub fn export_envfiles(paths: &[std::path::PathBuf]) -> Result<(), InputError> {
+    let mut env = Env::default();
+    for path in paths {
+        env.load_envfile(path)?;
+    }
+    for (key, value) in env.vars {
+        // SAFETY: called from `main` while the process is single-threaded (no runtime, no logging
+        // or SDK threads yet), so no other thread can read the environment concurrently.
+        unsafe { std::env::set_var(key, value) };
+    }
+    Ok(())
 }
 
 /// Parses `KEY=value` lines: optional `export ` prefix, `#` comments, single-quoted literal values,

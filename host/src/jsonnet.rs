@@ -14,7 +14,7 @@ use jrsonnet_gcmodule::Trace;
 use jrsonnet_ir::function::{FunctionSignature, ParamDefault, ParamName, ParamParse};
 
 use crate::error::InputError;
-use crate::functions::Registry;
+use crate::functions::{Registry, TypedFunc};
 use crate::template::{Func, Value as TValue};
 
 /// External variables from the command line.
@@ -41,7 +41,13 @@ pub fn evaluate_file(path: &Path, opts: &JsonnetOptions, natives: &Registry) -> 
     for spec in natives.natives() {
         ctx.add_native(
             spec.name.as_str(),
-            FuncVal::builtin(Native { name: spec.name.clone(), required: spec.required, optional: spec.optional, func: spec.func.clone() }),
+            FuncVal::builtin(Native {
+                name: spec.name.clone(),
+                required: spec.required,
+                optional: spec.optional,
+                func: spec.func.clone(),
+                typed: spec.typed.clone(),
+            }),
         );
     }
     let mut builder = State::builder();
@@ -59,7 +65,9 @@ pub fn evaluate_file(path: &Path, opts: &JsonnetOptions, natives: &Registry) -> 
 }
 
 /// A template function exposed to Jsonnet. Strings, numbers and booleans go in; the result comes back
-/// as a string (or number/bool when the function returns one).
+/// as a string (or number/bool when the function returns one). A function with a typed form gets
+/// and returns JSON values instead, so `tfstate` gives a number for a number and `env` a `null`
+/// default back unchanged.
 #[derive(Trace)]
 struct Native {
     #[trace(skip)]
@@ -70,6 +78,8 @@ struct Native {
     optional: usize,
     #[trace(skip)]
     func: Func,
+    #[trace(skip)]
+    typed: Option<TypedFunc>,
 }
 
 impl Builtin for Native {
@@ -88,6 +98,9 @@ impl Builtin for Native {
     }
 
     fn call(&self, _loc: CallLocation<'_>, args: &[Option<Thunk<Val>>]) -> jrsonnet_evaluator::Result<Val> {
+        if let Some(typed) = &self.typed {
+            return self.call_typed(typed, args);
+        }
         let mut values = Vec::with_capacity(args.len());
         for arg in args.iter().flatten() {
             let v = arg.evaluate()?;
@@ -119,6 +132,20 @@ impl Builtin for Native {
 
     fn as_any(&self) -> &dyn std::any::Any {
         self
+    }
+}
+
+impl Native {
+    fn call_typed(&self, typed: &TypedFunc, args: &[Option<Thunk<Val>>]) -> jrsonnet_evaluator::Result<Val> {
+        let fail =
+            |msg: String| -> jrsonnet_evaluator::Error { jrsonnet_evaluator::error::ErrorKind::RuntimeError(format!("{}: {msg}", self.name).into()).into() };
+        let mut values = Vec::with_capacity(args.len());
+        for arg in args.iter().flatten() {
+            let v = arg.evaluate()?;
+            values.push(serde_json::to_value(&v).map_err(|e| fail(e.to_string()))?);
+        }
+        let out = typed(&values).map_err(fail)?;
+        serde_json::from_value::<Val>(out).map_err(|e| fail(e.to_string()))
     }
 }
 

@@ -12,10 +12,10 @@ pub struct Style {
 impl Style {
     /// Colour for stdout when it is a terminal and NO_COLOR is unset.
     pub fn stdout() -> Self {
-        Style { color: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none() }
+        Style { color: forced() || (std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()) }
     }
     pub fn stderr() -> Self {
-        Style { color: std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none() }
+        Style { color: forced() || (std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()) }
     }
     fn paint(&self, code: &str, s: &str) -> String {
         if self.color { format!("\x1b[{code}m{s}\x1b[0m") } else { s.to_owned() }
@@ -35,4 +35,9 @@ impl Style {
     pub fn bold(&self, s: &str) -> String {
         self.paint("1", s)
     }
+}
+
+/// CLICOLOR_FORCE (non-empty, not 0) colours even off a terminal, unless NO_COLOR is set.
+fn forced() -> bool {
+    std::env::var_os("CLICOLOR_FORCE").is_some_and(|v| !v.is_empty() && v != "0") && std::env::var_os("NO_COLOR").is_none()
 }

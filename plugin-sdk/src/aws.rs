@@ -51,6 +51,16 @@ pub fn s3_get_object(bucket: &str, key: &str) -> Result<Vec<u8>, AwsError> {
     crate::sys::s3_get_object(bucket, key)
 }
 
+/// A Terraform state fetched by the host: `remote://HOST/ORG/WORKSPACE` (Terraform Cloud / HCP
+/// Terraform; grant `tfc:ReadState`) or an `http(s)://` URL (grant `http:Get` on a URL prefix). The
+/// host holds the token (`TFE_TOKEN`, …); the plugin only ever sees the state.
+///
+/// Until the WIT contract has its own import for it, this rides on `s3-get-object` with an empty
+/// bucket (no S3 bucket can be named so), which the host routes to its URL broker.
+pub fn fetch_state(url: &str) -> Result<Vec<u8>, AwsError> {
+    crate::sys::s3_get_object("", url)
+}
+
 /// `cloudformation:DescribeStacks` for one stack (name or ID): its outputs.
 pub fn cloudformation_describe_stack_outputs(stack_name: &str) -> Result<Vec<StackOutput>, AwsError> {
     crate::sys::cloudformation_describe_stack_outputs(stack_name)

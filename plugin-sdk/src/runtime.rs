@@ -35,9 +35,12 @@ impl Runtime {
 }
 
 /// The function must be declared and `n` within its bounds. The texts follow ecspresso's
-/// (`ssm template function accepts at most 2 parameters, but got 3`).
+/// (`ssm template function accepts at most 2 parameters, but got 3`). `NAME#FORM` is a declared
+/// function asked for another form of its result (the host calls `tfstate#json` for Jsonnet), so it
+/// is checked as `NAME`; the plugin's `call` sees the full name.
 pub(crate) fn check_call(manifest: &Manifest, function: &str, n: usize) -> Result<(), String> {
-    let Some(spec) = manifest.find_function(function) else {
+    let declared = function.split_once('#').map_or(function, |(name, _)| name);
+    let Some(spec) = manifest.find_function(declared) else {
         return Err(format!("function {function} is not provided by this plugin"));
     };
     if n < spec.min_args as usize {

@@ -70,7 +70,7 @@ pub async fn find(client: &aws_sdk_codedeploy::Client, hint: Option<&CodeDeployC
                     return Ok(Some(DeploymentTarget {
                         application: app.clone(),
                         deployment_group: g.deployment_group_name().unwrap_or_default().to_owned(),
-                        deployment_config: g.deployment_config_name().map(str::to_owned),
+                        deployment_config: hint.and_then(|h| h.deployment_config_name.clone()).or_else(|| g.deployment_config_name().map(str::to_owned)),
                     }));
                 }
             }

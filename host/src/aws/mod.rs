@@ -4,6 +4,7 @@
 
 pub mod codedeploy;
 pub mod ecs;
+pub mod http;
 pub mod raw;
 pub mod task;
 

@@ -17,6 +17,8 @@ pub async fn run(app: &App, args: DiffArgs) -> Result<()> {
     let td_path = app.task_definition_path()?.clone();
     let local_td = app.renderer().task_definition(&td_path)?;
     let local_sv = match &app.config.service {
+        // The service's task definition is still the one compared against.
+        Some(_) if args.without_service => None,
         Some(_) => {
             let path = app.service_definition_path()?.clone();
             Some((app.renderer().service_definition(&path, app.config.service.as_deref())?, path))
@@ -29,6 +31,9 @@ pub async fn run(app: &App, args: DiffArgs) -> Result<()> {
     let mut pairs = Vec::new();
     let mut remote_td_arn = None;
 
+    if let (Some(service), true) = (&app.config.service, args.without_service) {
+        remote_td_arn = ecs::describe_service(&client, &app.config.cluster, service).await?.and_then(|r| r.get("taskDefinition")?.as_str().map(str::to_owned));
+    }
     if let (Some(service), Some((local, path))) = (&app.config.service, &local_sv) {
         let remote = ecs::describe_service(&client, &app.config.cluster, service).await?;
         if remote.is_none() {

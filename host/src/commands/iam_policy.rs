@@ -102,7 +102,14 @@ pub fn build(app: &App) -> Result<Value> {
         }
     }
     for lp in &app.plugins.plugins {
-        let g = grants::effective(&lp.config);
+        if crate::plugin::external::is_external(&lp.config) {
+            tracing::warn!(
+                "plugin external runs a host process outside the sandbox: this policy cannot bound what it does (it has no AWS credentials unless config.env passes them)"
+            );
+            continue;
+        }
+        // tfc:/http: grants are cortado's own (URL reads by the host), not IAM actions.
+        let g: Vec<_> = grants::effective(&lp.config).into_iter().filter(|g| grants::is_aws_action(&g.action)).collect();
         if g.is_empty() {
             continue;
         }

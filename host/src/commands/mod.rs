@@ -14,6 +14,7 @@ pub mod render;
 pub mod run;
 pub mod status;
 pub mod tasks;
+pub mod trace;
 pub mod verify;
 
 pub use crate::context::Context as App;

@@ -17,6 +17,11 @@ use crate::plugin::{grants, runtime};
 pub fn list(app: &App) -> Result<()> {
     let mut out = String::new();
     for lp in &app.plugins.plugins {
+        if crate::plugin::external::is_external(&lp.config) {
+            let name = lp.config.config.get("name").and_then(serde_json::Value::as_str).unwrap_or("?");
+            out.push_str(&format!("external ({}{name}): a host command OUTSIDE the sandbox, not a component; no grants apply\n\n", lp.config.func_prefix));
+            continue;
+        }
         let loaded = lp.get().map_err(|e| anyhow::anyhow!(e))?;
         let source = match &lp.config.path {
             Some(p) => p.display().to_string(),

@@ -115,6 +115,10 @@ pub async fn run(app: &App, args: TasksArgs, change: super::deploy::Change) -> R
         println!("{}", row.arn);
         return Ok(());
     }
+    if args.trace {
+        let row = select(app, &rows, "task")?;
+        return super::trace::print(&client, &app.config.cluster, app.config.service.as_deref(), &row.arn).await;
+    }
     print_rows(&rows, args.output)?;
     Ok(())
 }

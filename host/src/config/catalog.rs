@@ -11,6 +11,9 @@ pub struct FirstParty {
     pub gate: bool,
 }
 
+/// ecspresso's `external` plugin: a host command, not a component (see [`super::external`]).
+pub const EXTERNAL: &str = "external";
+
 /// Loaded for every config, before the configured plugins (as ecspresso does).
 pub const DEFAULT_PLUGINS: &[&str] = &["ssm", "secretsmanager"];
 
@@ -27,7 +30,15 @@ pub const FIRST_PARTY: &[FirstParty] = &[
     },
     FirstParty { name: "image-policy", functions: &[], signatures: &[], verifier: true, gate: false },
     FirstParty { name: "change-freeze", functions: &[], signatures: &[], verifier: false, gate: true },
+    // Its function is named by its config; no hooks, never a component.
+    FirstParty { name: EXTERNAL, functions: &[], signatures: &[], verifier: false, gate: false },
 ];
+
+/// Does this first-party function also answer as `NAME#json` (the value as typed JSON)? Jsonnet's
+/// native then gets numbers, booleans, lists and objects with their types.
+pub fn has_json_form(plugin: &str, function: &str) -> bool {
+    plugin.eq_ignore_ascii_case("tfstate") && matches!(function, "tfstate" | "tfstatef")
+}
 
 /// Looks a first-party plugin up by name, case-insensitively as ecspresso does.
 pub fn first_party(name: &str) -> Option<&'static FirstParty> {

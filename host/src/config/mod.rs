@@ -50,6 +50,8 @@ pub struct Config {
     pub ignore: IgnoreConfig,
     /// Where gate decisions are appended (default: `cortado-audit.jsonl` beside the config).
     pub audit_log: Option<PathBuf>,
+    /// `strict: true`: refuse plugins that run outside the sandbox (`external`).
+    pub strict: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -83,6 +85,23 @@ pub struct PluginConfig {
     pub limits: Map<String, Value>,
 }
 
+impl PluginConfig {
+    /// A first-party plugin configured the ecspresso way: a name and its `config:` block, nothing else.
+    pub fn named(name: &str, config: Value) -> PluginConfig {
+        PluginConfig {
+            name: name.to_owned(),
+            config,
+            func_prefix: String::new(),
+            path: None,
+            sha256: None,
+            grants: None,
+            preopens: Vec::new(),
+            enforcement: None,
+            limits: Map::new(),
+        }
+    }
+}
+
 /// One brokered AWS read a plugin may make: an IAM action and a resource ARN pattern (`*` globs).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Grant {
@@ -96,6 +115,9 @@ pub struct CodeDeployConfig {
     pub application_name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deployment_group_name: Option<String>,
+    /// Overrides the deployment group's deployment config (ecspresso v2.5, #829).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deployment_config_name: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize)]
@@ -130,7 +152,11 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Config> {
     let source = std::fs::read_to_string(path).map_err(|e| InputError::in_file(path, format!("cannot read config file: {e}")))?;
     let funcs = template::env_funcs(opts.env.lookup_fn());
     let value = parse_config_source(path, &source, &funcs, &opts.env.lookup_fn(), &opts.jsonnet)?;
-    let config = from_value(path, &source, value)?;
+    let mut config = from_value(path, &source, value)?;
+    // ecspresso's Restrict fills an empty region from AWS_REGION, so `render config` shows it.
+    if config.region.is_none() {
+        config.region = opts.env.get("AWS_REGION").filter(|r| !r.is_empty()).map(str::to_owned);
+    }
     config.check_required_version()?;
     Ok(config)
 }
@@ -286,12 +312,21 @@ fn from_value(path: &Path, source: &str, value: Value) -> Result<Config> {
         }
         Some(other) => return Err(f.error("timeout", format!("expected a duration string, found {}", kind(other))).into()),
     };
+    let strict = match f.get("strict") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(other) => return Err(f.error("strict", format!("expected true or false, found {}", kind(other))).into()),
+    };
     let appspec = f.get("appspec").cloned();
     let codedeploy = match f.get("codedeploy") {
         None => None,
         Some(Value::Object(o)) => {
             let mut cf = Fields::new(path, source, "codedeploy", o);
-            let c = CodeDeployConfig { application_name: cf.string("application_name")?, deployment_group_name: cf.string("deployment_group_name")? };
+            let c = CodeDeployConfig {
+                application_name: cf.string("application_name")?,
+                deployment_group_name: cf.string("deployment_group_name")?,
+                deployment_config_name: cf.string("deployment_config_name")?,
+            };
             cf.warn_unknown();
             Some(c)
         }
@@ -336,6 +371,7 @@ fn from_value(path: &Path, source: &str, value: Value) -> Result<Config> {
         codedeploy,
         ignore,
         audit_log,
+        strict,
     };
     config.check_plugin_functions()?;
     Ok(config)
@@ -409,20 +445,7 @@ impl Config {
     /// Plugins in load order: the default `ssm` and `secretsmanager` first (as ecspresso), then the
     /// configured ones; a re-declared default without a prefix is skipped.
     pub fn effective_plugins(&self) -> Vec<PluginConfig> {
-        let mut out: Vec<PluginConfig> = catalog::DEFAULT_PLUGINS
-            .iter()
-            .map(|name| PluginConfig {
-                name: (*name).to_owned(),
-                config: Value::Null,
-                func_prefix: String::new(),
-                path: None,
-                sha256: None,
-                grants: None,
-                preopens: Vec::new(),
-                enforcement: None,
-                limits: Map::new(),
-            })
-            .collect();
+        let mut out: Vec<PluginConfig> = catalog::DEFAULT_PLUGINS.iter().map(|name| PluginConfig::named(name, Value::Null)).collect();
         for p in &self.plugins {
             if p.path.is_none() && p.func_prefix.is_empty() && catalog::DEFAULT_PLUGINS.contains(&p.name.as_str()) {
                 // Re-declared default: keep its config (grants) but do not register it twice.

@@ -91,6 +91,12 @@ pub fn service(sv: &Value, ignore_tags: &[String], local_has_desired: bool) -> V
         dc.entry("maximumPercent").or_insert(json!(max));
         dc.entry("minimumHealthyPercent").or_insert(json!(min));
         if !daemon {
+            // ECS reports the strategy (and a rolling bake time of 0) since blue/green arrived
+            // (2025); a file that omits them means the same (ecspresso #861, #1082).
+            let rolling = dc.entry("strategy").or_insert(json!("ROLLING")) == "ROLLING";
+            if rolling {
+                dc.entry("bakeTimeInMinutes").or_insert(json!(0));
+            }
             let cb = dc.entry("deploymentCircuitBreaker").or_insert_with(|| json!({}));
             if let Value::Object(cb) = cb {
                 cb.entry("enable").or_insert(json!(false));
@@ -219,6 +225,16 @@ mod tests {
             "networkConfiguration": {"awsvpcConfiguration": {"subnets": ["a", "b"], "assignPublicIp": "DISABLED"}},
             "events": [{"message": "ignored"}], "runningCount": 3});
         assert_eq!(service(&sparse, &[], true), service(&explicit, &[], true));
+    }
+
+    #[test]
+    fn strategy_and_bake_time_defaults_compare_equal() {
+        let sparse = json!({"deploymentConfiguration": {"maximumPercent": 200}});
+        let reported = json!({"deploymentConfiguration": {"maximumPercent": 200, "strategy": "ROLLING", "bakeTimeInMinutes": 0}});
+        assert_eq!(service(&sparse, &[], true), service(&reported, &[], true));
+        let blue_green = json!({"deploymentConfiguration": {"strategy": "BLUE_GREEN"}});
+        assert_ne!(service(&sparse, &[], true), service(&blue_green, &[], true));
+        assert!(service(&blue_green, &[], true)["deploymentConfiguration"].get("bakeTimeInMinutes").is_none());
     }
 
     #[test]

@@ -101,6 +101,11 @@ impl AuditLog {
                 .with_context(|| format!("{}: the last record has no hash; run `cortado audit verify`", ctx()))?,
             None => GENESIS.to_owned(),
         };
+        // A run with a plugin outside the sandbox says so in every record it writes.
+        let unsandboxed = crate::plugin::external::unsandboxed();
+        if !unsandboxed.is_empty() {
+            record.insert("unsandboxed_plugins".into(), unsandboxed.iter().map(|n| Value::String(n.clone())).collect());
+        }
         record.insert("prev".into(), Value::String(prev));
         let hash = record_hash(&record);
         record.insert("hash".into(), Value::String(hash.clone()));

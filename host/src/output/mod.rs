@@ -8,6 +8,21 @@ pub mod status;
 
 pub use crate::style::Style;
 
+/// ecspresso's `--[no-]color`, through the variables every colour decision reads (NO_COLOR,
+/// CLICOLOR_FORCE), so child processes such as `diff --external` follow it too.
+pub fn choose_color(color: bool, no_color: bool) {
+    // SAFETY: called from `main` before the logger and the async runtime start, while the process
+    // is single-threaded.
+    unsafe {
+        if no_color {
+            std::env::set_var("NO_COLOR", "1");
+        } else if color {
+            std::env::remove_var("NO_COLOR");
+            std::env::set_var("CLICOLOR_FORCE", "1");
+        }
+    }
+}
+
 /// Sets up the log subscriber: level-tagged lines on stderr for cortado's own events (`--debug`
 /// shows debug lines), warnings only from the libraries beneath it.
 pub fn init_logging(debug: bool) {

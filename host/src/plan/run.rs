@@ -36,6 +36,7 @@ pub struct RunOptions {
     pub security_groups: Vec<String>,
     pub assign_public_ip: Option<String>,
     pub launch_type: Option<String>,
+    pub no_ebs_delete_on_termination: bool,
 }
 
 /// The plan, and what waiting for the task needs.
@@ -137,9 +138,14 @@ pub async fn plan(ctx: &Context, aws: &Aws, opts: &RunOptions) -> Result<RunPlan
 }
 
 fn source(ctx: &Context, opts: &RunOptions) -> Result<Source> {
-    let picked = [opts.revision.is_some(), opts.latest_task_definition, opts.skip_task_definition, opts.task_def.is_some()].iter().filter(|x| **x).count();
-    if picked > 1 {
-        return Err(InputError::new("--task-def, --revision, --latest-task-definition and --skip-task-definition choose the task definition: give one").into());
+    // As in ecspresso, --revision and --latest-task-definition say which revision
+    // --skip-task-definition runs; only --task-def (register a file) excludes them.
+    let registered = [opts.revision.is_some(), opts.latest_task_definition, opts.skip_task_definition];
+    if opts.task_def.is_some() && registered.contains(&true) {
+        return Err(InputError::new(
+            "--task-def registers a file; --revision, --latest-task-definition and --skip-task-definition run a registered one: give one",
+        )
+        .into());
     }
     Ok(match (opts.revision, opts.latest_task_definition, opts.skip_task_definition, &opts.task_def) {
         (Some(n), _, _, _) => Source::Revision(n),
@@ -262,6 +268,9 @@ fn request(
     if let Some(net) = network_configuration(sv, opts) {
         b.insert("networkConfiguration".into(), net);
     }
+    if let Some(vcs) = sv.and_then(|s| s.get("volumeConfigurations")).and_then(Value::as_array) {
+        b.insert("volumeConfigurations".into(), task_volume_configurations(vcs, !opts.no_ebs_delete_on_termination));
+    }
     if let Some(lt) = &opts.launch_type {
         b.insert("launchType".into(), json!(lt));
         b.remove("capacityProviderStrategy");
@@ -287,6 +296,21 @@ fn request(
         b.insert("clientToken".into(), json!(t));
     }
     Value::Object(b)
+}
+
+/// The service definition's managed EBS volumes as RunTask wants them (ecspresso's conversion):
+/// the same settings plus a termination policy from `--[no-]ebs-delete-on-termination`.
+fn task_volume_configurations(service_volumes: &[Value], delete_on_termination: bool) -> Value {
+    let converted = service_volumes.iter().map(|vc| {
+        let mut task_vc = json!({"name": vc.get("name").cloned().unwrap_or(Value::Null)});
+        if let Some(ebs) = vc.get("managedEBSVolume").and_then(Value::as_object) {
+            let mut ebs = ebs.clone();
+            ebs.insert("terminationPolicy".into(), json!({"deleteOnTermination": delete_on_termination}));
+            task_vc["managedEBSVolume"] = Value::Object(ebs);
+        }
+        task_vc
+    });
+    Value::Array(converted.collect())
 }
 
 /// `--overrides` (plain JSON, wins) or `--overrides-file` (rendered like a definition file).

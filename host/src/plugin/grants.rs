@@ -57,6 +57,18 @@ pub fn region_account_wildcard(pattern: &str) -> bool {
     parts.len() == 6 && matches!(parts[3], "*" | "") && matches!(parts[4], "*" | "")
 }
 
+/// Reading a Terraform Cloud / HCP Terraform workspace's current state: resource
+/// `remote://HOST/ORGANIZATION/WORKSPACE` (globs allowed: `remote://app.terraform.io/acme/*`).
+pub const TFC_READ_STATE: &str = "tfc:ReadState";
+/// An HTTP(S) GET: resource a URL or URL prefix (`https://states.example.com/prod/*`).
+pub const HTTP_GET: &str = "http:Get";
+
+/// Is this an IAM action (one `iam-policy` can print), rather than one of cortado's own non-AWS grants?
+pub fn is_aws_action(action: &str) -> bool {
+    let service = action.split(':').next().unwrap_or_default();
+    !service.eq_ignore_ascii_case("tfc") && !service.eq_ignore_ascii_case("http")
+}
+
 fn grant(action: &str, resource: impl Into<String>) -> Grant {
     Grant { action: action.into(), resource: resource.into() }
 }
@@ -75,9 +87,11 @@ pub fn effective(p: &PluginConfig) -> Vec<Grant> {
         "ssm" => vec![grant("ssm:GetParameter", "*")],
         "secretsmanager" => vec![grant("secretsmanager:DescribeSecret", "*")],
         "cloudformation" => vec![grant("cloudformation:DescribeStacks", "*"), grant("cloudformation:ListExports", "*")],
-        "tfstate" => match p.config.get("url").and_then(|u| u.as_str()).and_then(|u| u.strip_prefix("s3://")) {
-            Some(rest) => vec![grant("s3:GetObject", format!("arn:aws:s3:::{rest}"))],
-            None => Vec::new(),
+        "tfstate" => match p.config.get("url").and_then(|u| u.as_str()) {
+            Some(url) if url.starts_with("s3://") => vec![grant("s3:GetObject", format!("arn:aws:s3:::{}", &url["s3://".len()..]))],
+            Some(url) if url.starts_with("remote://") => vec![grant(TFC_READ_STATE, url)],
+            Some(url) if url.starts_with("http://") || url.starts_with("https://") => vec![grant(HTTP_GET, url)],
+            _ => Vec::new(),
         },
         _ => Vec::new(),
     }

@@ -102,6 +102,11 @@ impl wit_aws::Host for HostState {
         self.broker.secretsmanager_get_secret_value(id)
     }
     fn s3_get_object(&mut self, bucket: String, key: String) -> Result<Vec<u8>, wit_aws::AwsError> {
+        // No S3 bucket has an empty name: the SDK's `fetch_state` uses one to reach the URL broker
+        // until the WIT contract has an import of its own for it.
+        if bucket.is_empty() {
+            return self.broker.fetch_state(key);
+        }
         self.broker.s3_get_object(bucket, key)
     }
     fn cloudformation_describe_stack_outputs(&mut self, stack: String) -> Result<Vec<wit_aws::StackOutput>, wit_aws::AwsError> {

@@ -6,6 +6,8 @@
 pub mod bindings;
 pub mod broker;
 pub use crate::config::catalog;
+pub mod external;
+pub mod fetch;
 pub mod grants;
 pub mod instance;
 pub mod runtime;
@@ -88,7 +90,7 @@ impl LazyPlugin {
         // ecspresso's tfstate `path`: mount the state's directory read-only and point the plugin at it.
         if p.path.is_none()
             && p.name.eq_ignore_ascii_case("tfstate")
-            && let Some(state) = config.get("path").and_then(Value::as_str).map(str::to_owned)
+            && let Some(state) = local_state_path(&config)
         {
             let host = self.config_dir.join(&state);
             let dir = host.parent().filter(|d| !d.as_os_str().is_empty()).map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
@@ -115,6 +117,20 @@ fn check_manifest(plugin: &str, m: &bindings::Manifest) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The local file a tfstate config reads: `path`, or a `url` that is a plain (relative or absolute)
+/// path or `file://PATH`, as ecspresso (tfstate-lookup) accepts.
+fn local_state_path(config: &Value) -> Option<String> {
+    if let Some(p) = config.get("path").and_then(Value::as_str) {
+        return Some(p.to_owned());
+    }
+    let url = config.get("url").and_then(Value::as_str)?;
+    match url.split_once("://") {
+        None => Some(url.to_owned()),
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("file") => Some(rest.to_owned()),
+        Some(_) => None,
+    }
 }
 
 /// The `limits:` block: `memory` (bytes or `64MiB`), `timeout` (Go duration), `max_output` (bytes or size).
@@ -166,9 +182,14 @@ impl PluginHost {
     /// under its `func_prefix`. First-party functions come from the catalogue, so their plugins
     /// load only when a template calls them; custom plugins load now, for their manifests.
     pub fn registry(&self, config: &Config, lookup: crate::template::EnvLookup) -> Result<Registry> {
-        let mut registry = Registry::with_env(lookup);
+        let mut registry = Registry::with_env(lookup.clone());
+        let mut unsandboxed = Vec::new();
         for lp in &self.plugins {
             let p = &lp.config;
+            if external::is_external(p) {
+                unsandboxed.push(add_external(&mut registry, config, p, &lookup)?);
+                continue;
+            }
             let functions: Vec<(String, usize, usize)> = match (&p.path, catalog::first_party(&p.name)) {
                 (None, Some(fp)) => fp.signatures.iter().map(|(f, min, extra)| ((*f).to_owned(), *min, *extra)).collect(),
                 _ => {
@@ -184,6 +205,7 @@ impl PluginHost {
             };
             for (func, required, optional) in functions {
                 let full = format!("{}{}", p.func_prefix, func);
+                let typed = (p.path.is_none() && catalog::has_json_form(&p.name, &func)).then(|| typed_resolver(lp.clone(), format!("{func}#json")));
                 let plugin = lp.clone();
                 let f: crate::template::Func = Arc::new(move |args: &[TValue]| {
                     let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
@@ -191,12 +213,59 @@ impl PluginHost {
                     loaded.resolve(&func, &args).map(TValue::String).map_err(|e| e.to_string())
                 });
                 registry
-                    .add(&full, required, optional, f)
+                    .add(&full, required, optional, f, typed)
                     .map_err(|e| InputError::in_file(&config.path, format!("plugin {:?}: {e}; set func_prefix", p.name)))?;
             }
         }
+        external::mark_unsandboxed(unsandboxed);
         Ok(registry)
     }
+}
+
+/// Registers an `external` plugin's function, outside the sandbox (refused under `strict`), and
+/// returns how the audit log names it.
+fn add_external(registry: &mut Registry, config: &Config, p: &PluginConfig, lookup: &crate::template::EnvLookup) -> Result<String> {
+    let cfg = external::ExternalConfig::parse(p).map_err(|e| InputError::in_file(&config.path, e.0))?;
+    let label = format!("external:{} ({})", cfg.name, cfg.command_line());
+    if config.strict {
+        return Err(InputError::in_file(
+            &config.path,
+            format!("plugin {label} runs outside the sandbox, which `strict: true` / --sandboxed-only refuses; remove it or port it to a wasm plugin"),
+        )
+        .into());
+    }
+    tracing::warn!(
+        "plugin {label} runs OUTSIDE the sandbox as a host process; it gets only PATH, HOME, LANG, LC_ALL, TZ, TMPDIR{} from the environment",
+        if cfg.env.is_empty() { String::new() } else { format!(" and {}", cfg.env.join(", ")) }
+    );
+    let full = format!("{}{}", p.func_prefix, cfg.name);
+    let num_args = cfg.num_args;
+    let ext = Arc::new(external::External::new(cfg, lookup));
+    let for_template = ext.clone();
+    let f: crate::template::Func = Arc::new(move |args: &[TValue]| {
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        for_template.call(&args).map(|v| external::to_template_value(&v))
+    });
+    // ecspresso's Jsonnet native takes exactly num_args strings and keeps the result's JSON type.
+    let typed: crate::functions::TypedFunc = Arc::new(move |args: &[Value]| {
+        let args = args
+            .iter()
+            .enumerate()
+            .map(|(i, a)| a.as_str().map(str::to_owned).ok_or_else(|| format!("arg{i} must be string")))
+            .collect::<Result<Vec<_>, _>>()?;
+        ext.call(&args)
+    });
+    registry.add(&full, num_args, 0, f, Some(typed)).map_err(|e| InputError::in_file(&config.path, format!("plugin {label}: {e}; set func_prefix")))?;
+    Ok(label)
+}
+
+/// The Jsonnet form of a plugin function that answers in JSON (`tfstate#json`): the value keeps its type.
+fn typed_resolver(plugin: Arc<LazyPlugin>, function: String) -> crate::functions::TypedFunc {
+    Arc::new(move |args: &[Value]| {
+        let args: Vec<String> = args.iter().map(crate::functions::arg_string).collect();
+        let text = plugin.get()?.resolve(&function, &args).map_err(|e| e.to_string())?;
+        serde_json::from_str(&text).map_err(|e| format!("{function} returned invalid JSON: {e}"))
+    })
 }
 
 /// A gate's decision, failing closed: a gate that traps, times out or cannot be called denies, with

@@ -61,11 +61,8 @@ fn json_escape_func(args: &[Value]) -> FuncResult {
     let [arg] = args else {
         return Err(format!("wrong number of args: want 1 got {}", args.len()));
     };
-    Ok(Value::String(match arg {
-        Value::String(s) => json_escape(s),
-        Value::Nil => return Err("invalid value; expected string".into()),
-        other => json_escape(&other.to_string()),
-    }))
+    // Go's `func(s string) string`: anything but a string is an error, as in ecspresso.
+    Ok(Value::String(json_escape(string_arg(arg)?)))
 }
 
 /// The inside of Go's `json.Marshal(s)` (HTML-safe, Go ≥ 1.22 escapes).

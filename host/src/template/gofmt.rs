@@ -406,13 +406,11 @@ impl Printer {
                 self.pad(c.encode_utf8(&mut tmp));
             }
             'q' => {
-                if (0..=0x10ffff).contains(&i) {
-                    let c = char::from_u32(i as u32).unwrap_or('\u{fffd}');
-                    let q = quote_with(c.encode_utf8(&mut [0u8; 4]), '\'', self.f.plus);
-                    self.pad(&q);
-                } else {
-                    self.bad_verb(verb, &Value::Int(i));
-                }
+                // Go's fmtQc: anything that is not a valid rune (negative, too large, a surrogate)
+                // quotes as U+FFFD (the differential test found `%q` of -1).
+                let c = u32::try_from(i).ok().and_then(char::from_u32).unwrap_or('\u{fffd}');
+                let q = quote_with(c.encode_utf8(&mut [0u8; 4]), '\'', self.f.plus);
+                self.pad(&q);
             }
             'U' => self.fmt_unicode(i as u64),
             _ => self.bad_verb(verb, &Value::Int(i)),

@@ -26,6 +26,11 @@
 //! Not supported: `define`, `template`, `block` (a clear parse error), custom delimiters,
 //! methods/structs, complex numbers, hexadecimal floating-point literals and `%x`/`%X` on floats.
 //!
+//! `host/tests/go_template_diff.rs` renders thousands of generated templates here and with Go's own
+//! `text/template` and requires the same output and the same error/no-error outcome; what it
+//! found was fixed (`json_escape` of a non-string is an error, `%q` of an invalid rune quotes
+//! U+FFFD). It does not generate the differences below.
+//!
 //! Deliberate differences from Go:
 //! * `eq`/`lt`/… compare an Int with a Float numerically (Go reports "incompatible types").
 //! * Limits instead of unbounded work: nesting deeper than [`MAX_NESTING_DEPTH`] is a parse
@@ -34,6 +39,8 @@
 //! * `unicode.IsPrint` (used by `%q`, `%#U` and `js`) is approximated without Unicode tables:
 //!   unassigned code points count as printable.
 //! * `\x`/octal escapes that would form invalid UTF-8 become U+FFFD (Rust strings are UTF-8).
+//! * `index` of a string gives the byte as an Int (Go: `uint8`), which shows only in type names
+//!   (`%T`, `%!(EXTRA uint8=…)`).
 //! * [`Value`]'s `Display` is Go's `%v`, so nil displays as `<nil>`; an action that outputs nil
 //!   prints `<no value>`, as Go does ([`Value::to_output_string`]).
 
@@ -45,6 +52,8 @@ mod lexer;
 mod parse;
 mod value;
 
+#[doc(hidden)]
+pub mod testing;
 #[cfg(test)]
 mod tests;
 

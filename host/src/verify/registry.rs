@@ -1,73 +1,33 @@
 //! Images outside ECR: the Docker Registry HTTP API v2, anonymously, as ecspresso does. A manifest
 //! `HEAD` (a `GET` when the platform is checked), answering a `401 Bearer` challenge once with an
-//! anonymous token. Sent through the AWS SDK's own rustls HTTPS connector, so no second TLS stack.
+//! anonymous token, through [`crate::aws::http`].
 //!
 //! A registry that cannot be reached, rate-limits, or wants credentials gives a SKIP with the
 //! reason, never an NG: only "the registry says this image does not exist" (404) is a failure.
 
 use std::time::Duration;
 
-use aws_smithy_http_client::Connector;
-use aws_smithy_runtime_api::client::http::HttpConnector;
-use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
-use aws_smithy_types::body::SdkBody;
-use aws_smithy_types::byte_stream::ByteStream;
 use serde_json::Value;
 
 use super::image::{INDEX_TYPES, ImageRef, MANIFEST_TYPES, Platform, config_platform, index_platform};
 use super::tree::Outcome;
+use crate::aws::http::{HttpClient, Response};
 
 /// Largest body read (manifests and image configs are a few KiB).
 const MAX_BODY: usize = 4 << 20;
 
 pub struct RegistryClient {
-    connector: Connector,
-    timeout: Duration,
-}
-
-struct Response {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Response {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
-    }
+    http: HttpClient,
 }
 
 impl RegistryClient {
     /// `timeout` bounds each request (connect included).
     pub fn new(timeout: Duration) -> Self {
-        let connector = Connector::builder()
-            .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring))
-            .build();
-        RegistryClient { connector, timeout }
+        RegistryClient { http: HttpClient::new(timeout, MAX_BODY) }
     }
 
     async fn send(&self, method: &str, url: &str, headers: &[(&str, String)]) -> Result<Response, String> {
-        let mut req = HttpRequest::new(SdkBody::empty());
-        req.set_uri(url).map_err(|e| format!("bad URL {url}: {e}"))?;
-        req.set_method(method).map_err(|e| e.to_string())?;
-        req.headers_mut().try_insert("user-agent", format!("cortado/{}", env!("CARGO_PKG_VERSION"))).map_err(|e| e.to_string())?;
-        for (k, v) in headers {
-            req.headers_mut().try_insert(k.to_string(), v.clone()).map_err(|e| format!("header {k}: {e}"))?;
-        }
-        let call = async {
-            let resp = self.connector.call(req).await.map_err(|e| crate::aws::describe_error(&e))?;
-            let status = resp.status().as_u16();
-            let headers = resp.headers().iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
-            let bytes = ByteStream::new(resp.into_body()).collect().await.map_err(|e| e.to_string())?.to_vec();
-            if bytes.len() > MAX_BODY {
-                return Err(format!("response of {} bytes is too large", bytes.len()));
-            }
-            Ok(Response { status, headers, body: bytes })
-        };
-        match tokio::time::timeout(self.timeout, call).await {
-            Ok(r) => r,
-            Err(_) => Err(format!("no answer within {:?}", self.timeout)),
-        }
+        self.http.send(method, url, headers).await
     }
 
     /// Sends, and on `401` with a Bearer challenge fetches an anonymous token and retries once.

@@ -11,14 +11,20 @@
 //! - `tfstatef FORMAT ARGS…`: Go's `fmt.Sprintf(FORMAT, ARGS…)`, then `tfstate`.
 //!
 //! Config: `{"path": "/guest/visible/terraform.tfstate"}` (read through WASI; the host preopens its
-//! directory read-only) or `{"url": "s3://bucket/key"}` (read through the host's `s3:GetObject`
-//! broker); `url` also takes `file://PATH`. A local state holding an s3 `backend` block is followed
+//! directory read-only, and does the same for a `url` that is a plain path or `file://PATH`),
+//! `{"url": "s3://bucket/key"}` (the host's `s3:GetObject` broker), or `remote://HOST/ORG/WORKSPACE`
+//! and `http(s)://…` (fetched by the host's URL broker, which holds any token). A local state holding an s3 `backend` block is followed
 //! to the bucket (workspace from the `environment` file next to it, or `"workspace"` in the
 //! config). `"optional": true` treats an unreadable state as empty. The state is read and indexed
 //! once, on the first lookup, and kept for the instance's life.
 //!
-//! Capability: `s3:GetObject` on the object of an `s3://` url, else on `*` (only used when a local
-//! state points at an s3 backend).
+//! Capability: `s3:GetObject` on the object of an `s3://` url, `tfc:ReadState` / `http:Get` on a
+//! remote or HTTP url, else `s3:GetObject` on `*` (only used when a local state points at an s3
+//! backend).
+//!
+//! `tfstate#json` / `tfstatef#json` (not listed; the host's Jsonnet natives call them) return every
+//! value as JSON, so Jsonnet can tell the number `80` from the string `"80"`. With `optional: true`
+//! and no state, lookups are empty (`""`, or `null` as JSON), as ecspresso #1017.
 mod gojson;
 mod query;
 mod source;
@@ -33,7 +39,22 @@ use state::State;
 struct TfState {
     source: Result<Source, String>,
     state: Option<Result<State, String>>,
+    /// An `optional: true` state could not be read: every lookup is empty (ecspresso #1017).
+    absent: bool,
 }
+
+/// How a looked-up value comes back.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Form {
+    /// As the template function returns it: a string as is, anything else as Go's compact JSON.
+    Template,
+    /// Always JSON, so that a string `"800"` and a number `800` stay apart (the host's Jsonnet
+    /// natives call `tfstate#json` and keep the value's type).
+    Json,
+}
+
+/// The suffix of the unlisted function names that return [`Form::Json`].
+const JSON_SUFFIX: &str = "#json";
 
 impl TfState {
     fn state(&mut self) -> Result<&State, String> {
@@ -47,6 +68,7 @@ impl TfState {
                     }
                     Err(e) if src.optional => {
                         host::warn(format!("tfstate: {e}; the state is optional, so every lookup is empty"));
+                        self.absent = true;
                         Ok(State::default())
                     }
                     Err(e) => Err(e),
@@ -57,12 +79,17 @@ impl TfState {
         self.state.as_ref().expect("just set").as_ref().map_err(Clone::clone)
     }
 
-    fn lookup(&mut self, addr: &str) -> Result<String, String> {
+    fn lookup(&mut self, addr: &str, form: Form) -> Result<String, String> {
         let addr = if addr.contains('\'') { addr.replace('\'', "\"") } else { addr.to_owned() };
+        self.state()?;
+        if self.absent {
+            return Ok(if form == Form::Json { "null".to_owned() } else { String::new() });
+        }
         let state = self.state()?;
         match state.lookup(&addr) {
             Err(e) => Err(format!("failed to lookup {addr} in tfstate: {e}")),
             Ok(None) => Err(format!("{addr} is not found in tfstate")),
+            Ok(Some(v)) if form == Form::Json => Ok(gojson::encode(v)),
             Ok(Some(v)) => Ok(state::render(v)),
         }
     }
@@ -71,31 +98,41 @@ impl TfState {
 impl Plugin for TfState {
     fn new() -> Self {
         let source = host::config_value().and_then(|c| source::from_config(&c));
-        TfState { source, state: None }
+        TfState { source, state: None, absent: false }
     }
 
     fn manifest(&self) -> Manifest {
-        let object = match &self.source {
-            Ok(Source { location: Location::S3 { bucket, key }, .. }) => format!("arn:aws:s3:::{bucket}/{key}"),
-            _ => "*".to_owned(),
+        let (action, object) = match &self.source {
+            Ok(Source { location: Location::S3 { bucket, key }, .. }) => ("s3:GetObject", format!("arn:aws:s3:::{bucket}/{key}")),
+            Ok(Source { location: Location::Url(url), .. }) => (url_action(url), url.clone()),
+            _ => ("s3:GetObject", "*".to_owned()),
         };
         Manifest::new("tfstate", env!("CARGO_PKG_VERSION"))
             .description("values from a Terraform state (ecspresso's tfstate plugin)")
             .function("tfstate", 1, 1, "tfstate ADDR: the value at a resource, data source or output address")
             .function("tfstatef", 1, 9, "tfstatef FORMAT ARGS...: tfstate of fmt.Sprintf(FORMAT, ARGS...)")
-            .capability("s3:GetObject", object)
+            .capability(action, object)
     }
 
     fn call(&mut self, function: &str, args: &[String]) -> Result<String, String> {
-        match function {
-            "tfstate" => self.lookup(&args[0]),
+        let (name, form) = match function.strip_suffix(JSON_SUFFIX) {
+            Some(name) => (name, Form::Json),
+            None => (function, Form::Template),
+        };
+        match name {
+            "tfstate" => self.lookup(&args[0], form),
             "tfstatef" => {
                 let addr = sprintf::sprintf(&args[0], &args[1..]);
-                self.lookup(&addr)
+                self.lookup(&addr, form)
             }
             other => Err(format!("function {other} is not provided by this plugin")),
         }
     }
+}
+
+/// The grant a URL state needs: `tfc:ReadState` for Terraform Cloud, `http:Get` otherwise.
+fn url_action(url: &str) -> &'static str {
+    if url.starts_with("remote://") { "tfc:ReadState" } else { "http:Get" }
 }
 
 register_plugin!(TfState);
@@ -136,6 +173,15 @@ mod tests {
     }
 
     #[test]
+    fn json_form_keeps_types() {
+        let mut h = with_file_state("json");
+        assert_eq!(h.call("tfstate#json", &["aws_acm_certificate.main.validation_method"]).unwrap(), r#""DNS""#);
+        assert_eq!(h.call("tfstate#json", &["output.subnets"]).unwrap(), r#"["subnet-a","subnet-b"]"#);
+        assert_eq!(h.call("tfstate#json", &["output.config.a.b"]).unwrap(), "1");
+        assert_eq!(h.call("tfstate", &["output.config.a.b"]).unwrap(), "1");
+    }
+
+    #[test]
     fn error_texts() {
         let mut h = with_file_state("errors");
         assert_eq!(h.call("tfstate", &["aws_subnet.nope.id"]).unwrap_err(), "aws_subnet.nope.id is not found in tfstate");
@@ -154,7 +200,8 @@ mod tests {
 
         MockHost::new().with_config(json!({"path": "/nonexistent/terraform.tfstate", "optional": true})).install();
         let mut h = Harness::<TfState>::new();
-        assert_eq!(h.call("tfstate", &["output.x"]).unwrap_err(), "output.x is not found in tfstate");
+        assert_eq!(h.call("tfstate", &["output.x"]).unwrap(), "");
+        assert_eq!(h.call("tfstatef#json", &["output.%s", "x"]).unwrap(), "null");
         assert!(logs().iter().any(|(_, m)| m.contains("optional")));
     }
 
@@ -163,9 +210,9 @@ mod tests {
         MockHost::new().install();
         let mut h = Harness::<TfState>::new();
         assert_eq!(h.call("tfstate", &["output.x"]).unwrap_err(), "tfstate plugin requires path or url for tfstate location");
-        MockHost::new().with_config(json!({"url": "https://example.com/x.tfstate"})).install();
+        MockHost::new().with_config(json!({"url": "gs://bucket/x.tfstate"})).install();
         let mut h = Harness::<TfState>::new();
-        assert!(h.call("tfstate", &["output.x"]).unwrap_err().contains("URL scheme https is not supported"));
+        assert!(h.call("tfstate", &["output.x"]).unwrap_err().contains("URL scheme gs is not supported"));
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Where the state comes from: the plugin config (`path` or `url`), reading it (a file through
-//! WASI, an S3 object through the host broker), and following a local state's `backend "s3"` block.
+//! WASI, an S3 object or a Terraform Cloud / HTTP state through the host's brokers), and following a
+//! local state's `backend "s3"` block.
 
 use serde_json::{Map, Value};
 
@@ -13,6 +14,8 @@ pub enum Location {
         bucket: String,
         key: String,
     },
+    /// `remote://HOST/ORG/WORKSPACE` or `http(s)://…`, fetched by the host (which holds any token).
+    Url(String),
 }
 
 impl std::fmt::Display for Location {
@@ -20,6 +23,7 @@ impl std::fmt::Display for Location {
         match self {
             Location::File(p) => write!(f, "{p}"),
             Location::S3 { bucket, key } => write!(f, "s3://{bucket}/{key}"),
+            Location::Url(u) => write!(f, "{u}"),
         }
     }
 }
@@ -35,7 +39,7 @@ pub struct Source {
     pub workspace: Option<String>,
 }
 
-pub const SUPPORTED: &str = "s3://BUCKET/KEY and file://PATH (or `path:` for a local file)";
+pub const SUPPORTED: &str = "s3://BUCKET/KEY, remote://HOST/ORG/WORKSPACE, http(s)://URL and file://PATH (or a plain path)";
 
 /// The source from the plugin's config, with ecspresso's error texts.
 pub fn from_config(config: &Value) -> Result<Source, String> {
@@ -87,6 +91,11 @@ pub fn parse_url(url: &str) -> Result<Location, String> {
             _ => Err(format!("invalid S3 URL {url}: expected s3://BUCKET/KEY")),
         },
         "file" => Ok(Location::File(rest.to_owned())),
+        "remote" => match rest.split('/').filter(|p| !p.is_empty()).count() {
+            3 => Ok(Location::Url(url.to_owned())),
+            _ => Err(format!("invalid remote URL {url}: expected remote://HOST/ORGANIZATION/WORKSPACE")),
+        },
+        "http" | "https" => Ok(Location::Url(url.to_owned())),
         other => Err(format!("failed to read tfstate from {url}: URL scheme {other} is not supported by cortado's tfstate plugin (supported: {SUPPORTED})")),
     }
 }
@@ -98,6 +107,7 @@ pub fn read(location: &Location) -> Result<Vec<u8>, String> {
         Location::S3 { bucket, key } => {
             cortado_plugin_sdk::aws::s3_get_object(bucket, key).map_err(|e| format!("failed to read tfstate from s3://{bucket}/{key}: {}", e.message()))
         }
+        Location::Url(url) => cortado_plugin_sdk::aws::fetch_state(url).map_err(|e| format!("failed to read tfstate from {url}: {}", e.message())),
     }
 }
 
@@ -194,10 +204,13 @@ mod tests {
 
     #[test]
     fn unsupported_schemes_say_what_is() {
-        for url in ["https://example.com/t.tfstate", "gs://b/k", "remote://app.terraform.io/org/ws", "azurerm://rg/acct/c/blob"] {
+        for url in ["gs://b/k", "azurerm://rg/acct/c/blob"] {
             let err = from_config(&json!({ "url": url })).unwrap_err();
             assert!(err.contains("is not supported") && err.contains("s3://BUCKET/KEY") && err.contains(url), "{err}");
         }
+        assert_eq!(parse_url("remote://app.terraform.io/org/ws").unwrap(), Location::Url("remote://app.terraform.io/org/ws".into()));
+        assert_eq!(parse_url("https://example.com/t.tfstate").unwrap(), Location::Url("https://example.com/t.tfstate".into()));
+        assert!(parse_url("remote://app.terraform.io/org").is_err());
         assert!(parse_url("s3://bucket").is_err());
         assert!(parse_url("s3:///key").is_err());
     }
