@@ -9,3 +9,4 @@ if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2; then
   rustup target add wasm32-wasip2 >&2
 fi
 bash "$CORTADO_ROOT/tests/sim/setup.sh" >/dev/null
+bash "$CORTADO_ROOT/scripts/setup-plugin-langs.sh"

@@ -5,6 +5,7 @@
 
 pub mod bindings;
 pub mod broker;
+pub mod cassette;
 pub mod catalog;
 pub mod grants;
 pub mod instance;
