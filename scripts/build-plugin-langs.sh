@@ -9,7 +9,7 @@ out="$CARGO_TARGET_DIR/wasm32-wasip2"
 
 fresh() { # fresh OUT DIR...: OUT exists and nothing in the DIRs is newer
   local o="$1"; shift
-  [ -f "$o" ] && [ -z "$(find "$@" -newer "$o" -type f -print -quit)" ]
+  [ -f "$o" ] && [ -z "$(find "$@" -newer "$o" -type f -not -path "*/__pycache__/*" -print -quit)" ]
 }
 
 for dir in examples/python/*/ tests/fixtures/plugins-py/*/; do
