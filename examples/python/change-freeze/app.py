@@ -2,6 +2,9 @@
 windows (`start <= time < end`) and images from registries not allowed; warn on a deploy with an
 empty diff. A config that cannot be read denies everything (fails closed). No capabilities."""
 
+# Imports stay at the top: componentize-py bundles the modules imported while it builds.
+import fnmatch
+import json
 from datetime import datetime
 
 from cortado_plugin import Decision, Manifest, Plugin, config, error, export
@@ -23,8 +26,6 @@ def instant(text):
 
 def glob(pattern, text):
     """`*` matches any run of characters; everything else literally."""
-    import fnmatch
-
     return fnmatch.fnmatchcase(text, pattern.replace("[", "[[]").replace("?", "[?]"))
 
 
@@ -53,8 +54,6 @@ def allowed(pattern, image):
 
 
 def containers(task_definition):
-    import json
-
     try:
         doc = json.loads(task_definition)
     except ValueError as e:

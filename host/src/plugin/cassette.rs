@@ -182,7 +182,8 @@ fn redact(call: &str, request: &Value, response: &mut Value, keep: &[String]) {
 }
 
 fn redact_parameter(p: &mut Value, kept: &impl Fn(&str) -> bool) {
-    if p["type"] == "SecureString" && !kept(p["name"].as_str().unwrap_or_default()) {
+    // `type_`: the WIT field `type`, as the bindings name it.
+    if p["type_"] == "SecureString" && !kept(p["name"].as_str().unwrap_or_default()) {
         p["value"] = json!(REDACTED);
     }
 }
@@ -191,8 +192,12 @@ fn redact_parameter(p: &mut Value, kept: &impl Fn(&str) -> bool) {
 mod tests {
     use super::*;
 
+    use crate::plugin::bindings::cortado::plugin::aws::{Parameter, SecretValue};
+
+    /// An answer as the broker gives it, serialised as the cassette stores it.
     fn param(kind: &str) -> Value {
-        json!({"Ok": {"name": "/app/db", "type": kind, "value": "hunter2", "arn": "arn", "version": 1}})
+        let p = Parameter { name: "/app/db".into(), type_: kind.into(), value: "hunter2".into(), arn: "arn".into(), version: 1 };
+        serde_json::to_value(Ok::<_, AwsError>(p)).unwrap()
     }
 
     #[test]
@@ -212,7 +217,8 @@ mod tests {
         redact("ssm:GetParameters", &json!({}), &mut r, &[]);
         assert_eq!(r["Ok"][0][0]["value"], REDACTED);
 
-        let mut r = json!({"Ok": {"arn": "a", "name": "db", "secret_string": "{\"password\":\"x\"}", "version_id": "v"}});
+        let secret = SecretValue { arn: "a".into(), name: "db".into(), secret_string: Some("{\"password\":\"x\"}".into()), version_id: "v".into() };
+        let mut r = serde_json::to_value(Ok::<_, AwsError>(secret)).unwrap();
         redact("secretsmanager:GetSecretValue", &json!({"secret_id": "db"}), &mut r, &[]);
         assert_eq!(r["Ok"]["secret_string"], REDACTED);
     }

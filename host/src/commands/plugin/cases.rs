@@ -223,7 +223,11 @@ impl CasesFile {
     pub fn load(path: &Path) -> Result<CasesFile> {
         let text = std::fs::read_to_string(path).map_err(|e| InputError::in_file(path, format!("cannot read the cases: {e}")))?;
         let raw: RawFile = serde_yaml_ng::from_str(&text).map_err(|e| match e.location() {
-            Some(l) => InputError::at(path, l.line(), format!("column {}: {e}", l.column())),
+            Some(l) => {
+                let msg = e.to_string();
+                let msg = msg.find(" at line ").map(|i| msg[..i].to_owned()).unwrap_or(msg);
+                InputError::at(path, l.line(), format!("column {}: {msg}", l.column()))
+            }
             None => InputError::in_file(path, e),
         })?;
         let dir = path.parent().unwrap_or(Path::new("."));

@@ -159,7 +159,7 @@ fn python_source(name: &str, hook: HookKind) -> String {
         HookKind::Verifier => (
             "Manifest, Plugin, export, ng, ok",
             ".verifier()",
-            "    def verify(self, task_definition, service_definition):\n        import json\n\n        checks = []\n        for c in json.loads(task_definition).get(\"containerDefinitions\", []):\n            image = c.get(\"image\", \"\")\n            tag = image.rsplit(\"/\", 1)[-1].partition(\":\")[2]\n            name = f\"image of {c.get('name', '')}\"\n            checks.append(ok(name) if tag and tag != \"latest\" else ng(name, f\"{image} has no fixed tag\"))\n        return checks\n",
+            "    def verify(self, task_definition, service_definition):\n        checks = []\n        for c in json.loads(task_definition).get(\"containerDefinitions\", []):\n            image = c.get(\"image\", \"\")\n            tag = image.rsplit(\"/\", 1)[-1].partition(\":\")[2]\n            name = f\"image of {c.get('name', '')}\"\n            checks.append(ok(name) if tag and tag != \"latest\" else ng(name, f\"{image} has no fixed tag\"))\n        return checks\n",
         ),
         HookKind::Gate => (
             "Decision, Manifest, Plugin, export",
@@ -168,7 +168,7 @@ fn python_source(name: &str, hook: HookKind) -> String {
         ),
     };
     format!(
-        "\"\"\"The {name} cortado plugin.\"\"\"\n\nfrom cortado_plugin import {imports}\n\n\nclass P(Plugin):\n    def manifest(self):\n        return Manifest(\"{name}\", \"0.1.0\"){manifest}\n\n{body}\n\nWitWorld, Resolver, Verifier, Gate = export(P)\n"
+        "\"\"\"The {name} cortado plugin.\"\"\"\n\n# Imports stay at the top: componentize-py bundles what is imported while it builds.\nimport json  # noqa: F401 (the verifier reads task definitions)\n\nfrom cortado_plugin import {imports}\n\n\nclass P(Plugin):\n    def manifest(self):\n        return Manifest(\"{name}\", \"0.1.0\"){manifest}\n\n{body}\n\nWitWorld, Resolver, Verifier, Gate = export(P)\n"
     )
 }
 
