@@ -54,7 +54,12 @@ fn td(env: &[(&str, String)]) -> String {
 
 fn env_of(out: &str) -> std::collections::BTreeMap<String, String> {
     let v: Value = serde_json::from_str(out).unwrap_or_else(|e| panic!("{e}: {out}"));
-    v["containerDefinitions"][0]["environment"].as_array().unwrap().iter().map(|e| (e["name"].as_str().unwrap().into(), e["value"].as_str().unwrap().into())).collect()
+    v["containerDefinitions"][0]["environment"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["name"].as_str().unwrap().into(), e["value"].as_str().unwrap().into()))
+        .collect()
 }
 
 /// `plugins:` entries for the Python and JS ssm twins under `py_` / `js_`, with `grants`.
@@ -71,7 +76,10 @@ fn ssm_twins(grants: &str) -> String {
 #[test]
 fn the_python_and_js_ssm_resolvers_answer_as_the_rust_one() {
     let (p, region) = seeded("langssm");
-    p.write("cortado.yml", &format!("region: {region}\ncluster: c\ntask_definition: td.json\nplugins:\n{}", ssm_twins("[{action: ssm:GetParameter, resource: \"*\"}]")));
+    p.write(
+        "cortado.yml",
+        &format!("region: {region}\ncluster: c\ntask_definition: td.json\nplugins:\n{}", ssm_twins("[{action: ssm:GetParameter, resource: \"*\"}]")),
+    );
     let mut vars = Vec::new();
     for prefix in ["", "py_", "js_"] {
         vars.push((format!("{prefix}HOST"), format!("{{{{ {prefix}ssm `/{region}/db/host` }}}}")));
@@ -120,7 +128,11 @@ fn a_denied_grant_is_denied_and_nothing_leaves_the_host() {
             p.write("td.json", &td(&[("X", format!("{{{{ {lang}_{f} `/{region}/db/password` }}}}"))]));
             let out = run(&p, &["render", "taskdef"]);
             assert_ne!(out.code, 0, "{lang} {f}: {}", out.stdout);
-            assert!(out.stderr.contains("no grant for ssm:GetParameter") && out.stderr.contains(&format!("parameter/{region}/db/password")), "{lang} {f}: {}", out.stderr);
+            assert!(
+                out.stderr.contains("no grant for ssm:GetParameter") && out.stderr.contains(&format!("parameter/{region}/db/password")),
+                "{lang} {f}: {}",
+                out.stderr
+            );
             assert!(!out.stderr.contains("s3cret") && !out.stdout.contains("s3cret"));
         }
     }
@@ -134,7 +146,8 @@ fn an_infinite_loop_is_cut_at_the_deadline() {
     let mut plugins = String::new();
     for lang in LANGS {
         let (path, digest) = component(lang, "spin");
-        plugins += &format!("  - name: spin-{lang}\n    func_prefix: {lang}_\n    path: {}\n    sha256: {digest}\n    limits: {{timeout: 1s}}\n", path.display());
+        plugins +=
+            &format!("  - name: spin-{lang}\n    func_prefix: {lang}_\n    path: {}\n    sha256: {digest}\n    limits: {{timeout: 1s}}\n", path.display());
     }
     p.write("cortado.yml", &format!("region: us-east-1\ntask_definition: td.json\nplugins:\n{plugins}"));
     for lang in LANGS {
@@ -151,7 +164,8 @@ fn an_infinite_loop_is_cut_at_the_deadline() {
     }
 }
 
-const FREEZE: &str = "    config:\n      freezes:\n        - start: \"2020-01-01T00:00:00Z\"\n          end: \"2099-01-01T00:00:00Z\"\n          reason: end-of-year freeze\n";
+const FREEZE: &str =
+    "    config:\n      freezes:\n        - start: \"2020-01-01T00:00:00Z\"\n          end: \"2099-01-01T00:00:00Z\"\n          reason: end-of-year freeze\n";
 
 #[test]
 fn the_python_and_js_gates_block_a_deploy_as_the_rust_one() {
@@ -161,11 +175,7 @@ fn the_python_and_js_gates_block_a_deploy_as_the_rust_one() {
     run(&p, &["init", "--cluster", seed["ecs"]["clusterName"].as_str().unwrap(), "--service", seed["ecs"]["serviceName"].as_str().unwrap()]).expect_code(0);
     let base = p.read("cortado.yml").replace("timeout: 10m0s", "timeout: 60s");
     p.write("ecs-task-def.json", &p.read("ecs-task-def.json").replace(":v1\"", ":v2\""));
-    let gates = [
-        ("rust", "  - name: change-freeze\n    enforcement: soft-mandatory\n".to_owned()),
-        ("py", gate_entry("py")),
-        ("js", gate_entry("js")),
-    ];
+    let gates = [("rust", "  - name: change-freeze\n    enforcement: soft-mandatory\n".to_owned()), ("py", gate_entry("py")), ("js", gate_entry("js"))];
     for (lang, entry) in &gates {
         p.write("cortado.yml", &format!("{base}plugins:\n{entry}{FREEZE}"));
         let out = run(&p, &["deploy"]);
@@ -174,8 +184,11 @@ fn the_python_and_js_gates_block_a_deploy_as_the_rust_one() {
         assert!(out.stderr.contains(&format!("blocked by gate {name} (soft-mandatory): nothing was changed")), "{lang}: {}", out.stderr);
         assert!(out.stderr.contains("end-of-year freeze (frozen until 2099-01-01T00:00:00Z)"), "{lang}: {}", out.stderr);
     }
-    let mutating: Vec<String> =
-        sim().calls_in(&seedless).into_iter().filter(|c| ["ecs:RegisterTaskDefinition", "ecs:UpdateService", "ecs:CreateService"].contains(&c.as_str())).collect();
+    let mutating: Vec<String> = sim()
+        .calls_in(&seedless)
+        .into_iter()
+        .filter(|c| ["ecs:RegisterTaskDefinition", "ecs:UpdateService", "ecs:CreateService"].contains(&c.as_str()))
+        .collect();
     assert!(mutating.is_empty(), "a denied deploy changed something: {mutating:?}");
     // An override with a reason deploys, through the Python gate.
     p.write("cortado.yml", &format!("{base}plugins:\n{}{FREEZE}", gates[1].1));
@@ -276,11 +289,16 @@ fn plugin_test_records_from_the_simulator_and_replays_without_it() {
     assert_eq!(calls, vec!["ssm:GetParameter"; 4], "the denied call is not recorded: {ssm_cassette}");
 
     // A case making a call that was not recorded fails, naming the call; the others still pass.
-    p.write("ssm.yaml", &format!("{}  - name: new\n    resolve: {{function: ssm, args: [/{region}/db/other]}}\n    expect: {{error: anything}}\n", p.read("ssm.yaml")));
+    p.write(
+        "ssm.yaml",
+        &format!("{}  - name: new\n    resolve: {{function: ssm, args: [/{region}/db/other]}}\n    expect: {{error: anything}}\n", p.read("ssm.yaml")),
+    );
     let out = run(&p, &["plugin", "test", &py_ssm, "ssm.yaml"]);
     out.expect_code(1);
     assert!(
-        out.stdout.contains(&format!("FAIL new: the plugin made an AWS call that is not in the cassette: ssm:GetParameter {{\"name\":\"/{region}/db/other\",\"with_decryption\":true}}")),
+        out.stdout.contains(&format!(
+            "FAIL new: the plugin made an AWS call that is not in the cassette: ssm:GetParameter {{\"name\":\"/{region}/db/other\",\"with_decryption\":true}}"
+        )),
         "{}",
         out.stdout
     );
@@ -317,7 +335,14 @@ fn the_scaffold_builds_and_passes_its_own_test_in_each_language() {
         if hook == "resolver" {
             // Loaded into cortado as a configured plugin.
             let wasm = dir.join(format!("{name}.wasm"));
-            p.write("cortado.yml", &format!("region: us-east-1\ntask_definition: td.json\nplugins:\n  - name: {name}\n    path: {}\n    sha256: {}\n", wasm.display(), sha256(&wasm)));
+            p.write(
+                "cortado.yml",
+                &format!(
+                    "region: us-east-1\ntask_definition: td.json\nplugins:\n  - name: {name}\n    path: {}\n    sha256: {}\n",
+                    wasm.display(),
+                    sha256(&wasm)
+                ),
+            );
             p.write("td.json", &td(&[("G", "{{ greet `cortado` }}".into())]));
             let out = run(&p, &["render", "taskdef"]);
             out.expect_code(0);

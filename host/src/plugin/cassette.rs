@@ -68,10 +68,10 @@ impl Cassette {
 
     /// A recorded cassette to answer from.
     pub fn replay(path: &Path) -> Result<Cassette> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| InputError::in_file(path, format!("cannot read the cassette: {e} (record it first with --record)")))?;
-        let file: File = serde_json::from_str(&text)
-            .map_err(|e| InputError(format!("{}:{}:{}: invalid cassette: {e}", path.display(), e.line(), e.column())))?;
+        let text =
+            std::fs::read_to_string(path).map_err(|e| InputError::in_file(path, format!("cannot read the cassette: {e} (record it first with --record)")))?;
+        let file: File =
+            serde_json::from_str(&text).map_err(|e| InputError(format!("{}:{}:{}: invalid cassette: {e}", path.display(), e.line(), e.column())))?;
         Ok(Cassette::new(Mode::Replay, path, Vec::new(), file))
     }
 

@@ -149,11 +149,7 @@ pub struct PluginHost {
 
 impl PluginHost {
     pub fn new(config: &Config, slot: Arc<AwsSlot>) -> PluginHost {
-        let plugins = config
-            .effective_plugins()
-            .into_iter()
-            .map(|p| Arc::new(LazyPlugin::new(p, config.dir.clone(), slot.clone())))
-            .collect();
+        let plugins = config.effective_plugins().into_iter().map(|p| Arc::new(LazyPlugin::new(p, config.dir.clone(), slot.clone()))).collect();
         PluginHost { plugins }
     }
 

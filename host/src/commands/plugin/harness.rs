@@ -55,7 +55,8 @@ struct Outcome {
 pub fn run(region: Option<String>, args: &TestArgs) -> Result<()> {
     let file = CasesFile::load(&args.cases)?;
     let dir = args.cases.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
-    let cassette_path = args.cassette.clone().or_else(|| file.cassette.as_ref().map(|c| dir.join(c))).unwrap_or_else(|| args.cases.with_extension("cassette.json"));
+    let cassette_path =
+        args.cassette.clone().or_else(|| file.cassette.as_ref().map(|c| dir.join(c))).unwrap_or_else(|| args.cases.with_extension("cassette.json"));
     let cassette = Arc::new(if args.record { Cassette::record(&cassette_path, file.keep_secrets.clone()) } else { Cassette::replay(&cassette_path)? });
     let plugin = lazy_plugin(&args.plugin, &file, &dir, AwsSlot::with_cassette(region, cassette.clone()))?;
     let loaded = plugin.get().map_err(|e| anyhow::anyhow!(e))?;
@@ -179,7 +180,13 @@ fn expect_checks(e: &Expect, got: &[Check]) -> Result<(), String> {
     for (w, g) in want.iter().zip(got) {
         let message_ok = w.message.as_ref().is_none_or(|m| g.message.contains(m.as_str()));
         if w.name != g.name || !w.status.eq_ignore_ascii_case(status(g.status)) || !message_ok {
-            return Err(format!("expected check {} {}{}, got: {}", w.status, w.name, w.message.as_ref().map(|m| format!(" {m:?}")).unwrap_or_default(), shown()));
+            return Err(format!(
+                "expected check {} {}{}, got: {}",
+                w.status,
+                w.name,
+                w.message.as_ref().map(|m| format!(" {m:?}")).unwrap_or_default(),
+                shown()
+            ));
         }
     }
     Ok(())
