@@ -16,3 +16,4 @@ if ! command -v go >/dev/null 2>&1; then
   $sudo apt-get install -y golang-go >&2
 fi
 bash "$CORTADO_ROOT/tests/sim/setup.sh" >/dev/null
+bash "$CORTADO_ROOT/scripts/setup-plugin-langs.sh"

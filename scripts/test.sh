@@ -7,6 +7,7 @@ cd "$CORTADO_ROOT"
 
 bash scripts/setup.sh
 bash scripts/build-plugins.sh
+bash scripts/build-plugin-langs.sh
 cargo build --bins
 # Host and end-to-end tests (default members), then the SDK and first-party plugins' own tests,
 # which build natively (their component glue is wasm-only).

@@ -90,6 +90,8 @@ fn main() {
         );
     }
 
+    other_languages(engine);
+
     println!("== calls");
     let echo_path = target_dir().join("wasm32-wasip2/fixture/cortado_fixture_echo.wasm");
     if let Ok(bytes) = std::fs::read(&echo_path) {
@@ -174,4 +176,54 @@ fn main() {
         println!("{label:42} {:.1} ms", (t.elapsed() / runs).as_secs_f64() * 1e3);
     }
     let _ = PluginConfig::clone;
+}
+
+/// The Python and JavaScript components (scripts/build-plugin-langs.sh), each with an `echo`
+/// function: size, cold compile, cache-hit load, load+link+manifest, instantiate, one call.
+fn other_languages(engine: &wasmtime::Engine) {
+    println!("== other languages (the spin fixtures' echo function)");
+    for lang in ["py", "js"] {
+        let path = target_dir().join(format!("wasm32-wasip2/{lang}/spin.wasm"));
+        let Ok(bytes) = std::fs::read(&path) else {
+            println!("{lang:4} missing at {} (run scripts/build-plugin-langs.sh)", path.display());
+            continue;
+        };
+        let digest = runtime::sha256_hex(&bytes);
+        let t = Instant::now();
+        runtime::load_component(engine, &bytes, &digest).expect("cold compile");
+        let cold = t.elapsed();
+        let n = 10;
+        let t = Instant::now();
+        for _ in 0..n {
+            runtime::load_component(engine, &bytes, &digest).expect("cache hit");
+        }
+        let hit = t.elapsed() / n;
+        let t = Instant::now();
+        let p = LoadedPlugin::load(&bytes, spec(lang, &bytes, "null", vec![])).expect("load");
+        let full = t.elapsed();
+        let t = Instant::now();
+        for _ in 0..n {
+            p.instantiate_fresh().expect("instantiate");
+        }
+        let inst = t.elapsed();
+        let args = vec!["hello".to_string()];
+        let t = Instant::now();
+        p.resolve("echo", &args).expect("first echo");
+        let first = t.elapsed();
+        let calls = 10_000;
+        let t = Instant::now();
+        for _ in 0..calls {
+            p.resolve("echo", &args).expect("echo");
+        }
+        println!(
+            "{lang:4} {:>6.1} MB  cold compile {:>7.0} ms  cache-hit load {:>6.1} ms  load+link+manifest {:>6.1} ms  instantiate {}  first call {}  call {}",
+            bytes.len() as f64 / (1 << 20) as f64,
+            cold.as_secs_f64() * 1e3,
+            hit.as_secs_f64() * 1e3,
+            full.as_secs_f64() * 1e3,
+            per(inst, n as u32),
+            per(first, 1),
+            per(t.elapsed(), calls)
+        );
+    }
 }

@@ -120,6 +120,10 @@ pub enum PluginCommand {
     /// A component file's manifest, digest and requested capabilities (beside the config's grants
     /// when the config names it)
     Inspect { path: PathBuf },
+    /// Run a plugin's test cases; AWS answers come from a cassette (`--record` writes it)
+    Test(commands::plugin::harness::TestArgs),
+    /// Write a new plugin project that builds to a component and passes its own test
+    New(commands::plugin::scaffold::NewArgs),
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -739,6 +743,8 @@ async fn dispatch(command: Command, globals: crate::context::Globals, env: crate
             let config = commands::App::load_config(&globals, env).ok();
             commands::plugin::inspect(config.as_ref(), &path)
         }
+        Command::Plugin(PluginCommand::Test(args)) => commands::plugin::harness::run(None, &args),
+        Command::Plugin(PluginCommand::New(args)) => commands::plugin::scaffold::run(&args),
         Command::Audit(AuditCommand::Verify { file }) => commands::audit::verify(&file),
         Command::Deploy(a) => {
             let app = commands::App::load(globals, env)?;

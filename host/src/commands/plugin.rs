@@ -1,5 +1,10 @@
 //! `cortado plugin list` and `cortado plugin inspect PATH`: what each plugin is, what it provides,
-//! and what it asks for beside what the config grants it.
+//! and what it asks for beside what the config grants it. `plugin test` ([`harness`]) and
+//! `plugin new` ([`scaffold`]) are for plugin authors.
+
+pub mod cases;
+pub mod harness;
+pub mod scaffold;
 
 use std::fmt::Write as _;
 use std::path::Path;

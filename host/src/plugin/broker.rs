@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use aws_sdk_ssm::types::ParameterType;
 
 use super::bindings::cortado::plugin::aws as wit;
+use super::cassette::{self, Cassette, Mode};
 use super::grants;
 use crate::aws::{Aws, describe_error};
 use crate::config::Grant;
@@ -18,14 +19,24 @@ pub struct AwsSlot {
     assume_role_arn: Option<String>,
     aws: OnceLock<Result<Aws, String>>,
     account: OnceLock<String>,
+    /// `cortado plugin test`: brokered answers are recorded to or replayed from it.
+    pub cassette: Option<Arc<Cassette>>,
 }
 
 impl AwsSlot {
     pub fn new(region: Option<String>, assume_role_arn: Option<String>) -> Arc<Self> {
-        Arc::new(AwsSlot { region, assume_role_arn, aws: OnceLock::new(), account: OnceLock::new() })
+        Arc::new(AwsSlot { region, assume_role_arn, aws: OnceLock::new(), account: OnceLock::new(), cassette: None })
+    }
+
+    /// A slot whose brokered calls go through `cassette` (see [`super::cassette`]).
+    pub fn with_cassette(region: Option<String>, cassette: Arc<Cassette>) -> Arc<Self> {
+        Arc::new(AwsSlot { region, assume_role_arn: None, aws: OnceLock::new(), account: OnceLock::new(), cassette: Some(cassette) })
     }
 
     fn aws(&self) -> Result<&Aws, String> {
+        if self.cassette.as_ref().is_some_and(|c| c.mode == Mode::Replay) {
+            return Err(cassette::REPLAYING.into());
+        }
         self.aws
             .get_or_init(|| block_on(Aws::load(self.region.as_deref(), self.assume_role_arn.as_deref())).map_err(|e| format!("{e:#}")))
             .as_ref()
@@ -34,16 +45,25 @@ impl AwsSlot {
 
     /// The caller's account (one STS call per run), for building resource ARNs.
     fn account(&self) -> Result<String, String> {
+        if let Some(a) = self.cassette.as_ref().and_then(|c| c.replayed_account()) {
+            return Ok(a);
+        }
         if let Some(a) = self.account.get() {
             return Ok(a.clone());
         }
         let aws = self.aws()?;
         let out = block_on(aws.sts().get_caller_identity().send()).map_err(|e| describe_error(&e))?;
         let account = out.account().unwrap_or("*").to_owned();
+        if let Some(c) = &self.cassette {
+            c.note_location(Some(aws.region()), Some(&account));
+        }
         Ok(self.account.get_or_init(|| account).clone())
     }
 
     fn region(&self) -> Result<String, String> {
+        if let Some(r) = self.cassette.as_ref().and_then(|c| c.replayed_region()) {
+            return Ok(r);
+        }
         Ok(self.aws()?.region().to_owned())
     }
 }

@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use serde_json::json;
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{Store, StoreLimits, StoreLimitsBuilder, Trap};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
@@ -18,6 +19,7 @@ use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxView, WasiView};
 use super::bindings::cortado::plugin::{aws as wit_aws, host as wit_host, types as wit_types};
 use super::bindings::{Check, Decision, Manifest, Plan, Plugin, PluginPre};
 use super::broker::Broker;
+use super::cassette::Body;
 use super::runtime::{self, EPOCH_TICK};
 
 /// Explicit limits for one plugin (the `limits:` block of its config overrides the defaults).
@@ -88,32 +90,49 @@ impl wit_host::Host for HostState {
     }
 }
 
+impl HostState {
+    /// A brokered call, through the cassette when `cortado plugin test` set one.
+    fn brokered<T: serde::Serialize + serde::de::DeserializeOwned>(
+        &self,
+        call: &str,
+        request: serde_json::Value,
+        live: impl FnOnce(&Broker) -> Result<T, wit_aws::AwsError>,
+    ) -> Result<T, wit_aws::AwsError> {
+        match &self.broker.slot.cassette {
+            Some(c) => c.call(call, request, || live(&self.broker)),
+            None => live(&self.broker),
+        }
+    }
+}
+
 impl wit_aws::Host for HostState {
     fn ssm_get_parameter(&mut self, name: String, with_decryption: bool) -> Result<wit_aws::Parameter, wit_aws::AwsError> {
-        self.broker.ssm_get_parameter(name, with_decryption)
+        self.brokered("ssm:GetParameter", json!({"name": name, "with_decryption": with_decryption}), |b| b.ssm_get_parameter(name, with_decryption))
     }
     fn ssm_get_parameters(&mut self, names: Vec<String>, with_decryption: bool) -> Result<(Vec<wit_aws::Parameter>, Vec<String>), wit_aws::AwsError> {
-        self.broker.ssm_get_parameters(names, with_decryption)
+        self.brokered("ssm:GetParameters", json!({"names": names, "with_decryption": with_decryption}), |b| b.ssm_get_parameters(names, with_decryption))
     }
     fn secretsmanager_describe_secret(&mut self, id: String) -> Result<wit_aws::SecretDescription, wit_aws::AwsError> {
-        self.broker.secretsmanager_describe_secret(id)
+        self.brokered("secretsmanager:DescribeSecret", json!({"secret_id": id}), |b| b.secretsmanager_describe_secret(id))
     }
     fn secretsmanager_get_secret_value(&mut self, id: String) -> Result<wit_aws::SecretValue, wit_aws::AwsError> {
-        self.broker.secretsmanager_get_secret_value(id)
+        self.brokered("secretsmanager:GetSecretValue", json!({"secret_id": id}), |b| b.secretsmanager_get_secret_value(id))
     }
     fn s3_get_object(&mut self, bucket: String, key: String) -> Result<Vec<u8>, wit_aws::AwsError> {
         // No S3 bucket has an empty name: the SDK's `fetch_state` uses one to reach the URL broker
         // until the WIT contract has an import of its own for it.
         if bucket.is_empty() {
-            return self.broker.fetch_state(key);
+            let request = json!({"url": key});
+            return self.brokered("fetch:State", request, |b| b.fetch_state(key).map(Body::from_bytes)).map(Body::into_bytes);
         }
-        self.broker.s3_get_object(bucket, key)
+        let request = json!({"bucket": bucket, "key": key});
+        self.brokered("s3:GetObject", request, |b| b.s3_get_object(bucket, key).map(Body::from_bytes)).map(Body::into_bytes)
     }
     fn cloudformation_describe_stack_outputs(&mut self, stack: String) -> Result<Vec<wit_aws::StackOutput>, wit_aws::AwsError> {
-        self.broker.cloudformation_describe_stack_outputs(stack)
+        self.brokered("cloudformation:DescribeStacks", json!({"stack_name": stack}), |b| b.cloudformation_describe_stack_outputs(stack))
     }
     fn cloudformation_list_exports(&mut self) -> Result<Vec<wit_aws::StackExport>, wit_aws::AwsError> {
-        self.broker.cloudformation_list_exports()
+        self.brokered("cloudformation:ListExports", json!({}), |b| b.cloudformation_list_exports())
     }
 }
 

@@ -5,6 +5,7 @@
 
 pub mod bindings;
 pub mod broker;
+pub mod cassette;
 pub use crate::config::catalog;
 pub mod external;
 pub mod fetch;
@@ -44,6 +45,11 @@ pub struct LazyPlugin {
 }
 
 impl LazyPlugin {
+    /// A plugin configured as `config` (paths relative to `config_dir`), loaded on first use.
+    pub fn new(config: PluginConfig, config_dir: PathBuf, slot: Arc<AwsSlot>) -> LazyPlugin {
+        LazyPlugin { config, config_dir, slot, loaded: OnceLock::new() }
+    }
+
     /// The plugin, loading it if needed; the error names the plugin.
     pub fn get(&self) -> Result<&LoadedPlugin, String> {
         self.loaded.get_or_init(|| self.load().map_err(|e| format!("{e:#}"))).as_ref().map_err(Clone::clone)
@@ -170,11 +176,7 @@ pub struct PluginHost {
 
 impl PluginHost {
     pub fn new(config: &Config, slot: Arc<AwsSlot>) -> PluginHost {
-        let plugins = config
-            .effective_plugins()
-            .into_iter()
-            .map(|p| Arc::new(LazyPlugin { config: p, config_dir: config.dir.clone(), slot: slot.clone(), loaded: OnceLock::new() }))
-            .collect();
+        let plugins = config.effective_plugins().into_iter().map(|p| Arc::new(LazyPlugin::new(p, config.dir.clone(), slot.clone()))).collect();
         PluginHost { plugins }
     }
 
