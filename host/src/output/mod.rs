@@ -2,6 +2,7 @@
 //! colour as `crate::style` decides (NO_COLOR, CLICOLOR_FORCE, TERM=dumb, a terminal).
 
 pub mod jsonnet_fmt;
+pub mod live;
 pub mod plan;
 pub mod progress;
 pub mod prompt;
