@@ -50,11 +50,7 @@ fn script(p: &Project, args: &str) -> PathBuf {
     for (k, v) in &p.env {
         env.push_str(&format!(" {k}={v:?}"));
     }
-    let text = format!(
-        "#!/bin/sh\ncd {:?}\nenv -i TERM=\"$TERM\" {env} {:?} {args}\necho \"EXIT=$?\"\nexec sleep 600\n",
-        p.dir.path(),
-        cortado_bin()
-    );
+    let text = format!("#!/bin/sh\ncd {:?}\nenv -i TERM=\"$TERM\" {env} {:?} {args}\necho \"EXIT=$?\"\nexec sleep 600\n", p.dir.path(), cortado_bin());
     p.write("run.sh", &text);
     let path = p.path("run.sh");
     Command::new("chmod").arg("+x").arg(&path).status().expect("chmod");
@@ -94,7 +90,11 @@ fn deploy_on_a_terminal_shows_a_live_block_and_ends_on_the_result() {
     let family = v["family"].as_str().unwrap();
     let bar_line = |s: &str| s.lines().any(|l| l.contains(&format!("PRIMARY {family}:2 [")) && l.contains("/3 running") && l.contains("IN_PROGRESS"));
     let live: Vec<&String> = during.iter().filter(|s| bar_line(s)).collect();
-    assert!(!live.is_empty(), "no live deployment block was ever on the screen; the last screens:\n{}", during.iter().rev().take(3).cloned().collect::<Vec<_>>().join("\n----\n"));
+    assert!(
+        !live.is_empty(),
+        "no live deployment block was ever on the screen; the last screens:\n{}",
+        during.iter().rev().take(3).cloned().collect::<Vec<_>>().join("\n----\n")
+    );
     assert!(live.iter().any(|s| s.contains("deployment ") && s.contains("desired:3")), "no status line under the block:\n{}", live[0]);
 
     // The final screen: events scrolled above, the block in its final state, then the result.

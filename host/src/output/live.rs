@@ -154,7 +154,8 @@ fn short_duration(secs: f64) -> String {
 pub fn service_deployment_line(sd: &Value) -> String {
     let s = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
     let strategy = sd.pointer("/deploymentConfiguration/strategy").and_then(Value::as_str).unwrap_or("");
-    let mut parts = vec![[strategy.to_owned(), s(sd, "lifecycleStage"), s(sd, "status")].iter().filter(|p| !p.is_empty()).cloned().collect::<Vec<_>>().join(" ")];
+    let mut parts =
+        vec![[strategy.to_owned(), s(sd, "lifecycleStage"), s(sd, "status")].iter().filter(|p| !p.is_empty()).cloned().collect::<Vec<_>>().join(" ")];
     let revisions = sd.get("targetServiceRevision").into_iter().chain(sd.get("sourceServiceRevisions").and_then(Value::as_array).into_iter().flatten());
     for r in revisions {
         let name = r.get("arn").and_then(Value::as_str).map(|a| a.rsplit('/').next().unwrap_or(a)).unwrap_or("?");
