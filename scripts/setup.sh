@@ -17,3 +17,11 @@ if ! command -v go >/dev/null 2>&1; then
 fi
 bash "$CORTADO_ROOT/tests/sim/setup.sh" >/dev/null
 bash "$CORTADO_ROOT/scripts/setup-plugin-langs.sh"
+# The shells the completion test loads scripts into, and tmux for the terminal (pty) test.
+missing=()
+for tool in tmux zsh; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}" >&2
+  if [ "$(id -u)" = 0 ]; then apt-get update -qq >&2 && apt-get install -y -qq "${missing[@]}" >&2
+  else sudo apt-get update -qq >&2 && sudo apt-get install -y -qq "${missing[@]}" >&2; fi
+fi

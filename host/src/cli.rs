@@ -17,7 +17,9 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// The options every subcommand takes; `--help` shows them under their own heading.
 #[derive(Args, Debug, Clone, Default)]
+#[command(next_help_heading = "Global options")]
 pub struct Globals {
     /// Config file [default: cortado.{yml,yaml,json,jsonnet}, then ecspresso.*] [env: CORTADO_CONFIG, ECSPRESSO_CONFIG]
     #[arg(long, global = true)]
@@ -52,6 +54,7 @@ pub struct Globals {
     /// Colour even when the output is not a terminal (ecspresso's --color); --no-color never
     #[arg(long, global = true, overrides_with = "no_color")]
     pub color: bool,
+    /// Never colour, even on a terminal
     #[arg(long = "no-color", global = true, overrides_with = "color")]
     pub no_color: bool,
 }
@@ -105,12 +108,40 @@ pub enum Command {
     Tasks(TasksArgs),
     /// ECS Exec into a task's container, or forward a port (needs session-manager-plugin)
     Exec(ExecArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish)
+    #[command(after_help = COMPLETION_HELP)]
+    Completion(CompletionArgs),
+    /// Print the man page (roff), or write one page per command into a directory
+    Man(ManArgs),
+}
+
+const COMPLETION_HELP: &str = "Install:
+  bash:  cortado completion bash > ~/.local/share/bash-completion/completions/cortado
+  zsh:   cortado completion zsh > \"${fpath[1]}/_cortado\"   (then restart zsh)
+  fish:  cortado completion fish > ~/.config/fish/completions/cortado.fish
+  or load it for the current shell: source <(cortado completion bash)";
+
+#[derive(Args, Debug)]
+pub struct CompletionArgs {
+    /// The shell to complete for
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Args, Debug)]
+pub struct ManArgs {
+    /// Write cortado.1 and cortado-COMMAND.1 for every command into this directory instead of printing cortado.1
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
 pub enum AuditCommand {
     /// Check the hash chain; names the first record that was altered or removed
-    Verify { file: PathBuf },
+    Verify {
+        /// The audit log (JSON lines), e.g. cortado-audit.jsonl
+        file: PathBuf,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -119,7 +150,10 @@ pub enum PluginCommand {
     List,
     /// A component file's manifest, digest and requested capabilities (beside the config's grants
     /// when the config names it)
-    Inspect { path: PathBuf },
+    Inspect {
+        /// The component (.wasm)
+        path: PathBuf,
+    },
     /// Run a plugin's test cases; AWS answers come from a cassette (`--record` writes it)
     Test(commands::plugin::harness::TestArgs),
     /// Write a new plugin project that builds to a component and passes its own test
@@ -128,9 +162,12 @@ pub enum PluginCommand {
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RenderTarget {
+    /// The config, after templates and Jsonnet
     Config,
+    /// The service definition
     #[value(name = "servicedef", alias = "service-definition")]
     Servicedef,
+    /// The task definition
     #[value(name = "taskdef", alias = "task-definition")]
     Taskdef,
 }
@@ -150,6 +187,7 @@ pub struct DiffArgs {
     /// Unified diff (the default); --no-unified prints whole documents
     #[arg(long, overrides_with = "no_unified")]
     pub unified: bool,
+    /// Print the remote and local documents whole instead of a unified diff
     #[arg(long = "no-unified", overrides_with = "unified")]
     pub no_unified: bool,
     /// Exit 1 when anything differs
@@ -170,6 +208,7 @@ pub struct InitArgs {
     /// Region of the service [default: AWS_REGION]
     #[arg(long)]
     pub region: Option<String>,
+    /// Cluster of the service
     #[arg(long, default_value = "default")]
     pub cluster: String,
     /// Service to import with its task definition
@@ -178,8 +217,10 @@ pub struct InitArgs {
     /// Import only this task definition (family:revision or ARN)
     #[arg(long = "task-definition")]
     pub task_definition: Option<String>,
+    /// Where to write the task definition
     #[arg(long = "task-definition-path", default_value = "ecs-task-def.json")]
     pub task_definition_path: PathBuf,
+    /// Where to write the service definition
     #[arg(long = "service-definition-path", default_value = "ecs-service-def.json")]
     pub service_definition_path: PathBuf,
     /// Sort arrays in the task definition as diff does
@@ -231,9 +272,11 @@ pub struct AutoScalingArgs {
     /// Resume Application Auto Scaling (ignored with --suspend-auto-scaling)
     #[arg(long = "resume-auto-scaling")]
     pub resume: bool,
-    #[arg(long = "auto-scaling-min")]
+    /// Set the scalable target's minimum capacity (Application Auto Scaling)
+    #[arg(long = "auto-scaling-min", value_name = "N")]
     pub min: Option<i32>,
-    #[arg(long = "auto-scaling-max")]
+    /// Set the scalable target's maximum capacity (Application Auto Scaling)
+    #[arg(long = "auto-scaling-max", value_name = "N")]
     pub max: Option<i32>,
 }
 
@@ -257,9 +300,10 @@ pub struct ChangeArgs {
     #[arg(long = "dry-run")]
     pub dry_run: bool,
     /// Do not wait for the deployment to complete
-    #[arg(long = "no-wait")]
+    #[arg(long = "no-wait", overrides_with = "wait")]
     pub no_wait: bool,
-    #[arg(long, hide = true)]
+    /// Wait (the default; ecspresso's flag): undoes an earlier --no-wait
+    #[arg(long, hide = true, overrides_with = "no_wait")]
     pub wait: bool,
 }
 
@@ -267,9 +311,9 @@ pub struct ChangeArgs {
 pub struct DeployArgs {
     #[command(flatten)]
     pub change: ChangeArgs,
-    /// Desired count (-1: from the service definition, or unchanged)
-    #[arg(long, default_value_t = -1, allow_negative_numbers = true)]
-    pub tasks: i64,
+    /// Desired count: N, or `unchanged` (the service definition's desiredCount if it has one, else the current count; `-1` as in ecspresso)
+    #[arg(long, value_name = "N|unchanged", default_value = "unchanged", value_parser = parse_tasks, allow_negative_numbers = true)]
+    pub tasks: DesiredTasks,
     /// Keep the service's current task definition
     #[arg(long = "skip-task-definition")]
     pub skip_task_definition: bool,
@@ -279,15 +323,17 @@ pub struct DeployArgs {
     /// Deploy the newest ACTIVE revision of the family
     #[arg(long = "latest-task-definition")]
     pub latest_task_definition: bool,
+    /// Start a new deployment even when nothing changed (replaces every task)
     #[arg(long = "force-new-deployment")]
     pub force_new_deployment: bool,
     /// Register a new revision even when the definition equals the newest ACTIVE one
     #[arg(long = "force-register")]
     pub force_register: bool,
     /// Do not apply the service definition's attributes and tags
-    #[arg(long = "no-update-service")]
+    #[arg(long = "no-update-service", overrides_with = "update_service")]
     pub no_update_service: bool,
-    #[arg(long = "update-service", hide = true)]
+    /// Apply them (the default; ecspresso's flag): undoes an earlier --no-update-service
+    #[arg(long = "update-service", hide = true, overrides_with = "no_update_service")]
     pub update_service: bool,
     #[command(flatten)]
     pub autoscaling: AutoScalingArgs,
@@ -304,8 +350,9 @@ pub struct DeployArgs {
 pub struct ScaleArgs {
     #[command(flatten)]
     pub change: ChangeArgs,
-    #[arg(long, default_value_t = -1, allow_negative_numbers = true)]
-    pub tasks: i64,
+    /// Desired count: N, or `unchanged` (the default; `-1` as in ecspresso)
+    #[arg(long, value_name = "N|unchanged", default_value = "unchanged", value_parser = parse_tasks, allow_negative_numbers = true)]
+    pub tasks: DesiredTasks,
     #[command(flatten)]
     pub autoscaling: AutoScalingArgs,
     #[command(flatten)]
@@ -329,10 +376,12 @@ pub struct RollbackArgs {
     #[command(flatten)]
     pub change: ChangeArgs,
     /// Keep the task definition rolled back from (it is deregistered by default)
-    #[arg(long = "no-deregister-task-definition")]
+    #[arg(long = "no-deregister-task-definition", overrides_with = "deregister")]
     pub no_deregister: bool,
-    #[arg(long = "deregister-task-definition", hide = true)]
+    /// Deregister it (the default; ecspresso's flag): undoes an earlier --no-deregister-task-definition
+    #[arg(long = "deregister-task-definition", hide = true, overrides_with = "no_deregister")]
     pub deregister: bool,
+    /// CodeDeploy: roll back on DEPLOYMENT_FAILURE, DEPLOYMENT_STOP_ON_ALARM, DEPLOYMENT_STOP_ON_REQUEST
     #[arg(long = "rollback-events", value_delimiter = ',')]
     pub rollback_events: Vec<String>,
     #[command(flatten)]
@@ -355,6 +404,7 @@ pub struct RegisterArgs {
 
 #[derive(Args, Debug)]
 pub struct DeregisterArgs {
+    /// Evaluate gates and show what would be deregistered; change nothing
     #[arg(long = "dry-run")]
     pub dry_run: bool,
     /// A revision number, or `latest`
@@ -378,12 +428,14 @@ pub struct RevisionsArgs {
     /// Show one revision: a number, `current` or `latest`
     #[arg(long)]
     pub revision: Option<String>,
+    /// How to print the list
     #[arg(long, value_parser = ["table", "json", "tsv"], default_value = "table")]
     pub output: String,
 }
 
 #[derive(Args, Debug)]
 pub struct DeleteArgs {
+    /// Evaluate gates and show what would be deleted; change nothing
     #[arg(long = "dry-run")]
     pub dry_run: bool,
     /// No typed confirmation
@@ -418,6 +470,7 @@ pub enum VerifyOutput {
     /// The indented OK/NG/SKIP tree
     #[default]
     Text,
+    /// One JSON document
     Json,
 }
 
@@ -426,25 +479,31 @@ pub struct VerifyArgs {
     /// Read secret values with the execution role (the default); --no-get-secrets checks only that they exist
     #[arg(long = "get-secrets", overrides_with = "no_get_secrets")]
     pub get_secrets: bool,
+    /// Only check that secrets exist; do not read their values
     #[arg(long = "no-get-secrets", overrides_with = "get_secrets")]
     pub no_get_secrets: bool,
     /// Write a test event to each awslogs group (the default); --no-put-logs checks only that they exist
     #[arg(long = "put-logs", overrides_with = "no_put_logs")]
     pub put_logs: bool,
+    /// Only check that log groups exist; write nothing
     #[arg(long = "no-put-logs", overrides_with = "put_logs")]
     pub no_put_logs: bool,
     /// Check each distinct resource once, marking repeats (cached) (the default)
     #[arg(long, overrides_with = "no_cache")]
     pub cache: bool,
+    /// Check every occurrence of a resource again
     #[arg(long = "no-cache", overrides_with = "cache")]
     pub no_cache: bool,
+    /// How to print the result
     #[arg(long, value_enum, default_value_t = VerifyOutput::Text)]
     pub output: VerifyOutput,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WaitUntil {
+    /// Every task is RUNNING
     Running,
+    /// Every task has STOPPED
     Stopped,
 }
 
@@ -459,6 +518,7 @@ pub struct RunArgs {
     /// Wait for the task (the default); --no-wait prints the task ARN and returns
     #[arg(long, overrides_with = "no_wait")]
     pub wait: bool,
+    /// Print the task ARNs and return without waiting
     #[arg(long = "no-wait", overrides_with = "wait")]
     pub no_wait: bool,
     /// TaskOverride JSON (wins over --overrides-file)
@@ -509,6 +569,7 @@ pub struct RunArgs {
     /// Delete the managed EBS volumes taken from the service definition when the task stops (the default)
     #[arg(long = "ebs-delete-on-termination", overrides_with = "no_ebs_delete_on_termination")]
     pub ebs_delete_on_termination: bool,
+    /// Keep those EBS volumes when the task stops
     #[arg(long = "no-ebs-delete-on-termination", overrides_with = "ebs_delete_on_termination")]
     pub no_ebs_delete_on_termination: bool,
     #[command(flatten)]
@@ -517,9 +578,12 @@ pub struct RunArgs {
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum TasksOutput {
+    /// Aligned columns
     #[default]
     Table,
+    /// One JSON array
     Json,
+    /// Tab-separated, no header
     Tsv,
 }
 
@@ -528,6 +592,7 @@ pub struct TasksArgs {
     /// Only this task (ID or ARN)
     #[arg(long)]
     pub id: Option<String>,
+    /// How to print the list
     #[arg(long, value_enum, default_value_t = TasksOutput::Table)]
     pub output: TasksOutput,
     /// Select one task and print it as JSON
@@ -577,6 +642,34 @@ pub struct ExecArgs {
     pub dry_run: bool,
     #[command(flatten)]
     pub gates: GateArgs,
+}
+
+/// `--tasks`: a desired count, or leave it as the definition or the service has it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DesiredTasks {
+    #[default]
+    Unchanged,
+    Count(i64),
+}
+
+impl DesiredTasks {
+    pub fn count(self) -> Option<i64> {
+        match self {
+            DesiredTasks::Unchanged => None,
+            DesiredTasks::Count(n) => Some(n),
+        }
+    }
+}
+
+/// `unchanged` or ecspresso's `-1` sentinel, else a count ≥ 0; `-5` is an error, not "unchanged".
+fn parse_tasks(s: &str) -> Result<DesiredTasks, String> {
+    match s {
+        "unchanged" | "-1" => Ok(DesiredTasks::Unchanged),
+        _ => match s.parse::<i64>() {
+            Ok(n) if n >= 0 => Ok(DesiredTasks::Count(n)),
+            _ => Err(format!("{s:?} is not a task count: use a number ≥ 0, or `unchanged`")),
+        },
+    }
 }
 
 impl Globals {
@@ -721,6 +814,8 @@ async fn dispatch(command: Command, globals: crate::context::Globals, env: crate
             println!("cortado {}", env!("CARGO_PKG_VERSION"));
             Ok(())
         }
+        Command::Completion(a) => commands::docs::completion(a.shell),
+        Command::Man(a) => commands::docs::man(a.dir.as_deref()),
         Command::Init(args) => commands::init::run(&globals, env, args).await,
         Command::Render(args) => {
             let app = commands::App::load(globals, env)?;
@@ -750,7 +845,7 @@ async fn dispatch(command: Command, globals: crate::context::Globals, env: crate
             let app = commands::App::load(globals, env)?;
             let opts = crate::plan::deploy::DeployOptions {
                 command: "deploy",
-                tasks: (a.tasks >= 0).then_some(a.tasks),
+                tasks: a.tasks.count(),
                 skip_task_definition: a.skip_task_definition,
                 revision: a.revision,
                 latest_task_definition: a.latest_task_definition,
@@ -767,7 +862,7 @@ async fn dispatch(command: Command, globals: crate::context::Globals, env: crate
             let app = commands::App::load(globals, env)?;
             let opts = crate::plan::deploy::DeployOptions {
                 command: "scale",
-                tasks: (a.tasks >= 0).then_some(a.tasks),
+                tasks: a.tasks.count(),
                 skip_task_definition: true,
                 update_service: false,
                 autoscaling: a.autoscaling.change(),

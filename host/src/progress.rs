@@ -13,6 +13,9 @@ pub trait Progress: Send + Sync {
     fn deployments(&self, deployments: &[Value]);
     /// A one-line status of what is being waited for (a terminal shows it in place).
     fn status(&self, msg: &str);
+    /// A native strategy's service deployment (a DescribeServiceDeployments object), when it
+    /// changed: its stage and traffic weights join the live view. Optional for reporters.
+    fn service_deployment(&self, _sd: &Value) {}
 }
 
 /// Progress that goes nowhere (benchmarks, tests, nested calls whose caller reports).

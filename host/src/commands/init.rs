@@ -1,7 +1,7 @@
 //! `cortado init`: a config and definition files written from what runs, so that `diff` right after
 //! shows nothing.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -136,11 +136,7 @@ fn write_file(path: &Path, text: &str, force: bool) -> Result<()> {
             tracing::warn!("{} exists; skipped (use --force-overwrite)", path.display());
             return Ok(());
         }
-        eprint!("Overwrite existing file {}? (y/N) ", path.display());
-        std::io::stderr().flush()?;
-        let mut answer = String::new();
-        std::io::stdin().lock().read_line(&mut answer)?;
-        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+        if !crate::output::prompt::confirm(&format!("Overwrite existing file {}?", path.display()))? {
             tracing::info!("skipped {}", path.display());
             return Ok(());
         }

@@ -1,8 +1,6 @@
 //! The task-definition and service lifecycle commands around deploy: register, deregister,
 //! revisions, delete, appspec. The changing ones go plan → gate → apply like deploy.
 
-use std::io::{BufRead, IsTerminal, Write};
-
 use anyhow::{Context as _, Result};
 use serde_json::{Value, json};
 
@@ -12,6 +10,7 @@ use crate::apply::Apply;
 use crate::aws::ecs;
 use crate::definitions::to_pretty_json;
 use crate::gate;
+use crate::output::prompt::{self, Mismatch};
 use crate::plan::lifecycle::{self as lplan, DeregisterOptions};
 
 pub async fn register(app: &App, output: bool, change: Change) -> Result<()> {
@@ -75,11 +74,11 @@ pub async fn revisions(app: &App, revision: Option<String>, output: &str) -> Res
             }
         }
         _ => {
-            let w = rows.iter().map(|r| r.0.len()).max().unwrap_or(4).max(4);
-            println!("| {:<w$} | IN USE", "NAME");
+            let mut table = crate::output::table::Table::new(&["NAME", "IN USE"]).framed();
             for (name, in_use) in &rows {
-                println!("| {name:<w$} | {in_use}");
+                table.row(&[name, in_use]);
             }
+            print!("{}", table.render());
         }
     }
     Ok(())
@@ -100,7 +99,7 @@ pub async fn deregister(app: &App, opts: DeregisterOptions, force: bool, change:
         tracing::info!("{}\nDRY RUN OK", crate::output::plan::text(&plan));
         return Ok(());
     }
-    if !force && !confirm(&format!("Deregister {} revision(s)? (y/N) ", plan.task_definitions.len()), &["y", "Y", "yes"])? {
+    if !force && !prompt::confirm(&format!("Deregister {} revision(s)?", plan.task_definitions.len()))? {
         let _ = Apply::new(&plan, approval, &aws, &crate::progress::Silent)?.finish(&Err(anyhow::anyhow!("aborted at the confirmation")));
         anyhow::bail!("aborted");
     }
@@ -127,18 +126,6 @@ impl crate::progress::Progress for LogProgress {
     fn status(&self, _: &str) {}
 }
 
-/// Asks on the terminal; anything but an accepted answer is a no. Without a terminal: no.
-pub fn confirm(prompt: &str, accept: &[&str]) -> Result<bool> {
-    if !std::io::stdin().is_terminal() {
-        return Ok(false);
-    }
-    eprint!("{prompt}");
-    std::io::stderr().flush()?;
-    let mut answer = String::new();
-    std::io::stdin().lock().read_line(&mut answer)?;
-    Ok(accept.contains(&answer.trim()))
-}
-
 pub async fn delete(app: &App, force: bool, terminate: bool, change: Change) -> Result<()> {
     let aws = app.aws().await?;
     let (plan, sv) = lplan::delete(app, &aws, terminate).await?;
@@ -149,24 +136,13 @@ pub async fn delete(app: &App, force: bool, terminate: bool, change: Change) -> 
         tracing::info!("service {service} would be deleted\n{}\nDRY RUN OK", crate::output::plan::text(&plan));
         return Ok(());
     }
-    if !force {
-        let typed = if std::io::stdin().is_terminal() {
-            eprint!("Enter the service name to DELETE: ");
-            std::io::stderr().flush()?;
-            let mut answer = String::new();
-            std::io::stdin().lock().read_line(&mut answer)?;
-            Some(answer.trim().to_owned())
-        } else {
-            None
+    if !force && let Some(mismatch) = prompt::type_to_confirm("Enter the service name to DELETE: ", &service)? {
+        let why = match mismatch {
+            Mismatch::NoTerminal => "delete needs --force when not run on a terminal".to_owned(),
+            Mismatch::Typed(t) => format!("aborted: {t:?} is not {service:?}"),
         };
-        if typed.as_deref() != Some(service.as_str()) {
-            let why = match &typed {
-                None => "delete needs --force when not run on a terminal".to_owned(),
-                Some(t) => format!("aborted: {t:?} is not {service:?}"),
-            };
-            let _ = Apply::new(&plan, approval, &aws, &crate::progress::Silent)?.finish(&Err(anyhow::anyhow!("{why}")));
-            anyhow::bail!("{why}");
-        }
+        let _ = Apply::new(&plan, approval, &aws, &crate::progress::Silent)?.finish(&Err(anyhow::anyhow!("{why}")));
+        anyhow::bail!("{why}");
     }
     apply_logged(&plan, approval, &aws).await
 }

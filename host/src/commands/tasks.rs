@@ -5,7 +5,7 @@
 //! on the terminal.
 
 use std::collections::HashSet;
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{IsTerminal, Write};
 use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result, bail};
@@ -16,6 +16,8 @@ use super::App;
 use crate::aws::{ecs, task};
 use crate::cli::{TasksArgs, TasksOutput};
 use crate::error::InputError;
+use crate::output::prompt::{self, Mismatch};
+use crate::output::table::Table;
 
 /// One task as listed.
 #[derive(Debug, Clone)]
@@ -180,17 +182,11 @@ fn print_rows(rows: &[Row], output: TasksOutput) -> Result<()> {
             }
         }
         TasksOutput::Table => {
-            let lines: Vec<[&str; 8]> = std::iter::once(HEADER).chain(rows.iter().map(Row::fields)).collect();
-            let mut widths = [0usize; 8];
-            for l in &lines {
-                for (i, f) in l.iter().enumerate() {
-                    widths[i] = widths[i].max(f.chars().count());
-                }
+            let mut table = Table::new(&HEADER);
+            for r in rows {
+                table.row(&r.fields());
             }
-            for l in &lines {
-                let cells: Vec<String> = l.iter().enumerate().map(|(i, f)| format!("{f:<w$}", w = widths[i])).collect();
-                writeln!(out, "{}", cells.join("  ").trim_end())?;
-            }
+            write!(out, "{}", table.render())?;
         }
     }
     Ok(())
@@ -220,11 +216,7 @@ pub fn choose(app: &App, lines: &[String], what: &str, flag: &str) -> Result<usi
         for l in lines {
             eprintln!("{l}");
         }
-        eprint!("Enter the {what} (or a unique prefix of it): ");
-        std::io::stderr().flush()?;
-        let mut answer = String::new();
-        std::io::stdin().lock().read_line(&mut answer)?;
-        answer.trim().to_owned()
+        prompt::ask(&format!("Enter the {what} (or a unique prefix of it): "))?.unwrap_or_default()
     } else {
         return Err(InputError::new(format!("{} candidates for the {what}: choose one with {flag}, or set --filter-command (peco, fzf)", lines.len())).into());
     };
@@ -266,15 +258,10 @@ fn run_filter(cmd: &str, lines: &[String]) -> Result<String> {
 
 /// Typing the task ID is the confirmation (a stray Enter or `y` stops nothing).
 fn confirm_stop(row: &Row) -> Result<()> {
-    if !std::io::stdin().is_terminal() {
-        return Err(InputError::new("tasks --stop asks to type the task ID on a terminal; pass --force to stop without asking").into());
+    let question = format!("Stop task {} ({}, {})? Type its ID to confirm: ", row.id, row.task_definition, row.last_status);
+    match prompt::type_to_confirm(&question, &row.id)? {
+        None => Ok(()),
+        Some(Mismatch::NoTerminal) => Err(InputError::new("tasks --stop asks to type the task ID on a terminal; pass --force to stop without asking").into()),
+        Some(Mismatch::Typed(_)) => bail!("not confirmed: task {} was not stopped", row.id),
     }
-    eprint!("Stop task {} ({}, {})? Type its ID to confirm: ", row.id, row.task_definition, row.last_status);
-    std::io::stderr().flush()?;
-    let mut answer = String::new();
-    std::io::stdin().lock().read_line(&mut answer)?;
-    if answer.trim() != row.id {
-        bail!("not confirmed: task {} was not stopped", row.id);
-    }
-    Ok(())
 }

@@ -1,10 +1,13 @@
 //! Stage last: how cortado talks to people and machines. Data goes to stdout, logs to stderr;
-//! colour only on a terminal and never with NO_COLOR.
+//! colour as `crate::style` decides (NO_COLOR, CLICOLOR_FORCE, TERM=dumb, a terminal).
 
 pub mod jsonnet_fmt;
+pub mod live;
 pub mod plan;
 pub mod progress;
+pub mod prompt;
 pub mod status;
+pub mod table;
 
 pub use crate::style::Style;
 

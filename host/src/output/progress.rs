@@ -1,15 +1,15 @@
-//! How a rollout is shown: a live spinner on a terminal (indicatif), plain timestamped lines in CI,
-//! or one JSON object per line for machines (`--output json`). The stages talk to it through
+//! How a rollout is shown: a live view on a terminal ([`super::live`]: the deployments as a block
+//! at the bottom, events scrolling above), plain timestamped lines in CI and pipes, or one JSON
+//! object per line for machines (`--output json`). The stages talk to it through
 //! [`crate::progress::Progress`].
 
-use std::io::{IsTerminal, Write};
-use std::sync::Mutex;
-use std::time::Duration;
+use std::io::Write;
+use std::sync::{Mutex, MutexGuard};
 
-use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Value, json};
 
 use super::Style;
+use super::live::{Live, service_deployment_line};
 use super::status::{format_deployment, format_time};
 use crate::progress::Progress;
 
@@ -22,7 +22,8 @@ pub enum Mode {
 
 pub struct Reporter {
     pub mode: Mode,
-    bar: Mutex<Option<ProgressBar>>,
+    /// The live view, from the first thing waited on until the result (terminal mode only).
+    live: Mutex<Option<Live>>,
     style: Style,
 }
 
@@ -30,26 +31,46 @@ fn now_local() -> String {
     jiff::Zoned::now().strftime("%Y/%m/%d %H:%M:%S").to_string()
 }
 
+fn epoch_now() -> f64 {
+    jiff::Timestamp::now().as_millisecond() as f64 / 1000.0
+}
+
 impl Reporter {
     pub fn new(json_output: bool) -> Reporter {
         let mode = if json_output {
             Mode::Json
-        } else if std::io::stderr().is_terminal() {
+        } else if crate::style::stderr_is_live_terminal() {
             Mode::Tty
         } else {
             Mode::Plain
         };
-        Reporter { mode, bar: Mutex::new(None), style: Style::stdout() }
+        Reporter { mode, live: Mutex::new(None), style: Style::stdout() }
     }
 
-    fn line(&self, text: &str) {
-        match self.bar.lock().ok().as_ref().and_then(|b| b.as_ref().cloned()) {
-            Some(bar) => bar.println(text),
-            None => {
-                let mut out = std::io::stdout().lock();
-                let _ = writeln!(out, "{text}");
-            }
+    fn live(&self) -> Option<MutexGuard<'_, Option<Live>>> {
+        self.live.lock().ok()
+    }
+
+    /// The live view, started on first use (terminal mode only).
+    fn with_live(&self, f: impl FnOnce(&mut Live)) {
+        if self.mode != Mode::Tty {
+            return;
         }
+        if let Some(mut guard) = self.live() {
+            f(guard.get_or_insert_with(|| Live::new(Style::stderr())));
+        }
+    }
+
+    /// A line for people: above the live view while there is one, else on stdout.
+    fn line(&self, text: &str) {
+        if let Some(guard) = self.live()
+            && let Some(live) = guard.as_ref()
+        {
+            live.println(text);
+            return;
+        }
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{text}");
     }
 
     /// One JSON object on its own line (stdout).
@@ -58,16 +79,17 @@ impl Reporter {
         let _ = writeln!(out, "{v}");
     }
 
-    fn clear_bar(&self) {
-        if let Some(bar) = self.bar.lock().ok().and_then(|mut b| b.take()) {
-            bar.finish_and_clear();
+    /// Ends the live view, leaving its last state on the screen.
+    fn finish_live(&self, last: &str) {
+        if let Some(live) = self.live().and_then(|mut g| g.take()) {
+            live.finish(last);
         }
     }
 
     /// A failure about to be returned as an error: main prints the error for people, so only
     /// machines get it here.
     pub fn fail(&self, msg: &str, detail: Value) {
-        self.clear_bar();
+        self.finish_live("failed");
         if self.mode == Mode::Json {
             self.result(false, msg, detail);
         }
@@ -75,7 +97,7 @@ impl Reporter {
 
     /// The final word: success or failure, with details.
     pub fn result(&self, ok: bool, msg: &str, detail: Value) {
-        self.clear_bar();
+        self.finish_live(if ok { "done" } else { "failed" });
         match self.mode {
             Mode::Json => {
                 let mut v = json!({"type": "result", "ok": ok, "time": jiff::Timestamp::now().to_string(), "message": msg});
@@ -111,7 +133,8 @@ impl Progress for Reporter {
     fn deployments(&self, deployments: &[Value]) {
         match self.mode {
             Mode::Json => self.emit(json!({"type": "deployments", "time": jiff::Timestamp::now().to_string(), "deployments": deployments})),
-            _ => {
+            Mode::Tty => self.with_live(|live| live.deployments(deployments, epoch_now())),
+            Mode::Plain => {
                 let mut text = String::from("Deployments:");
                 for d in deployments {
                     text.push('\n');
@@ -123,22 +146,20 @@ impl Progress for Reporter {
     }
 
     fn status(&self, msg: &str) {
-        if self.mode != Mode::Tty {
-            return;
+        self.with_live(|live| live.status(msg));
+    }
+
+    fn service_deployment(&self, sd: &Value) {
+        match self.mode {
+            Mode::Json => self.emit(json!({"type": "service_deployment", "time": jiff::Timestamp::now().to_string(), "service_deployment": sd})),
+            Mode::Tty => self.with_live(|live| live.service_deployment(sd)),
+            Mode::Plain => self.line(&format!("{} {}", now_local(), service_deployment_line(sd))),
         }
-        let Ok(mut guard) = self.bar.lock() else { return };
-        let bar = guard.get_or_insert_with(|| {
-            let b = ProgressBar::new_spinner();
-            b.set_style(ProgressStyle::with_template("{spinner} {elapsed:>4} {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
-            b.enable_steady_tick(Duration::from_millis(120));
-            b
-        });
-        bar.set_message(msg.to_owned());
     }
 }
 
 impl Drop for Reporter {
     fn drop(&mut self) {
-        self.clear_bar();
+        self.finish_live("");
     }
 }
