@@ -111,8 +111,8 @@ class SimServiceDeployment:
         return {
             "arn": arn,
             "requestedTaskCount": sum(d.get("desiredCount", 0) for d in deps),
-            "runningTaskCount": sum(d.get("runningCount", 0) for d in deps),
-            "pendingTaskCount": sum(d.get("pendingCount", 0) for d in deps),
+            "runningTaskCount": sum(len(_ecs()._live(d, "RUNNING")) for d in deps),
+            "pendingTaskCount": sum(len(_ecs()._live(d, "PENDING")) for d in deps),
             "requestedTestTrafficWeight": test,
             "requestedProductionTrafficWeight": prod,
         }
