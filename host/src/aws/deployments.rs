@@ -106,10 +106,7 @@ pub async fn revisions(ecs: &aws_sdk_ecs::Client, arns: &[String]) -> Result<Vec
 /// The task definition of each revision ARN (`(revision, taskDefinition)`).
 pub async fn revision_task_definitions(ecs: &aws_sdk_ecs::Client, arns: &[String]) -> Result<Vec<(String, String)>> {
     let revs = revisions(ecs, arns).await?;
-    Ok(revs
-        .iter()
-        .map(|r| (s(r, "serviceRevisionArn").to_owned(), s(r, "taskDefinition").to_owned()))
-        .collect())
+    Ok(revs.iter().map(|r| (s(r, "serviceRevisionArn").to_owned(), s(r, "taskDefinition").to_owned())).collect())
 }
 
 fn s<'a>(v: &'a Value, k: &str) -> &'a str {

@@ -76,13 +76,19 @@ pub async fn run(app: &App, aws: &Aws, mut follow: Follow, until: &Until, origin
 
 /// A PAUSE hook awaits action: a stage gate answers it, or the operator is told how to.
 /// Returns the denial when a gate rolled the deployment back.
-async fn paused(app: &App, aws: &Aws, follow: &Follow, d: &Value, hook: &PausedHook, origin: Option<&Origin<'_>>, reporter: &Reporter) -> Result<Option<String>> {
+async fn paused(
+    app: &App,
+    aws: &Aws,
+    follow: &Follow,
+    d: &Value,
+    hook: &PausedHook,
+    origin: Option<&Origin<'_>>,
+    reporter: &Reporter,
+) -> Result<Option<String>> {
     if gate::stage::bound(app, &hook.stage).is_empty() {
         let action = if hook.timeout_action.is_empty() { String::new() } else { format!(" (on timeout: {})", hook.timeout_action) };
-        reporter.info(&format!(
-            "paused at {}: hook {} awaits action{action}; answer it with `cortado continue` (or `cortado rollback`)",
-            hook.stage, hook.hook_id
-        ));
+        reporter
+            .info(&format!("paused at {}: hook {} awaits action{action}; answer it with `cortado continue` (or `cortado rollback`)", hook.stage, hook.hook_id));
         return Ok(None);
     }
     let created = d.get("createdAt").and_then(Value::as_f64).unwrap_or(0.0);

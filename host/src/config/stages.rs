@@ -15,4 +15,3 @@ pub const HOOK_STAGES: [&str; 8] = [
 
 /// Hook stages where ECS refuses PAUSE hooks (they also run during a rollback).
 pub const NO_PAUSE: [&str; 2] = ["TEST_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT"];
-

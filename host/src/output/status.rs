@@ -86,9 +86,17 @@ pub fn format_service_deployment(d: &Value) -> String {
     use crate::aws::deployments as sd;
     let s = |k: &str| d.get(k).and_then(Value::as_str).unwrap_or("");
     let strategy = d.pointer("/deploymentConfiguration/strategy").and_then(Value::as_str).unwrap_or("ROLLING");
-    let mut out = String::from("ServiceDeployment:
-");
-    let _ = writeln!(out, "  {} {strategy} {}{}", s("serviceDeploymentArn"), s("status"), if s("lifecycleStage").is_empty() { String::new() } else { format!(" stage {}", s("lifecycleStage")) });
+    let mut out = String::from(
+        "ServiceDeployment:
+",
+    );
+    let _ = writeln!(
+        out,
+        "  {} {strategy} {}{}",
+        s("serviceDeploymentArn"),
+        s("status"),
+        if s("lifecycleStage").is_empty() { String::new() } else { format!(" stage {}", s("lifecycleStage")) }
+    );
     if !s("statusReason").is_empty() {
         let _ = writeln!(out, "  Reason: {}", s("statusReason"));
     }

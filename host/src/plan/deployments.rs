@@ -30,9 +30,11 @@ pub async fn continue_plan(ctx: &Context, aws: &Aws, hook_id: Option<&str>, roll
     let arn = str_of(&d, "serviceDeploymentArn").to_owned();
     let paused = sd::paused_hooks(&d);
     let hook = match hook_id {
-        Some(id) => paused.iter().find(|h| h.hook_id == id).cloned().ok_or_else(|| {
-            InputError::new(format!("--hook-id {id}: no PAUSE hook of {arn} awaits action (waiting: {})", ids(&paused)))
-        })?,
+        Some(id) => paused
+            .iter()
+            .find(|h| h.hook_id == id)
+            .cloned()
+            .ok_or_else(|| InputError::new(format!("--hook-id {id}: no PAUSE hook of {arn} awaits action (waiting: {})", ids(&paused))))?,
         None => match paused.as_slice() {
             [one] => one.clone(),
             [] => return Err(InputError::new(format!("service deployment {arn} is not paused at a hook (stage {})", str_of(&d, "lifecycleStage"))).into()),

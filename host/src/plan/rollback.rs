@@ -61,15 +61,7 @@ pub async fn plan(ctx: &Context, aws: &Aws, opts: &RollbackOptions) -> Result<Ro
     }
     if !is_codedeploy && let Some(active) = super::deployments::active_rollback(ctx, aws).await? {
         let to = active.plan.running_td().and_then(|t| t.arn.clone());
-        return Ok(RollbackPlan {
-            plan: active.plan,
-            remote: sv,
-            codedeploy: false,
-            stops: None,
-            service_deployment: Some(active.arn),
-            from: current,
-            to,
-        });
+        return Ok(RollbackPlan { plan: active.plan, remote: sv, codedeploy: false, stops: None, service_deployment: Some(active.arn), from: current, to });
     }
 
     let active = ecs::active_revisions(&client, &family).await?;

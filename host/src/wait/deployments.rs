@@ -196,9 +196,10 @@ impl Follow {
         }
         for (k, label) in [("deploymentCircuitBreaker", "circuit breaker"), ("alarms", "alarms")] {
             if d.pointer(&format!("/{k}/status")).and_then(Value::as_str) == Some("TRIGGERED") {
-                let names = d.pointer(&format!("/{k}/triggeredAlarmNames")).and_then(Value::as_array).map(|a| {
-                    a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", ")
-                });
+                let names = d
+                    .pointer(&format!("/{k}/triggeredAlarmNames"))
+                    .and_then(Value::as_array)
+                    .map(|a| a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", "));
                 msg.push_str(&format!("\n  {label}: TRIGGERED{}", names.filter(|n| !n.is_empty()).map(|n| format!(" ({n})")).unwrap_or_default()));
             }
         }
