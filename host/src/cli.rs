@@ -769,7 +769,7 @@ async fn dispatch(command: Command, globals: crate::context::Globals, env: crate
         Command::Continue(a) => {
             let app = commands::App::load(globals, env)?;
             let change = a.change.change(&a.gates, &a.output);
-            commands::native::continue_deployment(&app, a.hook_id, a.rollback, change).await
+            commands::native::continue_paused(&app, a.hook_id, a.rollback, change).await
         }
         Command::Rollback(a) => {
             let app = commands::App::load(globals, env)?;

@@ -63,8 +63,8 @@ pub async fn deploy(app: &App, opts: DeployOptions, change: Change) -> Result<()
         let native = apply.applied.service.as_ref().filter(|s| native::is_native(s) && change.wait && !dp.codedeploy);
         result = match native.and_then(|s| s.get("taskDefinition")).and_then(Value::as_str) {
             Some(td) => {
-                let origin = native::Origin { plan: &dp.plan, run_id: apply.run_id() };
-                native::follow_deploy(app, &aws, td, started, &until, origin, &reporter, &mut bound).await
+                let origin = native::Origin { plan: &dp.plan, run_id: apply.run_id(), started };
+                native::follow_deploy(app, &aws, td, &until, origin, &reporter, &mut bound).await
             }
             None => follow(app, &aws, &dp, &apply.applied, &change, &reporter, started).await,
         };

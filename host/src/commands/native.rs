@@ -25,6 +25,8 @@ pub fn is_native(service: &Value) -> bool {
 pub struct Origin<'a> {
     pub plan: &'a Plan,
     pub run_id: Option<String>,
+    /// When the deploy started (epoch seconds): its deployment was created after.
+    pub started: f64,
 }
 
 /// Binds to the deployment of `task_definition` this deploy started and follows it to the end.
@@ -33,14 +35,13 @@ pub async fn follow_deploy(
     app: &App,
     aws: &Aws,
     task_definition: &str,
-    started: f64,
     until: &Until,
     origin: Origin<'_>,
     reporter: &Reporter,
     bound: &mut Option<String>,
 ) -> Result<()> {
     let service = app.service_name()?;
-    let arn = wait::deployments::bind(&aws.ecs(), &app.config.cluster, &service, task_definition, started).await?;
+    let arn = wait::deployments::bind(&aws.ecs(), &app.config.cluster, &service, task_definition, origin.started).await?;
     *bound = Some(arn.clone());
     reporter.info(&format!("following service deployment {arn}"));
     let follow = Follow::new(arn, until.clone(), app.config.timeout, wait::tasks::fixed_poll_interval(app)?);
@@ -156,7 +157,7 @@ fn detail(follow: &Follow, d: &Value) -> Value {
 
 /// `cortado continue [--hook-id ID] [--rollback]`: answer a paused hook (gated and audited like
 /// any mutation), then follow the deployment.
-pub async fn continue_deployment(app: &App, hook_id: Option<String>, rollback: bool, change: Change) -> Result<()> {
+pub async fn continue_paused(app: &App, hook_id: Option<String>, rollback: bool, change: Change) -> Result<()> {
     let reporter = Reporter::new(change.json);
     let until = change.until()?;
     let aws = app.aws().await?;
