@@ -80,12 +80,17 @@ async fn find(client: &aws_sdk_ecs::Client, cluster: &str, service: &str, task_d
     let list = sd::list(client, cluster, service, &[], Some(since - 1.0)).await?;
     let revisions: Vec<String> = list.iter().filter_map(|d| d.get("targetServiceRevisionArn").and_then(Value::as_str)).map(str::to_owned).collect();
     let tds = sd::revision_task_definitions(client, &revisions).await?;
-    // Newest first: with two deploys of the same revision, the later one is this deploy's.
-    Ok(list.iter().find_map(|d| {
+    Ok(choose(&list, &tds, task_definition))
+}
+
+/// The newest deployment (the list is newest first) whose target revision runs `task_definition`:
+/// with two deploys of the same revision, the later one is this deploy's.
+fn choose(list: &[Value], tds: &[(String, String)], task_definition: &str) -> Option<String> {
+    list.iter().find_map(|d| {
         let rev = d.get("targetServiceRevisionArn").and_then(Value::as_str)?;
         let runs = tds.iter().any(|(r, td)| r == rev && td == task_definition);
         runs.then(|| d.get("serviceDeploymentArn").and_then(Value::as_str).map(str::to_owned)).flatten()
-    }))
+    })
 }
 
 /// Follows one service deployment. Call [`Follow::next`] until it returns Done or Reached (or an error).
@@ -287,6 +292,17 @@ fn str_of<'a>(v: &'a Value, k: &str) -> &'a str {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn binds_to_the_deployment_of_its_task_definition_not_the_newest() {
+        let list = vec![
+            json!({"serviceDeploymentArn": "sd/other", "targetServiceRevisionArn": "rev/3"}),
+            json!({"serviceDeploymentArn": "sd/mine", "targetServiceRevisionArn": "rev/2"}),
+        ];
+        let tds = vec![("rev/3".to_owned(), "td:3".to_owned()), ("rev/2".to_owned(), "td:2".to_owned())];
+        assert_eq!(choose(&list, &tds, "td:2").as_deref(), Some("sd/mine"));
+        assert_eq!(choose(&list, &tds, "td:9"), None);
+    }
 
     #[test]
     fn wait_until_values() {
