@@ -83,22 +83,15 @@ pub async fn evaluate_stage(ctx: &Context, aws: &crate::aws::Aws, stage: &StageP
     let digest = plan_digest(&plan);
     let log = audit::AuditLog { path: audit_path(&ctx.config) };
     let run_id = run_id();
-    let mut record = Map::new();
-    record.insert("kind".into(), json!("stage-decision"));
-    record.insert("run_id".into(), json!(run_id));
-    record.insert("parent_run_id".into(), json!(stage.parent_run_id));
-    record.insert("time".into(), json!(wit.time));
-    record.insert("command".into(), json!(wit.command));
-    record.insert("cluster".into(), json!(plan.cluster));
-    record.insert("service".into(), json!(plan.service));
-    record.insert("caller".into(), json!(who.arn));
-    record.insert("stage".into(), json!(stage.stage));
-    record.insert("service_deployment_arn".into(), json!(stage.deployment_arn));
-    record.insert("hook_id".into(), json!(stage.hook_id));
-    record.insert("plan_digest".into(), json!(digest));
-    record.insert("mutations".into(), json!(plan.mutations()));
-    record.insert("gates".into(), Value::Array(results.iter().map(|r| r.to_json(&Overrides::default())).collect()));
-    record.insert("outcome".into(), json!(if allowed { "continue" } else { "rollback" }));
+    let record = json!({
+        "kind": "stage-decision", "run_id": run_id, "parent_run_id": stage.parent_run_id, "time": wit.time,
+        "command": wit.command, "cluster": plan.cluster, "service": plan.service, "caller": who.arn,
+        "stage": stage.stage, "service_deployment_arn": stage.deployment_arn, "hook_id": stage.hook_id,
+        "plan_digest": digest, "mutations": plan.mutations(),
+        "gates": results.iter().map(|r| r.to_json(&Overrides::default())).collect::<Vec<_>>(),
+        "outcome": if allowed { "continue" } else { "rollback" },
+    });
+    let record: Map<String, Value> = record.as_object().cloned().unwrap_or_default();
     let decision_hash = log.append(record).map_err(|e| e.context("the stage decision could not be recorded: the deployment is left paused"))?;
     eprintln!("audit: stage decision at {} ({action}) appended to {} (head {decision_hash})", stage.stage, log.path.display());
     let approval = Approval { plan_digest: digest, dry_run: false, record: Some(Recorded { log, run_id, decision_hash }) };
