@@ -60,7 +60,11 @@ pub fn eta(done: f64, left: f64, elapsed: Duration) -> Option<Duration> {
     if left <= 0.0 {
         return Some(Duration::ZERO);
     }
-    (done > 0.0 && elapsed > Duration::ZERO).then(|| Duration::from_secs_f64((elapsed.as_secs_f64() / done * left).min(3600.0)))
+    if done <= 0.0 {
+        // Nothing has happened yet: look again after as long as it has taken so far (at least 1 s).
+        return Some(elapsed.clamp(Duration::from_secs(1), Duration::from_secs(4)));
+    }
+    Some(Duration::from_secs_f64((elapsed.as_secs_f64() / done * left).min(3600.0)))
 }
 
 #[cfg(test)]
@@ -79,6 +83,6 @@ mod tests {
         assert!(total >= BUDGET.mul_f64(8.0 - BURST - 1.0), "{pauses:?}");
         assert_eq!(Pacer::new(Some(Duration::from_millis(100))).next(None), Duration::from_millis(100));
         assert_eq!(eta(2.0, 1.0, Duration::from_secs(4)), Some(Duration::from_secs(2)));
-        assert_eq!(eta(0.0, 1.0, Duration::from_secs(4)), None);
+        assert_eq!(eta(0.0, 1.0, Duration::from_millis(300)), Some(Duration::from_secs(1)));
     }
 }
