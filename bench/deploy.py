@@ -58,6 +58,7 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--step-seconds", type=float, default=1.0)
     ap.add_argument("--desired", type=int, default=3)
+    ap.add_argument("--only", default="", help="run only the tools whose name contains this (e.g. cortado)")
     a = ap.parse_args()
 
     sim = subprocess.Popen([sys.executable, str(ROOT / "tests/sim/launcher.py"), "--progress", "time", "--step-seconds", str(a.step_seconds)],
@@ -110,6 +111,8 @@ def main() -> int:
 
     results: dict[str, list[dict]] = {}
     for name, make in [("cortado", cortado_cmd), ("aws ecs update-service + wait services-stable", awscli_cmd), ("fabfuel ecs deploy", ecsdeploy_cmd)]:
+        if a.only not in name:
+            continue
         for _ in range(a.runs):
             old_td = ecs.describe_services(cluster=PREFIX, services=[PREFIX])["services"][0]["taskDefinition"]
             cmds = make()

@@ -78,7 +78,9 @@ pub enum Command {
     /// Start a new deployment of the current task definition
     Refresh(RefreshArgs),
     /// Wait for the service's current deployment to complete
-    Wait(OutputArgs),
+    Wait(WaitArgs),
+    /// Answer a PAUSE lifecycle hook of the service deployment in progress (CONTINUE, or --rollback)
+    Continue(ContinueArgs),
     /// Go back to the previous task definition revision
     Rollback(RollbackArgs),
     /// Register the task definition
@@ -305,6 +307,35 @@ pub struct ChangeArgs {
     /// Wait (the default; ecspresso's flag): undoes an earlier --no-wait
     #[arg(long, hide = true, overrides_with = "no_wait")]
     pub wait: bool,
+    /// deployed (the deployment is SUCCESSFUL, the default), stable (and the service steady), or
+    /// ecs:<STAGE> (a BLUE_GREEN/LINEAR/CANARY deployment reached that lifecycle stage)
+    #[arg(long = "wait-until", value_name = "deployed|stable|ecs:STAGE")]
+    pub wait_until: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct WaitArgs {
+    /// deployed (the default), stable, or ecs:<STAGE>
+    #[arg(long = "wait-until", value_name = "deployed|stable|ecs:STAGE")]
+    pub wait_until: Option<String>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct ContinueArgs {
+    #[command(flatten)]
+    pub change: ChangeArgs,
+    /// The hook to answer (needed when several await action)
+    #[arg(long = "hook-id")]
+    pub hook_id: Option<String>,
+    /// Answer ROLLBACK instead of CONTINUE
+    #[arg(long)]
+    pub rollback: bool,
+    #[command(flatten)]
+    pub gates: GateArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 #[derive(Args, Debug)]
@@ -695,13 +726,19 @@ impl Globals {
 
 impl ChangeArgs {
     fn change(&self, gates: &GateArgs, output: &OutputArgs) -> commands::deploy::Change {
-        commands::deploy::Change { dry_run: self.dry_run, wait: !self.no_wait, overrides: gates.to_overrides(), json: output.json() }
+        commands::deploy::Change {
+            dry_run: self.dry_run,
+            wait: !self.no_wait,
+            overrides: gates.to_overrides(),
+            json: output.json(),
+            wait_until: self.wait_until.clone(),
+        }
     }
 }
 
 /// A command that changes something but has no --no-wait or --output: its --dry-run and gates.
 fn simple_change(dry_run: bool, gates: &GateArgs) -> commands::deploy::Change {
-    commands::deploy::Change { dry_run, wait: true, overrides: gates.to_overrides(), json: false }
+    commands::deploy::Change { dry_run, wait: true, overrides: gates.to_overrides(), json: false, wait_until: None }
 }
 
 impl RunArgs {
@@ -787,7 +824,7 @@ fn json_output_for_log_format(command: &mut Command) {
         Command::Scale(a) => &mut a.output,
         Command::Refresh(a) => &mut a.output,
         Command::Rollback(a) => &mut a.output,
-        Command::Wait(a) => a,
+        Command::Wait(a) => &mut a.output,
         Command::Verify(a) => {
             a.output = VerifyOutput::Json;
             return;
@@ -884,7 +921,12 @@ async fn dispatch(command: Command, globals: crate::context::Globals, env: crate
         }
         Command::Wait(a) => {
             let app = commands::App::load(globals, env)?;
-            commands::deploy::wait(&app, a.json()).await
+            commands::deploy::wait(&app, a.output.json(), a.wait_until).await
+        }
+        Command::Continue(a) => {
+            let app = commands::App::load(globals, env)?;
+            let change = a.change.change(&a.gates, &a.output);
+            commands::native::continue_paused(&app, a.hook_id, a.rollback, change).await
         }
         Command::Rollback(a) => {
             let app = commands::App::load(globals, env)?;
@@ -927,7 +969,8 @@ async fn dispatch(command: Command, globals: crate::context::Globals, env: crate
                 WaitUntil::Running => crate::wait::tasks::WaitUntil::Running,
                 WaitUntil::Stopped => crate::wait::tasks::WaitUntil::Stopped,
             };
-            let change = commands::deploy::Change { dry_run: args.dry_run, wait: !args.no_wait, overrides: args.gate.to_overrides(), json: false };
+            let change =
+                commands::deploy::Change { dry_run: args.dry_run, wait: !args.no_wait, overrides: args.gate.to_overrides(), json: false, wait_until: None };
             commands::run::run(&app, args.options(), until, change).await
         }
         Command::Tasks(args) => {

@@ -34,6 +34,7 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoReque
 from werkzeug.serving import make_server  # noqa: E402
 
 import sim_codedeploy  # noqa: E402
+import sim_deployments  # noqa: E402
 import sim_ecs  # noqa: E402
 import sim_seed  # noqa: E402
 from sim_common import CLOCK  # noqa: E402
@@ -145,7 +146,7 @@ class Middleware:
                 status, payload = 200, {"calls": []}
             elif name == "config":
                 if method == "POST":
-                    CLOCK.configure(body.get("progress"), body.get("stepSeconds"))
+                    CLOCK.configure(body.get("progress"), body.get("stepSeconds"), body.get("minuteSteps"))
                 status, payload = 200, CLOCK.as_dict()
             elif name == "health":
                 status, payload = 200, {"status": "ok"}
@@ -203,6 +204,7 @@ def main() -> int:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
     sim_ecs.install()
+    sim_deployments.install()
     sim_codedeploy.install()
     _patch_action_capture()
 

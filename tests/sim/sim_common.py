@@ -24,8 +24,13 @@ class Clock:
         self.mode = "poll"
         self.step_seconds = 1.0
         self.fail_steps = 2  # steps until a ':fail' deployment is declared FAILED
+        self.minute_steps = 1.0  # steps per simulated minute (bake times, hook timeouts)
 
-    def configure(self, mode: str | None = None, step_seconds: float | None = None) -> None:
+    def configure(self, mode: str | None = None, step_seconds: float | None = None, minute_steps: float | None = None) -> None:
+        if minute_steps is not None:
+            if minute_steps < 0:
+                raise ValueError("minuteSteps must be >= 0")
+            self.minute_steps = float(minute_steps)
         if mode is not None:
             if mode not in ("poll", "time"):
                 raise ValueError(f"progress must be poll or time, not {mode!r}")
@@ -36,7 +41,8 @@ class Clock:
             self.step_seconds = float(step_seconds)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"progress": self.mode, "stepSeconds": self.step_seconds, "failSteps": self.fail_steps}
+        return {"progress": self.mode, "stepSeconds": self.step_seconds, "failSteps": self.fail_steps,
+                "minuteSteps": self.minute_steps}
 
 
 CLOCK = Clock()

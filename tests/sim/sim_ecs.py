@@ -32,6 +32,7 @@ from moto.ecs.exceptions import ECSException, InvalidParameterException
 from moto.ecs.models import EC2ContainerServiceBackend, Service, ecs_backends
 from moto.ecs.responses import EC2ContainerServiceResponse
 
+import sim_deployments
 from sim_common import CLOCK, LOCK, Stepper, new_id, now
 
 LABEL_EXIT = "cortado.sim/exit-code"
@@ -338,6 +339,10 @@ def _backend_of(svc: Service) -> EC2ContainerServiceBackend:
     return ecs_backends[svc._account_id][svc.region_name]
 
 
+def _cluster_arn(svc: Service) -> str:
+    return getattr(svc, "cluster_arn", "") or f"arn:aws:ecs:{svc.region_name}:{svc._account_id}:cluster/{svc.cluster_name}"
+
+
 def _tags_for_tasks(svc: Service, td: Any) -> list[dict[str, str]]:
     if svc.propagate_tags == "SERVICE":
         return list(svc.tags or [])
@@ -412,7 +417,8 @@ def _cluster_counts(backend: EC2ContainerServiceBackend, cluster_name: str) -> N
     )
 
 
-def _new_deployment(svc: Service, td_arn: str) -> dict[str, Any]:
+def _new_deployment(svc: Service, td_arn: str, rollback_of: Any = None) -> dict[str, Any]:
+    """A new PRIMARY deployment of `td_arn`; `rollback_of` is the ServiceDeployment a rollback belongs to."""
     backend = _backend_of(svc)
     td = backend.describe_task_definition(td_arn)
     for old in svc.deployments:
@@ -447,7 +453,9 @@ def _new_deployment(svc: Service, td_arn: str) -> dict[str, Any]:
     svc.task_definition = td.arn
     svc._sim_steady = False
     svc._sim_stepper.reset()
-    _launch(svc, dep, svc.desired_count)
+    sim_deployments.on_new_deployment(svc, dep, rollback_of)
+    if dep["_sd"].strategy not in sim_deployments.NATIVE or rollback_of is not None:
+        _launch(svc, dep, svc.desired_count)  # native strategies scale up in their SCALE_UP stage
     _recount(svc)
     if svc.desired_count == 0:
         _check_steady(svc)
@@ -465,6 +473,7 @@ def _complete(svc: Service, dep: dict[str, Any]) -> None:
     svc.deployments[:] = [dep]
     svc._sim_last_completed = (dep["id"], dep["taskDefinition"])
     _event(svc, f"(deployment {dep['id']}) deployment completed.")
+    sim_deployments.on_complete(svc, dep)
 
 
 def _check_steady(svc: Service) -> None:
@@ -489,11 +498,13 @@ def _fail(svc: Service, dep: dict[str, Any]) -> None:
     _event(svc, f"(deployment {dep['id']}) deployment failed: tasks failed to start.")
     breaker = (getattr(svc, "deployment_configuration", None) or {}).get("deploymentCircuitBreaker") or {}
     previous = getattr(svc, "_sim_last_completed", None)
-    if breaker.get("rollback") and previous:
+    rolled_back = bool(breaker.get("rollback") and previous)
+    sim_deployments.on_fail(svc, dep, dep["rolloutStateReason"], rolled_back)
+    if rolled_back:
         prev_id, prev_td = previous
         dep["status"] = "ACTIVE"
         _event(svc, f"rolling back to deployment {prev_id}.")
-        _new_deployment(svc, prev_td)
+        _new_deployment(svc, prev_td, rollback_of=dep.get("_sd"))
 
 
 def _step(svc: Service) -> None:
@@ -504,6 +515,9 @@ def _step(svc: Service) -> None:
     dep["desiredCount"] = desired
     dep["updatedAt"] = now()
     if dep["rolloutState"] == "FAILED":
+        return
+    if sim_deployments.step(svc, dep):
+        _recount(svc)
         return
     if dep["_fail"] and dep["rolloutState"] == "IN_PROGRESS" and desired > 0:
         pending = _live(dep, "PENDING") or _launch(svc, dep, 1)
@@ -612,6 +626,7 @@ def _calc_requirements(task_definition: Any) -> dict[str, Any]:
 
 
 def _create_service_response(self: EC2ContainerServiceResponse) -> Any:
+    sim_deployments.validate_hooks(self._get_param("deploymentConfiguration"))
     with LOCK:
         return _init_created_service(self, _orig_create_service_resp(self))
 
@@ -676,6 +691,7 @@ def _update_service(self: EC2ContainerServiceBackend, props: dict[str, Any]) -> 
             if value is None:
                 continue
             if key == "deployment_configuration":
+                sim_deployments.validate_hooks(value)
                 merged = dict(getattr(svc, "deployment_configuration", None) or _DEFAULT_DEPLOYMENT_CONFIGURATION)
                 merged.update(value)
                 value = merged

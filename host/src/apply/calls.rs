@@ -185,6 +185,29 @@ pub async fn stop_deployment(aws: &Aws, id: &str, auto_rollback: bool) -> Result
     Ok(())
 }
 
+/// StopServiceDeployment (`ROLLBACK` or `ABORT`). A finished deployment answers ConflictException.
+pub async fn stop_service_deployment(ecs: &aws_sdk_ecs::Client, arn: &str, stop_type: &str) -> Result<()> {
+    ecs.stop_service_deployment()
+        .service_deployment_arn(arn)
+        .stop_type(aws_sdk_ecs::types::StopServiceDeploymentStopType::from(stop_type))
+        .send()
+        .await
+        .sdk_context(|| format!("stopping service deployment {arn} ({stop_type})"))?;
+    Ok(())
+}
+
+/// ContinueServiceDeployment at a PAUSE hook (`CONTINUE` or `ROLLBACK`).
+pub async fn continue_service_deployment(ecs: &aws_sdk_ecs::Client, arn: &str, hook_id: &str, action: &str) -> Result<()> {
+    ecs.continue_service_deployment()
+        .service_deployment_arn(arn)
+        .hook_id(hook_id)
+        .action(aws_sdk_ecs::types::DeploymentLifecycleHookAction::from(action))
+        .send()
+        .await
+        .sdk_context(|| format!("answering hook {hook_id} of service deployment {arn} with {action}"))?;
+    Ok(())
+}
+
 /// `verify --put-logs`: a stream in `group` (the group too when asked) and one event, with the
 /// credentials the ECS agent would use.
 pub async fn put_test_log_event(sdk: &aws_config::SdkConfig, group: &str, container: &str, prefix: Option<&str>, create_group: bool) -> Result<(), String> {

@@ -59,6 +59,11 @@ impl<'a> Apply<'a> {
         Ok(Apply { plan, approval: Some(approval), aws, progress, agent: None, applied: Applied::default() })
     }
 
+    /// The run id of the decision this apply acts on (when it was recorded): what later records chain to.
+    pub fn run_id(&self) -> Option<String> {
+        self.approval.as_ref().and_then(Approval::run_id)
+    }
+
     pub fn with_agent(mut self, agent: SdkConfig) -> Self {
         self.agent = Some(agent);
         self
@@ -189,6 +194,14 @@ impl<'a> Apply<'a> {
             Step::StopDeployment { id, auto_rollback } => {
                 calls::stop_deployment(self.aws, id, *auto_rollback).await?;
                 p.info(&format!("CodeDeploy deployment {id} stopped{}", if *auto_rollback { " with auto rollback" } else { "" }));
+            }
+            Step::StopServiceDeployment { arn, stop_type } => {
+                calls::stop_service_deployment(&client, arn, stop_type).await?;
+                p.info(&format!("service deployment {arn}: stop requested ({stop_type})"));
+            }
+            Step::ContinueServiceDeployment { arn, hook_id, action } => {
+                calls::continue_service_deployment(&client, arn, hook_id, action).await?;
+                p.info(&format!("service deployment {arn}: hook {hook_id} answered {action}"));
             }
             Step::PutTestLogEvent { group, region, container, stream_prefix, create_group } => {
                 let sdk = self.agent.clone().unwrap_or_else(|| self.aws.sdk.clone());

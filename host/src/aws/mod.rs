@@ -3,6 +3,7 @@
 //! thin clients made from it on demand.
 
 pub mod codedeploy;
+pub mod deployments;
 pub mod ecs;
 pub mod http;
 pub mod raw;

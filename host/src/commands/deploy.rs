@@ -3,7 +3,7 @@
 use anyhow::{Context as _, Result};
 use serde_json::{Value, json};
 
-use super::App;
+use super::{App, native};
 use crate::apply::Apply;
 use crate::definitions::to_pretty_json;
 use crate::gate::{self, Overrides};
@@ -12,15 +12,25 @@ use crate::plan::deploy::DeployOptions;
 use crate::plan::rollback::RollbackOptions;
 use crate::plan::{Plan, Step};
 use crate::progress::Progress;
+use crate::wait::deployments::Until;
 use crate::wait::{self, Watch};
 
-/// What every changing command shares: `--dry-run`, `--no-wait`, gate overrides, `--output json`.
+/// What every changing command shares: `--dry-run`, `--no-wait`, gate overrides, `--output json`,
+/// `--wait-until`.
 #[derive(Debug, Clone, Default)]
 pub struct Change {
     pub dry_run: bool,
     pub wait: bool,
     pub overrides: Overrides,
     pub json: bool,
+    pub wait_until: Option<String>,
+}
+
+impl Change {
+    /// `--wait-until` (deployed when not given).
+    pub fn until(&self) -> Result<Until> {
+        Ok(self.wait_until.as_deref().map(Until::parse).transpose()?.unwrap_or_default())
+    }
 }
 
 /// The epoch second a command started (events older than this are not shown while waiting).
@@ -31,8 +41,10 @@ pub fn epoch_now() -> f64 {
 pub async fn deploy(app: &App, opts: DeployOptions, change: Change) -> Result<()> {
     let started = epoch_now();
     let reporter = Reporter::new(change.json);
+    let until = change.until()?;
     let aws = app.aws().await?;
     let dp = crate::plan::deploy::plan(app, &aws, &opts).await?;
+    check_until(&dp.plan, &until)?;
     for note in &dp.notes {
         reporter.info(note);
     }
@@ -46,14 +58,36 @@ pub async fn deploy(app: &App, opts: DeployOptions, change: Change) -> Result<()
     }
     let mut apply = Apply::new(&dp.plan, approval, &aws, &reporter)?;
     let mut result = apply.run().await;
+    let mut bound = None;
     if result.is_ok() {
-        result = follow(app, &aws, &dp, &apply.applied, &change, &reporter, started).await;
+        let native = apply.applied.service.as_ref().filter(|s| native::is_native(s) && change.wait && !dp.codedeploy);
+        result = match native.and_then(|s| s.get("taskDefinition")).and_then(Value::as_str) {
+            Some(td) => {
+                let origin = native::Origin { plan: &dp.plan, run_id: apply.run_id(), started };
+                native::follow_deploy(app, &aws, td, &until, origin, &reporter, &mut bound).await
+            }
+            None => follow(app, &aws, &dp, &apply.applied, &change, &reporter, started).await,
+        };
     }
     let applied = apply.finish(&result)?;
     if let Err(e) = &result {
-        reporter.fail(&format!("{e:#}"), json!({"deployment_id": applied.deployment_id.or(applied.codedeploy_deployment)}));
+        let id = applied.deployment_id.or(applied.codedeploy_deployment);
+        reporter.fail(&format!("{e:#}"), json!({"deployment_id": id, "service_deployment_arn": bound}));
     }
     result
+}
+
+/// `--wait-until ecs:STAGE` needs a strategy that reports stages: refused before anything changes.
+fn check_until(plan: &Plan, until: &Until) -> Result<()> {
+    let after = plan.service_after.as_ref().or(plan.service_before.as_ref());
+    if let (Until::Stage(stage), Some(sv)) = (until, after)
+        && !native::is_native(sv)
+    {
+        let strategy = crate::aws::deployments::strategy(sv);
+        let msg = format!("--wait-until ecs:{stage}: the service deploys with {strategy}, which reports no lifecycle stage (BLUE_GREEN, LINEAR or CANARY do)");
+        return Err(crate::error::InputError::new(msg).into());
+    }
+    Ok(())
 }
 
 /// After the apply: the wait (ECS or CodeDeploy) or the reason there is none, and the result line.
@@ -98,6 +132,7 @@ async fn follow(
         since: started,
         known_events: dp.remote.as_ref().map(wait::event_ids).unwrap_or_default(),
         just_created: dp.starts_deployment(),
+        poll: wait::tasks::fixed_poll_interval(app)?,
     };
     finish_wait(&aws.ecs(), watch, reporter).await
 }
@@ -177,6 +212,14 @@ async fn follow_rollback(
         reporter.result(true, &format!("CodeDeploy deployment {id} stopped with auto rollback"), json!({"deployment_id": id}));
         return Ok(());
     }
+    if let Some(arn) = &rp.service_deployment {
+        if !change.wait {
+            reporter.result(true, "rollback requested (not waiting)", json!({"service_deployment_arn": arn}));
+            return Ok(());
+        }
+        let follow = wait::deployments::Follow::new(arn.clone(), Until::Deployed, app.config.timeout, wait::tasks::fixed_poll_interval(app)?);
+        return native::run(app, aws, follow.expecting_rollback(), &Until::Deployed, None, reporter).await;
+    }
     if rp.codedeploy {
         let id = applied.codedeploy_deployment.clone().context("no CodeDeploy deployment was created")?;
         if change.wait {
@@ -199,18 +242,22 @@ async fn follow_rollback(
         since: started,
         known_events: wait::event_ids(&rp.remote),
         just_created: true,
+        poll: wait::tasks::fixed_poll_interval(app)?,
     };
     finish_wait(&aws.ecs(), watch, reporter).await
 }
 
 /// `wait`: follows the service's current deployment (ECS or CodeDeploy). Changes nothing.
-pub async fn wait(app: &App, json_output: bool) -> Result<()> {
+pub async fn wait(app: &App, json_output: bool, wait_until: Option<String>) -> Result<()> {
+    let until = Change { wait_until, ..Default::default() }.until()?;
     let service = app.service_name()?;
     let aws = app.aws().await?;
     let client = aws.ecs();
     let sv = crate::aws::ecs::describe_service(&client, &app.config.cluster, &service).await?.with_context(|| format!("service {service} is not found"))?;
     let reporter = Reporter::new(json_output);
-    let result = if sv.pointer("/deploymentController/type").and_then(Value::as_str) == Some("CODE_DEPLOY") {
+    let result = if native::is_native(&sv) {
+        native::wait_newest(app, &aws, &until, &reporter).await
+    } else if sv.pointer("/deploymentController/type").and_then(Value::as_str) == Some("CODE_DEPLOY") {
         match crate::plan::codedeploy::in_progress(app, &aws).await? {
             Some(id) => wait::codedeploy::wait_deployment(&aws, &app.config.cluster, &service, &id, app.config.timeout, &reporter).await.map(|()| {
                 reporter.result(true, &format!("CodeDeploy deployment {id} succeeded"), json!({"deployment_id": id}));
@@ -230,6 +277,7 @@ pub async fn wait(app: &App, json_output: bool) -> Result<()> {
             since: epoch_now() - 600.0,
             known_events: Default::default(),
             just_created: false,
+            poll: wait::tasks::fixed_poll_interval(app)?,
         };
         finish_wait(&client, watch, &reporter).await
     };

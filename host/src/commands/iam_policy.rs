@@ -42,6 +42,16 @@ pub fn build(app: &App) -> Result<Value> {
             "Action": ["application-autoscaling:DescribeScalableTargets", "application-autoscaling:DescribeScalingPolicies", "application-autoscaling:RegisterScalableTarget"],
             "Resource": "*"
         }));
+        statements.push(json!({
+            "Sid": "CortadoServiceDeployments",
+            "Effect": "Allow",
+            "Action": ["ecs:ContinueServiceDeployment", "ecs:DescribeServiceDeployments", "ecs:DescribeServiceRevisions", "ecs:ListServiceDeployments", "ecs:StopServiceDeployment"],
+            "Resource": [
+                service_arn.clone(),
+                format!("arn:aws:ecs:{region}:*:service-deployment/{}/{svc}/*", c.cluster),
+                format!("arn:aws:ecs:{region}:*:service-revision/{}/{svc}/*", c.cluster)
+            ]
+        }));
         tagged.push(service_arn);
         if c.codedeploy.is_some() {
             statements.push(json!({

@@ -10,6 +10,7 @@ pub mod exec;
 pub mod iam_policy;
 pub mod init;
 pub mod lifecycle;
+pub mod native;
 pub mod plugin;
 pub mod render;
 pub mod run;

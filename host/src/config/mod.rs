@@ -5,6 +5,7 @@
 //! unknown keys are a warning, and every path is relative to the config file.
 
 pub mod duration;
+pub mod stages;
 pub mod version;
 
 use std::path::{Path, PathBuf};
@@ -83,6 +84,10 @@ pub struct PluginConfig {
     /// Resource limits (`memory`, `timeout`, `max_output`) overriding the defaults.
     #[serde(skip_serializing_if = "Map::is_empty")]
     pub limits: Map<String, Value>,
+    /// A gate bound to ECS lifecycle hook stages (`stages: [POST_TEST_TRAFFIC_SHIFT]`): it judges the
+    /// deployment when it pauses there, instead of the command's plan.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub stages: Vec<String>,
 }
 
 impl PluginConfig {
@@ -98,6 +103,7 @@ impl PluginConfig {
             preopens: Vec::new(),
             enforcement: None,
             limits: Map::new(),
+            stages: Vec::new(),
         }
     }
 }
@@ -423,6 +429,7 @@ fn parse_plugin(path: &Path, source: &str, index: usize, item: &Value, dir: &Pat
         Some(other) => return Err(f.error("preopens", format!("expected a list, found {}", kind(other)))),
     };
     let limits = obj_or_empty(&mut f, "limits")?;
+    let stages = parse_stages(&mut f)?;
     let enforcement = f.string("enforcement")?;
     if let Some(level) = &enforcement
         && !["advisory", "soft-mandatory", "hard-mandatory"].contains(&level.as_str())
@@ -438,7 +445,29 @@ fn parse_plugin(path: &Path, source: &str, index: usize, item: &Value, dir: &Pat
         return Err(f.error("sha256", format!("custom plugin {name:?} must pin its component with `sha256`")));
     }
     f.warn_unknown();
-    Ok(PluginConfig { name, config, func_prefix, path: plugin_path, sha256, grants, preopens, enforcement, limits })
+    Ok(PluginConfig { name, config, func_prefix, path: plugin_path, sha256, grants, preopens, enforcement, limits, stages })
+}
+
+/// `stages:` — lifecycle hook stages where a PAUSE hook can stop the deployment for the gate.
+fn parse_stages(f: &mut Fields) -> Result<Vec<String>, InputError> {
+    use stages::{HOOK_STAGES, NO_PAUSE};
+    let items = match f.get("stages") {
+        None => return Ok(Vec::new()),
+        Some(Value::Array(items)) => items.clone(),
+        Some(other) => return Err(f.error("stages", format!("expected a list of lifecycle stages, found {}", kind(other)))),
+    };
+    let mut stages = Vec::new();
+    for item in &items {
+        let stage = item.as_str().unwrap_or_default();
+        if NO_PAUSE.contains(&stage) {
+            return Err(f.error("stages", format!("{stage}: ECS allows no PAUSE hook there, so no gate can stop the deployment at it")));
+        }
+        if !HOOK_STAGES.contains(&stage) {
+            return Err(f.error("stages", format!("{item}: not a lifecycle hook stage ({})", HOOK_STAGES.join(", "))));
+        }
+        stages.push(stage.to_owned());
+    }
+    Ok(stages)
 }
 
 impl Config {

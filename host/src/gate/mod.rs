@@ -15,6 +15,7 @@
 //! is still produced (and recorded when `audit_log` is set).
 
 pub mod audit;
+pub mod stage;
 
 use std::path::PathBuf;
 
@@ -104,6 +105,11 @@ impl Approval {
         !self.dry_run && self.plan_digest == plan_digest(plan)
     }
 
+    /// The run id of the recorded decision (None when nothing is recorded).
+    pub fn run_id(&self) -> Option<String> {
+        self.record.as_ref().map(|r| r.run_id.clone())
+    }
+
     /// Appends the outcome record (what changed, the result, the error), chained to the decision.
     pub fn record_outcome(self, outcome: Map<String, Value>) -> Result<Option<String>> {
         let Some(r) = self.record else { return Ok(None) };
@@ -136,7 +142,8 @@ fn run_id() -> String {
 /// hook is an error: an operator who asked for a gate must not silently get none.
 fn gates(ctx: &Context) -> Result<Vec<&LazyPlugin>> {
     let mut out = Vec::new();
-    for lp in &ctx.plugins.plugins {
+    // Gates bound to lifecycle stages judge paused deployments (see [`stage`]), not commands.
+    for lp in ctx.plugins.plugins.iter().filter(|lp| lp.config.stages.is_empty()) {
         let is_gate = match (&lp.config.path, catalog::first_party(&lp.config.name)) {
             (None, Some(fp)) => fp.gate,
             (None, None) => false,

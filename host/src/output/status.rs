@@ -80,3 +80,31 @@ pub fn format_time(v: &Value) -> String {
         Err(_) => String::new(),
     }
 }
+
+/// The current service deployment: strategy, status, stage, traffic weights, hooks.
+pub fn format_service_deployment(d: &Value) -> String {
+    use crate::aws::deployments as sd;
+    let s = |k: &str| d.get(k).and_then(Value::as_str).unwrap_or("");
+    let strategy = d.pointer("/deploymentConfiguration/strategy").and_then(Value::as_str).unwrap_or("ROLLING");
+    let mut out = String::from(
+        "ServiceDeployment:
+",
+    );
+    let _ = writeln!(
+        out,
+        "  {} {strategy} {}{}",
+        s("serviceDeploymentArn"),
+        s("status"),
+        if s("lifecycleStage").is_empty() { String::new() } else { format!(" stage {}", s("lifecycleStage")) }
+    );
+    if !s("statusReason").is_empty() {
+        let _ = writeln!(out, "  Reason: {}", s("statusReason"));
+    }
+    if sd::NATIVE.contains(&strategy) {
+        let _ = writeln!(out, "  Traffic: {}", sd::weights_summary(d));
+    }
+    for h in sd::hooks_summary(d) {
+        let _ = writeln!(out, "  Hook: {h}");
+    }
+    out
+}

@@ -10,6 +10,7 @@
 pub mod autoscaling;
 pub mod codedeploy;
 pub mod deploy;
+pub mod deployments;
 pub mod lifecycle;
 pub mod rollback;
 pub mod run;
@@ -113,6 +114,17 @@ pub enum Step {
         id: String,
         auto_rollback: bool,
     },
+    /// StopServiceDeployment: `stop_type` ROLLBACK (back to the source revision) or ABORT.
+    StopServiceDeployment {
+        arn: String,
+        stop_type: String,
+    },
+    /// ContinueServiceDeployment at a PAUSE hook: `action` CONTINUE or ROLLBACK.
+    ContinueServiceDeployment {
+        arn: String,
+        hook_id: String,
+        action: String,
+    },
     /// `verify --put-logs`: create a stream in `group` (and the group when ECS would) and write one event.
     PutTestLogEvent {
         group: String,
@@ -142,6 +154,8 @@ impl Step {
             Step::RegisterScalableTarget { .. } => "application-autoscaling:RegisterScalableTarget",
             Step::CreateDeployment { .. } => "codedeploy:CreateDeployment",
             Step::StopDeployment { .. } => "codedeploy:StopDeployment",
+            Step::StopServiceDeployment { .. } => "ecs:StopServiceDeployment",
+            Step::ContinueServiceDeployment { .. } => "ecs:ContinueServiceDeployment",
             Step::PutTestLogEvent { .. } => "logs:PutLogEvents",
         }
     }
@@ -178,6 +192,8 @@ impl Step {
             ),
             Step::CreateDeployment { application, group, td, .. } => format!("{application}/{group} with {}", td.display()),
             Step::StopDeployment { id, auto_rollback } => format!("deployment {id}{}", if *auto_rollback { " (auto rollback)" } else { "" }),
+            Step::StopServiceDeployment { arn, stop_type } => format!("service deployment {arn} ({stop_type})"),
+            Step::ContinueServiceDeployment { arn, hook_id, action } => format!("hook {hook_id} of service deployment {arn} ({action})"),
             Step::PutTestLogEvent { group, region, create_group, .. } => {
                 format!("log group {group} in {region} (CreateLogStream{}, PutLogEvents)", if *create_group { ", CreateLogGroup if missing" } else { "" })
             }

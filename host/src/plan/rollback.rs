@@ -1,7 +1,8 @@
 //! The plan of `rollback`: back to the previous ACTIVE revision of the running task definition's
 //! family (ECS, or a CodeDeploy deployment of it), or — when a CodeDeploy deployment is in
 //! progress — stopping it with auto rollback. The revision rolled back from is deregistered only
-//! after the rollback completed.
+//! after the rollback completed. An ECS service deployment in progress is rolled back by ECS
+//! instead (StopServiceDeployment ROLLBACK, or ContinueServiceDeployment ROLLBACK at a paused hook).
 
 use anyhow::{Context as _, Result};
 use serde_json::{Value, json};
@@ -23,6 +24,8 @@ pub struct RollbackPlan {
     pub codedeploy: bool,
     /// A CodeDeploy deployment being stopped (no wait follows).
     pub stops: Option<String>,
+    /// The ECS service deployment being rolled back (the wait expects ROLLBACK_SUCCESSFUL).
+    pub service_deployment: Option<String>,
     pub from: String,
     pub to: Option<String>,
 }
@@ -54,7 +57,11 @@ pub async fn plan(ctx: &Context, aws: &Aws, opts: &RollbackOptions) -> Result<Ro
         plan.task_definitions.push(described_td(&client, &current, Role::Runs).await?);
         plan.diff = format!("stop CodeDeploy deployment {id} (auto rollback)\n");
         plan.steps.push(Step::StopDeployment { id: id.clone(), auto_rollback: true });
-        return Ok(RollbackPlan { plan, remote: sv, codedeploy: true, stops: Some(id), from: current, to: None });
+        return Ok(RollbackPlan { plan, remote: sv, codedeploy: true, stops: Some(id), service_deployment: None, from: current, to: None });
+    }
+    if !is_codedeploy && let Some(active) = super::deployments::active_rollback(ctx, aws).await? {
+        let to = active.plan.running_td().and_then(|t| t.arn.clone());
+        return Ok(RollbackPlan { plan: active.plan, remote: sv, codedeploy: false, stops: None, service_deployment: Some(active.arn), from: current, to });
     }
 
     let active = ecs::active_revisions(&client, &family).await?;
@@ -85,7 +92,7 @@ pub async fn plan(ctx: &Context, aws: &Aws, opts: &RollbackOptions) -> Result<Ro
         plan.task_definitions.push(super::PlannedTd { role: Role::Removed, ..current_td });
         plan.after_wait.push(Step::DeregisterTaskDefinition { arn: current.clone() });
     }
-    Ok(RollbackPlan { plan, remote: sv, codedeploy: is_codedeploy, stops: None, from: current, to: Some(to) })
+    Ok(RollbackPlan { plan, remote: sv, codedeploy: is_codedeploy, stops: None, service_deployment: None, from: current, to: Some(to) })
 }
 
 #[cfg(test)]

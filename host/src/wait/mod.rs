@@ -5,10 +5,10 @@
 //! was rolled back by the circuit breaker (ecspresso's waiter only compared task counts, so a
 //! rollback looked like success: its issue #732).
 //!
-//! Polling is every 2 s for the first five minutes (a finished rollout is reported within 2 s, and
-//! DescribeServices stays at 30 calls a minute at most), then backs off to 5 s and, after fifteen
-//! minutes, 10 s, so a stuck rollout does not spend the account's API budget. The timeout is a
-//! deadline to the second, and Ctrl-C stops the wait cleanly, saying what is still in flight.
+//! Polling follows [`pace`]: slow while tasks start, fast just before the end the rollout's rate
+//! predicts, within about 20 DescribeServices calls a minute. [`deployments`] follows a native
+//! (BLUE_GREEN, LINEAR, CANARY) service deployment. The timeout is a deadline to the second, and
+//! Ctrl-C stops the wait cleanly, saying what is still in flight.
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -17,6 +17,8 @@ use anyhow::Result;
 use serde_json::{Value, json};
 
 pub mod codedeploy;
+pub mod deployments;
+pub mod pace;
 pub mod tasks;
 
 use crate::aws::{SdkContext, ecs};
@@ -56,12 +58,15 @@ pub struct Watch {
     pub timeout: Duration,
     pub since: f64,
     pub known_events: HashSet<String>,
-    /// The deployment was just created: it cannot be done yet, so the first look waits one interval.
+    /// The deployment was just created: it cannot be done yet, so the first look waits a second.
     pub just_created: bool,
+    /// `CORTADO_POLL_INTERVAL`: a fixed interval instead of the paced one.
+    pub poll: Option<Duration>,
 }
 
 pub async fn wait_ecs(client: &aws_sdk_ecs::Client, watch: Watch, reporter: &dyn Progress) -> Result<WaitStats> {
-    let Watch { cluster, service, deployment: id, timeout, since, known_events, just_created } = watch;
+    let Watch { cluster, service, deployment: id, timeout, since, known_events, just_created, poll } = watch;
+    let mut pacer = pace::Pacer::new(poll);
     let (cluster, service) = (cluster.as_str(), service.as_str());
     let start = Instant::now();
     let deadline = start + timeout;
@@ -69,7 +74,7 @@ pub async fn wait_ecs(client: &aws_sdk_ecs::Client, watch: Watch, reporter: &dyn
     let mut last_table = String::new();
     let mut calls = 0u32;
     if just_created {
-        pause(poll_interval(Duration::ZERO).min(timeout), "waiting for the first poll").await?;
+        pause(poll.unwrap_or(Duration::from_secs(1)).min(timeout), "waiting for the first poll").await?;
     }
     let mut target = id;
     let mut last_summary: String;
@@ -180,8 +185,20 @@ pub async fn wait_ecs(client: &aws_sdk_ecs::Client, watch: Watch, reporter: &dyn
             ))
             .into());
         }
-        pause(poll_interval(start.elapsed()).min(deadline - now), &last_summary).await?;
+        let eta = mine.and_then(|d| rolling_eta(d, &deployments));
+        pause(pacer.next(eta).min(deadline - now), &last_summary).await?;
     }
+}
+
+/// The time a rolling deployment needs to finish, at the rate it started tasks so far: the tasks
+/// still to start, or the old tasks still to drain, whichever is more.
+fn rolling_eta(d: &Value, deployments: &[Value]) -> Option<Duration> {
+    let num = |d: &Value, k: &str| d.get(k).and_then(Value::as_i64).unwrap_or(0) as f64;
+    let others: f64 = deployments.iter().filter(|o| o.get("id") != d.get("id")).map(|o| num(o, "runningCount")).sum();
+    let left = (num(d, "desiredCount") - num(d, "runningCount")).max(others);
+    let created = d.get("createdAt").and_then(Value::as_f64)?;
+    let elapsed = (jiff::Timestamp::now().as_millisecond() as f64 / 1000.0 - created).max(0.0);
+    pace::eta(num(d, "runningCount"), left, Duration::from_secs_f64(elapsed))
 }
 
 /// What of the deployments is worth showing again when it changes (not `updatedAt` alone).

@@ -92,6 +92,7 @@ fn lazy_plugin(plugin: &str, file: &CasesFile, dir: &Path, slot: Arc<AwsSlot>) -
         preopens: block.preopens.clone(),
         enforcement: None,
         limits: block.limits.clone(),
+        stages: Vec::new(),
     };
     Ok(LazyPlugin::new(config, dir.to_path_buf(), slot))
 }

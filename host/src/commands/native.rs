@@ -1,0 +1,204 @@
+//! ECS-native deployments (BLUE_GREEN, LINEAR, CANARY) after the apply: following the service
+//! deployment a deploy created, stage gates at PAUSE hooks, `continue`, and the report.
+
+use anyhow::Result;
+use serde_json::{Value, json};
+
+use super::App;
+use super::deploy::Change;
+use crate::apply::Apply;
+use crate::aws::Aws;
+use crate::aws::deployments::{self as sd, PausedHook};
+use crate::gate::{self, stage::StagePlan};
+use crate::output::progress::Reporter;
+use crate::plan::Plan;
+use crate::progress::Progress;
+use crate::wait::deployments::{Event, Follow, Until};
+use crate::wait::{self, RolloutFailed, Watch};
+
+/// Whether a service (as ECS returns it) deploys with a native strategy.
+pub fn is_native(service: &Value) -> bool {
+    sd::NATIVE.contains(&sd::strategy(service).as_str())
+}
+
+/// What the deploy that started a deployment hands to the wait.
+pub struct Origin<'a> {
+    pub plan: &'a Plan,
+    pub run_id: Option<String>,
+    /// When the deploy started (epoch seconds): its deployment was created after.
+    pub started: f64,
+}
+
+/// Binds to the deployment of `task_definition` this deploy started and follows it to the end.
+/// `bound` gets its ARN as soon as it is known (for the failure report).
+pub async fn follow_deploy(
+    app: &App,
+    aws: &Aws,
+    task_definition: &str,
+    until: &Until,
+    origin: Origin<'_>,
+    reporter: &Reporter,
+    bound: &mut Option<String>,
+) -> Result<()> {
+    let service = app.service_name()?;
+    let arn = wait::deployments::bind(&aws.ecs(), &app.config.cluster, &service, task_definition, origin.started).await?;
+    *bound = Some(arn.clone());
+    reporter.info(&format!("following service deployment {arn}"));
+    let follow = Follow::new(arn, until.clone(), app.config.timeout, wait::tasks::fixed_poll_interval(app)?);
+    run(app, aws, follow, until, Some(origin), reporter).await
+}
+
+/// Follows until the deployment ends or reaches the wanted stage; stage gates answer PAUSE hooks
+/// bound to them, other pauses are reported once (`cortado continue` answers them).
+pub async fn run(app: &App, aws: &Aws, mut follow: Follow, until: &Until, origin: Option<Origin<'_>>, reporter: &Reporter) -> Result<()> {
+    let client = aws.ecs();
+    let mut denied: Option<String> = None;
+    loop {
+        let event = follow.next(&client, reporter).await.map_err(|e| match (&denied, e.downcast_ref::<RolloutFailed>()) {
+            (Some(why), Some(f)) => RolloutFailed(format!("{why}\n{}", f.0)).into(),
+            _ => e,
+        })?;
+        match event {
+            Event::Done(d) => return done(app, aws, &follow, &d, until, reporter).await,
+            Event::Reached(d) => {
+                let stage = d.get("lifecycleStage").and_then(Value::as_str).unwrap_or("");
+                let msg = format!("service deployment {} reached {stage} ({})", follow.arn, d.get("status").and_then(Value::as_str).unwrap_or(""));
+                reporter.result(true, &msg, detail(&follow, &d));
+                return Ok(());
+            }
+            Event::Paused(d, hook) => {
+                if let Some(why) = paused(app, aws, &follow, &d, &hook, origin.as_ref(), reporter).await? {
+                    denied = Some(why);
+                }
+            }
+        }
+    }
+}
+
+/// A PAUSE hook awaits action: a stage gate answers it, or the operator is told how to.
+/// Returns the denial when a gate rolled the deployment back.
+async fn paused(
+    app: &App,
+    aws: &Aws,
+    follow: &Follow,
+    d: &Value,
+    hook: &PausedHook,
+    origin: Option<&Origin<'_>>,
+    reporter: &Reporter,
+) -> Result<Option<String>> {
+    if gate::stage::bound(app, &hook.stage).is_empty() {
+        let action = if hook.timeout_action.is_empty() { String::new() } else { format!(" (on timeout: {})", hook.timeout_action) };
+        reporter
+            .info(&format!("paused at {}: hook {} awaits action{action}; answer it with `cortado continue` (or `cortado rollback`)", hook.stage, hook.hook_id));
+        return Ok(None);
+    }
+    let created = d.get("createdAt").and_then(Value::as_f64).unwrap_or(0.0);
+    let stage = StagePlan {
+        stage: hook.stage.clone(),
+        deployment_arn: follow.arn.clone(),
+        hook_id: hook.hook_id.clone(),
+        deployment: d.clone(),
+        elapsed_seconds: if created > 0.0 { (super::deploy::epoch_now() - created).max(0.0) } else { follow.elapsed().as_secs_f64() },
+        deploy_plan: origin.map(|o| o.plan.clone()),
+        parent_run_id: origin.and_then(|o| o.run_id.clone()),
+    };
+    let decision = gate::stage::evaluate_stage(app, aws, &stage).await?;
+    let mut apply = Apply::new(&decision.plan, decision.approval, aws, reporter)?;
+    let result = apply.run().await;
+    apply.finish(&result)?;
+    result?;
+    if decision.allowed {
+        reporter.info(&format!("stage gate at {}: allowed; the deployment continues", hook.stage));
+        return Ok(None);
+    }
+    let why = format!("stage gate at {} denied: {}; the deployment is rolled back", hook.stage, decision.reasons.join("; "));
+    reporter.info(&why);
+    Ok(Some(why))
+}
+
+/// SUCCESSFUL: the report, early success criteria, and `--wait-until stable`'s extra wait.
+async fn done(app: &App, aws: &Aws, follow: &Follow, d: &Value, until: &Until, reporter: &Reporter) -> Result<()> {
+    let status = d.get("status").and_then(Value::as_str).unwrap_or("");
+    if let Some(n) = wait::deployments::draining(d).filter(|_| status == "SUCCESSFUL") {
+        reporter.info(&format!("the deployment completed (early success criteria) while {n} source task(s) still drain"));
+    }
+    if *until == Until::Stable {
+        let service = app.service_name()?;
+        let client = aws.ecs();
+        let sv = crate::aws::ecs::describe_service(&client, &app.config.cluster, &service).await?;
+        let watch = Watch {
+            cluster: app.config.cluster.clone(),
+            service,
+            deployment: sv.as_ref().and_then(crate::apply::primary_deployment),
+            timeout: app.config.timeout.saturating_sub(follow.elapsed()),
+            since: super::deploy::epoch_now(),
+            poll: wait::tasks::fixed_poll_interval(app)?,
+            ..Default::default()
+        };
+        wait::wait_ecs(&client, watch, &crate::progress::Silent).await?;
+    }
+    let stages = if follow.stages.is_empty() { String::new() } else { format!(" (stages: {})", follow.stages.join(" → ")) };
+    let what = if *until == Until::Stable { ", service is stable" } else { "" };
+    reporter.result(true, &format!("service deployment {} {status}{stages}{what}", follow.arn), detail(follow, d));
+    Ok(())
+}
+
+fn detail(follow: &Follow, d: &Value) -> Value {
+    json!({
+        "service_deployment_arn": follow.arn,
+        "status": d.get("status"),
+        "lifecycle_stage": d.get("lifecycleStage"),
+        "stages": follow.stages,
+        "hooks": sd::hooks_summary(d),
+        "describe_service_deployments_calls": follow.calls,
+        "wait_seconds": follow.elapsed().as_secs_f64(),
+    })
+}
+
+/// `cortado continue [--hook-id ID] [--rollback]`: answer a paused hook (gated and audited like
+/// any mutation), then follow the deployment.
+pub async fn continue_paused(app: &App, hook_id: Option<String>, rollback: bool, change: Change) -> Result<()> {
+    let reporter = Reporter::new(change.json);
+    let until = change.until()?;
+    let aws = app.aws().await?;
+    let dp = crate::plan::deployments::continue_plan(app, &aws, hook_id.as_deref(), rollback).await?;
+    if let Some(h) = &dp.hook {
+        reporter.info(&format!("service deployment {}: hook {} at {} → {}", dp.arn, h.hook_id, h.stage, if rollback { "ROLLBACK" } else { "CONTINUE" }));
+    }
+    let approval = gate::evaluate(app, &aws, &dp.plan, &change.overrides, change.dry_run).await?;
+    if change.dry_run {
+        crate::output::plan::show(&dp.plan, &reporter);
+        reporter.info("DRY RUN OK");
+        return Ok(());
+    }
+    let mut apply = Apply::new(&dp.plan, approval, &aws, &reporter)?;
+    let mut result = apply.run().await;
+    if result.is_ok() {
+        result = if change.wait {
+            let follow = Follow::new(dp.arn.clone(), until.clone(), app.config.timeout, wait::tasks::fixed_poll_interval(app)?);
+            let follow = if rollback { follow.expecting_rollback() } else { follow };
+            run(app, &aws, follow, &until, None, &reporter).await
+        } else {
+            reporter.result(true, "hook answered (not waiting)", json!({"service_deployment_arn": dp.arn}));
+            Ok(())
+        };
+    }
+    apply.finish(&result)?;
+    if let Err(e) = &result {
+        reporter.fail(&format!("{e:#}"), json!({"service_deployment_arn": dp.arn}));
+    }
+    result
+}
+
+/// `cortado wait` on a native service: the newest service deployment, to its end.
+pub async fn wait_newest(app: &App, aws: &Aws, until: &Until, reporter: &Reporter) -> Result<()> {
+    let service = app.service_name()?;
+    let list = sd::list(&aws.ecs(), &app.config.cluster, &service, &[], None).await?;
+    let Some(arn) = list.first().and_then(|d| d.get("serviceDeploymentArn")).and_then(Value::as_str) else {
+        reporter.result(true, "no service deployment", json!({}));
+        return Ok(());
+    };
+    reporter.info(&format!("following service deployment {arn}"));
+    let follow = Follow::new(arn.to_owned(), until.clone(), app.config.timeout, wait::tasks::fixed_poll_interval(app)?);
+    run(app, aws, follow, until, None, reporter).await
+}

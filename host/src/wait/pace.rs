@@ -1,0 +1,88 @@
+//! When to poll next. A wait should notice a finished rollout quickly (within half a second) without
+//! spending the account's API budget while tasks are still starting. It polls slowly (4 s, backing
+//! off to 5 s and 10 s on long waits) unless it can predict the end: then it sleeps until just
+//! before the predicted end and polls every 250 ms from there. A token bucket (one call per 3 s on
+//! average, a burst of 4) keeps any minute of waiting at about 20 calls however the prediction fares.
+
+use std::time::{Duration, Instant};
+
+const FAST: Duration = Duration::from_millis(250);
+/// How early before a predicted end the fast polls start.
+const LEAD: Duration = Duration::from_millis(200);
+/// One call per this much time on average.
+const BUDGET: Duration = Duration::from_secs(3);
+const BURST: f64 = 4.0;
+
+pub struct Pacer {
+    /// `CORTADO_POLL_INTERVAL`: a fixed interval (tests), no budget.
+    fixed: Option<Duration>,
+    tokens: f64,
+    refilled: Instant,
+    start: Instant,
+}
+
+impl Pacer {
+    pub fn new(fixed: Option<Duration>) -> Pacer {
+        let now = Instant::now();
+        Pacer { fixed, tokens: BURST, refilled: now, start: now }
+    }
+
+    /// The slow interval, by how long the wait has lasted.
+    pub fn slow(waited: Duration) -> Duration {
+        match waited.as_secs() {
+            0..300 => Duration::from_secs(4),
+            300..900 => Duration::from_secs(5),
+            _ => Duration::from_secs(10),
+        }
+    }
+
+    /// The pause before the next call (which is counted against the budget now). `eta` is the
+    /// predicted time to the end, when the caller can tell (zero: it looks imminent).
+    pub fn next(&mut self, eta: Option<Duration>) -> Duration {
+        if let Some(d) = self.fixed {
+            return d;
+        }
+        let now = Instant::now();
+        self.tokens = (self.tokens + now.duration_since(self.refilled).as_secs_f64() / BUDGET.as_secs_f64()).min(BURST);
+        let slow = Self::slow(now.duration_since(self.start));
+        let wanted = eta.map(|e| e.saturating_sub(LEAD).clamp(FAST, slow)).unwrap_or(slow);
+        // The call after the pause costs one token: wait until it is there.
+        let short = Duration::from_secs_f64((1.0 - self.tokens).max(0.0) * BUDGET.as_secs_f64());
+        let d = wanted.max(short);
+        self.tokens = (self.tokens + d.as_secs_f64() / BUDGET.as_secs_f64()).min(BURST) - 1.0;
+        self.refilled = now + d;
+        d
+    }
+}
+
+/// The time left at the rate seen so far: `done` units took `elapsed`, `left` remain.
+pub fn eta(done: f64, left: f64, elapsed: Duration) -> Option<Duration> {
+    if left <= 0.0 {
+        return Some(Duration::ZERO);
+    }
+    if done <= 0.0 {
+        // Nothing has happened yet: look again after as long as it has taken so far (at least 1 s).
+        return Some(elapsed.clamp(Duration::from_secs(1), Duration::from_secs(4)));
+    }
+    Some(Duration::from_secs_f64((elapsed.as_secs_f64() / done * left).min(3600.0)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn polls_follow_the_prediction_within_the_budget() {
+        let mut p = Pacer::new(None);
+        assert_eq!(p.next(None), Duration::from_secs(4));
+        assert_eq!(p.next(Some(Duration::from_secs(2))), Duration::from_millis(1800));
+        // At the end: a burst of fast polls, then about one call per budget period.
+        let pauses: Vec<Duration> = (0..8).map(|_| p.next(Some(Duration::ZERO))).collect();
+        assert_eq!(pauses[0], FAST, "{pauses:?}");
+        let total: Duration = pauses.iter().sum();
+        assert!(total >= BUDGET.mul_f64(8.0 - BURST - 1.0), "{pauses:?}");
+        assert_eq!(Pacer::new(Some(Duration::from_millis(100))).next(None), Duration::from_millis(100));
+        assert_eq!(eta(2.0, 1.0, Duration::from_secs(4)), Some(Duration::from_secs(2)));
+        assert_eq!(eta(0.0, 1.0, Duration::from_millis(300)), Some(Duration::from_secs(1)));
+    }
+}

@@ -1,0 +1,301 @@
+//! Issue 10: ECS-native BLUE_GREEN, LINEAR and CANARY deployments against the simulator — the
+//! stages shown in order, failures that exit 1 naming stage and reason (from deploy and from a
+//! separate wait), two deployers each bound to their own deployment, `--wait-until ecs:STAGE` and
+//! `continue`, rollback through Stop/ContinueServiceDeployment, stage gates, status.
+
+use cortado_e2e::seeded::aws_json;
+use cortado_e2e::{Project, Run, fixture_plugin, sim, unique_region};
+use serde_json::{Value, json};
+
+const FAST: (&str, &str) = ("CORTADO_POLL_INTERVAL", "50ms");
+const ECS: &str = "AmazonEC2ContainerServiceV20141113";
+
+/// A project initialised from the seeded ECS service, with `config` merged into the service
+/// definition's deploymentConfiguration and the image tag `tag`.
+fn project(tag: &str, config: Value, image: &str) -> (Project, String) {
+    let sim = sim();
+    let region = unique_region(tag);
+    let seed = sim.seed(&region, &region);
+    let p = Project::against(sim, &region);
+    p.run(&["init", "--cluster", seed["ecs"]["clusterName"].as_str().unwrap(), "--service", seed["ecs"]["serviceName"].as_str().unwrap()], &[]).expect_code(0);
+    p.write("cortado.yml", &p.read("cortado.yml").replace("timeout: 10m0s", "timeout: 60s"));
+    configure(&p, config, image);
+    (p, region)
+}
+
+fn configure(p: &Project, config: Value, image: &str) {
+    let mut sv: Value = serde_json::from_str(&p.read("ecs-service-def.json")).unwrap();
+    for (k, v) in config.as_object().unwrap() {
+        sv["deploymentConfiguration"][k] = v.clone();
+    }
+    p.write("ecs-service-def.json", &serde_json::to_string_pretty(&sv).unwrap());
+    let mut td: Value = serde_json::from_str(&p.read("ecs-task-def.json")).unwrap();
+    let old = td["containerDefinitions"][0]["image"].as_str().unwrap().to_owned();
+    td["containerDefinitions"][0]["image"] = json!(format!("{}:{image}", old.rsplit_once(':').unwrap().0));
+    p.write("ecs-task-def.json", &serde_json::to_string_pretty(&td).unwrap());
+}
+
+fn run(p: &Project, args: &[&str]) -> Run {
+    p.run(args, &[FAST])
+}
+
+fn all(r: &Run) -> String {
+    format!("{}{}", r.stdout, r.stderr)
+}
+
+/// The positions of `needles` in `text`, asserting each is found after the previous one.
+#[track_caller]
+fn in_order(text: &str, needles: &[&str]) {
+    let mut at = 0;
+    for n in needles {
+        match text[at..].find(n) {
+            Some(i) => at += i + n.len(),
+            None => panic!("{n:?} not found (in order) in:\n{text}"),
+        }
+    }
+}
+
+fn calls(region: &str, action: &str) -> usize {
+    sim().calls_in(region).iter().filter(|c| c.as_str() == format!("ecs:{action}")).count()
+}
+
+fn service(p: &Project, region: &str) -> Value {
+    let cfg = p.read("cortado.yml");
+    let name = cfg.lines().find_map(|l| l.strip_prefix("service: ")).unwrap().to_owned();
+    aws_json(sim(), region, "ecs", &format!("{ECS}.DescribeServices"), &json!({"cluster": name, "services": [name]}))["services"][0].clone()
+}
+
+/// The task definition the target revision of a service deployment runs (read from the simulator).
+fn target_td(region: &str, arn: &str) -> String {
+    let d = aws_json(sim(), region, "ecs", &format!("{ECS}.DescribeServiceDeployments"), &json!({"serviceDeploymentArns": [arn]}));
+    let rev = d["serviceDeployments"][0]["targetServiceRevision"]["arn"].as_str().unwrap().to_owned();
+    let r = aws_json(sim(), region, "ecs", &format!("{ECS}.DescribeServiceRevisions"), &json!({"serviceRevisionArns": [rev]}));
+    r["serviceRevisions"][0]["taskDefinition"].as_str().unwrap().to_owned()
+}
+
+const ORDER: [&str; 10] = [
+    "stage RECONCILE_SERVICE",
+    "stage PRE_SCALE_UP",
+    "stage SCALE_UP",
+    "stage POST_SCALE_UP",
+    "stage TEST_TRAFFIC_SHIFT",
+    "stage POST_TEST_TRAFFIC_SHIFT",
+    "stage PRODUCTION_TRAFFIC_SHIFT",
+    "stage POST_PRODUCTION_TRAFFIC_SHIFT",
+    "stage BAKE_TIME",
+    "stage CLEAN_UP",
+];
+
+#[test]
+fn blue_green_linear_and_canary_succeed_with_their_stages_in_order() {
+    let cases = [
+        ("bg", json!({"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 2}), vec!["production:100%"]),
+        (
+            "linear",
+            json!({"strategy": "LINEAR", "bakeTimeInMinutes": 1, "linearConfiguration": {"stepPercent": 34.0, "stepBakeTimeInMinutes": 1}}),
+            vec!["target", "production:34%", "production:68%", "production:100%"],
+        ),
+        (
+            "canary",
+            json!({"strategy": "CANARY", "bakeTimeInMinutes": 1, "canaryConfiguration": {"canaryPercent": 10.0, "canaryBakeTimeInMinutes": 2}}),
+            vec!["production:10%", "production:100%"],
+        ),
+    ];
+    for (tag, config, weights) in cases {
+        let (p, region) = project(tag, config, "v2");
+        let r = run(&p, &["deploy"]);
+        r.expect_code(0);
+        in_order(&r.stdout, &ORDER);
+        in_order(&r.stdout, &weights);
+        assert!(r.stdout.contains("SUCCESSFUL (stages: RECONCILE_SERVICE → PRE_SCALE_UP"), "{}", r.stdout);
+        assert!(service(&p, &region)["taskDefinition"].as_str().unwrap().ends_with(":2"), "{tag}");
+        // status shows the deployment.
+        let st = p.run(&["status"], &[]);
+        st.expect_code(0);
+        assert!(st.stdout.contains("ServiceDeployment:") && st.stdout.contains("SUCCESSFUL stage CLEAN_UP"), "{}", st.stdout);
+    }
+}
+
+#[test]
+fn failures_exit_1_naming_stage_and_reason_from_deploy_and_from_wait() {
+    let lambda = json!({"strategy": "BLUE_GREEN", "lifecycleHooks": [{"targetType": "AWS_LAMBDA",
+        "hookTargetArn": "arn:aws:lambda:us-east-1:123456789012:function:smoke-fail", "roleArn": "arn:aws:iam::123456789012:role/hook",
+        "lifecycleStages": ["POST_SCALE_UP"]}]});
+    let alarm = json!({"strategy": "CANARY", "canaryConfiguration": {"canaryPercent": 10.0, "canaryBakeTimeInMinutes": 2},
+        "alarms": {"alarmNames": ["p99-latency-fail"], "enable": true, "rollback": true}});
+    let breaker = json!({"strategy": "LINEAR", "deploymentCircuitBreaker": {"enable": true, "rollback": true}});
+    let cases = [
+        ("hookfail", lambda, "v2", "ROLLBACK_SUCCESSFUL at stage POST_SCALE_UP", "function:smoke-fail failed at POST_SCALE_UP"),
+        ("alarmfail", alarm, "v2", "ROLLBACK_SUCCESSFUL at stage PRODUCTION_TRAFFIC_SHIFT", "alarm(s) p99-latency-fail went into ALARM state"),
+        ("breakerfail", breaker, "fail", "ROLLBACK_SUCCESSFUL at stage SCALE_UP", "circuit breaker: TRIGGERED"),
+    ];
+    for (tag, config, image, stage, reason) in cases {
+        let (p, region) = project(tag, config, image);
+        let r = run(&p, &["deploy"]);
+        r.expect_code(1);
+        assert!(all(&r).contains(stage) && all(&r).contains(reason), "{tag}: {}", all(&r));
+        assert!(service(&p, &region)["taskDefinition"].as_str().unwrap().ends_with(":1"), "{tag}: rolled back to :1");
+        // A separate wait on the same (finished) deployment says the same, with exit 1.
+        let w = run(&p, &["wait"]);
+        w.expect_code(1);
+        assert!(all(&w).contains("ROLLBACK_SUCCESSFUL") && all(&w).contains(reason), "{tag}: {}", all(&w));
+    }
+    // And a wait started while the deployment runs (deploy --no-wait).
+    let (p, _) = project(
+        "waitlive",
+        json!({"strategy": "BLUE_GREEN", "lifecycleHooks": [{"targetType": "AWS_LAMBDA",
+        "hookTargetArn": "arn:aws:lambda:us-east-1:123456789012:function:gate-fail", "roleArn": "arn:aws:iam::123456789012:role/hook",
+        "lifecycleStages": ["POST_TEST_TRAFFIC_SHIFT"]}]}),
+        "v2",
+    );
+    run(&p, &["deploy", "--no-wait"]).expect_code(0);
+    let w = run(&p, &["wait"]);
+    w.expect_code(1);
+    assert!(all(&w).contains("at stage POST_TEST_TRAFFIC_SHIFT") && all(&w).contains("gate-fail failed"), "{}", all(&w));
+}
+
+#[test]
+fn two_concurrent_deployers_each_bind_to_their_own_deployment() {
+    let config = json!({"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 3});
+    let (a, region) = project("twodeployers", config.clone(), "v2");
+    let b = Project::against(sim(), &region);
+    for f in ["cortado.yml", "ecs-service-def.json", "ecs-task-def.json"] {
+        b.write(f, &a.read(f));
+    }
+    configure(&b, config, "v3");
+    let ca = a.spawn_with(&["deploy", "--output", "json"], &[FAST]);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let cb = b.spawn_with(&["deploy", "--output", "json"], &[FAST]);
+    let (oa, ob) = (ca.wait_with_output().unwrap(), cb.wait_with_output().unwrap());
+    let arn_of = |o: &std::process::Output| -> String {
+        let text = String::from_utf8_lossy(&o.stdout);
+        let last: Value = text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|v| v.get("service_deployment_arn").is_some())
+            .last()
+            .unwrap_or_else(|| panic!("{text}"));
+        last["service_deployment_arn"].as_str().unwrap_or_else(|| panic!("{text}")).to_owned()
+    };
+    let (arn_a, arn_b) = (arn_of(&oa), arn_of(&ob));
+    assert_ne!(arn_a, arn_b);
+    // Each bound to the deployment of its own task definition (v2 registered :2, v3 :3).
+    assert!(target_td(&region, &arn_a).ends_with(":2"), "{arn_a}");
+    assert!(target_td(&region, &arn_b).ends_with(":3"), "{arn_b}");
+    // The later deploy wins; the earlier one's deployment was stopped, and it says so (exit 1).
+    assert_eq!(ob.status.code(), Some(0), "{}", String::from_utf8_lossy(&ob.stderr));
+    assert_eq!(oa.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&oa.stdout).contains("superseded"), "{}", String::from_utf8_lossy(&oa.stdout));
+}
+
+fn pause_at(stage: &str) -> Value {
+    json!({"strategy": "BLUE_GREEN", "lifecycleHooks": [{"targetType": "PAUSE", "lifecycleStages": [stage],
+        "timeoutConfiguration": {"timeoutInMinutes": 300, "action": "ROLLBACK"}}]})
+}
+
+#[test]
+fn wait_until_a_stage_then_continue_finishes_it() {
+    let (p, region) = project("waituntil", pause_at("POST_TEST_TRAFFIC_SHIFT"), "v2");
+    let r = run(&p, &["deploy", "--wait-until", "ecs:POST_TEST_TRAFFIC_SHIFT"]);
+    r.expect_code(0);
+    assert!(r.stdout.contains("reached POST_TEST_TRAFFIC_SHIFT"), "{}", r.stdout);
+    assert_eq!(calls(&region, "ContinueServiceDeployment"), 0);
+    let c = run(&p, &["continue"]);
+    c.expect_code(0);
+    assert!(c.stdout.contains("answered CONTINUE") && c.stdout.contains("SUCCESSFUL"), "{}", all(&c));
+    assert_eq!(calls(&region, "ContinueServiceDeployment"), 1);
+    assert!(service(&p, &region)["taskDefinition"].as_str().unwrap().ends_with(":2"));
+    // Nothing left to continue: input error, nothing sent.
+    run(&p, &["continue"]).expect_code(2);
+    assert_eq!(calls(&region, "ContinueServiceDeployment"), 1);
+
+    // A ROLLING service has no stages: refused before anything changes.
+    let (p, region) = project("wurolling", json!({}), "v2");
+    let r = run(&p, &["deploy", "--wait-until", "ecs:BAKE_TIME"]);
+    r.expect_code(2);
+    assert!(r.stderr.contains("ROLLING, which reports no lifecycle stage"), "{}", r.stderr);
+    assert_eq!(calls(&region, "UpdateService") + calls(&region, "RegisterTaskDefinition"), 0);
+}
+
+#[test]
+fn rollback_stops_an_active_deployment_or_answers_its_paused_hook() {
+    // Paused at a hook: ContinueServiceDeployment(ROLLBACK).
+    let (p, region) = project("rbpaused", pause_at("POST_SCALE_UP"), "v2");
+    run(&p, &["deploy", "--wait-until", "ecs:POST_SCALE_UP"]).expect_code(0);
+    let r = run(&p, &["rollback"]);
+    r.expect_code(0);
+    assert!(all(&r).contains("ROLLBACK") && r.stdout.contains("ROLLBACK_SUCCESSFUL"), "{}", all(&r));
+    assert_eq!(calls(&region, "ContinueServiceDeployment"), 1);
+    assert_eq!(calls(&region, "StopServiceDeployment"), 0);
+    assert!(service(&p, &region)["taskDefinition"].as_str().unwrap().ends_with(":1"));
+    // In progress, not paused: StopServiceDeployment(ROLLBACK).
+    let (p, region) = project("rbactive", json!({"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 500}), "v2");
+    run(&p, &["deploy", "--wait-until", "ecs:BAKE_TIME"]).expect_code(0);
+    let r = run(&p, &["rollback"]);
+    r.expect_code(0);
+    assert!(r.stdout.contains("ROLLBACK_SUCCESSFUL"), "{}", all(&r));
+    assert_eq!(calls(&region, "StopServiceDeployment"), 1);
+    assert_eq!(calls(&region, "UpdateService"), 1, "no previous-revision UpdateService");
+    assert!(service(&p, &region)["taskDefinition"].as_str().unwrap().ends_with(":1"));
+}
+
+fn audit(p: &Project) -> Vec<Value> {
+    p.read("cortado-audit.jsonl").lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+#[test]
+fn stage_gates_allow_deny_and_fail_closed() {
+    let freeze = |end: &str| {
+        // audit_log: the deploy's own decision is recorded too (the stage decision chains to it).
+        format!(
+            "audit_log: cortado-audit.jsonl\nplugins:\n  - name: change-freeze\n    stages: [POST_TEST_TRAFFIC_SHIFT]\n    config:\n      freezes:\n        - start: \"2020-01-01T00:00:00Z\"\n          end: \"{end}\"\n          reason: canary freeze\n"
+        )
+    };
+    // Allow: the freeze is over; the gate's CONTINUE finishes the deployment.
+    let (p, region) = project("stageallow", pause_at("POST_TEST_TRAFFIC_SHIFT"), "v2");
+    p.write("cortado.yml", &format!("{}{}", p.read("cortado.yml"), freeze("2021-01-01T00:00:00Z")));
+    let r = run(&p, &["deploy"]);
+    r.expect_code(0);
+    assert!(all(&r).contains("stage gate at POST_TEST_TRAFFIC_SHIFT: allowed") && r.stdout.contains("SUCCESSFUL"), "{}", all(&r));
+    let recs = audit(&p);
+    let stage = recs.iter().find(|r| r["kind"] == "stage-decision").expect("stage decision");
+    assert_eq!(stage["outcome"], "continue");
+    let deploy = recs.iter().find(|r| r["kind"] == "decision").expect("deploy decision");
+    assert_eq!(stage["parent_run_id"], deploy["run_id"]);
+    assert!(recs.iter().any(|r| r["kind"] == "outcome" && r["run_id"] == stage["run_id"]));
+    p.run(&["audit", "verify", "cortado-audit.jsonl"], &[]).expect_code(0);
+
+    // Deny: rolled back, exit 1, nothing else changed.
+    let (p, region2) = project("stagedeny", pause_at("POST_TEST_TRAFFIC_SHIFT"), "v2");
+    p.write("cortado.yml", &format!("{}{}", p.read("cortado.yml"), freeze("2099-01-01T00:00:00Z")));
+    let r = run(&p, &["deploy"]);
+    r.expect_code(1);
+    assert!(all(&r).contains("stage gate at POST_TEST_TRAFFIC_SHIFT denied") && all(&r).contains("canary freeze"), "{}", all(&r));
+    assert!(all(&r).contains("ROLLBACK_SUCCESSFUL"), "{}", all(&r));
+    assert!(service(&p, &region2)["taskDefinition"].as_str().unwrap().ends_with(":1"));
+    assert_eq!((calls(&region2, "UpdateService"), calls(&region2, "ContinueServiceDeployment")), (1, 1));
+    assert_eq!(audit(&p).iter().find(|r| r["kind"] == "stage-decision").unwrap()["outcome"], "rollback");
+    p.run(&["audit", "verify", "cortado-audit.jsonl"], &[]).expect_code(0);
+    let _ = region;
+
+    // A looping gate: its deadline passes, the deployment is rolled back (fail closed).
+    let (wasm, digest) = fixture_plugin("slowgate");
+    let (p, _) = project("stageloop", pause_at("POST_SCALE_UP"), "v2");
+    let gate = format!(
+        "plugins:\n  - name: slowgate\n    path: {}\n    sha256: {digest}\n    stages: [POST_SCALE_UP]\n    limits:\n      timeout: 1s\n",
+        wasm.display()
+    );
+    p.write("cortado.yml", &format!("{}{gate}", p.read("cortado.yml")));
+    let started = std::time::Instant::now();
+    let r = run(&p, &["deploy"]);
+    r.expect_code(1);
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    assert!(all(&r).contains("stage gate at POST_SCALE_UP denied") && all(&r).contains("timed out"), "{}", all(&r));
+
+    // A gate bound to a stage where ECS allows no PAUSE hook: input error naming the key.
+    let bad = "plugins:\n  - name: change-freeze\n    stages: [TEST_TRAFFIC_SHIFT]\n";
+    p.write("cortado.yml", &format!("{}{bad}", p.read("cortado.yml").split("plugins:").next().unwrap()));
+    let r = run(&p, &["deploy"]);
+    r.expect_code(2);
+    assert!(r.stderr.contains("stages") && r.stderr.contains("no PAUSE hook"), "{}", r.stderr);
+}
