@@ -131,6 +131,7 @@ impl<'a> Apply<'a> {
                 let arn = self.td(td)?;
                 let mut body = body.clone();
                 body["taskDefinition"] = json!(arn);
+                with_client_token(&mut body, "CreateService");
                 let created = calls::create_service(&client, &body).await?;
                 p.info(&format!("created service {} with {}", body["serviceName"].as_str().unwrap_or(""), ecs::short_task_definition(&arn)));
                 self.applied.deployment_id = primary_deployment(&created);
@@ -166,6 +167,7 @@ impl<'a> Apply<'a> {
                 let arn = self.td(td)?;
                 let mut body = body.clone();
                 body["taskDefinition"] = json!(arn);
+                with_client_token(&mut body, "RunTask");
                 self.applied.run = Some(calls::run_task(&client, &body).await?);
             }
             Step::StopTask { cluster, task, reason } => {
@@ -274,6 +276,45 @@ pub fn primary_deployment(sv: &Value) -> Option<String> {
         .and_then(|d| d.get("id"))
         .and_then(Value::as_str)
         .map(str::to_owned)
+}
+
+/// Sets a `clientToken` unless the plan has one (`run --client-token`): the raw-JSON interceptor
+/// sends this very body on every SDK retry, so a retry after a lost response is recognised by ECS
+/// as the same request instead of starting a second task or failing on an existing service.
+fn with_client_token(body: &mut Value, operation: &str) {
+    if body.get("clientToken").and_then(Value::as_str).is_some_and(|t| !t.is_empty()) {
+        return;
+    }
+    body["clientToken"] = json!(client_token(operation));
+}
+
+/// 32 hex characters, unique per call (time, process, a counter), within ECS's 36-character limit.
+fn client_token(operation: &str) -> String {
+    use sha2::Digest as _;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let seed = format!("{operation}:{nanos}:{}:{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed));
+    hex::encode(&sha2::Sha256::digest(seed.as_bytes())[..16])
+}
+
+#[cfg(test)]
+mod token_tests {
+    use super::*;
+
+    #[test]
+    fn a_client_token_is_set_once_and_a_given_one_kept() {
+        let mut body = json!({"cluster": "c"});
+        with_client_token(&mut body, "RunTask");
+        let t = body["clientToken"].as_str().unwrap().to_owned();
+        assert_eq!(t.len(), 32);
+        with_client_token(&mut body, "RunTask");
+        assert_eq!(body["clientToken"], json!(t), "kept, not replaced");
+        let mut given = json!({"clientToken": "mine"});
+        with_client_token(&mut given, "RunTask");
+        assert_eq!(given["clientToken"], json!("mine"));
+        assert_ne!(client_token("RunTask"), client_token("RunTask"));
+    }
 }
 
 /// `CORTADO_PAUSE_BEFORE_APPLY=2s`: sleep between the recorded decision and the first mutation, so

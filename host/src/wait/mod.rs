@@ -78,9 +78,33 @@ pub async fn wait_ecs(client: &aws_sdk_ecs::Client, watch: Watch, reporter: &dyn
     }
     let mut target = id;
     let mut last_summary: String;
+    let mut outage = Outage::default();
+    let mut polls_of_target = 0u32;
     loop {
-        let sv = ecs::describe_service(client, cluster, service).await?;
+        let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_secs(1));
+        let polled = tokio::time::timeout(left, ecs::describe_service(client, cluster, service)).await.map_err(anyhow::Error::from).and_then(|r| r);
         calls += 1;
+        let sv = match polled {
+            Ok(sv) => {
+                outage.recovered(reporter);
+                sv
+            }
+            Err(e) => {
+                outage.failed(e, reporter)?;
+                let now = Instant::now();
+                if now >= deadline {
+                    return Err(RolloutFailed(format!(
+                        "timed out after {} waiting; {}",
+                        crate::config::duration::format_go_duration(timeout),
+                        outage.summary()
+                    ))
+                    .into());
+                }
+                pause(outage.backoff().min(deadline - now), "the deployment").await?;
+                continue;
+            }
+        };
+        polls_of_target += 1;
         let Some(sv) = sv else {
             return Err(RolloutFailed(format!("service {service} disappeared from cluster {cluster} while waiting")).into());
         };
@@ -152,6 +176,11 @@ pub async fn wait_ecs(client: &aws_sdk_ecs::Client, watch: Watch, reporter: &dyn
                 msg.push_str(&failure_details(client, cluster, &sv, &get(d, "id")).await);
                 return Err(RolloutFailed(msg).into());
             }
+            // Right after UpdateService a read may still show the service before it (eventual
+            // consistency): the new deployment is given a few polls to appear.
+            (None, Some(_)) if target.is_some() && polls_of_target <= STALE_POLLS => {
+                reporter.status("the new deployment is not visible yet (eventual consistency)");
+            }
             (None, Some(p)) if target.is_some() => {
                 let msg = format!(
                     "deployment {} is gone; {} ({}) is PRIMARY: the rollout was rolled back or replaced",
@@ -199,6 +228,59 @@ fn rolling_eta(d: &Value, deployments: &[Value]) -> Option<Duration> {
     let created = d.get("createdAt").and_then(Value::as_f64)?;
     let elapsed = (jiff::Timestamp::now().as_millisecond() as f64 / 1000.0 - created).max(0.0);
     pace::eta(num(d, "runningCount"), left, Duration::from_secs_f64(elapsed))
+}
+
+/// Polls right after an update that may show the service as it was before it.
+const STALE_POLLS: u32 = 5;
+
+/// A wait gives up on failing polls after this long without one answer.
+const SUSTAINED_OUTAGE: Duration = Duration::from_secs(180);
+
+/// Failed polls in a row: transient ones (throttling, 5xx, resets, timeouts) are retried with
+/// back-off and reported once; anything else, or a sustained outage, ends the wait.
+#[derive(Debug, Default)]
+pub struct Outage {
+    since: Option<Instant>,
+    failures: u32,
+    last: String,
+}
+
+impl Outage {
+    /// A failed poll: Ok to try again after [`Outage::backoff`], Err to give up.
+    pub fn failed(&mut self, err: anyhow::Error, reporter: &dyn Progress) -> Result<()> {
+        if !crate::aws::error::is_transient(&err) {
+            return Err(err);
+        }
+        self.last = format!("{err:#}");
+        if self.failures == 0 {
+            reporter.info(&format!("a poll failed ({}); retrying with back-off", self.last));
+        }
+        self.failures += 1;
+        let since = *self.since.get_or_insert_with(Instant::now);
+        if since.elapsed() >= SUSTAINED_OUTAGE {
+            return Err(RolloutFailed(format!("giving up: a sustained outage, {}", self.summary())).into());
+        }
+        Ok(())
+    }
+
+    /// A poll answered: the outage (if any) is over.
+    pub fn recovered(&mut self, reporter: &dyn Progress) {
+        if self.failures > 0 {
+            reporter.info(&format!("polls answer again after {} failed", self.failures));
+        }
+        *self = Outage::default();
+    }
+
+    /// 2 s, doubling with each failure, at most 16 s.
+    pub fn backoff(&self) -> Duration {
+        Duration::from_secs(2u64 << self.failures.saturating_sub(1).min(3))
+    }
+
+    /// `AWS has not answered for 28 s (12 polls in a row): <last error>`
+    pub fn summary(&self) -> String {
+        let secs = self.since.map(|s| s.elapsed().as_secs()).unwrap_or(0);
+        format!("AWS has not answered for {secs} s ({} polls in a row failed): {}", self.failures, self.last)
+    }
 }
 
 /// What of the deployments is worth showing again when it changes (not `updatedAt` alone).
@@ -280,4 +362,27 @@ pub fn stats_json(stats: &WaitStats) -> Value {
 /// repeated while waiting.
 pub fn event_ids(sv: &Value) -> HashSet<String> {
     sv.get("events").and_then(Value::as_array).into_iter().flatten().filter_map(|e| e.get("id").and_then(Value::as_str)).map(str::to_owned).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::error::{AwsError, Fault};
+
+    fn aws(fault: Fault) -> anyhow::Error {
+        anyhow::Error::new(AwsError { code: Some("X".into()), status: Some(400), fault, message: "m".into() }).context("describing service s")
+    }
+
+    #[test]
+    fn transient_polls_are_retried_and_refusals_end_the_wait() {
+        let mut o = Outage::default();
+        for f in [Fault::Throttling, Fault::Server, Fault::NoAnswer] {
+            assert!(o.failed(aws(f), &crate::progress::Silent).is_ok(), "{f:?} is retried");
+        }
+        assert_eq!(o.backoff(), Duration::from_secs(8));
+        assert!(o.summary().contains("3 polls in a row failed"), "{}", o.summary());
+        assert!(o.failed(aws(Fault::Refused), &crate::progress::Silent).is_err());
+        o.recovered(&crate::progress::Silent);
+        assert_eq!(o.backoff(), Duration::from_secs(2));
+    }
 }

@@ -111,12 +111,26 @@ pub async fn wait(
 ) -> Result<Vec<Value>> {
     let start = Instant::now();
     let mut last: Vec<String> = vec![String::new(); arns.len()];
+    let mut outage = super::Outage::default();
     loop {
         tokio::select! {
             _ = tokio::time::sleep(fixed.unwrap_or_else(|| super::poll_interval(start.elapsed()))) => {}
             _ = tokio::signal::ctrl_c() => bail!("interrupted; the task keeps running: {}", arns.join(" ")),
         }
-        let (tasks, failures) = task::describe_tasks(client, cluster, arns).await?;
+        let (tasks, failures) = match task::describe_tasks(client, cluster, arns).await {
+            Ok(r) => {
+                outage.recovered(&crate::progress::Silent);
+                r
+            }
+            Err(e) => {
+                outage.failed(e, &crate::progress::Silent)?;
+                tracing::warn!("{}; retrying", outage.summary());
+                if !timeout.is_zero() && start.elapsed() >= timeout {
+                    bail!("timed out after {timeout:?}; {}; the task keeps running: {}", outage.summary(), arns.join(" "));
+                }
+                continue;
+            }
+        };
         if let Some(f) = failures.first() {
             bail!("describing the task failed: {f}");
         }
