@@ -8,8 +8,8 @@
 pub mod codedeploy;
 pub mod deployments;
 pub mod ecs;
-pub mod http;
 pub mod error;
+pub mod http;
 pub mod raw;
 pub mod task;
 
