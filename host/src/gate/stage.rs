@@ -12,7 +12,7 @@
 use anyhow::Result;
 use serde_json::{Map, Value, json};
 
-use super::{Approval, GateResult, Overrides, Recorded, audit, audit_path, caller, judge, now, plan_digest, run_id};
+use super::{Approval, GateResult, Overrides, Recorded, audit, audit_path, caller, judge, plan_digest, run_id};
 use crate::context::Context;
 use crate::plan::Plan;
 use crate::plan::deployments::answer_plan;
@@ -98,22 +98,18 @@ pub async fn evaluate_stage(ctx: &Context, aws: &crate::aws::Aws, stage: &StageP
     Ok(StageDecision { allowed, reasons, plan, approval })
 }
 
+/// The deploy's own WIT plan (what gates saw for the deploy), with the stage in place of the
+/// command and the stage details as its diff and overrides.
 fn wit_plan(ctx: &Context, aws: &crate::aws::Aws, stage: &StagePlan, who: &super::Caller) -> bindings::Plan {
     let details = stage.details().to_string();
-    let td = stage.deploy_plan.as_ref().and_then(|p| p.running_td());
+    let empty = Plan::new("", &ctx.config.cluster, ctx.config.service.as_deref());
+    let base = super::wit_plan(aws, stage.deploy_plan.as_ref().unwrap_or(&empty), who);
     bindings::Plan {
         command: format!("stage:{}", stage.stage),
-        cluster: ctx.config.cluster.clone(),
-        service: ctx.config.service.clone(),
-        region: aws.region().to_owned(),
-        account: who.account.clone(),
-        caller: who.arn.clone(),
-        time: now(),
-        task_definition: td.map(|t| t.body.to_string()),
-        task_definition_arn: td.and_then(|t| t.arn.clone()),
         service_definition: None,
         diff: details.clone(),
         desired_count: None,
         overrides: Some(details),
+        ..base
     }
 }
