@@ -4,11 +4,13 @@
 # Reports per tool: wall time start→exit, rollout completion→exit, API calls, DescribeServices
 # calls per minute while waiting. Not a test: numbers vary with the machine.
 #   bash bench/deploy.sh            # RUNS=3 STEP_SECONDS=1 DESIRED=3 by default
+#   PROFILE=debug bash bench/deploy.sh   # the dev build (the waits are not CPU-bound; skips a release build)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/env.sh"
 cd "$CORTADO_ROOT"
 bash scripts/setup.sh
-cargo build --quiet --release -p cortado
+profile="${PROFILE:-release}"
+if [ "$profile" = release ]; then cargo build --quiet --release -p cortado; else cargo build --quiet -p cortado; fi
 bench_venv="${CORTADO_BENCH_VENV:-$HOME/.cache/cortado/bench-venv}"
 stamp="$bench_venv/.req.sha256"
 want="$(sha256sum bench/requirements.txt | cut -d' ' -f1)"
@@ -19,5 +21,5 @@ if [ ! -x "$bench_venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$wan
   echo "$want" > "$stamp"
 fi
 exec "$CORTADO_VENV/bin/python" bench/deploy.py \
-  --cortado "$CARGO_TARGET_DIR/release/cortado" --peers-bin "$bench_venv/bin" \
-  --runs "${RUNS:-3}" --step-seconds "${STEP_SECONDS:-1}" --desired "${DESIRED:-3}"
+  --cortado "$CARGO_TARGET_DIR/$profile/cortado" --peers-bin "$bench_venv/bin" \
+  --runs "${RUNS:-3}" --step-seconds "${STEP_SECONDS:-1}" --desired "${DESIRED:-3}" ${ONLY:+--only "$ONLY"}

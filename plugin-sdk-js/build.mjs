@@ -18,6 +18,10 @@ try {
     input: resolve(entry),
     external: [/^cortado:/, /^wasi:/],
     resolve: { alias: { "cortado-plugin": join(sdk, "src/index.js") } },
+    // TypeScript entries are stripped of their types; a tsconfig's `paths` (which may map
+    // `cortado-plugin` to its declarations, as plugin-sdk-js/tsconfig.json does) must not redirect
+    // the SDK away from its code.
+    tsconfig: false,
     logLevel: "warn",
   });
   await bundle.write({ file: bundled, format: "esm" });

@@ -24,3 +24,10 @@ for dir in examples/js/*/ tests/fixtures/plugins-js/*/; do
   echo "build-plugin-langs: js $name" >&2
   bash plugin-sdk-js/build.sh "$dir/app.js" "$out/js/$name.wasm"
 done
+# A TypeScript plugin (the SDK declarations' type-check example): build.sh strips the types.
+if ! fresh "$out/js/ts-example.wasm" plugin-sdk-js/check plugin-sdk-js/src plugin-sdk-js/build.mjs wit; then
+  echo "build-plugin-langs: ts ts-example" >&2
+  bash plugin-sdk-js/build.sh plugin-sdk-js/check/example.ts "$out/js/ts-example.wasm"
+fi
+# The TypeScript declarations: generated from the WIT (stale → fail) and type-checked with tsc.
+bash plugin-sdk-js/types.sh --check

@@ -10,7 +10,8 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from datetime import datetime
+from contextlib import contextmanager
+from datetime import datetime, timedelta
 from typing import Any
 
 from moto.core.utils import utcnow
@@ -67,9 +68,30 @@ class Stepper:
     def done(self, n: int) -> None:
         self.applied += n
 
+    def scheduled(self, i: int) -> datetime | None:
+        """When the i-th owed step (0-based) was due in time mode: steps are applied lazily, at the next
+        read, but AWS stamps what happens (updatedAt, events) when it happens, not when it is read."""
+        if CLOCK.mode == "poll":
+            return None
+        due = self.t0 + (self.applied + i + 1) * CLOCK.step_seconds
+        return utcnow() - timedelta(seconds=max(0.0, time.monotonic() - due))
+
+
+_AT = threading.local()
+
+
+@contextmanager
+def at(t: datetime | None):
+    """Stamp everything `now()` returns inside the block with `t` (None: the real time)."""
+    _AT.t = t
+    try:
+        yield
+    finally:
+        _AT.t = None
+
 
 def now() -> datetime:
-    return utcnow()
+    return getattr(_AT, "t", None) or utcnow()
 
 
 def new_id() -> str:

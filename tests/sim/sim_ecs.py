@@ -33,7 +33,7 @@ from moto.ecs.models import EC2ContainerServiceBackend, Service, ecs_backends
 from moto.ecs.responses import EC2ContainerServiceResponse
 
 import sim_deployments
-from sim_common import CLOCK, LOCK, Stepper, new_id, now
+from sim_common import CLOCK, LOCK, Stepper, at, new_id, now
 
 LABEL_EXIT = "cortado.sim/exit-code"
 LABEL_LOGS = "cortado.sim/log-lines"
@@ -577,8 +577,9 @@ def advance(svc: Service, polled: bool) -> None:
         return
     with LOCK:
         n = stepper.due(polled)
-        for _ in range(n):
-            _step(svc)
+        for i in range(n):
+            with at(stepper.scheduled(i)):
+                _step(svc)
         stepper.done(n)
         _recount(svc)
 

@@ -403,6 +403,8 @@ class Seeder:
             "outputs": {
                 "vpc_id": {"value": net["vpcId"], "type": "string"},
                 "subnet_ids": {"value": net["subnetIds"], "type": ["list", "string"]},
+                # Secrets as real states hold them: cassettes must not record these (plugin test).
+                "db_password": {"value": "s3cret-tf-output", "type": "string", "sensitive": True},
             },
             "resources": [
                 res("managed", "aws_ecr_repository", "this", [
@@ -420,7 +422,10 @@ class Seeder:
                     {"index_key": "second", "schema_version": 0, "attributes": {"id": net["defaultSecurityGroupId"], "vpc_id": net["vpcId"]}},
                 ]),
                 res("managed", "aws_db_instance", "main", [
-                    {"schema_version": 2, "attributes": {"id": f"{self.prefix}-db", "address": db_address, "port": 5432}}
+                    {"schema_version": 2,
+                     "attributes": {"id": f"{self.prefix}-db", "address": db_address, "port": 5432, "password": "s3cret-tf-password",
+                                    "tags": {"api_key": "s3cret-tf-tag"}},
+                     "sensitive_attributes": [[{"type": "get_attr", "value": "tags"}, {"type": "index", "value": {"value": "api_key", "type": "string"}}]]}
                 ], module="module.db"),
             ],
             "check_results": None,

@@ -237,6 +237,24 @@ fn the_gate_twins_decide_the_same_on_the_same_plans() {
     }
 }
 
+/// A plugin written in TypeScript (plugin-sdk-js/check/example.ts, type-checked against the
+/// declarations generated from the WIT) builds with the JS toolchain and decides on typed plans.
+#[test]
+fn a_typescript_gate_builds_and_decides() {
+    let p = Project::new();
+    let (path, _) = component("js", "ts-example");
+    p.write(
+        "cases.yaml",
+        "plugin:\n  config: {deny_clusters: [prod]}\ncases:\n\
+\x20 - name: frozen\n    evaluate: {plan: {command: deploy, cluster: prod, desired_count: 3}}\n    expect: {decision: deny, reasons: [\"cluster prod is frozen\"]}\n\
+\x20 - name: open\n    evaluate: {plan: {command: deploy, cluster: dev}}\n    expect: {decision: allow}\n",
+    );
+    p.write("cases.cassette.json", "{\"version\": 1, \"interactions\": []}");
+    let out = run(&p, &["plugin", "test", &path.display().to_string(), "cases.yaml"]);
+    out.expect_code(0);
+    assert!(out.stdout.ends_with("2 passed, 0 failed\n"), "{}", out.stdout);
+}
+
 #[test]
 fn plugin_test_records_from_the_simulator_and_replays_without_it() {
     let region = unique_region("langcassette");

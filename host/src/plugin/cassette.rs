@@ -7,7 +7,11 @@
 //! **Record** makes the real call and keeps the answer; **replay** answers from the file and fails a
 //! call that is not in it, naming it. Secret values (SecureString parameters, secret strings) are
 //! redacted *before* the plugin sees them while recording, so record and replay behave the same and
-//! no secret reaches the file; `keep` opts a parameter or secret out by name.
+//! no secret reaches the file; `keep` opts a parameter or secret out by name. S3 objects that are
+//! Terraform state files keep their shape but lose their sensitive values: outputs marked
+//! `sensitive`, attributes listed in an instance's `sensitive_attributes`, and attributes whose
+//! name says secret (`password`, `private_key`, …), since older states do not mark those; `keep`
+//! opts a state out as `s3://bucket/key`.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -177,8 +181,79 @@ fn redact(call: &str, request: &Value, response: &mut Value, keep: &[String]) {
                 ok["secret_string"] = json!(REDACTED);
             }
         }
+        "s3:GetObject" => {
+            let url = format!("s3://{}/{}", request["bucket"].as_str().unwrap_or_default(), request["key"].as_str().unwrap_or_default());
+            if !kept(&url) {
+                redact_state_body(ok);
+            }
+        }
         _ => {}
     }
+}
+
+/// Attribute names whose values are secrets whether or not the state marks them.
+const SECRET_ATTRIBUTES: &[&str] =
+    &["password", "master_password", "secret", "secret_string", "secret_binary", "private_key", "private_key_pem", "token", "auth_token", "secret_access_key"];
+
+/// A recorded object body (`{"text": …}`) that is a Terraform state: its secrets replaced.
+fn redact_state_body(body: &mut Value) {
+    let Some(text) = body.get("text").and_then(Value::as_str) else { return };
+    let Ok(mut state) = serde_json::from_str::<Value>(text) else { return };
+    if state.get("terraform_version").is_none() || !state.is_object() {
+        return;
+    }
+    redact_state(&mut state);
+    if let Ok(text) = serde_json::to_string_pretty(&state) {
+        body["text"] = json!(text);
+    }
+}
+
+fn redact_state(state: &mut Value) {
+    if let Some(outputs) = state.get_mut("outputs").and_then(Value::as_object_mut) {
+        for o in outputs.values_mut().filter(|o| o["sensitive"] == true) {
+            o["value"] = json!(REDACTED);
+        }
+    }
+    let instances = state.get_mut("resources").and_then(Value::as_array_mut).into_iter().flatten().filter_map(|r| r.get_mut("instances")?.as_array_mut());
+    for inst in instances.flatten() {
+        let marked: Vec<Value> = inst.get("sensitive_attributes").and_then(Value::as_array).cloned().unwrap_or_default();
+        let Some(attrs) = inst.get_mut("attributes") else { continue };
+        for path in &marked {
+            redact_path(attrs, path);
+        }
+        if let Some(map) = attrs.as_object_mut() {
+            for (_, v) in map.iter_mut().filter(|(k, v)| SECRET_ATTRIBUTES.contains(&k.as_str()) && !v.is_null()) {
+                *v = json!(REDACTED);
+            }
+        }
+    }
+}
+
+/// Follows one `sensitive_attributes` path (`[{"type": "get_attr", "value": "password"}, {"type":
+/// "index", "value": {"value": 0, …}}]`) and redacts what it reaches; a path that does not resolve
+/// redacts nothing.
+fn redact_path(attrs: &mut Value, path: &Value) {
+    let steps = match path {
+        Value::Array(steps) => steps.as_slice(),
+        step @ Value::Object(_) => std::slice::from_ref(step),
+        _ => return,
+    };
+    let mut at = attrs;
+    for step in steps {
+        let key = &step["value"];
+        let next = match (step["type"].as_str(), key) {
+            (Some("get_attr"), Value::String(k)) => at.get_mut(k.as_str()),
+            (Some("index"), k) => match &k["value"] {
+                Value::String(k) => at.get_mut(k.as_str()),
+                Value::Number(n) => n.as_u64().and_then(|i| at.get_mut(i as usize)),
+                _ => None,
+            },
+            _ => None,
+        };
+        let Some(next) = next else { return };
+        at = next;
+    }
+    *at = json!(REDACTED);
 }
 
 fn redact_parameter(p: &mut Value, kept: &impl Fn(&str) -> bool) {
@@ -221,6 +296,37 @@ mod tests {
         let mut r = serde_json::to_value(Ok::<_, AwsError>(secret)).unwrap();
         redact("secretsmanager:GetSecretValue", &json!({"secret_id": "db"}), &mut r, &[]);
         assert_eq!(r["Ok"]["secret_string"], REDACTED);
+    }
+
+    #[test]
+    fn terraform_state_secrets_are_redacted_unless_kept() {
+        let state = json!({
+            "version": 4, "terraform_version": "1.9.8",
+            "outputs": {"db_password": {"value": "s3cret-out", "sensitive": true}, "vpc_id": {"value": "vpc-1"}},
+            "resources": [{"type": "aws_db_instance", "instances": [{
+                "attributes": {"address": "db.example", "password": "s3cret-pw", "tags": {"api_key": "s3cret-tag"}, "users": ["a", "s3cret-idx"]},
+                "sensitive_attributes": [
+                    [{"type": "get_attr", "value": "tags"}, {"type": "index", "value": {"value": "api_key", "type": "string"}}],
+                    [{"type": "get_attr", "value": "users"}, {"type": "index", "value": {"value": 1, "type": "number"}}],
+                    [{"type": "get_attr", "value": "missing"}]
+                ]}]}]
+        });
+        let recorded = |keep: &[String]| {
+            let mut r = json!({"Ok": {"text": state.to_string()}});
+            redact("s3:GetObject", &json!({"bucket": "b", "key": "k.tfstate"}), &mut r, keep);
+            r["Ok"]["text"].as_str().unwrap().to_owned()
+        };
+        let text = recorded(&[]);
+        assert!(!text.contains("s3cret"), "{text}");
+        let back: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(back["outputs"]["vpc_id"]["value"], "vpc-1");
+        assert_eq!(back["resources"][0]["instances"][0]["attributes"]["address"], "db.example");
+        assert_eq!(back["resources"][0]["instances"][0]["attributes"]["users"][0], "a");
+        assert!(recorded(&["s3://b/k.tfstate".into()]).contains("s3cret-pw"));
+        // Not a state: left as it is.
+        let mut r = json!({"Ok": {"text": "{\"password\": \"x\"}"}});
+        redact("s3:GetObject", &json!({"bucket": "b", "key": "k"}), &mut r, &[]);
+        assert_eq!(r["Ok"]["text"], "{\"password\": \"x\"}");
     }
 
     #[test]

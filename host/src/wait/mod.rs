@@ -220,14 +220,19 @@ pub async fn wait_ecs(client: &aws_sdk_ecs::Client, watch: Watch, reporter: &dyn
 }
 
 /// The time a rolling deployment needs to finish, at the rate it started tasks so far: the tasks
-/// still to start, or the old tasks still to drain, whichever is more.
+/// still to start, or the old tasks still to drain, whichever is more. The rate is measured up to
+/// the deployment's `updatedAt` (when ECS last changed it), not up to this read: a read half a step
+/// after a change would otherwise count the half step as work and predict the end far too late.
 fn rolling_eta(d: &Value, deployments: &[Value]) -> Option<Duration> {
     let num = |d: &Value, k: &str| d.get(k).and_then(Value::as_i64).unwrap_or(0) as f64;
     let others: f64 = deployments.iter().filter(|o| o.get("id") != d.get("id")).map(|o| num(o, "runningCount")).sum();
     let left = (num(d, "desiredCount") - num(d, "runningCount")).max(others);
     let created = d.get("createdAt").and_then(Value::as_f64)?;
-    let elapsed = (jiff::Timestamp::now().as_millisecond() as f64 / 1000.0 - created).max(0.0);
-    pace::eta(num(d, "runningCount"), left, Duration::from_secs_f64(elapsed))
+    let now = jiff::Timestamp::now().as_millisecond() as f64 / 1000.0;
+    // A clock skewed against ours or a missing stamp: measure to this read, as without one.
+    let updated = d.get("updatedAt").and_then(Value::as_f64).filter(|u| *u >= created && *u <= now).unwrap_or(now);
+    let secs = |s: f64| Duration::from_secs_f64(s.max(0.0));
+    pace::eta(num(d, "runningCount"), left, secs(updated - created), secs(now - updated))
 }
 
 /// Polls right after an update that may show the service as it was before it.

@@ -55,16 +55,18 @@ impl Pacer {
     }
 }
 
-/// The time left at the rate seen so far: `done` units took `elapsed`, `left` remain.
-pub fn eta(done: f64, left: f64, elapsed: Duration) -> Option<Duration> {
+/// The time left at the rate seen so far: `done` units took `busy` (up to the last change, which
+/// was `since` ago), `left` remain.
+pub fn eta(done: f64, left: f64, busy: Duration, since: Duration) -> Option<Duration> {
     if left <= 0.0 {
         return Some(Duration::ZERO);
     }
     if done <= 0.0 {
         // Nothing has happened yet: look again after as long as it has taken so far (at least 1 s).
-        return Some(elapsed.clamp(Duration::from_secs(1), Duration::from_secs(4)));
+        return Some((busy + since).clamp(Duration::from_secs(1), Duration::from_secs(4)));
     }
-    Some(Duration::from_secs_f64((elapsed.as_secs_f64() / done * left).min(3600.0)))
+    let total = (busy.as_secs_f64() / done * left).min(3600.0);
+    Some(Duration::from_secs_f64((total - since.as_secs_f64()).max(0.0)))
 }
 
 #[cfg(test)]
@@ -82,7 +84,19 @@ mod tests {
         let total: Duration = pauses.iter().sum();
         assert!(total >= BUDGET.mul_f64(8.0 - BURST - 1.0), "{pauses:?}");
         assert_eq!(Pacer::new(Some(Duration::from_millis(100))).next(None), Duration::from_millis(100));
-        assert_eq!(eta(2.0, 1.0, Duration::from_secs(4)), Some(Duration::from_secs(2)));
-        assert_eq!(eta(0.0, 1.0, Duration::from_millis(300)), Some(Duration::from_secs(1)));
+        let s = Duration::from_secs;
+        assert_eq!(eta(2.0, 1.0, s(4), s(0)), Some(s(2)));
+        assert_eq!(eta(0.0, 1.0, Duration::from_millis(300), s(0)), Some(s(1)));
+    }
+
+    #[test]
+    fn the_rate_is_measured_to_the_last_change_not_to_the_read() {
+        let s = Duration::from_secs_f64;
+        // One task started 1 s in, read 0.9 s later: two more take 2 s from the change, 1.1 s from now
+        // (measured to the read it would be 3.8 s).
+        let left = eta(1.0, 2.0, s(1.0), s(0.9)).unwrap();
+        assert!((left.as_secs_f64() - 1.1).abs() < 1e-9, "{left:?}");
+        // Overdue: look now.
+        assert_eq!(eta(1.0, 1.0, s(1.0), s(5.0)), Some(Duration::ZERO));
     }
 }
