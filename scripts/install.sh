@@ -2,7 +2,8 @@
 # Installs a released cortado binary: used by the GitHub Action (action.yml) and usable by hand.
 #   CORTADO_VERSION   a release version (0.1.0 or v0.1.0), or `latest`            [latest]
 #   CORTADO_BASE_URL  where releases live: <base>/v<version>/<asset>, <base>/latest/<asset>
-#                     (a GitHub repository's .../releases/download; file:// works for tests)
+#                     (a GitHub repository's .../releases/download, whose latest release GitHub
+#                     serves at .../releases/latest/download/<asset>; file:// works for tests)
 #   CORTADO_SHA256    the asset's expected sha256 (optional; refused when it differs)
 #   CORTADO_INSTALL_DIR  where the binary goes                                      [~/.local/bin]
 # The asset is cortado-<target>.tar.gz holding `cortado`, with <target> one of
@@ -35,7 +36,11 @@ main() {
   local dir="${CORTADO_INSTALL_DIR:-$HOME/.local/bin}" asset url
   asset="cortado-$(target).tar.gz"
   case "$version" in
-    latest) url="$base/latest/$asset" ;;
+    latest)
+      case "$base" in
+        */releases/download) url="${base%/download}/latest/download/$asset" ;;
+        *) url="$base/latest/$asset" ;;
+      esac ;;
     v*) url="$base/$version/$asset" ;;
     [0-9]*) url="$base/v$version/$asset" ;;
     *) die "CORTADO_VERSION $version: use a version (0.1.0) or latest" ;;

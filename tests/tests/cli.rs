@@ -200,6 +200,35 @@ fn the_action_installs_a_chosen_version_from_a_file_url() {
     assert!(!other.exists(), "a failed install left files behind");
 }
 
+/// `latest` from a GitHub-style base (`…/releases/download`) is GitHub's
+/// `…/releases/latest/download/ASSET`, not a release tagged `latest`.
+#[test]
+fn latest_follows_githubs_latest_release_url() {
+    let tmp = tempfile::tempdir().unwrap();
+    release(&tmp.path().join("releases/latest/download"), ".");
+    let base = format!("file://{}", tmp.path().join("releases/download").display());
+    let dir = tmp.path().join("bin").display().to_string();
+    let o = install(&base, &[("CORTADO_VERSION", "latest"), ("CORTADO_INSTALL_DIR", &dir)]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("/releases/latest/download/cortado-"), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+/// The release workflow builds exactly the assets install.sh asks for, from a tag it checks
+/// against the binary's version.
+#[test]
+fn the_release_workflow_publishes_what_the_installer_fetches() {
+    let wf = std::fs::read_to_string(repo_root().join(".github/workflows/release.yml")).unwrap();
+    let installer = std::fs::read_to_string(repo_root().join("scripts/install.sh")).unwrap();
+    for target in ["x86_64-unknown-linux-gnu", "aarch64-unknown-linux-gnu", "x86_64-apple-darwin", "aarch64-apple-darwin"] {
+        assert!(installer.contains(target.split_once('-').unwrap().1), "install.sh lost {target}");
+        assert!(wf.contains(&format!("target: {target}")), "release.yml does not build {target}");
+    }
+    assert!(installer.contains("asset=\"cortado-$(target).tar.gz\""));
+    assert!(wf.contains("cortado-${{ matrix.target }}.tar.gz"), "asset name differs from install.sh's");
+    assert!(wf.contains("scripts/build-plugins.sh"), "the bundled plugins must be built before the binary");
+    assert!(wf.contains("--locked"));
+}
+
 #[test]
 fn action_yml_runs_the_install_script() {
     let action = std::fs::read_to_string(repo_root().join("action.yml")).unwrap();
