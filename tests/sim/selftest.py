@@ -385,6 +385,11 @@ def main() -> int:
             time.sleep(0.5)
             svc = ecs.describe_services(cluster=p, services=[p])["services"][0]
             check(primary(svc)["rolloutState"] == "COMPLETED", f"not completed after 0.5s: {primary(svc)}")
+            # Steps applied lazily at this read are stamped when they were due, as AWS stamps changes
+            # when they happen: the last change is a whole number of steps after the creation.
+            d = primary(svc)
+            offset = (d["updatedAt"] - d["createdAt"]).total_seconds()
+            check(abs(offset / 0.2 - round(offset / 0.2)) < 0.25 and offset < 0.55, f"updatedAt {offset:.3f}s after createdAt")
         finally:
             sim.control("POST", "/_cortado/config", {"progress": "poll", "stepSeconds": 1.0})
 
