@@ -1,7 +1,8 @@
 //! When to poll next. A wait should notice a finished rollout quickly (within half a second) without
 //! spending the account's API budget while tasks are still starting. It polls slowly (4 s, backing
-//! off to 5 s and 10 s on long waits) unless it can predict the end: then it sleeps until just
-//! before the predicted end and polls every 250 ms from there. A token bucket (one call per 3 s on
+//! off to 5 s and 10 s on long waits) unless it can predict the end: then it looks again halfway to
+//! a far end (at most 30 s later), sleeps until just before a near one and polls every 250 ms from
+//! there. A token bucket (one call per 3 s on
 //! average, a burst of 4) keeps any minute of waiting at about 20 calls however the prediction fares.
 
 use std::time::{Duration, Instant};
@@ -12,6 +13,8 @@ const LEAD: Duration = Duration::from_millis(200);
 /// One call per this much time on average.
 const BUDGET: Duration = Duration::from_secs(3);
 const BURST: f64 = 4.0;
+/// The longest pause while a predicted end is far away.
+const FAR: Duration = Duration::from_secs(30);
 
 pub struct Pacer {
     /// `CORTADO_POLL_INTERVAL`: a fixed interval (tests), no budget.
@@ -45,7 +48,13 @@ impl Pacer {
         let now = Instant::now();
         self.tokens = (self.tokens + now.duration_since(self.refilled).as_secs_f64() / BUDGET.as_secs_f64()).min(BURST);
         let slow = Self::slow(now.duration_since(self.start));
-        let wanted = eta.map(|e| e.saturating_sub(LEAD).clamp(FAST, slow)).unwrap_or(slow);
+        let wanted = match eta {
+            Some(e) if e.saturating_sub(LEAD) <= slow => e.saturating_sub(LEAD).max(FAST),
+            // Far from the end: look again halfway there, so a rollout that speeds up is noticed
+            // after at most half the time it had left, in a few calls however long it is.
+            Some(e) => (e / 2).clamp(slow, FAR),
+            None => slow,
+        };
         // The call after the pause costs one token: wait until it is there.
         let short = Duration::from_secs_f64((1.0 - self.tokens).max(0.0) * BUDGET.as_secs_f64());
         let d = wanted.max(short);
@@ -78,6 +87,10 @@ mod tests {
         let mut p = Pacer::new(None);
         assert_eq!(p.next(None), Duration::from_secs(4));
         assert_eq!(p.next(Some(Duration::from_secs(2))), Duration::from_millis(1800));
+        // Far away: halfway there, never sooner than the slow interval nor later than FAR.
+        assert_eq!(p.next(Some(Duration::from_secs(27))), Duration::from_millis(13500));
+        assert_eq!(p.next(Some(Duration::from_secs(6))), Duration::from_secs(4));
+        assert_eq!(p.next(Some(Duration::from_secs(600))), FAR);
         // At the end: a burst of fast polls, then about one call per budget period.
         let pauses: Vec<Duration> = (0..8).map(|_| p.next(Some(Duration::ZERO))).collect();
         assert_eq!(pauses[0], FAST, "{pauses:?}");
