@@ -30,12 +30,7 @@ fn spec(name: &str, bytes: &[u8], config: &str, preopens: Vec<Preopen>) -> Plugi
         config_json: config.into(),
         preopens,
         limits: Limits::default(),
-        broker: Arc::new(Broker {
-            plugin: name.into(),
-            grants: Vec::<Grant>::new(),
-            slot: AwsSlot::new(Some("us-east-1".into()), None),
-            denials: Default::default(),
-        }),
+        broker: Arc::new(Broker::new(name, Vec::<Grant>::new(), AwsSlot::new(Some("us-east-1".into()), None))),
     }
 }
 
