@@ -51,9 +51,10 @@ fn cross_account_cross_region_and_other_partition_arns_are_denied_with_nothing_s
         ("WILDACCOUNT", arn("aws", &region, "*")),
         ("OTHERSERVICE", format!("arn:aws:secretsmanager:{region}:{account}:parameter/{region}/db/host")),
     ];
-    let env: Vec<(String, String)> = cases.iter().map(|(k, v)| (k.to_string(), format!("{{{{ overreach `{v}` }}}}"))).collect();
-    let env_refs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    p.write("ecs-task-def.json", &td_with_env(&env_refs));
+    // Jsonnet, so the denial texts (which quote the plugin's name) stay valid JSON strings.
+    let env: Vec<String> = cases.iter().map(|(k, v)| format!("{{ name: '{k}', value: std.native('overreach')('{v}') }}")).collect();
+    p.write("td.jsonnet", &format!("{{ family: 'h', containerDefinitions: [{{ name: 'app', image: 'nginx', environment: [{}] }}] }}\n", env.join(", ")));
+    p.write("cortado.yml", &p.read("cortado.yml").replace("ecs-task-def.json", "td.jsonnet"));
     let run = p.run(&["render", "taskdef"], &[]);
     run.expect_code(0);
     let got = rendered_env(&run.stdout);
@@ -117,7 +118,7 @@ fn plugin_inspect_compares_action_and_resource() {
 
 #[test]
 fn a_brokered_s3_object_above_the_cap_is_refused_unread() {
-    let (p, region, seed) = seeded("s3cap");
+    let (p, region, seed) = seeded("objcap");
     let bucket = seed["tfstate"]["bucket"].as_str().unwrap().to_owned();
     let size = seed["tfstate"]["content"].as_str().unwrap().len();
     assert!(size > 200, "the seeded state is {size} bytes");
@@ -149,12 +150,12 @@ fn a_ten_megabyte_deny_reason_fails_closed_with_a_short_message() {
     p.write(
         "cortado.yml",
         &format!(
-            "{config}plugins:\n  - name: bloat\n    path: {}\n    sha256: {digest}\n    enforcement: advisory\n    limits:\n      memory: 128MiB\n",
+            "{config}plugins:\n  - name: bloat\n    path: {}\n    sha256: {digest}\n    enforcement: hard-mandatory\n    limits:\n      memory: 128MiB\n",
             wasm.display()
         ),
     );
     p.write("ecs-task-def.json", &p.read("ecs-task-def.json").replace(":v1\"", ":v2\""));
-    // Even advisory: a gate whose answer breaks the limit has no answer, and an unanswered gate denies.
+    // A gate whose answer breaks the limit has no answer, and an unanswered gate denies.
     let run = p.run(&["deploy", "--dry-run"], &[]);
     assert_ne!(run.code, 0, "{}", run.stderr);
     assert!(run.stderr.contains("exceeds the limit of 1048576 bytes"), "{:.2000}", run.stderr);
@@ -169,7 +170,10 @@ fn a_ten_megabyte_deny_reason_fails_closed_with_a_short_message() {
     assert_ne!(run.code, 0);
     assert!(run.stdout.len() + run.stderr.len() < 64 << 10, "verify printed {} bytes", run.stdout.len() + run.stderr.len());
     assert!(run.stdout.contains("exceeds the limit") || run.stderr.contains("exceeds the limit"), "{:.2000}{:.2000}", run.stdout, run.stderr);
-    p.write("cortado.yml", &p.read("cortado.yml").replace("    enforcement: advisory\n", "    enforcement: advisory\n    config:\n      manifest_mib: 2\n"));
+    p.write(
+        "cortado.yml",
+        &p.read("cortado.yml").replace("    enforcement: hard-mandatory\n", "    enforcement: hard-mandatory\n    config:\n      manifest_mib: 2\n"),
+    );
     let run = p.run(&["plugin", "list"], &[]);
     assert!(run.stderr.contains("plugin \"bloat\" manifest: result of") && run.stderr.contains("exceeds the limit"), "{:.2000}", run.stderr);
 }

@@ -27,13 +27,7 @@ impl Arn {
         if parts.len() != 6 || parts[0] != "arn" || parts[1].is_empty() || parts[2].is_empty() || parts[5].is_empty() {
             return None;
         }
-        Some(Arn {
-            partition: parts[1].into(),
-            service: parts[2].into(),
-            region: parts[3].into(),
-            account: parts[4].into(),
-            resource: parts[5].into(),
-        })
+        Some(Arn { partition: parts[1].into(), service: parts[2].into(), region: parts[3].into(), account: parts[4].into(), resource: parts[5].into() })
     }
 
     /// Does any field other than the resource hold a wildcard? A concrete request never does; a

@@ -266,7 +266,12 @@ impl LoadedPlugin {
         let Some((store, instance)) = live.as_mut() else { return Err(err("no instance".into())) };
         arm_deadline(store, self.spec.limits.call_timeout);
         // Brokered requests made during the call time out at the same deadline.
-        let result = broker::with_deadline(store.data().deadline, || f(store, instance));
+        let mut result = broker::with_deadline(store.data().deadline, || f(store, instance));
+        // An answer that arrives after the deadline is not taken, whether or not the guest hit
+        // an epoch check on its way out (a clamped clock wait ends just past the deadline).
+        if result.is_ok() && Instant::now() > store.data().deadline {
+            result = Err(wasmtime::Error::new(Trap::Interrupt));
+        }
         drain_output(&self.spec.name, store.data_mut());
         match result {
             Ok(v) => Ok(v),

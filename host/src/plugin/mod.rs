@@ -5,8 +5,8 @@
 
 pub mod arn;
 pub mod bindings;
-pub mod cache_mac;
 pub mod broker;
+pub mod cache_mac;
 pub mod cassette;
 pub use crate::config::catalog;
 pub mod external;
@@ -133,7 +133,8 @@ impl LazyPlugin {
                     let s = ScratchDir::new("tfstate").map_err(|e| anyhow::anyhow!("plugin {:?}: cannot create a directory for the state: {e}", p.name))?;
                     let target = s.0.join(&file);
                     if std::fs::hard_link(&host, &target).is_err() {
-                        std::fs::copy(&host, &target).map_err(|e| InputError::in_file(&host, format!("plugin {:?}: cannot read the state file: {e}", p.name)))?;
+                        std::fs::copy(&host, &target)
+                            .map_err(|e| InputError::in_file(&host, format!("plugin {:?}: cannot read the state file: {e}", p.name)))?;
                     }
                     let _ = self.scratch.set(s);
                     self.scratch.get().ok_or_else(|| anyhow::anyhow!("scratch directory"))?
