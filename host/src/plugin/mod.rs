@@ -321,6 +321,26 @@ mod tests {
     use super::bindings::{FunctionSpec, Manifest};
 
     #[test]
+    fn tfstate_path_mounts_the_state_file_alone() {
+        let dir = std::env::temp_dir().join(format!("cortado-tfmount-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("state")).unwrap();
+        std::fs::write(dir.join("state/terraform.tfstate"), "{}").unwrap();
+        std::fs::write(dir.join("state/secrets.auto.tfvars"), "db_password = \"hunter2\"").unwrap();
+        let config = crate::config::PluginConfig::named("tfstate", serde_json::json!({"path": "state/terraform.tfstate"}));
+        let lp = super::LazyPlugin::new(config, dir.clone(), super::AwsSlot::new(None, None));
+        let spec = lp.spec("d".into()).unwrap();
+        let mount = spec.preopens.iter().find(|p| p.guest == "/tfstate").expect("the state is mounted");
+        let seen: Vec<String> = std::fs::read_dir(&mount.host).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        assert_eq!(seen, vec!["terraform.tfstate".to_string()], "only the state file is visible");
+        assert!(spec.config_json.contains("/tfstate/terraform.tfstate"), "{}", spec.config_json);
+        let scratch = mount.host.clone();
+        drop(spec);
+        drop(lp);
+        assert!(!scratch.exists(), "{} left behind", scratch.display());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn a_manifest_with_min_args_above_max_args_is_refused() {
         let f = |min, max| FunctionSpec { name: "f".into(), min_args: min, max_args: max, description: String::new() };
         let m = |fs| Manifest { name: "p".into(), version: "1".into(), description: String::new(), functions: fs, hooks: vec![], capabilities: vec![] };
