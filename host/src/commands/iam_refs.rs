@@ -103,7 +103,8 @@ pub fn literal_arguments(texts: &[String], function: &str) -> Option<BTreeSet<St
             let end = after.find("}}").unwrap_or(after.len());
             let action = &after[..end];
             rest = &after[end.min(after.len())..];
-            let tokens = tokenize(action);
+            // Inside a JSON string a template's double quotes are written `\"`.
+            let tokens = tokenize(&action.replace("\\\"", "\""));
             for (i, t) in tokens.iter().enumerate() {
                 if t == function {
                     match tokens.get(i + 1).and_then(|a| literal(a)) {
@@ -166,7 +167,7 @@ mod tests {
     #[test]
     fn literal_calls_are_collected_and_a_computed_one_gives_up() {
         let t = |s: &str| vec![s.to_owned()];
-        assert_eq!(literal_arguments(&t("{\"a\": \"{{ ssm `/app/db` }}\", \"b\": \"{{ ssm \\\"/app/x\\\" 1 }}\"}"), "ssm").map(|s| s.len()), Some(1));
+        assert_eq!(literal_arguments(&t("{\"a\": \"{{ ssm `/app/db` }}\", \"b\": \"{{ ssm \\\"/app/x\\\" 1 }}\"}"), "ssm").map(|s| s.len()), Some(2));
         assert_eq!(
             literal_arguments(&t("{{ ssm `/app/db` }} {{ ssm `/app/x` 1 }}"), "ssm").unwrap().into_iter().collect::<Vec<_>>(),
             vec!["/app/db", "/app/x"]
