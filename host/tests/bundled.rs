@@ -20,7 +20,7 @@ fn catalogue_matches_the_bundled_manifests() {
             config_json: "null".into(),
             preopens: vec![],
             limits: Limits::default(),
-            broker: Arc::new(Broker { plugin: fp.name.into(), grants: vec![], slot: AwsSlot::new(None, None), denials: Default::default() }),
+            broker: Arc::new(Broker::new(fp.name, vec![], AwsSlot::new(None, None))),
         };
         let m = LoadedPlugin::load(bytes, spec).unwrap_or_else(|e| panic!("{}: {e:#}", fp.name)).manifest;
         assert_eq!(m.name, fp.name);

@@ -30,7 +30,7 @@ fn load_with(name: &str, limits: Limits, grants: Vec<Grant>, preopens: Vec<Preop
         config_json: r#"{"greeting":"hi"}"#.into(),
         preopens,
         limits,
-        broker: Arc::new(Broker { plugin: name.into(), grants, slot: AwsSlot::new(Some("us-east-1".into()), None), denials: Default::default() }),
+        broker: Arc::new(Broker::new(name, grants, AwsSlot::new(Some("us-east-1".into()), None))),
     };
     LoadedPlugin::load(&bytes, spec).unwrap_or_else(|e| panic!("load {name}: {e:#}"))
 }
@@ -187,4 +187,60 @@ fn plugin_stdout_goes_to_the_log_and_config_is_passed() {
     let p = load("echo");
     assert_eq!(p.resolve("config", &[]).unwrap(), r#"{"greeting":"hi"}"#);
     p.resolve("log", &["hello".into()]).unwrap();
+}
+
+/// A core module with two linear memories (what no component of ours needs).
+const TWO_MEMORIES: &[u8] = &[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x05, 0x05, 0x02, 0x00, 0x01, 0x00, 0x01];
+/// The same with one memory.
+const ONE_MEMORY: &[u8] = &[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x05, 0x03, 0x01, 0x00, 0x01];
+/// A core module exporting `grow: () -> i32`, which grows its funcref table by 1 000 000 elements
+/// (`table.grow`; the old size, or -1 when refused).
+const TABLE_GROW: &[u8] = &[
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // header
+    0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7f, // type: () -> i32
+    0x03, 0x02, 0x01, 0x00, // function 0 has type 0
+    0x04, 0x04, 0x01, 0x70, 0x00, 0x01, // table funcref, min 1, no max
+    0x07, 0x08, 0x01, 0x04, b'g', b'r', b'o', b'w', 0x00, 0x00, // export "grow"
+    0x0a, 0x0d, 0x01, 0x0b, 0x00, 0xd0, 0x70, 0x41, 0xc0, 0x84, 0x3d, 0xfc, 0x0f, 0x00, 0x0b, // ref.null; i32.const 1e6; table.grow 0
+];
+
+fn sandbox_store() -> wasmtime::Store<wasmtime::StoreLimits> {
+    let engine = cortado::plugin::runtime::engine().unwrap();
+    let mut store = wasmtime::Store::new(engine, cortado::plugin::instance::store_limits(&Limits::default()));
+    store.limiter(|l| l);
+    store.set_epoch_deadline(1000);
+    store
+}
+
+#[test]
+fn a_second_linear_memory_is_refused() {
+    // Raw core modules: a Rust component cannot be made to declare two memories, and the limit is
+    // the store's, whatever module asks.
+    let engine = cortado::plugin::runtime::engine().unwrap();
+    let one = wasmtime::Module::from_binary(engine, ONE_MEMORY).expect("one memory compiles");
+    wasmtime::Instance::new(&mut sandbox_store(), &one, &[]).expect("one memory is allowed");
+    let two = wasmtime::Module::from_binary(engine, TWO_MEMORIES).expect("multi-memory compiles");
+    let e = wasmtime::Instance::new(&mut sandbox_store(), &two, &[]).expect_err("a second memory must be refused");
+    assert!(format!("{e:#}").contains("memor"), "{e:#}");
+}
+
+#[test]
+fn table_growth_is_bounded() {
+    let engine = cortado::plugin::runtime::engine().unwrap();
+    let m = wasmtime::Module::from_binary(engine, TABLE_GROW).expect("table module compiles");
+    let mut store = sandbox_store();
+    let i = wasmtime::Instance::new(&mut store, &m, &[]).expect("instantiate");
+    let grow = i.get_typed_func::<(), i32>(&mut store, "grow").unwrap();
+    // trap_on_grow_failure: refused growth traps rather than returning -1 to a guest that ignores it.
+    let r = grow.call(&mut store, ());
+    assert!(r.is_err(), "a table of 1 000 001 elements was allowed: {r:?}");
+}
+
+#[test]
+fn every_plugin_fits_in_one_memory() {
+    // memories(1): the fixtures (Rust components with the WASI adapter) still instantiate.
+    for name in ["echo", "overreach", "bloat", "blocker"] {
+        let p = load(name);
+        p.instantiate_fresh().unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
 }

@@ -5,7 +5,8 @@
 use anyhow::Result;
 use serde_json::{Value, json};
 
-use super::App;
+use super::{App, iam_refs};
+use crate::config::{Grant, PluginConfig};
 use crate::plugin::grants;
 
 pub fn run(app: &App) -> Result<()> {
@@ -20,11 +21,18 @@ pub fn build(app: &App) -> Result<Value> {
     let region = c.region.clone().or_else(|| app.env.get("AWS_REGION").map(str::to_owned)).unwrap_or_else(|| "*".into());
     let mut statements = Vec::new();
     let cluster_arn = format!("arn:aws:ecs:{region}:*:cluster/{}", c.cluster);
+    // What the rendered definitions name (rendered without calling AWS beyond the plugins' reads).
+    let td = c.task_definition.as_ref().and_then(|p| app.renderer().task_definition(p).ok());
+    let refs = td.as_ref().map(|td| iam_refs::task_definition_refs(td, &region)).unwrap_or_default();
+    let sd = c.service_definition.as_ref().and_then(|p| app.renderer().service_definition(p, c.service.as_deref()).ok());
+    let code_deploy =
+        c.codedeploy.is_some() || sd.as_ref().and_then(|s| s.pointer("/deploymentController/type")).and_then(Value::as_str) == Some("CODE_DEPLOY");
+    let sources: Vec<String> = [&c.task_definition, &c.service_definition].into_iter().flatten().filter_map(|p| std::fs::read_to_string(p).ok()).collect();
     // Actions IAM cannot scope to a resource.
     statements.push(json!({
         "Sid": "CortadoTaskDefinitions",
         "Effect": "Allow",
-        "Action": ["ecs:DescribeTaskDefinition", "ecs:DeregisterTaskDefinition", "ecs:ListTaskDefinitions", "ecs:RegisterTaskDefinition", "sts:GetCallerIdentity"],
+        "Action": ["ecs:DeleteTaskDefinitions", "ecs:DescribeTaskDefinition", "ecs:DeregisterTaskDefinition", "ecs:ListTaskDefinitions", "ecs:RegisterTaskDefinition", "sts:GetCallerIdentity"],
         "Resource": "*"
     }));
     let mut tagged = vec![];
@@ -53,7 +61,8 @@ pub fn build(app: &App) -> Result<Value> {
             ]
         }));
         tagged.push(service_arn);
-        if c.codedeploy.is_some() {
+        // The CODE_DEPLOY controller, configured (`codedeploy:`) or in the service definition.
+        if code_deploy {
             statements.push(json!({
                 "Sid": "CortadoCodeDeploy",
                 "Effect": "Allow",
@@ -82,34 +91,51 @@ pub fn build(app: &App) -> Result<Value> {
         "Action": ["logs:GetLogEvents"],
         "Resource": format!("arn:aws:logs:{region}:*:log-group:*")
     }));
-    // verify: reads, the execution role's checks (run with it when it can be assumed), one log event.
+    // verify: reads IAM cannot scope, then each read on exactly what the task definition names.
     statements.push(json!({
         "Sid": "CortadoVerify",
         "Effect": "Allow",
-        "Action": ["ecr:BatchGetImage", "elasticloadbalancing:DescribeTargetGroups", "iam:GetRole", "logs:CreateLogGroup", "logs:CreateLogStream", "logs:DescribeLogGroups", "logs:PutLogEvents", "s3:GetObject", "secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue", "ssm:DescribeParameters", "ssm:GetParameters", "sts:AssumeRole"],
+        "Action": ["elasticloadbalancing:DescribeTargetGroups", "logs:DescribeLogGroups", "ssm:DescribeParameters"],
         "Resource": "*"
     }));
-    // exec: ECS Exec, and port forwarding through Session Manager.
+    let mut scoped = |sid: &str, actions: &[&str], resources: Vec<String>| {
+        if !resources.is_empty() {
+            statements.push(json!({"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resources}));
+        }
+    };
+    scoped("CortadoVerifyImages", &["ecr:BatchGetImage"], refs.repositories.iter().cloned().collect());
+    scoped("CortadoVerifyRoles", &["iam:GetRole", "sts:AssumeRole"], refs.roles.iter().cloned().collect());
+    scoped("CortadoVerifyParameters", &["ssm:GetParameters"], refs.ssm_parameters.iter().cloned().collect());
+    scoped("CortadoVerifySecrets", &["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"], refs.secrets.iter().cloned().collect());
+    scoped("CortadoVerifyEnvironmentFiles", &["s3:GetObject"], refs.env_files.iter().cloned().collect());
+    scoped(
+        "CortadoVerifyLogs",
+        &["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+        refs.log_groups.iter().flat_map(|g| [g.clone(), format!("{g}:*")]).collect(),
+    );
+    // exec: ECS Exec into the cluster's tasks, and port forwarding through Session Manager.
+    let tasks = format!("arn:aws:ecs:{region}:*:task/{}/*", c.cluster);
     statements.push(json!({
         "Sid": "CortadoExec",
         "Effect": "Allow",
-        "Action": ["ecs:ExecuteCommand", "ssm:StartSession"],
-        "Resource": "*"
+        "Action": ["ecs:ExecuteCommand"],
+        "Resource": [cluster_arn.clone(), tasks.clone()]
     }));
-    // iam:PassRole for the roles the task definition names (rendered without calling AWS).
-    if let Some(path) = &c.task_definition
-        && let Ok(td) = app.renderer().task_definition(path)
-    {
-        let roles: Vec<&str> = ["taskRoleArn", "executionRoleArn"].iter().filter_map(|k| td.get(*k).and_then(Value::as_str)).collect();
-        if !roles.is_empty() {
-            statements.push(json!({
-                "Sid": "CortadoPassRole",
-                "Effect": "Allow",
-                "Action": ["iam:PassRole"],
-                "Resource": roles,
-                "Condition": {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}
-            }));
-        }
+    statements.push(json!({
+        "Sid": "CortadoExecSession",
+        "Effect": "Allow",
+        "Action": ["ssm:StartSession"],
+        "Resource": [tasks, format!("arn:aws:ssm:{region}::document/AWS-StartPortForwardingSession"), format!("arn:aws:ssm:{region}::document/AWS-StartPortForwardingSessionToRemoteHost")]
+    }));
+    // iam:PassRole for the roles the task definition names.
+    if !refs.roles.is_empty() {
+        statements.push(json!({
+            "Sid": "CortadoPassRole",
+            "Effect": "Allow",
+            "Action": ["iam:PassRole"],
+            "Resource": refs.roles.iter().collect::<Vec<_>>(),
+            "Condition": {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}
+        }));
     }
     for lp in &app.plugins.plugins {
         if crate::plugin::external::is_external(&lp.config) {
@@ -119,7 +145,7 @@ pub fn build(app: &App) -> Result<Value> {
             continue;
         }
         // tfc:/http: grants are cortado's own (URL reads by the host), not IAM actions.
-        let g: Vec<_> = grants::effective(&lp.config).into_iter().filter(|g| grants::is_aws_action(&g.action)).collect();
+        let g: Vec<_> = narrowed(&lp.config, &sources, &region).into_iter().filter(|g| grants::is_aws_action(&g.action)).collect();
         if g.is_empty() {
             continue;
         }
@@ -139,4 +165,38 @@ pub fn build(app: &App) -> Result<Value> {
         }
     }
     Ok(json!({"Version": "2012-10-17", "Statement": statements}))
+}
+
+/// A plugin's grants for the policy: the default `ssm` / `secretsmanager` plugins (implied grants,
+/// family-wide) narrowed to the literal arguments their template calls pass, when every call's is
+/// literal; a computed one keeps the family-wide grant, and a note says so.
+fn narrowed(p: &PluginConfig, sources: &[String], region: &str) -> Vec<Grant> {
+    let effective = grants::effective(p);
+    if p.grants.is_some() || p.path.is_some() {
+        return effective;
+    }
+    let function = format!("{}{}", p.func_prefix, if p.name.eq_ignore_ascii_case("ssm") { "ssm" } else { "secretsmanager_arn" });
+    let resource = |arg: &str| -> String {
+        if arg.starts_with("arn:") {
+            return arg.to_owned();
+        }
+        if p.name.eq_ignore_ascii_case("ssm") {
+            format!("arn:aws:ssm:{region}:*:parameter/{}", arg.trim_start_matches('/'))
+        } else {
+            format!("arn:aws:secretsmanager:{region}:*:secret:{arg}-??????")
+        }
+    };
+    if !(p.name.eq_ignore_ascii_case("ssm") || p.name.eq_ignore_ascii_case("secretsmanager")) {
+        return effective;
+    }
+    match iam_refs::literal_arguments(sources, &function) {
+        Some(args) => effective
+            .into_iter()
+            .flat_map(|g| args.iter().map(move |a| Grant { action: g.action.clone(), resource: resource(a) }).collect::<Vec<_>>())
+            .collect(),
+        None => {
+            tracing::warn!("iam-policy: a `{function}` call in the templates has a computed argument; plugin {:?} keeps its family-wide grant", p.name);
+            effective
+        }
+    }
 }

@@ -8,6 +8,7 @@ pub mod diff;
 pub mod docs;
 pub mod exec;
 pub mod iam_policy;
+mod iam_refs;
 pub mod init;
 pub mod lifecycle;
 pub mod native;

@@ -62,7 +62,7 @@ pub fn inspect(config: Option<&crate::config::Config>, path: &Path) -> Result<()
         preopens: Vec::new(),
         limits: Limits::default(),
         // Inspecting runs only the manifest export: no grants, so no AWS call can be made.
-        broker: Arc::new(Broker { plugin: name.clone(), grants: Vec::new(), slot: AwsSlot::new(None, None), denials: Default::default() }),
+        broker: Arc::new(Broker::new(name.clone(), Vec::new(), AwsSlot::new(None, None))),
     };
     let loaded = LoadedPlugin::load(&bytes, spec)?;
     let mut out = String::new();
@@ -110,7 +110,8 @@ fn describe(out: &mut String, name: &str, source: &str, digest: &str, m: &Manife
     }
     let _ = writeln!(out, "  capabilities asked for / granted:");
     for c in &m.capabilities {
-        let ok = granted.is_some_and(|g| grants::allows(g, &c.action, &c.resource) || g.iter().any(|x| x.action.eq_ignore_ascii_case(&c.action)));
+        // Granted only when one grant covers both the action and the whole resource asked for.
+        let ok = granted.is_some_and(|g| grants::allows(g, &c.action, &c.resource));
         let _ = writeln!(out, "    asks   {} on {}{}", c.action, c.resource, if granted.is_some() && !ok { "  (NOT granted)" } else { "" });
     }
     if let Some(g) = granted {

@@ -405,19 +405,7 @@ fn parse_plugin(path: &Path, source: &str, index: usize, item: &Value, dir: &Pat
     };
     let grants = match f.get("grants") {
         None => None,
-        Some(Value::Array(items)) => Some(
-            items
-                .iter()
-                .map(|g| {
-                    let action = g.get("action").and_then(Value::as_str);
-                    let resource = g.get("resource").and_then(Value::as_str).unwrap_or("*");
-                    match action {
-                        Some(a) if a.contains(':') => Ok(Grant { action: a.to_owned(), resource: resource.to_owned() }),
-                        _ => Err(f.error("grants", "each grant needs an `action` like \"ssm:GetParameter\" and a `resource` ARN pattern")),
-                    }
-                })
-                .collect::<Result<_, _>>()?,
-        ),
+        Some(Value::Array(items)) => Some(items.iter().enumerate().map(|(i, g)| parse_grant(path, source, &f, index, i, g)).collect::<Result<_, _>>()?),
         Some(other) => return Err(f.error("grants", format!("expected a list, found {}", kind(other)))),
     };
     let preopens = match f.get("preopens") {
@@ -446,6 +434,61 @@ fn parse_plugin(path: &Path, source: &str, index: usize, item: &Value, dir: &Pat
     }
     f.warn_unknown();
     Ok(PluginConfig { name, config, func_prefix, path: plugin_path, sha256, grants, preopens, enforcement, limits, stages })
+}
+
+/// One `grants:` item: `action` and `resource`, both required (a grant without a resource would
+/// otherwise be read as `*`), keys matched case-insensitively (`Action:`/`Resource:` as IAM writes
+/// them), unknown keys warned about.
+fn parse_grant(path: &Path, source: &str, plugin: &Fields, plugin_index: usize, i: usize, g: &Value) -> Result<Grant, InputError> {
+    let context = format!("plugins[{plugin_index}].grants[{i}]");
+    let Value::Object(o) = g else {
+        return Err(plugin.error("grants", format!("{context}: expected an object with `action` and `resource`, found {}", kind(g))));
+    };
+    let mut gf = Fields::new(path, source, context.clone(), o);
+    let action = gf.string("action")?;
+    let resource = gf.string("resource")?;
+    let (Some(action), Some(resource)) = (action, resource) else {
+        let missing = if gf.obj.keys().any(|k| k.eq_ignore_ascii_case("action")) { "resource" } else { "action" };
+        return Err(grant_error(path, source, &context, o, missing));
+    };
+    if !action.contains(':') {
+        return Err(gf.error("action", format!("{action:?} is not an action like \"ssm:GetParameter\"")));
+    }
+    if resource.trim().is_empty() {
+        return Err(gf.error("resource", "an empty resource; write the ARN pattern the plugin may read (or \"*\")"));
+    }
+    gf.warn_unknown();
+    Ok(Grant { action, resource })
+}
+
+/// A grant missing `key`, with the line of the grant's first key in the file.
+fn grant_error(path: &Path, source: &str, context: &str, o: &Map<String, Value>, key: &str) -> InputError {
+    let msg = format!(
+        "key \"{context}.{key}\": each grant needs an `action` like \"ssm:GetParameter\" and a `resource` ARN pattern (write \"*\" to allow any resource)"
+    );
+    // The grant's line: where its first key is written with its value (the first such line).
+    let line = o.iter().next().and_then(|(k, v)| grant_line(source, k, v));
+    match line {
+        Some(l) => InputError(format!("{}:{l}: {msg}", path.display())),
+        None => InputError(format!("{}: {msg}", path.display())),
+    }
+}
+
+/// The 1-based line where `key` is written with the value `value` (YAML or JSON).
+fn grant_line(source: &str, key: &str, value: &Value) -> Option<usize> {
+    let text = match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let key = key.to_ascii_lowercase();
+    source
+        .lines()
+        .position(|line| {
+            let t = line.trim_start().trim_start_matches("- ").trim_start_matches(['{', ' ']).to_ascii_lowercase();
+            let t = t.trim_start_matches(['"', '\'']);
+            t.starts_with(&key) && t[key.len()..].trim_start_matches(['"', '\'']).trim_start().starts_with(':') && line.contains(&text)
+        })
+        .map(|i| i + 1)
 }
 
 /// `stages:` — lifecycle hook stages where a PAUSE hook can stop the deployment for the gate.

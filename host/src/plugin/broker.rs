@@ -1,12 +1,30 @@
 //! Brokered AWS reads: the host makes the call with its own credentials, only when the plugin's
 //! grants cover it. A denied call never leaves the host; it is logged and the plugin gets
 //! `aws-error::denied` naming the missing grant.
+//!
+//! What is matched, and what is sent:
+//! - A full ARN from the plugin is parsed into partition, service, region, account and resource,
+//!   and all five are matched against each grant's ARN pattern (IAM-style `*`/`?` per field, see
+//!   [`super::arn`]). Its partition and region must be the caller's own (requests go to that
+//!   region's endpoint), its service the call's, and no field but the resource may hold a
+//!   wildcard. A cross-account ARN passes only a grant that covers that account.
+//! - A bare name (an SSM parameter name, a secret or stack name) is expanded to the caller's own
+//!   partition, region and account: `/app/db` → `arn:aws:ssm:REGION:ACCOUNT:parameter/app/db`,
+//!   secret `db` → `…:secret:db` (a grant `secret:db-*` or `secret:db*` covers it, as in IAM where
+//!   the ARN carries a random suffix), stack `app` → `…:stack/app/*`.
+//! - S3 objects are `arn:PARTITION:s3:::BUCKET/KEY`.
+//! - The request then carries exactly the string the plugin passed (name or ARN), unchanged: AWS
+//!   resolves SSM names, secret ids and S3 keys literally (no `..` or `//` folding), so the text
+//!   matched is the resource AWS reads. An ARN that does not parse is denied.
+//! - An S3 object larger than `limits.max_object` (default 16 MiB) is refused from its
+//!   content-length before the body is read, and bounded while reading.
 
 use std::future::Future;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use aws_sdk_ssm::types::ParameterType;
 
+use super::arn::{self, Arn, Match};
 use super::bindings::cortado::plugin::aws as wit;
 use super::cassette::{self, Cassette, Mode};
 use super::grants;
@@ -68,6 +86,29 @@ impl AwsSlot {
     }
 }
 
+thread_local! {
+    /// The deadline of the plugin call running on this thread, if any (see [`with_deadline`]).
+    static DEADLINE: std::cell::Cell<Option<std::time::Instant>> = const { std::cell::Cell::new(None) };
+}
+
+/// Runs `f` (a plugin call) with brokered requests bounded by `deadline`.
+pub fn with_deadline<R>(deadline: std::time::Instant, f: impl FnOnce() -> R) -> R {
+    let before = DEADLINE.with(|d| d.replace(Some(deadline)));
+    let out = f();
+    DEADLINE.with(|d| d.set(before));
+    out
+}
+
+/// Runs a brokered request to completion from synchronous plugin code; during a plugin call it
+/// gives up at the call's deadline (the guest gets `failed`, then traps on the deadline).
+pub fn bounded<F: Future>(fut: F) -> Result<F::Output, wit::AwsError> {
+    match DEADLINE.with(|d| d.get()) {
+        Some(deadline) => block_on(tokio::time::timeout_at(deadline.into(), fut))
+            .map_err(|_| wit::AwsError::Failed("the plugin's call deadline passed during the request; abandoned".into())),
+        None => Ok(block_on(fut)),
+    }
+}
+
 /// Runs a future to completion from synchronous plugin code.
 pub fn block_on<F: Future>(fut: F) -> F::Output {
     match tokio::runtime::Handle::try_current() {
@@ -76,6 +117,9 @@ pub fn block_on<F: Future>(fut: F) -> F::Output {
     }
 }
 
+/// The largest S3 object the broker reads for a plugin unless its `limits.max_object` says otherwise.
+pub const DEFAULT_MAX_OBJECT: usize = 16 << 20;
+
 /// One plugin's view of the broker: its name and grants.
 pub struct Broker {
     pub plugin: String,
@@ -83,49 +127,114 @@ pub struct Broker {
     pub slot: Arc<AwsSlot>,
     /// Denied requests, kept so that an error surfacing later can name the missing grant.
     pub denials: Mutex<Vec<String>>,
+    /// Brokered S3 objects above this size are refused from their content-length, unread.
+    pub max_object_bytes: usize,
+}
+
+/// What a brokered call names.
+enum Target<'a> {
+    /// The plugin passed a full ARN: matched as it is, field by field.
+    Arn(Arn),
+    /// A bare name: its ARN is the caller's own partition, region and account, and this resource.
+    Name(&'a str),
+    /// A resource with no region or account (S3 objects): `arn:PARTITION:s3:::RESOURCE`.
+    Global(&'a str),
 }
 
 impl Broker {
-    /// Checks the grants for `action` on the resource `arn:aws:{service}:{region}:{account}:{tail}`.
+    /// A broker for `plugin` with `grants` and the default limits.
+    pub fn new(plugin: impl Into<String>, grants: Vec<Grant>, slot: Arc<AwsSlot>) -> Broker {
+        Broker { plugin: plugin.into(), grants, slot, denials: Mutex::default(), max_object_bytes: DEFAULT_MAX_OBJECT }
+    }
+
+    /// Checks the grants for `action` on `target` (see the module docs for what is matched).
     ///
     /// A call no grant could cover is denied before anything else happens: no credentials are
-    /// loaded and no request (not even STS) leaves the host. The caller's account is looked up only
-    /// when a grant names a concrete region or account.
-    fn authorize(&self, action: &str, service: &str, tail: &str, scoped: bool) -> Result<(), wit::AwsError> {
-        let candidates: Vec<&Grant> = self
+    /// loaded and no request (not even STS) leaves the host. The caller's account is looked up
+    /// (one STS call) only when a bare name is matched against a grant naming a concrete account.
+    fn authorize(&self, action: &str, service: &str, target: Target) -> Result<(), wit::AwsError> {
+        let candidates: Vec<&str> = self
             .grants
             .iter()
             .filter(|g| grants::glob_match(&g.action.to_ascii_lowercase(), &action.to_ascii_lowercase()))
-            .filter(|g| grants::resource_could_match(&g.resource, service, tail))
+            .map(|g| g.resource.as_str())
             .collect();
-        if candidates.iter().any(|g| g.resource == "*" || grants::region_account_wildcard(&g.resource)) {
+        let guess = || match &target {
+            Target::Arn(a) => a.to_string(),
+            Target::Name(r) => format!("arn:*:{service}:*:*:{r}"),
+            Target::Global(r) => format!("arn:*:{service}:::{r}"),
+        };
+        if candidates.is_empty() {
+            return Err(self.deny(action, &guess(), ""));
+        }
+        if candidates.contains(&"*") {
             return Ok(());
         }
-        if !candidates.is_empty() && scoped {
-            let region = self.slot.region().map_err(wit::AwsError::Failed)?;
-            let account = self.slot.account().map_err(wit::AwsError::Failed)?;
-            let arn = format!("arn:aws:{service}:{region}:{account}:{tail}");
-            if candidates.iter().any(|g| grants::glob_match(&g.resource, &arn)) {
-                return Ok(());
+        let region = self.slot.region().map_err(wit::AwsError::Failed)?;
+        let partition = arn::partition_of(&region);
+        let any = |account: Option<&str>, p: &str, s: &str, r: &str, res: &str| {
+            let m: Vec<Match> = candidates.iter().map(|g| arn::matches(g, p, s, r, account, res)).collect();
+            if m.contains(&Match::Yes) {
+                Match::Yes
+            } else if m.contains(&Match::NeedsAccount) {
+                Match::NeedsAccount
+            } else {
+                Match::No
             }
+        };
+        match target {
+            Target::Arn(a) => {
+                if a.service != service || a.has_wildcard_location() {
+                    return Err(self.deny(action, &a.to_string(), &format!(" (not a concrete {service} ARN)")));
+                }
+                // The request goes to this region's endpoint with these credentials: an ARN elsewhere
+                // would be answered (or refused) by AWS as a different resource than the one matched.
+                if a.partition != partition || a.region != region {
+                    return Err(self.deny(action, &a.to_string(), &format!(" (the broker sends requests to {region} in partition {partition} only)")));
+                }
+                match any(Some(&a.account), &a.partition, &a.service, &a.region, &a.resource) {
+                    Match::Yes => Ok(()),
+                    _ => Err(self.deny(action, &a.to_string(), "")),
+                }
+            }
+            Target::Name(resource) => match any(None, partition, service, &region, resource) {
+                Match::Yes => Ok(()),
+                Match::No => Err(self.deny(action, &format!("arn:{partition}:{service}:{region}:*:{resource}"), "")),
+                Match::NeedsAccount => {
+                    let account = self.slot.account().map_err(wit::AwsError::Failed)?;
+                    match any(Some(&account), partition, service, &region, resource) {
+                        Match::Yes => Ok(()),
+                        _ => Err(self.deny(action, &format!("arn:{partition}:{service}:{region}:{account}:{resource}"), "")),
+                    }
+                }
+            },
+            Target::Global(resource) => match any(Some(""), partition, service, "", resource) {
+                Match::Yes => Ok(()),
+                _ => Err(self.deny(action, &format!("arn:{partition}:{service}:::{resource}"), "")),
+            },
         }
-        let shown = if scoped { format!("arn:aws:{service}:*:*:{tail}") } else { format!("arn:aws:{service}:::{tail}") };
-        let msg = format!("plugin {:?} has no grant for {action} on {shown}; add it to the plugin's `grants:` to allow it", self.plugin);
+    }
+
+    /// Logs and remembers a denial, and returns the error the plugin gets.
+    fn deny(&self, action: &str, shown: &str, why: &str) -> wit::AwsError {
+        let msg = format!("plugin {:?} has no grant for {action} on {shown}{why}; add it to the plugin's `grants:` to allow it", self.plugin);
         tracing::warn!("{msg}");
         if let Ok(mut d) = self.denials.lock() {
             d.push(msg.clone());
         }
-        Err(wit::AwsError::Denied(msg))
+        wit::AwsError::Denied(msg)
     }
 
     /// Authorizes a call on a resource named either by name or by full ARN.
     fn authorize_named(&self, action: &str, service: &str, name_or_arn: &str, tail_for_name: impl FnOnce(&str) -> String) -> Result<(), wit::AwsError> {
-        let tail = match name_or_arn.strip_prefix("arn:") {
-            // arn:partition:service:region:account:tail
-            Some(rest) => rest.splitn(5, ':').nth(4).unwrap_or("").to_owned(),
-            None => tail_for_name(name_or_arn),
-        };
-        self.authorize(action, service, &tail, true)
+        if name_or_arn.starts_with("arn:") {
+            let Some(a) = Arn::parse(name_or_arn) else {
+                return Err(self.deny(action, name_or_arn, " (not a valid ARN)"));
+            };
+            return self.authorize(action, service, Target::Arn(a));
+        }
+        let tail = tail_for_name(name_or_arn);
+        self.authorize(action, service, Target::Name(&tail))
     }
 
     fn aws(&self) -> Result<&Aws, wit::AwsError> {
@@ -136,7 +245,7 @@ impl Broker {
         self.authorize_named("ssm:GetParameter", "ssm", &name, ssm_tail)?;
         let aws = self.aws()?;
         let client = aws_sdk_ssm::Client::new(&aws.sdk);
-        let out = block_on(client.get_parameter().name(&name).with_decryption(with_decryption).send()).map_err(|e| {
+        let out = bounded(client.get_parameter().name(&name).with_decryption(with_decryption).send())?.map_err(|e| {
             aws_error(e.as_service_error().is_some_and(|s| s.is_parameter_not_found()), format!("ssm GetParameter {name}: {}", describe_error(&e)))
         })?;
         let p = out.parameter().ok_or_else(|| wit::AwsError::NotFound(format!("parameter {name} not found")))?;
@@ -149,7 +258,7 @@ impl Broker {
         }
         let aws = self.aws()?;
         let client = aws_sdk_ssm::Client::new(&aws.sdk);
-        let out = block_on(client.get_parameters().set_names(Some(names)).with_decryption(with_decryption).send())
+        let out = bounded(client.get_parameters().set_names(Some(names)).with_decryption(with_decryption).send())?
             .map_err(|e| wit::AwsError::Failed(format!("ssm GetParameters: {}", describe_error(&e))))?;
         Ok((out.parameters().iter().map(parameter).collect(), out.invalid_parameters().to_vec()))
     }
@@ -158,7 +267,7 @@ impl Broker {
         self.authorize_named("secretsmanager:DescribeSecret", "secretsmanager", &id, |n| format!("secret:{n}"))?;
         let aws = self.aws()?;
         let client = aws_sdk_secretsmanager::Client::new(&aws.sdk);
-        let out = block_on(client.describe_secret().secret_id(&id).send()).map_err(|e| {
+        let out = bounded(client.describe_secret().secret_id(&id).send())?.map_err(|e| {
             aws_error(
                 e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()),
                 format!("secretsmanager DescribeSecret {id}: {}", describe_error(&e)),
@@ -171,7 +280,7 @@ impl Broker {
         self.authorize_named("secretsmanager:GetSecretValue", "secretsmanager", &id, |n| format!("secret:{n}"))?;
         let aws = self.aws()?;
         let client = aws_sdk_secretsmanager::Client::new(&aws.sdk);
-        let out = block_on(client.get_secret_value().secret_id(&id).send()).map_err(|e| {
+        let out = bounded(client.get_secret_value().secret_id(&id).send())?.map_err(|e| {
             aws_error(
                 e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()),
                 format!("secretsmanager GetSecretValue {id}: {}", describe_error(&e)),
@@ -186,23 +295,41 @@ impl Broker {
     }
 
     pub fn s3_get_object(&self, bucket: String, key: String) -> Result<Vec<u8>, wit::AwsError> {
-        self.authorize("s3:GetObject", "s3", &format!("{bucket}/{key}"), false)?;
+        self.authorize("s3:GetObject", "s3", Target::Global(&format!("{bucket}/{key}")))?;
         let aws = self.aws()?;
         let client = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&aws.sdk).force_path_style(true).build());
-        block_on(async {
+        bounded(async {
             let out = client.get_object().bucket(&bucket).key(&key).send().await.map_err(|e| {
                 aws_error(e.as_service_error().is_some_and(|s| s.is_no_such_key()), format!("s3 GetObject s3://{bucket}/{key}: {}", describe_error(&e)))
             })?;
-            let bytes = out.body.collect().await.map_err(|e| wit::AwsError::Failed(format!("reading s3://{bucket}/{key}: {e}")))?;
-            Ok(bytes.into_bytes().to_vec())
-        })
+            let cap = self.max_object_bytes;
+            let too_big = |size: String| {
+                wit::AwsError::Failed(format!("s3://{bucket}/{key} is {size} bytes, above the plugin's limit of {cap} bytes (limits.max_object); not read"))
+            };
+            // Refused from the header, before any of the body is read.
+            if let Some(len) = out.content_length()
+                && u64::try_from(len).unwrap_or(u64::MAX) > cap as u64
+            {
+                return Err(too_big(len.to_string()));
+            }
+            // And bounded while reading, for an answer without (or lying about) its length.
+            let mut body = out.body;
+            let mut bytes = Vec::new();
+            while let Some(chunk) = body.try_next().await.map_err(|e| wit::AwsError::Failed(format!("reading s3://{bucket}/{key}: {e}")))? {
+                if bytes.len() + chunk.len() > cap {
+                    return Err(too_big(format!("more than {cap}")));
+                }
+                bytes.extend_from_slice(&chunk);
+            }
+            Ok(bytes)
+        })?
     }
 
     pub fn cloudformation_describe_stack_outputs(&self, stack: String) -> Result<Vec<wit::StackOutput>, wit::AwsError> {
         self.authorize_named("cloudformation:DescribeStacks", "cloudformation", &stack, |n| format!("stack/{n}/*"))?;
         let aws = self.aws()?;
         let client = aws_sdk_cloudformation::Client::new(&aws.sdk);
-        let out = block_on(client.describe_stacks().stack_name(&stack).send()).map_err(|e| {
+        let out = bounded(client.describe_stacks().stack_name(&stack).send())?.map_err(|e| {
             let msg = format!("cloudformation DescribeStacks {stack}: {}", describe_error(&e));
             if msg.contains("does not exist") { wit::AwsError::NotFound(msg) } else { wit::AwsError::Failed(msg) }
         })?;
@@ -218,10 +345,10 @@ impl Broker {
     }
 
     pub fn cloudformation_list_exports(&self) -> Result<Vec<wit::StackExport>, wit::AwsError> {
-        self.authorize("cloudformation:ListExports", "cloudformation", "*", true)?;
+        self.authorize("cloudformation:ListExports", "cloudformation", Target::Name("*"))?;
         let aws = self.aws()?;
         let client = aws_sdk_cloudformation::Client::new(&aws.sdk);
-        block_on(async {
+        bounded(async {
             let mut out = Vec::new();
             let mut pages = client.list_exports().into_paginator().send();
             while let Some(page) = pages.next().await {
@@ -233,7 +360,7 @@ impl Broker {
                 }));
             }
             Ok(out)
-        })
+        })?
     }
 }
 

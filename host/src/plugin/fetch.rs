@@ -15,7 +15,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::bindings::cortado::plugin::aws as wit;
-use super::broker::{Broker, block_on};
+use super::broker::{Broker, bounded};
 use super::grants::{self, HTTP_GET, TFC_READ_STATE};
 use crate::aws::http::{HttpClient, Response};
 
@@ -37,8 +37,8 @@ impl Broker {
         }
         let http = HttpClient::new(TIMEOUT, MAX_STATE);
         match url.strip_prefix("remote://") {
-            Some(rest) => block_on(tfc_state(&http, &url, rest)),
-            None if url.starts_with("http://") || url.starts_with("https://") => block_on(get(&http, &url, &[])).map(|r| r.body),
+            Some(rest) => bounded(tfc_state(&http, &url, rest))?,
+            None if url.starts_with("http://") || url.starts_with("https://") => bounded(get(&http, &url, &[]))?.map(|r| r.body),
             None => Err(wit::AwsError::Failed(format!("{url}: not an http(s):// or remote:// URL"))),
         }
     }

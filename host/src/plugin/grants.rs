@@ -38,25 +38,6 @@ pub fn allows(grants: &[Grant], action: &str, resource: &str) -> bool {
     grants.iter().any(|g| glob_match(&g.action.to_ascii_lowercase(), &action.to_ascii_lowercase()) && glob_match(&g.resource, resource))
 }
 
-/// Could `pattern` match a resource of `service` ending in `tail`, whatever the region and account?
-pub fn resource_could_match(pattern: &str, service: &str, tail: &str) -> bool {
-    if pattern == "*" {
-        return true;
-    }
-    let parts: Vec<&str> = pattern.splitn(6, ':').collect();
-    if parts.len() < 6 || parts[0] != "arn" {
-        return glob_match(pattern, &format!("arn:aws:{service}:::{tail}"));
-    }
-    glob_match(parts[2], service) && glob_match(parts[5], tail)
-}
-
-/// True when an ARN pattern leaves region and account open (`*` or empty), so the service and
-/// resource parts decide alone.
-pub fn region_account_wildcard(pattern: &str) -> bool {
-    let parts: Vec<&str> = pattern.splitn(6, ':').collect();
-    parts.len() == 6 && matches!(parts[3], "*" | "") && matches!(parts[4], "*" | "")
-}
-
 /// Reading a Terraform Cloud / HCP Terraform workspace's current state: resource
 /// `remote://HOST/ORGANIZATION/WORKSPACE` (globs allowed: `remote://app.terraform.io/acme/*`).
 pub const TFC_READ_STATE: &str = "tfc:ReadState";

@@ -7,18 +7,18 @@
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use serde_json::json;
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
-use wasmtime::{Store, StoreLimits, StoreLimitsBuilder, Trap};
+use wasmtime::{Store, StoreContextMut, StoreLimits, StoreLimitsBuilder, Trap, UpdateDeadline};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::cortado::plugin::{aws as wit_aws, host as wit_host, types as wit_types};
 use super::bindings::{Check, Decision, Manifest, Plan, Plugin, PluginPre};
-use super::broker::Broker;
+use super::broker::{self, Broker};
 use super::cassette::Body;
 use super::runtime::{self, EPOCH_TICK};
 
@@ -28,11 +28,13 @@ pub struct Limits {
     pub memory_bytes: usize,
     pub call_timeout: Duration,
     pub max_output_bytes: usize,
+    /// The largest S3 object the broker reads for this plugin.
+    pub max_object_bytes: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { memory_bytes: 64 << 20, call_timeout: Duration::from_secs(5), max_output_bytes: 1 << 20 }
+        Limits { memory_bytes: 64 << 20, call_timeout: Duration::from_secs(5), max_output_bytes: 1 << 20, max_object_bytes: super::broker::DEFAULT_MAX_OBJECT }
     }
 }
 
@@ -64,6 +66,8 @@ pub struct HostState {
     stdout: MemoryOutputPipe,
     stderr: MemoryOutputPipe,
     logged: [usize; 2],
+    /// When the current call must end (wall clock); see [`arm_deadline`].
+    deadline: Instant,
 }
 
 impl WasiView for HostState {
@@ -158,7 +162,26 @@ fn linker(engine: &wasmtime::Engine) -> Result<Linker<HostState>> {
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| anyhow::anyhow!("linking WASI: {e:#}"))?;
     Plugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s).map_err(|e| anyhow::anyhow!("linking cortado imports: {e:#}"))?;
+    clamp_clocks(&mut linker).map_err(|e| anyhow::anyhow!("linking the deadline-bounded clock: {e:#}"))?;
     Ok(linker)
+}
+
+/// The most elements one table may hold: a component's function tables hold a few thousand; a
+/// table is host memory outside the guest's `memory` limit, so its growth is bounded too.
+pub const MAX_TABLE_ELEMENTS: usize = 1 << 18;
+
+/// The store limits of every plugin: one linear memory (so `memory` is the whole budget, not one of
+/// sixteen), at most `MAX_TABLE_ELEMENTS` per table, and a failed grow traps rather than returning
+/// -1 to a guest that might ignore it.
+pub fn store_limits(limits: &Limits) -> StoreLimits {
+    StoreLimitsBuilder::new()
+        .memory_size(limits.memory_bytes)
+        .memories(1)
+        .table_elements(MAX_TABLE_ELEMENTS)
+        .tables(64)
+        .instances(16)
+        .trap_on_grow_failure(true)
+        .build()
 }
 
 impl LoadedPlugin {
@@ -181,7 +204,9 @@ impl LoadedPlugin {
             pre,
             live: Mutex::new(None),
         };
-        loaded.manifest = loaded.with_instance("manifest", |store, p| p.call_manifest(store))?;
+        let manifest = loaded.with_instance("manifest", |store, p| p.call_manifest(store))?;
+        loaded.cap("manifest", manifest_size(&manifest))?;
+        loaded.manifest = manifest;
         Ok(loaded)
     }
 
@@ -199,23 +224,20 @@ impl LoadedPlugin {
         let state = HostState {
             wasi: wasi.build(),
             table: ResourceTable::new(),
-            limits: StoreLimitsBuilder::new()
-                .memory_size(self.spec.limits.memory_bytes)
-                .instances(16)
-                .tables(64)
-                .memories(16)
-                .trap_on_grow_failure(true)
-                .build(),
+            limits: store_limits(&self.spec.limits),
             plugin: self.spec.name.clone(),
             config_json: self.spec.config_json.clone(),
             broker: self.spec.broker.clone(),
             stdout,
             stderr,
             logged: [0, 0],
+            deadline: Instant::now(),
         };
         let mut store = Store::new(self.pre.engine(), state);
         store.limiter(|s| &mut s.limits);
-        store.epoch_deadline_trap();
+        // Checked every tick while wasm runs: the deadline is wall-clock time, so a call that
+        // spent its time blocked in a host call traps as soon as it is back in wasm.
+        store.epoch_deadline_callback(|ctx| Ok(if Instant::now() >= ctx.data().deadline { UpdateDeadline::Interrupt } else { UpdateDeadline::Continue(1) }));
         store
     }
 
@@ -236,13 +258,20 @@ impl LoadedPlugin {
         let mut live = self.live.lock().map_err(|_| err("instance lock poisoned".into()))?;
         if live.is_none() {
             let mut store = self.new_store();
-            store.set_epoch_deadline(ticks(self.spec.limits.call_timeout));
-            let instance = self.pre.instantiate(&mut store).map_err(|e| err(describe_trap(&e, &self.spec.limits)))?;
+            arm_deadline(&mut store, self.spec.limits.call_timeout);
+            let instance = self.pre.instantiate(&mut store).map_err(|e| err(describe_trap(&e, &self.spec.limits)));
+            let instance = broker::with_deadline(store.data().deadline, || instance)?;
             *live = Some((store, instance));
         }
         let Some((store, instance)) = live.as_mut() else { return Err(err("no instance".into())) };
-        store.set_epoch_deadline(ticks(self.spec.limits.call_timeout));
-        let result = f(store, instance);
+        arm_deadline(store, self.spec.limits.call_timeout);
+        // Brokered requests made during the call time out at the same deadline.
+        let mut result = broker::with_deadline(store.data().deadline, || f(store, instance));
+        // An answer that arrives after the deadline is not taken, whether or not the guest hit
+        // an epoch check on its way out (a clamped clock wait ends just past the deadline).
+        if result.is_ok() && Instant::now() > store.data().deadline {
+            result = Err(wasmtime::Error::new(Trap::Interrupt));
+        }
         drain_output(&self.spec.name, store.data_mut());
         match result {
             Ok(v) => Ok(v),
@@ -270,11 +299,34 @@ impl LoadedPlugin {
     }
 
     pub fn verify(&self, task_definition: &str, service_definition: Option<&str>) -> Result<Vec<Check>, PluginError> {
-        self.with_instance("verifier", |store, p| p.cortado_plugin_verifier().call_verify(store, task_definition, service_definition))
+        let checks = self.with_instance("verifier", |store, p| p.cortado_plugin_verifier().call_verify(store, task_definition, service_definition))?;
+        self.cap("verifier", checks.iter().map(|c| ITEM + c.name.len() + c.message.len()).sum())?;
+        Ok(checks)
     }
 
+    /// A gate's decision; one above `max_output` is an error (which [`super::gate_outcome`] turns
+    /// into a short deny), so neither stderr nor the audit log ever holds the oversized text.
     pub fn evaluate(&self, plan: &Plan) -> Result<Decision, PluginError> {
-        self.with_instance("gate", |store, p| p.cortado_plugin_gate().call_evaluate(store, plan))
+        let d = self.with_instance("gate", |store, p| p.cortado_plugin_gate().call_evaluate(store, plan))?;
+        let size = match &d {
+            Decision::Allow => 0,
+            Decision::Warn(r) | Decision::Deny(r) => r.iter().map(|s| ITEM + s.len()).sum(),
+        };
+        self.cap("gate", size)?;
+        Ok(d)
+    }
+
+    /// Refuses a hook result of `size` bytes above the plugin's `max_output`.
+    fn cap(&self, hook: &str, size: usize) -> Result<(), PluginError> {
+        let max = self.spec.limits.max_output_bytes;
+        if size <= max {
+            return Ok(());
+        }
+        Err(PluginError {
+            plugin: self.spec.name.clone(),
+            hook: hook.to_owned(),
+            message: format!("result of {size} bytes exceeds the limit of {max} bytes (limits.max_output)"),
+        })
     }
 
     /// Appends the grant the plugin lacked, when a brokered call was denied during the call.
@@ -287,8 +339,49 @@ impl LoadedPlugin {
     }
 }
 
-fn ticks(d: Duration) -> u64 {
-    (d.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64
+/// What each list item counts for on top of its text, so a million empty strings are not free.
+const ITEM: usize = 16;
+
+/// A manifest's size as the host keeps it.
+fn manifest_size(m: &Manifest) -> usize {
+    let f: usize = m.functions.iter().map(|f| ITEM + f.name.len() + f.description.len()).sum();
+    let c: usize = m.capabilities.iter().map(|c| ITEM + c.action.len() + c.resource.len()).sum();
+    m.name.len() + m.version.len() + m.description.len() + f + c + ITEM * m.hooks.len()
+}
+
+/// Starts a call's deadline: `timeout` of wall-clock time from now, whether the time goes to wasm
+/// (the epoch callback checks it every tick) or to host calls (clock waits are clamped to it,
+/// brokered requests time out at it).
+fn arm_deadline(store: &mut Store<HostState>, timeout: Duration) {
+    store.data_mut().deadline = Instant::now() + timeout;
+    store.set_epoch_deadline(1);
+}
+
+/// Waits a guest asks of `wasi:clocks/monotonic-clock` end at the call's deadline (plus two ticks,
+/// so the epoch callback has run by then and traps the guest on its way back): with sockets off
+/// and stdin empty, a clock is the only thing a WASI guest can block on.
+fn clamp_clocks(linker: &mut Linker<HostState>) -> Result<()> {
+    use wasmtime::component::Resource;
+    use wasmtime_wasi::clocks::WasiClocksView;
+    use wasmtime_wasi::p2::DynPollable;
+    use wasmtime_wasi::p2::bindings::clocks::monotonic_clock::Host as _;
+    fn remaining(deadline: Instant) -> u64 {
+        (deadline + 2 * EPOCH_TICK).saturating_duration_since(Instant::now()).as_nanos().try_into().unwrap_or(u64::MAX)
+    }
+    linker.allow_shadowing(true);
+    let mut clock = linker.instance("wasi:clocks/monotonic-clock@0.2.12")?;
+    clock.func_wrap("subscribe-duration", |mut store: StoreContextMut<'_, HostState>, (nanos,): (u64,)| -> wasmtime::Result<(Resource<DynPollable>,)> {
+        let nanos = nanos.min(remaining(store.data().deadline));
+        Ok((store.data_mut().clocks().subscribe_duration(nanos)?,))
+    })?;
+    clock.func_wrap("subscribe-instant", |mut store: StoreContextMut<'_, HostState>, (when,): (u64,)| -> wasmtime::Result<(Resource<DynPollable>,)> {
+        let mut view = store.data_mut().clocks();
+        let now = view.now()?;
+        let nanos = when.saturating_sub(now).min(remaining(store.data().deadline));
+        Ok((store.data_mut().clocks().subscribe_duration(nanos)?,))
+    })?;
+    linker.allow_shadowing(false);
+    Ok(())
 }
 
 /// A short reason for a failed call: deadline, memory limit, or the trap and its message.
@@ -333,7 +426,7 @@ impl LoadedPlugin {
     /// the benchmarks measure as "instantiate").
     pub fn instantiate_fresh(&self) -> Result<(), PluginError> {
         let mut store = self.new_store();
-        store.set_epoch_deadline(ticks(self.spec.limits.call_timeout));
+        arm_deadline(&mut store, self.spec.limits.call_timeout);
         self.pre.instantiate(&mut store).map(|_| ()).map_err(|e| PluginError {
             plugin: self.spec.name.clone(),
             hook: "instantiate".into(),

@@ -3,8 +3,10 @@
 //! network, environment or files beyond the operator's grants: AWS reads go through the
 //! [`broker`], files through read-only preopens.
 
+pub mod arn;
 pub mod bindings;
 pub mod broker;
+pub mod cache_mac;
 pub mod cassette;
 pub use crate::config::catalog;
 pub mod external;
@@ -42,12 +44,36 @@ pub struct LazyPlugin {
     config_dir: PathBuf,
     slot: Arc<AwsSlot>,
     loaded: OnceLock<Result<LoadedPlugin, String>>,
+    /// The private directory holding tfstate's `path:` file, the only thing mounted for it.
+    scratch: OnceLock<ScratchDir>,
+}
+
+/// A private (0700) directory under the system temp dir, removed when dropped.
+struct ScratchDir(PathBuf);
+
+impl ScratchDir {
+    fn new(label: &str) -> std::io::Result<ScratchDir> {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!("cortado-{label}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed)));
+        let mut b = std::fs::DirBuilder::new();
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+        b.create(&dir)?;
+        Ok(ScratchDir(dir))
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 impl LazyPlugin {
     /// A plugin configured as `config` (paths relative to `config_dir`), loaded on first use.
     pub fn new(config: PluginConfig, config_dir: PathBuf, slot: Arc<AwsSlot>) -> LazyPlugin {
-        LazyPlugin { config, config_dir, slot, loaded: OnceLock::new() }
+        LazyPlugin { config, config_dir, slot, loaded: OnceLock::new(), scratch: OnceLock::new() }
     }
 
     /// The plugin, loading it if needed; the error names the plugin.
@@ -93,25 +119,34 @@ impl LazyPlugin {
         let mut config = p.config.clone();
         let mut preopens: Vec<Preopen> =
             p.preopens.iter().map(|rel| Preopen { host: Path::new(".").join(&self.config_dir).join(rel), guest: rel.display().to_string() }).collect();
-        // ecspresso's tfstate `path`: mount the state's directory read-only and point the plugin at it.
+        // ecspresso's tfstate `path`: mount the state file alone (linked, else copied, into a
+        // private directory), read-only, and point the plugin at it; its neighbours stay unseen.
         if p.path.is_none()
             && p.name.eq_ignore_ascii_case("tfstate")
             && let Some(state) = local_state_path(&config)
         {
             let host = self.config_dir.join(&state);
-            let dir = host.parent().filter(|d| !d.as_os_str().is_empty()).map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
-            let file = host.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
-            preopens.push(Preopen { host: dir, guest: "/tfstate".into() });
+            let file = host.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_else(|| "terraform.tfstate".into());
+            let scratch = match self.scratch.get() {
+                Some(s) => s,
+                None => {
+                    let s = ScratchDir::new("tfstate").map_err(|e| anyhow::anyhow!("plugin {:?}: cannot create a directory for the state: {e}", p.name))?;
+                    let target = s.0.join(&file);
+                    if std::fs::hard_link(&host, &target).is_err() {
+                        std::fs::copy(&host, &target)
+                            .map_err(|e| InputError::in_file(&host, format!("plugin {:?}: cannot read the state file: {e}", p.name)))?;
+                    }
+                    let _ = self.scratch.set(s);
+                    self.scratch.get().ok_or_else(|| anyhow::anyhow!("scratch directory"))?
+                }
+            };
+            preopens.push(Preopen { host: scratch.0.clone(), guest: "/tfstate".into() });
             config["path"] = Value::String(format!("/tfstate/{file}"));
         }
-        Ok(PluginSpec {
-            name: p.name.clone(),
-            digest,
-            config_json: config.to_string(),
-            preopens,
-            limits: limits(p)?,
-            broker: Arc::new(Broker { plugin: p.name.clone(), grants: grants::effective(p), slot: self.slot.clone(), denials: Default::default() }),
-        })
+        let limits = limits(p)?;
+        let mut broker = Broker::new(p.name.clone(), grants::effective(p), self.slot.clone());
+        broker.max_object_bytes = limits.max_object_bytes;
+        Ok(PluginSpec { name: p.name.clone(), digest, config_json: config.to_string(), preopens, limits, broker: Arc::new(broker) })
     }
 }
 
@@ -139,7 +174,8 @@ fn local_state_path(config: &Value) -> Option<String> {
     }
 }
 
-/// The `limits:` block: `memory` (bytes or `64MiB`), `timeout` (Go duration), `max_output` (bytes or size).
+/// The `limits:` block: `memory` (bytes or `64MiB`), `timeout` (Go duration), `max_output` (bytes or
+/// size: every hook result), `max_object` (bytes or size: a brokered S3 object).
 fn limits(p: &PluginConfig) -> Result<Limits, InputError> {
     let mut l = Limits::default();
     let bad = |k: &str, v: &Value| InputError::new(format!("plugin {:?}: limits.{k}: cannot read {v}", p.name));
@@ -147,11 +183,12 @@ fn limits(p: &PluginConfig) -> Result<Limits, InputError> {
         match k.as_str() {
             "memory" => l.memory_bytes = parse_size(v).ok_or_else(|| bad(k, v))?,
             "max_output" => l.max_output_bytes = parse_size(v).ok_or_else(|| bad(k, v))?,
+            "max_object" => l.max_object_bytes = parse_size(v).ok_or_else(|| bad(k, v))?,
             "timeout" => {
                 l.call_timeout =
                     v.as_str().and_then(|s| crate::config::duration::parse_go_duration(s).ok()).filter(|d| *d > Duration::ZERO).ok_or_else(|| bad(k, v))?
             }
-            other => return Err(InputError::new(format!("plugin {:?}: unknown limit {other:?} (memory, timeout, max_output)", p.name))),
+            other => return Err(InputError::new(format!("plugin {:?}: unknown limit {other:?} (memory, timeout, max_output, max_object)", p.name))),
         }
     }
     Ok(l)
@@ -282,6 +319,26 @@ pub fn gate_outcome(plugin: &LoadedPlugin, plan: &bindings::Plan) -> bindings::D
 #[cfg(test)]
 mod tests {
     use super::bindings::{FunctionSpec, Manifest};
+
+    #[test]
+    fn tfstate_path_mounts_the_state_file_alone() {
+        let dir = std::env::temp_dir().join(format!("cortado-tfmount-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("state")).unwrap();
+        std::fs::write(dir.join("state/terraform.tfstate"), "{}").unwrap();
+        std::fs::write(dir.join("state/secrets.auto.tfvars"), "db_password = \"hunter2\"").unwrap();
+        let config = crate::config::PluginConfig::named("tfstate", serde_json::json!({"path": "state/terraform.tfstate"}));
+        let lp = super::LazyPlugin::new(config, dir.clone(), super::AwsSlot::new(None, None));
+        let spec = lp.spec("d".into()).unwrap();
+        let mount = spec.preopens.iter().find(|p| p.guest == "/tfstate").expect("the state is mounted");
+        let seen: Vec<String> = std::fs::read_dir(&mount.host).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        assert_eq!(seen, vec!["terraform.tfstate".to_string()], "only the state file is visible");
+        assert!(spec.config_json.contains("/tfstate/terraform.tfstate"), "{}", spec.config_json);
+        let scratch = mount.host.clone();
+        drop(spec);
+        drop(lp);
+        assert!(!scratch.exists(), "{} left behind", scratch.display());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn a_manifest_with_min_args_above_max_args_is_refused() {

@@ -11,6 +11,8 @@ use sha2::{Digest, Sha256};
 use wasmtime::component::Component;
 use wasmtime::{Config, Engine};
 
+use super::cache_mac;
+
 /// One epoch tick; deadlines are whole ticks.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
@@ -54,30 +56,46 @@ fn cache_dir() -> Option<PathBuf> {
 
 /// Compiles a component, or loads it from the cache keyed by its sha256 and the engine's
 /// compatibility hash (so a new wasmtime or different CPU features never load a stale artifact).
+///
+/// A cached artifact is native code run without further checks, so each one is authenticated
+/// (see [`super::cache_mac`]): an entry whose MAC does not verify — copied in from another
+/// machine, branch or component, or edited — is recompiled with a warning, never deserialized.
 pub fn load_component(engine: &Engine, bytes: &[u8], digest: &str) -> Result<Component> {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     engine.precompile_compatibility_hash().hash(&mut h);
-    let key = format!("{digest}-{:016x}.cwasm", h.finish());
-    let cached = cache_dir().map(|d| d.join(&key));
-    if let Some(path) = &cached
-        && path.is_file()
-    {
-        // SAFETY: the file was written by `Component::serialize` from the same component bytes
-        // (the key is their sha256) for an engine with the same compatibility hash.
-        match unsafe { Component::deserialize_file(engine, path) } {
-            Ok(c) => return Ok(c),
-            Err(e) => tracing::debug!("ignoring unusable cache entry {}: {e:#}", path.display()),
+    let compat = format!("{:016x}", h.finish());
+    let key = cache_mac::key();
+    let cached = cache_dir().filter(|_| key.is_some()).map(|d| d.join(format!("{digest}-{compat}.cwasm")));
+    let context = cache_mac::Context { digest, compat: &compat };
+    if let (Some(path), Some(key)) = (&cached, key) {
+        match std::fs::read(path) {
+            Ok(file) => match cache_mac::open(key, &context, &file) {
+                Ok(artifact) => {
+                    // SAFETY: the artifact's MAC verified under this user's key for this component's
+                    // sha256 and this engine: only this user's cortado wrote it, with
+                    // `Component::serialize` of these very component bytes.
+                    match unsafe { Component::deserialize(engine, artifact) } {
+                        Ok(c) => return Ok(c),
+                        Err(e) => tracing::debug!("ignoring unusable cache entry {}: {e:#}", path.display()),
+                    }
+                }
+                Err(why) => tracing::warn!("compile cache: {} {why}; recompiling it, not loading it", path.display()),
+            },
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => tracing::debug!("cannot read cache entry {}: {e}", path.display()),
         }
     }
     let component = Component::from_binary(engine, bytes).map_err(|e| anyhow::anyhow!("compiling the component: {e:#}"))?;
-    if let Some(path) = &cached
+    if let (Some(path), Some(key)) = (&cached, key)
         && let Ok(serialized) = component.serialize()
         && let Some(dir) = path.parent()
     {
-        let _ = std::fs::create_dir_all(dir);
+        let _ = cache_mac::private_dir(dir);
         let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-        if std::fs::write(&tmp, serialized).is_ok() {
+        if cache_mac::write_private(&tmp, &cache_mac::seal(key, &context, &serialized)).is_ok() {
             let _ = std::fs::rename(&tmp, path);
+        } else {
+            let _ = std::fs::remove_file(&tmp);
         }
     }
     Ok(component)
