@@ -436,11 +436,11 @@ def main() -> int:
                     {"service": "ecs", "operation": "RegisterTaskDefinition", "kind": "lost_response", "count": 1}])
             check(error_of(lambda: ecs1.list_clusters()) in ("ConnectionClosedError", "ProtocolError", "ReadTimeoutError", "EndpointConnectionError"),
                   f"reset: {error_of(lambda: ecs1.list_clusters())}")
-            err = error_of(lambda: ecs1.register_task_definition(family=f"{p}-lost", containerDefinitions=[{"name": "a", "image": "busybox"}]))
+            err = error_of(lambda: ecs1.register_task_definition(family=f"{p}-lost", containerDefinitions=[{"name": "a", "image": "busybox", "memory": 128}]))
             check(err in ("ConnectionClosedError", "ProtocolError"), f"lost response: {err}")
             rev = ecs.describe_task_definition(taskDefinition=f"{p}-lost")["taskDefinition"]["revision"]
             check(rev == 1, f"the lost request was applied: revision {rev}")
-            again = ecs1.register_task_definition(family=f"{p}-lost", containerDefinitions=[{"name": "a", "image": "busybox"}])
+            again = ecs1.register_task_definition(family=f"{p}-lost", containerDefinitions=[{"name": "a", "image": "busybox", "memory": 128}])
             check(again["taskDefinition"]["revision"] == 2, "count 1: the next one answers")
         finally:
             no_faults()
