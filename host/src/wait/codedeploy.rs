@@ -66,7 +66,7 @@ pub async fn wait_deployment(aws: &Aws, cluster: &str, service: &str, id: &str, 
         }
         tokio::select! {
             _ = tokio::time::sleep(poll_interval(start.elapsed()).min(deadline - now)) => {}
-            _ = tokio::signal::ctrl_c() => {
+            _ = crate::interrupt::interrupted() => {
                 return Err(Interrupted(format!("interrupted; CodeDeploy deployment {id} goes on ({status}). Resume watching with `cortado wait`.")).into());
             }
         }

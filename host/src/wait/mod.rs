@@ -77,6 +77,10 @@ pub async fn wait_ecs(client: &aws_sdk_ecs::Client, watch: Watch, reporter: &dyn
         pause(poll.unwrap_or(Duration::from_secs(1)).min(timeout), "waiting for the first poll").await?;
     }
     let mut target = id;
+    crate::interrupt::set_hint(format!(
+        "interrupted; ECS goes on with deployment {}. Resume watching with `cortado wait`, or roll back with `cortado rollback`.",
+        target.as_deref().unwrap_or("(the current one)")
+    ));
     let mut last_summary: String;
     let mut outage = Outage::default();
     let mut polls_of_target = 0u32;
@@ -297,7 +301,7 @@ fn deployments_key(deployments: &[Value]) -> String {
 pub async fn pause(d: Duration, in_flight: &str) -> Result<()> {
     tokio::select! {
         _ = tokio::time::sleep(d) => Ok(()),
-        _ = tokio::signal::ctrl_c() => Err(Interrupted(format!(
+        _ = crate::interrupt::interrupted() => Err(Interrupted(format!(
             "interrupted; ECS goes on with {in_flight}. Resume watching with `cortado wait`, or roll back with `cortado rollback`."
         )).into()),
     }

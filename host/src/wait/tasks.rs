@@ -115,7 +115,7 @@ pub async fn wait(
     loop {
         tokio::select! {
             _ = tokio::time::sleep(fixed.unwrap_or_else(|| super::poll_interval(start.elapsed()))) => {}
-            _ = tokio::signal::ctrl_c() => bail!("interrupted; the task keeps running: {}", arns.join(" ")),
+            _ = crate::interrupt::interrupted() => bail!("interrupted; the task keeps running: {}", arns.join(" ")),
         }
         let (tasks, failures) = match task::describe_tasks(client, cluster, arns).await {
             Ok(r) => {
