@@ -46,7 +46,14 @@ pub async fn create_service(ecs: &aws_sdk_ecs::Client, body: &Value) -> Result<V
 pub async fn update_service(ecs: &aws_sdk_ecs::Client, body: &Value) -> Result<Value> {
     let name = body.get("service").and_then(Value::as_str).unwrap_or_default().to_owned();
     let raw = RawJson::with_body(body);
-    ecs.update_service().service(&name).customize().config_override(once()).interceptor(raw.clone()).send().await.sdk_context(|| format!("updating service {name}"))?;
+    ecs.update_service()
+        .service(&name)
+        .customize()
+        .config_override(once())
+        .interceptor(raw.clone())
+        .send()
+        .await
+        .sdk_context(|| format!("updating service {name}"))?;
     raw.response_json()?.get("service").cloned().context("UpdateService returned no service")
 }
 

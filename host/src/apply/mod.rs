@@ -111,7 +111,9 @@ impl<'a> Apply<'a> {
         let r = calls::register_scalable_target(self.aws, &resource, None, None, Some(false)).await;
         match &r {
             Ok(()) => self.progress.info(&format!("auto scaling of {resource} resumed: the deploy failed before its rollout started")),
-            Err(e) => self.progress.info(&format!("auto scaling of {resource} stays SUSPENDED (resuming it failed: {e:#}); resume it with `cortado scale --resume-auto-scaling`")),
+            Err(e) => self
+                .progress
+                .info(&format!("auto scaling of {resource} stays SUSPENDED (resuming it failed: {e:#}); resume it with `cortado scale --resume-auto-scaling`")),
         }
         self.applied.done.push(json!({
             "operation": "application-autoscaling:RegisterScalableTarget",

@@ -91,10 +91,7 @@ pub async fn update(client: &aws_sdk_ecs::Client, body: &Value, before: Option<&
                     if let Some(sv) = now {
                         let primary = super::primary_deployment(&sv);
                         if primary.is_some() && primary.as_deref() != before {
-                            p.info(&format!(
-                                "the answer to UpdateService was lost; it had started deployment {}",
-                                primary.as_deref().unwrap_or("")
-                            ));
+                            p.info(&format!("the answer to UpdateService was lost; it had started deployment {}", primary.as_deref().unwrap_or("")));
                             return Ok(sv);
                         }
                     }
