@@ -205,6 +205,8 @@ fn a_lost_create_service_response_creates_one_service() {
     let created: Vec<&Value> = listed["serviceArns"].as_array().unwrap().iter().filter(|a| a.as_str().unwrap().ends_with("/created")).collect();
     assert_eq!(created.len(), 1, "{listed}");
     assert_eq!(service_deployments(&region, &cluster, "created"), 1, "one deployment\n{}", run.stderr);
+    let replayed = sim().log_in(&region).iter().filter(|c| c["action"] == "CreateService" && c["idempotent"] == "replayed").count();
+    assert_eq!(replayed, 1, "the retry after the lost answer was the same request (same clientToken)");
 }
 
 #[test]
