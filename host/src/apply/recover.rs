@@ -123,3 +123,24 @@ fn epoch_now() -> f64 {
 fn short(e: &anyhow::Error) -> String {
     AwsError::find(e).map(|a| a.code.clone().unwrap_or_else(|| a.message.clone())).unwrap_or_else(|| format!("{e:#}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::error::Fault;
+
+    fn err(fault: Fault) -> anyhow::Error {
+        anyhow::Error::new(AwsError { code: None, status: None, fault, message: "m".into() })
+    }
+
+    #[test]
+    fn what_a_failed_attempt_means() {
+        assert!(matches!(judge(err(Fault::Throttling), 1, 8), Next::Retry { check: false, .. }), "throttled: nothing applied");
+        assert!(matches!(judge(err(Fault::Server), 1, 8), Next::Retry { check: true, .. }), "5xx: maybe applied, look first");
+        assert!(matches!(judge(err(Fault::NoAnswer), 1, 8), Next::Retry { check: true, .. }), "reset: maybe applied");
+        assert!(matches!(judge(err(Fault::Refused), 1, 8), Next::Fail(_)), "refused: no retry");
+        assert!(matches!(judge(err(Fault::Throttling), 8, 8), Next::Fail(_)), "out of attempts");
+        assert!(matches!(judge(anyhow::anyhow!("not AWS"), 1, 8), Next::Fail(_)));
+        assert_eq!((backoff(1), backoff(2), backoff(3), backoff(9)), (Duration::from_secs(1), Duration::from_secs(2), Duration::from_secs(4), Duration::from_secs(5)));
+    }
+}
