@@ -141,6 +141,9 @@ mod tests {
         assert!(matches!(judge(err(Fault::Refused), 1, 8), Next::Fail(_)), "refused: no retry");
         assert!(matches!(judge(err(Fault::Throttling), 8, 8), Next::Fail(_)), "out of attempts");
         assert!(matches!(judge(anyhow::anyhow!("not AWS"), 1, 8), Next::Fail(_)));
-        assert_eq!((backoff(1), backoff(2), backoff(3), backoff(9)), (Duration::from_secs(1), Duration::from_secs(2), Duration::from_secs(4), Duration::from_secs(5)));
+        assert_eq!(
+            (backoff(1), backoff(2), backoff(3), backoff(9)),
+            (Duration::from_secs(1), Duration::from_secs(2), Duration::from_secs(4), Duration::from_secs(5))
+        );
     }
 }
