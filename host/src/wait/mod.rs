@@ -266,7 +266,7 @@ impl Outage {
         }
         // A poll cut short by the deadline says nothing new: keep the error AWS gave before it.
         let cut = err.chain().any(|e| e.is::<tokio::time::error::Elapsed>());
-        if !(cut && !self.last.is_empty()) {
+        if !cut || self.last.is_empty() {
             self.last = format!("{err:#}");
         }
         if self.failures == 0 {
