@@ -358,3 +358,13 @@ fn a_stale_describe_services_right_after_the_update_is_tolerated() {
     let primary = service(&region, &cluster, &svc)["deployments"][0].clone();
     assert_eq!(primary["rolloutState"], "COMPLETED", "{primary}");
 }
+
+/// The simulator's own end-to-end check (tests/sim/selftest.py), fault injection and client
+/// tokens included: the shapes the tests above rely on (throttling per protocol, RST, lost
+/// answers applied, seeded reproduction, stale reads, token replay).
+#[test]
+fn the_simulator_selftest_passes() {
+    let out = std::process::Command::new(cortado_e2e::python()).arg(cortado_e2e::repo_root().join("tests/sim/selftest.py")).output().expect("run selftest.py");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success() && text.contains(" 0 failed"), "{text}");
+}
