@@ -242,6 +242,7 @@ fn describe_services_failing_after_the_update_ends_the_wait_naming_the_outage() 
     let (run, took) = deploy(&p, &["deploy", "--timeout", "15s"]);
     sim().clear_faults(&region);
     run.expect_code(1);
+    eprintln!("outage after {took:?}: {}", run.stderr.lines().last().unwrap_or_default());
     assert!(took < Duration::from_secs(25), "within the timeout + 10 s: {took:?}");
     assert!(run.stderr.contains("has not answered") && run.stderr.contains("ServiceUnavailable"), "{}", run.stderr);
 }
@@ -287,6 +288,7 @@ fn auto_scaling_suspended_by_a_deploy_that_fails_before_its_rollout_is_resumed()
     let (cluster, svc, _) = names(&seed);
     let resource = format!("service/{cluster}/{svc}");
     with_image(&p, &seed, "v2");
+    p.write("cortado.yml", &format!("{}audit_log: audit.jsonl\n", p.read("cortado.yml")));
     sim().faults(&region, SEED, json!([{"service": "ecs", "operation": "UpdateService", "kind": "500"}]));
     let run = p.run(&["deploy", "--suspend-auto-scaling"], &[("AWS_MAX_ATTEMPTS", "2")]);
     sim().clear_faults(&region);
@@ -298,6 +300,12 @@ fn auto_scaling_suspended_by_a_deploy_that_fails_before_its_rollout_is_resumed()
     assert!(s["DynamicScalingInSuspended"] != json!(true) && s["DynamicScalingOutSuspended"] != json!(true), "still suspended: {t}");
     let calls = sim().calls_in(&region);
     assert_eq!(calls.iter().filter(|c| c.ends_with(":RegisterScalableTarget")).count(), 2, "suspend, then resume: {calls:?}");
+    let audit = p.read("audit.jsonl");
+    let outcome = audit.lines().last().unwrap_or_default();
+    assert!(
+        outcome.contains("resume (compensation: the deploy failed before its rollout)") && outcome.contains("\"failed\""),
+        "the outcome record says what changed: {outcome}"
+    );
 }
 
 #[test]
@@ -308,6 +316,7 @@ fn a_failed_tag_change_does_not_abandon_the_wait() {
     let mut sv = service_definition(&seed);
     sv["tags"] = json!([{"key": "team", "value": "payments"}]);
     p.write("ecs-service-def.json", &serde_json::to_string_pretty(&sv).unwrap());
+    p.write("cortado.yml", &format!("{}audit_log: audit.jsonl\n", p.read("cortado.yml")));
     sim().faults(&region, SEED, json!([{"service": "ecs", "operation": "TagResource", "kind": "500"}]));
     let run = p.run(&["deploy"], &[("AWS_MAX_ATTEMPTS", "2")]);
     sim().clear_faults(&region);
@@ -319,6 +328,9 @@ fn a_failed_tag_change_does_not_abandon_the_wait() {
     let calls = sim().calls_in(&region);
     let tag_at = calls.iter().position(|c| c == "ecs:TagResource").expect("TagResource called");
     assert!(calls[tag_at..].iter().any(|c| c == "ecs:DescribeServices"), "no poll after the tag failure: {calls:?}");
+    let audit = p.read("audit.jsonl");
+    let outcome = audit.lines().last().unwrap_or_default();
+    assert!(outcome.contains("tag_failures") && outcome.contains("tagging"), "the outcome record names the tag failure: {outcome}");
 }
 
 #[test]
