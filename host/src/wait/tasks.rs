@@ -112,6 +112,7 @@ pub async fn wait(
     let start = Instant::now();
     let mut last: Vec<String> = vec![String::new(); arns.len()];
     let mut outage = super::Outage::default();
+    crate::interrupt::set_hint(format!("interrupted; the task keeps running: {}", arns.join(" ")));
     loop {
         tokio::select! {
             _ = tokio::time::sleep(fixed.unwrap_or_else(|| super::poll_interval(start.elapsed()))) => {}
