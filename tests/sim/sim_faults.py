@@ -29,6 +29,9 @@ KINDS = ("throttle", "500", "503", "reset", "latency", "lost_response", "stale_d
 # answer DescribeServices with the service as it was.
 _STALE_TRIGGERS = ("UpdateService", "CreateService")
 _TOKEN_OPERATIONS = ("RunTask", "CreateService")
+# Kinds that combine with one other fault on the same call (a lost answer to an update that also
+# arms a stale read, say).
+_COMBINABLE = ("latency", "stale_describe")
 
 
 class Rule:
@@ -87,7 +90,7 @@ class Profile:
         self.seen_ok: set[str] = set()
 
     def draw(self, service: str, operation: str, region: str) -> list[Rule]:
-        """The rules that fire for this call (at most one that is not latency, first wins)."""
+        """The rules that fire for this call (at most one that is not latency or stale_describe, first wins)."""
         n = self.calls.get((service, operation), 0)
         self.calls[(service, operation)] = n + 1
         fired: list[Rule] = []
@@ -95,13 +98,13 @@ class Profile:
         for rule in self.rules:
             if not rule.matches(service, operation, region) or (rule.after and rule.after not in self.seen_ok):
                 continue
-            if rule.kind != "latency" and blocking:
+            if rule.kind not in _COMBINABLE and blocking:
                 continue
             rng = random.Random(f"{self.seed}|{service}|{operation}|{n}|{rule.index}")
             if rng.random() < rule.probability:
                 rule.fired += 1
                 fired.append(rule)
-                blocking = blocking or rule.kind != "latency"
+                blocking = blocking or rule.kind not in _COMBINABLE
         return fired
 
 
@@ -269,7 +272,8 @@ def handle(app: Callable[..., Iterable[bytes]], environ: dict[str, Any], start_r
     service, op, region, account = entry["service"], entry["action"], entry["region"], entry["account"]
     fired = FAULTS.draw(service, op, region) if FAULTS.profiles else []
     latency = sum(r.latency_ms for r in fired if r.kind == "latency")
-    fault = next((r.kind for r in fired if r.kind != "latency"), None)
+    fault = next((r.kind for r in fired if r.kind not in _COMBINABLE), None)
+    stale = any(r.kind == "stale_describe" for r in fired)
     if latency:
         entry["latencyMs"] = latency
         time.sleep(latency / 1000.0)
@@ -344,7 +348,7 @@ def handle(app: Callable[..., Iterable[bytes]], environ: dict[str, Any], start_r
     if ok and token_key is not None:
         with FAULTS.lock:
             FAULTS.tokens[token_key] = (_canonical(req), (status, headers, data))
-    if ok and fault == "stale_describe":
+    if ok and stale:
         name = req.get("service") if op == "UpdateService" else req.get("serviceName")
         if name:
             entry["armed"] = "stale_describe"

@@ -191,6 +191,26 @@ fn a_lost_update_service_response_starts_one_deployment() {
 }
 
 #[test]
+fn a_lost_forced_update_followed_by_a_stale_read_starts_one_deployment() {
+    let (p, region, seed) = project("flostupdstale");
+    let (cluster, svc, _) = names(&seed);
+    let before = service_deployments(&region, &cluster, &svc);
+    sim().faults(
+        &region,
+        SEED,
+        json!([
+            {"service": "ecs", "operation": "UpdateService", "kind": "lost_response", "count": 1},
+            {"service": "ecs", "operation": "UpdateService", "kind": "stale_describe", "count": 1}
+        ]),
+    );
+    let (run, _) = deploy(&p, &["refresh"]);
+    sim().clear_faults(&region);
+    run.expect_code(0);
+    assert_eq!((faulted(&region, Some("lost_response")), faulted(&region, Some("stale_describe"))), (1, 1));
+    assert_eq!(service_deployments(&region, &cluster, &svc), before + 1, "one deployment, not two\n{}{}", run.stdout, run.stderr);
+}
+
+#[test]
 fn a_lost_create_service_response_creates_one_service() {
     let (p, region, seed) = project("flostcreate");
     let (cluster, svc, _) = names(&seed);

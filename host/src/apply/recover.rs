@@ -74,6 +74,7 @@ pub async fn register(client: &aws_sdk_ecs::Client, body: &Value, max: u32, p: &
 pub async fn update(client: &aws_sdk_ecs::Client, body: &Value, before: Option<&str>, max: u32, p: &dyn Progress) -> Result<Value> {
     let cluster = body.get("cluster").and_then(Value::as_str).unwrap_or("default").to_owned();
     let service = body.get("service").and_then(Value::as_str).unwrap_or_default().to_owned();
+    let forced = body.get("forceNewDeployment").and_then(Value::as_bool) == Some(true);
     let mut attempt = 0;
     loop {
         attempt += 1;
@@ -84,17 +85,10 @@ pub async fn update(client: &aws_sdk_ecs::Client, body: &Value, before: Option<&
         let error = match judge(err, attempt, max) {
             Next::Fail(e) => return Err(e),
             Next::Retry { check, error } => {
-                if check {
-                    let now = ecs::describe_service(client, &cluster, &service)
-                        .await
-                        .context("the answer to UpdateService was lost, and whether it was applied could not be read")?;
-                    if let Some(sv) = now {
-                        let primary = super::primary_deployment(&sv);
-                        if primary.is_some() && primary.as_deref() != before {
-                            p.info(&format!("the answer to UpdateService was lost; it had started deployment {}", primary.as_deref().unwrap_or("")));
-                            return Ok(sv);
-                        }
-                    }
+                if check && let Some(sv) = started_deployment(client, &cluster, &service, before, forced).await? {
+                    let primary = super::primary_deployment(&sv).unwrap_or_default();
+                    p.info(&format!("the answer to UpdateService was lost; it had started deployment {primary}"));
+                    return Ok(sv);
                 }
                 error
             }
@@ -102,6 +96,29 @@ pub async fn update(client: &aws_sdk_ecs::Client, body: &Value, before: Option<&
         p.info(&format!("UpdateService failed ({}); retrying", short(&error)));
         tokio::time::sleep(backoff(attempt)).await;
     }
+}
+
+/// The service, when its PRIMARY deployment is not `before` (the lost update started it). A forced
+/// update sent again would start a second deployment, so a read that still shows `before` (it may
+/// be stale: eventual consistency) is repeated once, a second later, before concluding it was not
+/// applied. Without force, sending the same update again starts nothing new.
+async fn started_deployment(client: &aws_sdk_ecs::Client, cluster: &str, service: &str, before: Option<&str>, forced: bool) -> Result<Option<Value>> {
+    let reads = if forced { 2 } else { 1 };
+    for read in 0..reads {
+        if read > 0 {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        let now = ecs::describe_service(client, cluster, service)
+            .await
+            .context("the answer to UpdateService was lost, and whether it was applied could not be read")?;
+        if let Some(sv) = now {
+            let primary = super::primary_deployment(&sv);
+            if primary.is_some() && primary.as_deref() != before {
+                return Ok(Some(sv));
+            }
+        }
+    }
+    Ok(None)
 }
 
 /// The family's newest ACTIVE revision when it has `body` and was registered since `started`
