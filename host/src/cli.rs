@@ -797,7 +797,20 @@ pub fn main() -> i32 {
     if globals.log_format.as_deref() == Some("json") {
         json_output_for_log_format(&mut command);
     }
-    let result: Result<()> = runtime.block_on(dispatch(command, globals, env));
+    // One Ctrl-C listener for the whole command: it stops at once, saying how to resume. `exec`
+    // hands Ctrl-C to the session instead.
+    let interruptible = !matches!(command, Command::Exec(_));
+    let result: Result<()> = runtime.block_on(async move {
+        if !interruptible {
+            return dispatch(command, globals, env).await;
+        }
+        crate::interrupt::install();
+        tokio::select! {
+            biased;
+            r = dispatch(command, globals, env) => r,
+            _ = crate::interrupt::interrupted() => Err(crate::interrupt::Interrupted(crate::interrupt::hint()).into()),
+        }
+    });
     match result {
         Ok(()) => crate::error::EXIT_OK,
         Err(err) if err.is::<crate::error::DiffFound>() => crate::error::EXIT_FAILURE,

@@ -18,6 +18,7 @@ pub mod env;
 pub mod error;
 pub mod functions;
 pub mod gate;
+pub mod interrupt;
 pub mod jsonnet;
 pub mod output;
 pub mod plan;

@@ -36,6 +36,7 @@ from werkzeug.serving import make_server  # noqa: E402
 import sim_codedeploy  # noqa: E402
 import sim_deployments  # noqa: E402
 import sim_ecs  # noqa: E402
+import sim_faults  # noqa: E402
 import sim_seed  # noqa: E402
 from sim_common import CLOCK  # noqa: E402
 
@@ -46,7 +47,8 @@ WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
 class CallLog:
-    """Every AWS request the server received: service (signing name), action, region, account."""
+    """Every AWS request the server received: service (signing name), action, region, account, and
+    the fault injected into it (`fault`, `latencyMs`, `armed`, `idempotent`; see sim_faults.py)."""
 
     def __init__(self) -> None:
         self.calls: list[dict[str, str]] = []
@@ -122,7 +124,7 @@ class Middleware:
         entry = None if path.startswith("/moto-api") else CALLS.record(environ)
         CALLS.current.entry = entry
         try:
-            result = self.app(environ, start_response)
+            result = sim_faults.handle(self.app, environ, start_response, entry)
         finally:
             CALLS.current.entry = None
         if entry is not None and not entry["action"]:
@@ -148,6 +150,13 @@ class Middleware:
                 if method == "POST":
                     CLOCK.configure(body.get("progress"), body.get("stepSeconds"), body.get("minuteSteps"))
                 status, payload = 200, CLOCK.as_dict()
+            elif name == "faults" and method == "POST":
+                status, payload = 200, sim_faults.FAULTS.configure(body)
+            elif name == "faults" and method == "GET":
+                status, payload = 200, sim_faults.FAULTS.as_dict()
+            elif name == "faults" and method == "DELETE":
+                region = (parse_qs(environ.get("QUERY_STRING", "")).get("region") or [body.get("region")])[0]
+                status, payload = 200, sim_faults.FAULTS.clear(region)
             elif name == "health":
                 status, payload = 200, {"status": "ok"}
             else:

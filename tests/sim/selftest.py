@@ -393,6 +393,107 @@ def main() -> int:
         finally:
             sim.control("POST", "/_cortado/config", {"progress": "poll", "stepSeconds": 1.0})
 
+    # --- fault injection (sim_faults.py) ---
+    from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConnectionError
+
+    def faults(rules: list[dict[str, Any]], seed: int = 7) -> None:
+        sim.control("POST", "/_cortado/faults", {"seed": seed, "region": "us-east-1", "rules": rules})
+
+    def no_faults() -> None:
+        sim.control("DELETE", "/_cortado/faults?region=us-east-1")
+
+    def once(service: str, region: str = "us-east-1") -> Any:
+        """A client that never retries, so each fault shows."""
+        return boto3.client(service, region_name=region, endpoint_url=sim.url, aws_access_key_id="testing",
+                            aws_secret_access_key="testing", config=Config(retries={"total_max_attempts": 1}))
+
+    ecs1 = once("ecs")
+
+    def error_of(fn: Callable[[], Any]) -> Any:
+        try:
+            fn()
+        except ClientError as e:
+            return (e.response["Error"]["Code"], e.response["ResponseMetadata"]["HTTPStatusCode"])
+        except Exception as e:  # noqa: BLE001 - the connection errors are what is tested
+            return type(e).__name__
+        return None
+
+    @case("faults: throttle/500/503 in each protocol's shape, recorded in the call log")
+    def _() -> None:
+        try:
+            sim.control("DELETE", "/_cortado/calls")
+            faults([{"service": "ecs", "kind": "throttle", "probability": 1}, {"service": "sts", "kind": "throttle"},
+                    {"service": "ssm", "kind": "500"}, {"service": "ecr", "kind": "503"}])
+            check(error_of(lambda: ecs1.describe_services(cluster=p, services=[p])) == ("ThrottlingException", 400), "ecs throttle")
+            check(error_of(lambda: once("sts").get_caller_identity()) == ("Throttling", 400), "sts (query) throttle")
+            check(error_of(lambda: once("ssm").get_parameter(Name=f"/{p}/db/host")) == ("ServerException", 500), "ssm 500")
+            check(error_of(lambda: once("ecr").describe_repositories()) == ("ServiceUnavailableException", 503), "ecr 503")
+            check(error_of(lambda: once("sts", "eu-west-1").get_caller_identity()) is None, "another region is untouched")
+            calls = sim.control("GET", "/_cortado/calls")["calls"]
+            check([c.get("fault") for c in calls] == ["throttle", "throttle", "500", "503", None], f"log {calls}")
+        finally:
+            no_faults()
+
+    @case("faults: reset is a TCP RST; lost_response applies the request, then drops the connection")
+    def _() -> None:
+        try:
+            faults([{"service": "ecs", "operation": "ListClusters", "kind": "reset"},
+                    {"service": "ecs", "operation": "RegisterTaskDefinition", "kind": "lost_response", "count": 1}])
+            check(error_of(lambda: ecs1.list_clusters()) in ("ConnectionClosedError", "ProtocolError", "ReadTimeoutError", "EndpointConnectionError"),
+                  f"reset: {error_of(lambda: ecs1.list_clusters())}")
+            err = error_of(lambda: ecs1.register_task_definition(family=f"{p}-lost", containerDefinitions=[{"name": "a", "image": "busybox", "memory": 128}]))
+            check(err in ("ConnectionClosedError", "ProtocolError"), f"lost response: {err}")
+            rev = ecs.describe_task_definition(taskDefinition=f"{p}-lost")["taskDefinition"]["revision"]
+            check(rev == 1, f"the lost request was applied: revision {rev}")
+            again = ecs1.register_task_definition(family=f"{p}-lost", containerDefinitions=[{"name": "a", "image": "busybox", "memory": 128}])
+            check(again["taskDefinition"]["revision"] == 2, "count 1: the next one answers")
+        finally:
+            no_faults()
+
+    @case("faults: latency, seeded probability reproduces, DELETE clears")
+    def _() -> None:
+        try:
+            faults([{"service": "ecs", "operation": "ListClusters", "kind": "latency", "latency_ms": 300}])
+            t = time.monotonic()
+            ecs1.list_clusters()
+            check(time.monotonic() - t >= 0.3, "latency")
+
+            def pattern(seed: int) -> list[Any]:
+                faults([{"service": "ecs", "operation": "ListClusters", "kind": "throttle", "probability": 0.3}], seed)
+                return [error_of(lambda: ecs1.list_clusters()) is not None for _ in range(40)]
+
+            a, b, c = pattern(1), pattern(1), pattern(2)
+            check(a == b and a != c and 4 <= sum(a) <= 20, f"seeded: {sum(a)} {sum(c)}")
+            no_faults()
+            check(sim.control("GET", "/_cortado/faults") == {"profiles": []}, "cleared")
+            check(all(error_of(lambda: ecs1.list_clusters()) is None for _ in range(5)), "no faults after DELETE")
+        finally:
+            no_faults()
+
+    @case("faults: stale DescribeServices once after UpdateService; clientToken replays RunTask and CreateService")
+    def _() -> None:
+        try:
+            before = ecs.describe_services(cluster=p, services=[p])["services"][0]
+            faults([{"service": "ecs", "kind": "stale_describe"}])
+            ecs.update_service(cluster=p, service=p, forceNewDeployment=True)
+            stale = ecs.describe_services(cluster=p, services=[p])["services"][0]
+            check([d["id"] for d in stale["deployments"]] == [d["id"] for d in before["deployments"]], "stale view")
+            fresh = ecs.describe_services(cluster=p, services=[p])["services"][0]
+            check(len(fresh["deployments"]) == 2 or primary(fresh)["id"] != primary(before)["id"], "fresh view")
+            no_faults()
+            poll_service(ecs, p, p, lambda s: primary(s)["rolloutState"] == "COMPLETED" and len(s["deployments"]) == 1)
+            td = register("busybox:latest", family=f"{p}-tok")
+            net = seed_a["ecs"]["networkConfiguration"]
+            run = lambda tok, **kw: ecs.run_task(cluster=p, taskDefinition=td, launchType="FARGATE", networkConfiguration=net, clientToken=tok, **kw)
+            t1, t2 = run("tok-1")["tasks"][0], run("tok-1")["tasks"][0]
+            check(t1["taskArn"] == t2["taskArn"], "same token, same task")
+            check(run("tok-2")["tasks"][0]["taskArn"] != t1["taskArn"], "another token, another task")
+            check(error_of(lambda: run("tok-1", count=2)) == ("InvalidParameterException", 400), "same token, other params")
+            mk = lambda: ecs.create_service(cluster=p, serviceName=f"{p}-tok", taskDefinition=td, desiredCount=0, clientToken="svc-1")
+            check(mk()["service"]["serviceArn"] == mk()["service"]["serviceArn"], "CreateService replayed")
+        finally:
+            no_faults()
+
     @case("/_cortado/calls records calls (seed excluded) and can be cleared")
     def _() -> None:
         sim.control("DELETE", "/_cortado/calls")

@@ -83,6 +83,29 @@ impl Sim {
         serde_json::from_str(&text).expect("seed response is JSON")
     }
 
+    /// Sets the fault profile of `region` (`tests/sim/README.md`, Fault injection): `rules` is the
+    /// list of rules, `seed` makes the faults reproduce.
+    pub fn faults(&self, region: &str, seed: u64, rules: Value) {
+        let body = serde_json::json!({"seed": seed, "region": region, "rules": rules});
+        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+        let mut resp = agent.post(&format!("{}/_cortado/faults", self.url)).send_json(&body).expect("set faults");
+        let status = resp.status();
+        let text = resp.body_mut().read_to_string().expect("faults response body");
+        assert!(status.is_success(), "setting faults for {region} failed with {status}: {text}");
+    }
+
+    /// Removes `region`'s fault profile.
+    pub fn clear_faults(&self, region: &str) {
+        ureq::delete(&format!("{}/_cortado/faults?region={region}", self.url)).call().expect("clear faults");
+    }
+
+    /// The call log entries of `region`, whole (with `fault`, `latencyMs`, `idempotent`).
+    pub fn log_in(&self, region: &str) -> Vec<Value> {
+        let mut resp = ureq::post(&format!("{}/_cortado/calls", self.url)).send_empty().expect("read the call log");
+        let v: Value = resp.body_mut().read_json().expect("call log is JSON");
+        v["calls"].as_array().into_iter().flatten().filter(|c| c["region"].as_str() == Some(region)).cloned().collect()
+    }
+
     /// Every AWS request the simulator received in `region`, as `service:Action` strings.
     pub fn calls_in(&self, region: &str) -> Vec<String> {
         let mut resp = ureq::post(&format!("{}/_cortado/calls", self.url)).send_empty().expect("read the call log");

@@ -65,6 +65,7 @@ const RANKS: &[(&str, u32)] = &[
     ("error", 0),
     ("style", 0),
     ("progress", 0),
+    ("interrupt", 0),
     ("env", 1),
     ("template", 1),
     ("jsonnet", 1),

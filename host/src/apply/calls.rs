@@ -10,8 +10,14 @@ use serde_json::{Value, json};
 use crate::aws::raw::RawJson;
 use crate::aws::{Aws, SdkContext, describe_error};
 
-/// RegisterTaskDefinition with the definition sent as JSON, untouched. Returns the registered
-/// `taskDefinition` object.
+/// One attempt, no SDK retry: for the calls that ECS would apply twice when sent twice
+/// (`recover` retries them, after looking whether a failed attempt took effect).
+fn once() -> aws_sdk_ecs::config::Builder {
+    aws_sdk_ecs::config::Builder::default().retry_config(aws_config::retry::RetryConfig::disabled())
+}
+
+/// RegisterTaskDefinition with the definition sent as JSON, untouched, in one attempt (see
+/// `recover::register`). Returns the registered `taskDefinition` object.
 pub async fn register_task_definition(ecs: &aws_sdk_ecs::Client, td: &Value) -> Result<Value> {
     let family = crate::definitions::family(td).unwrap_or_default().to_owned();
     let raw = RawJson::with_body(td);
@@ -19,6 +25,7 @@ pub async fn register_task_definition(ecs: &aws_sdk_ecs::Client, td: &Value) -> 
         .family(&family)
         .set_container_definitions(Some(vec![]))
         .customize()
+        .config_override(once())
         .interceptor(raw.clone())
         .send()
         .await
@@ -34,11 +41,19 @@ pub async fn create_service(ecs: &aws_sdk_ecs::Client, body: &Value) -> Result<V
     raw.response_json()?.get("service").cloned().context("CreateService returned no service")
 }
 
-/// UpdateService with a JSON body (one call carries attributes, task definition, count and force).
+/// UpdateService with a JSON body (one call carries attributes, task definition, count and force),
+/// in one attempt (see `recover::update`).
 pub async fn update_service(ecs: &aws_sdk_ecs::Client, body: &Value) -> Result<Value> {
     let name = body.get("service").and_then(Value::as_str).unwrap_or_default().to_owned();
     let raw = RawJson::with_body(body);
-    ecs.update_service().service(&name).customize().interceptor(raw.clone()).send().await.sdk_context(|| format!("updating service {name}"))?;
+    ecs.update_service()
+        .service(&name)
+        .customize()
+        .config_override(once())
+        .interceptor(raw.clone())
+        .send()
+        .await
+        .sdk_context(|| format!("updating service {name}"))?;
     raw.response_json()?.get("service").cloned().context("UpdateService returned no service")
 }
 

@@ -4,6 +4,7 @@
 //! chains the outcome record (what changed, the result, the error) to the gate's decision.
 
 mod calls;
+mod recover;
 
 use std::time::Duration;
 
@@ -34,8 +35,13 @@ pub struct Applied {
     pub session: Option<Value>,
     /// `verify --put-logs`: per log group (`group@region`), Ok or the error.
     pub log_writes: Vec<(String, Result<(), String>)>,
-    /// `{operation, resource, ok}` for every step performed.
+    /// `{operation, resource, ok}` for every step performed (and every compensation).
     pub done: Vec<Value>,
+    /// Tag changes that failed: reported after the wait, which they do not stop.
+    pub tag_failures: Vec<String>,
+    /// The scalable target this apply suspended (it was not suspended before): resumed when the
+    /// deploy fails before its rollout starts.
+    pub suspended: Option<String>,
 }
 
 /// One apply of one plan: [`Apply::run`] the steps, wait (outside), [`Apply::run_after_wait`],
@@ -69,13 +75,51 @@ impl<'a> Apply<'a> {
         self
     }
 
-    /// Performs the plan's steps in order, stopping at the first failure.
+    /// Performs the plan's steps in order, stopping at the first failure. A failure before the
+    /// rollout started resumes the auto scaling this apply suspended; a failed tag change does not
+    /// stop the steps (it is in [`Applied::tag_failures`]).
     pub async fn run(&mut self) -> Result<()> {
         pause_for_tests().await;
+        crate::interrupt::set_hint(format!(
+            "interrupted while applying the plan ({} step(s)); what was done is in the audit log's outcome record, and `cortado status` shows the service",
+            self.plan.steps.len()
+        ));
         for step in &self.plan.steps {
-            self.step(step).await?;
+            let r = self.step(step).await;
+            match (r, step) {
+                (Ok(()), _) => {}
+                (Err(e), Step::TagResource { .. } | Step::UntagResource { .. }) => {
+                    let msg = format!("{e:#}");
+                    self.progress.info(&format!("tags were not changed: {msg}"));
+                    self.applied.tag_failures.push(msg);
+                }
+                (Err(e), _) => {
+                    let rollout_started = self.applied.deployment_id.is_some() || self.applied.codedeploy_deployment.is_some();
+                    if !rollout_started {
+                        self.resume_auto_scaling().await;
+                    }
+                    return Err(e);
+                }
+            }
         }
         Ok(())
+    }
+
+    /// Resumes the scalable target this apply suspended, and says so (in the outcome record too).
+    async fn resume_auto_scaling(&mut self) {
+        let Some(resource) = self.applied.suspended.take() else { return };
+        let r = calls::register_scalable_target(self.aws, &resource, None, None, Some(false)).await;
+        match &r {
+            Ok(()) => self.progress.info(&format!("auto scaling of {resource} resumed: the deploy failed before its rollout started")),
+            Err(e) => self
+                .progress
+                .info(&format!("auto scaling of {resource} stays SUSPENDED (resuming it failed: {e:#}); resume it with `cortado scale --resume-auto-scaling`")),
+        }
+        self.applied.done.push(json!({
+            "operation": "application-autoscaling:RegisterScalableTarget",
+            "resource": format!("{resource} resume (compensation: the deploy failed before its rollout)"),
+            "ok": r.is_ok(),
+        }));
     }
 
     /// The steps that wait for the rollout (rollback deregisters what it left only then).
@@ -113,7 +157,7 @@ impl<'a> Apply<'a> {
         let p = self.progress;
         match step {
             Step::RegisterTaskDefinition { body } => {
-                let registered = calls::register_task_definition(&client, body).await?;
+                let registered = recover::register(&client, body, recover::max_attempts(&self.aws.sdk), p).await?;
                 let arn = registered.get("taskDefinitionArn").and_then(Value::as_str).context("RegisterTaskDefinition returned no ARN")?.to_owned();
                 p.info(&format!("registered task definition {}", ecs::short_task_definition(&arn)));
                 self.applied.registered = Some(arn);
@@ -146,7 +190,8 @@ impl<'a> Apply<'a> {
                 if let Some(a) = &arn {
                     body["taskDefinition"] = json!(a);
                 }
-                let updated = calls::update_service(&client, &body).await?;
+                let before = self.deployment_before(&client, &body).await?;
+                let updated = recover::update(&client, &body, before.as_deref(), recover::max_attempts(&self.aws.sdk), p).await?;
                 p.info(&update_message(&body, arn.as_deref()));
                 self.applied.deployment_id = primary_deployment(&updated);
                 self.applied.service = Some(updated);
@@ -180,7 +225,12 @@ impl<'a> Apply<'a> {
                 self.applied.session = Some(calls::start_session(self.aws, target, document, parameters).await?);
             }
             Step::RegisterScalableTarget { resource, min, max, suspend } => {
+                // Suspending what was running: remember it, to undo when the deploy fails early.
+                let was_running = if *suspend == Some(true) { self.scaling_was_running(resource).await } else { false };
                 calls::register_scalable_target(self.aws, resource, *min, *max, *suspend).await?;
+                if was_running {
+                    self.applied.suspended = Some(resource.clone());
+                }
                 p.info(&format!("auto scaling: {}", step.resource()));
             }
             Step::CreateDeployment { application, group, config, service, hooks, td, rollback_events } => {
@@ -221,6 +271,27 @@ impl<'a> Apply<'a> {
     }
 }
 
+impl Apply<'_> {
+    /// Whether the scalable target scales now (not suspended); false when that cannot be read.
+    async fn scaling_was_running(&self, resource: &str) -> bool {
+        let Some((cluster, service)) = resource.strip_prefix("service/").and_then(|r| r.split_once('/')) else { return false };
+        match crate::plan::autoscaling::scalable_targets(self.aws, cluster, service).await {
+            Ok((_, targets)) => targets.iter().any(|t| t.suspended_state().is_none_or(|s| s.dynamic_scaling_in_suspended() != Some(true))),
+            Err(_) => false,
+        }
+    }
+
+    /// The service's PRIMARY deployment before an UpdateService: from the plan's view, or read.
+    async fn deployment_before(&self, client: &aws_sdk_ecs::Client, body: &Value) -> Result<Option<String>> {
+        if let Some(sv) = self.plan.service_before.as_ref().filter(|sv| sv.get("deployments").is_some()) {
+            return Ok(primary_deployment(sv));
+        }
+        let cluster = body.get("cluster").and_then(Value::as_str).unwrap_or("default");
+        let service = body.get("service").and_then(Value::as_str).unwrap_or_default();
+        Ok(ecs::describe_service(client, cluster, service).await?.as_ref().and_then(primary_deployment))
+    }
+}
+
 impl Drop for Apply<'_> {
     /// A command that returned early (an error after some steps) still chains an outcome.
     fn drop(&mut self) {
@@ -239,6 +310,9 @@ fn outcome(applied: &Applied, result: &Result<()>) -> Map<String, Value> {
     m.insert("result".into(), json!(if result.is_ok() { "ok" } else { "failed" }));
     m.insert("error".into(), result.as_ref().err().map(|e| json!(format!("{e:#}"))).unwrap_or(Value::Null));
     m.insert("changed".into(), json!(applied.done));
+    if !applied.tag_failures.is_empty() {
+        m.insert("tag_failures".into(), json!(applied.tag_failures));
+    }
     m.insert("registered".into(), json!(applied.registered));
     m.insert("deployment_id".into(), json!(applied.deployment_id.clone().or_else(|| applied.codedeploy_deployment.clone())));
     let tasks: Vec<&str> = applied

@@ -9,16 +9,28 @@ use super::raw::RawJson;
 
 /// DescribeServices (with tags) for one service: its JSON, or None when missing or INACTIVE.
 pub async fn describe_service(ecs: &aws_sdk_ecs::Client, cluster: &str, service: &str) -> Result<Option<Value>> {
+    describe_service_with(ecs, cluster, service, None).await
+}
+
+/// SDK attempts of one poll of a wait. The wait retries failed polls itself, with its own back-off,
+/// and reports the outage with its error: eight SDK attempts inside one poll (~30 s) would hide an
+/// outage past a short deadline, with nothing to name but the deadline.
+pub const POLL_ATTEMPTS: u32 = 2;
+
+/// [`describe_service`] for a wait's poll: at most [`POLL_ATTEMPTS`] SDK attempts.
+pub async fn poll_service(ecs: &aws_sdk_ecs::Client, cluster: &str, service: &str) -> Result<Option<Value>> {
+    describe_service_with(ecs, cluster, service, Some(POLL_ATTEMPTS)).await
+}
+
+async fn describe_service_with(ecs: &aws_sdk_ecs::Client, cluster: &str, service: &str, attempts: Option<u32>) -> Result<Option<Value>> {
     let raw = RawJson::capture();
-    ecs.describe_services()
-        .cluster(cluster)
-        .services(service)
-        .include(ServiceField::Tags)
-        .customize()
-        .interceptor(raw.clone())
-        .send()
-        .await
-        .sdk_context(|| format!("describing service {service} in cluster {cluster}"))?;
+    let mut req = ecs.describe_services().cluster(cluster).services(service).include(ServiceField::Tags).customize();
+    if let Some(n) = attempts {
+        let configured = ecs.config().retry_config().map(|r| r.max_attempts()).unwrap_or(n);
+        let retry = aws_smithy_types::retry::RetryConfig::standard().with_max_attempts(n.min(configured).max(1));
+        req = req.config_override(aws_sdk_ecs::config::Builder::default().retry_config(retry));
+    }
+    req.interceptor(raw.clone()).send().await.sdk_context(|| format!("describing service {service} in cluster {cluster}"))?;
     let body = raw.response_json()?;
     let svc =
         body.get("services").and_then(Value::as_array).and_then(|s| s.iter().find(|s| s.get("status").and_then(Value::as_str) != Some("INACTIVE"))).cloned();

@@ -58,7 +58,15 @@ impl AwsError {
     }
 
     pub fn from_sdk<E: ProvideErrorMetadata + std::error::Error + 'static>(err: &SdkError<E, HttpResponse>) -> AwsError {
-        let message = super::describe_error(err);
+        let mut message = super::describe_error(err);
+        // An error the SDK does not model prints as `unhandled error (X): Error { code: .. }`:
+        // say it as a modelled one reads, `service error: X: message`.
+        if let SdkError::ServiceError(ctx) = err
+            && message.contains("unhandled error (")
+            && let Some(code) = ctx.err().code()
+        {
+            message = format!("service error: {code}: {}", ctx.err().message().unwrap_or(""));
+        }
         let (code, status, fault) = match err {
             SdkError::ServiceError(ctx) => {
                 let code = ctx.err().code().map(str::to_owned);

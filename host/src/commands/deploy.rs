@@ -69,6 +69,14 @@ pub async fn deploy(app: &App, opts: DeployOptions, change: Change) -> Result<()
             None => follow(app, &aws, &dp, &apply.applied, &change, &reporter, started).await,
         };
     }
+    if !apply.applied.tag_failures.is_empty() {
+        // Reported after the wait, which a tag failure does not abandon.
+        let msg = format!("the service's tags were not changed: {}", apply.applied.tag_failures.join("; "));
+        match &result {
+            Ok(()) => result = Err(anyhow::anyhow!("the rollout completed, but {msg}")),
+            Err(_) => reporter.info(&msg),
+        }
+    }
     let applied = apply.finish(&result)?;
     if let Err(e) = &result {
         let id = applied.deployment_id.or(applied.codedeploy_deployment);

@@ -17,6 +17,7 @@ pub async fn wait_deployment(aws: &Aws, cluster: &str, service: &str, id: &str, 
     let deadline = start + timeout;
     let mut last_status = String::new();
     let mut last_lifecycle = String::new();
+    crate::interrupt::set_hint(format!("interrupted; CodeDeploy deployment {id} goes on. Resume watching with `cortado wait`."));
     loop {
         let out = client.get_deployment().deployment_id(id).send().await.sdk_context(|| format!("reading CodeDeploy deployment {id}"))?;
         let info = out.deployment_info().context("GetDeployment returned nothing")?;
@@ -66,7 +67,7 @@ pub async fn wait_deployment(aws: &Aws, cluster: &str, service: &str, id: &str, 
         }
         tokio::select! {
             _ = tokio::time::sleep(poll_interval(start.elapsed()).min(deadline - now)) => {}
-            _ = tokio::signal::ctrl_c() => {
+            _ = crate::interrupt::interrupted() => {
                 return Err(Interrupted(format!("interrupted; CodeDeploy deployment {id} goes on ({status}). Resume watching with `cortado wait`.")).into());
             }
         }

@@ -143,6 +143,10 @@ impl Follow {
     }
 
     pub async fn next(&mut self, client: &aws_sdk_ecs::Client, reporter: &dyn Progress) -> Result<Event> {
+        crate::interrupt::set_hint(format!(
+            "interrupted; ECS goes on with service deployment {}. Resume watching with `cortado wait`, or roll back with `cortado rollback`.",
+            self.arn
+        ));
         loop {
             let found = sd::describe(client, std::slice::from_ref(&self.arn)).await?;
             self.calls += 1;

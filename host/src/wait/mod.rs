@@ -77,12 +77,17 @@ pub async fn wait_ecs(client: &aws_sdk_ecs::Client, watch: Watch, reporter: &dyn
         pause(poll.unwrap_or(Duration::from_secs(1)).min(timeout), "waiting for the first poll").await?;
     }
     let mut target = id;
+    crate::interrupt::set_hint(format!(
+        "interrupted; ECS goes on with deployment {}. Resume watching with `cortado wait`, or roll back with `cortado rollback`.",
+        target.as_deref().unwrap_or("(the current one)")
+    ));
     let mut last_summary: String;
     let mut outage = Outage::default();
     let mut polls_of_target = 0u32;
     loop {
         let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_secs(1));
-        let polled = tokio::time::timeout(left, ecs::describe_service(client, cluster, service)).await.map_err(anyhow::Error::from).and_then(|r| r);
+        outage.polling();
+        let polled = tokio::time::timeout(left, ecs::poll_service(client, cluster, service)).await.map_err(anyhow::Error::from).and_then(|r| r);
         calls += 1;
         let sv = match polled {
             Ok(sv) => {
@@ -248,20 +253,33 @@ pub struct Outage {
     since: Option<Instant>,
     failures: u32,
     last: String,
+    /// When the current poll started: an outage starts with the first poll that failed, not when
+    /// its retries gave up.
+    poll_started: Option<Instant>,
 }
 
 impl Outage {
+    /// A poll starts now.
+    pub fn polling(&mut self) {
+        self.poll_started = Some(Instant::now());
+    }
+
     /// A failed poll: Ok to try again after [`Outage::backoff`], Err to give up.
     pub fn failed(&mut self, err: anyhow::Error, reporter: &dyn Progress) -> Result<()> {
         if !crate::aws::error::is_transient(&err) {
             return Err(err);
         }
-        self.last = format!("{err:#}");
+        // A poll cut short by the deadline says nothing new: keep the error AWS gave before it.
+        let cut = err.chain().any(|e| e.is::<tokio::time::error::Elapsed>());
+        if !cut || self.last.is_empty() {
+            self.last = format!("{err:#}");
+        }
         if self.failures == 0 {
             reporter.info(&format!("a poll failed ({}); retrying with back-off", self.last));
         }
         self.failures += 1;
-        let since = *self.since.get_or_insert_with(Instant::now);
+        let started = self.poll_started.unwrap_or_else(Instant::now);
+        let since = *self.since.get_or_insert(started);
         if since.elapsed() >= SUSTAINED_OUTAGE {
             return Err(RolloutFailed(format!("giving up: a sustained outage, {}", self.summary())).into());
         }
@@ -302,7 +320,7 @@ fn deployments_key(deployments: &[Value]) -> String {
 pub async fn pause(d: Duration, in_flight: &str) -> Result<()> {
     tokio::select! {
         _ = tokio::time::sleep(d) => Ok(()),
-        _ = tokio::signal::ctrl_c() => Err(Interrupted(format!(
+        _ = crate::interrupt::interrupted() => Err(Interrupted(format!(
             "interrupted; ECS goes on with {in_flight}. Resume watching with `cortado wait`, or roll back with `cortado rollback`."
         )).into()),
     }

@@ -112,10 +112,11 @@ pub async fn wait(
     let start = Instant::now();
     let mut last: Vec<String> = vec![String::new(); arns.len()];
     let mut outage = super::Outage::default();
+    crate::interrupt::set_hint(format!("interrupted; the task keeps running: {}", arns.join(" ")));
     loop {
         tokio::select! {
             _ = tokio::time::sleep(fixed.unwrap_or_else(|| super::poll_interval(start.elapsed()))) => {}
-            _ = tokio::signal::ctrl_c() => bail!("interrupted; the task keeps running: {}", arns.join(" ")),
+            _ = crate::interrupt::interrupted() => bail!("interrupted; the task keeps running: {}", arns.join(" ")),
         }
         let (tasks, failures) = match task::describe_tasks(client, cluster, arns).await {
             Ok(r) => {
