@@ -42,6 +42,15 @@ pub struct Globals {
     /// Overrides the config's timeout (Go duration: 5m, 300s, 1h10m) [env: CORTADO_TIMEOUT]
     #[arg(long, global = true)]
     pub timeout: Option<String>,
+    /// Where decisions are recorded: a file, or s3://BUCKET/PREFIX/ (overrides the config's audit_log) [env: CORTADO_AUDIT_LOG]
+    #[arg(long = "audit-log", global = true, value_name = "FILE|S3URL")]
+    pub audit_log: Option<String>,
+    /// Wait this long for another deployer's lock (Go duration; default: fail at once) [env: CORTADO_LOCK_TIMEOUT]
+    #[arg(long = "lock-timeout", global = true, value_name = "DURATION")]
+    pub lock_timeout: Option<String>,
+    /// Wait for an IN_PROGRESS deployment this invocation did not start, instead of refusing
+    #[arg(long = "wait-for-others", global = true)]
+    pub wait_for_others: bool,
     /// Interactive selector (peco, fzf) for tasks and exec [env: CORTADO_FILTER_COMMAND]
     #[arg(long = "filter-command", global = true)]
     pub filter_command: Option<String>,
@@ -139,10 +148,13 @@ pub struct ManArgs {
 
 #[derive(Subcommand, Debug)]
 pub enum AuditCommand {
-    /// Check the hash chain; names the first record that was altered or removed
+    /// Check the hash chain; names the first record that was altered or removed (a file), or
+    /// every gap, edit, re-ordering, fork and open decision (s3://BUCKET/PREFIX/), with retention
     Verify {
-        /// The audit log (JSON lines), e.g. cortado-audit.jsonl
+        /// The audit log (JSON lines, e.g. cortado-audit.jsonl) or s3://BUCKET/PREFIX/
         file: PathBuf,
+        #[command(flatten)]
+        output: OutputArgs,
     },
 }
 
@@ -714,6 +726,9 @@ impl Globals {
             ext_code: self.ext_code.clone(),
             assume_role_arn: self.assume_role_arn.clone(),
             timeout: self.timeout.clone(),
+            audit_log: self.audit_log.clone(),
+            lock_timeout: self.lock_timeout.clone(),
+            wait_for_others: self.wait_for_others,
             filter_command: self.filter_command.clone(),
             log_format: self.log_format.clone(),
             sandboxed_only: self.sandboxed_only,
@@ -877,7 +892,7 @@ async fn dispatch(command: Command, globals: crate::context::Globals, env: crate
         }
         Command::Plugin(PluginCommand::Test(args)) => commands::plugin::harness::run(None, &args),
         Command::Plugin(PluginCommand::New(args)) => commands::plugin::scaffold::run(&args),
-        Command::Audit(AuditCommand::Verify { file }) => commands::audit::verify(&file),
+        Command::Audit(AuditCommand::Verify { file, output }) => commands::audit::verify(&file, output.json(), &globals).await,
         Command::Deploy(a) => {
             let app = commands::App::load(globals, env)?;
             let opts = crate::plan::deploy::DeployOptions {

@@ -65,10 +65,31 @@ class CallLog:
             "action": _action(environ),
             "region": region,
             "account": environ.get("HTTP_X_MOTO_ACCOUNT_ID") or DEFAULT_ACCOUNT_ID,
+            "time": time.time(),
         }
+        resource = _resource(environ, service, entry["action"])
+        if resource:
+            entry["resource"] = resource
         with self.lock:
             self.calls.append(entry)
         return entry
+
+
+def _resource(environ: dict[str, Any], service: str, action: str) -> str:
+    """What a call acted on, where tests need it: an S3 call's path, an ECS service change's service."""
+    if service == "s3":
+        return environ.get("PATH_INFO", "")
+    if service == "ecs" and action in ("UpdateService", "CreateService", "DeleteService"):
+        size = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(size) if size else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        try:
+            doc = json.loads(body or b"{}")
+        except ValueError:
+            return ""
+        name = doc.get("service") or doc.get("serviceName") or ""
+        return f"{doc.get('cluster', 'default')}/{name}"
+    return ""
 
 
 def _action(environ: dict[str, Any]) -> str:
@@ -93,6 +114,7 @@ def _action(environ: dict[str, Any]) -> str:
 
 
 CALLS = CallLog()
+CONDITIONAL_WRITES = threading.Lock()
 
 
 def _patch_action_capture() -> None:
@@ -121,8 +143,16 @@ class Middleware:
             return self.control(environ, start_response, path[len("/_cortado/") :].rstrip("/"))
         entry = None if path.startswith("/moto-api") else CALLS.record(environ)
         CALLS.current.entry = entry
+        conditional = environ.get("REQUEST_METHOD") in ("PUT", "DELETE") and (
+            "HTTP_IF_NONE_MATCH" in environ or "HTTP_IF_MATCH" in environ)
         try:
-            result = self.app(environ, start_response)
+            if conditional:
+                # S3 decides a conditional write atomically; moto checks, then writes, unlocked, so
+                # two racing PUTs with If-None-Match: * could both succeed. Serialise them.
+                with CONDITIONAL_WRITES:
+                    result = list(self.app(environ, start_response))
+            else:
+                result = self.app(environ, start_response)
         finally:
             CALLS.current.entry = None
         if entry is not None and not entry["action"]:

@@ -111,6 +111,32 @@ pub fn build(app: &App) -> Result<Value> {
             }));
         }
     }
+    // The shared audit chain and deploy lock on S3, scoped to this service's keys under each prefix.
+    let service = c.service.as_deref().unwrap_or("-");
+    if let Some(url) = &c.audit_s3 {
+        let retention = if c.audit_retention.is_some() { vec!["s3:PutObjectRetention"] } else { vec![] };
+        statements.push(json!({
+            "Sid": "CortadoAuditLog",
+            "Effect": "Allow",
+            "Action": [vec!["s3:GetObject", "s3:PutObject"], retention].concat(),
+            "Resource": format!("arn:aws:s3:::{}/{}{}/{service}/*", url.bucket, url.prefix, c.cluster)
+        }));
+        statements.push(json!({
+            "Sid": "CortadoAuditList",
+            "Effect": "Allow",
+            "Action": ["s3:ListBucket"],
+            "Resource": format!("arn:aws:s3:::{}", url.bucket),
+            "Condition": {"StringLike": {"s3:prefix": format!("{}*", url.prefix)}}
+        }));
+    }
+    if let Some(url) = &c.lock {
+        statements.push(json!({
+            "Sid": "CortadoDeployLock",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+            "Resource": format!("arn:aws:s3:::{}/{}locks/{}/{service}", url.bucket, url.prefix, c.cluster)
+        }));
+    }
     for lp in &app.plugins.plugins {
         if crate::plugin::external::is_external(&lp.config) {
             tracing::warn!(
