@@ -114,11 +114,14 @@ pub fn build(app: &App) -> Result<Value> {
     // The shared audit chain and deploy lock on S3, scoped to this service's keys under each prefix.
     let service = c.service.as_deref().unwrap_or("-");
     if let Some(url) = &c.audit_s3 {
-        let retention = if c.audit_retention.is_some() { vec!["s3:PutObjectRetention"] } else { vec![] };
+        let mut actions = vec!["s3:GetObject", "s3:PutObject"];
+        if c.audit_retention.is_some() {
+            actions.push("s3:PutObjectRetention");
+        }
         statements.push(json!({
             "Sid": "CortadoAuditLog",
             "Effect": "Allow",
-            "Action": [vec!["s3:GetObject", "s3:PutObject"], retention].concat(),
+            "Action": actions,
             "Resource": format!("arn:aws:s3:::{}/{}{}/{service}/*", url.bucket, url.prefix, c.cluster)
         }));
         statements.push(json!({
