@@ -73,7 +73,7 @@ fn problems(v: &Value) -> String {
 #[test]
 fn the_s3_chain_is_one_object_per_record_and_tampering_is_found() {
     let sim = sim();
-    let (p, region, b) = project("s3audit", &|b| format!("audit_log: s3://{b}/team/\naudit_retention: 1d\naudit_retention_mode: GOVERNANCE\n"));
+    let (p, region, b) = project("sharedaudit", &|b| format!("audit_log: s3://{b}/team/\naudit_retention: 1d\naudit_retention_mode: GOVERNANCE\n"));
     let run = p.run(&["deploy"], &[]);
     run.expect_code(0);
     assert!(run.stderr.contains(&format!("appended to s3://{b}/team/")), "{}", run.stderr);
@@ -147,7 +147,7 @@ fn the_s3_chain_is_one_object_per_record_and_tampering_is_found() {
 #[test]
 fn a_live_lock_refuses_naming_its_holder_and_a_killed_holders_lock_is_taken_over() {
     let sim = sim();
-    let (p, region, b) = project("s3lock", &|b| format!("audit_log: s3://{b}/t/\nlock_ttl: 3s\n"));
+    let (p, region, b) = project("sharedlock", &|b| format!("audit_log: s3://{b}/t/\nlock_ttl: 3s\n"));
     // The first deployer takes the lock, then is killed before it changes anything.
     let mut first = p.spawn_with(
         &["deploy"],
@@ -190,7 +190,8 @@ fn a_live_lock_refuses_naming_its_holder_and_a_killed_holders_lock_is_taken_over
     // The next deployer waits for the lock to expire and takes it over.
     let next = p.run(&["deploy", "--lock-timeout", "20s"], &[]);
     next.expect_code(0);
-    assert!(next.stderr.contains("took over an expired lock held by") && next.stderr.contains(&format!("pid {}", holder["holder"]["pid"])), "{}", next.stderr);
+    // Progress lines go to stdout (as the deploy's other progress does).
+    assert!(next.stdout.contains("took over an expired lock held by") && next.stdout.contains(&format!("pid {}", holder["holder"]["pid"])), "{}", next.stdout);
     assert_eq!(s3(sim, &region, "GET", &lock_key, None, &[]).0, 404, "released at the end");
     // The killed holder's decision has no outcome, and the chain says so.
     let text = p.run(&["audit", "verify", &format!("s3://{b}/t/")], &[]);
@@ -200,8 +201,9 @@ fn a_live_lock_refuses_naming_its_holder_and_a_killed_holders_lock_is_taken_over
 
 #[test]
 fn an_in_progress_deployment_not_ours_is_refused_unless_waiting_for_others() {
-    let (p, region, b) = project("s3others", &|b| format!("lock: s3://{b}/l/\n"));
-    p.run(&["deploy", "--no-wait"], &[]).expect_code(0);
+    let (p, region, _) = project("sharedothers", &|b| format!("lock: s3://{b}/l/\n"));
+    // Ten tasks to start: the simulator moves one per DescribeServices, so one look still sees it IN_PROGRESS.
+    p.run(&["deploy", "--no-wait", "--tasks", "10"], &[]).expect_code(0);
     p.write("ecs-task-def.json", &p.read("ecs-task-def.json").replace(":v2\"", ":v1\""));
     let updates = || sim().calls_in(&region).iter().filter(|c| *c == "ecs:UpdateService").count();
     let before = updates();
@@ -211,6 +213,6 @@ fn an_in_progress_deployment_not_ours_is_refused_unless_waiting_for_others() {
     assert_eq!(updates(), before, "nothing changed");
     let waited = p.run(&["deploy", "--wait-for-others"], &[("CORTADO_POLL_INTERVAL", "100ms")]);
     waited.expect_code(0);
-    assert!(waited.stderr.contains("(IN_PROGRESS, not ours) to finish"), "{}", waited.stderr);
+    assert!(waited.stdout.contains("(IN_PROGRESS, not ours) to finish"), "{}", waited.stdout);
     assert_eq!(updates(), before + 1);
 }
