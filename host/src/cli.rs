@@ -100,6 +100,8 @@ pub enum Command {
     Revisions(RevisionsArgs),
     /// Delete the service
     Delete(DeleteArgs),
+    /// Remove the service's deploy lock by hand (gated and audited; only the lock that was read)
+    Unlock(UnlockArgs),
     /// Print the CodeDeploy AppSpec for the service
     Appspec(AppspecArgs),
     /// Plugins: what they provide, what they ask for, what they are granted
@@ -474,6 +476,15 @@ pub struct RevisionsArgs {
     /// How to print the list
     #[arg(long, value_parser = ["table", "json", "tsv"], default_value = "table")]
     pub output: String,
+}
+
+#[derive(Args, Debug)]
+pub struct UnlockArgs {
+    /// Evaluate gates and show the holder; change nothing
+    #[arg(long = "dry-run")]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub gates: GateArgs,
 }
 
 #[derive(Args, Debug)]
@@ -965,6 +976,10 @@ async fn dispatch(command: Command, globals: crate::context::Globals, env: crate
         Command::Delete(a) => {
             let app = commands::App::load(globals, env)?;
             commands::lifecycle::delete(&app, a.force, a.terminate, simple_change(a.dry_run, &a.gates)).await
+        }
+        Command::Unlock(a) => {
+            let app = commands::App::load(globals, env)?;
+            commands::unlock::unlock(&app, &a.gates.to_overrides(), a.dry_run).await
         }
         Command::Appspec(a) => {
             let app = commands::App::load(globals, env)?;

@@ -216,3 +216,47 @@ fn an_in_progress_deployment_not_ours_is_refused_unless_waiting_for_others() {
     assert!(waited.stdout.contains("(IN_PROGRESS, not ours) to finish"), "{}", waited.stdout);
     assert_eq!(updates(), before + 1);
 }
+
+#[test]
+fn unlock_removes_a_held_lock_gated_and_audited() {
+    let sim = sim();
+    let (p, region, b) = project("sharedunlock", &|b| format!("audit_log: s3://{b}/u/\n"));
+    let nothing = p.run(&["unlock"], &[]);
+    nothing.expect_code(0);
+    assert!(nothing.stdout.contains("no deploy lock is held"), "{}", nothing.stdout);
+    let mut holder = p.spawn_with(&["deploy"], &[("CORTADO_PAUSE_BEFORE_APPLY", "30s")]);
+    let cfg = p.read("cortado.yml");
+    let get = |k: &str| cfg.lines().find_map(|l| l.strip_prefix(&format!("{k}: "))).unwrap().trim().to_owned();
+    let (cluster, service) = (get("cluster"), get("service"));
+    let lock_key = format!("{b}/u/locks/{cluster}/{service}");
+    let start = Instant::now();
+    while s3(sim, &region, "GET", &lock_key, None, &[]).0 != 200 {
+        assert!(start.elapsed() < Duration::from_secs(30), "the deployer never took the lock");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let dry = p.run(&["unlock", "--dry-run"], &[]);
+    dry.expect_code(0);
+    assert_eq!(s3(sim, &region, "GET", &lock_key, None, &[]).0, 200, "a dry run removes nothing");
+    let run = p.run(&["unlock"], &[]);
+    run.expect_code(0);
+    assert!(run.stdout.contains(&format!("is held by arn:aws:")) && run.stdout.contains(&format!("(pid {}", holder.id())), "{}", run.stdout);
+    assert!(run.stdout.contains("removed"), "{}", run.stdout);
+    assert_eq!(s3(sim, &region, "GET", &lock_key, None, &[]).0, 404);
+    holder.kill().expect("kill the holder");
+    let _ = holder.wait();
+    // The chain: the paused deploy's decision, the dry run's, then unlock's decision (naming the
+    // holder and the delete) and its outcome.
+    let dir = format!("{b}/u/{cluster}/{service}");
+    let records: Vec<Value> =
+        (1..=4).map(|n| serde_json::from_slice(&s3(sim, &region, "GET", &format!("{dir}/{n:012}.json"), None, &[]).1).expect("a record")).collect();
+    let unlock = &records[2];
+    assert_eq!(unlock["command"], "unlock", "{records:?}");
+    assert_eq!(unlock["dry_run"], false);
+    assert_eq!(unlock["mutations"][0]["operation"], "s3:DeleteObject", "{unlock}");
+    assert_eq!(unlock["lock"]["holder"]["holder"]["pid"], holder.id(), "the record names whose lock was removed: {unlock}");
+    assert_eq!(records[3]["kind"], "outcome");
+    assert_eq!(records[3]["result"], "ok", "{}", records[3]);
+    assert_eq!(records[3]["decision"], unlock["hash"]);
+    assert_eq!(records[1]["command"], "unlock");
+    assert_eq!(records[1]["dry_run"], true);
+}

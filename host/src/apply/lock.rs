@@ -217,6 +217,17 @@ impl Drop for Held {
     }
 }
 
+/// `cortado unlock`'s step: deletes the lock only if it is still the one the plan read.
+pub async fn delete(client: &aws_sdk_s3::Client, bucket: &str, key: &str, etag: &str) -> Result<()> {
+    match client.delete_object().bucket(bucket).key(key).if_match(etag).send().await {
+        Ok(_) => Ok(()),
+        Err(e) if matches!(e.raw_status(), Some(412 | 409)) => {
+            bail!("s3://{bucket}/{key}: the lock changed since it was read (renewed or taken over): run `cortado unlock` again to see its holder")
+        }
+        Err(e) => bail!("DeleteObject s3://{bucket}/{key}: {}", describe_error(&e)),
+    }
+}
+
 /// Refuses (or waits for) an IN_PROGRESS deployment of the service that this invocation did not start.
 pub async fn check_others(aws: &Aws, spec: &LockSpec, progress: &dyn Progress) -> Result<()> {
     let Some(service) = &spec.service else { return Ok(()) };

@@ -227,6 +227,10 @@ impl<'a> Apply<'a> {
                 calls::continue_service_deployment(&client, arn, hook_id, action).await?;
                 p.info(&format!("service deployment {arn}: hook {hook_id} answered {action}"));
             }
+            Step::DeleteLock { bucket, key, etag } => {
+                lock::delete(&self.aws.s3(), bucket, key, etag).await?;
+                p.info(&format!("deploy lock s3://{bucket}/{key} removed"));
+            }
             Step::PutTestLogEvent { group, region, container, stream_prefix, create_group } => {
                 let sdk = self.agent.clone().unwrap_or_else(|| self.aws.sdk.clone());
                 let sdk = if sdk.region().map(|r| r.as_ref()) == Some(region.as_str()) {

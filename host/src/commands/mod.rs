@@ -17,6 +17,7 @@ pub mod run;
 pub mod status;
 pub mod tasks;
 pub mod trace;
+pub mod unlock;
 pub mod verify;
 
 pub use crate::context::Context as App;

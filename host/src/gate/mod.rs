@@ -246,7 +246,9 @@ pub async fn evaluate(ctx: &Context, aws: &crate::aws::Aws, plan: &Plan, overrid
         others_timeout: ctx.config.timeout,
         caller: None,
     });
-    if gates.is_empty() && ctx.config.audit_log.is_none() && ctx.config.audit_s3.is_none() {
+    // `unlock` is always recorded (in the default file when no audit log is configured): removing
+    // another deployer's lock by hand must leave a trace.
+    if gates.is_empty() && ctx.config.audit_log.is_none() && ctx.config.audit_s3.is_none() && plan.command != "unlock" {
         return Ok(Approval { plan_digest: digest, dry_run, record: None, lock });
     }
     let who = caller(aws).await?;
@@ -271,6 +273,10 @@ pub async fn evaluate(ctx: &Context, aws: &crate::aws::Aws, plan: &Plan, overrid
     record.insert("gates".into(), Value::Array(results.iter().map(|r| r.to_json(overrides)).collect()));
     record.insert("outcome".into(), json!(if blocked.is_empty() { "approved" } else { "blocked" }));
     record.insert("dry_run".into(), json!(dry_run));
+    if plan.command == "unlock" {
+        // Whose lock was removed: the holder as the lock object named it.
+        record.insert("lock".into(), plan.overrides.clone().unwrap_or(Value::Null));
+    }
     let decision_hash = log.append(record).map_err(|e| e.context("the decision could not be recorded: nothing was changed"))?;
     // The head hash in the command's own log anchors the chain outside the file.
     eprintln!("audit: decision on {} ({} gate(s)) appended to {} (head {decision_hash})", plan.command, results.len(), log.location());
