@@ -75,6 +75,13 @@ class CallLog:
         return entry
 
 
+def _s3_object_action(entry: dict[str, Any], method: str, path: str) -> str:
+    """moto answers some object requests (conditional PUT/DELETE) without resolving an action name."""
+    if entry.get("service") != "s3" or path.strip("/").count("/") < 1:
+        return ""
+    return {"PUT": "PutObject", "DELETE": "DeleteObject", "GET": "GetObject", "HEAD": "HeadObject"}.get(method, "")
+
+
 def _resource(environ: dict[str, Any], service: str, action: str) -> str:
     """What a call acted on, where tests need it: an S3 call's path, an ECS service change's service."""
     if service == "s3":
@@ -156,7 +163,7 @@ class Middleware:
         finally:
             CALLS.current.entry = None
         if entry is not None and not entry["action"]:
-            entry["action"] = f"{environ.get('REQUEST_METHOD')} {path}"
+            entry["action"] = _s3_object_action(entry, environ.get("REQUEST_METHOD", ""), path) or f"{environ.get('REQUEST_METHOD')} {path}"
         return result
 
     def control(self, environ: dict[str, Any], start_response: Callable[..., Any], name: str) -> Iterable[bytes]:

@@ -37,12 +37,16 @@ pub struct S3Chain {
     pub dir: String,
     pub retention: Option<Retention>,
     pub sdk: SdkConfig,
+    /// The record this process wrote last `(seq, hash)`: the next append (the outcome after its
+    /// decision, under the deploy lock) first tries right after it without listing the chain; a
+    /// 412 means someone else wrote there, and the head is read as usual.
+    last: std::sync::Mutex<Option<(u64, String)>>,
 }
 
 impl S3Chain {
     pub fn new(sdk: SdkConfig, url: &S3Url, cluster: &str, service: Option<&str>, retention: Option<Retention>) -> S3Chain {
         let dir = format!("{}{cluster}/{}/", url.prefix, service.unwrap_or("-"));
-        S3Chain { url: url.clone(), dir, retention, sdk }
+        S3Chain { url: url.clone(), dir, retention, sdk, last: std::sync::Mutex::new(None) }
     }
 
     pub fn location(&self) -> String {
@@ -57,8 +61,12 @@ impl S3Chain {
     }
 
     async fn append_with(&self, client: &aws_sdk_s3::Client, record: Map<String, Value>) -> Result<String> {
+        let mut guess = self.last.lock().ok().and_then(|l| l.clone());
         for attempt in 0..MAX_RACES {
-            let (seq, prev) = head(client, &self.url.bucket, &self.dir).await?;
+            let (seq, prev) = match guess.take() {
+                Some(known) => known,
+                None => head(client, &self.url.bucket, &self.dir).await?,
+            };
             let mut rec = record.clone();
             rec.insert("seq".into(), json!(seq + 1));
             rec.insert("prev".into(), Value::String(prev));
@@ -77,7 +85,12 @@ impl S3Chain {
                 put = put.object_lock_mode(ObjectLockMode::from(r.mode.as_str())).object_lock_retain_until_date(DateTime::from_secs(until));
             }
             match put.send().await {
-                Ok(_) => return Ok(hash),
+                Ok(_) => {
+                    if let Ok(mut l) = self.last.lock() {
+                        *l = Some((seq + 1, hash.clone()));
+                    }
+                    return Ok(hash);
+                }
                 Err(e) if matches!(e.raw_response().map(|r| r.status().as_u16()), Some(412 | 409)) => {
                     tracing::debug!("audit: lost the race for {key} (attempt {}); re-reading the head", attempt + 1);
                     // A little jitter so that a crowd of losers does not collide again in step.
