@@ -185,6 +185,8 @@ class Middleware:
                 if method == "POST":
                     CLOCK.configure(body.get("progress"), body.get("stepSeconds"), body.get("minuteSteps"))
                 status, payload = 200, CLOCK.as_dict()
+            elif name == "overlaps":
+                status, payload = 200, {"overlaps": dict(sim_ecs.OVERLAPS)}
             elif name == "health":
                 status, payload = 200, {"status": "ok"}
             else:
