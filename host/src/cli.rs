@@ -113,6 +113,9 @@ pub enum Command {
     /// The gate audit log
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Signed evidence (in-toto Statement in a DSSE envelope) written after each gated command
+    #[command(subcommand)]
+    Evidence(EvidenceCommand),
     /// Check every resource the definitions refer to, and run the verifier plugins
     Verify(VerifyArgs),
     /// Run a one-off task, tail its logs and exit with its container's exit code
@@ -146,6 +149,28 @@ pub struct ManArgs {
     /// Write cortado.1 and cortado-COMMAND.1 for every command into this directory instead of printing cortado.1
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum EvidenceCommand {
+    /// Check an evidence file's signature and that it matches the audit chain's records
+    Verify {
+        /// The evidence file (cortado-evidence/RUN.dsse.json)
+        file: PathBuf,
+        /// The signer's Ed25519 public key (64 hex digits)
+        #[arg(long = "public-key", value_name = "HEX", conflicts_with = "key_file")]
+        public_key: Option<String>,
+        /// The signing key file (its public key is used)
+        #[arg(long = "key-file", value_name = "PATH")]
+        key_file: Option<PathBuf>,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Write a new Ed25519 signing key file (for `signing: {key_file: PATH}`) and print its public key
+    Keygen {
+        /// Where to write the key (must not exist; written with mode 0600)
+        file: PathBuf,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -903,6 +928,10 @@ async fn dispatch(command: Command, globals: crate::context::Globals, env: crate
         }
         Command::Plugin(PluginCommand::Test(args)) => commands::plugin::harness::run(None, &args),
         Command::Plugin(PluginCommand::New(args)) => commands::plugin::scaffold::run(&args),
+        Command::Evidence(EvidenceCommand::Verify { file, public_key, key_file, output }) => {
+            commands::evidence::verify(&file, public_key.as_deref(), key_file.as_deref(), output.json(), &globals).await
+        }
+        Command::Evidence(EvidenceCommand::Keygen { file }) => commands::evidence::keygen(&file),
         Command::Audit(AuditCommand::Verify { file, output }) => commands::audit::verify(&file, output.json(), &globals).await,
         Command::Deploy(a) => {
             let app = commands::App::load(globals, env)?;

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod deploy;
 pub mod diff;
 pub mod docs;
+pub mod evidence;
 pub mod exec;
 pub mod iam_policy;
 pub mod init;

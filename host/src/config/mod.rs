@@ -64,6 +64,8 @@ pub struct Config {
     pub lock_timeout: Duration,
     /// `--wait-for-others`: wait for an IN_PROGRESS deployment this invocation did not start.
     pub wait_for_others: bool,
+    /// `signing: {key_file: PATH}`: an Ed25519 seed (hex) that signs each gated command's evidence.
+    pub signing_key: Option<PathBuf>,
     /// `strict: true`: refuse plugins that run outside the sandbox (`external`).
     pub strict: bool,
 }
@@ -345,6 +347,19 @@ fn from_value(path: &Path, source: &str, value: Value) -> Result<Config> {
         }
         Some(other) => return Err(f.error("lock", format!("expected s3://BUCKET/PREFIX/ or false, found {}", kind(other))).into()),
     };
+    let signing_key = match f.get("signing") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(o)) => {
+            let mut sf = Fields::new(path, source, "signing", o);
+            let key = sf.string("key_file")?.filter(|s| !s.is_empty()).map(resolve);
+            if sf.string("kms_key")?.is_some() {
+                return Err(sf.error("kms_key", "KMS signing is not available yet; use `key_file:` (an Ed25519 seed, `cortado evidence keygen FILE`)").into());
+            }
+            sf.warn_unknown();
+            Some(key.ok_or_else(|| f.error("signing", "expected {key_file: PATH}"))?)
+        }
+        Some(other) => return Err(f.error("signing", format!("expected {{key_file: PATH}}, found {}", kind(other))).into()),
+    };
     let lock_ttl = match f.string("lock_ttl")? {
         None => Duration::from_secs(120),
         Some(t) => duration::parse_go_duration(&t).map_err(|e| f.error("lock_ttl", e))?,
@@ -425,6 +440,7 @@ fn from_value(path: &Path, source: &str, value: Value) -> Result<Config> {
         lock_ttl,
         lock_timeout: Duration::ZERO,
         wait_for_others: false,
+        signing_key,
         strict,
     };
     config.check_plugin_functions()?;

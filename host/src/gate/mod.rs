@@ -15,6 +15,7 @@
 //! is still produced (and recorded when `audit_log` is set).
 
 pub mod audit;
+pub mod evidence;
 pub mod s3chain;
 pub mod stage;
 
@@ -148,6 +149,8 @@ impl Sink {
 
 /// The decision record an outcome is chained to.
 struct Recorded {
+    /// The statement to sign once the outcome is known (`signing:` configured).
+    evidence: Option<evidence::Pending>,
     log: Sink,
     run_id: String,
     decision_hash: String,
@@ -178,7 +181,14 @@ impl Approval {
         rec.insert("decision".into(), json!(r.decision_hash));
         rec.insert("time".into(), json!(now()));
         rec.extend(outcome);
-        Ok(Some(r.log.append(rec)?))
+        let hash = r.log.append(rec.clone())?;
+        if let Some(pending) = r.evidence {
+            let path = pending
+                .finish(&rec, &hash, &r.log.location())
+                .map_err(|e| e.context("the outcome is recorded, but its signed evidence could not be written"))?;
+            eprintln!("evidence: signed statement written to {}", path.display());
+        }
+        Ok(Some(hash))
     }
 }
 
@@ -248,7 +258,7 @@ pub async fn evaluate(ctx: &Context, aws: &crate::aws::Aws, plan: &Plan, overrid
     });
     // `unlock` is always recorded (in the default file when no audit log is configured): removing
     // another deployer's lock by hand must leave a trace.
-    if gates.is_empty() && ctx.config.audit_log.is_none() && ctx.config.audit_s3.is_none() && plan.command != "unlock" {
+    if gates.is_empty() && ctx.config.audit_log.is_none() && ctx.config.audit_s3.is_none() && ctx.config.signing_key.is_none() && plan.command != "unlock" {
         return Ok(Approval { plan_digest: digest, dry_run, record: None, lock });
     }
     let who = caller(aws).await?;
@@ -277,6 +287,7 @@ pub async fn evaluate(ctx: &Context, aws: &crate::aws::Aws, plan: &Plan, overrid
         // Whose lock was removed: the holder as the lock object named it.
         record.insert("lock".into(), plan.overrides.clone().unwrap_or(Value::Null));
     }
+    let decision = record.clone();
     let decision_hash = log.append(record).map_err(|e| e.context("the decision could not be recorded: nothing was changed"))?;
     // The head hash in the command's own log anchors the chain outside the file.
     eprintln!("audit: decision on {} ({} gate(s)) appended to {} (head {decision_hash})", plan.command, results.len(), log.location());
@@ -284,7 +295,15 @@ pub async fn evaluate(ctx: &Context, aws: &crate::aws::Aws, plan: &Plan, overrid
         return Err(Blocked(blocked, dry_run).into());
     }
     let lock = lock.map(|l| LockSpec { caller: Some(who.arn.clone()), ..l });
-    Ok(Approval { plan_digest: digest, dry_run, record: Some(Recorded { log, run_id, decision_hash }), lock })
+    let evidence = match (&ctx.config.signing_key, dry_run) {
+        (Some(key), false) => {
+            let mut d = decision;
+            d.insert("hash".into(), json!(decision_hash));
+            Some(evidence::pending(key.clone(), ctx.config.dir.join("cortado-evidence"), &d, plan.running_td().map(|t| (&t.arn, &t.body))))
+        }
+        _ => None,
+    };
+    Ok(Approval { plan_digest: digest, dry_run, record: Some(Recorded { evidence, log, run_id, decision_hash }), lock })
 }
 
 /// Overrides must name a configured gate (a typo must not pass silently) and carry a reason.

@@ -176,6 +176,7 @@ pub struct Seen {
     pub kind: String,
     pub hash: String,
     pub lock: Lock,
+    pub record: Map<String, Value>,
 }
 
 /// One chain's findings.
@@ -270,7 +271,7 @@ async fn verify_chain(client: &aws_sdk_s3::Client, bucket: &str, dir: &str, keys
             }
             _ => {}
         }
-        report.records.push(Seen { key: k.clone(), seq, kind: s("kind"), hash: hash.clone(), lock });
+        report.records.push(Seen { key: k.clone(), seq, kind: s("kind"), hash: hash.clone(), lock, record: record.clone() });
         prev = hash;
     }
     report.head = prev;

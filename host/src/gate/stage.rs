@@ -97,7 +97,7 @@ pub async fn evaluate_stage(ctx: &Context, aws: &crate::aws::Aws, stage: &StageP
     let approval = Approval {
         plan_digest: digest,
         dry_run: false,
-        record: Some(Recorded { log, run_id, decision_hash }),
+        record: Some(Recorded { evidence: None, log, run_id, decision_hash }),
         // The deploy that reached this stage holds the service's lock; its own answer must not wait for it.
         lock: None,
     };
