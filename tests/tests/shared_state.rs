@@ -260,3 +260,54 @@ fn unlock_removes_a_held_lock_gated_and_audited() {
     assert_eq!(records[1]["command"], "unlock");
     assert_eq!(records[1]["dry_run"], true);
 }
+
+#[test]
+fn signed_evidence_verifies_against_the_chain_and_one_changed_byte_is_caught() {
+    let (p, _region, b) = project("sharedevidence", &|_| "signing:\n  key_file: signing.key\n".into());
+    let keygen = p.run(&["evidence", "keygen", "signing.key"], &[]);
+    keygen.expect_code(0);
+    let public = keygen.stdout.trim().to_owned();
+    assert_eq!(public.len(), 64, "{}", keygen.stdout);
+    let run = p.run(&["deploy"], &[]);
+    run.expect_code(0);
+    assert!(run.stderr.contains("evidence: signed statement written to"), "{}", run.stderr);
+    let file = std::fs::read_dir(p.path("cortado-evidence")).unwrap().next().unwrap().unwrap().path();
+    let file = file.to_str().unwrap();
+    let ok = p.run(&["evidence", "verify", file, "--public-key", &public, "--output", "json"], &[]);
+    ok.expect_code(0);
+    let v: Value = serde_json::from_str(ok.stdout.trim()).unwrap();
+    assert_eq!(v["matches_chain"], true, "{v}");
+    assert!(v["subject"][0]["name"].as_str().unwrap().starts_with("arn:aws:ecs:"), "the registered task definition: {v}");
+    let audit: Vec<Value> = p.read("cortado-audit.jsonl").lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(v["predicate"]["plan_digest"], audit[0]["plan_digest"]);
+    assert_eq!(v["predicate"]["outcome"]["deployment_id"], audit[1]["deployment_id"]);
+    assert_eq!(v["predicate"]["audit"]["outcome"], audit[1]["hash"]);
+
+    // One byte of the envelope changed (inside the signed payload): refused.
+    let text = std::fs::read_to_string(file).unwrap();
+    let at = text.find("\"payload\": \"").unwrap() + "\"payload\": \"".len() + 40;
+    let mut bytes = text.clone().into_bytes();
+    bytes[at] = if bytes[at] == b'Q' { b'R' } else { b'Q' };
+    p.write("tampered.dsse.json", std::str::from_utf8(&bytes).unwrap());
+    let bad = p.run(&["evidence", "verify", "tampered.dsse.json", "--public-key", &public], &[]);
+    assert_eq!(bad.code, 1, "{}\n{}", bad.stdout, bad.stderr);
+    assert!(bad.stderr.contains("signature check failed") && bad.stderr.contains("no valid signature"), "{}", bad.stderr);
+    // Another key: refused.
+    p.run(&["evidence", "keygen", "other.key"], &[]).expect_code(0);
+    assert_eq!(p.run(&["evidence", "verify", file, "--key-file", "other.key"], &[]).code, 1);
+
+    // The chain edited after the fact: the evidence no longer matches it.
+    let log = p.read("cortado-audit.jsonl").replace("\"result\":\"ok\"", "\"result\":\"failed\"");
+    p.write("cortado-audit.jsonl", &log);
+    let mismatch = p.run(&["evidence", "verify", file, "--public-key", &public], &[]);
+    assert_eq!(mismatch.code, 1);
+    assert!(mismatch.stdout.contains("`result` differs from the outcome record"), "{}", mismatch.stdout);
+
+    // With the chain on S3 the statement names it, and verify reads it there.
+    std::fs::remove_dir_all(p.path("cortado-evidence")).unwrap();
+    p.run(&["deploy", "--force-new-deployment", "--audit-log", &format!("s3://{b}/ev/")], &[]).expect_code(0);
+    let file = std::fs::read_dir(p.path("cortado-evidence")).unwrap().next().unwrap().unwrap().path();
+    let on_s3 = p.run(&["evidence", "verify", file.to_str().unwrap(), "--public-key", &public], &[]);
+    on_s3.expect_code(0);
+    assert!(on_s3.stdout.contains(&format!("matches the audit chain at s3://{b}/ev/")), "{}", on_s3.stdout);
+}
