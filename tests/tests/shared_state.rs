@@ -100,6 +100,13 @@ fn the_s3_chain_is_one_object_per_record_and_tampering_is_found() {
     // The deploy lock was released at the end of each deploy.
     assert_eq!(s3(sim, &region, "GET", &format!("{b}/team/locks/{cluster_service}"), None, &[]).0, 404);
 
+    // iam-policy: the chain and the lock, scoped to this service's keys under the prefix.
+    let policy: Value = serde_json::from_str(&p.run(&["iam-policy"], &[]).expect_code(0).stdout.clone()).unwrap();
+    let sid = |name: &str| policy["Statement"].as_array().unwrap().iter().find(|s| s["Sid"] == name).cloned().unwrap_or_else(|| panic!("no {name}: {policy}"));
+    assert_eq!(sid("CortadoAuditLog")["Resource"], format!("arn:aws:s3:::{b}/team/{cluster_service}/*"));
+    assert!(sid("CortadoAuditLog")["Action"].as_array().unwrap().contains(&"s3:PutObjectRetention".into()));
+    assert_eq!(sid("CortadoDeployLock")["Resource"], format!("arn:aws:s3:::{b}/team/locks/{cluster_service}"));
+
     let url = format!("s3://{b}/team/");
     let (code, v) = verify_json(&p, &url);
     assert_eq!(code, 0, "{v}");
