@@ -74,6 +74,9 @@ async fn verify_s3(url: &S3Url, as_json: bool, globals: &crate::context::Globals
             for p in &r.problems {
                 println!("  {p}");
             }
+            for w in &r.warnings {
+                println!("  warning: {w}");
+            }
             for (key, run, command) in &r.open {
                 println!(
                     "  s3://{}/{key}: decision without outcome: {command} (run {run}) was approved but never reported what it changed: interrupted, or still running",

@@ -186,6 +186,9 @@ pub struct ChainReport {
     pub records: Vec<Seen>,
     pub head: String,
     pub problems: Vec<String>,
+    /// Not failures, but worth a look: records written without Object Lock retention after records
+    /// that have it (a rewritten tail would show this, since the versions S3 locked cannot change).
+    pub warnings: Vec<String>,
     /// Decisions approved (not dry runs) with no outcome: `(key, run_id, command)`.
     pub open: Vec<(String, String, String)>,
 }
@@ -198,6 +201,7 @@ impl ChainReport {
             "head": self.head,
             "intact": self.problems.is_empty(),
             "problems": self.problems,
+            "warnings": self.warnings,
             "open_decisions": self.open.iter().map(|(k, r, c)| json!({"key": k, "run_id": r, "command": c})).collect::<Vec<_>>(),
             "retention": self.records.iter().map(|r| json!({"key": r.key, "seq": r.seq, "kind": r.kind, "mode": r.lock.mode, "retain_until": r.lock.retain_until})).collect::<Vec<_>>(),
         })
@@ -273,6 +277,13 @@ async fn verify_chain(client: &aws_sdk_s3::Client, bucket: &str, dir: &str, keys
         }
         report.records.push(Seen { key: k.clone(), seq, kind: s("kind"), hash: hash.clone(), lock, record: record.clone() });
         prev = hash;
+    }
+    if let Some(first) = report.records.iter().position(|r| r.lock.mode.is_some()) {
+        for r in report.records[first..].iter().filter(|r| r.lock.mode.is_none()) {
+            report
+                .warnings
+                .push(format!("s3://{bucket}/{}: no Object Lock retention, though earlier records have it (rewritten, or retention turned off)", r.key));
+        }
     }
     report.head = prev;
     report.open = decisions.into_values().collect();
