@@ -320,3 +320,41 @@ fn signed_evidence_verifies_against_the_chain_and_one_changed_byte_is_caught() {
     on_s3.expect_code(0);
     assert!(on_s3.stdout.contains(&format!("matches the audit chain at s3://{b}/ev/")), "{}", on_s3.stdout);
 }
+
+#[test]
+fn evidence_signed_by_a_kms_key_verifies_with_its_public_key() {
+    let sim = sim();
+    let region = unique_region("sharedkms");
+    let key = cortado_e2e::seeded::aws_json(
+        sim,
+        &region,
+        "kms",
+        "TrentService.CreateKey",
+        &serde_json::json!({"KeySpec": "ECC_NIST_P256", "KeyUsage": "SIGN_VERIFY"}),
+    );
+    let arn = key["KeyMetadata"]["Arn"].as_str().unwrap_or_else(|| panic!("{key}")).to_owned();
+    let seed = sim.seed(&region, &region);
+    let p = Project::against(sim, &region);
+    p.run(&["init", "--cluster", seed["ecs"]["clusterName"].as_str().unwrap(), "--service", seed["ecs"]["serviceName"].as_str().unwrap()], &[]).expect_code(0);
+    p.write("cortado.yml", &format!("{}signing:\n  kms_key: {arn}\n", p.read("cortado.yml").replace("timeout: 10m0s", "timeout: 60s")));
+    p.run(&["deploy", "--force-new-deployment"], &[]).expect_code(0);
+    assert!(sim.calls_in(&region).iter().any(|c| c == "kms:Sign"), "{:?}", sim.calls_in(&region));
+    let file = std::fs::read_dir(p.path("cortado-evidence")).unwrap().next().unwrap().unwrap().path();
+    let file = file.to_str().unwrap();
+    let envelope: Value = serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+    assert_eq!(envelope["signatures"][0]["keyid"], arn.as_str());
+    // No key given: the envelope's key id is the KMS key, whose public key KMS gives.
+    let ok = p.run(&["evidence", "verify", file, "--output", "json"], &[]);
+    ok.expect_code(0);
+    let v: Value = serde_json::from_str(ok.stdout.trim()).unwrap();
+    assert_eq!(v["matches_chain"], true, "{v}");
+    assert!(sim.calls_in(&region).iter().any(|c| c == "kms:GetPublicKey"));
+    let text = std::fs::read_to_string(file).unwrap();
+    let at = text.find("\"payload\": \"").unwrap() + "\"payload\": \"".len() + 60;
+    let mut bytes = text.into_bytes();
+    bytes[at] = if bytes[at] == b'Q' { b'R' } else { b'Q' };
+    p.write("tampered.dsse.json", std::str::from_utf8(&bytes).unwrap());
+    let bad = p.run(&["evidence", "verify", "tampered.dsse.json"], &[]);
+    assert_eq!(bad.code, 1, "{}", bad.stderr);
+    assert!(bad.stderr.contains("no valid signature"), "{}", bad.stderr);
+}

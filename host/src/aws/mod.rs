@@ -68,12 +68,22 @@ where
     F: FnOnce(aws_sdk_s3::Client) -> Fut + Send,
     Fut: std::future::Future<Output = Result<T>>,
 {
-    let conf = aws_sdk_s3::config::Builder::from(sdk).force_path_style(true).http_client(https_client()).build();
+    blocking(sdk, move |sdk| f(aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&sdk).force_path_style(true).build())))
+}
+
+/// [`blocking_s3`] for any client: `f` gets the config with an HTTP client of its own.
+pub fn blocking<T, F, Fut>(sdk: &SdkConfig, f: F) -> Result<T>
+where
+    T: Send,
+    F: FnOnce(SdkConfig) -> Fut + Send,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let sdk = sdk.to_builder().http_client(https_client()).build();
     std::thread::scope(|scope| {
         scope
             .spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting a runtime for S3")?;
-                rt.block_on(f(aws_sdk_s3::Client::from_conf(conf)))
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting a runtime for AWS")?;
+                rt.block_on(f(sdk))
             })
             .join()
             .map_err(|_| anyhow::anyhow!("internal error: the S3 thread panicked"))?

@@ -36,16 +36,25 @@ async fn records(location: &str, globals: &crate::context::Globals) -> Result<(V
 }
 
 pub async fn verify(file: &Path, public_key: Option<&str>, key_file: Option<&Path>, as_json: bool, globals: &crate::context::Globals) -> Result<()> {
-    let public = match (public_key, key_file) {
-        (Some(h), _) => hex::decode(h.trim()).ok().filter(|k| k.len() == 32).ok_or_else(|| InputError::new("--public-key: expected 64 hex digits"))?,
-        (None, Some(k)) => {
-            use ring::signature::KeyPair;
-            evidence::load_key(k)?.public_key().as_ref().to_vec()
-        }
-        (None, None) => return Err(InputError::new("evidence verify needs --public-key HEX or --key-file PATH").into()),
-    };
     let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
-    let statement = evidence::open(&text, &public).with_context(|| format!("{}: signature check failed", file.display()))?;
+    let verifier = match (public_key, key_file, evidence::first_keyid(&text)) {
+        (Some(h), _, _) => evidence::Verifier::Ed25519(
+            hex::decode(h.trim()).ok().filter(|k| k.len() == 32).ok_or_else(|| InputError::new("--public-key: expected 64 hex digits"))?,
+        ),
+        (None, Some(k), _) => {
+            use ring::signature::KeyPair;
+            evidence::Verifier::Ed25519(evidence::load_key(k)?.public_key().as_ref().to_vec())
+        }
+        // Signed by KMS: the key id is the key's ARN, and KMS gives its public key.
+        (None, None, Some(arn)) if arn.starts_with("arn:aws:kms:") => {
+            let region = arn.split(':').nth(3).filter(|r| !r.is_empty()).map(str::to_owned);
+            let aws = crate::aws::Aws::load(region.as_deref(), globals.assume_role_arn.as_deref()).await?;
+            evidence::kms_verifier(&aws.sdk, &arn).await?
+        }
+        (None, None, _) => return Err(InputError::new("evidence verify needs --public-key HEX or --key-file PATH (or an envelope signed by a KMS key)").into()),
+    };
+    let statement = evidence::open_with(&text, &verifier).with_context(|| format!("{}: signature check failed", file.display()))?;
+    let public = verifier.key_id();
     let p = &statement["predicate"];
     let location =
         globals.audit_log.clone().or_else(|| p["audit"]["log"].as_str().map(str::to_owned)).context("the statement names no audit log; pass --audit-log")?;
@@ -55,11 +64,11 @@ pub async fn verify(file: &Path, public_key: Option<&str>, key_file: Option<&Pat
     if as_json {
         println!(
             "{}",
-            json!({"file": file.display().to_string(), "signature": "valid", "keyid": evidence::key_id(&public), "audit_log": location,
+            json!({"file": file.display().to_string(), "signature": "valid", "keyid": public, "audit_log": location,
                 "matches_chain": problems.is_empty(), "problems": problems, "subject": statement["subject"], "predicate": p})
         );
     } else {
-        println!("{}: signature valid (key {})", file.display(), &evidence::key_id(&public)[..16]);
+        println!("{}: signature valid (key {})", file.display(), public);
         println!(
             "  {} of {:?} by {}: {}, outcome {}",
             p["command"].as_str().unwrap_or("?"),

@@ -64,8 +64,8 @@ pub struct Config {
     pub lock_timeout: Duration,
     /// `--wait-for-others`: wait for an IN_PROGRESS deployment this invocation did not start.
     pub wait_for_others: bool,
-    /// `signing: {key_file: PATH}`: an Ed25519 seed (hex) that signs each gated command's evidence.
-    pub signing_key: Option<PathBuf>,
+    /// `signing: {key_file: PATH}` or `{kms_key: ARN}`: what signs each gated command's evidence.
+    pub signing_key: Option<shared::Signing>,
     /// `strict: true`: refuse plugins that run outside the sandbox (`external`).
     pub strict: bool,
 }
@@ -352,13 +352,16 @@ fn from_value(path: &Path, source: &str, value: Value) -> Result<Config> {
         Some(Value::Object(o)) => {
             let mut sf = Fields::new(path, source, "signing", o);
             let key = sf.string("key_file")?.filter(|s| !s.is_empty()).map(resolve);
-            if sf.string("kms_key")?.is_some() {
-                return Err(sf.error("kms_key", "KMS signing is not available yet; use `key_file:` (an Ed25519 seed, `cortado evidence keygen FILE`)").into());
-            }
+            let kms = sf.string("kms_key")?.filter(|s| !s.is_empty());
             sf.warn_unknown();
-            Some(key.ok_or_else(|| f.error("signing", "expected {key_file: PATH}"))?)
+            match (key, kms) {
+                (Some(k), None) => Some(shared::Signing::KeyFile(k)),
+                (None, Some(arn)) => Some(shared::Signing::Kms(arn)),
+                (Some(_), Some(_)) => return Err(f.error("signing", "give `key_file` or `kms_key`, not both").into()),
+                (None, None) => return Err(f.error("signing", "expected {key_file: PATH} or {kms_key: ARN}").into()),
+            }
         }
-        Some(other) => return Err(f.error("signing", format!("expected {{key_file: PATH}}, found {}", kind(other))).into()),
+        Some(other) => return Err(f.error("signing", format!("expected {{key_file: PATH}} or {{kms_key: ARN}}, found {}", kind(other))).into()),
     };
     let lock_ttl = match f.string("lock_ttl")? {
         None => Duration::from_secs(120),

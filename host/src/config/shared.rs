@@ -31,6 +31,15 @@ impl std::fmt::Display for S3Url {
     }
 }
 
+/// What signs each gated command's evidence (`signing:`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Signing {
+    /// `key_file: PATH`: an Ed25519 seed, 64 hex digits.
+    KeyFile(std::path::PathBuf),
+    /// `kms_key: ARN`: an asymmetric KMS key (ECC_NIST_P256, SIGN_VERIFY); KMS Sign, ECDSA_SHA_256.
+    Kms(String),
+}
+
 /// Object Lock retention for each audit record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Retention {

@@ -9,13 +9,16 @@
 //! the deployment id and the hashes of the audit records it summarises, so that
 //! `cortado evidence verify` can check it against the chain.
 //!
-//! Signing uses `ring` (already linked by rustls): no new crate.
+//! Signing uses `ring` (already linked by rustls) for Ed25519 key files, or AWS KMS (`kms_key`:
+//! an ECC_NIST_P256 SIGN_VERIFY key, `Sign` with ECDSA_SHA_256 over the PAE, RAW up to KMS's 4 KiB
+//! message limit, else DIGEST); verify fetches the KMS public key (`GetPublicKey`) and checks the
+//! signature locally with `ring`.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use aws_smithy_types::base64;
-use ring::signature::{ED25519, Ed25519KeyPair, KeyPair, UnparsedPublicKey};
+use ring::signature::{ECDSA_P256_SHA256_ASN1, ED25519, Ed25519KeyPair, KeyPair, UnparsedPublicKey};
 use serde_json::{Map, Value, json};
 
 use super::audit::{canonical, sha256_hex};
@@ -59,13 +62,21 @@ pub fn keygen(path: &Path) -> Result<String> {
 /// What the decision knew, kept until the outcome is known.
 #[derive(Debug, Clone)]
 pub struct Pending {
-    pub key_file: PathBuf,
+    pub signer: crate::config::shared::Signing,
+    /// For KMS signing.
+    pub sdk: Option<aws_config::SdkConfig>,
     pub out_dir: PathBuf,
     pub statement: Value,
 }
 
 /// The subject and the predicate as far as the decision knows them.
-pub fn pending(key_file: PathBuf, out_dir: PathBuf, decision: &Map<String, Value>, td: Option<(&Option<String>, &Value)>) -> Pending {
+pub fn pending(
+    signer: crate::config::shared::Signing,
+    sdk: Option<aws_config::SdkConfig>,
+    out_dir: PathBuf,
+    decision: &Map<String, Value>,
+    td: Option<(&Option<String>, &Value)>,
+) -> Pending {
     let mut subject = Vec::new();
     if let Some((arn, body)) = td {
         subject.push(json!({"name": arn.clone().unwrap_or_else(|| "task-definition (registered by this command)".into()), "digest": {"sha256": sha256_hex(canonical(body).as_bytes())}}));
@@ -102,7 +113,7 @@ pub fn pending(key_file: PathBuf, out_dir: PathBuf, decision: &Map<String, Value
             "audit": {"run_id": decision.get("run_id"), "decision": decision.get("hash")},
         }
     });
-    Pending { key_file, out_dir, statement }
+    Pending { signer, sdk, out_dir, statement }
 }
 
 impl Pending {
@@ -116,8 +127,13 @@ impl Pending {
             self.statement["subject"][0]["name"] = json!(arn);
             self.statement["predicate"]["resourceUri"] = json!(arn);
         }
-        let key = load_key(&self.key_file)?;
-        let envelope = sign(&key, &self.statement);
+        let envelope = match &self.signer {
+            crate::config::shared::Signing::KeyFile(path) => sign(&load_key(path)?, &self.statement),
+            crate::config::shared::Signing::Kms(arn) => {
+                let sdk = self.sdk.as_ref().context("internal error: KMS signing without AWS")?;
+                sign_kms(sdk, arn, &self.statement)?
+            }
+        };
         std::fs::create_dir_all(&self.out_dir).with_context(|| format!("creating {}", self.out_dir.display()))?;
         let run = self.statement["predicate"]["audit"]["run_id"].as_str().unwrap_or("run").to_owned();
         let path = self.out_dir.join(format!("{run}.dsse.json"));
@@ -136,24 +152,108 @@ pub fn sign(key: &Ed25519KeyPair, statement: &Value) -> Value {
     })
 }
 
-/// Checks an envelope's signature with `public` (raw 32 bytes); returns the statement.
+/// KMS's limit for a RAW message; a longer PAE is signed as its SHA-256 digest.
+const KMS_RAW_LIMIT: usize = 4096;
+
+fn sign_kms(sdk: &aws_config::SdkConfig, arn: &str, statement: &Value) -> Result<Value> {
+    use aws_sdk_kms::primitives::Blob;
+    use aws_sdk_kms::types::{MessageType, SigningAlgorithmSpec};
+    let payload = canonical(statement).into_bytes();
+    let pae = pae(PAYLOAD_TYPE, &payload);
+    let (message, kind) = if pae.len() <= KMS_RAW_LIMIT {
+        (pae, MessageType::Raw)
+    } else {
+        (ring::digest::digest(&ring::digest::SHA256, &pae).as_ref().to_vec(), MessageType::Digest)
+    };
+    let arn = arn.to_owned();
+    let sig = crate::aws::blocking(sdk, move |sdk| async move {
+        let out = aws_sdk_kms::Client::new(&sdk)
+            .sign()
+            .key_id(&arn)
+            .message(Blob::new(message))
+            .message_type(kind)
+            .signing_algorithm(SigningAlgorithmSpec::EcdsaSha256)
+            .send()
+            .await
+            .map_err(|e| anyhow::anyhow!("KMS Sign with {arn}: {}", crate::aws::describe_error(&e)))?;
+        let sig = out.signature().context("KMS Sign returned no signature")?.as_ref().to_vec();
+        Ok((out.key_id().unwrap_or(&arn).to_owned(), sig))
+    })?;
+    Ok(json!({
+        "payloadType": PAYLOAD_TYPE,
+        "payload": base64::encode(&payload),
+        "signatures": [{"keyid": sig.0, "sig": base64::encode(&sig.1)}],
+    }))
+}
+
+/// How a signature is checked.
+pub enum Verifier {
+    /// A raw 32-byte Ed25519 public key.
+    Ed25519(Vec<u8>),
+    /// A KMS key's P-256 public key (uncompressed point) and its ARN (the envelope's keyid).
+    P256 { point: Vec<u8>, keyid: String },
+}
+
+impl Verifier {
+    pub fn key_id(&self) -> String {
+        match self {
+            Verifier::Ed25519(p) => key_id(p),
+            Verifier::P256 { keyid, .. } => keyid.clone(),
+        }
+    }
+    fn verify(&self, msg: &[u8], sig: &[u8]) -> bool {
+        match self {
+            Verifier::Ed25519(p) => UnparsedPublicKey::new(&ED25519, p).verify(msg, sig).is_ok(),
+            Verifier::P256 { point, .. } => UnparsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, point).verify(msg, sig).is_ok(),
+        }
+    }
+}
+
+/// The KMS key's public key (GetPublicKey): a P-256 SubjectPublicKeyInfo, whose last 65 bytes are
+/// the uncompressed point `ring` verifies with.
+pub async fn kms_verifier(sdk: &aws_config::SdkConfig, arn: &str) -> Result<Verifier> {
+    let out = aws_sdk_kms::Client::new(sdk)
+        .get_public_key()
+        .key_id(arn)
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!("KMS GetPublicKey {arn}: {}", crate::aws::describe_error(&e)))?;
+    let der = out.public_key().context("KMS GetPublicKey returned no key")?.as_ref();
+    if der.len() != 91 || der[26] != 0x04 {
+        bail!("{arn}: not an ECC_NIST_P256 key (cortado signs with ECDSA_SHA_256 on P-256)");
+    }
+    // The envelope names the key as it was signed with (KMS answers Sign with the ARN).
+    Ok(Verifier::P256 { point: der[26..].to_vec(), keyid: arn.to_owned() })
+}
+
+/// Checks an envelope's signature with `public` (raw 32 bytes Ed25519); returns the statement.
 pub fn open(envelope_text: &str, public: &[u8]) -> Result<Value> {
+    open_with(envelope_text, &Verifier::Ed25519(public.to_vec()))
+}
+
+/// The envelope's first signature's key id (to find the KMS key to check it with).
+pub fn first_keyid(envelope_text: &str) -> Option<String> {
+    serde_json::from_str::<Value>(envelope_text).ok()?["signatures"][0]["keyid"].as_str().map(str::to_owned)
+}
+
+/// Checks an envelope's signature with `verifier`; returns the statement.
+pub fn open_with(envelope_text: &str, verifier: &Verifier) -> Result<Value> {
     let env: Value = serde_json::from_str(envelope_text).context("not a DSSE envelope (JSON)")?;
     let payload_type = env["payloadType"].as_str().context("the envelope has no payloadType")?;
     if payload_type != PAYLOAD_TYPE {
         bail!("payloadType {payload_type:?} is not {PAYLOAD_TYPE}");
     }
     let payload = base64::decode(env["payload"].as_str().context("the envelope has no payload")?).map_err(|e| anyhow::anyhow!("payload: {e}"))?;
-    let want = key_id(public);
+    let want = verifier.key_id();
     let sigs = env["signatures"].as_array().context("the envelope has no signatures")?;
-    let ok = sigs.iter().filter(|s| s["keyid"].as_str().is_none_or(|k| k == want)).any(|s| {
-        s["sig"]
-            .as_str()
-            .and_then(|b| base64::decode(b).ok())
-            .is_some_and(|sig| UnparsedPublicKey::new(&ED25519, public).verify(&pae(payload_type, &payload), &sig).is_ok())
-    });
+    // A KMS DIGEST signature is ECDSA over sha256(PAE) as the hash: it verifies like a RAW one.
+    let signed = pae(payload_type, &payload);
+    let ok = sigs
+        .iter()
+        .filter(|s| s["keyid"].as_str().is_none_or(|k| k == want))
+        .any(|s| s["sig"].as_str().and_then(|b| base64::decode(b).ok()).is_some_and(|sig| verifier.verify(&signed, &sig)));
     if !ok {
-        bail!("no valid signature by key {}: the envelope was altered or signed by another key", &want[..16]);
+        bail!("no valid signature by key {}: the envelope was altered or signed by another key", want.get(..16).unwrap_or(&want));
     }
     let statement: Value = serde_json::from_slice(&payload).context("the payload is not JSON")?;
     if statement["_type"] != STATEMENT_TYPE {

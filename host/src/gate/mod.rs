@@ -296,10 +296,11 @@ pub async fn evaluate(ctx: &Context, aws: &crate::aws::Aws, plan: &Plan, overrid
     }
     let lock = lock.map(|l| LockSpec { caller: Some(who.arn.clone()), ..l });
     let evidence = match (&ctx.config.signing_key, dry_run) {
-        (Some(key), false) => {
+        (Some(signer), false) => {
             let mut d = decision;
             d.insert("hash".into(), json!(decision_hash));
-            Some(evidence::pending(key.clone(), ctx.config.dir.join("cortado-evidence"), &d, plan.running_td().map(|t| (&t.arn, &t.body))))
+            let out = ctx.config.dir.join("cortado-evidence");
+            Some(evidence::pending(signer.clone(), Some(aws.sdk.clone()), out, &d, plan.running_td().map(|t| (&t.arn, &t.body))))
         }
         _ => None,
     };
