@@ -349,6 +349,8 @@ fn evidence_signed_by_a_kms_key_verifies_with_its_public_key() {
     let v: Value = serde_json::from_str(ok.stdout.trim()).unwrap();
     assert_eq!(v["matches_chain"], true, "{v}");
     assert!(sim.calls_in(&region).iter().any(|c| c == "kms:GetPublicKey"));
+    let policy = p.run(&["iam-policy"], &[]).expect_code(0).stdout.clone();
+    assert!(policy.contains("CortadoEvidenceSigning") && policy.contains(&arn), "{policy}");
     let text = std::fs::read_to_string(file).unwrap();
     let at = text.find("\"payload\": \"").unwrap() + "\"payload\": \"".len() + 60;
     let mut bytes = text.into_bytes();

@@ -132,6 +132,9 @@ pub fn build(app: &App) -> Result<Value> {
             "Condition": {"StringLike": {"s3:prefix": format!("{}*", url.prefix)}}
         }));
     }
+    if let Some(crate::config::shared::Signing::Kms(arn)) = &c.signing_key {
+        statements.push(json!({"Sid": "CortadoEvidenceSigning", "Effect": "Allow", "Action": ["kms:Sign", "kms:GetPublicKey"], "Resource": arn}));
+    }
     if let Some(url) = &c.lock {
         statements.push(json!({
             "Sid": "CortadoDeployLock",
