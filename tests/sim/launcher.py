@@ -124,6 +124,31 @@ CALLS = CallLog()
 CONDITIONAL_WRITES = threading.Lock()
 
 
+def _patch_kms_digest() -> None:
+    """KMS Sign with MessageType=DIGEST signs the given digest as the hash; moto hashes it again."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec, utils as asym_utils
+    from moto.kms.responses import KmsResponse
+
+    original = KmsResponse.sign
+    algorithms = {"ECDSA_SHA_256": hashes.SHA256, "ECDSA_SHA_384": hashes.SHA384, "ECDSA_SHA_512": hashes.SHA512}
+
+    def sign(self: KmsResponse) -> str:
+        algorithm = algorithms.get(self._get_param("SigningAlgorithm") or "")
+        if self._get_param("MessageType") != "DIGEST" or algorithm is None:
+            return original(self)
+        import base64
+
+        key = self.kms_backend.describe_key(self._get_param("KeyId"))
+        digest = self._get_param("Message")
+        if isinstance(digest, str):
+            digest = digest.encode("utf-8")
+        signature = key.private_key.private_key.sign(digest, ec.ECDSA(asym_utils.Prehashed(algorithm())))
+        return json.dumps({"KeyId": key.arn, "Signature": base64.b64encode(signature).decode(), "SigningAlgorithm": self._get_param("SigningAlgorithm")})
+
+    KmsResponse.sign = sign  # type: ignore[method-assign]
+
+
 def _patch_action_capture() -> None:
     """REST services (S3...) have no action in the request; take the one moto's router resolves."""
     original = BaseResponse._get_action
@@ -246,6 +271,7 @@ def main() -> int:
     sim_deployments.install()
     sim_codedeploy.install()
     _patch_action_capture()
+    _patch_kms_digest()
 
     server = SimServer(ip_address="127.0.0.1", port=args.port, verbose=False)
     server.start()

@@ -359,4 +359,10 @@ fn evidence_signed_by_a_kms_key_verifies_with_its_public_key() {
     let bad = p.run(&["evidence", "verify", "tampered.dsse.json"], &[]);
     assert_eq!(bad.code, 1, "{}", bad.stderr);
     assert!(bad.stderr.contains("no valid signature"), "{}", bad.stderr);
+
+    // The DIGEST path (a statement over KMS's 4 KiB RAW limit) verifies the same way.
+    std::fs::remove_dir_all(p.path("cortado-evidence")).unwrap();
+    p.run(&["deploy", "--force-new-deployment"], &[("CORTADO_KMS_DIGEST", "1")]).expect_code(0);
+    let file = std::fs::read_dir(p.path("cortado-evidence")).unwrap().next().unwrap().unwrap().path();
+    p.run(&["evidence", "verify", file.to_str().unwrap()], &[]).expect_code(0);
 }
