@@ -155,7 +155,7 @@ pub struct ManArgs {
 pub enum EvidenceCommand {
     /// Check an evidence file's signature and that it matches the audit chain's records
     Verify {
-        /// The evidence file (cortado-evidence/RUN.dsse.json)
+        /// The evidence file (cortado-evidence/RUN.dsse.json), or s3://BUCKET/PREFIX/evidence/…/RUN.dsse.json
         file: PathBuf,
         /// The signer's Ed25519 public key (64 hex digits)
         #[arg(long = "public-key", value_name = "HEX", conflicts_with = "key_file")]

@@ -319,6 +319,13 @@ fn signed_evidence_verifies_against_the_chain_and_one_changed_byte_is_caught() {
     let on_s3 = p.run(&["evidence", "verify", file.to_str().unwrap(), "--public-key", &public], &[]);
     on_s3.expect_code(0);
     assert!(on_s3.stdout.contains(&format!("matches the audit chain at s3://{b}/ev/")), "{}", on_s3.stdout);
+    // The same evidence beside the chain on S3, verified from there; the chain walk skips it.
+    let run = file.file_name().unwrap().to_str().unwrap().to_owned();
+    let cfg = p.read("cortado.yml");
+    let get = |k: &str| cfg.lines().find_map(|l| l.strip_prefix(&format!("{k}: "))).unwrap().trim().to_owned();
+    let remote = format!("s3://{b}/ev/evidence/{}/{}/{run}", get("cluster"), get("service"));
+    p.run(&["evidence", "verify", &remote, "--public-key", &public], &[]).expect_code(0);
+    p.run(&["audit", "verify", &format!("s3://{b}/ev/")], &[]).expect_code(0);
 }
 
 #[test]

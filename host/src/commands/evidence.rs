@@ -36,7 +36,18 @@ async fn records(location: &str, globals: &crate::context::Globals) -> Result<(V
 }
 
 pub async fn verify(file: &Path, public_key: Option<&str>, key_file: Option<&Path>, as_json: bool, globals: &crate::context::Globals) -> Result<()> {
-    let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let text = match file.to_str().and_then(|f| f.strip_prefix("s3://")) {
+        Some(rest) => {
+            let (bucket, key) = rest
+                .split_once('/')
+                .filter(|(b, k)| !b.is_empty() && !k.is_empty())
+                .ok_or_else(|| InputError::new(format!("{}: expected s3://BUCKET/KEY", file.display())))?;
+            let region = std::env::var("AWS_REGION").ok().filter(|r| !r.is_empty());
+            let aws = crate::aws::Aws::load(region.as_deref(), globals.assume_role_arn.as_deref()).await?;
+            String::from_utf8(crate::gate::s3chain::get_bytes(&aws.s3(), bucket, key).await?).with_context(|| format!("{}: not UTF-8", file.display()))?
+        }
+        None => std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?,
+    };
     let verifier = match (public_key, key_file, evidence::first_keyid(&text)) {
         (Some(h), _, _) => evidence::Verifier::Ed25519(
             hex::decode(h.trim()).ok().filter(|k| k.len() == 32).ok_or_else(|| InputError::new("--public-key: expected 64 hex digits"))?,

@@ -122,7 +122,14 @@ pub fn build(app: &App) -> Result<Value> {
             "Sid": "CortadoAuditLog",
             "Effect": "Allow",
             "Action": actions,
-            "Resource": format!("arn:aws:s3:::{}/{}{}/{service}/*", url.bucket, url.prefix, c.cluster)
+            "Resource": if c.signing_key.is_some() {
+                json!([
+                    format!("arn:aws:s3:::{}/{}{}/{service}/*", url.bucket, url.prefix, c.cluster),
+                    format!("arn:aws:s3:::{}/{}evidence/{}/{service}/*", url.bucket, url.prefix, c.cluster)
+                ])
+            } else {
+                json!(format!("arn:aws:s3:::{}/{}{}/{service}/*", url.bucket, url.prefix, c.cluster))
+            }
         }));
         statements.push(json!({
             "Sid": "CortadoAuditList",

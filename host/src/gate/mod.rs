@@ -187,6 +187,13 @@ impl Approval {
                 .finish(&rec, &hash, &r.log.location())
                 .map_err(|e| e.context("the outcome is recorded, but its signed evidence could not be written"))?;
             eprintln!("evidence: signed statement written to {}", path.display());
+            // Beside the chain too, when it is on S3, so that an auditor needs no CI artefact.
+            if let Sink::S3(chain) = &r.log {
+                let url = chain
+                    .put_evidence(&r.run_id, &std::fs::read(&path)?)
+                    .map_err(|e| e.context("the outcome and local evidence are written, but the evidence could not be put on S3"))?;
+                eprintln!("evidence: and at {url}");
+            }
         }
         Ok(Some(hash))
     }

@@ -104,6 +104,32 @@ impl S3Chain {
     }
 }
 
+impl S3Chain {
+    /// Puts a signed evidence file at `PREFIX evidence/<cluster>/<service>/<run id>.dsse.json`
+    /// (created once: `If-None-Match: *`, with the chain's retention); returns its URL.
+    pub fn put_evidence(&self, run_id: &str, bytes: &[u8]) -> Result<String> {
+        let rest = &self.dir[self.url.prefix.len()..];
+        let key = format!("{}evidence/{rest}{run_id}.dsse.json", self.url.prefix);
+        let body = bytes.to_vec();
+        crate::aws::blocking_s3(&self.sdk, |client| async move {
+            let mut put =
+                client.put_object().bucket(&self.url.bucket).key(&key).if_none_match("*").content_type("application/json").body(ByteStream::from(body));
+            if let Some(r) = &self.retention {
+                let until = jiff::Timestamp::now().as_second() + r.period.as_secs() as i64;
+                put = put.object_lock_mode(ObjectLockMode::from(r.mode.as_str())).object_lock_retain_until_date(DateTime::from_secs(until));
+            }
+            put.send().await.map_err(|e| anyhow::anyhow!("PutObject s3://{}/{key}: {}", self.url.bucket, describe_error(&e)))?;
+            Ok(format!("s3://{}/{key}", self.url.bucket))
+        })
+    }
+}
+
+/// An object's bytes (`s3://bucket/key`), for `evidence verify s3://…`.
+pub async fn get_bytes(client: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Result<Vec<u8>> {
+    let out = client.get_object().bucket(bucket).key(key).send().await.map_err(|e| anyhow::anyhow!("GetObject s3://{bucket}/{key}: {}", describe_error(&e)))?;
+    Ok(out.body.collect().await.with_context(|| format!("reading s3://{bucket}/{key}"))?.into_bytes().to_vec())
+}
+
 pub fn key(dir: &str, seq: u64) -> String {
     format!("{dir}{seq:012}.json")
 }
@@ -212,7 +238,8 @@ impl ChainReport {
 pub async fn verify(client: &aws_sdk_s3::Client, url: &S3Url) -> Result<Vec<ChainReport>> {
     let mut dirs: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for k in list(client, &url.bucket, &url.prefix).await? {
-        if k[url.prefix.len()..].starts_with("locks/") {
+        let rest = &k[url.prefix.len()..];
+        if rest.starts_with("locks/") || rest.starts_with("evidence/") {
             continue;
         }
         let dir = k.rsplit_once('/').map(|(d, _)| format!("{d}/")).unwrap_or_default();
