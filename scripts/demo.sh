@@ -2,7 +2,8 @@
 # The main job on the local simulator: start it, seed a realistic account, import the running
 # service with `cortado init`, add plugins (a tfstate reference read through the broker, and a
 # change-freeze gate), then deploy: a good deploy, a no-op redeploy, a change the gate denies, and
-# an image that fails and is rolled back. Everything talks to 127.0.0.1 only.
+# an image that fails and is rolled back; then two deployers at once sharing an S3 audit chain and
+# deploy lock. Everything talks to 127.0.0.1 only.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$CORTADO_ROOT"
@@ -85,6 +86,18 @@ step "cortado status"
 
 step "cortado audit verify cortado-audit.jsonl   # every gate decision, hash-chained"
 "$cortado" audit verify cortado-audit.jsonl
+
+step "team mode: audit chain and deploy lock on S3 (Object Lock bucket); two deployers at once, one waits for the other's lock"
+curl -sf -X PUT "$url/demo-audit" -H 'x-amz-bucket-object-lock-enabled: true' \
+  -H 'Authorization: AWS4-HMAC-SHA256 Credential=demo/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0' >/dev/null
+team=(deploy --skip-task-definition --force-new-deployment --audit-log s3://demo-audit/team/ --lock-timeout 2m)
+"$cortado" "${team[@]}" >"$work/first.out" 2>&1 &
+first=$!
+"$cortado" "${team[@]}" 2>&1 | grep -E 'deploy lock|is stable|audit:' || true
+wait "$first"; grep -E 'deploy lock|is stable|audit:' "$work/first.out" || true
+
+step "cortado audit verify s3://demo-audit/team/   # one object per record, conditional writes, retention shown"
+"$cortado" audit verify s3://demo-audit/team/
 
 step "cortado iam-policy   # what this config needs, plugins' grants included"
 "$cortado" iam-policy > "$work/policy.json"

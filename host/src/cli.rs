@@ -42,6 +42,15 @@ pub struct Globals {
     /// Overrides the config's timeout (Go duration: 5m, 300s, 1h10m) [env: CORTADO_TIMEOUT]
     #[arg(long, global = true)]
     pub timeout: Option<String>,
+    /// Where decisions are recorded: a file, or s3://BUCKET/PREFIX/ (overrides the config's audit_log) [env: CORTADO_AUDIT_LOG]
+    #[arg(long = "audit-log", global = true, value_name = "FILE|S3URL")]
+    pub audit_log: Option<String>,
+    /// Wait this long for another deployer's lock (Go duration; default: fail at once) [env: CORTADO_LOCK_TIMEOUT]
+    #[arg(long = "lock-timeout", global = true, value_name = "DURATION")]
+    pub lock_timeout: Option<String>,
+    /// Wait for an IN_PROGRESS deployment this invocation did not start, instead of refusing
+    #[arg(long = "wait-for-others", global = true)]
+    pub wait_for_others: bool,
     /// Interactive selector (peco, fzf) for tasks and exec [env: CORTADO_FILTER_COMMAND]
     #[arg(long = "filter-command", global = true)]
     pub filter_command: Option<String>,
@@ -91,6 +100,8 @@ pub enum Command {
     Revisions(RevisionsArgs),
     /// Delete the service
     Delete(DeleteArgs),
+    /// Remove the service's deploy lock by hand (gated and audited; only the lock that was read)
+    Unlock(UnlockArgs),
     /// Print the CodeDeploy AppSpec for the service
     Appspec(AppspecArgs),
     /// Plugins: what they provide, what they ask for, what they are granted
@@ -102,6 +113,9 @@ pub enum Command {
     /// The gate audit log
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Signed evidence (in-toto Statement in a DSSE envelope) written after each gated command
+    #[command(subcommand)]
+    Evidence(EvidenceCommand),
     /// Check every resource the definitions refer to, and run the verifier plugins
     Verify(VerifyArgs),
     /// Run a one-off task, tail its logs and exit with its container's exit code
@@ -138,11 +152,36 @@ pub struct ManArgs {
 }
 
 #[derive(Subcommand, Debug)]
-pub enum AuditCommand {
-    /// Check the hash chain; names the first record that was altered or removed
+pub enum EvidenceCommand {
+    /// Check an evidence file's signature and that it matches the audit chain's records
     Verify {
-        /// The audit log (JSON lines), e.g. cortado-audit.jsonl
+        /// The evidence file (cortado-evidence/RUN.dsse.json), or s3://BUCKET/PREFIX/evidence/…/RUN.dsse.json
         file: PathBuf,
+        /// The signer's Ed25519 public key (64 hex digits)
+        #[arg(long = "public-key", value_name = "HEX", conflicts_with = "key_file")]
+        public_key: Option<String>,
+        /// The signing key file (its public key is used)
+        #[arg(long = "key-file", value_name = "PATH")]
+        key_file: Option<PathBuf>,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Write a new Ed25519 signing key file (for `signing: {key_file: PATH}`) and print its public key
+    Keygen {
+        /// Where to write the key (must not exist; written with mode 0600)
+        file: PathBuf,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AuditCommand {
+    /// Check the hash chain; names the first record that was altered or removed (a file), or
+    /// every gap, edit, re-ordering, fork and open decision (s3://BUCKET/PREFIX/), with retention
+    Verify {
+        /// The audit log (JSON lines, e.g. cortado-audit.jsonl) or s3://BUCKET/PREFIX/
+        file: PathBuf,
+        #[command(flatten)]
+        output: OutputArgs,
     },
 }
 
@@ -465,6 +504,15 @@ pub struct RevisionsArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct UnlockArgs {
+    /// Evaluate gates and show the holder; change nothing
+    #[arg(long = "dry-run")]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub gates: GateArgs,
+}
+
+#[derive(Args, Debug)]
 pub struct DeleteArgs {
     /// Evaluate gates and show what would be deleted; change nothing
     #[arg(long = "dry-run")]
@@ -714,6 +762,9 @@ impl Globals {
             ext_code: self.ext_code.clone(),
             assume_role_arn: self.assume_role_arn.clone(),
             timeout: self.timeout.clone(),
+            audit_log: self.audit_log.clone(),
+            lock_timeout: self.lock_timeout.clone(),
+            wait_for_others: self.wait_for_others,
             filter_command: self.filter_command.clone(),
             log_format: self.log_format.clone(),
             sandboxed_only: self.sandboxed_only,
@@ -890,7 +941,11 @@ async fn dispatch(command: Command, globals: crate::context::Globals, env: crate
         }
         Command::Plugin(PluginCommand::Test(args)) => commands::plugin::harness::run(None, &args),
         Command::Plugin(PluginCommand::New(args)) => commands::plugin::scaffold::run(&args),
-        Command::Audit(AuditCommand::Verify { file }) => commands::audit::verify(&file),
+        Command::Evidence(EvidenceCommand::Verify { file, public_key, key_file, output }) => {
+            commands::evidence::verify(&file, public_key.as_deref(), key_file.as_deref(), output.json(), &globals).await
+        }
+        Command::Evidence(EvidenceCommand::Keygen { file }) => commands::evidence::keygen(&file),
+        Command::Audit(AuditCommand::Verify { file, output }) => commands::audit::verify(&file, output.json(), &globals).await,
         Command::Deploy(a) => {
             let app = commands::App::load(globals, env)?;
             let opts = crate::plan::deploy::DeployOptions {
@@ -963,6 +1018,10 @@ async fn dispatch(command: Command, globals: crate::context::Globals, env: crate
         Command::Delete(a) => {
             let app = commands::App::load(globals, env)?;
             commands::lifecycle::delete(&app, a.force, a.terminate, simple_change(a.dry_run, &a.gates)).await
+        }
+        Command::Unlock(a) => {
+            let app = commands::App::load(globals, env)?;
+            commands::unlock::unlock(&app, &a.gates.to_overrides(), a.dry_run).await
         }
         Command::Appspec(a) => {
             let app = commands::App::load(globals, env)?;

@@ -27,6 +27,10 @@ pub struct Globals {
     pub ext_code: Vec<String>,
     pub assume_role_arn: Option<String>,
     pub timeout: Option<String>,
+    /// `--audit-log FILE|s3://…`: replaces the config's `audit_log`.
+    pub audit_log: Option<String>,
+    pub lock_timeout: Option<String>,
+    pub wait_for_others: bool,
     pub filter_command: Option<String>,
     /// ecspresso's `--log-format json`: `--output json` where the two overlap.
     pub log_format: Option<String>,
@@ -65,6 +69,8 @@ impl Globals {
         }
         self.assume_role_arn = self.assume_role_arn.or_else(|| get("ASSUME_ROLE_ARN"));
         self.timeout = self.timeout.or_else(|| get("TIMEOUT"));
+        self.audit_log = self.audit_log.or_else(|| get("AUDIT_LOG"));
+        self.lock_timeout = self.lock_timeout.or_else(|| get("LOCK_TIMEOUT"));
         self.filter_command = self.filter_command.or_else(|| get("FILTER_COMMAND"));
         self.log_format = self.log_format.or_else(|| get("LOG_FORMAT").filter(|f| f == "text" || f == "json"));
         self
@@ -95,6 +101,27 @@ impl Context {
         if let Some(t) = &globals.timeout {
             config.timeout = config::duration::parse_go_duration(t).map_err(|e| InputError::new(format!("--timeout: {e}")))?;
         }
+        if let Some(a) = &globals.audit_log {
+            match config::shared::S3Url::parse(a) {
+                Some(url) => {
+                    let url = url.map_err(|e| InputError::new(format!("--audit-log: {e}")))?;
+                    // The lock follows the audit log to S3 unless the config says otherwise.
+                    if config.lock.is_none() || config.lock == config.audit_s3 {
+                        config.lock = Some(url.clone());
+                    }
+                    config.audit_s3 = Some(url);
+                    config.audit_log = None;
+                }
+                None => {
+                    config.audit_log = Some(cwd.join(a));
+                    config.audit_s3 = None;
+                }
+            }
+        }
+        if let Some(t) = &globals.lock_timeout {
+            config.lock_timeout = config::duration::parse_go_duration(t).map_err(|e| InputError::new(format!("--lock-timeout: {e}")))?;
+        }
+        config.wait_for_others |= globals.wait_for_others;
         if let Some(fc) = &globals.filter_command {
             config.filter_command = Some(fc.clone());
         }

@@ -67,10 +67,38 @@ class CallLog:
             "action": _action(environ),
             "region": region,
             "account": environ.get("HTTP_X_MOTO_ACCOUNT_ID") or DEFAULT_ACCOUNT_ID,
+            "time": time.time(),
         }
+        resource = _resource(environ, service, entry["action"])
+        if resource:
+            entry["resource"] = resource
         with self.lock:
             self.calls.append(entry)
         return entry
+
+
+def _s3_object_action(entry: dict[str, Any], method: str, path: str) -> str:
+    """moto answers some object requests (conditional PUT/DELETE) without resolving an action name."""
+    if entry.get("service") != "s3" or path.strip("/").count("/") < 1:
+        return ""
+    return {"PUT": "PutObject", "DELETE": "DeleteObject", "GET": "GetObject", "HEAD": "HeadObject"}.get(method, "")
+
+
+def _resource(environ: dict[str, Any], service: str, action: str) -> str:
+    """What a call acted on, where tests need it: an S3 call's path, an ECS service change's service."""
+    if service == "s3":
+        return environ.get("PATH_INFO", "")
+    if service == "ecs" and action in ("UpdateService", "CreateService", "DeleteService"):
+        size = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(size) if size else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        try:
+            doc = json.loads(body or b"{}")
+        except ValueError:
+            return ""
+        name = doc.get("service") or doc.get("serviceName") or ""
+        return f"{doc.get('cluster', 'default')}/{name}"
+    return ""
 
 
 def _action(environ: dict[str, Any]) -> str:
@@ -95,6 +123,32 @@ def _action(environ: dict[str, Any]) -> str:
 
 
 CALLS = CallLog()
+CONDITIONAL_WRITES = threading.Lock()
+
+
+def _patch_kms_digest() -> None:
+    """KMS Sign with MessageType=DIGEST signs the given digest as the hash; moto hashes it again."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec, utils as asym_utils
+    from moto.kms.responses import KmsResponse
+
+    original = KmsResponse.sign
+    algorithms = {"ECDSA_SHA_256": hashes.SHA256, "ECDSA_SHA_384": hashes.SHA384, "ECDSA_SHA_512": hashes.SHA512}
+
+    def sign(self: KmsResponse) -> str:
+        algorithm = algorithms.get(self._get_param("SigningAlgorithm") or "")
+        if self._get_param("MessageType") != "DIGEST" or algorithm is None:
+            return original(self)
+        import base64
+
+        key = self.kms_backend.describe_key(self._get_param("KeyId"))
+        digest = self._get_param("Message")
+        if isinstance(digest, str):
+            digest = digest.encode("utf-8")
+        signature = key.private_key.private_key.sign(digest, ec.ECDSA(asym_utils.Prehashed(algorithm())))
+        return json.dumps({"KeyId": key.arn, "Signature": base64.b64encode(signature).decode(), "SigningAlgorithm": self._get_param("SigningAlgorithm")})
+
+    KmsResponse.sign = sign  # type: ignore[method-assign]
 
 
 def _patch_action_capture() -> None:
@@ -123,12 +177,20 @@ class Middleware:
             return self.control(environ, start_response, path[len("/_cortado/") :].rstrip("/"))
         entry = None if path.startswith("/moto-api") else CALLS.record(environ)
         CALLS.current.entry = entry
+        conditional = environ.get("REQUEST_METHOD") in ("PUT", "DELETE") and (
+            "HTTP_IF_NONE_MATCH" in environ or "HTTP_IF_MATCH" in environ)
         try:
-            result = sim_faults.handle(self.app, environ, start_response, entry)
+            if conditional:
+                # S3 decides a conditional write atomically; moto checks, then writes, unlocked, so
+                # two racing PUTs with If-None-Match: * could both succeed. Serialise them.
+                with CONDITIONAL_WRITES:
+                    result = list(sim_faults.handle(self.app, environ, start_response, entry))
+            else:
+                result = sim_faults.handle(self.app, environ, start_response, entry)
         finally:
             CALLS.current.entry = None
         if entry is not None and not entry["action"]:
-            entry["action"] = f"{environ.get('REQUEST_METHOD')} {path}"
+            entry["action"] = _s3_object_action(entry, environ.get("REQUEST_METHOD", ""), path) or f"{environ.get('REQUEST_METHOD')} {path}"
         return result
 
     def control(self, environ: dict[str, Any], start_response: Callable[..., Any], name: str) -> Iterable[bytes]:
@@ -157,6 +219,8 @@ class Middleware:
             elif name == "faults" and method == "DELETE":
                 region = (parse_qs(environ.get("QUERY_STRING", "")).get("region") or [body.get("region")])[0]
                 status, payload = 200, sim_faults.FAULTS.clear(region)
+            elif name == "overlaps":
+                status, payload = 200, {"overlaps": dict(sim_ecs.OVERLAPS)}
             elif name == "health":
                 status, payload = 200, {"status": "ok"}
             else:
@@ -216,6 +280,7 @@ def main() -> int:
     sim_deployments.install()
     sim_codedeploy.install()
     _patch_action_capture()
+    _patch_kms_digest()
 
     server = SimServer(ip_address="127.0.0.1", port=args.port, verbose=False)
     server.start()

@@ -502,7 +502,10 @@ def main() -> int:
         sim.client("sts", "eu-west-1", "111122223333").get_caller_identity()
         cd.list_applications()
         sim.client("s3", "us-east-1").list_objects_v2(Bucket=f"{p}-tfstate")
-        calls = sim.control("POST", "/_cortado/calls")["calls"]
+        raw = sim.control("POST", "/_cortado/calls")["calls"]
+        check(all(isinstance(c.pop("time"), float) for c in raw), f"calls without a time: {raw}")
+        check(raw[3].pop("resource", None) == f"/{p}-tfstate", f"the S3 call's resource: {raw[3]}")
+        calls = raw
         want = [
             {"service": "ecs", "action": "DescribeServices", "region": "us-east-1", "account": "123456789012"},
             {"service": "sts", "action": "GetCallerIdentity", "region": "eu-west-1", "account": "111122223333"},

@@ -5,6 +5,7 @@
 
 mod calls;
 mod recover;
+pub mod lock;
 
 use std::time::Duration;
 
@@ -53,6 +54,8 @@ pub struct Apply<'a> {
     progress: &'a dyn Progress,
     /// Credentials of the ECS agent (the execution role), for `verify --put-logs`.
     agent: Option<SdkConfig>,
+    /// The deploy lock, held from before the first step until [`Apply::finish`] (or drop).
+    lock: Option<lock::Held>,
     pub applied: Applied,
 }
 
@@ -62,7 +65,7 @@ impl<'a> Apply<'a> {
         if !approval.permits(plan) {
             bail!("internal error: the approval was not made for this plan (or was a dry run); nothing was changed");
         }
-        Ok(Apply { plan, approval: Some(approval), aws, progress, agent: None, applied: Applied::default() })
+        Ok(Apply { plan, approval: Some(approval), aws, progress, agent: None, lock: None, applied: Applied::default() })
     }
 
     /// The run id of the decision this apply acts on (when it was recorded): what later records chain to.
@@ -79,6 +82,7 @@ impl<'a> Apply<'a> {
     /// rollout started resumes the auto scaling this apply suspended; a failed tag change does not
     /// stop the steps (it is in [`Applied::tag_failures`]).
     pub async fn run(&mut self) -> Result<()> {
+        self.take_lock().await?;
         pause_for_tests().await;
         crate::interrupt::set_hint(format!(
             "interrupted while applying the plan ({} step(s)); what was done is in the audit log's outcome record, and `cortado status` shows the service",
@@ -130,12 +134,30 @@ impl<'a> Apply<'a> {
         Ok(())
     }
 
-    /// Records the outcome and hands back what was done.
+    /// Before the first mutation: the deploy lock (when configured), then no deployment of the
+    /// service that this invocation did not start may be in progress.
+    async fn take_lock(&mut self) -> Result<()> {
+        let Some(spec) = self.approval.as_ref().and_then(Approval::lock).cloned() else { return Ok(()) };
+        // Commands that start or end a service's deployment; one-off tasks, exec and verify's log
+        // writes do not contend with a deploy.
+        const LOCKED: &[&str] = &["deploy", "scale", "refresh", "rollback", "delete"];
+        if self.lock.is_some() || self.plan.steps.is_empty() || !LOCKED.contains(&self.plan.command.as_str()) {
+            return Ok(());
+        }
+        let started = std::time::Instant::now();
+        self.lock = Some(lock::acquire(self.aws, &spec, self.progress).await?);
+        lock::check_others(self.aws, &spec, self.progress).await?;
+        tracing::debug!("deploy lock taken in {} ms", started.elapsed().as_millis());
+        Ok(())
+    }
+
+    /// Records the outcome, releases the lock and hands back what was done.
     pub fn finish(mut self, result: &Result<()>) -> Result<Applied> {
         let applied = std::mem::take(&mut self.applied);
         if let Some(approval) = self.approval.take() {
             approval.record_outcome(outcome(&applied, result))?;
         }
+        drop(self.lock.take());
         Ok(applied)
     }
 
@@ -254,6 +276,10 @@ impl<'a> Apply<'a> {
             Step::ContinueServiceDeployment { arn, hook_id, action } => {
                 calls::continue_service_deployment(&client, arn, hook_id, action).await?;
                 p.info(&format!("service deployment {arn}: hook {hook_id} answered {action}"));
+            }
+            Step::DeleteLock { bucket, key, etag } => {
+                lock::delete(&self.aws.s3(), bucket, key, etag).await?;
+                p.info(&format!("deploy lock s3://{bucket}/{key} removed"));
             }
             Step::PutTestLogEvent { group, region, container, stream_prefix, create_group } => {
                 let sdk = self.agent.clone().unwrap_or_else(|| self.aws.sdk.clone());

@@ -51,6 +51,45 @@ pub fn timeout_config() -> TimeoutConfig {
         .build()
 }
 
+/// The one HTTPS client shape cortado uses (rustls, ring).
+pub fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring))
+        .build_https()
+}
+
+/// Runs `f` (given an S3 client of its own) to completion on a thread with its own runtime and
+/// HTTP client, from sync or async code alike. The audit sink and the lock release need this:
+/// they run from `Drop` and other sync paths inside the main runtime, where `block_on` panics,
+/// and a connection pooled by the main runtime must not be driven by another one.
+pub fn blocking_s3<T, F, Fut>(sdk: &SdkConfig, f: F) -> Result<T>
+where
+    T: Send,
+    F: FnOnce(aws_sdk_s3::Client) -> Fut + Send,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    blocking(sdk, move |sdk| f(aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&sdk).force_path_style(true).build())))
+}
+
+/// [`blocking_s3`] for any client: `f` gets the config with an HTTP client of its own.
+pub fn blocking<T, F, Fut>(sdk: &SdkConfig, f: F) -> Result<T>
+where
+    T: Send,
+    F: FnOnce(SdkConfig) -> Fut + Send,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let sdk = sdk.to_builder().http_client(https_client()).build();
+    std::thread::scope(|scope| {
+        scope
+            .spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting a runtime for AWS")?;
+                rt.block_on(f(sdk))
+            })
+            .join()
+            .map_err(|_| anyhow::anyhow!("internal error: the S3 thread panicked"))?
+    })
+}
+
 #[derive(Clone, Debug)]
 pub struct Aws {
     pub sdk: SdkConfig,
@@ -61,10 +100,7 @@ impl Aws {
     /// `assume_role_arn` wraps the credentials for every client cortado makes (plugins included,
     /// since they never hold credentials of their own).
     pub async fn load(region: Option<&str>, assume_role_arn: Option<&str>) -> Result<Aws> {
-        let http = aws_smithy_http_client::Builder::new()
-            .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring))
-            .build_https();
-        let mut loader = aws_config::defaults(behavior_version()).http_client(http).timeout_config(timeout_config());
+        let mut loader = aws_config::defaults(behavior_version()).http_client(https_client()).timeout_config(timeout_config());
         if std::env::var_os("AWS_MAX_ATTEMPTS").is_none() && std::env::var_os("AWS_RETRY_MODE").is_none() {
             loader = loader.retry_config(retry_config());
         }
@@ -97,6 +133,10 @@ impl Aws {
     }
     pub fn sts(&self) -> aws_sdk_sts::Client {
         aws_sdk_sts::Client::new(&self.sdk)
+    }
+    /// Path-style, so that an `AWS_ENDPOINT_URL` simulator serves every bucket.
+    pub fn s3(&self) -> aws_sdk_s3::Client {
+        aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&self.sdk).force_path_style(true).build())
     }
 }
 

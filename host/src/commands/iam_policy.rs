@@ -137,6 +137,45 @@ pub fn build(app: &App) -> Result<Value> {
             "Condition": {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}
         }));
     }
+    // The shared audit chain and deploy lock on S3, scoped to this service's keys under each prefix.
+    let service = c.service.as_deref().unwrap_or("-");
+    if let Some(url) = &c.audit_s3 {
+        let mut actions = vec!["s3:GetObject", "s3:PutObject"];
+        if c.audit_retention.is_some() {
+            actions.push("s3:PutObjectRetention");
+        }
+        statements.push(json!({
+            "Sid": "CortadoAuditLog",
+            "Effect": "Allow",
+            "Action": actions,
+            "Resource": if c.signing_key.is_some() {
+                json!([
+                    format!("arn:aws:s3:::{}/{}{}/{service}/*", url.bucket, url.prefix, c.cluster),
+                    format!("arn:aws:s3:::{}/{}evidence/{}/{service}/*", url.bucket, url.prefix, c.cluster)
+                ])
+            } else {
+                json!(format!("arn:aws:s3:::{}/{}{}/{service}/*", url.bucket, url.prefix, c.cluster))
+            }
+        }));
+        statements.push(json!({
+            "Sid": "CortadoAuditList",
+            "Effect": "Allow",
+            "Action": ["s3:ListBucket"],
+            "Resource": format!("arn:aws:s3:::{}", url.bucket),
+            "Condition": {"StringLike": {"s3:prefix": format!("{}*", url.prefix)}}
+        }));
+    }
+    if let Some(crate::config::shared::Signing::Kms(arn)) = &c.signing_key {
+        statements.push(json!({"Sid": "CortadoEvidenceSigning", "Effect": "Allow", "Action": ["kms:Sign", "kms:GetPublicKey"], "Resource": arn}));
+    }
+    if let Some(url) = &c.lock {
+        statements.push(json!({
+            "Sid": "CortadoDeployLock",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+            "Resource": format!("arn:aws:s3:::{}/{}locks/{}/{service}", url.bucket, url.prefix, c.cluster)
+        }));
+    }
     for lp in &app.plugins.plugins {
         if crate::plugin::external::is_external(&lp.config) {
             tracing::warn!(

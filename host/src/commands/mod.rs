@@ -6,6 +6,7 @@ pub mod audit;
 pub mod deploy;
 pub mod diff;
 pub mod docs;
+pub mod evidence;
 pub mod exec;
 pub mod iam_policy;
 mod iam_refs;
@@ -18,6 +19,7 @@ pub mod run;
 pub mod status;
 pub mod tasks;
 pub mod trace;
+pub mod unlock;
 pub mod verify;
 
 pub use crate::context::Context as App;

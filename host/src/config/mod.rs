@@ -5,6 +5,7 @@
 //! unknown keys are a warning, and every path is relative to the config file.
 
 pub mod duration;
+pub mod shared;
 pub mod stages;
 pub mod version;
 
@@ -51,6 +52,20 @@ pub struct Config {
     pub ignore: IgnoreConfig,
     /// Where gate decisions are appended (default: `cortado-audit.jsonl` beside the config).
     pub audit_log: Option<PathBuf>,
+    /// `audit_log: s3://bucket/prefix/`: one object per record (see `gate::s3chain`).
+    pub audit_s3: Option<shared::S3Url>,
+    /// Object Lock retention for S3 audit records (`audit_retention: 7y`, `audit_retention_mode`).
+    pub audit_retention: Option<shared::Retention>,
+    /// The deploy lock (`lock: s3://…`; on by default when the audit log is on S3, `lock: false` turns it off).
+    pub lock: Option<shared::S3Url>,
+    /// How long a lock lives without renewal (`lock_ttl`, default 2m): a killed holder's lock expires.
+    pub lock_ttl: Duration,
+    /// `--lock-timeout`: how long to wait for another deployer's lock (default: fail at once).
+    pub lock_timeout: Duration,
+    /// `--wait-for-others`: wait for an IN_PROGRESS deployment this invocation did not start.
+    pub wait_for_others: bool,
+    /// `signing: {key_file: PATH}` or `{kms_key: ARN}`: what signs each gated command's evidence.
+    pub signing_key: Option<shared::Signing>,
     /// `strict: true`: refuse plugins that run outside the sandbox (`external`).
     pub strict: bool,
 }
@@ -306,7 +321,52 @@ fn from_value(path: &Path, source: &str, value: Value) -> Result<Config> {
     let service_definition = f.string("service_definition")?.filter(|s| !s.is_empty()).map(resolve);
     let task_definition = f.string("task_definition")?.filter(|s| !s.is_empty()).map(resolve);
     let filter_command = f.string("filter_command")?.filter(|s| !s.is_empty());
-    let audit_log = f.string("audit_log")?.filter(|s| !s.is_empty()).map(resolve);
+    let audit_text = f.string("audit_log")?.filter(|s| !s.is_empty());
+    let (audit_log, audit_s3) = match audit_text.as_deref().map(|s| (s, shared::S3Url::parse(s))) {
+        None => (None, None),
+        Some((_, Some(url))) => (None, Some(url.map_err(|e| f.error("audit_log", e))?)),
+        Some((s, None)) => (Some(resolve(s.to_owned())), None),
+    };
+    let audit_retention = match f.string("audit_retention")? {
+        None => None,
+        Some(p) => {
+            let period = shared::parse_period(&p).map_err(|e| f.error("audit_retention", e))?;
+            let mode = shared::parse_mode(&f.string("audit_retention_mode")?.unwrap_or_else(|| "GOVERNANCE".into()))
+                .map_err(|e| f.error("audit_retention_mode", e))?;
+            Some(shared::Retention { period, mode })
+        }
+    };
+    if audit_retention.is_some() && audit_s3.is_none() {
+        return Err(f.error("audit_retention", "needs `audit_log: s3://…` (Object Lock retention applies to S3 records)").into());
+    }
+    let lock = match f.get("lock") {
+        None | Some(Value::Null) => audit_s3.clone(),
+        Some(Value::Bool(false)) => None,
+        Some(Value::String(s)) => {
+            Some(shared::S3Url::parse(s).unwrap_or_else(|| Err(format!("{s:?}: expected s3://BUCKET/PREFIX/ or false"))).map_err(|e| f.error("lock", e))?)
+        }
+        Some(other) => return Err(f.error("lock", format!("expected s3://BUCKET/PREFIX/ or false, found {}", kind(other))).into()),
+    };
+    let signing_key = match f.get("signing") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(o)) => {
+            let mut sf = Fields::new(path, source, "signing", o);
+            let key = sf.string("key_file")?.filter(|s| !s.is_empty()).map(resolve);
+            let kms = sf.string("kms_key")?.filter(|s| !s.is_empty());
+            sf.warn_unknown();
+            match (key, kms) {
+                (Some(k), None) => Some(shared::Signing::KeyFile(k)),
+                (None, Some(arn)) => Some(shared::Signing::Kms(arn)),
+                (Some(_), Some(_)) => return Err(f.error("signing", "give `key_file` or `kms_key`, not both").into()),
+                (None, None) => return Err(f.error("signing", "expected {key_file: PATH} or {kms_key: ARN}").into()),
+            }
+        }
+        Some(other) => return Err(f.error("signing", format!("expected {{key_file: PATH}} or {{kms_key: ARN}}, found {}", kind(other))).into()),
+    };
+    let lock_ttl = match f.string("lock_ttl")? {
+        None => Duration::from_secs(120),
+        Some(t) => duration::parse_go_duration(&t).map_err(|e| f.error("lock_ttl", e))?,
+    };
     if filter_command.is_some() {
         tracing::warn!("{}: filter_command in the config is deprecated; use --filter-command or CORTADO_FILTER_COMMAND", path.display());
     }
@@ -377,6 +437,13 @@ fn from_value(path: &Path, source: &str, value: Value) -> Result<Config> {
         codedeploy,
         ignore,
         audit_log,
+        audit_s3,
+        audit_retention,
+        lock,
+        lock_ttl,
+        lock_timeout: Duration::ZERO,
+        wait_for_others: false,
+        signing_key,
         strict,
     };
     config.check_plugin_functions()?;

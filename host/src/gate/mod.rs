@@ -15,6 +15,8 @@
 //! is still produced (and recorded when `audit_log` is set).
 
 pub mod audit;
+pub mod evidence;
+pub mod s3chain;
 pub mod stage;
 
 use std::path::PathBuf;
@@ -90,11 +92,66 @@ pub struct Approval {
     plan_digest: String,
     dry_run: bool,
     record: Option<Recorded>,
+    lock: Option<LockSpec>,
+}
+
+/// The deploy lock `apply/` must hold before its first mutation (from the config's `lock:`).
+#[derive(Debug, Clone)]
+pub struct LockSpec {
+    pub url: crate::config::shared::S3Url,
+    pub cluster: String,
+    pub service: Option<String>,
+    pub ttl: std::time::Duration,
+    pub timeout: std::time::Duration,
+    pub wait_for_others: bool,
+    /// How long `--wait-for-others` waits (the command's timeout).
+    pub others_timeout: std::time::Duration,
+    /// The caller's ARN when the gate already looked it up.
+    pub caller: Option<String>,
+}
+
+/// Where the records of a run go: the local JSONL file (the default) or the S3 chain.
+pub enum Sink {
+    File(audit::AuditLog),
+    S3(s3chain::S3Chain),
+}
+
+impl Sink {
+    /// The sink the config names, for the service this command acts on.
+    pub fn for_config(config: &crate::config::Config, aws: &crate::aws::Aws) -> Sink {
+        match &config.audit_s3 {
+            Some(url) => Sink::S3(s3chain::S3Chain::new(aws.sdk.clone(), url, &config.cluster, config.service.as_deref(), config.audit_retention.clone())),
+            None => Sink::File(audit::AuditLog { path: audit_path(config) }),
+        }
+    }
+
+    /// Appends after the head and returns the record's hash (the new head).
+    pub fn append(&self, mut record: Map<String, Value>) -> Result<String> {
+        match self {
+            Sink::File(log) => log.append(record),
+            Sink::S3(chain) => {
+                let unsandboxed = crate::plugin::external::unsandboxed();
+                if !unsandboxed.is_empty() {
+                    record.insert("unsandboxed_plugins".into(), unsandboxed.iter().map(|n| Value::String(n.clone())).collect());
+                }
+                chain.append(record)
+            }
+        }
+    }
+
+    pub fn location(&self) -> String {
+        match self {
+            Sink::File(log) => log.path.display().to_string(),
+            Sink::S3(chain) => chain.location(),
+        }
+    }
 }
 
 /// The decision record an outcome is chained to.
 struct Recorded {
-    log: audit::AuditLog,
+    /// The statement to sign once the outcome is known (`signing:` configured).
+    evidence: Option<evidence::Pending>,
+    log: Sink,
     run_id: String,
     decision_hash: String,
 }
@@ -103,6 +160,11 @@ impl Approval {
     /// Whether this approval was made for exactly `plan` (and may be acted on).
     pub fn permits(&self, plan: &Plan) -> bool {
         !self.dry_run && self.plan_digest == plan_digest(plan)
+    }
+
+    /// The lock to hold while acting on this approval, if the config asks for one.
+    pub fn lock(&self) -> Option<&LockSpec> {
+        self.lock.as_ref()
     }
 
     /// The run id of the recorded decision (None when nothing is recorded).
@@ -119,7 +181,21 @@ impl Approval {
         rec.insert("decision".into(), json!(r.decision_hash));
         rec.insert("time".into(), json!(now()));
         rec.extend(outcome);
-        Ok(Some(r.log.append(rec)?))
+        let hash = r.log.append(rec.clone())?;
+        if let Some(pending) = r.evidence {
+            let path = pending
+                .finish(&rec, &hash, &r.log.location())
+                .map_err(|e| e.context("the outcome is recorded, but its signed evidence could not be written"))?;
+            eprintln!("evidence: signed statement written to {}", path.display());
+            // Beside the chain too, when it is on S3, so that an auditor needs no CI artefact.
+            if let Sink::S3(chain) = &r.log {
+                let url = chain
+                    .put_evidence(&r.run_id, &std::fs::read(&path)?)
+                    .map_err(|e| e.context("the outcome and local evidence are written, but the evidence could not be put on S3"))?;
+                eprintln!("evidence: and at {url}");
+            }
+        }
+        Ok(Some(hash))
     }
 }
 
@@ -167,7 +243,7 @@ fn gates(ctx: &Context) -> Result<Vec<&LazyPlugin>> {
 /// Whether `command` would be judged by any gate or recorded: used to fail early (and to skip the
 /// caller lookup when nothing needs it).
 pub fn audited(ctx: &Context) -> Result<bool> {
-    Ok(!gates(ctx)?.is_empty() || ctx.config.audit_log.is_some())
+    Ok(!gates(ctx)?.is_empty() || ctx.config.audit_log.is_some() || ctx.config.audit_s3.is_some() || ctx.config.lock.is_some())
 }
 
 /// Asks every gate about `plan`, enforces the levels, prints the decisions (stderr), appends the
@@ -177,14 +253,26 @@ pub async fn evaluate(ctx: &Context, aws: &crate::aws::Aws, plan: &Plan, overrid
     let gates = gates(ctx)?;
     check_overrides(&gates, overrides)?;
     let digest = plan_digest(plan);
-    if gates.is_empty() && ctx.config.audit_log.is_none() {
-        return Ok(Approval { plan_digest: digest, dry_run, record: None });
+    let lock = ctx.config.lock.as_ref().map(|url| LockSpec {
+        url: url.clone(),
+        cluster: plan.cluster.clone(),
+        service: plan.service.clone(),
+        ttl: ctx.config.lock_ttl,
+        timeout: ctx.config.lock_timeout,
+        wait_for_others: ctx.config.wait_for_others,
+        others_timeout: ctx.config.timeout,
+        caller: None,
+    });
+    // `unlock` is always recorded (in the default file when no audit log is configured): removing
+    // another deployer's lock by hand must leave a trace.
+    if gates.is_empty() && ctx.config.audit_log.is_none() && ctx.config.audit_s3.is_none() && ctx.config.signing_key.is_none() && plan.command != "unlock" {
+        return Ok(Approval { plan_digest: digest, dry_run, record: None, lock });
     }
     let who = caller(aws).await?;
     let wit_plan = wit_plan(aws, plan, &who);
     let results: Vec<GateResult> = gates.iter().map(|lp| judge(lp, &wit_plan, overrides)).collect();
     let blocked: Vec<String> = results.iter().filter(|r| r.outcome == "blocked").map(|r| format!("gate {} ({})", r.gate, r.enforcement.as_str())).collect();
-    let log = audit::AuditLog { path: audit_path(&ctx.config) };
+    let log = Sink::for_config(&ctx.config, aws);
     let run_id = run_id();
     let mut record = Map::new();
     record.insert("kind".into(), json!("decision"));
@@ -202,13 +290,28 @@ pub async fn evaluate(ctx: &Context, aws: &crate::aws::Aws, plan: &Plan, overrid
     record.insert("gates".into(), Value::Array(results.iter().map(|r| r.to_json(overrides)).collect()));
     record.insert("outcome".into(), json!(if blocked.is_empty() { "approved" } else { "blocked" }));
     record.insert("dry_run".into(), json!(dry_run));
+    if plan.command == "unlock" {
+        // Whose lock was removed: the holder as the lock object named it.
+        record.insert("lock".into(), plan.overrides.clone().unwrap_or(Value::Null));
+    }
+    let decision = record.clone();
     let decision_hash = log.append(record).map_err(|e| e.context("the decision could not be recorded: nothing was changed"))?;
     // The head hash in the command's own log anchors the chain outside the file.
-    eprintln!("audit: decision on {} ({} gate(s)) appended to {} (head {decision_hash})", plan.command, results.len(), log.path.display());
+    eprintln!("audit: decision on {} ({} gate(s)) appended to {} (head {decision_hash})", plan.command, results.len(), log.location());
     if !blocked.is_empty() {
         return Err(Blocked(blocked, dry_run).into());
     }
-    Ok(Approval { plan_digest: digest, dry_run, record: Some(Recorded { log, run_id, decision_hash }) })
+    let lock = lock.map(|l| LockSpec { caller: Some(who.arn.clone()), ..l });
+    let evidence = match (&ctx.config.signing_key, dry_run) {
+        (Some(signer), false) => {
+            let mut d = decision;
+            d.insert("hash".into(), json!(decision_hash));
+            let out = ctx.config.dir.join("cortado-evidence");
+            Some(evidence::pending(signer.clone(), Some(aws.sdk.clone()), out, &d, plan.running_td().map(|t| (&t.arn, &t.body))))
+        }
+        _ => None,
+    };
+    Ok(Approval { plan_digest: digest, dry_run, record: Some(Recorded { evidence, log, run_id, decision_hash }), lock })
 }
 
 /// Overrides must name a configured gate (a typo must not pass silently) and carry a reason.

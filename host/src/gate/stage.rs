@@ -12,7 +12,7 @@
 use anyhow::Result;
 use serde_json::{Map, Value, json};
 
-use super::{Approval, GateResult, Overrides, Recorded, audit, audit_path, caller, judge, plan_digest, run_id};
+use super::{Approval, GateResult, Overrides, Recorded, caller, judge, plan_digest, run_id};
 use crate::context::Context;
 use crate::plan::Plan;
 use crate::plan::deployments::answer_plan;
@@ -81,7 +81,7 @@ pub async fn evaluate_stage(ctx: &Context, aws: &crate::aws::Aws, stage: &StageP
     let action = if allowed { "CONTINUE" } else { "ROLLBACK" };
     let plan = answer_plan(ctx, &stage.deployment_arn, &stage.hook_id, action, &stage.deployment);
     let digest = plan_digest(&plan);
-    let log = audit::AuditLog { path: audit_path(&ctx.config) };
+    let log = super::Sink::for_config(&ctx.config, aws);
     let run_id = run_id();
     let record = json!({
         "kind": "stage-decision", "run_id": run_id, "parent_run_id": stage.parent_run_id, "time": wit.time,
@@ -93,8 +93,14 @@ pub async fn evaluate_stage(ctx: &Context, aws: &crate::aws::Aws, stage: &StageP
     });
     let record: Map<String, Value> = record.as_object().cloned().unwrap_or_default();
     let decision_hash = log.append(record).map_err(|e| e.context("the stage decision could not be recorded: the deployment is left paused"))?;
-    eprintln!("audit: stage decision at {} ({action}) appended to {} (head {decision_hash})", stage.stage, log.path.display());
-    let approval = Approval { plan_digest: digest, dry_run: false, record: Some(Recorded { log, run_id, decision_hash }) };
+    eprintln!("audit: stage decision at {} ({action}) appended to {} (head {decision_hash})", stage.stage, log.location());
+    let approval = Approval {
+        plan_digest: digest,
+        dry_run: false,
+        record: Some(Recorded { evidence: None, log, run_id, decision_hash }),
+        // The deploy that reached this stage holds the service's lock; its own answer must not wait for it.
+        lock: None,
+    };
     Ok(StageDecision { allowed, reasons, plan, approval })
 }
 

@@ -125,6 +125,12 @@ pub enum Step {
         hook_id: String,
         action: String,
     },
+    /// `cortado unlock`: delete the deploy lock object, only if it is still the one the plan read (`etag`).
+    DeleteLock {
+        bucket: String,
+        key: String,
+        etag: String,
+    },
     /// `verify --put-logs`: create a stream in `group` (and the group when ECS would) and write one event.
     PutTestLogEvent {
         group: String,
@@ -157,6 +163,7 @@ impl Step {
             Step::StopServiceDeployment { .. } => "ecs:StopServiceDeployment",
             Step::ContinueServiceDeployment { .. } => "ecs:ContinueServiceDeployment",
             Step::PutTestLogEvent { .. } => "logs:PutLogEvents",
+            Step::DeleteLock { .. } => "s3:DeleteObject",
         }
     }
 
@@ -194,6 +201,7 @@ impl Step {
             Step::StopDeployment { id, auto_rollback } => format!("deployment {id}{}", if *auto_rollback { " (auto rollback)" } else { "" }),
             Step::StopServiceDeployment { arn, stop_type } => format!("service deployment {arn} ({stop_type})"),
             Step::ContinueServiceDeployment { arn, hook_id, action } => format!("hook {hook_id} of service deployment {arn} ({action})"),
+            Step::DeleteLock { bucket, key, etag } => format!("deploy lock s3://{bucket}/{key} (ETag {etag})"),
             Step::PutTestLogEvent { group, region, create_group, .. } => {
                 format!("log group {group} in {region} (CreateLogStream{}, PutLogEvents)", if *create_group { ", CreateLogGroup if missing" } else { "" })
             }

@@ -1,0 +1,102 @@
+//! `cortado evidence verify FILE` and `cortado evidence keygen FILE` (see `gate::evidence`).
+
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use serde_json::{Map, Value, json};
+
+use crate::config::shared::S3Url;
+use crate::error::InputError;
+use crate::gate::evidence;
+
+pub fn keygen(path: &Path) -> Result<()> {
+    let public = evidence::keygen(path)?;
+    println!("{public}");
+    eprintln!("wrote {} (keep it secret); public key above, for `cortado evidence verify --public-key`", path.display());
+    Ok(())
+}
+
+/// The audit records at `location` (a JSONL file or `s3://bucket/dir/`), and the chain's problems.
+async fn records(location: &str, globals: &crate::context::Globals) -> Result<(Vec<Map<String, Value>>, Vec<String>)> {
+    if let Some(url) = S3Url::parse(location) {
+        let url = url.map_err(InputError::new)?;
+        let region = std::env::var("AWS_REGION").ok().filter(|r| !r.is_empty());
+        let aws = crate::aws::Aws::load(region.as_deref(), globals.assume_role_arn.as_deref()).await?;
+        let reports = crate::gate::s3chain::verify(&aws.s3(), &url).await?;
+        let problems = reports.iter().flat_map(|r| r.problems.clone()).collect();
+        return Ok((reports.into_iter().flat_map(|r| r.records.into_iter().map(|s| s.record)).collect(), problems));
+    }
+    let path = Path::new(location);
+    let problems = match crate::gate::audit::verify(path)? {
+        crate::gate::audit::Verdict::Intact { .. } => vec![],
+        crate::gate::audit::Verdict::Broken { line, reason } => vec![format!("{}:{line}: {reason}", path.display())],
+    };
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    Ok((text.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()).filter_map(|v| v.as_object().cloned()).collect(), problems))
+}
+
+pub async fn verify(file: &Path, public_key: Option<&str>, key_file: Option<&Path>, as_json: bool, globals: &crate::context::Globals) -> Result<()> {
+    let text = match file.to_str().and_then(|f| f.strip_prefix("s3://")) {
+        Some(rest) => {
+            let (bucket, key) = rest
+                .split_once('/')
+                .filter(|(b, k)| !b.is_empty() && !k.is_empty())
+                .ok_or_else(|| InputError::new(format!("{}: expected s3://BUCKET/KEY", file.display())))?;
+            let region = std::env::var("AWS_REGION").ok().filter(|r| !r.is_empty());
+            let aws = crate::aws::Aws::load(region.as_deref(), globals.assume_role_arn.as_deref()).await?;
+            String::from_utf8(crate::gate::s3chain::get_bytes(&aws.s3(), bucket, key).await?).with_context(|| format!("{}: not UTF-8", file.display()))?
+        }
+        None => std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?,
+    };
+    let verifier = match (public_key, key_file, evidence::first_keyid(&text)) {
+        (Some(h), _, _) => evidence::Verifier::Ed25519(
+            hex::decode(h.trim()).ok().filter(|k| k.len() == 32).ok_or_else(|| InputError::new("--public-key: expected 64 hex digits"))?,
+        ),
+        (None, Some(k), _) => {
+            use ring::signature::KeyPair;
+            evidence::Verifier::Ed25519(evidence::load_key(k)?.public_key().as_ref().to_vec())
+        }
+        // Signed by KMS: the key id is the key's ARN, and KMS gives its public key.
+        (None, None, Some(arn)) if arn.starts_with("arn:aws:kms:") => {
+            let region = arn.split(':').nth(3).filter(|r| !r.is_empty()).map(str::to_owned);
+            let aws = crate::aws::Aws::load(region.as_deref(), globals.assume_role_arn.as_deref()).await?;
+            evidence::kms_verifier(&aws.sdk, &arn).await?
+        }
+        (None, None, _) => return Err(InputError::new("evidence verify needs --public-key HEX or --key-file PATH (or an envelope signed by a KMS key)").into()),
+    };
+    let statement = evidence::open_with(&text, &verifier).with_context(|| format!("{}: signature check failed", file.display()))?;
+    let public = verifier.key_id();
+    let p = &statement["predicate"];
+    let location =
+        globals.audit_log.clone().or_else(|| p["audit"]["log"].as_str().map(str::to_owned)).context("the statement names no audit log; pass --audit-log")?;
+    let (recs, chain_problems) = records(&location, globals).await?;
+    let mut problems = chain_problems;
+    problems.extend(evidence::against_chain(&statement, &recs));
+    if as_json {
+        println!(
+            "{}",
+            json!({"file": file.display().to_string(), "signature": "valid", "keyid": public, "audit_log": location,
+                "matches_chain": problems.is_empty(), "problems": problems, "subject": statement["subject"], "predicate": p})
+        );
+    } else {
+        println!("{}: signature valid (key {})", file.display(), public);
+        println!(
+            "  {} of {:?} by {}: {}, outcome {}",
+            p["command"].as_str().unwrap_or("?"),
+            p["service"],
+            p["caller"].as_str().unwrap_or("?"),
+            p["verificationResult"],
+            p["outcome"]["result"]
+        );
+        if problems.is_empty() {
+            println!("  matches the audit chain at {location} (decision {}, outcome {})", p["audit"]["decision"], p["audit"]["outcome"]);
+        }
+        for x in &problems {
+            println!("  {x}");
+        }
+    }
+    if !problems.is_empty() {
+        bail!("{}: the evidence does not match the audit chain at {location}: {} problem(s)", file.display(), problems.len());
+    }
+    Ok(())
+}

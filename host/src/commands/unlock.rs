@@ -1,0 +1,53 @@
+//! `cortado unlock`: removes the service's deploy lock by hand (a holder that died and a team that
+//! cannot wait for `lock_ttl`). Like every change it is planned, gated and audited: the decision
+//! record names the lock's holder, and the delete is conditional on the ETag that was read, so a
+//! lock renewed or taken over in between is left alone.
+
+use anyhow::Result;
+use serde_json::json;
+
+use super::App;
+use crate::apply::Apply;
+use crate::apply::lock::{describe_holder, lock_key, read};
+use crate::error::InputError;
+use crate::gate::{self, LockSpec, Overrides};
+use crate::plan::{Plan, Step};
+use crate::progress::Progress;
+
+pub async fn unlock(app: &App, overrides: &Overrides, dry_run: bool) -> Result<()> {
+    let url = app
+        .config
+        .lock
+        .clone()
+        .ok_or_else(|| InputError::in_file(&app.config.path, "no deploy lock is configured (`lock: s3://…`, or `audit_log: s3://…`)"))?;
+    let spec = LockSpec {
+        url: url.clone(),
+        cluster: app.config.cluster.clone(),
+        service: app.config.service.clone(),
+        ttl: app.config.lock_ttl,
+        timeout: app.config.lock_timeout,
+        wait_for_others: false,
+        others_timeout: app.config.timeout,
+        caller: None,
+    };
+    let key = lock_key(&spec);
+    let aws = app.aws().await?;
+    let reporter = crate::output::progress::Reporter::new(false);
+    let Some((holder, etag)) = read(&aws.s3(), &url.bucket, &key).await? else {
+        reporter.info(&format!("s3://{}/{key}: no deploy lock is held", url.bucket));
+        return Ok(());
+    };
+    reporter.info(&format!("s3://{}/{key} is held by {}", url.bucket, describe_holder(&holder)));
+    let mut plan = Plan::new("unlock", &app.config.cluster, app.config.service.as_deref());
+    plan.overrides = Some(json!({"lock": format!("s3://{}/{key}", url.bucket), "holder": holder}));
+    plan.steps.push(Step::DeleteLock { bucket: url.bucket.clone(), key, etag });
+    let approval = gate::evaluate(app, &aws, &plan, overrides, dry_run).await?;
+    if dry_run {
+        reporter.info("dry run: the lock would be removed");
+        return Ok(());
+    }
+    let mut apply = Apply::new(&plan, approval, &aws, &reporter)?;
+    let result = apply.run().await;
+    apply.finish(&result)?;
+    result
+}
