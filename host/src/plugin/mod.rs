@@ -132,9 +132,14 @@ impl LazyPlugin {
                 None => {
                     let s = ScratchDir::new("tfstate").map_err(|e| anyhow::anyhow!("plugin {:?}: cannot create a directory for the state: {e}", p.name))?;
                     let target = s.0.join(&file);
-                    if std::fs::hard_link(&host, &target).is_err() {
-                        std::fs::copy(&host, &target)
-                            .map_err(|e| InputError::in_file(&host, format!("plugin {:?}: cannot read the state file: {e}", p.name)))?;
+                    // An `optional: true` state that cannot be read leaves the directory empty:
+                    // the plugin then finds no file and treats every lookup as empty.
+                    let optional = config.get("optional").and_then(Value::as_bool).unwrap_or(false);
+                    if std::fs::hard_link(&host, &target).is_err()
+                        && let Err(e) = std::fs::copy(&host, &target)
+                        && !optional
+                    {
+                        return Err(InputError::in_file(&host, format!("plugin {:?}: cannot read the state file: {e}", p.name)).into());
                     }
                     let _ = self.scratch.set(s);
                     self.scratch.get().ok_or_else(|| anyhow::anyhow!("scratch directory"))?
