@@ -269,3 +269,24 @@ impl Project {
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn cortado")
     }
 }
+
+/// A one-container task definition of `family` whose environment is `vars` (pretty JSON).
+pub fn td_with_env<V: AsRef<str>>(family: &str, vars: &[(&str, V)]) -> String {
+    let env: Vec<Value> = vars.iter().map(|(k, v)| serde_json::json!({"name": k, "value": v.as_ref()})).collect();
+    serde_json::to_string_pretty(&serde_json::json!({
+        "family": family,
+        "containerDefinitions": [{"name": "app", "image": "nginx", "environment": env}]
+    }))
+    .expect("a task definition serialises")
+}
+
+/// The first container's environment of a rendered task definition, by name.
+pub fn rendered_env(out: &str) -> std::collections::BTreeMap<String, String> {
+    let v: Value = serde_json::from_str(out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    v["containerDefinitions"][0]["environment"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no environment: {out}"))
+        .iter()
+        .map(|e| (e["name"].as_str().unwrap_or_default().to_owned(), e["value"].as_str().unwrap_or_default().to_owned()))
+        .collect()
+}

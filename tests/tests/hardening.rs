@@ -7,26 +7,12 @@ use std::time::{Duration, Instant};
 
 use cortado_e2e::seeded::seeded;
 use cortado_e2e::{Project, fixture_plugin, sim, unique_region};
-use serde_json::Value;
 
 fn td_with_env(vars: &[(&str, &str)]) -> String {
-    let env: Vec<Value> = vars.iter().map(|(k, v)| serde_json::json!({"name": k, "value": v})).collect();
-    serde_json::to_string_pretty(&serde_json::json!({
-        "family": "hardening",
-        "containerDefinitions": [{"name": "app", "image": "nginx", "environment": env}]
-    }))
-    .unwrap()
+    cortado_e2e::td_with_env("hardening", vars)
 }
 
-fn rendered_env(out: &str) -> std::collections::BTreeMap<String, String> {
-    let v: Value = serde_json::from_str(out).unwrap_or_else(|e| panic!("{e}: {out}"));
-    v["containerDefinitions"][0]["environment"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| (e["name"].as_str().unwrap().to_owned(), e["value"].as_str().unwrap().to_owned()))
-        .collect()
-}
+use cortado_e2e::rendered_env;
 
 fn overreach(grants: &str, limits: &str) -> String {
     let (wasm, digest) = fixture_plugin("overreach");

@@ -48,19 +48,10 @@ fn seeded(tag: &str) -> (Project, String) {
 }
 
 fn td(env: &[(&str, String)]) -> String {
-    let env: Vec<Value> = env.iter().map(|(k, v)| serde_json::json!({"name": k, "value": v})).collect();
-    serde_json::json!({"family": "langs", "containerDefinitions": [{"name": "app", "image": "nginx", "environment": env}]}).to_string()
+    cortado_e2e::td_with_env("langs", env)
 }
 
-fn env_of(out: &str) -> std::collections::BTreeMap<String, String> {
-    let v: Value = serde_json::from_str(out).unwrap_or_else(|e| panic!("{e}: {out}"));
-    v["containerDefinitions"][0]["environment"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| (e["name"].as_str().unwrap().into(), e["value"].as_str().unwrap().into()))
-        .collect()
-}
+use cortado_e2e::rendered_env as env_of;
 
 /// `plugins:` entries for the Python and JS ssm twins under `py_` / `js_`, with `grants`.
 fn ssm_twins(grants: &str) -> String {

@@ -4,8 +4,8 @@
 //! chains the outcome record (what changed, the result, the error) to the gate's decision.
 
 mod calls;
-mod recover;
 pub mod lock;
+mod recover;
 
 use std::time::Duration;
 
