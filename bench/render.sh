@@ -2,13 +2,15 @@
 # Benchmark: `cortado render taskdef` of a 50-container task definition (templated with env,
 # must_env and json_escape in every container), release build, no AWS. Target: under 20 ms.
 #   bash bench/render.sh            # prints mean/min/max wall time over N runs (default 50)
+#   BIN=/path/to/cortado bash bench/render.sh   # the same against another binary
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/env.sh"
 cd "$CORTADO_ROOT"
 runs="${RUNS:-50}"
 
-cargo build --quiet --release -p cortado
-bin="$CARGO_TARGET_DIR/release/cortado"
+# BIN=path compares another build (e.g. a copy of an earlier release binary) on the same input.
+if [ -z "${BIN:-}" ]; then cargo build --quiet --release -p cortado; fi
+bin="${BIN:-$CARGO_TARGET_DIR/release/cortado}"
 work="$(mktemp -d)"; trap 'rm -rf "$work"' EXIT
 
 python3 - "$work" <<'PY'
