@@ -287,6 +287,11 @@ pub fn rendered_env(out: &str) -> std::collections::BTreeMap<String, String> {
         .as_array()
         .unwrap_or_else(|| panic!("no environment: {out}"))
         .iter()
-        .map(|e| (e["name"].as_str().unwrap_or_default().to_owned(), e["value"].as_str().unwrap_or_default().to_owned()))
+        .map(|e| (text(e, "name", out), text(e, "value", out)))
         .collect()
+}
+
+/// An environment entry's string field; a missing or non-string one fails the test, naming the output.
+fn text(entry: &Value, key: &str, out: &str) -> String {
+    entry[key].as_str().unwrap_or_else(|| panic!("environment entry without a string {key:?}: {out}")).to_owned()
 }

@@ -5,14 +5,13 @@
 
 use std::time::{Duration, Instant};
 
+use cortado_e2e::rendered_env;
 use cortado_e2e::seeded::seeded;
 use cortado_e2e::{Project, fixture_plugin, sim, unique_region};
 
 fn td_with_env(vars: &[(&str, &str)]) -> String {
     cortado_e2e::td_with_env("hardening", vars)
 }
-
-use cortado_e2e::rendered_env;
 
 fn overreach(grants: &str, limits: &str) -> String {
     let (wasm, digest) = fixture_plugin("overreach");

@@ -10,6 +10,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use cortado_e2e::rendered_env as env_of;
 use cortado_e2e::{Project, Run, cortado_bin, repo_root, sim, unique_region};
 use serde_json::Value;
 
@@ -50,8 +51,6 @@ fn seeded(tag: &str) -> (Project, String) {
 fn td(env: &[(&str, String)]) -> String {
     cortado_e2e::td_with_env("langs", env)
 }
-
-use cortado_e2e::rendered_env as env_of;
 
 /// `plugins:` entries for the Python and JS ssm twins under `py_` / `js_`, with `grants`.
 fn ssm_twins(grants: &str) -> String {

@@ -1,6 +1,7 @@
 //! The plugin system end to end: first-party plugins resolving from the seeded simulator, grants
 //! enforced by the broker (no request leaves the host without one), pinning, and iam-policy.
 
+use cortado_e2e::rendered_env;
 use cortado_e2e::{Project, fixture_plugin, sim, unique_region};
 use serde_json::Value;
 
@@ -14,8 +15,6 @@ fn seeded(tag: &str) -> (Project, String, Value) {
 fn td_with_env(vars: &[(&str, &str)]) -> String {
     cortado_e2e::td_with_env("plugins", vars)
 }
-
-use cortado_e2e::rendered_env;
 
 #[test]
 fn first_party_plugins_resolve_from_the_simulator() {
