@@ -213,37 +213,63 @@ fn a_tampered_compile_cache_entry_is_recompiled_never_executed() {
     run.expect_code(0);
     // HOME is the project: the cache is under .cache, the key under .config, 0600.
     let cache = p.path(".cache/cortado/components");
-    let entry = |digest: &str| {
+    // An entry is NAME.cwasm (the artifact) and NAME.mac.
+    let entry = |digest: &str, ext: &str| {
         std::fs::read_dir(&cache)
             .unwrap()
             .map(|e| e.unwrap().path())
-            .find(|f| f.file_name().unwrap().to_string_lossy().starts_with(digest))
-            .unwrap_or_else(|| panic!("no cache entry for {digest} in {}", cache.display()))
+            .find(|f| f.file_name().unwrap().to_string_lossy().starts_with(digest) && f.extension().is_some_and(|x| x == ext))
+            .unwrap_or_else(|| panic!("no cache entry {digest}*.{ext} in {}", cache.display()))
     };
     let key = p.path(".config/cortado/cache.key");
     {
         use std::os::unix::fs::PermissionsExt;
         assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
     }
-    // The realistic attack: a valid artifact of another component (one that traps when called)
-    // put where echo's is looked up.
-    std::fs::copy(entry(&panic_digest), entry(&echo_digest)).unwrap();
-    let run = p.run(&["render", "taskdef"], &[]);
-    run.expect_code(0);
-    assert_eq!(rendered_env(&run.stdout)["ECHO"], "a b", "{}", run.stderr);
-    assert!(run.stderr.contains("failed its integrity check") && run.stderr.contains("recompiling it, not loading it"), "{}", run.stderr);
-    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
-    // Recompiled and re-sealed: the next run loads it silently.
-    let run = p.run(&["render", "taskdef"], &[]);
-    run.expect_code(0);
-    assert!(!run.stderr.contains("integrity"), "{}", run.stderr);
+    // The realistic attack: a valid artifact of another component (one that traps when called),
+    // with its own valid MAC, put where echo's is looked up. Tried in the owner-only cache
+    // directory (verified through a mapping, loaded by wasmtime's mmap) and in a group-writable
+    // one (read once, the bytes verified are the bytes loaded).
+    for mode in [0o700, 0o770] {
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(mode)).unwrap();
+        }
+        for ext in ["cwasm", "mac"] {
+            std::fs::copy(entry(&panic_digest, ext), entry(&echo_digest, ext)).unwrap();
+        }
+        let run = p.run(&["render", "taskdef"], &[]);
+        run.expect_code(0);
+        assert_eq!(rendered_env(&run.stdout)["ECHO"], "a b", "{mode:o}: {}", run.stderr);
+        assert!(run.stderr.contains("failed its integrity check") && run.stderr.contains("recompiling it, not loading it"), "{mode:o}: {}", run.stderr);
+        assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+        // Recompiled and re-sealed: the next run loads it silently.
+        let run = p.run(&["render", "taskdef"], &[]);
+        run.expect_code(0);
+        assert!(!run.stderr.contains("integrity"), "{mode:o}: {}", run.stderr);
+    }
+
+    // Two users (two HOMEs, two keys) sharing one cache directory keep their own entries: neither
+    // recompiles the other's, nor loads it.
+    let shared = p.path("shared-cache");
+    let dir = [("CORTADO_CACHE_DIR", shared.to_str().unwrap())];
+    let other = Project::new();
+    other.write("ecs-task-def.json", &p.read("ecs-task-def.json"));
+    other.write("cortado.yml", &config);
+    for (who, project) in [("first", &p), ("second", &other), ("first again", &p), ("second again", &other)] {
+        let run = project.run(&["render", "taskdef"], &dir);
+        run.expect_code(0);
+        assert!(!run.stderr.contains("compile cache"), "{who}: {}", run.stderr);
+    }
+    let entries = std::fs::read_dir(&shared).unwrap().filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with(&echo_digest)).count();
+    assert_eq!(entries, 4, "two users, an artifact and a MAC each");
 
     // A key others may read is not trusted: the cache is not used at all, the render still works.
     {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
     }
-    std::fs::copy(entry(&panic_digest), entry(&echo_digest)).unwrap();
+    std::fs::copy(entry(&panic_digest, "cwasm"), entry(&echo_digest, "cwasm")).unwrap();
     let run = p.run(&["render", "taskdef"], &[]);
     run.expect_code(0);
     assert_eq!(rendered_env(&run.stdout)["ECHO"], "a b");

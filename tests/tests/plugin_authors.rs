@@ -139,15 +139,23 @@ fn an_infinite_loop_is_cut_at_the_deadline() {
         plugins +=
             &format!("  - name: spin-{lang}\n    func_prefix: {lang}_\n    path: {}\n    sha256: {digest}\n    limits: {{timeout: 1s}}\n", path.display());
     }
-    p.write("cortado.yml", &format!("region: us-east-1\ntask_definition: td.json\nplugins:\n{plugins}"));
+    let config = format!("region: us-east-1\ntask_definition: td.json\nplugins:\n{plugins}");
+    p.write("cortado.yml", &config);
+    // Compiled (and cached) before timing. Then another user (another HOME, so another cache key)
+    // caches the same components in the same shared directory: as CI jobs and these tests do. Its
+    // entries must not replace ours (they did: every run then recompiled for ~20 s under load).
+    run(&p, &["plugin", "list"]).expect_code(0);
+    let other = Project::new();
+    other.write("cortado.yml", &config);
+    run(&other, &["plugin", "list"]).expect_code(0);
     for lang in LANGS {
         p.write("td.json", &td(&[("X", format!("{{{{ {lang}_spin }}}}"))]));
-        run(&p, &["plugin", "list"]).expect_code(0); // compiled (and cached) before timing
         let t = Instant::now();
         let out = run(&p, &["render", "taskdef"]);
         let took = t.elapsed();
         assert_ne!(out.code, 0, "{lang}: {}", out.stdout);
         assert!(out.stderr.contains(&format!("plugin \"spin-{lang}\" resolver spin")) && out.stderr.contains("timed out after 1s"), "{lang}: {}", out.stderr);
+        assert!(!out.stderr.contains("compile cache"), "{lang}: the cache entry was not ours: {}", out.stderr);
         // Generous: loading an 18 MB component on a busy 2-core machine takes seconds; without the
         // deadline the call would never return.
         assert!(took < Duration::from_secs(20), "{lang}: the deadline was not honoured: {took:?}");

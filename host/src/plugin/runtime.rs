@@ -2,7 +2,7 @@
 //! that turns per-call deadlines into traps.
 
 use std::hash::{Hash, Hasher};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -64,39 +64,148 @@ pub fn load_component(engine: &Engine, bytes: &[u8], digest: &str) -> Result<Com
     let mut h = std::collections::hash_map::DefaultHasher::new();
     engine.precompile_compatibility_hash().hash(&mut h);
     let compat = format!("{:016x}", h.finish());
-    let key = cache_mac::key();
-    let cached = cache_dir().filter(|_| key.is_some()).map(|d| d.join(format!("{digest}-{compat}.cwasm")));
     let context = cache_mac::Context { digest, compat: &compat };
-    if let (Some(path), Some(key)) = (&cached, key) {
-        match std::fs::read(path) {
-            Ok(file) => match cache_mac::open(key, &context, &file) {
-                Ok(artifact) => {
-                    // SAFETY: the artifact's MAC verified under this user's key for this component's
-                    // sha256 and this engine: only this user's cortado wrote it, with
-                    // `Component::serialize` of these very component bytes.
-                    match unsafe { Component::deserialize(engine, artifact) } {
-                        Ok(c) => return Ok(c),
-                        Err(e) => tracing::debug!("ignoring unusable cache entry {}: {e:#}", path.display()),
-                    }
-                }
-                Err(why) => tracing::warn!("compile cache: {} {why}; recompiling it, not loading it", path.display()),
-            },
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => tracing::debug!("cannot read cache entry {}: {e}", path.display()),
-        }
+    let entry = cache_mac::key().and_then(|key| Some(Entry::new(&cache_dir()?, &context, key)));
+    if let Some(component) = entry.as_ref().and_then(|e| e.load(engine, &context)) {
+        return Ok(component);
     }
     let component = Component::from_binary(engine, bytes).map_err(|e| anyhow::anyhow!("compiling the component: {e:#}"))?;
-    if let (Some(path), Some(key)) = (&cached, key)
-        && let Ok(serialized) = component.serialize()
-        && let Some(dir) = path.parent()
-    {
-        let _ = cache_mac::private_dir(dir);
-        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-        if cache_mac::write_private(&tmp, &cache_mac::seal(key, &context, &serialized)).is_ok() {
-            let _ = std::fs::rename(&tmp, path);
-        } else {
-            let _ = std::fs::remove_file(&tmp);
-        }
+    if let Some(e) = &entry {
+        e.store(&context, &component);
     }
     Ok(component)
+}
+
+/// One cache entry: the artifact and its MAC, under this user's key.
+struct Entry<'k> {
+    artifact: PathBuf,
+    mac: PathBuf,
+    key: &'k [u8; 32],
+}
+
+impl<'k> Entry<'k> {
+    fn new(dir: &Path, ctx: &cache_mac::Context, key: &'k [u8; 32]) -> Self {
+        let name = format!("{}-{}-{}", ctx.digest, ctx.compat, cache_mac::key_id(key));
+        Entry { artifact: dir.join(format!("{name}.cwasm")), mac: dir.join(format!("{name}.mac")), key }
+    }
+
+    /// The cached component, when the entry exists and verifies.
+    fn load(&self, engine: &Engine, ctx: &cache_mac::Context) -> Option<Component> {
+        let tag = match std::fs::read(&self.mac) {
+            Ok(tag) => tag,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+            Err(e) => return skip(&self.mac, e),
+        };
+        let file = std::fs::File::open(&self.artifact).or_else(|e| skip(&self.artifact, e).ok_or(())).ok()?;
+        let meta = file.metadata().or_else(|e| skip(&self.artifact, e).ok_or(())).ok()?;
+        let private_dir = self.artifact.parent().and_then(|d| std::fs::symlink_metadata(d).ok()).is_some_and(|m| m.is_dir() && cache_mac::owner_only(&m));
+        let loaded = if private_dir && meta.is_file() && cache_mac::owner_only(&meta) {
+            self.load_mapped(engine, ctx, &file, &meta, &tag)
+        } else {
+            self.load_read(engine, ctx, file, &tag)
+        };
+        match loaded {
+            Ok(component) => Some(component),
+            Err(why) => {
+                tracing::warn!("compile cache: {} {why}; recompiling it, not loading it", self.artifact.display());
+                None
+            }
+        }
+    }
+
+    /// Verified through a read-only mapping, then mapped by wasmtime (no read, no copy). Only for
+    /// an owner-only file in an owner-only directory, and only if it is still the same file after.
+    fn load_mapped(&self, engine: &Engine, ctx: &cache_mac::Context, file: &std::fs::File, meta: &std::fs::Metadata, tag: &[u8]) -> Result<Component, String> {
+        let len = usize::try_from(meta.len()).map_err(|_| "is too large".to_owned())?;
+        let map = ReadOnlyMap::new(file, len).map_err(|e| format!("cannot be mapped ({e})"))?;
+        cache_mac::verify(self.key, ctx, map.bytes(), tag)?;
+        drop(map);
+        // SAFETY: the file's MAC verified under this user's key for this component's sha256 and
+        // this engine, so this user's cortado wrote it with `Component::serialize`; the file and
+        // its directory are writable by this user only, and its identity (inode, size, change
+        // time, which no one can set back) is unchanged after the load.
+        let component = unsafe { Component::deserialize_file(engine, &self.artifact) }.map_err(|e| format!("is unusable ({e:#})"))?;
+        let after = std::fs::symlink_metadata(&self.artifact).map_err(|e| format!("vanished while loading ({e})"))?;
+        if identity(&after) != identity(meta) {
+            return Err("changed while it was loaded".into());
+        }
+        Ok(component)
+    }
+
+    /// Read once into memory: the bytes verified are the bytes deserialized.
+    fn load_read(&self, engine: &Engine, ctx: &cache_mac::Context, mut file: std::fs::File, tag: &[u8]) -> Result<Component, String> {
+        use std::io::Read;
+        let mut artifact = Vec::new();
+        file.read_to_end(&mut artifact).map_err(|e| format!("cannot be read ({e})"))?;
+        cache_mac::verify(self.key, ctx, &artifact, tag)?;
+        // SAFETY: the MAC of these very bytes verified under this user's key for this component's
+        // sha256 and this engine: only this user's cortado wrote them, with `Component::serialize`.
+        unsafe { Component::deserialize(engine, &artifact) }.map_err(|e| format!("is unusable ({e:#})"))
+    }
+
+    /// Writes the entry: the old MAC is removed first and the new one written last, so an
+    /// interrupted or concurrent write leaves an entry that is recompiled, never one that loads.
+    fn store(&self, ctx: &cache_mac::Context, component: &Component) {
+        let (Ok(serialized), Some(dir)) = (component.serialize(), self.artifact.parent()) else { return };
+        let _ = cache_mac::private_dir(dir);
+        let _ = std::fs::remove_file(&self.mac);
+        let tag = cache_mac::mac(self.key, ctx, &serialized);
+        let _ = replace(&self.artifact, &serialized) && replace(&self.mac, &tag);
+    }
+}
+
+fn skip<T>(path: &Path, e: std::io::Error) -> Option<T> {
+    tracing::debug!("cannot read cache entry {}: {e}", path.display());
+    None
+}
+
+/// What identifies a file's content: device, inode, size and change time.
+fn identity(m: &std::fs::Metadata) -> (u64, u64, u64, i64, i64) {
+    use std::os::unix::fs::MetadataExt;
+    (m.dev(), m.ino(), m.size(), m.ctime(), m.ctime_nsec())
+}
+
+/// Writes `bytes` aside (owner-only) and renames them over `path`.
+fn replace(path: &Path, bytes: &[u8]) -> bool {
+    let Some(name) = path.file_name() else { return false };
+    let tmp = path.with_file_name(format!("{}.tmp{}", name.to_string_lossy(), std::process::id()));
+    let written = cache_mac::write_private(&tmp, bytes).is_ok() && std::fs::rename(&tmp, path).is_ok();
+    if !written {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
+}
+
+/// A read-only private mapping of a whole file, unmapped on drop.
+struct ReadOnlyMap {
+    ptr: *mut libc::c_void,
+    len: usize,
+}
+
+impl ReadOnlyMap {
+    fn new(file: &std::fs::File, len: usize) -> std::io::Result<Self> {
+        use std::os::fd::AsRawFd;
+        if len == 0 {
+            return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "empty"));
+        }
+        // SAFETY: a fresh mapping of an open file descriptor; the pointer is only read through
+        // `bytes`, whose borrow cannot outlive the mapping.
+        let ptr = unsafe { libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ, libc::MAP_PRIVATE | libc::MAP_POPULATE, file.as_raw_fd(), 0) };
+        if ptr == libc::MAP_FAILED {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(ReadOnlyMap { ptr, len })
+    }
+
+    fn bytes(&self) -> &[u8] {
+        // SAFETY: `ptr` maps `len` readable bytes until drop.
+        unsafe { std::slice::from_raw_parts(self.ptr.cast::<u8>(), self.len) }
+    }
+}
+
+impl Drop for ReadOnlyMap {
+    fn drop(&mut self) {
+        // SAFETY: unmaps exactly the mapping made in `new`.
+        unsafe { libc::munmap(self.ptr, self.len) };
+    }
 }
