@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark: plugin runtime (release): cold compile and cache-hit load per first-party plugin,
 # instantiate, per-call latency, and rendering 10 000 tfstate lookups with and without the plugin.
-# Targets: cached load ≤ 5 ms per plugin (its HMAC check ≤ 0.5 ms), a call ≤ 5 µs, the 10 000 lookups ≤ 100 ms. Then the Python
+# Targets: cached load incl. its MAC check ≤ 0.5 ms per plugin, a call ≤ 5 µs, the 10 000 lookups ≤ 100 ms. Then the Python
 # and JavaScript components (size, compile, load, instantiate, call; cached load ≤ 150 ms) and a whole
 # render with one Python / JS call (≤ 200 ms).
 set -euo pipefail

@@ -2,7 +2,8 @@
 # The main job on the local simulator: start it, seed a realistic account, import the running
 # service with `cortado init`, add plugins (a tfstate reference read through the broker, and a
 # change-freeze gate), then deploy: a good deploy, a no-op redeploy, a change the gate denies, and
-# an image that fails and is rolled back; then two deployers at once sharing an S3 audit chain and
+# an image that fails and is rolled back; an ECS-native canary whose pause a stage gate answers
+# (denied and rolled back, then allowed); then two deployers at once sharing an S3 audit chain and
 # deploy lock. Everything talks to 127.0.0.1 only.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
@@ -83,6 +84,38 @@ set +e; "$cortado" deploy --timeout 2m; echo "(exit $?)"; set -e
 
 step "cortado status"
 "$cortado" status
+
+step "a canary: ECS sends 10 % to the new revision and pauses at POST_TEST_TRAFFIC_SHIFT, where a stage gate judges it"
+# The service deploys with ECS's own CANARY strategy and a PAUSE hook; a second change-freeze gate
+# (the same component, loaded by path and pinned) is bound to that stage. Its freeze is on: denied,
+# so cortado answers the pause with ROLLBACK and exits 1.
+python3 - <<'PY'
+import json
+sv = json.load(open("ecs-service-def.json"))
+sv["deploymentConfiguration"].update({
+    "strategy": "CANARY", "bakeTimeInMinutes": 1,
+    "canaryConfiguration": {"canaryPercent": 10, "canaryBakeTimeInMinutes": 2},
+    "lifecycleHooks": [{"targetType": "PAUSE", "lifecycleStages": ["POST_TEST_TRAFFIC_SHIFT"],
+                        "timeoutConfiguration": {"timeoutInMinutes": 30, "action": "ROLLBACK"}}]})
+json.dump(sv, open("ecs-service-def.json", "w"), indent=2)
+PY
+freeze_wasm="$CARGO_TARGET_DIR/wasm32-wasip2/plugin/cortado_plugin_change_freeze.wasm"
+cat >> cortado.yml <<YAML
+  - name: canary-freeze
+    path: $freeze_wasm
+    sha256: $(sha256sum "$freeze_wasm" | cut -d' ' -f1)
+    stages: [POST_TEST_TRAFFIC_SHIFT]
+    config:
+      freezes: [{start: "2020-01-01T00:00:00Z", end: "2099-01-01T00:00:00Z", reason: launch freeze}]
+YAML
+sed -i 's#"image": "[^"]*"#"image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/demo/app:v3"#' ecs-task-def.json
+# The simulator moves a native deployment one stage per poll; poll fast (on AWS, the default).
+export CORTADO_POLL_INTERVAL=200ms
+set +e; "$cortado" deploy; echo "(exit $?)"; set -e
+
+step "the freeze is over: the same canary goes through the stage gate (CONTINUE) and finishes"
+sed -i 's/end: "2099-01-01T00:00:00Z"/end: "2021-01-01T00:00:00Z"/' cortado.yml
+"$cortado" deploy
 
 step "cortado audit verify cortado-audit.jsonl   # every gate decision, hash-chained"
 "$cortado" audit verify cortado-audit.jsonl
