@@ -226,6 +226,15 @@ fn a_tampered_compile_cache_entry_is_recompiled_never_executed() {
         use std::os::unix::fs::PermissionsExt;
         assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
     }
+    // Stale files the next compile sweeps away: an entry of ours unused for 40 days; a fresh one
+    // stays. (Names: SHA256-ENGINE-KEYID.cwasm, so this user's key id is in echo's entry name.)
+    let echo_name = entry(&echo_digest, "cwasm").file_name().unwrap().to_string_lossy().into_owned();
+    let suffix = &echo_name[64..];
+    let (stale, fresh) = (cache.join(format!("{}{suffix}", "0".repeat(64))), cache.join(format!("{}{suffix}", "1".repeat(64))));
+    for (path, days) in [(&stale, 40), (&fresh, 0)] {
+        let f = std::fs::File::create(path).unwrap();
+        f.set_modified(std::time::SystemTime::now() - Duration::from_secs(days * 86_400)).unwrap();
+    }
     // The realistic attack: a valid artifact of another component (one that traps when called),
     // with its own valid MAC, put where echo's is looked up. Tried in the owner-only cache
     // directory (verified through a mapping, loaded by wasmtime's mmap) and in a group-writable
@@ -248,6 +257,8 @@ fn a_tampered_compile_cache_entry_is_recompiled_never_executed() {
         run.expect_code(0);
         assert!(!run.stderr.contains("integrity"), "{mode:o}: {}", run.stderr);
     }
+
+    assert!(!stale.exists() && fresh.exists(), "the recompile pruned the stale entry only");
 
     // Two users (two HOMEs, two keys) sharing one cache directory keep their own entries: neither
     // recompiles the other's, nor loads it.

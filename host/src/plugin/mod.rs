@@ -6,6 +6,7 @@
 pub mod arn;
 pub mod bindings;
 pub mod broker;
+pub mod cache_gc;
 pub mod cache_mac;
 pub mod cassette;
 pub use crate::config::catalog;

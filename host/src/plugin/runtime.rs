@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use wasmtime::component::Component;
 use wasmtime::{Config, Engine};
 
-use super::cache_mac;
+use super::{cache_gc, cache_mac};
 
 /// One epoch tick; deadlines are whole ticks.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
@@ -105,7 +105,10 @@ impl<'k> Entry<'k> {
             self.load_read(engine, ctx, file, &tag)
         };
         match loaded {
-            Ok(component) => Some(component),
+            Ok(component) => {
+                cache_gc::touch_if_old(&self.artifact, &meta, std::time::SystemTime::now());
+                Some(component)
+            }
             Err(why) => {
                 tracing::warn!("compile cache: {} {why}; recompiling it, not loading it", self.artifact.display());
                 None
@@ -151,6 +154,9 @@ impl<'k> Entry<'k> {
         let _ = std::fs::remove_file(&self.mac);
         let tag = cache_mac::mac(self.key, ctx, &serialized);
         let _ = replace(&self.artifact, &serialized) && replace(&self.mac, &tag);
+        // A compile is rare (a new plugin, cortado or wasmtime): the time to sweep what such
+        // changes left behind.
+        cache_gc::prune(dir, &cache_mac::key_id(self.key), std::time::SystemTime::now());
     }
 }
 
