@@ -239,7 +239,7 @@ fn other_languages(engine: &wasmtime::Engine) {
             hit.as_secs_f64() * 1e3,
             shared.as_secs_f64() * 1e3,
             full.as_secs_f64() * 1e3,
-            per(inst, n as u32),
+            per(inst, n),
             per(first, 1),
             per(t.elapsed(), calls)
         );

@@ -172,8 +172,7 @@ fn two_concurrent_deployers_each_bind_to_their_own_deployment() {
         let last: Value = text
             .lines()
             .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .filter(|v| v.get("service_deployment_arn").is_some())
-            .last()
+            .rfind(|v| v.get("service_deployment_arn").is_some())
             .unwrap_or_else(|| panic!("{text}"));
         last["service_deployment_arn"].as_str().unwrap_or_else(|| panic!("{text}")).to_owned()
     };

@@ -248,7 +248,7 @@ fn unlock_removes_a_held_lock_gated_and_audited() {
     assert_eq!(s3(sim, &region, "GET", &lock_key, None, &[]).0, 200, "a dry run removes nothing");
     let run = p.run(&["unlock"], &[]);
     run.expect_code(0);
-    assert!(run.stdout.contains(&format!("is held by arn:aws:")) && run.stdout.contains(&format!("(pid {}", holder.id())), "{}", run.stdout);
+    assert!(run.stdout.contains("is held by arn:aws:") && run.stdout.contains(&format!("(pid {}", holder.id())), "{}", run.stdout);
     assert!(run.stdout.contains("removed"), "{}", run.stdout);
     assert_eq!(s3(sim, &region, "GET", &lock_key, None, &[]).0, 404);
     holder.kill().expect("kill the holder");

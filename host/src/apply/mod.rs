@@ -398,6 +398,14 @@ fn client_token(operation: &str) -> String {
     hex::encode(&sha2::Sha256::digest(seed.as_bytes())[..16])
 }
 
+/// `CORTADO_PAUSE_BEFORE_APPLY=2s`: sleep between the recorded decision and the first mutation, so
+/// that a test can kill cortado exactly there. It delays; it cannot skip or change anything.
+async fn pause_for_tests() {
+    if let Some(d) = std::env::var("CORTADO_PAUSE_BEFORE_APPLY").ok().and_then(|v| crate::config::duration::parse_go_duration(&v).ok()) {
+        tokio::time::sleep(d.min(Duration::from_secs(60))).await;
+    }
+}
+
 #[cfg(test)]
 mod token_tests {
     use super::*;
@@ -414,13 +422,5 @@ mod token_tests {
         with_client_token(&mut given, "RunTask");
         assert_eq!(given["clientToken"], json!("mine"));
         assert_ne!(client_token("RunTask"), client_token("RunTask"));
-    }
-}
-
-/// `CORTADO_PAUSE_BEFORE_APPLY=2s`: sleep between the recorded decision and the first mutation, so
-/// that a test can kill cortado exactly there. It delays; it cannot skip or change anything.
-async fn pause_for_tests() {
-    if let Some(d) = std::env::var("CORTADO_PAUSE_BEFORE_APPLY").ok().and_then(|v| crate::config::duration::parse_go_duration(&v).ok()) {
-        tokio::time::sleep(d.min(Duration::from_secs(60))).await;
     }
 }

@@ -111,6 +111,8 @@ pub struct LockSpec {
 }
 
 /// Where the records of a run go: the local JSONL file (the default) or the S3 chain.
+// One value per run: boxing the large variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Sink {
     File(audit::AuditLog),
     S3(s3chain::S3Chain),

@@ -269,7 +269,7 @@ async fn verify_chain(client: &aws_sdk_s3::Client, bucket: &str, dir: &str, keys
     for (seq, k) in numbered {
         let at = format!("s3://{bucket}/{k}");
         if seq > expected {
-            let missing = if seq - expected == 1 { format!("{}", key("", expected)) } else { format!("{} to {}", key("", expected), key("", seq - 1)) };
+            let missing = if seq - expected == 1 { key("", expected).to_string() } else { format!("{} to {}", key("", expected), key("", seq - 1)) };
             report.problems.push(format!("{at}: gap before it: {missing} missing (deleted)"));
         }
         expected = seq + 1;

@@ -127,7 +127,15 @@ mod tests {
         assert_eq!(prune(dir.path(), key, now), 4);
         let mut left: Vec<String> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
         left.sort();
-        assert_eq!(left, vec!["README".to_owned(), ours("0000000000000002", "cwasm"), ours("0000000000000002", "mac"), format!("{D}-0000000000000004-fedcba9876543210.cwasm")]);
+        assert_eq!(
+            left,
+            vec![
+                "README".to_owned(),
+                ours("0000000000000002", "cwasm"),
+                ours("0000000000000002", "mac"),
+                format!("{D}-0000000000000004-fedcba9876543210.cwasm")
+            ]
+        );
     }
 
     #[test]
