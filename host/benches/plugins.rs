@@ -95,7 +95,7 @@ fn main() {
         );
     }
 
-    other_languages(engine);
+    other_languages(engine, cache.path());
 
     println!("== calls");
     let echo_path = target_dir().join("wasm32-wasip2/fixture/cortado_fixture_echo.wasm");
@@ -200,7 +200,7 @@ fn cache_hits(engine: &wasmtime::Engine, bytes: &[u8], digest: &str, n: u32, dir
 
 /// The Python and JavaScript components (scripts/build-plugin-langs.sh), each with an `echo`
 /// function: size, cold compile, cache-hit load, load+link+manifest, instantiate, one call.
-fn other_languages(engine: &wasmtime::Engine) {
+fn other_languages(engine: &wasmtime::Engine, cache: &std::path::Path) {
     println!("== other languages (the spin fixtures' echo function)");
     for lang in ["py", "js"] {
         let path = target_dir().join(format!("wasm32-wasip2/{lang}/spin.wasm"));
@@ -213,8 +213,7 @@ fn other_languages(engine: &wasmtime::Engine) {
         runtime::load_component(engine, &bytes, &digest).expect("cold compile");
         let cold = t.elapsed();
         let n = 10;
-        let cache = std::path::PathBuf::from(std::env::var_os("CORTADO_CACHE_DIR").expect("set in main"));
-        let (hit, shared) = (cache_hits(engine, &bytes, &digest, n, &cache, 0o700), cache_hits(engine, &bytes, &digest, n, &cache, 0o770));
+        let (hit, shared) = (cache_hits(engine, &bytes, &digest, n, cache, 0o700), cache_hits(engine, &bytes, &digest, n, cache, 0o770));
         let t = Instant::now();
         let p = LoadedPlugin::load(&bytes, spec(lang, &bytes, "null", vec![])).expect("load");
         let full = t.elapsed();

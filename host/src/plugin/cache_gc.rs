@@ -11,7 +11,7 @@ use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 /// Entries not used for this long are removed by the next compile into the same directory.
-pub const STALE_AFTER: Duration = Duration::from_secs(30 * 24 * 3600);
+const STALE_AFTER: Duration = Duration::from_secs(30 * 24 * 3600);
 /// A cache hit refreshes the entry's modification time when it is older than this.
 const TOUCH_EVERY: Duration = Duration::from_secs(24 * 3600);
 /// Temporary files (`NAME.tmpPID`) older than this belong to a write that was interrupted.

@@ -31,7 +31,7 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-pub const MAC_LEN: usize = blake3::OUT_LEN;
+const MAC_LEN: usize = blake3::OUT_LEN;
 const KEY_LEN: usize = blake3::KEY_LEN;
 const TAG: &[u8] = b"cortado compile cache v2\0";
 

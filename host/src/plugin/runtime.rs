@@ -81,12 +81,14 @@ struct Entry<'k> {
     artifact: PathBuf,
     mac: PathBuf,
     key: &'k [u8; 32],
+    key_id: String,
 }
 
 impl<'k> Entry<'k> {
     fn new(dir: &Path, ctx: &cache_mac::Context, key: &'k [u8; 32]) -> Self {
-        let name = format!("{}-{}-{}", ctx.digest, ctx.compat, cache_mac::key_id(key));
-        Entry { artifact: dir.join(format!("{name}.cwasm")), mac: dir.join(format!("{name}.mac")), key }
+        let key_id = cache_mac::key_id(key);
+        let name = format!("{}-{}-{key_id}", ctx.digest, ctx.compat);
+        Entry { artifact: dir.join(format!("{name}.cwasm")), mac: dir.join(format!("{name}.mac")), key, key_id }
     }
 
     /// The cached component, when the entry exists and verifies.
@@ -96,8 +98,14 @@ impl<'k> Entry<'k> {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
             Err(e) => return skip(&self.mac, e),
         };
-        let file = std::fs::File::open(&self.artifact).or_else(|e| skip(&self.artifact, e).ok_or(())).ok()?;
-        let meta = file.metadata().or_else(|e| skip(&self.artifact, e).ok_or(())).ok()?;
+        let file = match std::fs::File::open(&self.artifact) {
+            Ok(f) => f,
+            Err(e) => return skip(&self.artifact, e),
+        };
+        let meta = match file.metadata() {
+            Ok(m) => m,
+            Err(e) => return skip(&self.artifact, e),
+        };
         let private_dir = self.artifact.parent().and_then(|d| std::fs::symlink_metadata(d).ok()).is_some_and(|m| m.is_dir() && cache_mac::owner_only(&m));
         let loaded = if private_dir && meta.is_file() && cache_mac::owner_only(&meta) {
             self.load_mapped(engine, ctx, &file, &meta, &tag)
@@ -156,7 +164,7 @@ impl<'k> Entry<'k> {
         let _ = replace(&self.artifact, &serialized) && replace(&self.mac, &tag);
         // A compile is rare (a new plugin, cortado or wasmtime): the time to sweep what such
         // changes left behind.
-        cache_gc::prune(dir, &cache_mac::key_id(self.key), std::time::SystemTime::now());
+        cache_gc::prune(dir, &self.key_id, std::time::SystemTime::now());
     }
 }
 
