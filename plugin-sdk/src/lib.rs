@@ -128,7 +128,7 @@
 //!
 //! Nothing but its own memory and what the host hands it: [`host::log`], its [`host::config`]
 //! block, directories the operator preopened read-only (through `std::fs`), and brokered read-only
-//! AWS calls in [`aws`], each checked against the operator's grants (a call outside them returns
+//! AWS calls in [`aws`] and [`metrics`], each checked against the operator's grants (a call outside them returns
 //! [`aws::AwsError::Denied`] without reaching AWS). No network, no environment variables, no clock
 //! beyond what WASI gives, and CPU time and memory are limited. A panic traps the instance: prefer
 //! returning `Err`.
@@ -160,6 +160,7 @@ pub use serde_json;
 
 pub mod aws;
 pub mod host;
+pub mod metrics;
 pub mod taskdef;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod testing;
@@ -167,7 +168,7 @@ pub mod testing;
 mod runtime;
 mod sys;
 
-pub use bindings::cortado::plugin::types::{Capability, Check, CheckStatus, Decision, FunctionSpec, Hook, Level, Manifest, Plan};
+pub use bindings::cortado::plugin::types::{Capability, Check, CheckStatus, Decision, FunctionSpec, Hook, Level, Manifest, Plan, Stage};
 
 /// A cortado plugin. Implement [`Plugin::new`] and [`Plugin::manifest`], and whichever of the
 /// hooks the manifest declares; then `register_plugin!(YourType)`.
@@ -365,6 +366,7 @@ impl Plan {
             diff: String::new(),
             desired_count: None,
             overrides: None,
+            stage: None,
         }
     }
 }

@@ -2,11 +2,12 @@
 
 use crate::Level;
 use crate::aws::{AwsError, Parameter, SecretDescription, SecretValue, StackExport, StackOutput};
+use crate::metrics::{MetricQuery, MetricResult, TargetHealth};
 
 #[cfg(target_arch = "wasm32")]
 mod imp {
     use super::*;
-    use crate::bindings::cortado::plugin::{aws, host};
+    use crate::bindings::cortado::plugin::{aws, host, metrics};
 
     pub fn log(level: Level, message: &str) {
         host::log(level, message)
@@ -34,6 +35,12 @@ mod imp {
     }
     pub fn cloudformation_list_exports() -> Result<Vec<StackExport>, AwsError> {
         aws::cloudformation_list_exports()
+    }
+    pub fn cloudwatch_get_metric_data(queries: &[MetricQuery], start: i64, end: i64) -> Result<Vec<MetricResult>, AwsError> {
+        metrics::cloudwatch_get_metric_data(queries, start, end)
+    }
+    pub fn elbv2_describe_target_health(target_group_arn: &str) -> Result<Vec<TargetHealth>, AwsError> {
+        metrics::elbv2_describe_target_health(target_group_arn)
     }
 }
 
@@ -68,6 +75,12 @@ mod imp {
     }
     pub fn cloudformation_list_exports() -> Result<Vec<StackExport>, AwsError> {
         with_mock(|m| m.cloudformation_list_exports())
+    }
+    pub fn cloudwatch_get_metric_data(queries: &[MetricQuery], start: i64, end: i64) -> Result<Vec<MetricResult>, AwsError> {
+        with_mock(|m| m.cloudwatch_get_metric_data(queries, start, end))
+    }
+    pub fn elbv2_describe_target_health(target_group_arn: &str) -> Result<Vec<TargetHealth>, AwsError> {
+        with_mock(|m| m.elbv2_describe_target_health(target_group_arn))
     }
 }
 

@@ -30,6 +30,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::marker::PhantomData;
 
 use crate::aws::{AwsError, Parameter, SecretDescription, SecretValue, StackExport, StackOutput};
+use crate::metrics::{MetricQuery, MetricResult, TargetHealth};
 use crate::runtime::Runtime;
 use crate::{Check, Decision, Level, Manifest, Plan, Plugin};
 
@@ -44,6 +45,11 @@ pub struct MockHost {
     pub objects: BTreeMap<(String, String), Vec<u8>>,
     pub stacks: BTreeMap<String, Vec<StackOutput>>,
     pub exports: Vec<StackExport>,
+    /// Datapoints by `NAMESPACE/METRIC`, newest first: `(epoch seconds, value)`. A query gets the
+    /// datapoints of its metric within its time window (dimensions and stat are not modelled).
+    pub metrics: BTreeMap<String, Vec<(i64, f64)>>,
+    /// Target health by target group ARN.
+    pub target_health: BTreeMap<String, Vec<TargetHealth>>,
     /// Actions the "operator" did not grant (e.g. `ssm:GetParameter`, or `*` for all).
     pub denied_actions: BTreeSet<String>,
     /// Actions that fail as AWS would on throttling or a network error.
@@ -62,6 +68,8 @@ impl Default for MockHost {
             objects: BTreeMap::new(),
             stacks: BTreeMap::new(),
             exports: Vec::new(),
+            metrics: BTreeMap::new(),
+            target_health: BTreeMap::new(),
             denied_actions: BTreeSet::new(),
             failing_actions: BTreeSet::new(),
             calls: Vec::new(),
@@ -145,6 +153,31 @@ impl MockHost {
         self
     }
 
+    /// Datapoints `(epoch seconds, value)` of `namespace`/`metric`.
+    pub fn with_metric(mut self, namespace: &str, metric: &str, points: &[(i64, f64)]) -> Self {
+        let mut points = points.to_vec();
+        points.sort_by(|a, b| b.0.cmp(&a.0));
+        self.metrics.insert(format!("{namespace}/{metric}"), points);
+        self
+    }
+
+    /// Targets of a target group, as `(id, state)`.
+    pub fn with_targets(mut self, target_group_arn: &str, targets: &[(&str, &str)]) -> Self {
+        let health = targets
+            .iter()
+            .map(|(id, state)| TargetHealth {
+                id: (*id).to_owned(),
+                port: Some(80),
+                availability_zone: None,
+                state: (*state).to_owned(),
+                reason: None,
+                description: None,
+            })
+            .collect();
+        self.target_health.insert(target_group_arn.to_owned(), health);
+        self
+    }
+
     /// Refuses `action` as ungranted (`*` refuses everything).
     pub fn denying(mut self, action: &str) -> Self {
         self.denied_actions.insert(action.to_owned());
@@ -213,6 +246,33 @@ impl MockHost {
     pub(crate) fn cloudformation_list_exports(&mut self) -> Result<Vec<StackExport>, AwsError> {
         self.broker("cloudformation:ListExports", "")?;
         Ok(self.exports.clone())
+    }
+
+    pub(crate) fn cloudwatch_get_metric_data(&mut self, queries: &[MetricQuery], start: i64, end: i64) -> Result<Vec<MetricResult>, AwsError> {
+        let names: Vec<String> = queries.iter().map(|q| format!("{}/{}", q.namespace, q.metric_name)).collect();
+        self.broker("cloudwatch:GetMetricData", &names.join(","))?;
+        Ok(queries
+            .iter()
+            .zip(&names)
+            .map(|(q, name)| {
+                let points: Vec<&(i64, f64)> = self.metrics.get(name).map(|p| p.iter().filter(|(t, _)| *t >= start && *t < end).collect()).unwrap_or_default();
+                MetricResult {
+                    id: q.id.clone(),
+                    label: q.metric_name.clone(),
+                    timestamps: points.iter().map(|p| p.0).collect(),
+                    values: points.iter().map(|p| p.1).collect(),
+                    status_code: "Complete".into(),
+                }
+            })
+            .collect())
+    }
+
+    pub(crate) fn elbv2_describe_target_health(&mut self, target_group_arn: &str) -> Result<Vec<TargetHealth>, AwsError> {
+        self.broker("elasticloadbalancing:DescribeTargetHealth", target_group_arn)?;
+        self.target_health
+            .get(target_group_arn)
+            .cloned()
+            .ok_or_else(|| AwsError::NotFound(format!("TargetGroupNotFound: {target_group_arn}")))
     }
 }
 

@@ -190,7 +190,10 @@ pub fn build(app: &App) -> Result<Value> {
         }
         let mut by_resource: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
         for x in &g {
-            by_resource.entry(x.resource.as_str()).or_default().push(x.action.as_str());
+            let actions = by_resource.entry(grants::iam_resource(&x.action, &x.resource)).or_default();
+            if !actions.contains(&x.action.as_str()) {
+                actions.push(x.action.as_str());
+            }
         }
         for (i, (resource, actions)) in by_resource.into_iter().enumerate() {
             let sid: String = lp.config.name.chars().filter(|c| c.is_ascii_alphanumeric()).collect();

@@ -53,6 +53,8 @@ pub async fn follow_deploy(
 pub async fn run(app: &App, aws: &Aws, mut follow: Follow, until: &Until, origin: Option<Origin<'_>>, reporter: &Reporter) -> Result<()> {
     let client = aws.ecs();
     let mut denied: Option<String> = None;
+    // Per paused hook: how often its gates were asked, and their last inconclusive reasons.
+    let mut asked: std::collections::HashMap<String, (u32, Vec<String>)> = Default::default();
     loop {
         let event = follow.next(&client, reporter).await.map_err(|e| match (&denied, e.downcast_ref::<RolloutFailed>()) {
             (Some(why), Some(f)) => RolloutFailed(format!("{why}\n{}", f.0)).into(),
@@ -67,16 +69,31 @@ pub async fn run(app: &App, aws: &Aws, mut follow: Follow, until: &Until, origin
                 return Ok(());
             }
             Event::Paused(d, hook) => {
-                if let Some(why) = paused(app, aws, &follow, &d, &hook, origin.as_ref(), reporter).await? {
-                    denied = Some(why);
+                let state = asked.entry(hook.hook_id.clone()).or_default();
+                match paused(app, aws, &follow, &d, &hook, origin.as_ref(), state, reporter).await? {
+                    Answered::RolledBack(why) => denied = Some(why),
+                    Answered::Again => follow.ask_again(&hook.hook_id),
+                    Answered::Continued | Answered::Operator => {}
                 }
             }
         }
     }
 }
 
+/// What became of a paused hook.
+enum Answered {
+    /// No gate is bound to its stage: the operator answers it.
+    Operator,
+    Continued,
+    /// A gate denied (or failed): rolled back, with the reason.
+    RolledBack(String),
+    /// A gate is inconclusive: ask again at the next poll.
+    Again,
+}
+
 /// A PAUSE hook awaits action: a stage gate answers it, or the operator is told how to.
-/// Returns the denial when a gate rolled the deployment back.
+/// `asked` counts this hook's evaluations and keeps its last inconclusive reasons.
+#[allow(clippy::too_many_arguments)] // one call site, each argument a different part of the run
 async fn paused(
     app: &App,
     aws: &Aws,
@@ -84,13 +101,14 @@ async fn paused(
     d: &Value,
     hook: &PausedHook,
     origin: Option<&Origin<'_>>,
+    asked: &mut (u32, Vec<String>),
     reporter: &Reporter,
-) -> Result<Option<String>> {
+) -> Result<Answered> {
     if gate::stage::bound(app, &hook.stage).is_empty() {
         let action = if hook.timeout_action.is_empty() { String::new() } else { format!(" (on timeout: {})", hook.timeout_action) };
         reporter
             .info(&format!("paused at {}: hook {} awaits action{action}; answer it with `cortado continue` (or `cortado rollback`)", hook.stage, hook.hook_id));
-        return Ok(None);
+        return Ok(Answered::Operator);
     }
     let created = d.get("createdAt").and_then(Value::as_f64).unwrap_or(0.0);
     let stage = StagePlan {
@@ -101,19 +119,31 @@ async fn paused(
         elapsed_seconds: if created > 0.0 { (super::deploy::epoch_now() - created).max(0.0) } else { follow.elapsed().as_secs_f64() },
         deploy_plan: origin.map(|o| o.plan.clone()),
         parent_run_id: origin.and_then(|o| o.run_id.clone()),
+        attempt: asked.0,
+        previous_reasons: asked.1.clone(),
+        last_chance: follow.remaining().is_zero(),
     };
+    asked.0 += 1;
     let decision = gate::stage::evaluate_stage(app, aws, &stage).await?;
-    let mut apply = Apply::new(&decision.plan, decision.approval, aws, reporter)?;
+    let Some((plan, approval)) = decision.answer else {
+        if decision.reasons != asked.1 {
+            let left = follow.remaining().as_secs();
+            reporter.info(&format!("stage gate at {}: {}; the hook stays paused (asked again until --timeout, {left} s left)", hook.stage, decision.reasons.join("; ")));
+            asked.1 = decision.reasons;
+        }
+        return Ok(Answered::Again);
+    };
+    let mut apply = Apply::new(&plan, approval, aws, reporter)?;
     let result = apply.run().await;
     apply.finish(&result)?;
     result?;
-    if decision.allowed {
+    if decision.verdict == gate::stage::Verdict::Continue {
         reporter.info(&format!("stage gate at {}: allowed; the deployment continues", hook.stage));
-        return Ok(None);
+        return Ok(Answered::Continued);
     }
     let why = format!("stage gate at {} denied: {}; the deployment is rolled back", hook.stage, decision.reasons.join("; "));
     reporter.info(&why);
-    Ok(Some(why))
+    Ok(Answered::RolledBack(why))
 }
 
 /// SUCCESSFUL: the report, early success criteria, and `--wait-until stable`'s extra wait.

@@ -350,6 +350,7 @@ fn wit_plan(aws: &crate::aws::Aws, plan: &Plan, who: &Caller) -> bindings::Plan 
         diff: plan.diff.clone(),
         desired_count: plan.desired_count,
         overrides: plan.overrides.as_ref().map(Value::to_string),
+        stage: None,
     }
 }
 
@@ -364,16 +365,21 @@ fn judge(lp: &LazyPlugin, plan: &bindings::Plan, overrides: &Overrides) -> GateR
                 Decision::Allow => ("allow", vec![]),
                 Decision::Warn(r) => ("warn", r),
                 Decision::Deny(r) => ("deny", r),
+                Decision::Inconclusive(r) => ("inconclusive", r),
             };
             (d, r, loaded.spec.digest.clone())
         }
         Err(e) => ("deny", vec![format!("gate could not be loaded: {e}")], lp.bytes().map(|(_, d)| d).unwrap_or_default()),
     };
-    let overridden = decision == "deny" && enforcement == Enforcement::SoftMandatory && overrides.gates.contains(&name);
+    // Inconclusive blocks like a deny (not enough evidence is no approval); at a lifecycle stage
+    // the caller asks again instead of rolling back (see `stage`).
+    let refused = matches!(decision, "deny" | "inconclusive");
+    let overridden = refused && enforcement == Enforcement::SoftMandatory && overrides.gates.contains(&name);
     let outcome = match (decision, enforcement) {
         ("allow", _) => "allowed",
-        ("warn", _) | ("deny", Enforcement::Advisory) => "warned",
-        ("deny", Enforcement::SoftMandatory) if overridden => "overridden",
+        ("warn", _) => "warned",
+        (_, Enforcement::Advisory) => "warned",
+        (_, Enforcement::SoftMandatory) if overridden => "overridden",
         _ => "blocked",
     };
     let short = sha.get(..12).unwrap_or("");

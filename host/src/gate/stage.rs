@@ -4,10 +4,11 @@
 //! chained to the deploy's (`parent_run_id`), and the answer is a one-step plan that only the
 //! approval made here lets `apply/` perform.
 //!
-//! Today's WIT (`cortado:plugin@0.1`) has no stage record: the gate's `evaluate()` gets the usual
-//! plan with `command` = `stage:<STAGE>` and the stage details (stage, deployment and revision
-//! ARNs, traffic weights, elapsed bake, hook, the deploy's plan digest) as JSON in both `overrides`
-//! and `diff`. A typed record belongs to the next WIT version.
+//! A gate built against `cortado:plugin@0.2.0` gets the typed `stage` record in its plan and may
+//! answer `inconclusive`: the hook stays paused and the gate is asked again at the next poll (an
+//! inconclusive verdict is recorded when its reasons change), until the command's `--timeout`,
+//! when the deployment is rolled back. Every plan also carries `command` = `stage:<STAGE>` and the
+//! stage details as JSON in `overrides` and `diff`: all a 0.1.0 gate sees.
 
 use anyhow::Result;
 use serde_json::{Map, Value, json};
@@ -33,6 +34,12 @@ pub struct StagePlan {
     pub deploy_plan: Option<Plan>,
     /// The deploy's decision record (`run_id`), when it was recorded.
     pub parent_run_id: Option<String>,
+    /// How many times the gates were asked at this hook before.
+    pub attempt: u32,
+    /// The reasons of the last inconclusive verdict at this hook (recorded once while unchanged).
+    pub previous_reasons: Vec<String>,
+    /// No time is left (`--timeout`): an inconclusive verdict now rolls back.
+    pub last_chance: bool,
 }
 
 impl StagePlan {
@@ -52,16 +59,51 @@ impl StagePlan {
             "bake_time_in_minutes": d.pointer("/deploymentConfiguration/bakeTimeInMinutes"),
             "deploy_plan_digest": self.deploy_plan.as_ref().map(plan_digest),
             "parent_run_id": self.parent_run_id,
+            "attempt": self.attempt,
         })
+    }
+
+    /// The typed record a 0.2.0 gate gets.
+    fn wit_stage(&self) -> bindings::Stage {
+        let d = &self.deployment;
+        let text = |v: Option<&Value>| v.and_then(Value::as_str).unwrap_or_default().to_owned();
+        let target = d.get("targetServiceRevision");
+        let weight = |k: &str| target.and_then(|t| t.get(k)).and_then(Value::as_f64);
+        let sources = d.get("sourceServiceRevisions").and_then(Value::as_array);
+        bindings::Stage {
+            name: self.stage.clone(),
+            hook_id: self.hook_id.clone(),
+            service_deployment_arn: self.deployment_arn.clone(),
+            strategy: text(d.pointer("/deploymentConfiguration/strategy")),
+            target_revision_arn: text(target.and_then(|t| t.get("arn"))),
+            source_revision_arns: sources.into_iter().flatten().map(|s| text(s.get("arn"))).collect(),
+            production_weight: weight("requestedProductionTrafficWeight"),
+            test_weight: weight("requestedTestTrafficWeight"),
+            elapsed_seconds: self.elapsed_seconds,
+            bake_time_in_minutes: d.pointer("/deploymentConfiguration/bakeTimeInMinutes").and_then(Value::as_u64).and_then(|m| u32::try_from(m).ok()),
+            deploy_plan_digest: self.deploy_plan.as_ref().map(plan_digest),
+            parent_run_id: self.parent_run_id.clone(),
+            attempt: self.attempt,
+            deployment: d.to_string(),
+        }
     }
 }
 
-/// The verdict: the answer's plan (CONTINUE or ROLLBACK) and the approval to perform it.
+/// What the gates decided at a stage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Continue,
+    Rollback,
+    /// Not yet: the hook stays paused and the gates are asked again.
+    Inconclusive,
+}
+
+/// The verdict, and (unless inconclusive) the answer's plan (CONTINUE or ROLLBACK) with the
+/// approval to perform it.
 pub struct StageDecision {
-    pub allowed: bool,
+    pub verdict: Verdict,
     pub reasons: Vec<String>,
-    pub plan: Plan,
-    pub approval: Approval,
+    pub answer: Option<(Plan, Approval)>,
 }
 
 /// The gates bound to `stage`.
@@ -75,22 +117,31 @@ pub async fn evaluate_stage(ctx: &Context, aws: &crate::aws::Aws, stage: &StageP
     let who = caller(aws).await?;
     let wit = wit_plan(ctx, aws, stage, &who);
     let results: Vec<GateResult> = gates.iter().map(|lp| judge(lp, &wit, &Overrides::default())).collect();
-    let blocked: Vec<&GateResult> = results.iter().filter(|r| r.outcome == "blocked").collect();
-    let allowed = blocked.is_empty();
-    let reasons: Vec<String> = blocked.iter().flat_map(|r| r.reasons.iter().map(move |why| format!("gate {}: {why}", r.gate))).collect();
-    let action = if allowed { "CONTINUE" } else { "ROLLBACK" };
-    let plan = answer_plan(ctx, &stage.deployment_arn, &stage.hook_id, action, &stage.deployment);
-    let digest = plan_digest(&plan);
+    let (verdict, reasons) = verdict_of(&results, stage.last_chance);
     let log = super::Sink::for_config(&ctx.config, aws);
     let run_id = run_id();
-    let record = json!({
+    let mut record = json!({
         "kind": "stage-decision", "run_id": run_id, "parent_run_id": stage.parent_run_id, "time": wit.time,
-        "command": wit.command, "cluster": plan.cluster, "service": plan.service, "caller": who.arn,
+        "command": wit.command, "cluster": ctx.config.cluster, "service": ctx.config.service, "caller": who.arn,
         "stage": stage.stage, "service_deployment_arn": stage.deployment_arn, "hook_id": stage.hook_id,
-        "plan_digest": digest, "mutations": plan.mutations(),
+        "attempt": stage.attempt,
         "gates": results.iter().map(|r| r.to_json(&Overrides::default())).collect::<Vec<_>>(),
-        "outcome": if allowed { "continue" } else { "rollback" },
+        "outcome": match verdict { Verdict::Continue => "continue", Verdict::Rollback => "rollback", Verdict::Inconclusive => "inconclusive" },
     });
+    if verdict == Verdict::Inconclusive {
+        // One record per distinct verdict: a gate re-asked every poll does not flood the chain.
+        if reasons != stage.previous_reasons {
+            let record: Map<String, Value> = record.as_object().cloned().unwrap_or_default();
+            let head = log.append(record).map_err(|e| e.context("the stage decision could not be recorded: the deployment is left paused"))?;
+            eprintln!("audit: stage decision at {} (inconclusive) appended to {} (head {head})", stage.stage, log.location());
+        }
+        return Ok(StageDecision { verdict, reasons, answer: None });
+    }
+    let action = if verdict == Verdict::Continue { "CONTINUE" } else { "ROLLBACK" };
+    let plan = answer_plan(ctx, &stage.deployment_arn, &stage.hook_id, action, &stage.deployment);
+    let digest = plan_digest(&plan);
+    record["plan_digest"] = json!(digest);
+    record["mutations"] = json!(plan.mutations());
     let record: Map<String, Value> = record.as_object().cloned().unwrap_or_default();
     let decision_hash = log.append(record).map_err(|e| e.context("the stage decision could not be recorded: the deployment is left paused"))?;
     eprintln!("audit: stage decision at {} ({action}) appended to {} (head {decision_hash})", stage.stage, log.location());
@@ -101,7 +152,25 @@ pub async fn evaluate_stage(ctx: &Context, aws: &crate::aws::Aws, stage: &StageP
         // The deploy that reached this stage holds the service's lock; its own answer must not wait for it.
         lock: None,
     };
-    Ok(StageDecision { allowed, reasons, plan, approval })
+    Ok(StageDecision { verdict, reasons, answer: Some((plan, approval)) })
+}
+
+/// Any denial (or failure) rolls back; otherwise an inconclusive gate keeps the hook paused,
+/// until the last chance, when it rolls back too (fail closed).
+fn verdict_of(results: &[GateResult], last_chance: bool) -> (Verdict, Vec<String>) {
+    let blocked: Vec<&GateResult> = results.iter().filter(|r| r.outcome == "blocked").collect();
+    let reasons = |rs: &[&GateResult], prefix: &str| -> Vec<String> {
+        rs.iter().flat_map(|r| r.reasons.iter().map(move |why| format!("gate {}: {prefix}{why}", r.gate))).collect()
+    };
+    let (pending, denied): (Vec<&GateResult>, Vec<&GateResult>) = blocked.into_iter().partition(|r| r.decision == "inconclusive");
+    if !denied.is_empty() {
+        return (Verdict::Rollback, reasons(&denied, ""));
+    }
+    match (pending.is_empty(), last_chance) {
+        (true, _) => (Verdict::Continue, Vec::new()),
+        (false, false) => (Verdict::Inconclusive, reasons(&pending, "inconclusive: ")),
+        (false, true) => (Verdict::Rollback, reasons(&pending, "still inconclusive at --timeout: ")),
+    }
 }
 
 /// The deploy's own WIT plan (what gates saw for the deploy), with the stage in place of the
@@ -116,6 +185,7 @@ fn wit_plan(ctx: &Context, aws: &crate::aws::Aws, stage: &StagePlan, who: &super
         diff: details.clone(),
         desired_count: None,
         overrides: Some(details),
+        stage: Some(stage.wit_stage()),
         ..base
     }
 }

@@ -16,6 +16,10 @@
 //! - The request then carries exactly the string the plugin passed (name or ARN), unchanged: AWS
 //!   resolves SSM names, secret ids and S3 keys literally (no `..` or `//` folding), so the text
 //!   matched is the resource AWS reads. An ARN that does not parse is denied.
+//! - CloudWatch `GetMetricData` and ELBv2 `DescribeTargetHealth` have no IAM resource-level
+//!   permissions (the role's policy says `"Resource": "*"`), so the broker is the only narrowing:
+//!   each metric query is matched as `arn:PARTITION:cloudwatch:REGION:ACCOUNT:metric/NAMESPACE/METRIC`
+//!   (dimensions are not narrowed), a target group by its full ARN.
 //! - An S3 object larger than `limits.max_object` (default 16 MiB) is refused from its
 //!   content-length before the body is read, and bounded while reading.
 
@@ -26,6 +30,7 @@ use aws_sdk_ssm::types::ParameterType;
 
 use super::arn::{self, Arn, Match};
 use super::bindings::cortado::plugin::aws as wit;
+use super::bindings::cortado::plugin::metrics as wit_metrics;
 use super::cassette::{self, Cassette, Mode};
 use super::grants;
 use crate::aws::{Aws, describe_error};
@@ -362,6 +367,110 @@ impl Broker {
             Ok(out)
         })?
     }
+}
+
+/// The most metric queries one brokered GetMetricData may carry, and the most pages read.
+pub const MAX_METRIC_QUERIES: usize = 50;
+const MAX_METRIC_PAGES: usize = 10;
+
+impl Broker {
+    pub fn cloudwatch_get_metric_data(&self, queries: Vec<wit_metrics::MetricQuery>, start: i64, end: i64) -> Result<Vec<wit_metrics::MetricResult>, wit::AwsError> {
+        if queries.is_empty() || queries.len() > MAX_METRIC_QUERIES {
+            return Err(wit::AwsError::Failed(format!("cloudwatch GetMetricData: {} queries (1 to {MAX_METRIC_QUERIES} allowed)", queries.len())));
+        }
+        for q in &queries {
+            self.authorize("cloudwatch:GetMetricData", "cloudwatch", Target::Name(&metric_resource(q)))?;
+        }
+        let client = aws_sdk_cloudwatch::Client::new(&self.aws()?.sdk);
+        let request = client
+            .get_metric_data()
+            .set_metric_data_queries(Some(queries.iter().map(metric_query).collect()))
+            .start_time(aws_sdk_cloudwatch::primitives::DateTime::from_secs(start))
+            .end_time(aws_sdk_cloudwatch::primitives::DateTime::from_secs(end));
+        bounded(async {
+            let mut results: Vec<wit_metrics::MetricResult> = Vec::new();
+            let mut pages = request.into_paginator().send();
+            for _ in 0..MAX_METRIC_PAGES {
+                let Some(page) = pages.next().await else { break };
+                let page = page.map_err(|e| wit::AwsError::Failed(format!("cloudwatch GetMetricData: {}", describe_error(&e))))?;
+                for r in page.metric_data_results() {
+                    merge_metric_result(&mut results, r);
+                }
+            }
+            Ok(results)
+        })?
+    }
+
+    pub fn elbv2_describe_target_health(&self, arn: String) -> Result<Vec<wit_metrics::TargetHealth>, wit::AwsError> {
+        const ACTION: &str = "elasticloadbalancing:DescribeTargetHealth";
+        let Some(parsed) = Arn::parse(&arn).filter(|a| a.resource.starts_with("targetgroup/")) else {
+            return Err(self.deny(ACTION, &arn, " (not a target group ARN)"));
+        };
+        self.authorize(ACTION, "elasticloadbalancing", Target::Arn(parsed))?;
+        let client = aws_sdk_elasticloadbalancingv2::Client::new(&self.aws()?.sdk);
+        let out = bounded(client.describe_target_health().target_group_arn(&arn).send())?.map_err(|e| {
+            aws_error(
+                e.as_service_error().is_some_and(|s| s.is_target_group_not_found_exception()),
+                format!("elbv2 DescribeTargetHealth {arn}: {}", describe_error(&e)),
+            )
+        })?;
+        Ok(out
+            .target_health_descriptions()
+            .iter()
+            .map(|d| {
+                let target = d.target();
+                let health = d.target_health();
+                wit_metrics::TargetHealth {
+                    id: target.and_then(|t| t.id()).unwrap_or_default().to_owned(),
+                    port: target.and_then(|t| t.port()),
+                    availability_zone: target.and_then(|t| t.availability_zone()).map(str::to_owned),
+                    state: health.and_then(|h| h.state()).map(|s| s.as_str().to_owned()).unwrap_or_default(),
+                    reason: health.and_then(|h| h.reason()).map(|r| r.as_str().to_owned()),
+                    description: health.and_then(|h| h.description()).map(str::to_owned),
+                }
+            })
+            .collect())
+    }
+}
+
+/// What a metric query is matched as: `metric/NAMESPACE/METRIC`.
+pub fn metric_resource(q: &wit_metrics::MetricQuery) -> String {
+    format!("metric/{}/{}", q.namespace, q.metric_name)
+}
+
+fn metric_query(q: &wit_metrics::MetricQuery) -> aws_sdk_cloudwatch::types::MetricDataQuery {
+    use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat, StandardUnit};
+    let dimensions = q.dimensions.iter().map(|d| Dimension::builder().name(&d.name).value(&d.value).build()).collect();
+    let metric = Metric::builder().namespace(&q.namespace).metric_name(&q.metric_name).set_dimensions(Some(dimensions)).build();
+    let stat = MetricStat::builder()
+        .metric(metric)
+        .period(i32::try_from(q.period_seconds).unwrap_or(i32::MAX))
+        .stat(&q.stat)
+        .set_unit(q.unit.as_deref().map(StandardUnit::from))
+        .build();
+    MetricDataQuery::builder().id(&q.id).metric_stat(stat).return_data(true).build()
+}
+
+/// Adds a page's result to the one with its id (a long window spans pages).
+fn merge_metric_result(results: &mut Vec<wit_metrics::MetricResult>, r: &aws_sdk_cloudwatch::types::MetricDataResult) {
+    let id = r.id().unwrap_or_default();
+    let idx = match results.iter().position(|x| x.id == id) {
+        Some(i) => i,
+        None => {
+            results.push(wit_metrics::MetricResult {
+                id: id.to_owned(),
+                label: r.label().unwrap_or_default().to_owned(),
+                timestamps: Vec::new(),
+                values: Vec::new(),
+                status_code: String::new(),
+            });
+            results.len() - 1
+        }
+    };
+    let into = &mut results[idx];
+    into.timestamps.extend(r.timestamps().iter().map(|t| t.secs()));
+    into.values.extend_from_slice(r.values());
+    into.status_code = r.status_code().map(|s| s.as_str().to_owned()).unwrap_or_default();
 }
 
 fn parameter(p: &aws_sdk_ssm::types::Parameter) -> wit::Parameter {

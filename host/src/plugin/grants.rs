@@ -50,6 +50,15 @@ pub fn is_aws_action(action: &str) -> bool {
     !service.eq_ignore_ascii_case("tfc") && !service.eq_ignore_ascii_case("http")
 }
 
+/// Brokered actions IAM cannot narrow to a resource (their policy statement needs `"Resource": "*"`);
+/// the broker narrows them to the grant's pseudo-ARN or target group ARN itself.
+pub const NO_RESOURCE_LEVEL: [&str; 2] = ["cloudwatch:GetMetricData", "elasticloadbalancing:DescribeTargetHealth"];
+
+/// The `Resource` of the IAM statement for a grant: its resource, or `*` where IAM has none.
+pub fn iam_resource<'a>(action: &str, resource: &'a str) -> &'a str {
+    if NO_RESOURCE_LEVEL.iter().any(|a| a.eq_ignore_ascii_case(action)) { "*" } else { resource }
+}
+
 fn grant(action: &str, resource: impl Into<String>) -> Grant {
     Grant { action: action.into(), resource: resource.into() }
 }

@@ -16,8 +16,9 @@ use wasmtime::{Store, StoreContextMut, StoreLimits, StoreLimitsBuilder, Trap, Up
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxView, WasiView};
 
-use super::bindings::cortado::plugin::{aws as wit_aws, host as wit_host, types as wit_types};
-use super::bindings::{Check, Decision, Manifest, Plan, Plugin, PluginPre};
+use super::bindings::cortado::plugin::{aws as wit_aws, host as wit_host, metrics as wit_metrics, types as wit_types};
+use super::bindings::v0_1::cortado::plugin::{aws as old_aws, host as old_host, types as old_types};
+use super::bindings::{self, Check, Decision, Manifest, Plan, Plugin, PluginPre, v0_1};
 use super::broker::{self, Broker};
 use super::cassette::Body;
 use super::runtime::{self, EPOCH_TICK};
@@ -140,6 +141,100 @@ impl wit_aws::Host for HostState {
     }
 }
 
+impl wit_metrics::Host for HostState {
+    fn cloudwatch_get_metric_data(&mut self, queries: Vec<wit_metrics::MetricQuery>, start: i64, end: i64) -> Result<Vec<wit_metrics::MetricResult>, wit_aws::AwsError> {
+        let request = json!({"queries": queries, "start": start, "end": end});
+        self.brokered("cloudwatch:GetMetricData", request, |b| b.cloudwatch_get_metric_data(queries, start, end))
+    }
+    fn elbv2_describe_target_health(&mut self, arn: String) -> Result<Vec<wit_metrics::TargetHealth>, wit_aws::AwsError> {
+        self.brokered("elasticloadbalancing:DescribeTargetHealth", json!({"target_group_arn": arn}), |b| b.elbv2_describe_target_health(arn))
+    }
+}
+
+// The 0.1.0 imports: the same calls, answered by the current implementation and converted.
+impl old_types::Host for HostState {}
+
+impl old_host::Host for HostState {
+    fn log(&mut self, level: old_types::Level, message: String) {
+        let level = bindings::convert(&level).unwrap_or(wit_types::Level::Info);
+        wit_host::Host::log(self, level, message)
+    }
+    fn config(&mut self) -> String {
+        self.config_json.clone()
+    }
+}
+
+/// A current answer as its 0.1.0 twin.
+fn older<T: serde::Serialize, U: serde::de::DeserializeOwned>(answer: Result<T, wit_aws::AwsError>) -> Result<U, old_aws::AwsError> {
+    bindings::convert(&answer).unwrap_or_else(|e| Err(old_aws::AwsError::Failed(e)))
+}
+
+impl old_aws::Host for HostState {
+    fn ssm_get_parameter(&mut self, name: String, with_decryption: bool) -> Result<old_aws::Parameter, old_aws::AwsError> {
+        older(wit_aws::Host::ssm_get_parameter(self, name, with_decryption))
+    }
+    fn ssm_get_parameters(&mut self, names: Vec<String>, with_decryption: bool) -> Result<(Vec<old_aws::Parameter>, Vec<String>), old_aws::AwsError> {
+        older(wit_aws::Host::ssm_get_parameters(self, names, with_decryption))
+    }
+    fn secretsmanager_describe_secret(&mut self, id: String) -> Result<old_aws::SecretDescription, old_aws::AwsError> {
+        older(wit_aws::Host::secretsmanager_describe_secret(self, id))
+    }
+    fn secretsmanager_get_secret_value(&mut self, id: String) -> Result<old_aws::SecretValue, old_aws::AwsError> {
+        older(wit_aws::Host::secretsmanager_get_secret_value(self, id))
+    }
+    fn s3_get_object(&mut self, bucket: String, key: String) -> Result<Vec<u8>, old_aws::AwsError> {
+        older(wit_aws::Host::s3_get_object(self, bucket, key))
+    }
+    fn cloudformation_describe_stack_outputs(&mut self, stack: String) -> Result<Vec<old_aws::StackOutput>, old_aws::AwsError> {
+        older(wit_aws::Host::cloudformation_describe_stack_outputs(self, stack))
+    }
+    fn cloudformation_list_exports(&mut self) -> Result<Vec<old_aws::StackExport>, old_aws::AwsError> {
+        older(wit_aws::Host::cloudformation_list_exports(self))
+    }
+}
+
+/// A linked component, by the contract version it was built against (newest tried first).
+enum Pre {
+    Current(PluginPre<HostState>),
+    V0_1(v0_1::PluginPre<HostState>),
+}
+
+/// An instance of either version; each hook call matches on it.
+enum Bound {
+    Current(Plugin),
+    V0_1(v0_1::Plugin),
+}
+
+impl Pre {
+    fn new(linked: wasmtime::component::InstancePre<HostState>) -> Result<Pre, String> {
+        match PluginPre::new(linked.clone()) {
+            Ok(p) => Ok(Pre::Current(p)),
+            Err(current) => v0_1::PluginPre::new(linked).map(Pre::V0_1).map_err(|old| {
+                format!("it does not implement {} ({current:#}) nor {} ({old:#})", bindings::VERSIONS[0], bindings::VERSIONS[1])
+            }),
+        }
+    }
+
+    fn instantiate(&self, store: &mut Store<HostState>) -> wasmtime::Result<Bound> {
+        match self {
+            Pre::Current(p) => p.instantiate(store).map(Bound::Current),
+            Pre::V0_1(p) => p.instantiate(store).map(Bound::V0_1),
+        }
+    }
+
+    fn engine(&self) -> &wasmtime::Engine {
+        match self {
+            Pre::Current(p) => p.engine(),
+            Pre::V0_1(p) => p.engine(),
+        }
+    }
+}
+
+/// An error from converting between contract versions, as a call failure.
+fn conversion(e: String) -> wasmtime::Error {
+    wasmtime::Error::msg(e)
+}
+
 /// A plugin failure, named after the plugin and the hook (and what happened).
 #[derive(Debug, thiserror::Error)]
 #[error("plugin {plugin:?} {hook}: {message}")]
@@ -152,8 +247,8 @@ pub struct PluginError {
 pub struct LoadedPlugin {
     pub spec: PluginSpec,
     pub manifest: Manifest,
-    pre: PluginPre<HostState>,
-    live: Mutex<Option<(Store<HostState>, Plugin)>>,
+    pre: Pre,
+    live: Mutex<Option<(Store<HostState>, Bound)>>,
 }
 
 /// The linker every plugin is instantiated with: WASI p2 (sockets denied, no env, no preopens
@@ -162,6 +257,7 @@ fn linker(engine: &wasmtime::Engine) -> Result<Linker<HostState>> {
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| anyhow::anyhow!("linking WASI: {e:#}"))?;
     Plugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s).map_err(|e| anyhow::anyhow!("linking cortado imports: {e:#}"))?;
+    v0_1::Plugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s).map_err(|e| anyhow::anyhow!("linking cortado 0.1.0 imports: {e:#}"))?;
     clamp_clocks(&mut linker).map_err(|e| anyhow::anyhow!("linking the deadline-bounded clock: {e:#}"))?;
     Ok(linker)
 }
@@ -190,7 +286,7 @@ impl LoadedPlugin {
         let engine = runtime::engine()?;
         let component: Component = runtime::load_component(engine, bytes, &spec.digest).with_context(|| format!("plugin {:?}", spec.name))?;
         let linked = linker(engine)?.instantiate_pre(&component).map_err(|e| anyhow::anyhow!("plugin {:?}: linking: {e:#}", spec.name))?;
-        let pre = PluginPre::new(linked).map_err(|e| anyhow::anyhow!("plugin {:?} does not implement the cortado:plugin world: {e:#}", spec.name))?;
+        let pre = Pre::new(linked).map_err(|e| anyhow::anyhow!("plugin {:?} is not a cortado plugin: {e}", spec.name))?;
         let mut loaded = LoadedPlugin {
             spec,
             manifest: Manifest {
@@ -204,7 +300,10 @@ impl LoadedPlugin {
             pre,
             live: Mutex::new(None),
         };
-        let manifest = loaded.with_instance("manifest", |store, p| p.call_manifest(store))?;
+        let manifest = loaded.with_instance("manifest", |store, b| match b {
+            Bound::Current(p) => p.call_manifest(store),
+            Bound::V0_1(p) => p.call_manifest(store).and_then(|m| bindings::convert(&m).map_err(conversion)),
+        })?;
         loaded.cap("manifest", manifest_size(&manifest))?;
         loaded.manifest = manifest;
         Ok(loaded)
@@ -245,7 +344,7 @@ impl LoadedPlugin {
     ///
     /// WASI's synchronous bindings block on tokio themselves, which a runtime worker thread may
     /// only do inside `block_in_place`; outside a runtime the call runs as is.
-    fn with_instance<R>(&self, hook: &str, f: impl FnOnce(&mut Store<HostState>, &Plugin) -> wasmtime::Result<R>) -> Result<R, PluginError> {
+    fn with_instance<R>(&self, hook: &str, f: impl FnOnce(&mut Store<HostState>, &Bound) -> wasmtime::Result<R>) -> Result<R, PluginError> {
         if tokio::runtime::Handle::try_current().is_ok() {
             tokio::task::block_in_place(|| self.with_instance_blocking(hook, f))
         } else {
@@ -253,7 +352,7 @@ impl LoadedPlugin {
         }
     }
 
-    fn with_instance_blocking<R>(&self, hook: &str, f: impl FnOnce(&mut Store<HostState>, &Plugin) -> wasmtime::Result<R>) -> Result<R, PluginError> {
+    fn with_instance_blocking<R>(&self, hook: &str, f: impl FnOnce(&mut Store<HostState>, &Bound) -> wasmtime::Result<R>) -> Result<R, PluginError> {
         let err = |message: String| PluginError { plugin: self.spec.name.clone(), hook: hook.to_owned(), message };
         let mut live = self.live.lock().map_err(|_| err("instance lock poisoned".into()))?;
         if live.is_none() {
@@ -286,7 +385,10 @@ impl LoadedPlugin {
     /// Calls a template function.
     pub fn resolve(&self, function: &str, args: &[String]) -> Result<String, PluginError> {
         let max = self.spec.limits.max_output_bytes;
-        let out = self.with_instance(&format!("resolver {function}"), |store, p| p.cortado_plugin_resolver().call_call(store, function, args))?;
+        let out = self.with_instance(&format!("resolver {function}"), |store, b| match b {
+            Bound::Current(p) => p.cortado_plugin_resolver().call_call(store, function, args),
+            Bound::V0_1(p) => p.cortado_plugin_resolver().call_call(store, function, args),
+        })?;
         match out {
             Ok(s) if s.len() > max => Err(PluginError {
                 plugin: self.spec.name.clone(),
@@ -299,7 +401,13 @@ impl LoadedPlugin {
     }
 
     pub fn verify(&self, task_definition: &str, service_definition: Option<&str>) -> Result<Vec<Check>, PluginError> {
-        let checks = self.with_instance("verifier", |store, p| p.cortado_plugin_verifier().call_verify(store, task_definition, service_definition))?;
+        let checks = self.with_instance("verifier", |store, b| match b {
+            Bound::Current(p) => p.cortado_plugin_verifier().call_verify(store, task_definition, service_definition),
+            Bound::V0_1(p) => {
+                let old = p.cortado_plugin_verifier().call_verify(store, task_definition, service_definition)?;
+                bindings::convert(&old).map_err(conversion)
+            }
+        })?;
         self.cap("verifier", checks.iter().map(|c| ITEM + c.name.len() + c.message.len()).sum())?;
         Ok(checks)
     }
@@ -307,10 +415,18 @@ impl LoadedPlugin {
     /// A gate's decision; one above `max_output` is an error (which [`super::gate_outcome`] turns
     /// into a short deny), so neither stderr nor the audit log ever holds the oversized text.
     pub fn evaluate(&self, plan: &Plan) -> Result<Decision, PluginError> {
-        let d = self.with_instance("gate", |store, p| p.cortado_plugin_gate().call_evaluate(store, plan))?;
+        let d = self.with_instance("gate", |store, b| match b {
+            Bound::Current(p) => p.cortado_plugin_gate().call_evaluate(store, plan),
+            Bound::V0_1(p) => {
+                // A 0.1.0 gate sees a stage only as `command: stage:NAME` and its JSON in `overrides`.
+                let old: v0_1::cortado::plugin::types::Plan = bindings::convert(plan).map_err(conversion)?;
+                let d = p.cortado_plugin_gate().call_evaluate(store, &old)?;
+                bindings::convert(&d).map_err(conversion)
+            }
+        })?;
         let size = match &d {
             Decision::Allow => 0,
-            Decision::Warn(r) | Decision::Deny(r) => r.iter().map(|s| ITEM + s.len()).sum(),
+            Decision::Warn(r) | Decision::Deny(r) | Decision::Inconclusive(r) => r.iter().map(|s| ITEM + s.len()).sum(),
         };
         self.cap("gate", size)?;
         Ok(d)
@@ -327,6 +443,14 @@ impl LoadedPlugin {
             hook: hook.to_owned(),
             message: format!("result of {size} bytes exceeds the limit of {max} bytes (limits.max_output)"),
         })
+    }
+
+    /// The contract version the component was built against (`cortado:plugin@0.2.0`).
+    pub fn wit_version(&self) -> &'static str {
+        match self.pre {
+            Pre::Current(_) => bindings::VERSIONS[0],
+            Pre::V0_1(_) => bindings::VERSIONS[1],
+        }
     }
 
     /// Appends the grant the plugin lacked, when a brokered call was denied during the call.

@@ -110,6 +110,8 @@ pub struct Follow {
     told: HashSet<String>,
     bake_seen: Option<Instant>,
     pub last_seen: Option<Value>,
+    /// Wait one poll before the next describe (a hook is to be asked about again).
+    hold: bool,
 }
 
 impl Follow {
@@ -129,7 +131,20 @@ impl Follow {
             told: HashSet::new(),
             bake_seen: None,
             last_seen: None,
+            hold: false,
         }
+    }
+
+    /// Reports `hook_id` again at the next poll if it is still paused (an inconclusive gate is
+    /// asked again); that poll comes after the usual interval.
+    pub fn ask_again(&mut self, hook_id: &str) {
+        self.told.remove(hook_id);
+        self.hold = true;
+    }
+
+    /// Time left before `--timeout`.
+    pub fn remaining(&self) -> Duration {
+        self.deadline.saturating_duration_since(Instant::now())
     }
 
     /// A rollback's wait: ROLLBACK_SUCCESSFUL is the success.
@@ -147,6 +162,10 @@ impl Follow {
             "interrupted; ECS goes on with service deployment {}. Resume watching with `cortado wait`, or roll back with `cortado rollback`.",
             self.arn
         ));
+        if std::mem::take(&mut self.hold) {
+            let eta = self.last_seen.as_ref().and_then(|d| self.eta(d));
+            pause(self.pacer.next(eta).min(self.remaining()), &format!("service deployment {}", self.arn)).await?;
+        }
         loop {
             let found = sd::describe(client, std::slice::from_ref(&self.arn)).await?;
             self.calls += 1;

@@ -126,6 +126,8 @@ pub struct PlanFile {
     diff: String,
     desired_count: Option<i64>,
     overrides: Option<Value>,
+    /// A paused lifecycle stage, as a 0.2.0 gate sees it (`name`, `hook_id`, ..., `deployment`).
+    stage: Option<crate::plugin::bindings::Stage>,
 }
 
 fn default_cluster() -> String {
@@ -165,6 +167,7 @@ impl PlanFile {
             diff: self.diff.clone(),
             desired_count: self.desired_count,
             overrides: json_text(&self.overrides),
+            stage: self.stage.clone(),
         }
     }
 }

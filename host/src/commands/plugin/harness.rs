@@ -199,6 +199,7 @@ fn expect_decision(e: &Expect, got: &Decision) -> Result<(), String> {
         Decision::Allow => ("allow", &[]),
         Decision::Warn(r) => ("warn", r),
         Decision::Deny(r) => ("deny", r),
+        Decision::Inconclusive(r) => ("inconclusive", r),
     };
     if !want.eq_ignore_ascii_case(kind) {
         return Err(format!("expected decision {want}, got {kind} {reasons:?}"));
