@@ -1,10 +1,11 @@
 // Declarations of cortado's JavaScript plugin SDK (src/index.js). The WIT types come from
 // ../types/, generated from wit/plugin.wit by types.sh (never edit those by hand).
 /// <reference path="../types/plugin.d.ts" />
-import type { Capability, Check, Decision as WitDecision, FunctionSpec, Hook, Level, Manifest as WitManifest, Plan } from "cortado:plugin/types@0.1.0";
-import type { Parameter, SecretDescription, SecretValue, StackExport, StackOutput } from "cortado:plugin/aws@0.1.0";
+import type { Capability, Check, Decision as WitDecision, FunctionSpec, Hook, Level, Manifest as WitManifest, Plan, Stage } from "cortado:plugin/types@0.2.0";
+import type { Parameter, SecretDescription, SecretValue, StackExport, StackOutput } from "cortado:plugin/aws@0.2.0";
+import type { MetricQuery, MetricResult, TargetHealth } from "cortado:plugin/metrics@0.2.0";
 
-export type { Capability, Check, FunctionSpec, Hook, Level, Parameter, Plan, SecretDescription, SecretValue, StackExport, StackOutput };
+export type { Capability, Check, FunctionSpec, Hook, Level, MetricQuery, MetricResult, Parameter, Plan, SecretDescription, SecretValue, Stage, StackExport, StackOutput, TargetHealth };
 export type Decision = WitDecision;
 
 /** Builds the manifest the host validates against the config. */
@@ -30,6 +31,8 @@ export declare const Decision: {
   allow(): Decision;
   warn(reasons: Iterable<string>): Decision;
   deny(reasons: Iterable<string>): Decision;
+  /** Not enough evidence yet: at a lifecycle stage the host asks again at its next poll. */
+  inconclusive(reasons: Iterable<string>): Decision;
   /** Deny with the denials if any, else warn with the warnings if any, else allow. */
   fromFindings(denials: string[], warnings: string[]): Decision;
 };
@@ -54,6 +57,13 @@ export declare const aws: {
   s3GetObject(bucket: string, key: string): Uint8Array;
   cloudformationDescribeStackOutputs(stackName: string): StackOutput[];
   cloudformationListExports(): StackExport[];
+};
+
+/** Brokered metric and target-health reads (CloudWatch GetMetricData, ELBv2 DescribeTargetHealth); they throw {@link AwsError}. */
+export declare const metrics: {
+  /** Datapoints of each query between `start` and `end` (seconds since the epoch), newest first. */
+  cloudwatchGetMetricData(queries: MetricQuery[], start: bigint, end: bigint): MetricResult[];
+  elbv2DescribeTargetHealth(targetGroupArn: string): TargetHealth[];
 };
 
 /** The plugin's `config:` block, parsed (`null` when absent). */

@@ -24,8 +24,12 @@ from componentize_py_types import Err
 from wit_world.imports import host as _host
 from wit_world.imports import types as _types
 from wit_world.imports import aws as _aws
+from wit_world.imports import metrics as _metrics
 
 Plan = _types.Plan
+Stage = _types.Stage
+MetricQuery = _metrics.MetricQuery
+Dimension = _metrics.Dimension
 Check = _types.Check
 CheckStatus = _types.CheckStatus
 Hook = _types.Hook
@@ -36,8 +40,8 @@ StackOutput = _aws.StackOutput
 StackExport = _aws.StackExport
 
 __all__ = [
-    "Plugin", "Manifest", "Decision", "Plan", "Check", "CheckStatus", "Hook", "AwsError",
-    "aws", "config", "log", "debug", "info", "warn", "error", "ok", "ng", "skip", "export",
+    "Plugin", "Manifest", "Decision", "Plan", "Stage", "Check", "CheckStatus", "Hook", "AwsError",
+    "MetricQuery", "Dimension", "aws", "metrics", "config", "log", "debug", "info", "warn", "error", "ok", "ng", "skip", "export",
 ]
 
 
@@ -77,7 +81,8 @@ class Manifest:
 
 
 class Decision:
-    """A gate's answer: `Decision.allow()`, `Decision.warn([...])`, `Decision.deny([...])`."""
+    """A gate's answer: `Decision.allow()`, `Decision.warn([...])`, `Decision.deny([...])`,
+    `Decision.inconclusive([...])` (at a lifecycle stage: asked again at the next poll)."""
 
     @staticmethod
     def allow():
@@ -90,6 +95,10 @@ class Decision:
     @staticmethod
     def deny(reasons: List[str]):
         return _types.Decision_Deny(list(reasons))
+
+    @staticmethod
+    def inconclusive(reasons: List[str]):
+        return _types.Decision_Inconclusive(list(reasons))
 
     @staticmethod
     def from_findings(denials: List[str], warnings: List[str]):
@@ -146,6 +155,13 @@ class aws:
     s3_get_object = staticmethod(_brokered(_aws.s3_get_object))
     cloudformation_describe_stack_outputs = staticmethod(_brokered(_aws.cloudformation_describe_stack_outputs))
     cloudformation_list_exports = staticmethod(_brokered(_aws.cloudformation_list_exports))
+
+
+class metrics:
+    """Brokered metric and target-health reads for canary analysis (CloudWatch, ELBv2)."""
+
+    cloudwatch_get_metric_data = staticmethod(_brokered(_metrics.cloudwatch_get_metric_data))
+    elbv2_describe_target_health = staticmethod(_brokered(_metrics.elbv2_describe_target_health))
 
 
 def config():

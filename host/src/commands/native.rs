@@ -71,6 +71,10 @@ pub async fn run(app: &App, aws: &Aws, mut follow: Follow, until: &Until, origin
             Event::Paused(d, hook) => {
                 let state = asked.entry(hook.hook_id.clone()).or_default();
                 match paused(app, aws, &follow, &d, &hook, origin.as_ref(), state, reporter).await? {
+                    // At --timeout (an inconclusive gate's last chance) the rollback is not waited for.
+                    Answered::RolledBack(why) if follow.remaining().is_zero() => {
+                        return Err(RolloutFailed(format!("{why}\n--timeout reached: ECS goes on rolling back; follow it with `cortado wait`")).into());
+                    }
                     Answered::RolledBack(why) => denied = Some(why),
                     Answered::Again => follow.ask_again(&hook.hook_id),
                     Answered::Continued | Answered::Operator => {}

@@ -36,7 +36,7 @@ pub fn list(app: &App) -> Result<()> {
             &mut out,
             &lp.config.name,
             &source,
-            &loaded.spec.digest,
+            (&loaded.spec.digest, loaded.wit_version()),
             &loaded.manifest,
             &lp.config.func_prefix,
             Some(&grants::effective(&lp.config)),
@@ -71,7 +71,7 @@ pub fn inspect(config: Option<&crate::config::Config>, path: &Path) -> Result<()
         &mut out,
         &loaded.manifest.name,
         &path.display().to_string(),
-        &digest,
+        (&digest, loaded.wit_version()),
         &loaded.manifest,
         configured.map(|c| c.func_prefix.as_str()).unwrap_or(""),
         granted.as_ref(),
@@ -89,12 +89,13 @@ pub fn inspect(config: Option<&crate::config::Config>, path: &Path) -> Result<()
 }
 
 #[allow(clippy::too_many_arguments)]
-fn describe(out: &mut String, name: &str, source: &str, digest: &str, m: &Manifest, prefix: &str, granted: Option<&Vec<Grant>>, config: Option<&PluginConfig>) {
+fn describe(out: &mut String, name: &str, source: &str, (digest, contract): (&str, &str), m: &Manifest, prefix: &str, granted: Option<&Vec<Grant>>, config: Option<&PluginConfig>) {
     let _ = writeln!(out, "{name} {} ({source})", m.version);
     if !m.description.is_empty() {
         let _ = writeln!(out, "  {}", m.description);
     }
     let _ = writeln!(out, "  sha256: {digest}");
+    let _ = writeln!(out, "  contract: {contract}");
     let hooks: Vec<&str> = m
         .hooks
         .iter()

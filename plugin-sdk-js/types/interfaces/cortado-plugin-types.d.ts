@@ -1,4 +1,4 @@
-declare module 'cortado:plugin/types@0.1.0' {
+declare module 'cortado:plugin/types@0.2.0' {
   /**
    * # Variants
    * 
@@ -68,6 +68,51 @@ declare module 'cortado:plugin/types@0.1.0' {
     message: string,
   }
   /**
+   * A native ECS deployment (BLUE_GREEN, LINEAR, CANARY) paused at a PAUSE lifecycle hook of a
+   * stage the gate is bound to (`stages:` in the config). The gate's answer decides the hook:
+   * allow → CONTINUE, deny → ROLLBACK, inconclusive → asked again at the next poll.
+   */
+  export interface Stage {
+    /**
+     * The lifecycle stage, e.g. POST_TEST_TRAFFIC_SHIFT.
+     */
+    name: string,
+    hookId: string,
+    serviceDeploymentArn: string,
+    /**
+     * BLUE_GREEN, LINEAR or CANARY.
+     */
+    strategy: string,
+    targetRevisionArn: string,
+    sourceRevisionArns: Array<string>,
+    /**
+     * Percent of production traffic the target revision receives now, when ECS reports it.
+     */
+    productionWeight?: number,
+    /**
+     * Percent of test traffic the target revision receives now, when ECS reports it.
+     */
+    testWeight?: number,
+    /**
+     * Seconds since the service deployment was created.
+     */
+    elapsedSeconds: number,
+    bakeTimeInMinutes?: number,
+    /**
+     * Digest of the plan the deploy was approved with, and that decision's audit record.
+     */
+    deployPlanDigest?: string,
+    parentRunId?: string,
+    /**
+     * How many times gates were asked at this hook before (0 the first time).
+     */
+    attempt: number,
+    /**
+     * The service deployment as DescribeServiceDeployments returns it (JSON).
+     */
+    deployment: string,
+  }
+  /**
    * What a gate sees before anything changes.
    */
   export interface Plan {
@@ -108,8 +153,12 @@ declare module 'cortado:plugin/types@0.1.0' {
      * Task overrides for `run` (JSON).
      */
     overrides?: string,
+    /**
+     * Set when the gate judges a paused lifecycle stage (`command` is then `stage:<NAME>`).
+     */
+    stage?: Stage,
   }
-  export type Decision = DecisionAllow | DecisionWarn | DecisionDeny;
+  export type Decision = DecisionAllow | DecisionWarn | DecisionDeny | DecisionInconclusive;
   export interface DecisionAllow {
     tag: 'allow',
   }
@@ -119,6 +168,15 @@ declare module 'cortado:plugin/types@0.1.0' {
   }
   export interface DecisionDeny {
     tag: 'deny',
+    val: Array<string>,
+  }
+  /**
+   * Not enough evidence yet (Argo Rollouts' "inconclusive"): at a stage, the hook stays
+   * paused and the gate is asked again at the next poll, until the command's `--timeout`,
+   * when the deployment is rolled back. Anywhere else it blocks like a deny.
+   */
+  export interface DecisionInconclusive {
+    tag: 'inconclusive',
     val: Array<string>,
   }
 }

@@ -1,0 +1,100 @@
+//! The plugin contract is versioned: a component built against the frozen `cortado:plugin@0.1.0`
+//! (tests/fixtures/plugins/legacy, wit-bindgen on `wit/v0.1.0`, no SDK) keeps loading beside
+//! 0.2.0 ones — its resolver's brokered call, its verifier, its gate, and a stage gate that sees
+//! the stage only as `command: stage:NAME` with its JSON in `overrides`.
+
+use cortado_e2e::seeded::aws_json;
+use cortado_e2e::{Project, fixture_plugin, rendered_env, sim, unique_region};
+use serde_json::{Value, json};
+
+const ECS: &str = "AmazonEC2ContainerServiceV20141113";
+
+fn legacy_block(grant: &str) -> String {
+    let (wasm, digest) = fixture_plugin("legacy");
+    format!("plugins:\n  - name: legacy\n    path: {}\n    sha256: {digest}\n{grant}", wasm.display())
+}
+
+/// A project on the seeded service, its task definition reading `HOST` through the 0.1.0 resolver.
+fn project(tag: &str) -> (Project, String) {
+    let sim = sim();
+    let region = unique_region(tag);
+    let seed = sim.seed(&region, &region);
+    let p = Project::against(sim, &region);
+    p.run(&["init", "--cluster", seed["ecs"]["clusterName"].as_str().unwrap(), "--service", seed["ecs"]["serviceName"].as_str().unwrap()], &[]).expect_code(0);
+    p.write("cortado.yml", &p.read("cortado.yml").replace("timeout: 10m0s", "timeout: 60s"));
+    let mut td: Value = serde_json::from_str(&p.read("ecs-task-def.json")).unwrap();
+    td["containerDefinitions"][0]["environment"] = json!([
+        {"name": "HOST", "value": format!("{{{{ legacy_param `/{region}/db/host` }}}}")},
+        {"name": "CONTRACT", "value": "{{ legacy_version }}"},
+    ]);
+    p.write("ecs-task-def.json", &serde_json::to_string_pretty(&td).unwrap());
+    (p, region)
+}
+
+fn all(r: &cortado_e2e::Run) -> String {
+    format!("{}{}", r.stdout, r.stderr)
+}
+
+fn calls(region: &str, action: &str) -> usize {
+    sim().calls_in(region).iter().filter(|c| c.as_str() == action).count()
+}
+
+#[test]
+fn a_component_built_for_0_1_0_keeps_loading() {
+    let (p, region) = project("legacy");
+    let grant = format!("    grants:\n      - action: ssm:GetParameter\n        resource: arn:aws:ssm:{region}:*:parameter/{region}/db/*\n");
+    p.write("cortado.yml", &format!("{}{}", p.read("cortado.yml"), legacy_block(&grant)));
+
+    // inspect names the contract the component was built against.
+    let (wasm, _) = fixture_plugin("legacy");
+    let r = p.run(&["plugin", "inspect", wasm.to_str().unwrap()], &[]);
+    r.expect_code(0);
+    assert!(r.stdout.contains("contract: cortado:plugin@0.1.0"), "{}", r.stdout);
+
+    // The resolver, with a brokered SSM read converted from 0.2.0's answer.
+    let r = p.run(&["render", "taskdef"], &[]);
+    r.expect_code(0);
+    let env = rendered_env(&r.stdout);
+    let seeded = aws_json(sim(), &region, "ssm", "AmazonSSM.GetParameter", &json!({"Name": format!("/{region}/db/host")}));
+    assert_eq!(env["HOST"], seeded["Parameter"]["Value"].as_str().unwrap());
+    assert_eq!(env["CONTRACT"], "0.1.0");
+
+    // A denied brokered call reaches a 0.1.0 plugin as its own `denied` error.
+    let (q, _) = project("legacydeny");
+    q.write("cortado.yml", &format!("{}{}", q.read("cortado.yml"), legacy_block("    grants: []\n")));
+    let r = q.run(&["render", "taskdef"], &[]);
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains("Denied") && r.stderr.contains("has no grant for ssm:GetParameter"), "{}", r.stderr);
+
+    // The verifier.
+    let r = p.run(&["verify"], &[]);
+    assert!(all(&r).contains("legacy-contract"), "{}", all(&r));
+
+    // The gate: scaling to zero is denied, nothing changed.
+    let before = calls(&region, "ecs:UpdateService");
+    let r = p.run(&["scale", "--tasks", "0"], &[]);
+    r.expect_code(1);
+    assert!(r.stderr.contains("legacy gate: scaling to zero"), "{}", r.stderr);
+    assert_eq!(calls(&region, "ecs:UpdateService"), before);
+}
+
+#[test]
+fn a_0_1_0_stage_gate_sees_the_stage_in_overrides_and_continues_it() {
+    let (p, region) = project("legacystage");
+    let grant = "    stages: [POST_TEST_TRAFFIC_SHIFT]\n    grants:\n      - action: ssm:GetParameter\n        resource: \"*\"\n";
+    p.write("cortado.yml", &format!("{}{}", p.read("cortado.yml"), legacy_block(grant)));
+    let mut sv: Value = serde_json::from_str(&p.read("ecs-service-def.json")).unwrap();
+    sv["deploymentConfiguration"]["strategy"] = json!("BLUE_GREEN");
+    sv["deploymentConfiguration"]["lifecycleHooks"] = json!([{"targetType": "PAUSE", "lifecycleStages": ["POST_TEST_TRAFFIC_SHIFT"],
+        "timeoutConfiguration": {"timeoutInMinutes": 300, "action": "ROLLBACK"}}]);
+    p.write("ecs-service-def.json", &serde_json::to_string_pretty(&sv).unwrap());
+    let r = p.run(&["deploy"], &[("CORTADO_POLL_INTERVAL", "50ms")]);
+    r.expect_code(0);
+    let out = all(&r);
+    assert!(out.contains("legacy gate at POST_TEST_TRAFFIC_SHIFT: stage details seen"), "{out}");
+    assert!(out.contains("stage gate at POST_TEST_TRAFFIC_SHIFT: allowed") && r.stdout.contains("SUCCESSFUL"), "{out}");
+    assert_eq!(calls(&region, "ecs:ContinueServiceDeployment"), 1);
+    let name = p.read("cortado.yml").lines().find_map(|l| l.strip_prefix("service: ")).unwrap().to_owned();
+    let sv = aws_json(sim(), &region, "ecs", &format!("{ECS}.DescribeServices"), &json!({"cluster": name, "services": [name]}));
+    assert!(sv["services"][0]["taskDefinition"].as_str().unwrap().ends_with(":2"), "{sv}");
+}
