@@ -84,3 +84,25 @@ fn expected_policy(region: &str, seed: &Value) -> Value {
         .replace("role/R-", &format!("role/{region}-"));
     serde_json::from_str(&text).unwrap()
 }
+
+/// GetMetricData and DescribeTargetHealth have no IAM resource-level permissions: their statement
+/// says `*` (the broker narrows them to the grants' metrics and target groups), while the plugin's
+/// other grants keep their resources.
+#[test]
+fn metric_reads_get_a_star_statement_and_keep_the_broker_narrowing() {
+    let (p, region, seed) = seeded("iammetric");
+    let (cluster, service) = (seed["ecs"]["clusterName"].as_str().unwrap(), seed["ecs"]["serviceName"].as_str().unwrap());
+    p.run(&["init", "--cluster", cluster, "--service", service], &[]).expect_code(0);
+    let grants = "    grants:\n      - {action: cloudwatch:GetMetricData, resource: \"arn:aws:cloudwatch:*:*:metric/AWS/ApplicationELB/*\"}\n      - {action: elasticloadbalancing:DescribeTargetHealth, resource: \"arn:aws:elasticloadbalancing:*:*:targetgroup/app/*\"}\n      - {action: ssm:GetParameter, resource: \"arn:aws:ssm:*:*:parameter/canary/*\"}\n";
+    p.write("cortado.yml", &format!("{}plugins:\n  - name: canary-analysis\n    stages: [POST_TEST_TRAFFIC_SHIFT]\n{grants}", p.read("cortado.yml")));
+    let run = p.run(&["iam-policy"], &[]);
+    run.expect_code(0);
+    let got: Value = serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout));
+    let plugin: Vec<&Value> = got["Statement"].as_array().unwrap().iter().filter(|s| s["Sid"].as_str().unwrap().starts_with("PluginCanary")).collect();
+    let want = serde_json::json!([
+        {"Sid": "PluginCanaryanalysis", "Effect": "Allow", "Action": ["cloudwatch:GetMetricData", "elasticloadbalancing:DescribeTargetHealth"], "Resource": "*"},
+        {"Sid": "PluginCanaryanalysis1", "Effect": "Allow", "Action": ["ssm:GetParameter"], "Resource": "arn:aws:ssm:*:*:parameter/canary/*"},
+    ]);
+    assert_eq!(serde_json::to_value(&plugin).unwrap(), want, "{}", serde_json::to_string_pretty(&got).unwrap());
+    let _ = region;
+}

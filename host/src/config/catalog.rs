@@ -30,6 +30,8 @@ pub const FIRST_PARTY: &[FirstParty] = &[
     },
     FirstParty { name: "image-policy", functions: &[], signatures: &[], verifier: true, gate: false },
     FirstParty { name: "change-freeze", functions: &[], signatures: &[], verifier: false, gate: true },
+    // A stage gate: judges a canary from CloudWatch metrics (plugins/canary-analysis).
+    FirstParty { name: "canary-analysis", functions: &[], signatures: &[], verifier: false, gate: true },
     // Its function is named by its config; no hooks, never a component.
     FirstParty { name: EXTERNAL, functions: &[], signatures: &[], verifier: false, gate: false },
 ];
