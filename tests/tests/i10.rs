@@ -298,3 +298,104 @@ fn stage_gates_allow_deny_and_fail_closed() {
     r.expect_code(2);
     assert!(r.stderr.contains("stages") && r.stderr.contains("no PAUSE hook"), "{}", r.stderr);
 }
+
+/// Datapoints of the ALB 5xx count for the canary's target group, stamped within the last minute.
+fn put_5xx(region: &str, values: &[f64]) {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let data: Vec<Value> = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            json!({"MetricName": "HTTPCode_Target_5XX_Count", "Dimensions": [{"Name": "TargetGroup", "Value": "targetgroup/app/1"}],
+                   "Timestamp": now - 5 * i as i64, "Value": v, "Unit": "Count"})
+        })
+        .collect();
+    aws_json(sim(), region, "monitoring", "GraniteServiceVersion20100801.PutMetricData", &json!({"Namespace": "AWS/ApplicationELB", "MetricData": data}));
+}
+
+/// canary-analysis bound to POST_TEST_TRAFFIC_SHIFT, judging the 5xx sum over 5 minutes against 5.
+fn analysis(namespace: &str, count: u32) -> String {
+    format!(
+        "audit_log: cortado-audit.jsonl\nplugins:\n  - name: canary-analysis\n    stages: [POST_TEST_TRAFFIC_SHIFT]\n    grants:\n      - {{action: cloudwatch:GetMetricData, resource: \"arn:aws:cloudwatch:*:*:metric/AWS/ApplicationELB/*\"}}\n    config:\n      interval: 1s\n      count: {count}\n      window: 5m\n      metrics:\n        - name: errors\n          namespace: {namespace}\n          metric: HTTPCode_Target_5XX_Count\n          dimensions: {{TargetGroup: targetgroup/app/1}}\n          stat: Sum\n          period: 60\n          success_condition: \"result <= 5\"\n          failure_condition: \"result > 5\"\n"
+    )
+}
+
+fn canary_pause() -> Value {
+    json!({"strategy": "CANARY", "canaryConfiguration": {"canaryPercent": 10, "canaryBakeTimeInMinutes": 0},
+        "lifecycleHooks": [{"targetType": "PAUSE", "lifecycleStages": ["POST_TEST_TRAFFIC_SHIFT"],
+        "timeoutConfiguration": {"timeoutInMinutes": 300, "action": "ROLLBACK"}}]})
+}
+
+fn stage_outcomes(p: &Project) -> Vec<String> {
+    audit(p).iter().filter(|r| r["kind"] == "stage-decision").map(|r| r["outcome"].as_str().unwrap_or("").to_owned()).collect()
+}
+
+#[test]
+fn canary_analysis_fails_a_canary_above_the_threshold_and_passes_one_below() {
+    // Above: 12 errors in the window > 5 → denied at the pause, rolled back, exit 1.
+    let (p, region) = project("canaryhigh", canary_pause(), "v2");
+    p.write("cortado.yml", &format!("{}{}", p.read("cortado.yml"), analysis("AWS/ApplicationELB", 1)));
+    put_5xx(&region, &[7.0, 5.0]);
+    let r = run(&p, &["deploy"]);
+    r.expect_code(1);
+    let out = all(&r);
+    assert!(out.contains("stage gate at POST_TEST_TRAFFIC_SHIFT denied") && out.contains("= 12") && out.contains("ROLLBACK_SUCCESSFUL"), "{out}");
+    assert!(service(&p, &region)["taskDefinition"].as_str().unwrap().ends_with(":1"));
+    assert_eq!(sim().calls_in(&region).iter().filter(|c| *c == "monitoring:GetMetricData").count(), 1);
+    assert_eq!(stage_outcomes(&p), vec!["rollback"]);
+    p.run(&["audit", "verify", "cortado-audit.jsonl"], &[]).expect_code(0);
+
+    // Below: 3 errors → allowed, the canary finishes.
+    let (p, region) = project("canarylow", canary_pause(), "v2");
+    p.write("cortado.yml", &format!("{}{}", p.read("cortado.yml"), analysis("AWS/ApplicationELB", 1)));
+    put_5xx(&region, &[2.0, 1.0]);
+    let r = run(&p, &["deploy"]);
+    r.expect_code(0);
+    assert!(all(&r).contains("stage gate at POST_TEST_TRAFFIC_SHIFT: allowed") && r.stdout.contains("SUCCESSFUL"), "{}", all(&r));
+    assert!(service(&p, &region)["taskDefinition"].as_str().unwrap().ends_with(":2"));
+    assert_eq!(stage_outcomes(&p), vec!["continue"]);
+}
+
+#[test]
+fn an_inconclusive_analysis_is_asked_again_then_decides_or_times_out_into_a_rollback() {
+    // count 2, interval 1 s: the first measurement is inconclusive (more needed), the second
+    // passes. Asked at every 50 ms poll, it measured twice; one record per distinct verdict.
+    let (p, region) = project("canarytwice", canary_pause(), "v2");
+    p.write("cortado.yml", &format!("{}{}", p.read("cortado.yml"), analysis("AWS/ApplicationELB", 2)));
+    put_5xx(&region, &[1.0]);
+    let r = run(&p, &["deploy"]);
+    r.expect_code(0);
+    assert!(all(&r).contains("the hook stays paused"), "{}", all(&r));
+    assert_eq!(sim().calls_in(&region).iter().filter(|c| *c == "monitoring:GetMetricData").count(), 2);
+    assert_eq!(stage_outcomes(&p), vec!["inconclusive", "continue"]);
+    p.run(&["audit", "verify", "cortado-audit.jsonl"], &[]).expect_code(0);
+
+    // No datapoints at all: inconclusive until --timeout, then rolled back (fail closed), exit 1.
+    let (p, region) = project("canarynodata", canary_pause(), "v2");
+    p.write("cortado.yml", &format!("{}{}", p.read("cortado.yml").replace("timeout: 60s", "timeout: 8s"), analysis("AWS/ApplicationELB", 1)));
+    let started = std::time::Instant::now();
+    let r = run(&p, &["deploy"]);
+    r.expect_code(1);
+    assert!(started.elapsed() < std::time::Duration::from_secs(20), "{:?}", started.elapsed());
+    assert!(all(&r).contains("still inconclusive at --timeout") && all(&r).contains("cortado wait"), "{}", all(&r));
+    assert_eq!(calls(&region, "ContinueServiceDeployment"), 1);
+    assert_eq!(stage_outcomes(&p), vec!["inconclusive", "rollback"]);
+    // The rollback goes on in ECS; a separate wait follows it and exits 1 (rolled back).
+    let w = run(&p, &["wait"]);
+    w.expect_code(1);
+    assert!(all(&w).contains("ROLLBACK_SUCCESSFUL"), "{}", all(&w));
+    assert!(service(&p, &region)["taskDefinition"].as_str().unwrap().ends_with(":1"));
+}
+
+#[test]
+fn canary_analysis_reads_only_granted_metrics() {
+    // The config asks for a namespace the grant does not cover: nothing is sent to CloudWatch, the
+    // measurement fails closed and the canary is rolled back.
+    let (p, region) = project("canarygrant", canary_pause(), "v2");
+    p.write("cortado.yml", &format!("{}{}", p.read("cortado.yml"), analysis("Custom/App", 1)));
+    let r = run(&p, &["deploy"]);
+    r.expect_code(1);
+    assert!(all(&r).contains("has no grant for cloudwatch:GetMetricData") && all(&r).contains("ROLLBACK_SUCCESSFUL"), "{}", all(&r));
+    assert!(!sim().calls_in(&region).iter().any(|c| c.starts_with("monitoring:")), "{:?}", sim().calls_in(&region));
+    assert_eq!(stage_outcomes(&p), vec!["rollback"]);
+}
