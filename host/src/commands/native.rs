@@ -53,8 +53,7 @@ pub async fn follow_deploy(
 pub async fn run(app: &App, aws: &Aws, mut follow: Follow, until: &Until, origin: Option<Origin<'_>>, reporter: &Reporter) -> Result<()> {
     let client = aws.ecs();
     let mut denied: Option<String> = None;
-    // Per paused hook: how often its gates were asked, and their last inconclusive reasons.
-    let mut asked: std::collections::HashMap<String, (u32, Vec<String>)> = Default::default();
+    let mut asked = Asked::default();
     loop {
         let event = follow.next(&client, reporter).await.map_err(|e| match (&denied, e.downcast_ref::<RolloutFailed>()) {
             (Some(why), Some(f)) => RolloutFailed(format!("{why}\n{}", f.0)).into(),
@@ -69,8 +68,7 @@ pub async fn run(app: &App, aws: &Aws, mut follow: Follow, until: &Until, origin
                 return Ok(());
             }
             Event::Paused(d, hook) => {
-                let state = asked.entry(hook.hook_id.clone()).or_default();
-                match paused(app, aws, &follow, &d, &hook, origin.as_ref(), state, reporter).await? {
+                match paused(app, aws, &follow, &d, &hook, origin.as_ref(), &mut asked, reporter).await? {
                     // At --timeout (an inconclusive gate's last chance) the rollback is not waited for.
                     Answered::RolledBack(why) if follow.remaining().is_zero() => {
                         return Err(RolloutFailed(format!("{why}\n--timeout reached: ECS goes on rolling back; follow it with `cortado wait`")).into());
@@ -82,6 +80,15 @@ pub async fn run(app: &App, aws: &Aws, mut follow: Follow, until: &Until, origin
             }
         }
     }
+}
+
+/// What the stage gates were asked so far in this run.
+#[derive(Default)]
+struct Asked {
+    /// The deploying identity, looked up at the first question.
+    caller: Option<gate::Caller>,
+    /// Per paused hook: how often its gates were asked, and their last inconclusive reasons.
+    hooks: std::collections::HashMap<String, (u32, Vec<String>)>,
 }
 
 /// What became of a paused hook.
@@ -96,7 +103,7 @@ enum Answered {
 }
 
 /// A PAUSE hook awaits action: a stage gate answers it, or the operator is told how to.
-/// `asked` counts this hook's evaluations and keeps its last inconclusive reasons.
+/// `asked` counts the hook's evaluations and keeps its last inconclusive reasons.
 #[allow(clippy::too_many_arguments)] // one call site, each argument a different part of the run
 async fn paused(
     app: &App,
@@ -105,7 +112,7 @@ async fn paused(
     d: &Value,
     hook: &PausedHook,
     origin: Option<&Origin<'_>>,
-    asked: &mut (u32, Vec<String>),
+    asked: &mut Asked,
     reporter: &Reporter,
 ) -> Result<Answered> {
     if gate::stage::bound(app, &hook.stage).is_empty() {
@@ -114,6 +121,11 @@ async fn paused(
             .info(&format!("paused at {}: hook {} awaits action{action}; answer it with `cortado continue` (or `cortado rollback`)", hook.stage, hook.hook_id));
         return Ok(Answered::Operator);
     }
+    let who = match &asked.caller {
+        Some(c) => c.clone(),
+        None => asked.caller.insert(gate::caller(aws).await?).clone(),
+    };
+    let asked = asked.hooks.entry(hook.hook_id.clone()).or_default();
     let created = d.get("createdAt").and_then(Value::as_f64).unwrap_or(0.0);
     let stage = StagePlan {
         stage: hook.stage.clone(),
@@ -128,7 +140,7 @@ async fn paused(
         last_chance: follow.remaining().is_zero(),
     };
     asked.0 += 1;
-    let decision = gate::stage::evaluate_stage(app, aws, &stage).await?;
+    let decision = gate::stage::evaluate_stage(app, aws, &stage, &who).await?;
     let Some((plan, approval)) = decision.answer else {
         if decision.reasons != asked.1 {
             let left = follow.remaining().as_secs();

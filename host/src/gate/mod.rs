@@ -356,7 +356,13 @@ fn wit_plan(aws: &crate::aws::Aws, plan: &Plan, who: &Caller) -> bindings::Plan 
 
 /// One gate's verdict, enforced at its level and printed.
 fn judge(lp: &LazyPlugin, plan: &bindings::Plan, overrides: &Overrides) -> GateResult {
-    let style = crate::style::Style::stderr();
+    let result = verdict(lp, plan, overrides);
+    show(&result, overrides);
+    result
+}
+
+/// One gate's verdict, enforced at its level, not printed.
+fn verdict(lp: &LazyPlugin, plan: &bindings::Plan, overrides: &Overrides) -> GateResult {
     let name = lp.config.name.clone();
     let enforcement = Enforcement::parse(lp.config.enforcement.as_deref());
     let (decision, reasons, sha) = match lp.get() {
@@ -382,22 +388,28 @@ fn judge(lp: &LazyPlugin, plan: &bindings::Plan, overrides: &Overrides) -> GateR
         (_, Enforcement::SoftMandatory) if overridden => "overridden",
         _ => "blocked",
     };
-    let short = sha.get(..12).unwrap_or("");
-    let head = format!("gate {name} ({}, sha256 {short}): {}", enforcement.as_str(), decision.to_uppercase());
-    let line = if reasons.is_empty() { head } else { format!("{head}: {}", reasons.join("; ")) };
-    match outcome {
+    GateResult { gate: name, sha256: sha, enforcement, decision, reasons, overridden, outcome }
+}
+
+/// Prints a verdict: one coloured line, and what an override did.
+fn show(r: &GateResult, overrides: &Overrides) {
+    let style = crate::style::Style::stderr();
+    let (name, enforcement) = (&r.gate, r.enforcement);
+    let short = r.sha256.get(..12).unwrap_or("");
+    let head = format!("gate {name} ({}, sha256 {short}): {}", enforcement.as_str(), r.decision.to_uppercase());
+    let line = if r.reasons.is_empty() { head } else { format!("{head}: {}", r.reasons.join("; ")) };
+    match r.outcome {
         "allowed" => eprintln!("{}", style.green(&line)),
         "warned" => eprintln!("{}", style.yellow(&line)),
         "overridden" => eprintln!("{} (overridden: {})", style.yellow(&line), overrides.reason.as_deref().unwrap_or("")),
         _ => {
-            let why = if enforcement == Enforcement::HardMandatory && overrides.gates.contains(&name) { " (hard-mandatory: cannot be overridden)" } else { "" };
+            let why = if enforcement == Enforcement::HardMandatory && overrides.gates.contains(name) { " (hard-mandatory: cannot be overridden)" } else { "" };
             eprintln!("{}{why}", style.red(&line));
         }
     }
-    if overrides.gates.contains(&name) && !overridden {
+    if overrides.gates.contains(name) && !r.overridden {
         tracing::warn!("--override {name} was not needed or not possible (only a soft-mandatory denial can be overridden)");
     }
-    GateResult { gate: name, sha256: sha, enforcement, decision, reasons, overridden, outcome }
 }
 
 impl GateResult {

@@ -13,7 +13,7 @@
 use anyhow::Result;
 use serde_json::{Map, Value, json};
 
-use super::{Approval, GateResult, Overrides, Recorded, caller, judge, plan_digest, run_id};
+use super::{Approval, Caller, GateResult, Overrides, Recorded, plan_digest, run_id, show, verdict};
 use crate::context::Context;
 use crate::plan::Plan;
 use crate::plan::deployments::answer_plan;
@@ -112,12 +112,16 @@ pub fn bound<'a>(ctx: &'a Context, stage: &str) -> Vec<&'a LazyPlugin> {
 }
 
 /// Asks the gates bound to the stage, records the decision and returns the answer to perform.
-pub async fn evaluate_stage(ctx: &Context, aws: &crate::aws::Aws, stage: &StagePlan) -> Result<StageDecision> {
+/// `who` is the deploying identity (looked up once per run by the caller, not at every re-ask).
+pub async fn evaluate_stage(ctx: &Context, aws: &crate::aws::Aws, stage: &StagePlan, who: &Caller) -> Result<StageDecision> {
     let gates = bound(ctx, &stage.stage);
-    let who = caller(aws).await?;
-    let wit = wit_plan(ctx, aws, stage, &who);
-    let results: Vec<GateResult> = gates.iter().map(|lp| judge(lp, &wit, &Overrides::default())).collect();
+    let wit = wit_plan(ctx, aws, stage, who);
+    let results: Vec<GateResult> = gates.iter().map(|lp| verdict(lp, &wit, &Overrides::default())).collect();
     let (verdict, reasons) = verdict_of(&results, stage.last_chance);
+    // A gate asked again with nothing new to say is not printed again.
+    if verdict != Verdict::Inconclusive || reasons != stage.previous_reasons {
+        results.iter().for_each(|r| show(r, &Overrides::default()));
+    }
     let log = super::Sink::for_config(&ctx.config, aws);
     let run_id = run_id();
     let mut record = json!({
@@ -175,7 +179,7 @@ fn verdict_of(results: &[GateResult], last_chance: bool) -> (Verdict, Vec<String
 
 /// The deploy's own WIT plan (what gates saw for the deploy), with the stage in place of the
 /// command and the stage details as its diff and overrides.
-fn wit_plan(ctx: &Context, aws: &crate::aws::Aws, stage: &StagePlan, who: &super::Caller) -> bindings::Plan {
+fn wit_plan(ctx: &Context, aws: &crate::aws::Aws, stage: &StagePlan, who: &Caller) -> bindings::Plan {
     let details = stage.details().to_string();
     let empty = Plan::new("", &ctx.config.cluster, ctx.config.service.as_deref());
     let base = super::wit_plan(aws, stage.deploy_plan.as_ref().unwrap_or(&empty), who);
