@@ -33,6 +33,7 @@ from moto.moto_server.threaded_moto_server import ThreadedMotoServer  # noqa: E4
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 
+import sim_cbor  # noqa: E402
 import sim_codedeploy  # noqa: E402
 import sim_deployments  # noqa: E402
 import sim_ecs  # noqa: E402
@@ -169,7 +170,8 @@ class Middleware:
     """Serves /_cortado/* and records calls; everything else goes to moto unchanged."""
 
     def __init__(self, app: WSGIApp, base_url: Callable[[], str]):
-        self.app, self.base_url = app, base_url
+        # CloudWatch in aws-sdk-rust speaks only CBOR, which moto lacks (sim_cbor.py).
+        self.app, self.base_url = sim_cbor.Bridge(app), base_url
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
