@@ -299,7 +299,8 @@ fn stage_gates_allow_deny_and_fail_closed() {
     assert!(r.stderr.contains("stages") && r.stderr.contains("no PAUSE hook"), "{}", r.stderr);
 }
 
-/// Datapoints of the ALB 5xx count for the canary's target group, stamped within the last minute.
+/// Datapoints of the ALB 5xx count for the canary's target group, stamped within the last minute
+/// (from 2 s ago: a window ends at the gate's own second, exclusive).
 fn put_5xx(region: &str, values: &[f64]) {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
     let data: Vec<Value> = values
@@ -307,7 +308,7 @@ fn put_5xx(region: &str, values: &[f64]) {
         .enumerate()
         .map(|(i, v)| {
             json!({"MetricName": "HTTPCode_Target_5XX_Count", "Dimensions": [{"Name": "TargetGroup", "Value": "targetgroup/app/1"}],
-                   "Timestamp": now - 5 * i as i64, "Value": v, "Unit": "Count"})
+                   "Timestamp": now - 2 - 5 * i as i64, "Value": v, "Unit": "Count"})
         })
         .collect();
     aws_json(sim(), region, "monitoring", "GraniteServiceVersion20100801.PutMetricData", &json!({"Namespace": "AWS/ApplicationELB", "MetricData": data}));
