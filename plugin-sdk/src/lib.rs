@@ -346,6 +346,10 @@ impl Decision {
     pub fn is_deny(&self) -> bool {
         matches!(self, Decision::Deny(_))
     }
+    /// Not enough evidence yet (at a lifecycle stage the host asks again at its next poll).
+    pub fn is_inconclusive(&self) -> bool {
+        matches!(self, Decision::Inconclusive(_))
+    }
 }
 
 impl Plan {

@@ -156,7 +156,7 @@ impl MockHost {
     /// Datapoints `(epoch seconds, value)` of `namespace`/`metric`.
     pub fn with_metric(mut self, namespace: &str, metric: &str, points: &[(i64, f64)]) -> Self {
         let mut points = points.to_vec();
-        points.sort_by(|a, b| b.0.cmp(&a.0));
+        points.sort_by_key(|p| std::cmp::Reverse(p.0));
         self.metrics.insert(format!("{namespace}/{metric}"), points);
         self
     }
@@ -251,6 +251,10 @@ impl MockHost {
     pub(crate) fn cloudwatch_get_metric_data(&mut self, queries: &[MetricQuery], start: i64, end: i64) -> Result<Vec<MetricResult>, AwsError> {
         let names: Vec<String> = queries.iter().map(|q| format!("{}/{}", q.namespace, q.metric_name)).collect();
         self.broker("cloudwatch:GetMetricData", &names.join(","))?;
+        // As the host: 1 to 50 queries a call.
+        if queries.is_empty() || queries.len() > crate::metrics::MAX_QUERIES {
+            return Err(AwsError::Failed(format!("cloudwatch GetMetricData: {} queries (1 to {} allowed)", queries.len(), crate::metrics::MAX_QUERIES)));
+        }
         Ok(queries
             .iter()
             .zip(&names)

@@ -193,3 +193,42 @@ fn wit_plan(ctx: &Context, aws: &crate::aws::Aws, stage: &StagePlan, who: &Calle
         ..base
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{Verdict, verdict_of};
+    use crate::gate::{Enforcement, GateResult};
+
+    fn result(gate: &str, decision: &'static str, outcome: &'static str) -> GateResult {
+        GateResult {
+            gate: gate.into(),
+            sha256: String::new(),
+            enforcement: Enforcement::HardMandatory,
+            decision,
+            reasons: vec![format!("{decision} reason")],
+            overridden: false,
+            outcome,
+        }
+    }
+
+    #[test]
+    fn a_denial_rolls_back_whatever_the_others_say() {
+        let (v, why) = verdict_of(&[result("a", "inconclusive", "blocked"), result("b", "deny", "blocked")], false);
+        assert_eq!(v, Verdict::Rollback);
+        assert_eq!(why, vec!["gate b: deny reason"]);
+    }
+
+    #[test]
+    fn inconclusive_waits_then_rolls_back_at_the_last_chance() {
+        let pending = [result("a", "allow", "allowed"), result("c", "inconclusive", "blocked")];
+        assert_eq!(verdict_of(&pending, false), (Verdict::Inconclusive, vec!["gate c: inconclusive: inconclusive reason".to_owned()]));
+        assert_eq!(verdict_of(&pending, true), (Verdict::Rollback, vec!["gate c: still inconclusive at --timeout: inconclusive reason".to_owned()]));
+    }
+
+    #[test]
+    fn allowed_warned_and_advisory_inconclusive_continue() {
+        let rs = [result("a", "allow", "allowed"), result("w", "warn", "warned"), result("i", "inconclusive", "warned")];
+        assert_eq!(verdict_of(&rs, true), (Verdict::Continue, vec![]));
+        assert_eq!(verdict_of(&[], false), (Verdict::Continue, vec![]));
+    }
+}

@@ -77,6 +77,16 @@ pub fn effective(p: &PluginConfig) -> Vec<Grant> {
         "ssm" => vec![grant("ssm:GetParameter", "*")],
         "secretsmanager" => vec![grant("secretsmanager:DescribeSecret", "*")],
         "cloudformation" => vec![grant("cloudformation:DescribeStacks", "*"), grant("cloudformation:ListExports", "*")],
+        // Exactly the metrics its config names (IAM cannot narrow GetMetricData; the broker does).
+        "canary-analysis" => p
+            .config
+            .get("metrics")
+            .and_then(|m| m.as_array())
+            .into_iter()
+            .flatten()
+            .filter_map(|m| Some((m.get("namespace")?.as_str()?, m.get("metric")?.as_str()?)))
+            .map(|(ns, metric)| grant("cloudwatch:GetMetricData", format!("arn:aws:cloudwatch:*:*:metric/{ns}/{metric}")))
+            .collect(),
         "tfstate" => match p.config.get("url").and_then(|u| u.as_str()) {
             Some(url) if url.starts_with("s3://") => vec![grant("s3:GetObject", format!("arn:aws:s3:::{}", &url["s3://".len()..]))],
             Some(url) if url.starts_with("remote://") => vec![grant(TFC_READ_STATE, url)],
@@ -98,6 +108,21 @@ mod tests {
         assert!(glob_match("*", ""));
         assert!(glob_match("a?c", "abc"));
         assert!(!glob_match("abc", "abcd"));
+    }
+
+    #[test]
+    fn canary_analysis_is_granted_exactly_its_configured_metrics() {
+        let config = serde_json::json!({"metrics": [
+            {"name": "e", "namespace": "AWS/ApplicationELB", "metric": "HTTPCode_Target_5XX_Count"},
+            {"name": "l", "namespace": "AWS/ApplicationELB", "metric": "TargetResponseTime"},
+        ]});
+        let g = effective(&PluginConfig::named("canary-analysis", config));
+        let pseudo = |m: &str| format!("arn:aws:cloudwatch:us-east-1:123456789012:metric/AWS/ApplicationELB/{m}");
+        assert!(allows(&g, "cloudwatch:GetMetricData", &pseudo("HTTPCode_Target_5XX_Count")));
+        assert!(allows(&g, "cloudwatch:GetMetricData", &pseudo("TargetResponseTime")));
+        assert!(!allows(&g, "cloudwatch:GetMetricData", &pseudo("RequestCount")));
+        assert!(!allows(&g, "cloudwatch:GetMetricData", "arn:aws:cloudwatch:us-east-1:123456789012:metric/Custom/HTTPCode_Target_5XX_Count"));
+        assert!(effective(&PluginConfig::named("canary-analysis", serde_json::json!(null))).is_empty());
     }
 
     #[test]
