@@ -3,7 +3,8 @@
 # service with `cortado init`, add plugins (a tfstate reference read through the broker, and a
 # change-freeze gate), then deploy: a good deploy, a no-op redeploy, a change the gate denies, and
 # an image that fails and is rolled back; an ECS-native canary whose pause a stage gate answers
-# (denied and rolled back, then allowed); then two deployers at once sharing an S3 audit chain and
+# (denied and rolled back, then allowed), and judged by its CloudWatch error count (canary-analysis:
+# a bad build rolled back, the fix measured twice and allowed); then two deployers at once sharing an S3 audit chain and
 # deploy lock. Everything talks to 127.0.0.1 only.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
@@ -115,6 +116,41 @@ set +e; "$cortado" deploy; echo "(exit $?)"; set -e
 
 step "the freeze is over: the same canary goes through the stage gate (CONTINUE) and finishes"
 sed -i 's/end: "2099-01-01T00:00:00Z"/end: "2021-01-01T00:00:00Z"/' cortado.yml
+"$cortado" deploy
+
+step "canary analysis: a second stage gate reads the canary's 5xx count from CloudWatch (brokered, granted by its config)"
+# canary-analysis measures twice, a second apart (count 2, interval 1s): the newest datapoint must be
+# <= 5. A bad build: 12 errors, the first measurement fails, ROLLBACK, exit 1.
+cat >> cortado.yml <<'YAML'
+  - name: canary-analysis
+    stages: [POST_TEST_TRAFFIC_SHIFT]
+    config:
+      interval: 1s
+      count: 2
+      window: 5m
+      metrics:
+        - name: errors
+          namespace: AWS/ApplicationELB
+          metric: HTTPCode_Target_5XX_Count
+          dimensions: {TargetGroup: targetgroup/demo-green/1}
+          stat: Sum
+          period: 1
+          reduce: last
+          success_condition: "result <= 5"
+          failure_condition: "result > 5"
+YAML
+put_5xx() { # put_5xx VALUE: one datapoint, a second ago, in the simulator's CloudWatch
+  curl -sf -X POST "$url/" -H 'Content-Type: application/x-amz-json-1.0' -H 'X-Amz-Target: GraniteServiceVersion20100801.PutMetricData' \
+    -H 'Authorization: AWS4-HMAC-SHA256 Credential=demo/20260101/us-east-1/monitoring/aws4_request, SignedHeaders=host, Signature=0' \
+    -d "{\"Namespace\":\"AWS/ApplicationELB\",\"MetricData\":[{\"MetricName\":\"HTTPCode_Target_5XX_Count\",\"Dimensions\":[{\"Name\":\"TargetGroup\",\"Value\":\"targetgroup/demo-green/1\"}],\"Timestamp\":$(( $(date +%s) - 1 )),\"Value\":$1,\"Unit\":\"Count\"}]}" >/dev/null
+}
+put_5xx 12
+sed -i 's#"image": "[^"]*"#"image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/demo/app:v4"#' ecs-task-def.json
+set +e; "$cortado" deploy; echo "(exit $?)"; set -e
+
+step "the fix: 1 error now; two measurements pass (the first is inconclusive: one more is needed), and the canary finishes"
+sleep 1; put_5xx 1
+sed -i 's#"image": "[^"]*"#"image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/demo/app:v5"#' ecs-task-def.json
 "$cortado" deploy
 
 step "cortado audit verify cortado-audit.jsonl   # every gate decision, hash-chained"

@@ -13,7 +13,7 @@ cargo build --bins
 # which build natively (their component glue is wasm-only).
 cargo test "$@"
 cargo test -p cortado-plugin-sdk -p cortado-plugin-ssm -p cortado-plugin-secretsmanager -p cortado-plugin-cloudformation \
-  -p cortado-plugin-tfstate -p cortado-plugin-image-policy -p cortado-plugin-change-freeze "$@"
+  -p cortado-plugin-tfstate -p cortado-plugin-image-policy -p cortado-plugin-change-freeze -p cortado-plugin-canary-analysis "$@"
 # ecspresso's own test data as black-box cases against the binary just built. The suite lives beside
 # the repository (../shared, read-only; CI keeps a copy of shared/ next to the clone) and fails the
 # run when a case fails.
