@@ -166,6 +166,7 @@ fn plan() -> Plan {
         diff: String::new(),
         desired_count: None,
         overrides: None,
+        stage: None,
     }
 }
 
