@@ -400,3 +400,52 @@ fn canary_analysis_reads_only_granted_metrics() {
     assert!(!sim().calls_in(&region).iter().any(|c| c.starts_with("monitoring:")), "{:?}", sim().calls_in(&region));
     assert_eq!(stage_outcomes(&p), vec!["rollback"]);
 }
+
+#[test]
+fn continue_cannot_skip_a_stage_gate() {
+    // `deploy --wait-until ecs:STAGE` stops at the pause before the gate is asked; `continue` must
+    // then ask the gate (here it denies: rolled back) rather than answer CONTINUE itself.
+    let (p, region) = project("stageskip", pause_at("POST_TEST_TRAFFIC_SHIFT"), "v2");
+    let gate = "audit_log: cortado-audit.jsonl\nplugins:\n  - name: change-freeze\n    stages: [POST_TEST_TRAFFIC_SHIFT]\n    config:\n      freezes:\n        - {start: \"2020-01-01T00:00:00Z\", end: \"2099-01-01T00:00:00Z\", reason: canary freeze}\n";
+    p.write("cortado.yml", &format!("{}{gate}", p.read("cortado.yml")));
+    run(&p, &["deploy", "--wait-until", "ecs:POST_TEST_TRAFFIC_SHIFT"]).expect_code(0);
+    assert_eq!(calls(&region, "ContinueServiceDeployment"), 0);
+    let dry = run(&p, &["continue", "--dry-run"]);
+    dry.expect_code(0);
+    assert_eq!(calls(&region, "ContinueServiceDeployment"), 0);
+    let c = run(&p, &["continue"]);
+    c.expect_code(1);
+    let out = all(&c);
+    assert!(out.contains("stage gates are bound to POST_TEST_TRAFFIC_SHIFT") && out.contains("canary freeze") && out.contains("ROLLBACK_SUCCESSFUL"), "{out}");
+    assert_eq!(calls(&region, "ContinueServiceDeployment"), 1, "one answer: the gate's ROLLBACK");
+    assert!(service(&p, &region)["taskDefinition"].as_str().unwrap().ends_with(":1"));
+    assert_eq!(stage_outcomes(&p), vec!["rollback"]);
+    // Rolling back stays open without the gate.
+    let (p, region) = project("stageskiprb", pause_at("POST_TEST_TRAFFIC_SHIFT"), "v2");
+    p.write("cortado.yml", &format!("{}{gate}", p.read("cortado.yml")));
+    run(&p, &["deploy", "--wait-until", "ecs:POST_TEST_TRAFFIC_SHIFT"]).expect_code(0);
+    run(&p, &["continue", "--rollback"]).expect_code(0);
+    assert_eq!(calls(&region, "ContinueServiceDeployment"), 1);
+    assert!(stage_outcomes(&p).is_empty());
+}
+
+#[test]
+fn a_gate_that_is_never_sure_is_cut_at_the_timeout_with_a_bounded_audit_chain() {
+    // New reasons at every 50 ms poll for 6 s: about a hundred questions, at most 20 records of
+    // them, then the rollback at --timeout.
+    let (wasm, digest) = fixture_plugin("restless");
+    let (p, region) = project("restless", pause_at("POST_TEST_TRAFFIC_SHIFT"), "v2");
+    let gate = format!(
+        "audit_log: cortado-audit.jsonl\nplugins:\n  - name: restless\n    path: {}\n    sha256: {digest}\n    stages: [POST_TEST_TRAFFIC_SHIFT]\n",
+        wasm.display()
+    );
+    p.write("cortado.yml", &format!("{}{gate}", p.read("cortado.yml").replace("timeout: 60s", "timeout: 6s")));
+    let r = run(&p, &["deploy"]);
+    r.expect_code(1);
+    assert!(all(&r).contains("still inconclusive at --timeout: not sure yet"), "{}", all(&r));
+    let outcomes = stage_outcomes(&p);
+    assert_eq!(outcomes.last().map(String::as_str), Some("rollback"), "{outcomes:?}");
+    assert_eq!(outcomes.iter().filter(|o| *o == "inconclusive").count(), 20, "{outcomes:?}");
+    assert_eq!(calls(&region, "ContinueServiceDeployment"), 1);
+    p.run(&["audit", "verify", "cortado-audit.jsonl"], &[]).expect_code(0);
+}

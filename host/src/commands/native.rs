@@ -87,8 +87,17 @@ pub async fn run(app: &App, aws: &Aws, mut follow: Follow, until: &Until, origin
 struct Asked {
     /// The deploying identity, looked up at the first question.
     caller: Option<gate::Caller>,
-    /// Per paused hook: how often its gates were asked, and their last inconclusive reasons.
-    hooks: std::collections::HashMap<String, (u32, Vec<String>)>,
+    /// Per paused hook.
+    hooks: std::collections::HashMap<String, HookAsked>,
+}
+
+/// One paused hook's questions so far.
+#[derive(Default)]
+struct HookAsked {
+    attempts: u32,
+    /// The last inconclusive reasons, and how many distinct ones were recorded.
+    reasons: Vec<String>,
+    recorded: u32,
 }
 
 /// What became of a paused hook.
@@ -135,17 +144,19 @@ async fn paused(
         elapsed_seconds: if created > 0.0 { (super::deploy::epoch_now() - created).max(0.0) } else { follow.elapsed().as_secs_f64() },
         deploy_plan: origin.map(|o| o.plan.clone()),
         parent_run_id: origin.and_then(|o| o.run_id.clone()),
-        attempt: asked.0,
-        previous_reasons: asked.1.clone(),
+        attempt: asked.attempts,
+        previous_reasons: asked.reasons.clone(),
+        inconclusive_recorded: asked.recorded,
         last_chance: follow.remaining().is_zero(),
     };
-    asked.0 += 1;
+    asked.attempts += 1;
     let decision = gate::stage::evaluate_stage(app, aws, &stage, &who).await?;
     let Some((plan, approval)) = decision.answer else {
-        if decision.reasons != asked.1 {
+        if decision.reasons != asked.reasons {
             let left = follow.remaining().as_secs();
             reporter.info(&format!("stage gate at {}: {}; the hook stays paused (asked again until --timeout, {left} s left)", hook.stage, decision.reasons.join("; ")));
-            asked.1 = decision.reasons;
+            asked.reasons = decision.reasons;
+            asked.recorded += 1;
         }
         return Ok(Answered::Again);
     };
@@ -211,6 +222,9 @@ pub async fn continue_paused(app: &App, hook_id: Option<String>, rollback: bool,
     if let Some(h) = &dp.hook {
         reporter.info(&format!("service deployment {}: hook {} at {} → {}", dp.arn, h.hook_id, h.stage, if rollback { "ROLLBACK" } else { "CONTINUE" }));
     }
+    if !rollback && let Some(h) = dp.hook.as_ref().filter(|h| !gate::stage::bound(app, &h.stage).is_empty()) {
+        return answered_by_stage_gates(app, &aws, &dp.arn, h, &until, change.dry_run, &reporter).await;
+    }
     let approval = gate::evaluate(app, &aws, &dp.plan, &change.overrides, change.dry_run).await?;
     if change.dry_run {
         crate::output::plan::show(&dp.plan, &reporter);
@@ -232,6 +246,29 @@ pub async fn continue_paused(app: &App, hook_id: Option<String>, rollback: bool,
     apply.finish(&result)?;
     if let Err(e) = &result {
         reporter.fail(&format!("{e:#}"), json!({"service_deployment_arn": dp.arn}));
+    }
+    result
+}
+
+/// A hook at a stage with bound gates is answered by those gates, never by `continue` (rolling back
+/// stays open): `deploy --wait-until ecs:STAGE` then `continue` must not skip a hard-mandatory
+/// stage gate. The gates are asked now, as the deploy would have asked them, and the deployment is
+/// followed to its end (or to a later `--wait-until` stage).
+async fn answered_by_stage_gates(app: &App, aws: &Aws, arn: &str, hook: &PausedHook, until: &Until, dry_run: bool, reporter: &Reporter) -> Result<()> {
+    reporter.info(&format!("stage gates are bound to {}: they answer hook {}, not `continue`", hook.stage, hook.hook_id));
+    if dry_run {
+        reporter.info("DRY RUN OK (the stage gates were not asked; nothing was answered)");
+        return Ok(());
+    }
+    // A stage at or before the hook's is already reached: follow to the end instead.
+    let until = match until {
+        Until::Stage(s) if sd::stage_index(s) <= sd::stage_index(&hook.stage) => Until::Deployed,
+        other => other.clone(),
+    };
+    let follow = Follow::new(arn.to_owned(), until.clone(), app.config.timeout, wait::tasks::fixed_poll_interval(app)?);
+    let result = run(app, aws, follow, &until, None, reporter).await;
+    if let Err(e) = &result {
+        reporter.fail(&format!("{e:#}"), json!({"service_deployment_arn": arn}));
     }
     result
 }

@@ -20,6 +20,10 @@ use crate::plan::deployments::answer_plan;
 use crate::plugin::LazyPlugin;
 use crate::plugin::bindings;
 
+/// A gate whose inconclusive reasons change at every poll (a counter, a timestamp) cannot grow the
+/// audit chain without bound: past this many records at one hook, only the final decision is.
+pub const MAX_INCONCLUSIVE_RECORDS: u32 = 20;
+
 /// What a stage gate judges.
 #[derive(Debug, Clone)]
 pub struct StagePlan {
@@ -38,6 +42,8 @@ pub struct StagePlan {
     pub attempt: u32,
     /// The reasons of the last inconclusive verdict at this hook (recorded once while unchanged).
     pub previous_reasons: Vec<String>,
+    /// Inconclusive verdicts already recorded at this hook (at most [`MAX_INCONCLUSIVE_RECORDS`]).
+    pub inconclusive_recorded: u32,
     /// No time is left (`--timeout`): an inconclusive verdict now rolls back.
     pub last_chance: bool,
 }
@@ -134,7 +140,7 @@ pub async fn evaluate_stage(ctx: &Context, aws: &crate::aws::Aws, stage: &StageP
     });
     if verdict == Verdict::Inconclusive {
         // One record per distinct verdict: a gate re-asked every poll does not flood the chain.
-        if reasons != stage.previous_reasons {
+        if reasons != stage.previous_reasons && stage.inconclusive_recorded < MAX_INCONCLUSIVE_RECORDS {
             let record: Map<String, Value> = record.as_object().cloned().unwrap_or_default();
             let head = log.append(record).map_err(|e| e.context("the stage decision could not be recorded: the deployment is left paused"))?;
             eprintln!("audit: stage decision at {} (inconclusive) appended to {} (head {head})", stage.stage, log.location());
