@@ -369,3 +369,37 @@ fn the_scaffold_builds_and_passes_its_own_test_in_each_language() {
     run(&p, &["plugin", "new", "9lives", "--lang", "rust"]).expect_code(2);
     run(&p, &["plugin", "new", "my-python-resolver", "--lang", "python", "--sdk", root.to_str().unwrap()]).expect_code(2);
 }
+
+#[test]
+fn the_python_and_js_sdks_read_metrics_within_their_grant() {
+    // The 0.2.0 `metrics` import from each SDK: a granted namespace answers from the simulator's
+    // CloudWatch; another is denied and never sent.
+    let (p, region) = seeded("langmetric");
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let data = serde_json::json!({"Namespace": "AWS/ApplicationELB", "MetricData": [
+        {"MetricName": "HTTPCode_Target_5XX_Count", "Timestamp": now - 120, "Value": 4.0},
+        {"MetricName": "HTTPCode_Target_5XX_Count", "Timestamp": now - 60, "Value": 3.0}]});
+    cortado_e2e::seeded::aws_json(sim(), &region, "monitoring", "GraniteServiceVersion20100801.PutMetricData", &data);
+    let grant = "    grants:\n      - {action: cloudwatch:GetMetricData, resource: \"arn:aws:cloudwatch:*:*:metric/AWS/ApplicationELB/*\"}\n";
+    let mut plugins = String::new();
+    for lang in LANGS {
+        let (path, digest) = component(lang, "spin");
+        plugins += &format!("  - name: spin-{lang}\n    func_prefix: {lang}_\n    path: {}\n    sha256: {digest}\n{grant}", path.display());
+    }
+    p.write("cortado.yml", &format!("region: {region}\ncluster: c\ntask_definition: td.json\nplugins:\n{plugins}"));
+    for lang in LANGS {
+        p.write("td.json", &td(&[("ERRORS", format!("{{{{ {lang}_metric `AWS/ApplicationELB` `HTTPCode_Target_5XX_Count` }}}}"))]));
+        let out = run(&p, &["render", "taskdef"]);
+        out.expect_code(0);
+        assert_eq!(env_of(&out.stdout)["ERRORS"], "7", "{lang}: {}", out.stdout);
+    }
+    let sent = sim().calls_in(&region).iter().filter(|c| *c == "monitoring:GetMetricData").count();
+    assert_eq!(sent, 2);
+    for lang in LANGS {
+        p.write("td.json", &td(&[("ERRORS", format!("{{{{ {lang}_metric `Custom/Billing` `Spend` }}}}"))]));
+        let out = run(&p, &["render", "taskdef"]);
+        assert_ne!(out.code, 0, "{lang}: {}", out.stdout);
+        assert!(out.stderr.contains("no grant for cloudwatch:GetMetricData") && out.stderr.contains("metric/Custom/Billing/Spend"), "{lang}: {}", out.stderr);
+    }
+    assert_eq!(sim().calls_in(&region).iter().filter(|c| *c == "monitoring:GetMetricData").count(), sent, "a denied query was sent");
+}
