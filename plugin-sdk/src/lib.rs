@@ -162,6 +162,7 @@ pub mod aws;
 pub mod host;
 pub mod metrics;
 pub mod taskdef;
+pub mod time;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod testing;
 

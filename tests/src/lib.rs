@@ -121,6 +121,18 @@ impl Sim {
 }
 
 /// A region name no other test uses, so tests can run in parallel against one simulator.
+/// A project initialised (`cortado init`) from the service seeded in a region of its own (named
+/// after `tag`), with a 60 s timeout: the start of every native-deployment test.
+pub fn initialised(tag: &str) -> (Project, String) {
+    let sim = sim();
+    let region = unique_region(tag);
+    let seed = sim.seed(&region, &region);
+    let p = Project::against(sim, &region);
+    p.run(&["init", "--cluster", seed["ecs"]["clusterName"].as_str().unwrap(), "--service", seed["ecs"]["serviceName"].as_str().unwrap()], &[]).expect_code(0);
+    p.write("cortado.yml", &p.read("cortado.yml").replace("timeout: 10m0s", "timeout: 60s"));
+    (p, region)
+}
+
 pub fn unique_region(tag: &str) -> String {
     static N: AtomicUsize = AtomicUsize::new(0);
     format!("{tag}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))

@@ -4,7 +4,7 @@
 //! the stage only as `command: stage:NAME` with its JSON in `overrides`.
 
 use cortado_e2e::seeded::aws_json;
-use cortado_e2e::{Project, fixture_plugin, rendered_env, sim, unique_region};
+use cortado_e2e::{Project, fixture_plugin, initialised, rendered_env, sim};
 use serde_json::{Value, json};
 
 const ECS: &str = "AmazonEC2ContainerServiceV20141113";
@@ -16,12 +16,7 @@ fn legacy_block(grant: &str) -> String {
 
 /// A project on the seeded service, its task definition reading `HOST` through the 0.1.0 resolver.
 fn project(tag: &str) -> (Project, String) {
-    let sim = sim();
-    let region = unique_region(tag);
-    let seed = sim.seed(&region, &region);
-    let p = Project::against(sim, &region);
-    p.run(&["init", "--cluster", seed["ecs"]["clusterName"].as_str().unwrap(), "--service", seed["ecs"]["serviceName"].as_str().unwrap()], &[]).expect_code(0);
-    p.write("cortado.yml", &p.read("cortado.yml").replace("timeout: 10m0s", "timeout: 60s"));
+    let (p, region) = initialised(tag);
     let mut td: Value = serde_json::from_str(&p.read("ecs-task-def.json")).unwrap();
     td["containerDefinitions"][0]["environment"] = json!([
         {"name": "HOST", "value": format!("{{{{ legacy_param `/{region}/db/host` }}}}")},

@@ -4,7 +4,7 @@
 //! `continue`, rollback through Stop/ContinueServiceDeployment, stage gates, status.
 
 use cortado_e2e::seeded::aws_json;
-use cortado_e2e::{Project, Run, fixture_plugin, sim, unique_region};
+use cortado_e2e::{Project, Run, fixture_plugin, initialised, sim};
 use serde_json::{Value, json};
 
 const FAST: (&str, &str) = ("CORTADO_POLL_INTERVAL", "50ms");
@@ -13,12 +13,7 @@ const ECS: &str = "AmazonEC2ContainerServiceV20141113";
 /// A project initialised from the seeded ECS service, with `config` merged into the service
 /// definition's deploymentConfiguration and the image tag `tag`.
 fn project(tag: &str, config: Value, image: &str) -> (Project, String) {
-    let sim = sim();
-    let region = unique_region(tag);
-    let seed = sim.seed(&region, &region);
-    let p = Project::against(sim, &region);
-    p.run(&["init", "--cluster", seed["ecs"]["clusterName"].as_str().unwrap(), "--service", seed["ecs"]["serviceName"].as_str().unwrap()], &[]).expect_code(0);
-    p.write("cortado.yml", &p.read("cortado.yml").replace("timeout: 10m0s", "timeout: 60s"));
+    let (p, region) = initialised(tag);
     configure(&p, config, image);
     (p, region)
 }

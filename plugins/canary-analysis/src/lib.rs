@@ -17,11 +17,10 @@ mod analysis;
 mod condition;
 mod config;
 mod measure;
-mod time;
 
 use std::collections::HashMap;
 
-use cortado_plugin_sdk::{Decision, Manifest, Plan, Plugin, debug, host, register_plugin};
+use cortado_plugin_sdk::{Decision, Manifest, Plan, Plugin, debug, host, register_plugin, time};
 
 use crate::analysis::Analysis;
 use crate::config::Config;
@@ -65,9 +64,9 @@ impl Plugin for CanaryAnalysis {
 
 /// The plan's time, or the WASI clock when the host sent none it could read.
 fn now_ms(plan: &Plan) -> i64 {
-    time::parse_rfc3339_ms(&plan.time).unwrap_or_else(|e| {
+    time::parse_rfc3339(&plan.time).map(time::millis).unwrap_or_else(|e| {
         debug!("{e}; using the system clock");
-        time::system_now_ms()
+        time::now_millis()
     })
 }
 

@@ -14,7 +14,7 @@ const LINE: &str = "error-rate HTTPCode_Target_5XX_Count Sum (sum over 5m)";
 
 /// 2026-12-03T11:20:00Z in seconds.
 fn t0() -> i64 {
-    crate::time::parse_rfc3339_ms("2026-12-03T11:20:00Z").map_or(0, |ms| ms / 1000)
+    cortado_plugin_sdk::time::parse_rfc3339("2026-12-03T11:20:00Z").map_or(0, |(secs, _)| secs)
 }
 
 /// The README's example (one 5xx metric, `<= 5` passes, `> 5` fails), with `top` and `metric`

@@ -19,9 +19,9 @@
 //! Every key is optional; without `commands` the gate applies to every command. A config that
 //! cannot be read makes the gate deny everything (it fails closed). No capabilities.
 mod registry;
-mod time;
 
 use cortado_plugin_sdk::taskdef::{self, ImageRef};
+use cortado_plugin_sdk::time;
 use cortado_plugin_sdk::{Decision, Manifest, Plan, Plugin, host, register_plugin};
 use serde::Deserialize;
 
