@@ -72,6 +72,18 @@ pub fn write_project(p: &Project, seed: &Value, td: &Value, sv: Option<&Value>, 
     p.write("ecs-task-def.json", &serde_json::to_string_pretty(td).unwrap());
 }
 
+/// Calls an AWS Query API of the simulator directly (form parameters; the XML answer as text).
+pub fn aws_query(sim: &Sim, region: &str, service: &str, params: &[(&str, &str)]) -> String {
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let auth = format!("AWS4-HMAC-SHA256 Credential=testing/20260101/{region}/{service}/aws4_request, SignedHeaders=host, Signature=0");
+    let mut resp = agent
+        .post(&format!("{}/", sim.url))
+        .header("Authorization", &auth)
+        .send_form(params.iter().copied())
+        .expect("call the simulator");
+    resp.body_mut().read_to_string().expect("response body")
+}
+
 /// Calls an AWS JSON-1.1 API of the simulator directly (moto takes the region from the credential
 /// scope and does not check signatures): assertions on simulator state independent of cortado.
 pub fn aws_json(sim: &Sim, region: &str, service: &str, target: &str, body: &Value) -> Value {

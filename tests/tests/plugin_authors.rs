@@ -403,3 +403,41 @@ fn the_python_and_js_sdks_read_metrics_within_their_grant() {
     }
     assert_eq!(sim().calls_in(&region).iter().filter(|c| *c == "monitoring:GetMetricData").count(), sent, "a denied query was sent");
 }
+
+#[test]
+fn the_python_and_js_sdks_read_target_health_within_their_grant() {
+    let sim = sim();
+    let region = unique_region("langhealth");
+    let seed = sim.seed(&region, &region);
+    let p = Project::against(sim, &region);
+    let (tg, tg2) = (seed["alb"]["targetGroupArn"].as_str().unwrap(), seed["alb"]["targetGroup2Arn"].as_str().unwrap());
+    let registered = cortado_e2e::seeded::aws_query(
+        sim,
+        &region,
+        "elasticloadbalancing",
+        &[("Action", "RegisterTargets"), ("Version", "2015-12-01"), ("TargetGroupArn", tg), ("Targets.member.1.Id", "10.0.1.5"), ("Targets.member.1.Port", "80")],
+    );
+    assert!(registered.contains("RegisterTargetsResponse"), "{registered}");
+    let grant = format!("    grants:\n      - {{action: elasticloadbalancing:DescribeTargetHealth, resource: \"arn:aws:elasticloadbalancing:*:*:targetgroup/{region}-tg/*\"}}\n");
+    let mut plugins = String::new();
+    for lang in LANGS {
+        let (path, digest) = component(lang, "spin");
+        plugins += &format!("  - name: spin-{lang}\n    func_prefix: {lang}_\n    path: {}\n    sha256: {digest}\n{grant}", path.display());
+    }
+    p.write("cortado.yml", &format!("region: {region}\ncluster: c\ntask_definition: td.json\nplugins:\n{plugins}"));
+    let health = |lang: &str, arn: &str| {
+        p.write("td.json", &td(&[("TARGETS", format!("{{{{ {lang}_health `{arn}` }}}}"))]));
+        run(&p, &["render", "taskdef"])
+    };
+    for lang in LANGS {
+        let out = health(lang, tg);
+        out.expect_code(0);
+        assert_eq!(env_of(&out.stdout)["TARGETS"], "10.0.1.5:healthy", "{lang}: {}", out.stdout);
+        // The second target group is not granted: denied, never sent.
+        let out = health(lang, tg2);
+        assert_ne!(out.code, 0, "{lang}: {}", out.stdout);
+        assert!(out.stderr.contains("no grant for elasticloadbalancing:DescribeTargetHealth"), "{lang}: {}", out.stderr);
+    }
+    let sent = sim.calls_in(&region).iter().filter(|c| *c == "elasticloadbalancing:DescribeTargetHealth").count();
+    assert_eq!(sent, 2, "one call per language, none for the ungranted group");
+}
