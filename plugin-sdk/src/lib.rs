@@ -162,9 +162,9 @@ pub mod aws;
 pub mod host;
 pub mod metrics;
 pub mod taskdef;
-pub mod time;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod testing;
+pub mod time;
 
 mod runtime;
 mod sys;

@@ -273,10 +273,7 @@ impl MockHost {
 
     pub(crate) fn elbv2_describe_target_health(&mut self, target_group_arn: &str) -> Result<Vec<TargetHealth>, AwsError> {
         self.broker("elasticloadbalancing:DescribeTargetHealth", target_group_arn)?;
-        self.target_health
-            .get(target_group_arn)
-            .cloned()
-            .ok_or_else(|| AwsError::NotFound(format!("TargetGroupNotFound: {target_group_arn}")))
+        self.target_health.get(target_group_arn).cloned().ok_or_else(|| AwsError::NotFound(format!("TargetGroupNotFound: {target_group_arn}")))
     }
 }
 

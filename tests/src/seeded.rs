@@ -76,11 +76,7 @@ pub fn write_project(p: &Project, seed: &Value, td: &Value, sv: Option<&Value>, 
 pub fn aws_query(sim: &Sim, region: &str, service: &str, params: &[(&str, &str)]) -> String {
     let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
     let auth = format!("AWS4-HMAC-SHA256 Credential=testing/20260101/{region}/{service}/aws4_request, SignedHeaders=host, Signature=0");
-    let mut resp = agent
-        .post(&format!("{}/", sim.url))
-        .header("Authorization", &auth)
-        .send_form(params.iter().copied())
-        .expect("call the simulator");
+    let mut resp = agent.post(&format!("{}/", sim.url)).header("Authorization", &auth).send_form(params.iter().copied()).expect("call the simulator");
     resp.body_mut().read_to_string().expect("response body")
 }
 

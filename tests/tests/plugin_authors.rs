@@ -415,10 +415,18 @@ fn the_python_and_js_sdks_read_target_health_within_their_grant() {
         sim,
         &region,
         "elasticloadbalancing",
-        &[("Action", "RegisterTargets"), ("Version", "2015-12-01"), ("TargetGroupArn", tg), ("Targets.member.1.Id", "10.0.1.5"), ("Targets.member.1.Port", "80")],
+        &[
+            ("Action", "RegisterTargets"),
+            ("Version", "2015-12-01"),
+            ("TargetGroupArn", tg),
+            ("Targets.member.1.Id", "10.0.1.5"),
+            ("Targets.member.1.Port", "80"),
+        ],
     );
     assert!(registered.contains("RegisterTargetsResponse"), "{registered}");
-    let grant = format!("    grants:\n      - {{action: elasticloadbalancing:DescribeTargetHealth, resource: \"arn:aws:elasticloadbalancing:*:*:targetgroup/{region}-tg/*\"}}\n");
+    let grant = format!(
+        "    grants:\n      - {{action: elasticloadbalancing:DescribeTargetHealth, resource: \"arn:aws:elasticloadbalancing:*:*:targetgroup/{region}-tg/*\"}}\n"
+    );
     let mut plugins = String::new();
     for lang in LANGS {
         let (path, digest) = component(lang, "spin");

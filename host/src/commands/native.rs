@@ -154,7 +154,11 @@ async fn paused(
     let Some((plan, approval)) = decision.answer else {
         if decision.reasons != asked.reasons {
             let left = follow.remaining().as_secs();
-            reporter.info(&format!("stage gate at {}: {}; the hook stays paused (asked again until --timeout, {left} s left)", hook.stage, decision.reasons.join("; ")));
+            reporter.info(&format!(
+                "stage gate at {}: {}; the hook stays paused (asked again until --timeout, {left} s left)",
+                hook.stage,
+                decision.reasons.join("; ")
+            ));
             asked.reasons = decision.reasons;
             asked.recorded += 1;
         }

@@ -89,7 +89,16 @@ pub fn inspect(config: Option<&crate::config::Config>, path: &Path) -> Result<()
 }
 
 #[allow(clippy::too_many_arguments)]
-fn describe(out: &mut String, name: &str, source: &str, (digest, contract): (&str, &str), m: &Manifest, prefix: &str, granted: Option<&Vec<Grant>>, config: Option<&PluginConfig>) {
+fn describe(
+    out: &mut String,
+    name: &str,
+    source: &str,
+    (digest, contract): (&str, &str),
+    m: &Manifest,
+    prefix: &str,
+    granted: Option<&Vec<Grant>>,
+    config: Option<&PluginConfig>,
+) {
     let _ = writeln!(out, "{name} {} ({source})", m.version);
     if !m.description.is_empty() {
         let _ = writeln!(out, "  {}", m.description);

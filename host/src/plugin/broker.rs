@@ -374,7 +374,12 @@ pub const MAX_METRIC_QUERIES: usize = 50;
 const MAX_METRIC_PAGES: usize = 10;
 
 impl Broker {
-    pub fn cloudwatch_get_metric_data(&self, queries: Vec<wit_metrics::MetricQuery>, start: i64, end: i64) -> Result<Vec<wit_metrics::MetricResult>, wit::AwsError> {
+    pub fn cloudwatch_get_metric_data(
+        &self,
+        queries: Vec<wit_metrics::MetricQuery>,
+        start: i64,
+        end: i64,
+    ) -> Result<Vec<wit_metrics::MetricResult>, wit::AwsError> {
         if queries.is_empty() || queries.len() > MAX_METRIC_QUERIES {
             return Err(wit::AwsError::Failed(format!("cloudwatch GetMetricData: {} queries (1 to {MAX_METRIC_QUERIES} allowed)", queries.len())));
         }

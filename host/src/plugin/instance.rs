@@ -142,7 +142,12 @@ impl wit_aws::Host for HostState {
 }
 
 impl wit_metrics::Host for HostState {
-    fn cloudwatch_get_metric_data(&mut self, queries: Vec<wit_metrics::MetricQuery>, start: i64, end: i64) -> Result<Vec<wit_metrics::MetricResult>, wit_aws::AwsError> {
+    fn cloudwatch_get_metric_data(
+        &mut self,
+        queries: Vec<wit_metrics::MetricQuery>,
+        start: i64,
+        end: i64,
+    ) -> Result<Vec<wit_metrics::MetricResult>, wit_aws::AwsError> {
         let request = json!({"queries": queries, "start": start, "end": end});
         self.brokered("cloudwatch:GetMetricData", request, |b| b.cloudwatch_get_metric_data(queries, start, end))
     }
@@ -209,9 +214,9 @@ impl Pre {
     fn new(linked: wasmtime::component::InstancePre<HostState>) -> Result<Pre, String> {
         match PluginPre::new(linked.clone()) {
             Ok(p) => Ok(Pre::Current(p)),
-            Err(current) => v0_1::PluginPre::new(linked).map(Pre::V0_1).map_err(|old| {
-                format!("it does not implement {} ({current:#}) nor {} ({old:#})", bindings::VERSIONS[0], bindings::VERSIONS[1])
-            }),
+            Err(current) => v0_1::PluginPre::new(linked)
+                .map(Pre::V0_1)
+                .map_err(|old| format!("it does not implement {} ({current:#}) nor {} ({old:#})", bindings::VERSIONS[0], bindings::VERSIONS[1])),
         }
     }
 
