@@ -124,10 +124,16 @@ pub async fn evaluate_stage(ctx: &Context, aws: &crate::aws::Aws, stage: &StageP
     let wit = wit_plan(ctx, aws, stage, who);
     let results: Vec<GateResult> = gates.iter().map(|lp| verdict(lp, &wit, &Overrides::default())).collect();
     let (verdict, reasons) = verdict_of(&results, stage.last_chance);
-    // A gate asked again with nothing new to say is not printed again.
-    if verdict != Verdict::Inconclusive || reasons != stage.previous_reasons {
-        results.iter().for_each(|r| show(r, &Overrides::default()));
+    // A gate asked again with nothing new to say is neither printed nor recorded again; and a
+    // gate whose reasons change at every poll stops being recorded after the cap.
+    let news = reasons != stage.previous_reasons;
+    if verdict == Verdict::Inconclusive && !(news && stage.inconclusive_recorded < MAX_INCONCLUSIVE_RECORDS) {
+        if news {
+            results.iter().for_each(|r| show(r, &Overrides::default()));
+        }
+        return Ok(StageDecision { verdict, reasons, answer: None });
     }
+    results.iter().for_each(|r| show(r, &Overrides::default()));
     let log = super::Sink::for_config(&ctx.config, aws);
     let run_id = run_id();
     let mut record = json!({
@@ -139,12 +145,9 @@ pub async fn evaluate_stage(ctx: &Context, aws: &crate::aws::Aws, stage: &StageP
         "outcome": match verdict { Verdict::Continue => "continue", Verdict::Rollback => "rollback", Verdict::Inconclusive => "inconclusive" },
     });
     if verdict == Verdict::Inconclusive {
-        // One record per distinct verdict: a gate re-asked every poll does not flood the chain.
-        if reasons != stage.previous_reasons && stage.inconclusive_recorded < MAX_INCONCLUSIVE_RECORDS {
-            let record: Map<String, Value> = record.as_object().cloned().unwrap_or_default();
-            let head = log.append(record).map_err(|e| e.context("the stage decision could not be recorded: the deployment is left paused"))?;
-            eprintln!("audit: stage decision at {} (inconclusive) appended to {} (head {head})", stage.stage, log.location());
-        }
+        let record: Map<String, Value> = record.as_object().cloned().unwrap_or_default();
+        let head = log.append(record).map_err(|e| e.context("the stage decision could not be recorded: the deployment is left paused"))?;
+        eprintln!("audit: stage decision at {} (inconclusive) appended to {} (head {head})", stage.stage, log.location());
         return Ok(StageDecision { verdict, reasons, answer: None });
     }
     let action = if verdict == Verdict::Continue { "CONTINUE" } else { "ROLLBACK" };

@@ -235,11 +235,6 @@ impl Pre {
     }
 }
 
-/// An error from converting between contract versions, as a call failure.
-fn conversion(e: String) -> wasmtime::Error {
-    wasmtime::Error::msg(e)
-}
-
 /// A plugin failure, named after the plugin and the hook (and what happened).
 #[derive(Debug, thiserror::Error)]
 #[error("plugin {plugin:?} {hook}: {message}")]
@@ -307,7 +302,7 @@ impl LoadedPlugin {
         };
         let manifest = loaded.with_instance("manifest", |store, b| match b {
             Bound::Current(p) => p.call_manifest(store),
-            Bound::V0_1(p) => p.call_manifest(store).and_then(|m| bindings::convert(&m).map_err(conversion)),
+            Bound::V0_1(p) => p.call_manifest(store).and_then(|m| bindings::convert(&m).map_err(wasmtime::Error::msg)),
         })?;
         loaded.cap("manifest", manifest_size(&manifest))?;
         loaded.manifest = manifest;
@@ -410,7 +405,7 @@ impl LoadedPlugin {
             Bound::Current(p) => p.cortado_plugin_verifier().call_verify(store, task_definition, service_definition),
             Bound::V0_1(p) => {
                 let old = p.cortado_plugin_verifier().call_verify(store, task_definition, service_definition)?;
-                bindings::convert(&old).map_err(conversion)
+                bindings::convert(&old).map_err(wasmtime::Error::msg)
             }
         })?;
         self.cap("verifier", checks.iter().map(|c| ITEM + c.name.len() + c.message.len()).sum())?;
@@ -424,9 +419,9 @@ impl LoadedPlugin {
             Bound::Current(p) => p.cortado_plugin_gate().call_evaluate(store, plan),
             Bound::V0_1(p) => {
                 // A 0.1.0 gate sees a stage only as `command: stage:NAME` and its JSON in `overrides`.
-                let old: v0_1::cortado::plugin::types::Plan = bindings::convert(plan).map_err(conversion)?;
+                let old: v0_1::cortado::plugin::types::Plan = bindings::convert(plan).map_err(wasmtime::Error::msg)?;
                 let d = p.cortado_plugin_gate().call_evaluate(store, &old)?;
-                bindings::convert(&d).map_err(conversion)
+                bindings::convert(&d).map_err(wasmtime::Error::msg)
             }
         })?;
         let size = match &d {
