@@ -43,9 +43,8 @@ fn run(p: &Project, args: &[&str]) -> Run {
 }
 
 fn seeded(tag: &str) -> (Project, String) {
-    let region = unique_region(tag);
-    sim().seed(&region, &region);
-    (Project::against(sim(), &region), region)
+    let (p, region, _) = cortado_e2e::seeded::seeded(tag);
+    (p, region)
 }
 
 fn td(env: &[(&str, String)]) -> String {
@@ -406,10 +405,8 @@ fn the_python_and_js_sdks_read_metrics_within_their_grant() {
 
 #[test]
 fn the_python_and_js_sdks_read_target_health_within_their_grant() {
+    let (p, region, seed) = cortado_e2e::seeded::seeded("langhealth");
     let sim = sim();
-    let region = unique_region("langhealth");
-    let seed = sim.seed(&region, &region);
-    let p = Project::against(sim, &region);
     let (tg, tg2) = (seed["alb"]["targetGroupArn"].as_str().unwrap(), seed["alb"]["targetGroup2Arn"].as_str().unwrap());
     let registered = cortado_e2e::seeded::aws_query(
         sim,
