@@ -43,13 +43,14 @@ fn judge(err: anyhow::Error, attempt: u32, max: u32) -> Next {
     if !transient || attempt >= max { Next::Fail(err) } else { Next::Retry { check: maybe, error: err } }
 }
 
-/// RegisterTaskDefinition, never registering `body` twice. Returns the registered definition.
-pub async fn register(client: &aws_sdk_ecs::Client, body: &Value, max: u32, p: &dyn Progress) -> Result<Value> {
+/// RegisterTaskDefinition of exactly `bytes` (the serialised `body`), never registering it twice.
+/// Returns the response (`taskDefinition`, `tags`).
+pub async fn register(client: &aws_sdk_ecs::Client, body: &Value, bytes: &[u8], max: u32, p: &dyn Progress) -> Result<Value> {
     let started = epoch_now();
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let err = match calls::register_task_definition(client, body).await {
+        let err = match calls::register_task_definition(client, bytes).await {
             Ok(v) => return Ok(v),
             Err(e) => e,
         };
@@ -59,7 +60,7 @@ pub async fn register(client: &aws_sdk_ecs::Client, body: &Value, max: u32, p: &
                 if check && let Some(found) = registered_by_lost_call(client, body, started).await? {
                     let arn = found.get("taskDefinitionArn").and_then(Value::as_str).unwrap_or("");
                     p.info(&format!("the answer to RegisterTaskDefinition was lost; it had registered {}", ecs::short_task_definition(arn)));
-                    return Ok(found);
+                    return Ok(serde_json::json!({ "taskDefinition": found }));
                 }
                 error
             }
@@ -69,16 +70,16 @@ pub async fn register(client: &aws_sdk_ecs::Client, body: &Value, max: u32, p: &
     }
 }
 
-/// UpdateService, never starting a second deployment for a lost answer. `before` is the PRIMARY
-/// deployment id before the update. Returns the service.
-pub async fn update(client: &aws_sdk_ecs::Client, body: &Value, before: Option<&str>, max: u32, p: &dyn Progress) -> Result<Value> {
+/// UpdateService of exactly `bytes` (the serialised `body`), never starting a second deployment for
+/// a lost answer. `before` is the PRIMARY deployment id before the update. Returns the response.
+pub async fn update(client: &aws_sdk_ecs::Client, body: &Value, bytes: &[u8], before: Option<&str>, max: u32, p: &dyn Progress) -> Result<Value> {
     let cluster = body.get("cluster").and_then(Value::as_str).unwrap_or("default").to_owned();
     let service = body.get("service").and_then(Value::as_str).unwrap_or_default().to_owned();
     let forced = body.get("forceNewDeployment").and_then(Value::as_bool) == Some(true);
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let err = match calls::update_service(client, body).await {
+        let err = match calls::update_service(client, bytes, &service).await {
             Ok(v) => return Ok(v),
             Err(e) => e,
         };
@@ -88,7 +89,7 @@ pub async fn update(client: &aws_sdk_ecs::Client, body: &Value, before: Option<&
                 if check && let Some(sv) = started_deployment(client, &cluster, &service, before, forced).await? {
                     let primary = super::primary_deployment(&sv).unwrap_or_default();
                     p.info(&format!("the answer to UpdateService was lost; it had started deployment {primary}"));
-                    return Ok(sv);
+                    return Ok(serde_json::json!({ "service": sv }));
                 }
                 error
             }

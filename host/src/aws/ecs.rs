@@ -71,6 +71,16 @@ pub async fn latest_task_definition_arn(ecs: &aws_sdk_ecs::Client, family: &str)
     Ok(out.task_definition_arns().iter().filter(|arn| family_of_arn(arn) == Some(family)).max_by_key(|arn| revision_of_arn(arn).unwrap_or(0)).cloned())
 }
 
+/// A cluster's name however the config spells it: `g1` or `arn:PARTITION:ecs:REGION:ACCOUNT:cluster/g1`.
+/// Deploy locks and audit chains are keyed by it, so two configs naming one cluster differently
+/// take the same lock and extend the same chain.
+pub fn cluster_name(cluster: &str) -> &str {
+    match cluster.strip_prefix("arn:").and_then(|rest| rest.split_once(":cluster/")) {
+        Some((_, name)) => name,
+        None => cluster,
+    }
+}
+
 /// `arn:aws:ecs:r:a:task-definition/family:12` → `family`
 pub fn family_of_arn(arn: &str) -> Option<&str> {
     let tail = arn.rsplit_once('/').map(|(_, t)| t).unwrap_or(arn);
@@ -112,6 +122,8 @@ mod tests {
 
     #[test]
     fn arn_parts() {
+        assert_eq!(cluster_name("arn:aws-cn:ecs:cn-north-1:123456789012:cluster/g1"), "g1");
+        assert_eq!(cluster_name("g1"), "g1");
         let arn = "arn:aws:ecs:us-east-1:123456789012:task-definition/app-web:12";
         assert_eq!(family_of_arn(arn), Some("app-web"));
         assert_eq!(revision_of_arn(arn), Some(12));

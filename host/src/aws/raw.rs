@@ -17,6 +17,8 @@ use aws_smithy_types::config_bag::ConfigBag;
 #[derive(Debug, Clone, Default)]
 pub struct RawJson {
     request: Option<Arc<Vec<u8>>>,
+    /// The operation the body is for: a request whose `X-Amz-Target` names another is refused.
+    operation: Option<&'static str>,
     response: Arc<Mutex<Option<Vec<u8>>>>,
 }
 
@@ -26,15 +28,18 @@ impl RawJson {
         RawJson::default()
     }
 
-    /// Replaces the request body with `body` (sent as is) and captures the response.
-    pub fn with_body(body: &serde_json::Value) -> Self {
-        RawJson { request: Some(Arc::new(body.to_string().into_bytes())), response: Arc::default() }
+    /// Replaces the request body of `operation` with exactly `body` and captures the response.
+    pub fn exact(body: &[u8], operation: &'static str) -> Self {
+        RawJson { request: Some(Arc::new(body.to_vec())), operation: Some(operation), response: Arc::default() }
     }
 
-    /// The response body as JSON, once the call has returned.
+    /// The response body as JSON, once the call has returned (`{}` for an empty body).
     pub fn response_json(&self) -> anyhow::Result<serde_json::Value> {
         let guard = self.response.lock().map_err(|_| anyhow::anyhow!("response capture poisoned"))?;
         let bytes = guard.as_deref().ok_or_else(|| anyhow::anyhow!("no response body captured"))?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(serde_json::Value::Object(Default::default()));
+        }
         Ok(serde_json::from_slice(bytes)?)
     }
 }
@@ -52,6 +57,12 @@ impl Intercept for RawJson {
     ) -> Result<(), BoxError> {
         if let Some(body) = &self.request {
             let req = context.request_mut();
+            if let Some(op) = self.operation {
+                let target = req.headers().get("x-amz-target").unwrap_or("");
+                if target.rsplit('.').next() != Some(op) {
+                    return Err(format!("refused: the request is {target:?}, but the approved step is {op}").into());
+                }
+            }
             *req.body_mut() = SdkBody::from(body.as_slice().to_vec());
             req.headers_mut().insert("content-length", body.len().to_string());
         }

@@ -10,7 +10,7 @@ use crate::gate::{self, Overrides};
 use crate::output::progress::Reporter;
 use crate::plan::deploy::DeployOptions;
 use crate::plan::rollback::RollbackOptions;
-use crate::plan::{Plan, Step};
+use crate::plan::Plan;
 use crate::progress::Progress;
 use crate::wait::deployments::Until;
 use crate::wait::{self, Watch};
@@ -161,9 +161,9 @@ pub async fn finish_wait(client: &aws_sdk_ecs::Client, watch: Watch, reporter: &
 /// `--dry-run`: what would change, then the exact AWS calls.
 fn show_dry_run(plan: &Plan, reporter: &Reporter) {
     for step in &plan.steps {
-        match step {
-            Step::RegisterTaskDefinition { body } => reporter.info(&format!("task definition would be registered:\n{}", to_pretty_json(body))),
-            Step::CreateService { body, .. } => reporter.info(&format!("service would be created:\n{}", to_pretty_json(body))),
+        match step.operation {
+            "RegisterTaskDefinition" => reporter.info(&format!("task definition would be registered:\n{}", to_pretty_json(&step.input))),
+            "CreateService" => reporter.info(&format!("service would be created:\n{}", to_pretty_json(&step.input))),
             _ => {}
         }
     }

@@ -89,6 +89,9 @@ struct Asked {
     caller: Option<gate::Caller>,
     /// Per paused hook.
     hooks: std::collections::HashMap<String, HookAsked>,
+    /// Without a deploy plan (after `wait` or `continue`): the target revision's, read once, so
+    /// that stage gates judge the task definition being continued.
+    target: Option<crate::plan::Plan>,
 }
 
 /// One paused hook's questions so far.
@@ -134,6 +137,11 @@ async fn paused(
         Some(c) => c.clone(),
         None => asked.caller.insert(gate::caller(aws).await?).clone(),
     };
+    let target = match (origin, &asked.target) {
+        (Some(_), _) => None,
+        (None, Some(p)) => Some(p.clone()),
+        (None, None) => Some(asked.target.insert(crate::plan::deployments::target_revision_plan(app, aws, d).await?).clone()),
+    };
     let asked = asked.hooks.entry(hook.hook_id.clone()).or_default();
     let created = d.get("createdAt").and_then(Value::as_f64).unwrap_or(0.0);
     let stage = StagePlan {
@@ -143,6 +151,7 @@ async fn paused(
         deployment: d.clone(),
         elapsed_seconds: if created > 0.0 { (super::deploy::epoch_now() - created).max(0.0) } else { follow.elapsed().as_secs_f64() },
         deploy_plan: origin.map(|o| o.plan.clone()),
+        target,
         parent_run_id: origin.and_then(|o| o.run_id.clone()),
         attempt: asked.attempts,
         previous_reasons: asked.reasons.clone(),

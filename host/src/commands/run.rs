@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use anyhow::{Result, bail};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::App;
 use super::deploy::Change;
@@ -13,7 +13,6 @@ use crate::apply::Apply;
 use crate::aws::task;
 use crate::gate;
 use crate::plan::run::RunOptions;
-use crate::plan::{Step, TdRef};
 use crate::wait::tasks::{self as twait, WaitUntil};
 
 pub async fn run(app: &App, opts: RunOptions, wait_until: WaitUntil, change: Change) -> Result<()> {
@@ -38,19 +37,12 @@ pub async fn run(app: &App, opts: RunOptions, wait_until: WaitUntil, change: Cha
 fn print_dry_run(rp: &crate::plan::run::RunPlan) {
     let family = crate::definitions::family(&rp.td).unwrap_or_default();
     for step in &rp.plan.steps {
-        if let Step::RunTask { body, td } = step {
-            let mut body = body.clone();
-            body["taskDefinition"] = match td {
-                TdRef::Arn(a) => {
-                    tracing::info!("Task definition ARN: {a}");
-                    json!(a)
-                }
-                TdRef::Registered => {
-                    tracing::info!("task definition family {family} will be registered");
-                    json!(format!("{family} (to be registered)"))
-                }
-            };
-            println!("{}", serde_json::to_string_pretty(&body).unwrap_or_default());
+        if step.operation == "RunTask" {
+            match step.str("taskDefinition") {
+                Some(a) => tracing::info!("Task definition ARN: {a}"),
+                None => tracing::info!("task definition family {family} will be registered (the request names it by reference)"),
+            }
+            println!("{}", serde_json::to_string_pretty(&step.input).unwrap_or_default());
         }
     }
     tracing::info!("{}", crate::output::plan::text(&rp.plan));

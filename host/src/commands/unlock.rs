@@ -11,7 +11,7 @@ use crate::apply::Apply;
 use crate::apply::lock::{describe_holder, lock_key, read};
 use crate::error::InputError;
 use crate::gate::{self, LockSpec, Overrides};
-use crate::plan::{Plan, Step};
+use crate::plan::{Plan, Service, Step};
 use crate::progress::Progress;
 
 pub async fn unlock(app: &App, overrides: &Overrides, dry_run: bool) -> Result<()> {
@@ -22,7 +22,7 @@ pub async fn unlock(app: &App, overrides: &Overrides, dry_run: bool) -> Result<(
         .ok_or_else(|| InputError::in_file(&app.config.path, "no deploy lock is configured (`lock: s3://…`, or `audit_log: s3://…`)"))?;
     let spec = LockSpec {
         url: url.clone(),
-        cluster: app.config.cluster.clone(),
+        cluster: crate::aws::ecs::cluster_name(&app.config.cluster).to_owned(),
         service: app.config.service.clone(),
         ttl: app.config.lock_ttl,
         timeout: app.config.lock_timeout,
@@ -40,7 +40,9 @@ pub async fn unlock(app: &App, overrides: &Overrides, dry_run: bool) -> Result<(
     reporter.info(&format!("s3://{}/{key} is held by {}", url.bucket, describe_holder(&holder)));
     let mut plan = Plan::new("unlock", &app.config.cluster, app.config.service.as_deref());
     plan.overrides = Some(json!({"lock": format!("s3://{}/{key}", url.bucket), "holder": holder}));
-    plan.steps.push(Step::DeleteLock { bucket: url.bucket.clone(), key, etag });
+    let input = json!({"Bucket": url.bucket, "Key": key, "IfMatch": etag});
+    let resource = format!("deploy lock s3://{}/{key} (ETag {etag})", url.bucket);
+    plan.push(Step::new(Service::S3, "DeleteObject", input, resource));
     let approval = gate::evaluate(app, &aws, &plan, overrides, dry_run).await?;
     if dry_run {
         reporter.info("dry run: the lock would be removed");

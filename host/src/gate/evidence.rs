@@ -34,8 +34,18 @@ pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
     out
 }
 
-/// A key file holds the 32-byte Ed25519 seed as 64 hex digits.
+/// A key file holds the 32-byte Ed25519 seed as 64 hex digits. It must be a regular file that no
+/// group or other user can read or write (as `keygen` writes it, and as ssh insists): a signing key
+/// others can read signs for them too.
 pub fn load_key(path: &Path) -> Result<Ed25519KeyPair> {
+    use std::os::unix::fs::MetadataExt as _;
+    let meta = std::fs::metadata(path).with_context(|| format!("signing key {}", path.display()))?;
+    if !meta.is_file() {
+        anyhow::bail!("signing key {}: not a regular file", path.display());
+    }
+    if meta.mode() & 0o077 != 0 {
+        anyhow::bail!("signing key {}: mode {:o} lets group or others access it; `chmod 600 {}`", path.display(), meta.mode() & 0o777, path.display());
+    }
     let text = std::fs::read_to_string(path).with_context(|| format!("signing key {}", path.display()))?;
     let seed =
         hex::decode(text.trim()).ok().filter(|s| s.len() == 32).with_context(|| format!("{}: expected 64 hex digits (an Ed25519 seed)", path.display()))?;
@@ -60,23 +70,30 @@ pub fn keygen(path: &Path) -> Result<String> {
 }
 
 /// What the decision knew, kept until the outcome is known.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Pending {
     pub signer: crate::config::shared::Signing,
+    /// The key file's key, loaded (and its permissions checked) before anything changes.
+    pub key: Option<std::sync::Arc<Ed25519KeyPair>>,
     /// For KMS signing.
     pub sdk: Option<aws_config::SdkConfig>,
     pub out_dir: PathBuf,
     pub statement: Value,
 }
 
-/// The subject and the predicate as far as the decision knows them.
+/// The subject and the predicate as far as the decision knows them. A key file is loaded now, so
+/// that a missing or unprotected key stops the command before its first change.
 pub fn pending(
     signer: crate::config::shared::Signing,
     sdk: Option<aws_config::SdkConfig>,
     out_dir: PathBuf,
     decision: &Map<String, Value>,
     td: Option<(&Option<String>, &Value)>,
-) -> Pending {
+) -> Result<Pending> {
+    let key = match &signer {
+        crate::config::shared::Signing::KeyFile(path) => Some(std::sync::Arc::new(load_key(path)?)),
+        crate::config::shared::Signing::Kms(_) => None,
+    };
     let mut subject = Vec::new();
     if let Some((arn, body)) = td {
         subject.push(json!({"name": arn.clone().unwrap_or_else(|| "task-definition (registered by this command)".into()), "digest": {"sha256": sha256_hex(canonical(body).as_bytes())}}));
@@ -113,7 +130,7 @@ pub fn pending(
             "audit": {"run_id": decision.get("run_id"), "decision": decision.get("hash")},
         }
     });
-    Pending { signer, sdk, out_dir, statement }
+    Ok(Pending { signer, key, sdk, out_dir, statement })
 }
 
 impl Pending {
@@ -128,7 +145,10 @@ impl Pending {
             self.statement["predicate"]["resourceUri"] = json!(arn);
         }
         let envelope = match &self.signer {
-            crate::config::shared::Signing::KeyFile(path) => sign(&load_key(path)?, &self.statement),
+            crate::config::shared::Signing::KeyFile(path) => match &self.key {
+                Some(key) => sign(key, &self.statement),
+                None => sign(&load_key(path)?, &self.statement),
+            },
             crate::config::shared::Signing::Kms(arn) => {
                 let sdk = self.sdk.as_ref().context("internal error: KMS signing without AWS")?;
                 sign_kms(sdk, arn, &self.statement)?

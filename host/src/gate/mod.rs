@@ -122,7 +122,10 @@ impl Sink {
     /// The sink the config names, for the service this command acts on.
     pub fn for_config(config: &crate::config::Config, aws: &crate::aws::Aws) -> Sink {
         match &config.audit_s3 {
-            Some(url) => Sink::S3(s3chain::S3Chain::new(aws.sdk.clone(), url, &config.cluster, config.service.as_deref(), config.audit_retention.clone())),
+            Some(url) => {
+                let cluster = crate::aws::ecs::cluster_name(&config.cluster);
+                Sink::S3(s3chain::S3Chain::new(aws.sdk.clone(), url, cluster, config.service.as_deref(), config.audit_retention.clone()))
+            }
             None => Sink::File(audit::AuditLog { path: audit_path(config) }),
         }
     }
@@ -254,10 +257,11 @@ pub fn audited(ctx: &Context) -> Result<bool> {
 pub async fn evaluate(ctx: &Context, aws: &crate::aws::Aws, plan: &Plan, overrides: &Overrides, dry_run: bool) -> Result<Approval> {
     let gates = gates(ctx)?;
     check_overrides(&gates, overrides)?;
+    preload(ctx)?;
     let digest = plan_digest(plan);
     let lock = ctx.config.lock.as_ref().map(|url| LockSpec {
         url: url.clone(),
-        cluster: plan.cluster.clone(),
+        cluster: crate::aws::ecs::cluster_name(&plan.cluster).to_owned(),
         service: plan.service.clone(),
         ttl: ctx.config.lock_ttl,
         timeout: ctx.config.lock_timeout,
@@ -289,6 +293,8 @@ pub async fn evaluate(ctx: &Context, aws: &crate::aws::Aws, plan: &Plan, overrid
     record.insert("plan_digest".into(), json!(digest));
     record.insert("task_definition_arn".into(), json!(wit_plan.task_definition_arn));
     record.insert("mutations".into(), json!(plan.mutations()));
+    // The exact requests approved (references unresolved): with the outcome's `resolved`, what AWS received.
+    record.insert("steps".into(), json!(plan.steps_json()));
     record.insert("gates".into(), Value::Array(results.iter().map(|r| r.to_json(overrides)).collect()));
     record.insert("outcome".into(), json!(if blocked.is_empty() { "approved" } else { "blocked" }));
     record.insert("dry_run".into(), json!(dry_run));
@@ -309,11 +315,30 @@ pub async fn evaluate(ctx: &Context, aws: &crate::aws::Aws, plan: &Plan, overrid
             let mut d = decision;
             d.insert("hash".into(), json!(decision_hash));
             let out = ctx.config.dir.join("cortado-evidence");
-            Some(evidence::pending(signer.clone(), Some(aws.sdk.clone()), out, &d, plan.running_td().map(|t| (&t.arn, &t.body))))
+            let td = plan.running_td().map(|t| (&t.arn, &t.body));
+            let pending = evidence::pending(signer.clone(), Some(aws.sdk.clone()), out, &d, td)
+                .map_err(|e| InputError::in_file(&ctx.config.path, format!("signing: {e:#}; nothing was changed")))?;
+            Some(pending)
         }
         _ => None,
     };
     Ok(Approval { plan_digest: digest, dry_run, record: Some(Recorded { evidence, log, run_id, decision_hash }), lock })
+}
+
+/// Everything the steps and the wait will need is loaded before the first step: the evidence
+/// signing key (a missing or unprotected key used to fail only after UpdateService was sent) and
+/// every stage gate (a gate that cannot load would otherwise fail mid-rollout).
+fn preload(ctx: &Context) -> Result<()> {
+    if let Some(crate::config::shared::Signing::KeyFile(path)) = &ctx.config.signing_key {
+        evidence::load_key(path).map_err(|e| InputError::in_file(&ctx.config.path, format!("signing: {e:#}; nothing was changed")))?;
+    }
+    for lp in ctx.plugins.plugins.iter().filter(|lp| !lp.config.stages.is_empty()) {
+        if let Err(e) = lp.get() {
+            let msg = format!("plugin {:?} (a stage gate) cannot be loaded: {e:#}; nothing was changed", lp.config.name);
+            return Err(InputError::in_file(&ctx.config.path, msg).into());
+        }
+    }
+    Ok(())
 }
 
 /// Overrides must name a configured gate (a typo must not pass silently) and carry a reason.

@@ -36,6 +36,9 @@ pub struct StagePlan {
     pub elapsed_seconds: f64,
     /// The deploy's plan: its digest and its task definition (what the gate saw before the deploy).
     pub deploy_plan: Option<Plan>,
+    /// Without a deploy plan: a plan holding the target revision's task definition, what the gates
+    /// judge then (`continue` and stages reached under `wait` used to show them none).
+    pub target: Option<Plan>,
     /// The deploy's decision record (`run_id`), when it was recorded.
     pub parent_run_id: Option<String>,
     /// How many times the gates were asked at this hook before.
@@ -155,6 +158,7 @@ pub async fn evaluate_stage(ctx: &Context, aws: &crate::aws::Aws, stage: &StageP
     let digest = plan_digest(&plan);
     record["plan_digest"] = json!(digest);
     record["mutations"] = json!(plan.mutations());
+    record["steps"] = json!(plan.steps_json());
     let record: Map<String, Value> = record.as_object().cloned().unwrap_or_default();
     let decision_hash = log.append(record).map_err(|e| e.context("the stage decision could not be recorded: the deployment is left paused"))?;
     eprintln!("audit: stage decision at {} ({action}) appended to {} (head {decision_hash})", stage.stage, log.location());
@@ -191,7 +195,7 @@ fn verdict_of(results: &[GateResult], last_chance: bool) -> (Verdict, Vec<String
 fn wit_plan(ctx: &Context, aws: &crate::aws::Aws, stage: &StagePlan, who: &Caller) -> bindings::Plan {
     let details = stage.details().to_string();
     let empty = Plan::new("", &ctx.config.cluster, ctx.config.service.as_deref());
-    let base = super::wit_plan(aws, stage.deploy_plan.as_ref().unwrap_or(&empty), who);
+    let base = super::wit_plan(aws, stage.deploy_plan.as_ref().or(stage.target.as_ref()).unwrap_or(&empty), who);
     bindings::Plan {
         command: format!("stage:{}", stage.stage),
         service_definition: None,

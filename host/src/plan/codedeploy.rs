@@ -14,8 +14,40 @@ fn y(s: &str) -> Y {
 }
 
 /// The AppSpec for deploying `td_arn` to a service defined by `sv` (the local definition, or the
-/// running service), with the config's lifecycle hooks.
+/// running service), with the config's lifecycle hooks, as YAML (what `cortado appspec` prints).
 pub fn appspec(td_arn: &str, sv: &Value, hooks: Option<&Value>) -> Result<String> {
+    let text = serde_yaml_ng::to_string(&Y::Mapping(spec(td_arn, sv, hooks)?))?;
+    Ok(text.replacen("version: 0\n", "version: 0.0\n", 1))
+}
+
+/// The same AppSpec as JSON (CodeDeploy reads either), with `td` as the task definition: an ARN or
+/// a reference to the one the plan registers. This is what a CreateDeployment step sends, as a
+/// `$json` string, so that gates see the service's network and capacity as the AppSpec has them.
+pub fn appspec_json(td: Value, sv: &Value, hooks: Option<&Value>) -> Result<Value> {
+    let mut v = serde_json::to_value(Y::Mapping(spec("", sv, hooks)?))?;
+    v["version"] = serde_json::json!(0.0);
+    let props = v.pointer_mut("/Resources/0/TargetService/Properties").context("the AppSpec has no target service")?;
+    props["TaskDefinition"] = td;
+    Ok(v)
+}
+
+/// A CreateDeployment input deploying `td` (an ARN or a reference) with this group's settings.
+pub fn create_deployment_input(t: &DeploymentTarget, sv: &Value, hooks: Option<&Value>, td: Value, rollback_events: &[String]) -> Result<Value> {
+    let mut input = serde_json::json!({
+        "applicationName": t.application,
+        "deploymentGroupName": t.deployment_group,
+        "revision": {"revisionType": "AppSpecContent", "appSpecContent": {"content": crate::plan::step::json_string(appspec_json(td, sv, hooks)?)}},
+    });
+    if let Some(c) = &t.deployment_config {
+        input["deploymentConfigName"] = serde_json::json!(c);
+    }
+    if !rollback_events.is_empty() {
+        input["autoRollbackConfiguration"] = serde_json::json!({"enabled": true, "events": rollback_events});
+    }
+    Ok(input)
+}
+
+fn spec(td_arn: &str, sv: &Value, hooks: Option<&Value>) -> Result<Mapping> {
     let lb = sv
         .get("loadBalancers")
         .and_then(Value::as_array)
@@ -69,8 +101,7 @@ pub fn appspec(td_arn: &str, sv: &Value, hooks: Option<&Value>) -> Result<String
     if let Some(h) = hooks.and_then(|a| a.as_object()).and_then(|o| o.iter().find(|(k, _)| k.eq_ignore_ascii_case("hooks")).map(|(_, v)| v)) {
         spec.insert(y("Hooks"), serde_yaml_ng::to_value(h)?);
     }
-    let text = serde_yaml_ng::to_string(&Y::Mapping(spec))?;
-    Ok(text.replacen("version: 0\n", "version: 0.0\n", 1))
+    Ok(spec)
 }
 
 /// The deployment group that deploys the config's service.

@@ -7,7 +7,7 @@
 use anyhow::{Context as _, Result};
 use serde_json::{Map, Value, json};
 
-use super::{Plan, PlannedTd, Role, Step, TdRef, autoscaling, codedeploy, described_td, service};
+use super::{OnError, Plan, PlannedTd, Role, Step, autoscaling, codedeploy, described_td, service, step, td_display, td_member};
 use crate::aws::{Aws, ecs};
 use crate::context::Context;
 use crate::diff::Pair;
@@ -45,7 +45,7 @@ pub struct DeployPlan {
 impl DeployPlan {
     /// Whether the apply starts a new ECS deployment (UpdateService with a change, or CreateService).
     pub fn starts_deployment(&self) -> bool {
-        self.plan.steps.iter().any(|s| matches!(s, Step::UpdateService { td: Some(_), .. } | Step::CreateService { .. }))
+        self.plan.steps.iter().any(|s| (s.operation == "UpdateService" && s.input.get("taskDefinition").is_some()) || s.operation == "CreateService")
     }
 }
 
@@ -89,25 +89,21 @@ async fn update(
     let mut notes = Vec::new();
 
     // Which task definition runs, with its body.
-    let (td, td_ref) = if let Some(rev) = opts.revision {
-        let t = described_td(&client, &format!("{current_family}:{rev}"), Role::Runs).await?;
-        let arn = t.arn.clone().unwrap_or_default();
-        (t, TdRef::Arn(arn))
+    let td = if let Some(rev) = opts.revision {
+        described_td(&client, &format!("{current_family}:{rev}"), Role::Runs).await?
     } else if opts.latest_task_definition {
         let arn = ecs::latest_task_definition_arn(&client, &current_family).await?.with_context(|| format!("no ACTIVE revision of {current_family}"))?;
-        (described_td(&client, &arn, Role::Runs).await?, TdRef::Arn(arn))
+        described_td(&client, &arn, Role::Runs).await?
     } else if opts.skip_task_definition {
-        (current.clone(), TdRef::Arn(current_arn.clone()))
+        current.clone()
     } else {
         let body = local_td.clone().context("the local task definition")?;
         let family = crate::definitions::family(&body).unwrap_or_default().to_owned();
-        match reuse_latest(&client, &family, &body, opts.force_register).await? {
-            Some(arn) => {
-                notes.push(format!("task definition is unchanged: deploying {}", ecs::short_task_definition(&arn)));
-                (PlannedTd { arn: Some(arn.clone()), body, role: Role::Runs }, TdRef::Arn(arn))
-            }
-            None => (PlannedTd { arn: None, body, role: Role::Runs }, TdRef::Registered),
+        let arn = reuse_latest(&client, &family, &body, opts.force_register).await?;
+        if let Some(arn) = &arn {
+            notes.push(format!("task definition is unchanged: deploying {}", ecs::short_task_definition(arn)));
         }
+        PlannedTd { arn, body, role: Role::Runs }
     };
 
     let mut plan = Plan::new(opts.command, cluster, Some(name));
@@ -142,49 +138,42 @@ async fn update(
     diff.push_str(&Pair::task_definition(&td.body, Some(&current.body), &current_arn, &td_path).unified());
 
     // The steps, in order.
-    if td_ref == TdRef::Registered {
-        plan.steps.push(Step::RegisterTaskDefinition { body: td.body.clone() });
+    let registered = td.arn.is_none().then(|| plan.push(register_step(&td.body)));
+    let td_ref = td_member(td.arn.as_deref(), registered);
+    if let Some((step, undo)) = autoscaling::step(aws, cluster, name, &opts.autoscaling).await? {
+        plan.push(step);
+        plan.on_failure.extend(undo);
     }
-    if let Some(step) = autoscaling::step(aws, cluster, name, &opts.autoscaling).await? {
-        plan.steps.push(step);
-    }
-    let td_changes = td_ref != TdRef::Arn(current_arn.clone());
+    let td_changes = td.arn.as_deref() != Some(current_arn.as_str());
     let count_changes = desired.is_some_and(|d| Some(d) != remote.get("desiredCount").and_then(Value::as_i64));
     let service_arn = remote.get("serviceArn").and_then(Value::as_str).unwrap_or("").to_owned();
     if codedeploy {
         if count_changes || !attributes.is_empty() {
-            plan.steps.push(Step::UpdateService { body: update_body(cluster, name, &attributes, desired, false), td: None });
+            plan.push(update_step(update_body(cluster, name, &attributes, desired, false), None));
         }
         let scale_only = opts.skip_task_definition && !opts.update_service && !opts.force_new_deployment;
         if !scale_only {
             let t = codedeploy::target(ctx, aws).await?;
-            plan.steps.push(Step::CreateDeployment {
-                application: t.application,
-                group: t.deployment_group,
-                config: t.deployment_config,
-                service: local_sv.clone().unwrap_or_else(|| remote.clone()),
-                hooks: ctx.config.appspec.clone(),
-                td: td_ref.clone(),
-                rollback_events: opts.rollback_events.clone(),
-            });
+            let sv = local_sv.clone().unwrap_or_else(|| remote.clone());
+            plan.push(deployment_step(&t, &sv, ctx.config.appspec.as_ref(), td_ref.clone(), &opts.rollback_events)?);
         }
     } else if td_changes || !attributes.is_empty() || count_changes || opts.force_new_deployment {
         // One UpdateService call (ecspresso made two: its issue #899).
-        plan.steps.push(Step::UpdateService { body: update_body(cluster, name, &attributes, desired, opts.force_new_deployment), td: Some(td_ref.clone()) });
+        plan.push(update_step(update_body(cluster, name, &attributes, desired, opts.force_new_deployment), Some(td_ref.clone())));
     }
     if !codedeploy {
         let (set, remove) = tag_delta;
         if !set.is_empty() {
-            plan.steps.push(Step::TagResource { arn: service_arn.clone(), tags: set });
+            plan.push(tag_step(&service_arn, &set));
         }
         if !remove.is_empty() {
-            plan.steps.push(Step::UntagResource { arn: service_arn, keys: remove });
+            plan.push(untag_step(&service_arn, &remove));
         }
     }
     let mut after = remote.clone();
     if let Value::Object(o) = &mut after {
         o.extend(attributes);
-        o.insert("taskDefinition".into(), json!(td.arn.clone().unwrap_or_else(|| td_ref.display())));
+        o.insert("taskDefinition".into(), json!(td.arn.clone().unwrap_or_else(|| td_display(&td_ref))));
         if let Some(d) = desired {
             o.insert("desiredCount".into(), json!(d));
         }
@@ -196,6 +185,44 @@ async fn update(
     plan.autoscaling = (!opts.autoscaling.is_empty()).then_some(opts.autoscaling);
     plan.diff = diff;
     Ok(DeployPlan { plan, remote: Some(remote), codedeploy, notes })
+}
+
+/// RegisterTaskDefinition of `body`, exactly as rendered and checked.
+pub fn register_step(body: &Value) -> Step {
+    Step::ecs("RegisterTaskDefinition", body.clone(), format!("family {}", crate::definitions::family(body).unwrap_or("?")))
+}
+
+/// UpdateService with `body` (cluster, service and the attributes that change), and the task
+/// definition when it is set (`td`: an ARN or a reference to the registered one).
+pub fn update_step(mut body: Value, td: Option<Value>) -> Step {
+    let mut what: Vec<String> = body.as_object().into_iter().flatten().map(|(k, _)| k.clone()).filter(|k| k != "cluster" && k != "service").collect();
+    if let Some(td) = td {
+        what.insert(0, format!("taskDefinition {}", td_display(&td)));
+        body["taskDefinition"] = td;
+    }
+    let name = body.get("service").and_then(Value::as_str).unwrap_or("").to_owned();
+    Step::ecs("UpdateService", body, format!("service {name} ({})", what.join(", ")))
+}
+
+/// CodeDeploy CreateDeployment of `td` with the AppSpec built from `sv` and the config's hooks.
+pub fn deployment_step(t: &crate::aws::codedeploy::DeploymentTarget, sv: &Value, hooks: Option<&Value>, td: Value, events: &[String]) -> Result<Step> {
+    let resource = format!("{}/{} with {}", t.application, t.deployment_group, td_display(&td));
+    let input = codedeploy::create_deployment_input(t, sv, hooks, td, events)?;
+    Ok(Step::new(step::Service::CodeDeploy, "CreateDeployment", input, resource))
+}
+
+fn tag_step(arn: &str, tags: &[(String, String)]) -> Step {
+    let list: Vec<Value> = tags.iter().map(|(k, v)| json!({"key": k, "value": v})).collect();
+    let keys: Vec<&str> = tags.iter().map(|(k, _)| k.as_str()).collect();
+    let mut s = Step::ecs("TagResource", json!({"resourceArn": arn, "tags": list}), format!("{arn} ({})", keys.join(", ")));
+    s.on_error = OnError::Report;
+    s
+}
+
+fn untag_step(arn: &str, keys: &[String]) -> Step {
+    let mut s = Step::ecs("UntagResource", json!({"resourceArn": arn, "tagKeys": keys}), format!("{arn} ({})", keys.join(", ")));
+    s.on_error = OnError::Report;
+    s
 }
 
 fn update_body(cluster: &str, service: &str, attributes: &Map<String, Value>, desired: Option<i64>, force: bool) -> Value {
@@ -228,17 +255,15 @@ async fn create(
     let family = crate::definitions::family(&local).unwrap_or_default().to_owned();
     let mut notes = vec![format!("service {name} does not exist in cluster {}: it will be created", ctx.config.cluster)];
     let latest = ecs::latest_task_definition_arn(client, &family).await?;
-    let (td, td_ref) = if opts.skip_task_definition || opts.latest_task_definition {
+    let td = if opts.skip_task_definition || opts.latest_task_definition {
         let arn = latest.clone().with_context(|| format!("no ACTIVE revision of {family}"))?;
-        (described_td(client, &arn, Role::Runs).await?, TdRef::Arn(arn))
+        described_td(client, &arn, Role::Runs).await?
     } else {
-        match reuse_latest(client, &family, &local, opts.force_register).await? {
-            Some(arn) => {
-                notes.push(format!("task definition is unchanged: deploying {}", ecs::short_task_definition(&arn)));
-                (PlannedTd { arn: Some(arn.clone()), body: local.clone(), role: Role::Runs }, TdRef::Arn(arn))
-            }
-            None => (PlannedTd { arn: None, body: local.clone(), role: Role::Runs }, TdRef::Registered),
+        let arn = reuse_latest(client, &family, &local, opts.force_register).await?;
+        if let Some(arn) = &arn {
+            notes.push(format!("task definition is unchanged: deploying {}", ecs::short_task_definition(arn)));
         }
+        PlannedTd { arn, body: local.clone(), role: Role::Runs }
     };
     let desired = service::desired_count(&sv, opts.tasks, false, sv.get("desiredCount").and_then(Value::as_i64));
     let mut plan = Plan::new(opts.command, &ctx.config.cluster, Some(name));
@@ -250,15 +275,17 @@ async fn create(
     diff.push_str(
         &Pair::task_definition(&td.body, latest_body.as_ref(), latest.as_deref().unwrap_or(""), &ctx.task_definition_path()?.display().to_string()).unified(),
     );
-    if td_ref == TdRef::Registered {
-        plan.steps.push(Step::RegisterTaskDefinition { body: td.body.clone() });
-    }
+    let registered = td.arn.is_none().then(|| plan.push(register_step(&td.body)));
+    let td_ref = td_member(td.arn.as_deref(), registered);
     let mut body = service::create_body(&sv, &ctx.config.cluster, name, "", desired);
     if let Value::Object(o) = &mut body {
         o.remove("taskDefinition");
     }
     plan.service_after = Some(body.clone());
-    plan.steps.push(Step::CreateService { body, td: td_ref });
+    let resource = format!("service {name} with {}", td_display(&td_ref));
+    body["taskDefinition"] = td_ref;
+    step::with_client_token(&mut body, "CreateService");
+    plan.push(Step::ecs("CreateService", body, resource));
     plan.task_definitions.push(td);
     plan.desired_count = desired;
     plan.diff = diff;

@@ -59,7 +59,8 @@ pub async fn active_rollback(ctx: &Context, aws: &Aws) -> Result<Option<Deployme
         None => {
             let mut p = base(ctx, &d);
             p.diff = format!("stop service deployment {arn} (ROLLBACK to its source revision)\n");
-            p.steps.push(Step::StopServiceDeployment { arn: arn.clone(), stop_type: "ROLLBACK".into() });
+            let input = json!({"serviceDeploymentArn": arn, "stopType": "ROLLBACK"});
+            p.push(Step::ecs("StopServiceDeployment", input, format!("service deployment {arn} (ROLLBACK)")));
             p
         }
     };
@@ -73,8 +74,18 @@ pub fn answer_plan(ctx: &Context, arn: &str, hook_id: &str, action: &str, deploy
     let mut plan = base(ctx, deployment);
     plan.diff = format!("answer hook {hook_id} of service deployment {arn} at {}: {action}\n", str_of(deployment, "lifecycleStage"));
     plan.overrides = Some(json!({"service_deployment_arn": arn, "hook_id": hook_id, "action": action}));
-    plan.steps.push(Step::ContinueServiceDeployment { arn: arn.to_owned(), hook_id: hook_id.to_owned(), action: action.to_owned() });
+    let input = json!({"serviceDeploymentArn": arn, "hookId": hook_id, "action": action});
+    plan.push(Step::ecs("ContinueServiceDeployment", input, format!("hook {hook_id} of service deployment {arn} ({action})")));
     plan
+}
+
+/// What a stage gate judges when no deploy plan is at hand (the deployment was started by another
+/// run, and this one is `wait` or `continue`): the target revision's task definition, with its body.
+pub async fn target_revision_plan(ctx: &Context, aws: &Aws, d: &Value) -> Result<Plan> {
+    let mut plan = base(ctx, d);
+    plan.command = "deploy".into();
+    add_target_td(&aws.ecs(), &mut plan, d, false).await?;
+    Ok(plan)
 }
 
 fn base(ctx: &Context, deployment: &Value) -> Plan {

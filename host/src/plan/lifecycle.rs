@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use anyhow::{Context as _, Result};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::{Plan, PlannedTd, Role, Step, described_td};
 use crate::aws::{Aws, SdkContext, ecs};
@@ -15,7 +15,7 @@ use crate::error::InputError;
 pub fn register(ctx: &Context) -> Result<Plan> {
     let td = ctx.renderer().task_definition(ctx.task_definition_path()?)?;
     let mut plan = Plan::new("register", &ctx.config.cluster, ctx.config.service.as_deref());
-    plan.steps.push(Step::RegisterTaskDefinition { body: td.clone() });
+    plan.push(super::deploy::register_step(&td));
     plan.diff = crate::diff::Pair::task_definition(&td, None, "", &ctx.task_definition_path()?.display().to_string()).unified();
     // A registered revision can be deployed later by --latest-task-definition: gates judge it now.
     plan.task_definitions.push(PlannedTd { arn: None, body: td, role: Role::Runs });
@@ -73,12 +73,12 @@ pub async fn deregister(ctx: &Context, aws: &Aws, opts: &DeregisterOptions) -> R
     let mut plan = Plan::new("deregister", &ctx.config.cluster, ctx.config.service.as_deref());
     for t in &targets {
         plan.task_definitions.push(described_td(&client, t, Role::Removed).await?);
-        plan.steps.push(Step::DeregisterTaskDefinition { arn: t.clone() });
+        plan.push(deregister_step(t));
         plan.diff.push_str(&format!("-taskDefinition {t}\n"));
     }
     if opts.delete {
         for chunk in targets.chunks(10) {
-            plan.steps.push(Step::DeleteTaskDefinitions { arns: chunk.to_vec() });
+            plan.push(Step::ecs("DeleteTaskDefinitions", json!({"taskDefinitions": chunk}), chunk.join(", ")));
         }
     }
     Ok(plan)
@@ -127,6 +127,13 @@ pub async fn delete(ctx: &Context, aws: &Aws, terminate: bool) -> Result<(Plan, 
     }
     plan.diff = format!("-service {service}\n");
     plan.service_before = Some(sv.clone());
-    plan.steps.push(Step::DeleteService { cluster: ctx.config.cluster.clone(), service, force: terminate });
+    let cluster = &ctx.config.cluster;
+    let resource = format!("service {service} in cluster {cluster}{}", if terminate { " (force)" } else { "" });
+    plan.push(Step::ecs("DeleteService", json!({"cluster": cluster, "service": service, "force": terminate}), resource));
     Ok((plan, sv))
+}
+
+/// DeregisterTaskDefinition of `arn`.
+pub fn deregister_step(arn: &str) -> Step {
+    Step::ecs("DeregisterTaskDefinition", json!({"taskDefinition": arn}), arn)
 }

@@ -15,6 +15,7 @@ pub mod lifecycle;
 pub mod rollback;
 pub mod run;
 pub mod service;
+pub mod step;
 pub mod tasks;
 pub mod verify;
 
@@ -22,195 +23,24 @@ use serde_json::{Value, json};
 
 use crate::aws::ecs;
 
-/// Which task definition a step uses: one known by ARN, or the one this plan's
-/// RegisterTaskDefinition step creates (its ARN is known only once it is registered).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TdRef {
-    Arn(String),
-    Registered,
-}
+pub use step::{OnError, Service, Step};
 
-impl TdRef {
-    pub fn display(&self) -> String {
-        match self {
-            TdRef::Arn(a) => a.clone(),
-            TdRef::Registered => "(the revision registered above)".into(),
-        }
+/// The `taskDefinition` member of a request: a known ARN, or a reference to the ARN that the
+/// plan's RegisterTaskDefinition step (at `index`) returns.
+pub fn td_member(arn: Option<&str>, register_index: Option<usize>) -> Value {
+    match (arn, register_index) {
+        (Some(a), _) => json!(a),
+        (None, Some(i)) => step::registered_arn(i),
+        (None, None) => Value::Null,
     }
 }
 
-/// One mutating AWS call, with everything it sends. `apply/` performs these and nothing else.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Step {
-    RegisterTaskDefinition {
-        body: Value,
-    },
-    DeregisterTaskDefinition {
-        arn: String,
-    },
-    DeleteTaskDefinitions {
-        arns: Vec<String>,
-    },
-    /// `body` lacks `taskDefinition`; apply sets it from `td`.
-    CreateService {
-        body: Value,
-        td: TdRef,
-    },
-    /// `body` lacks `taskDefinition` when `td` is None (the service keeps its own).
-    UpdateService {
-        body: Value,
-        td: Option<TdRef>,
-    },
-    DeleteService {
-        cluster: String,
-        service: String,
-        force: bool,
-    },
-    TagResource {
-        arn: String,
-        tags: Vec<(String, String)>,
-    },
-    UntagResource {
-        arn: String,
-        keys: Vec<String>,
-    },
-    RunTask {
-        body: Value,
-        td: TdRef,
-    },
-    StopTask {
-        cluster: String,
-        task: String,
-        reason: String,
-    },
-    ExecuteCommand {
-        cluster: String,
-        task: String,
-        container: String,
-        command: String,
-    },
-    StartSession {
-        target: String,
-        document: String,
-        parameters: Value,
-    },
-    RegisterScalableTarget {
-        resource: String,
-        min: Option<i32>,
-        max: Option<i32>,
-        suspend: Option<bool>,
-    },
-    /// A CodeDeploy deployment of `td` to the service described by `service` (AppSpec built then).
-    CreateDeployment {
-        application: String,
-        group: String,
-        config: Option<String>,
-        service: Value,
-        hooks: Option<Value>,
-        td: TdRef,
-        rollback_events: Vec<String>,
-    },
-    StopDeployment {
-        id: String,
-        auto_rollback: bool,
-    },
-    /// StopServiceDeployment: `stop_type` ROLLBACK (back to the source revision) or ABORT.
-    StopServiceDeployment {
-        arn: String,
-        stop_type: String,
-    },
-    /// ContinueServiceDeployment at a PAUSE hook: `action` CONTINUE or ROLLBACK.
-    ContinueServiceDeployment {
-        arn: String,
-        hook_id: String,
-        action: String,
-    },
-    /// `cortado unlock`: delete the deploy lock object, only if it is still the one the plan read (`etag`).
-    DeleteLock {
-        bucket: String,
-        key: String,
-        etag: String,
-    },
-    /// `verify --put-logs`: create a stream in `group` (and the group when ECS would) and write one event.
-    PutTestLogEvent {
-        group: String,
-        region: String,
-        container: String,
-        stream_prefix: Option<String>,
-        create_group: bool,
-    },
-}
-
-impl Step {
-    /// The IAM action this step calls (several for PutTestLogEvent; the first names it).
-    pub fn operation(&self) -> &'static str {
-        match self {
-            Step::RegisterTaskDefinition { .. } => "ecs:RegisterTaskDefinition",
-            Step::DeregisterTaskDefinition { .. } => "ecs:DeregisterTaskDefinition",
-            Step::DeleteTaskDefinitions { .. } => "ecs:DeleteTaskDefinitions",
-            Step::CreateService { .. } => "ecs:CreateService",
-            Step::UpdateService { .. } => "ecs:UpdateService",
-            Step::DeleteService { .. } => "ecs:DeleteService",
-            Step::TagResource { .. } => "ecs:TagResource",
-            Step::UntagResource { .. } => "ecs:UntagResource",
-            Step::RunTask { .. } => "ecs:RunTask",
-            Step::StopTask { .. } => "ecs:StopTask",
-            Step::ExecuteCommand { .. } => "ecs:ExecuteCommand",
-            Step::StartSession { .. } => "ssm:StartSession",
-            Step::RegisterScalableTarget { .. } => "application-autoscaling:RegisterScalableTarget",
-            Step::CreateDeployment { .. } => "codedeploy:CreateDeployment",
-            Step::StopDeployment { .. } => "codedeploy:StopDeployment",
-            Step::StopServiceDeployment { .. } => "ecs:StopServiceDeployment",
-            Step::ContinueServiceDeployment { .. } => "ecs:ContinueServiceDeployment",
-            Step::PutTestLogEvent { .. } => "logs:PutLogEvents",
-            Step::DeleteLock { .. } => "s3:DeleteObject",
-        }
+/// How a `taskDefinition` member reads to a person: the ARN, or "the revision registered above".
+pub fn td_display(member: &Value) -> String {
+    match member.as_str() {
+        Some(a) => a.to_owned(),
+        None => "(the revision registered above)".into(),
     }
-
-    /// What the step acts on, as a person reads it.
-    pub fn resource(&self) -> String {
-        match self {
-            Step::RegisterTaskDefinition { body } => format!("family {}", crate::definitions::family(body).unwrap_or("?")),
-            Step::DeregisterTaskDefinition { arn } => arn.clone(),
-            Step::DeleteTaskDefinitions { arns } => arns.join(", "),
-            Step::CreateService { body, td } => format!("service {} with {}", str_of(body, "serviceName"), td.display()),
-            Step::UpdateService { body, td } => {
-                let mut what: Vec<String> =
-                    body.as_object().into_iter().flatten().map(|(k, _)| k.clone()).filter(|k| k != "cluster" && k != "service").collect();
-                if let Some(td) = td {
-                    what.insert(0, format!("taskDefinition {}", td.display()));
-                }
-                format!("service {} ({})", str_of(body, "service"), what.join(", "))
-            }
-            Step::DeleteService { cluster, service, force } => format!("service {service} in cluster {cluster}{}", if *force { " (force)" } else { "" }),
-            Step::TagResource { arn, tags } => format!("{arn} ({})", tags.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>().join(", ")),
-            Step::UntagResource { arn, keys } => format!("{arn} ({})", keys.join(", ")),
-            Step::RunTask { body, td } => {
-                format!("{} task(s) of {} in cluster {}", body.get("count").and_then(Value::as_i64).unwrap_or(1), td.display(), str_of(body, "cluster"))
-            }
-            Step::StopTask { cluster, task, .. } => format!("task {task} in cluster {cluster}"),
-            Step::ExecuteCommand { cluster, task, container, command } => format!("{command:?} in container {container} of task {task} in cluster {cluster}"),
-            Step::StartSession { target, document, .. } => format!("{document} to {target}"),
-            Step::RegisterScalableTarget { resource, min, max, suspend } => format!(
-                "{resource}{}{}{}",
-                suspend.map(|s| if s { " suspend" } else { " resume" }).unwrap_or(""),
-                min.map(|m| format!(" min {m}")).unwrap_or_default(),
-                max.map(|m| format!(" max {m}")).unwrap_or_default()
-            ),
-            Step::CreateDeployment { application, group, td, .. } => format!("{application}/{group} with {}", td.display()),
-            Step::StopDeployment { id, auto_rollback } => format!("deployment {id}{}", if *auto_rollback { " (auto rollback)" } else { "" }),
-            Step::StopServiceDeployment { arn, stop_type } => format!("service deployment {arn} ({stop_type})"),
-            Step::ContinueServiceDeployment { arn, hook_id, action } => format!("hook {hook_id} of service deployment {arn} ({action})"),
-            Step::DeleteLock { bucket, key, etag } => format!("deploy lock s3://{bucket}/{key} (ETag {etag})"),
-            Step::PutTestLogEvent { group, region, create_group, .. } => {
-                format!("log group {group} in {region} (CreateLogStream{}, PutLogEvents)", if *create_group { ", CreateLogGroup if missing" } else { "" })
-            }
-        }
-    }
-}
-
-fn str_of<'a>(v: &'a Value, k: &str) -> &'a str {
-    v.get(k).and_then(Value::as_str).unwrap_or("")
 }
 
 /// What a task definition in the plan is for.
@@ -247,9 +77,13 @@ pub struct Plan {
     pub diff: String,
     /// `run`'s task overrides.
     pub overrides: Option<Value>,
+    /// The requests apply sends, in order.
     pub steps: Vec<Step>,
     /// Steps performed only after the wait succeeds (rollback's deregistration of the revision it left).
     pub after_wait: Vec<Step>,
+    /// Compensations sent only when an apply step fails before the rollout started (resuming the
+    /// auto scaling that this plan suspended). Approved with the rest, like every request.
+    pub on_failure: Vec<Step>,
 }
 
 impl Plan {
@@ -264,6 +98,30 @@ impl Plan {
 
     pub fn is_empty(&self) -> bool {
         self.steps.is_empty() && self.after_wait.is_empty()
+    }
+
+    /// Appends a step and returns its index (what a later step's reference names).
+    pub fn push(&mut self, step: Step) -> usize {
+        self.steps.push(step);
+        self.steps.len() - 1
+    }
+
+    /// Every step with its phase, in the order of their indices: apply, after the wait, on failure.
+    pub fn all_steps(&self) -> impl Iterator<Item = (&'static str, &Step)> {
+        let apply = self.steps.iter().map(|s| ("apply", s));
+        let after = self.after_wait.iter().map(|s| ("after-wait", s));
+        let failure = self.on_failure.iter().map(|s| ("on-failure", s));
+        apply.chain(after).chain(failure)
+    }
+
+    /// The steps as gates, the audit log, `--dry-run` and `--output json` see them.
+    pub fn steps_json(&self) -> Vec<Value> {
+        self.all_steps().map(|(phase, s)| s.to_json(phase)).collect()
+    }
+
+    /// The first step calling `service`'s `operation`, if any.
+    pub fn step(&self, service: Service, operation: &str) -> Option<&Step> {
+        self.steps.iter().find(|s| s.is(service, operation))
     }
 
     /// The plan as JSON: what gates and the audit log see (its digest binds an approval to it).
@@ -282,14 +140,16 @@ impl Plan {
             "diff": self.diff,
             "overrides": self.overrides,
             "mutations": self.mutations(),
+            "steps": self.steps_json(),
         })
     }
 
     /// `[{operation, resource}]`, in the order apply performs them.
     pub fn mutations(&self) -> Vec<Value> {
-        let now = self.steps.iter().map(|s| json!({"operation": s.operation(), "resource": s.resource()}));
-        let later = self.after_wait.iter().map(|s| json!({"operation": s.operation(), "resource": s.resource(), "after": "the wait succeeds"}));
-        now.chain(later).collect()
+        let now = self.steps.iter().map(|s| json!({"operation": s.action(), "resource": s.resource}));
+        let later = self.after_wait.iter().map(|s| json!({"operation": s.action(), "resource": s.resource, "after": "the wait succeeds"}));
+        let failure = self.on_failure.iter().map(|s| json!({"operation": s.action(), "resource": s.resource, "after": "an earlier step fails"}));
+        now.chain(later).chain(failure).collect()
     }
 }
 

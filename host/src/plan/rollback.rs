@@ -7,7 +7,8 @@
 use anyhow::{Context as _, Result};
 use serde_json::{Value, json};
 
-use super::{Plan, Role, Step, TdRef, codedeploy, described_td};
+use super::step::{Service, Step};
+use super::{Plan, Role, codedeploy, described_td};
 use crate::aws::{Aws, ecs};
 use crate::context::Context;
 
@@ -56,7 +57,8 @@ pub async fn plan(ctx: &Context, aws: &Aws, opts: &RollbackOptions) -> Result<Ro
         // Stopping with auto rollback leaves the service on what it ran before the deployment.
         plan.task_definitions.push(described_td(&client, &current, Role::Runs).await?);
         plan.diff = format!("stop CodeDeploy deployment {id} (auto rollback)\n");
-        plan.steps.push(Step::StopDeployment { id: id.clone(), auto_rollback: true });
+        let input = json!({"deploymentId": id, "autoRollbackEnabled": true});
+        plan.push(Step::new(Service::CodeDeploy, "StopDeployment", input, format!("deployment {id} (auto rollback)")));
         return Ok(RollbackPlan { plan, remote: sv, codedeploy: true, stops: Some(id), service_deployment: None, from: current, to: None });
     }
     if !is_codedeploy && let Some(active) = super::deployments::active_rollback(ctx, aws).await? {
@@ -73,24 +75,16 @@ pub async fn plan(ctx: &Context, aws: &Aws, opts: &RollbackOptions) -> Result<Ro
     plan.task_definitions.push(target_td);
     if is_codedeploy {
         let t = codedeploy::target(ctx, aws).await?;
-        plan.steps.push(Step::CreateDeployment {
-            application: t.application,
-            group: t.deployment_group,
-            config: t.deployment_config,
-            service: sv.clone(),
-            hooks: ctx.config.appspec.clone(),
-            td: TdRef::Arn(to.clone()),
-            rollback_events: opts.rollback_events.clone(),
-        });
+        plan.push(super::deploy::deployment_step(&t, &sv, ctx.config.appspec.as_ref(), json!(to), &opts.rollback_events)?);
     } else {
-        plan.steps.push(Step::UpdateService { body: json!({"cluster": ctx.config.cluster, "service": service}), td: Some(TdRef::Arn(to.clone())) });
+        plan.push(super::deploy::update_step(json!({"cluster": ctx.config.cluster, "service": service}), Some(json!(to))));
     }
     let mut after = sv.clone();
     after["taskDefinition"] = json!(to);
     plan.service_after = Some(after);
     if opts.deregister {
         plan.task_definitions.push(super::PlannedTd { role: Role::Removed, ..current_td });
-        plan.after_wait.push(Step::DeregisterTaskDefinition { arn: current.clone() });
+        plan.after_wait.push(super::lifecycle::deregister_step(&current));
     }
     Ok(RollbackPlan { plan, remote: sv, codedeploy: is_codedeploy, stops: None, service_deployment: None, from: current, to: Some(to) })
 }

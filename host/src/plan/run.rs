@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use anyhow::{Context as _, Result, bail};
 use serde_json::{Map, Value, json};
 
-use super::{Plan, PlannedTd, Role, Step, TdRef};
+use super::{Plan, PlannedTd, Role, Step};
 use crate::aws::{Aws, SdkContext, ecs};
 use crate::context::Context;
 use crate::error::InputError;
@@ -123,14 +123,18 @@ pub async fn plan(ctx: &Context, aws: &Aws, opts: &RunOptions) -> Result<RunPlan
     }
     let body = request(ctx, opts, &td, sv.as_ref(), overrides.clone(), &tags, propagate);
     let mut plan = Plan::new("run", &ctx.config.cluster, ctx.config.service.as_deref());
-    let td_ref = match &td_arn {
-        Some(arn) => TdRef::Arn(arn.clone()),
-        None => {
-            plan.steps.push(Step::RegisterTaskDefinition { body: td.clone() });
-            TdRef::Registered
-        }
-    };
-    plan.steps.push(Step::RunTask { body, td: td_ref });
+    let registered = td_arn.is_none().then(|| plan.push(super::deploy::register_step(&td)));
+    let td_ref = super::td_member(td_arn.as_deref(), registered);
+    let mut body = body;
+    let resource = format!(
+        "{} task(s) of {} in cluster {}",
+        body.get("count").and_then(Value::as_i64).unwrap_or(1),
+        super::td_display(&td_ref),
+        ctx.config.cluster
+    );
+    body["taskDefinition"] = td_ref;
+    super::step::with_client_token(&mut body, "RunTask");
+    plan.push(Step::ecs("RunTask", body, resource));
     plan.task_definitions.push(PlannedTd { arn: td_arn, body: td.clone(), role: Role::Runs });
     plan.service_before = sv;
     plan.overrides = overrides;

@@ -1,9 +1,10 @@
 //! Plans of the commands that act on one running task: `tasks --stop` and `exec` (a command, or a
 //! port forwarding session through SSM).
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
-use super::{Plan, Step};
+use super::step::{Service, Step};
+use super::Plan;
 use crate::context::Context;
 
 /// What ecspresso's `--stop` sends as the reason.
@@ -12,25 +13,25 @@ pub const STOP_REASON: &str = "Request stop task by user action.";
 pub fn stop(ctx: &Context, task_arn: &str) -> Plan {
     let mut plan = Plan::new("tasks-stop", &ctx.config.cluster, ctx.config.service.as_deref());
     plan.diff = format!("-task {task_arn}\n");
-    plan.steps.push(Step::StopTask { cluster: ctx.config.cluster.clone(), task: task_arn.to_owned(), reason: STOP_REASON.into() });
+    let cluster = &ctx.config.cluster;
+    let input = json!({"cluster": cluster, "task": task_arn, "reason": STOP_REASON});
+    plan.push(Step::ecs("StopTask", input, format!("task {task_arn} in cluster {cluster}")));
     plan
 }
 
 pub fn exec(ctx: &Context, task_arn: &str, container: &str, command: &str) -> Plan {
     let mut plan = Plan::new("exec", &ctx.config.cluster, ctx.config.service.as_deref());
     plan.diff = format!("exec {command:?} in {container} of {task_arn}\n");
-    plan.steps.push(Step::ExecuteCommand {
-        cluster: ctx.config.cluster.clone(),
-        task: task_arn.to_owned(),
-        container: container.to_owned(),
-        command: command.to_owned(),
-    });
+    let cluster = &ctx.config.cluster;
+    let input = json!({"cluster": cluster, "task": task_arn, "container": container, "command": command, "interactive": true});
+    plan.push(Step::ecs("ExecuteCommand", input, format!("ECS Exec into container {container} of task {task_arn} in cluster {cluster}: {command:?}")));
     plan
 }
 
 pub fn port_forward(ctx: &Context, target: &str, document: &str, parameters: Value) -> Plan {
     let mut plan = Plan::new("exec", &ctx.config.cluster, ctx.config.service.as_deref());
     plan.diff = format!("port forwarding session {document} to {target}\n");
-    plan.steps.push(Step::StartSession { target: target.to_owned(), document: document.to_owned(), parameters });
+    let input = json!({"Target": target, "DocumentName": document, "Parameters": parameters});
+    plan.push(Step::new(Service::Ssm, "StartSession", input, format!("{document} to {target}")));
     plan
 }
