@@ -19,6 +19,7 @@ pub mod error;
 pub mod functions;
 pub mod gate;
 pub mod interrupt;
+pub mod ops;
 pub mod jsonnet;
 pub mod output;
 pub mod plan;

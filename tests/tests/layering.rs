@@ -89,6 +89,8 @@ const RANKS: &[(&str, u32)] = &[
     ("wait", 11),
     ("verify", 12),
     ("output", 13),
+    // The one path of every mutating command: gate → apply → follow → outcome.
+    ("ops", 13),
     // The top: commands parse (their clap structs live in cli.rs) and present.
     ("commands", 14),
     ("cli", 14),
@@ -147,8 +149,48 @@ pub fn mutating_calls_outside_apply(src: &Path) -> Vec<String> {
     found
 }
 
-/// Every `(file:line, text)` where a module names a module ranked above it (`crate::x`, or the
-/// groups of `use crate::{x, y}`).
+/// The first path segment of each top-level member of a `{a::{b, c}, d}` group (`a`, `d`):
+/// nested groups are skipped by depth, not cut at their first `}`.
+fn group_heads(group: &str) -> Vec<String> {
+    let mut heads = Vec::new();
+    let (mut depth, mut start) = (0usize, 0usize);
+    for (i, c) in group.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' if depth == 0 => {
+                heads.push(group[start..i].to_owned());
+                return heads.iter().map(|h| h.trim().split("::").next().unwrap_or("").to_owned()).collect();
+            }
+            '}' => depth -= 1,
+            ',' if depth == 0 => {
+                heads.push(group[start..i].to_owned());
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    heads.push(group[start..].to_owned());
+    heads.iter().map(|h| h.trim().split("::").next().unwrap_or("").to_owned()).collect()
+}
+
+/// The modules a path starting at `rest` names: one identifier, or a group's heads.
+fn heads_at(rest: &str) -> Vec<String> {
+    match rest.strip_prefix('{') {
+        Some(group) => group_heads(group),
+        None => vec![rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect()],
+    }
+}
+
+/// How deep a file's module is below the crate root: `plan/deploy.rs` 2, `plan/mod.rs` and
+/// `cli.rs` 1, so that `super::super::x` in `plan/deploy.rs` names the crate's `x`.
+fn depth_of(src: &Path, file: &Path) -> usize {
+    let rel = file.strip_prefix(src).expect("under src");
+    let parts = rel.components().count();
+    if rel.file_name().is_some_and(|f| f == "mod.rs" || f == "lib.rs" || f == "main.rs") { parts - 1 } else { parts }
+}
+
+/// Every `(file:line, text)` where a module names a module ranked above it (`crate::x`, the groups
+/// of `use crate::{x, y::{z}}`, and `super::` chains that climb to the crate root).
 pub fn upward_imports(src: &Path) -> Vec<String> {
     let mut files = Vec::new();
     rust_files(src, &mut files);
@@ -156,16 +198,26 @@ pub fn upward_imports(src: &Path) -> Vec<String> {
     for file in files {
         let own = module_of(src, &file);
         let Some(own_rank) = rank(&own) else { continue };
+        let depth = depth_of(src, &file);
         let text = std::fs::read_to_string(&file).expect("read source");
         for (n, line) in code_lines(&text) {
             let mut named: Vec<String> = Vec::new();
             for (i, _) in line.match_indices("crate::") {
-                let rest = &line[i + "crate::".len()..];
-                if let Some(group) = rest.strip_prefix('{') {
-                    let end = group.find('}').unwrap_or(group.len());
-                    named.extend(group[..end].split(',').map(|p| p.trim().split("::").next().unwrap_or("").to_owned()));
-                } else {
-                    named.push(rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect());
+                named.extend(heads_at(&line[i + "crate::".len()..]));
+            }
+            for (i, _) in line.match_indices("super::") {
+                // Only the start of a chain: `super::super::x` counts once, from its first `super`.
+                if line[..i].ends_with("super::") {
+                    continue;
+                }
+                let mut rest = &line[i..];
+                let mut ups = 0;
+                while let Some(r) = rest.strip_prefix("super::") {
+                    rest = r;
+                    ups += 1;
+                }
+                if ups >= depth {
+                    named.extend(heads_at(rest));
                 }
             }
             for m in named {
@@ -208,6 +260,10 @@ fn the_checks_catch_what_they_look_for() {
     std::fs::write(src.join("plan/x.rs"), "fn f(c: &C) { c.update_service().send(); }\n// c.run_task() in a comment\n").unwrap();
     std::fs::write(src.join("apply/x.rs"), "fn f(c: &C) { c.update_service().send(); }\n").unwrap();
     std::fs::write(src.join("gate/x.rs"), "use crate::{plan::Plan, commands::App};\nuse crate::output::Style;\n").unwrap();
+    // Nested groups and `super::` chains that climb to the crate root are imports too.
+    std::fs::create_dir_all(src.join("plan/deep")).unwrap();
+    std::fs::write(src.join("plan/y.rs"), "use crate::{config::{self, X}, apply::Apply};\nuse super::super::wait::W;\nuse super::deploy::D;\n").unwrap();
+    std::fs::write(src.join("plan/deep/z.rs"), "use super::super::super::commands::C;\nuse super::super::gate;\n").unwrap();
     // The audit sink may create objects, and nothing else: a delete there is still found.
     std::fs::write(src.join("gate/s3chain.rs"), "fn f(c: &C) { c.put_object().send(); c.delete_object().send(); }\n").unwrap();
     let calls = mutating_calls_outside_apply(src);
@@ -215,6 +271,8 @@ fn the_checks_catch_what_they_look_for() {
     assert!(calls.iter().any(|c| c.contains("plan/x.rs:1: update_service")), "{calls:?}");
     assert!(calls.iter().any(|c| c.contains("gate/s3chain.rs:1: delete_object")), "{calls:?}");
     let ups = upward_imports(src);
-    assert_eq!(ups.len(), 2, "{ups:?}");
-    assert!(ups[0].contains("gate imports commands") && ups[1].contains("gate imports output"), "{ups:?}");
+    assert_eq!(ups.len(), 5, "{ups:?}");
+    for expected in ["gate imports commands", "gate imports output", "plan imports apply", "plan imports wait", "plan imports commands"] {
+        assert!(ups.iter().any(|u| u.contains(expected)), "{expected}: {ups:?}");
+    }
 }

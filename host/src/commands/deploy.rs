@@ -6,7 +6,8 @@ use serde_json::{Value, json};
 use super::{App, native};
 use crate::apply::Apply;
 use crate::definitions::to_pretty_json;
-use crate::gate::{self, Overrides};
+use crate::gate::Overrides;
+use crate::ops::{self, Ran};
 use crate::output::progress::Reporter;
 use crate::plan::deploy::DeployOptions;
 use crate::plan::rollback::RollbackOptions;
@@ -27,6 +28,11 @@ pub struct Change {
 }
 
 impl Change {
+    /// The engine's options for this change, reporting to `progress`.
+    pub fn options<'a>(&'a self, progress: &'a dyn Progress) -> ops::Options<'a> {
+        ops::Options { wait: self.wait, ..ops::Options::new(&self.overrides, self.dry_run, progress) }
+    }
+
     /// `--wait-until` (deployed when not given).
     pub fn until(&self) -> Result<Until> {
         Ok(self.wait_until.as_deref().map(Until::parse).transpose()?.unwrap_or_default())
@@ -48,41 +54,30 @@ pub async fn deploy(app: &App, opts: DeployOptions, change: Change) -> Result<()
     for note in &dp.notes {
         reporter.info(note);
     }
-    let approval = gate::evaluate(app, &aws, &dp.plan, &change.overrides, change.dry_run).await?;
-    if change.dry_run {
-        show_dry_run(&dp.plan, &reporter);
-        return Ok(());
-    }
-    if dp.plan.is_empty() {
+    if !change.dry_run && dp.plan.is_empty() {
         reporter.info("service is up to date: nothing to update");
     }
-    let mut apply = Apply::new(&dp.plan, approval, &aws, &reporter)?;
-    let mut result = apply.run().await;
     let mut bound = None;
-    if result.is_ok() {
+    let ran = ops::execute(app, &aws, &dp.plan, change.options(&reporter), || Ok(()), async |apply: &Apply<'_>| {
         let native = apply.applied.service.as_ref().filter(|s| native::is_native(s) && change.wait && !dp.codedeploy);
-        result = match native.and_then(|s| s.get("taskDefinition")).and_then(Value::as_str) {
+        match native.and_then(|s| s.get("taskDefinition")).and_then(Value::as_str) {
             Some(td) => {
                 let origin = native::Origin { plan: &dp.plan, run_id: apply.run_id(), started };
                 native::follow_deploy(app, &aws, td, &until, origin, &reporter, &mut bound).await
             }
             None => follow(app, &aws, &dp, &apply.applied, &change, &reporter, started).await,
-        };
-    }
-    if !apply.applied.tag_failures.is_empty() {
-        // Reported after the wait, which a tag failure does not abandon.
-        let msg = format!("the service's tags were not changed: {}", apply.applied.tag_failures.join("; "));
-        match &result {
-            Ok(()) => result = Err(anyhow::anyhow!("the rollout completed, but {msg}")),
-            Err(_) => reporter.info(&msg),
         }
-    }
-    let applied = apply.finish(&result)?;
-    if let Err(e) = &result {
-        let id = applied.deployment_id.or(applied.codedeploy_deployment);
+    })
+    .await?;
+    let Ran::Done(done) = ran else {
+        show_dry_run(&dp.plan, &reporter);
+        return Ok(());
+    };
+    if let Err(e) = &done.result {
+        let id = done.applied.deployment_id.clone().or(done.applied.codedeploy_deployment.clone());
         reporter.fail(&format!("{e:#}"), json!({"deployment_id": id, "service_deployment_arn": bound}));
     }
-    result
+    done.into_result()
 }
 
 /// `--wait-until ecs:STAGE` needs a strategy that reports stages: refused before anything changes.
@@ -186,24 +181,16 @@ pub async fn rollback(app: &App, opts: RollbackOptions, change: Change) -> Resul
         let short = crate::aws::ecs::short_task_definition;
         reporter.info(&format!("rolling back {} from {} to {}", rp.plan.service.as_deref().unwrap_or(""), short(&rp.from), short(to)));
     }
-    let approval = gate::evaluate(app, &aws, &rp.plan, &change.overrides, change.dry_run).await?;
-    if change.dry_run {
+    let follow = async |apply: &Apply<'_>| follow_rollback(app, &aws, &rp, &apply.applied, &change, &reporter, started).await;
+    let Ran::Done(done) = ops::execute(app, &aws, &rp.plan, change.options(&reporter), || Ok(()), follow).await? else {
         show_dry_run(&rp.plan, &reporter);
         return Ok(());
+    };
+    if let Err(e) = &done.result {
+        let id = done.applied.deployment_id.clone().or(done.applied.codedeploy_deployment.clone());
+        reporter.fail(&format!("{e:#}"), json!({"deployment_id": id}));
     }
-    let mut apply = Apply::new(&rp.plan, approval, &aws, &reporter)?;
-    let mut result = apply.run().await;
-    if result.is_ok() {
-        result = follow_rollback(app, &aws, &rp, &apply.applied, &change, &reporter, started).await;
-    }
-    if result.is_ok() && change.wait {
-        result = apply.run_after_wait().await;
-    }
-    let applied = apply.finish(&result)?;
-    if let Err(e) = &result {
-        reporter.fail(&format!("{e:#}"), json!({"deployment_id": applied.deployment_id.or(applied.codedeploy_deployment)}));
-    }
-    result
+    done.into_result()
 }
 
 async fn follow_rollback(

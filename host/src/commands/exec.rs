@@ -86,23 +86,22 @@ pub async fn run(app: &App, args: ExecArgs, change: super::deploy::Change) -> Re
     } else {
         (crate::plan::tasks::exec(app, &row.arn, &name, &args.command), json!({"Target": target}), "ecs")
     };
-    let approval = crate::gate::evaluate(app, &aws, &plan, &change.overrides, change.dry_run).await?;
-    if change.dry_run {
+    // The session-manager-plugin is looked for after the gate (a denied exec stops there) and
+    // before the session starts (an ExecuteCommand without the plugin would leave it unused).
+    let mut plugin = None;
+    let ready = || {
+        plugin = Some(require_plugin(&app.env)?);
+        Ok(())
+    };
+    let opts = change.options(&crate::progress::Silent);
+    let ran = crate::ops::execute(app, &aws, &plan, opts, ready, async |_: &crate::apply::Apply<'_>| Ok(())).await?;
+    let crate::ops::Ran::Done(done) = ran else {
         tracing::info!("{}\nDRY RUN OK", crate::output::plan::text(&plan));
         return Ok(());
-    }
-    let mut apply = crate::apply::Apply::new(&plan, approval, &aws, &crate::progress::Silent)?;
-    let plugin = match require_plugin(&app.env) {
-        Ok(p) => p,
-        Err(e) => {
-            let r = Err(e);
-            apply.finish(&r)?;
-            return r.map(|_: ()| ());
-        }
     };
-    let result = apply.run().await;
-    let applied = apply.finish(&result)?;
-    result?;
+    done.result?;
+    let applied = done.applied;
+    let plugin = plugin.context("internal error: the session-manager-plugin was not looked for")?;
     let session = applied.session.context("no session was started")?;
     let endpoint = endpoint(&app.env, service, &region);
     tracing::info!(

@@ -9,25 +9,21 @@ use super::deploy::Change;
 use crate::apply::Apply;
 use crate::aws::ecs;
 use crate::definitions::to_pretty_json;
-use crate::gate;
+use crate::ops::{self, Ran};
 use crate::output::prompt::{self, Mismatch};
 use crate::plan::lifecycle::{self as lplan, DeregisterOptions};
 
 pub async fn register(app: &App, output: bool, change: Change) -> Result<()> {
-    let dry_run = change.dry_run;
     let plan = lplan::register(app)?;
     let td = plan.task_definitions[0].body.clone();
     let aws = app.aws().await?;
-    let approval = gate::evaluate(app, &aws, &plan, &change.overrides, dry_run).await?;
-    if dry_run {
+    let Ran::Done(done) = ops::execute(app, &aws, &plan, change.options(&crate::progress::Silent), || Ok(()), no_follow).await? else {
         print!("{}", to_pretty_json(&td));
         tracing::info!("{}", crate::output::plan::text(&plan));
         return Ok(());
-    }
-    let mut apply = Apply::new(&plan, approval, &aws, &crate::progress::Silent)?;
-    let result = apply.run().await;
-    let applied = apply.finish(&result)?;
-    result?;
+    };
+    done.result?;
+    let applied = done.applied;
     let arn = applied.registered.unwrap_or_default();
     tracing::info!("task definition is registered: {}", ecs::short_task_definition(&arn));
     if output && let Some(def) = applied.registered_definition {
@@ -94,24 +90,27 @@ pub async fn deregister(app: &App, opts: DeregisterOptions, force: bool, change:
     for t in &plan.task_definitions {
         tracing::info!("{} will be deregistered", ecs::short_task_definition(t.arn.as_deref().unwrap_or("")));
     }
-    let approval = gate::evaluate(app, &aws, &plan, &change.overrides, change.dry_run).await?;
-    if change.dry_run {
-        tracing::info!("{}\nDRY RUN OK", crate::output::plan::text(&plan));
-        return Ok(());
-    }
-    if !force && !prompt::confirm(&format!("Deregister {} revision(s)?", plan.task_definitions.len()))? {
-        let _ = Apply::new(&plan, approval, &aws, &crate::progress::Silent)?.finish(&Err(anyhow::anyhow!("aborted at the confirmation")));
-        anyhow::bail!("aborted");
-    }
-    apply_logged(&plan, approval, &aws).await
+    let count = plan.task_definitions.len();
+    let ready = || match force || prompt::confirm(&format!("Deregister {count} revision(s)?"))? {
+        true => Ok(()),
+        false => anyhow::bail!("aborted"),
+    };
+    logged(app, &aws, &plan, &change, ready).await
 }
 
-/// Applies a plan whose steps say what they do through the log (no wait follows).
-async fn apply_logged(plan: &crate::plan::Plan, approval: gate::Approval, aws: &crate::aws::Aws) -> Result<()> {
-    let mut apply = Apply::new(plan, approval, aws, &LogProgress)?;
-    let result = apply.run().await;
-    apply.finish(&result)?;
-    result
+/// Carries out a plan whose steps say what they do through the log (no wait follows).
+async fn logged(app: &App, aws: &crate::aws::Aws, plan: &crate::plan::Plan, change: &Change, ready: impl FnOnce() -> Result<()>) -> Result<()> {
+    match ops::execute(app, aws, plan, change.options(&LogProgress), ready, no_follow).await? {
+        Ran::DryRun => {
+            tracing::info!("{}\nDRY RUN OK", crate::output::plan::text(plan));
+            Ok(())
+        }
+        Ran::Done(done) => done.into_result(),
+    }
+}
+
+async fn no_follow(_: &Apply<'_>) -> Result<()> {
+    Ok(())
 }
 
 /// Progress as log lines (stderr), for commands whose stdout is data.
@@ -131,20 +130,20 @@ pub async fn delete(app: &App, force: bool, terminate: bool, change: Change) -> 
     let (plan, sv) = lplan::delete(app, &aws, terminate).await?;
     let service = plan.service.clone().unwrap_or_default();
     print!("{}", crate::output::status::format_service(&sv, &app.config.cluster, 3));
-    let approval = gate::evaluate(app, &aws, &plan, &change.overrides, change.dry_run).await?;
     if change.dry_run {
-        tracing::info!("service {service} would be deleted\n{}\nDRY RUN OK", crate::output::plan::text(&plan));
-        return Ok(());
+        tracing::info!("service {service} would be deleted");
     }
-    if !force && let Some(mismatch) = prompt::type_to_confirm("Enter the service name to DELETE: ", &service)? {
-        let why = match mismatch {
-            Mismatch::NoTerminal => "delete needs --force when not run on a terminal".to_owned(),
-            Mismatch::Typed(t) => format!("aborted: {t:?} is not {service:?}"),
-        };
-        let _ = Apply::new(&plan, approval, &aws, &crate::progress::Silent)?.finish(&Err(anyhow::anyhow!("{why}")));
-        anyhow::bail!("{why}");
-    }
-    apply_logged(&plan, approval, &aws).await
+    let ready = || {
+        if force {
+            return Ok(());
+        }
+        match prompt::type_to_confirm("Enter the service name to DELETE: ", &service)? {
+            None => Ok(()),
+            Some(Mismatch::NoTerminal) => anyhow::bail!("delete needs --force when not run on a terminal"),
+            Some(Mismatch::Typed(t)) => anyhow::bail!("aborted: {t:?} is not {service:?}"),
+        }
+    };
+    logged(app, &aws, &plan, &change, ready).await
 }
 
 pub async fn appspec(app: &App, task_definition: &str, update_service: bool) -> Result<()> {

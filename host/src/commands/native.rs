@@ -10,6 +10,7 @@ use crate::apply::Apply;
 use crate::aws::Aws;
 use crate::aws::deployments::{self as sd, PausedHook};
 use crate::gate::{self, stage::StagePlan};
+use crate::ops::{self, Ran};
 use crate::output::progress::Reporter;
 use crate::plan::Plan;
 use crate::progress::Progress;
@@ -173,10 +174,7 @@ async fn paused(
         }
         return Ok(Answered::Again);
     };
-    let mut apply = Apply::new(&plan, approval, aws, reporter)?;
-    let result = apply.run().await;
-    apply.finish(&result)?;
-    result?;
+    ops::apply_approved(&plan, approval, aws, reporter).await?.into_result()?;
     if decision.verdict == gate::stage::Verdict::Continue {
         reporter.info(&format!("stage gate at {}: allowed; the deployment continues", hook.stage));
         return Ok(Answered::Continued);
@@ -238,29 +236,24 @@ pub async fn continue_paused(app: &App, hook_id: Option<String>, rollback: bool,
     if !rollback && let Some(h) = dp.hook.as_ref().filter(|h| !gate::stage::bound(app, &h.stage).is_empty()) {
         return answered_by_stage_gates(app, &aws, &dp.arn, h, &until, change.dry_run, &reporter).await;
     }
-    let approval = gate::evaluate(app, &aws, &dp.plan, &change.overrides, change.dry_run).await?;
-    if change.dry_run {
+    let follow = async |_: &Apply<'_>| {
+        if !change.wait {
+            reporter.result(true, "hook answered (not waiting)", json!({"service_deployment_arn": dp.arn}));
+            return Ok(());
+        }
+        let follow = Follow::new(dp.arn.clone(), until.clone(), app.config.timeout, wait::tasks::fixed_poll_interval(app)?);
+        let follow = if rollback { follow.expecting_rollback() } else { follow };
+        run(app, &aws, follow, &until, None, &reporter).await
+    };
+    let Ran::Done(done) = ops::execute(app, &aws, &dp.plan, change.options(&reporter), || Ok(()), follow).await? else {
         crate::output::plan::show(&dp.plan, &reporter);
         reporter.info("DRY RUN OK");
         return Ok(());
-    }
-    let mut apply = Apply::new(&dp.plan, approval, &aws, &reporter)?;
-    let mut result = apply.run().await;
-    if result.is_ok() {
-        result = if change.wait {
-            let follow = Follow::new(dp.arn.clone(), until.clone(), app.config.timeout, wait::tasks::fixed_poll_interval(app)?);
-            let follow = if rollback { follow.expecting_rollback() } else { follow };
-            run(app, &aws, follow, &until, None, &reporter).await
-        } else {
-            reporter.result(true, "hook answered (not waiting)", json!({"service_deployment_arn": dp.arn}));
-            Ok(())
-        };
-    }
-    apply.finish(&result)?;
-    if let Err(e) = &result {
+    };
+    if let Err(e) = &done.result {
         reporter.fail(&format!("{e:#}"), json!({"service_deployment_arn": dp.arn}));
     }
-    result
+    done.into_result()
 }
 
 /// A hook at a stage with bound gates is answered by those gates, never by `continue` (rolling back

@@ -11,26 +11,22 @@ use super::App;
 use super::deploy::Change;
 use crate::apply::Apply;
 use crate::aws::task;
-use crate::gate;
+use crate::ops::{self, Ran};
 use crate::plan::run::RunOptions;
 use crate::wait::tasks::{self as twait, WaitUntil};
 
 pub async fn run(app: &App, opts: RunOptions, wait_until: WaitUntil, change: Change) -> Result<()> {
     let aws = app.aws().await?;
     let rp = crate::plan::run::plan(app, &aws, &opts).await?;
-    let approval = gate::evaluate(app, &aws, &rp.plan, &change.overrides, change.dry_run).await?;
-    if change.dry_run {
-        print_dry_run(&rp);
-        return Ok(());
-    }
     let progress = crate::progress::Silent;
-    let mut apply = Apply::new(&rp.plan, approval, &aws, &progress)?;
-    let mut result = apply.run().await;
-    if result.is_ok() {
-        result = follow(app, &aws, &rp, &apply.applied, wait_until, &change).await;
+    let follow = async |apply: &Apply<'_>| follow(app, &aws, &rp, &apply.applied, wait_until, &change).await;
+    match ops::execute(app, &aws, &rp.plan, change.options(&progress), || Ok(()), follow).await? {
+        Ran::DryRun => {
+            print_dry_run(&rp);
+            Ok(())
+        }
+        Ran::Done(done) => done.into_result(),
     }
-    apply.finish(&result)?;
-    result
 }
 
 /// The RunTask request as it would be sent (its task definition named, or "to be registered").

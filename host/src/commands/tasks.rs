@@ -102,15 +102,14 @@ pub async fn run(app: &App, args: TasksArgs, change: super::deploy::Change) -> R
             confirm_stop(row)?;
         }
         let plan = crate::plan::tasks::stop(app, &row.arn);
-        let approval = crate::gate::evaluate(app, &aws, &plan, &change.overrides, change.dry_run).await?;
-        if change.dry_run {
+        let opts = change.options(&crate::progress::Silent);
+        let ran = crate::ops::execute(app, &aws, &plan, opts, || Ok(()), async |_: &crate::apply::Apply<'_>| Ok(())).await?;
+        let crate::ops::Ran::Done(done) = ran else {
             tracing::info!("{}\nDRY RUN OK", crate::output::plan::text(&plan));
             return Ok(());
-        }
-        let mut apply = crate::apply::Apply::new(&plan, approval, &aws, &crate::progress::Silent)?;
-        let result = apply.run().await;
-        let applied = apply.finish(&result)?;
-        result?;
+        };
+        done.result?;
+        let applied = done.applied;
         let stopped = applied.stopped.unwrap_or(Value::Null);
         let status = stopped.get("lastStatus").and_then(Value::as_str).unwrap_or("?");
         tracing::info!("task {} is stopping ({status})", row.id);

@@ -7,10 +7,9 @@ use anyhow::Result;
 use serde_json::json;
 
 use super::App;
-use crate::apply::Apply;
 use crate::apply::lock::{describe_holder, lock_key, read};
 use crate::error::InputError;
-use crate::gate::{self, LockSpec, Overrides};
+use crate::gate::{LockSpec, Overrides};
 use crate::plan::{Plan, Service, Step};
 use crate::progress::Progress;
 
@@ -43,13 +42,12 @@ pub async fn unlock(app: &App, overrides: &Overrides, dry_run: bool) -> Result<(
     let input = json!({"Bucket": url.bucket, "Key": key, "IfMatch": etag});
     let resource = format!("deploy lock s3://{}/{key} (ETag {etag})", url.bucket);
     plan.push(Step::new(Service::S3, "DeleteObject", input, resource));
-    let approval = gate::evaluate(app, &aws, &plan, overrides, dry_run).await?;
-    if dry_run {
-        reporter.info("dry run: the lock would be removed");
-        return Ok(());
+    let opts = crate::ops::Options::new(overrides, dry_run, &reporter);
+    match crate::ops::execute(app, &aws, &plan, opts, || Ok(()), async |_: &crate::apply::Apply<'_>| Ok(())).await? {
+        crate::ops::Ran::DryRun => {
+            reporter.info("dry run: the lock would be removed");
+            Ok(())
+        }
+        crate::ops::Ran::Done(done) => done.into_result(),
     }
-    let mut apply = Apply::new(&plan, approval, &aws, &reporter)?;
-    let result = apply.run().await;
-    apply.finish(&result)?;
-    result
 }

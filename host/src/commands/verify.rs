@@ -29,12 +29,15 @@ async fn write_test_events(
     if plan.is_empty() {
         return Ok(HashMap::new());
     }
-    let approval = crate::gate::evaluate(app, aws, &plan, &Default::default(), false).await?;
-    let mut apply = crate::apply::Apply::new(&plan, approval, aws, &crate::progress::Silent)?.with_agent(agent.clone());
-    let result = apply.run().await;
-    let applied = apply.finish(&result)?;
-    result?;
-    Ok(applied.log_writes.into_iter().collect())
+    let overrides = Default::default();
+    let opts = crate::ops::Options { agent: Some(agent.clone()), ..crate::ops::Options::new(&overrides, false, &crate::progress::Silent) };
+    match crate::ops::execute(app, aws, &plan, opts, || Ok(()), async |_: &crate::apply::Apply<'_>| Ok(())).await? {
+        crate::ops::Ran::Done(done) => {
+            done.result?;
+            Ok(done.applied.log_writes.into_iter().collect())
+        }
+        crate::ops::Ran::DryRun => Ok(HashMap::new()),
+    }
 }
 
 pub async fn run(app: &App, args: VerifyArgs) -> Result<()> {
