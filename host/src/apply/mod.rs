@@ -134,12 +134,13 @@ impl<'a> Apply<'a> {
         let plan = self.plan;
         let offset = plan.steps.len() + plan.after_wait.len();
         for (i, step) in plan.on_failure.iter().enumerate() {
+            let what = match step.str("ResourceId") {
+                Some(r) => format!("auto scaling of {r}"),
+                None => step.resource.clone(),
+            };
             match self.step(offset + i, step).await {
-                Ok(()) => self.progress.info(&format!("{}: done, because the deploy failed before its rollout started", step.resource)),
-                Err(e) => self.progress.info(&format!(
-                    "{} failed ({e:#}): auto scaling may stay SUSPENDED; resume it with `cortado scale --resume-auto-scaling`",
-                    step.resource
-                )),
+                Ok(()) => self.progress.info(&format!("{what} resumed: the deploy failed before its rollout started")),
+                Err(e) => self.progress.info(&format!("{what} stays SUSPENDED (resuming it failed: {e:#}); resume it with `cortado scale --resume-auto-scaling`")),
             }
         }
     }
@@ -263,6 +264,7 @@ impl<'a> Apply<'a> {
             (Service::S3, "DeleteObject") => {
                 p.info(&format!("deploy lock s3://{}/{} removed", step.str("Bucket").unwrap_or(""), step.str("Key").unwrap_or("")))
             }
+            (Service::AutoScaling, "RegisterScalableTarget") => p.info(&format!("auto scaling: {}", step.resource)),
             (_, "PutLogEvents" | "CreateLogStream" | "CreateLogGroup") => {}
             _ => p.info(&format!("{}: {}", step.action(), step.resource)),
         }

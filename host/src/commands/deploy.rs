@@ -5,7 +5,6 @@ use serde_json::{Value, json};
 
 use super::{App, native};
 use crate::apply::Apply;
-use crate::definitions::to_pretty_json;
 use crate::gate::Overrides;
 use crate::ops::{self, Ran};
 use crate::output::progress::Reporter;
@@ -157,8 +156,8 @@ pub async fn finish_wait(client: &aws_sdk_ecs::Client, watch: Watch, reporter: &
 fn show_dry_run(plan: &Plan, reporter: &Reporter) {
     for step in &plan.steps {
         match step.operation {
-            "RegisterTaskDefinition" => reporter.info(&format!("task definition would be registered:\n{}", to_pretty_json(&step.input))),
-            "CreateService" => reporter.info(&format!("service would be created:\n{}", to_pretty_json(&step.input))),
+            "RegisterTaskDefinition" => reporter.info("task definition would be registered (its exact request is below)"),
+            "CreateService" => reporter.info("service would be created (its exact request is below)"),
             _ => {}
         }
     }

@@ -34,11 +34,17 @@ fn print_dry_run(rp: &crate::plan::run::RunPlan) {
     let family = crate::definitions::family(&rp.td).unwrap_or_default();
     for step in &rp.plan.steps {
         if step.operation == "RunTask" {
+            // ecspresso prints the request with the family "(to be registered)" where the plan
+            // has a reference to the RegisterTaskDefinition step's answer.
+            let mut body = step.input.clone();
             match step.str("taskDefinition") {
                 Some(a) => tracing::info!("Task definition ARN: {a}"),
-                None => tracing::info!("task definition family {family} will be registered (the request names it by reference)"),
+                None => {
+                    tracing::info!("task definition family {family} will be registered");
+                    body["taskDefinition"] = serde_json::json!(format!("{family} (to be registered)"));
+                }
             }
-            println!("{}", serde_json::to_string_pretty(&step.input).unwrap_or_default());
+            println!("{}", serde_json::to_string_pretty(&body).unwrap_or_default());
         }
     }
     tracing::info!("{}", crate::output::plan::text(&rp.plan));

@@ -28,5 +28,10 @@ pub fn text(plan: &Plan) -> String {
         };
         out.push_str(&format!("\n  {} {}{when}", s.action(), s.resource));
     }
+    out.push_str("\nThe exact requests ({\"$ref\": \"steps[N].path\"} is a member of step N's answer):");
+    for (i, (_, s)) in plan.all_steps().enumerate() {
+        let input = serde_json::to_string_pretty(&s.input).unwrap_or_default().replace('\n', "\n    ");
+        out.push_str(&format!("\n  [{i}] {}{}\n    {input}", s.action(), s.region.as_deref().map(|r| format!(" (region {r})")).unwrap_or_default()));
+    }
     out
 }
