@@ -117,7 +117,9 @@ def _enum_errors(value: Any, shape: Shape | None, path: str, out: list[str]) -> 
             _enum_errors(k, shape.key, f"{path} (key {k!r})", out)
             _enum_errors(v, shape.value, f"{path}.{k}", out)
     elif kind == "string" and isinstance(value, str) and shape.enum and value not in shape.enum:
-        out.append(f"Invalid value {value!r} for {path}, must be one of: {', '.join(shape.enum)}")
+        # AWS's wording (Coral): "Value 'X' at 'member' failed to satisfy constraint: Member must satisfy enum value set"
+        out.append(f"Value {value!r} at '{path}' failed to satisfy constraint: "
+                   f"Member must satisfy enum value set: [{', '.join(shape.enum)}]")
 
 
 def _short(line: str) -> str:
