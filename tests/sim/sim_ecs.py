@@ -57,6 +57,7 @@ _REDEPLOY_FIELDS = (
     "capacity_provider_strategy",
     "load_balancers",
     "service_registries",
+    "service_connect_configuration",
 )
 
 
@@ -448,6 +449,7 @@ def _new_deployment(svc: Service, td_arn: str, rollback_of: Any = None) -> dict[
         "platformVersion": svc.platform_version,
         "platformFamily": "Linux" if svc.launch_type == "FARGATE" or not svc.launch_type else None,
         "networkConfiguration": svc.network_configuration or None,
+        "serviceConnectConfiguration": _service_connect_of(svc),
         "rolloutState": "IN_PROGRESS",
         "rolloutStateReason": f"ECS deployment {dep_id} in progress.",
         "_tasks": [],
@@ -465,6 +467,27 @@ def _new_deployment(svc: Service, td_arn: str, rollback_of: Any = None) -> dict[
     if svc.desired_count == 0:
         _check_steady(svc)
     return dep
+
+
+def _service_connect_of(svc: Service) -> dict[str, Any] | None:
+    """What DescribeServices shows of Service Connect: AWS returns it only in each deployment (the service has no
+    top-level member), with the namespace as the Cloud Map namespace's ARN whatever name the client gave."""
+    config = getattr(svc, "service_connect_configuration", None)
+    if not config:
+        return None
+    config = json.loads(json.dumps(config))
+    namespace = config.get("namespace")
+    if namespace and not namespace.startswith("arn:"):
+        try:
+            from moto.servicediscovery.models import servicediscovery_backends
+
+            for ns in servicediscovery_backends[svc._account_id][svc.region_name].list_namespaces():
+                if ns.name == namespace:
+                    config["namespace"] = ns.arn
+                    break
+        except Exception:
+            pass
+    return config
 
 
 def _complete(svc: Service, dep: dict[str, Any]) -> None:
