@@ -582,7 +582,7 @@ def main() -> int:
         finally:
             sim.control("POST", "/_cortado/config", {"strict": "reject"})
 
-    @case("moto gaps: no networkConfiguration {} on bridge services; awsvpc without securityGroups; EC2 memoryReservation only")
+    @case("moto gaps: no networkConfiguration {} on bridge services; awsvpc without securityGroups; EC2 memoryReservation only; Service Connect in deployments")
     def _() -> None:
         td = ecs.register_task_definition(family=f"{p}-ec2", requiresCompatibilities=["EC2"], networkMode="bridge",
                                           containerDefinitions=[{"name": "a", "image": "nginx", "memoryReservation": 128}])
@@ -595,6 +595,12 @@ def main() -> int:
                            networkConfiguration={"awsvpcConfiguration": {"subnets": subnets}})
         svc, _ = poll_service(ecs, p, f"{p}-nosg", lambda s: primary(s)["rolloutState"] == "COMPLETED")
         check(svc["networkConfiguration"] == {"awsvpcConfiguration": {"subnets": subnets}} and svc["runningCount"] == 1, f"{svc}")
+        sc = {"enabled": True, "namespace": p, "services": [{"portName": "http", "discoveryName": "api"}]}
+        ecs.create_service(cluster=p, serviceName=f"{p}-sc", taskDefinition=td1, desiredCount=0, launchType="FARGATE",
+                           networkConfiguration=seed_a["ecs"]["networkConfiguration"], serviceConnectConfiguration=sc)
+        svc = ecs.describe_services(cluster=p, services=[f"{p}-sc"])["services"][0]
+        got = svc["deployments"][0].get("serviceConnectConfiguration")
+        check("serviceConnectConfiguration" not in svc and got == dict(sc, namespace=seed_a["cloudmap"]["namespaceArn"]), f"{svc}")
 
     @case("/_cortado/calls records calls (seed excluded) and can be cleared")
     def _() -> None:
