@@ -8,10 +8,8 @@
 //! The case files are templates: the seeded infrastructure reaches them through the `CORPUS_*` variables
 //! (`corpus_env`), as a real project reads its own from the environment or a tfstate.
 
-use std::path::Path;
-
-use cortado_e2e::seeded::seeded;
-use cortado_e2e::{Project, Run, aws_json, repo_root, sim};
+use cortado_e2e::seeded::{aws_json, seeded};
+use cortado_e2e::{Project, Run, repo_root, sim};
 use serde_json::{Value, json};
 
 /// Which seeded service a case deploys: a new one (created by the first deploy) or the seeded blue/green one.
@@ -79,12 +77,13 @@ fn describe(region: &str, cluster: &str, service: &str) -> Value {
 }
 
 /// deploy → diff --exit-code → deploy: the second deploy is a no-op, and every request was valid.
-fn run_case(name: &str, target: Target) {
-    assert!(Path::new(&repo_root().join("tests/corpus").join(name)).is_dir(), "no corpus case {name}");
-    let (mut p, region, seed) = seeded(&format!("corpus-{name}"));
+/// `tag` names the region and the seed's prefix (at most 24 characters with the process id: keep it short).
+fn run_case(name: &str, tag: &str, target: Target) {
+    assert!(repo_root().join("tests/corpus").join(name).is_dir(), "no corpus case {name}");
+    let (mut p, region, seed) = seeded(tag);
     let cluster = text(&seed, "/ecs/clusterName");
     let (service, family) = match target {
-        Target::NewService => (format!("{}-{name}", seed["prefix"].as_str().unwrap_or("corpus")), format!("{}-{name}", seed["prefix"].as_str().unwrap_or("corpus"))),
+        Target::NewService => (format!("{region}-{name}"), format!("{region}-{name}")),
         Target::BlueGreen => (text(&seed, "/ecs/blueGreenServiceName"), text(&seed, "/ecs/taskDefinitionFamily")),
     };
     copy_case(&p, name);
@@ -109,40 +108,40 @@ fn run_case(name: &str, target: Target) {
 
 #[test]
 fn fargate_alb_as_ecspresso_init_writes_it() {
-    run_case("fargate-alb", Target::NewService);
+    run_case("fargate-alb", "cx-alb", Target::NewService);
 }
 
 #[test]
 fn ec2_bridge_with_memory_reservation_only() {
-    run_case("ec2-bridge", Target::NewService);
+    run_case("ec2-bridge", "cx-ec2", Target::NewService);
 }
 
 #[test]
 fn service_connect() {
-    run_case("service-connect", Target::NewService);
+    run_case("service-connect", "cx-sc", Target::NewService);
 }
 
 #[test]
 fn efs_volume_without_root_directory() {
-    run_case("efs", Target::NewService);
+    run_case("efs", "cx-efs", Target::NewService);
 }
 
 #[test]
 fn code_deploy_blue_green() {
-    run_case("code-deploy", Target::BlueGreen);
+    run_case("code-deploy", "cx-cd", Target::BlueGreen);
 }
 
 #[test]
 fn capacity_provider_strategy_with_empty_launch_type() {
-    run_case("capacity-provider", Target::NewService);
+    run_case("capacity-provider", "cx-cp", Target::NewService);
 }
 
 #[test]
 fn deployment_alarms() {
-    run_case("deployment-alarms", Target::NewService);
+    run_case("deployment-alarms", "cx-alarm", Target::NewService);
 }
 
 #[test]
 fn jsonnet_definitions() {
-    run_case("jsonnet", Target::NewService);
+    run_case("jsonnet", "cx-jsonnet", Target::NewService);
 }
