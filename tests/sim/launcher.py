@@ -39,6 +39,7 @@ import sim_deployments  # noqa: E402
 import sim_ecs  # noqa: E402
 import sim_faults  # noqa: E402
 import sim_seed  # noqa: E402
+import sim_validate  # noqa: E402
 from sim_common import CLOCK  # noqa: E402
 
 _SCOPE = re.compile(r"Credential=[^/,\s]+/\d{8}/([^/]+)/([^/]+)/aws4_request")
@@ -178,6 +179,12 @@ class Middleware:
         if path.startswith("/_cortado/"):
             return self.control(environ, start_response, path[len("/_cortado/") :].rstrip("/"))
         entry = None if path.startswith("/moto-api") else CALLS.record(environ)
+        if entry is not None:
+            refused = sim_validate.inspect(environ, entry)  # records `body` and `invalid` (sim_validate.py)
+            if refused is not None:
+                status, headers, data = refused
+                start_response(status, headers)
+                return [data]
         CALLS.current.entry = entry
         conditional = environ.get("REQUEST_METHOD") in ("PUT", "DELETE") and (
             "HTTP_IF_NONE_MATCH" in environ or "HTTP_IF_MATCH" in environ)
@@ -213,7 +220,9 @@ class Middleware:
             elif name == "config":
                 if method == "POST":
                     CLOCK.configure(body.get("progress"), body.get("stepSeconds"), body.get("minuteSteps"))
-                status, payload = 200, CLOCK.as_dict()
+                    if "strict" in body:
+                        sim_validate.set_mode(str(body["strict"]))
+                status, payload = 200, {**CLOCK.as_dict(), "strict": sim_validate.MODE}
             elif name == "faults" and method == "POST":
                 status, payload = 200, sim_faults.FAULTS.configure(body)
             elif name == "faults" and method == "GET":

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 import traceback
+import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
@@ -28,15 +29,30 @@ RESULTS: list[tuple[str, bool, float]] = []
 class Sim:
     def __init__(self) -> None:
         t0 = time.monotonic()
+        import tempfile
+
+        self.invalid_log = os.path.join(tempfile.mkdtemp(prefix="cortado-selftest-"), "invalid.jsonl")
+        env = dict(os.environ, CORTADO_SIM_STRICT="reject", CORTADO_SIM_INVALID_LOG=self.invalid_log)
         self.proc = subprocess.Popen(
             [sys.executable, os.path.join(HERE, "launcher.py")],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env,
         )
         line = self.proc.stdout.readline().strip()  # type: ignore[union-attr]
         if not line.startswith("READY "):
             raise SystemExit(f"launcher did not start: {line!r}")
         self.url = line.split()[1]
         self.ready_seconds = time.monotonic() - t0
+
+    def raw_json(self, service: str, target: str, body: dict[str, Any], region: str = "us-east-1") -> tuple[int, Any]:
+        """A JSON-protocol request as is, without boto3's client-side validation: (status, answer)."""
+        auth = f"AWS4-HMAC-SHA256 Credential=testing/20260101/{region}/{service}/aws4_request, SignedHeaders=host, Signature=0"
+        req = urllib.request.Request(f"{self.url}/", method="POST", data=json.dumps(body).encode(), headers={
+            "Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": target, "Authorization": auth})
+        try:
+            with urllib.request.urlopen(req, timeout=60) as resp:
+                return resp.status, json.loads(resp.read() or b"{}")
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read() or b"{}")
 
     def control(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         req = urllib.request.Request(
@@ -493,6 +509,98 @@ def main() -> int:
             check(mk()["service"]["serviceArn"] == mk()["service"]["serviceArn"], "CreateService replayed")
         finally:
             no_faults()
+
+
+    # --- request validation (sim_validate.py) ---
+    import sim_validate as sv
+
+    @case("validate: required, types, unknown members and enums from botocore's models; nulls are absent")
+    def _() -> None:
+        ecs_model = sv.service_model("ecs")
+        create = sv.operation(ecs_model, "CreateService")
+        register = sv.operation(ecs_model, "RegisterTaskDefinition")
+        check(sv.validate(create, {"serviceName": "s", "networkConfiguration": None}) == [], "valid, null dropped")
+        got = sv.validate(create, {"serviceName": "s", "platformFamily": "Linux", "launchType": "", "desiredCount": "1",
+                                   "deploymentConfiguration": {"alarms": {"enable": False, "rollback": False}}})
+        check(any('Unknown parameter in input: "platformFamily"' == g for g in got), f"unknown: {got}")
+        check(any("at 'launchType'" in g and "enum value set: [EC2, FARGATE" in g for g in got), f"enum: {got}")
+        check(any("desiredCount" in g and "valid types" in g for g in got), f"type: {got}")
+        check(any('deploymentConfiguration.alarms: "alarmNames"' in g for g in got), f"required: {got}")
+        check(len(got) == 4, f"exactly four problems: {got}")
+        got = sv.validate(register, {"family": "f", "ipcMode": "", "pidMode": "task", "containerDefinitions": [
+            {"name": "a", "versionConsistency": "", "portMappings": [{"containerPort": 80, "appProtocol": ""}]}]})
+        check(sorted(g.split(" at '")[1].split("'")[0] for g in got) == [
+            "containerDefinitions[0].portMappings[0].appProtocol", "containerDefinitions[0].versionConsistency", "ipcMode"], f"{got}")
+        check(sv.error_type(create) == "InvalidParameterException", "ECS")
+        check(sv.error_type(sv.operation(sv.service_model("logs"), "CreateLogGroup")) == "InvalidParameterException", "logs")
+        aas = sv.operation(sv.service_model("application-autoscaling"), "RegisterScalableTarget")
+        check(sv.error_type(aas) == "ValidationException", "application autoscaling")
+        check(sv.is_mutating("CreateService") and not sv.is_mutating("BatchGetDeployments") and not sv.is_mutating("GetDeployment"), "mutating")
+
+    @case("validate: ELBv2 query parameters are parsed back into the input shape")
+    def _() -> None:
+        params, problems, kind = sv.check_query("elasticloadbalancing", {
+            "Action": "ModifyTargetGroupAttributes", "Version": "2015-12-01", "TargetGroupArn": "arn",
+            "Attributes.member.1.Key": "deregistration_delay.timeout_seconds", "Attributes.member.1.Value": "5"})
+        check(problems == [] and params == {"TargetGroupArn": "arn", "Attributes": [
+            {"Key": "deregistration_delay.timeout_seconds", "Value": "5"}]}, f"{params} {problems}")
+        _, problems, kind = sv.check_query("elasticloadbalancing", {
+            "Action": "DescribeTargetHealth", "Version": "2015-12-01", "Targets.member.1.Id": "i", "Targets.member.1.Port": "x", "Bogus": "1"})
+        check(kind == "ValidationError" and any("'Bogus'" in g for g in problems) and any("Targets.member.1.Port" in g for g in problems), f"{problems}")
+        _, problems, _ = sv.check_query("elasticloadbalancing", {"Action": "DescribeTargetHealth", "Version": "2015-12-01"})
+        check(problems == ['Missing required parameter in input: "TargetGroupArn"'], f"{problems}")
+        check(sv.check_query("elasticloadbalancing", {"Action": "DescribeLoadBalancers", "Version": "2012-06-01"}) is None, "classic ELB unchecked")
+
+    @case("validate: a bad request is a 400 naming the member, logged with `invalid` and its body; mode log forwards it")
+    def _() -> None:
+        sim.control("DELETE", "/_cortado/calls")
+        target = "AmazonEC2ContainerServiceV20141113."
+        status, answer = sim.raw_json("ecs", target + "CreateService", {
+            "cluster": p, "serviceName": f"{p}-bad", "taskDefinition": td1, "platformFamily": "Linux"})
+        check(status == 400 and answer.get("__type") == "InvalidParameterException"
+              and "platformFamily" in answer.get("message", ""), f"{status} {answer}")
+        check(ecs.describe_services(cluster=p, services=[f"{p}-bad"])["failures"], "nothing created")
+        status, answer = sim.raw_json("logs", "Logs_20140328.CreateLogGroup", {"logGroupName": "/x", "bogus": 1})
+        check(status == 400 and answer.get("__type") == "InvalidParameterException" and "bogus" in answer["message"], f"logs {answer}")
+        status, answer = sim.raw_json("application-autoscaling", "AnyScaleFrontendService.RegisterScalableTarget",
+                                      {"ServiceNamespace": "ecs", "ResourceId": f"service/{p}/{p}", "ScalableDimension": "nope"})
+        check(status == 400 and answer.get("__type") == "ValidationException" and "ScalableDimension" in answer["message"], f"aas {answer}")
+        calls = sim.control("GET", "/_cortado/calls")["calls"]
+        check([c["action"] for c in calls if c.get("invalid")] == ["CreateService", "CreateLogGroup", "RegisterScalableTarget"], f"{calls}")
+        check(calls[0]["body"]["platformFamily"] == "Linux" and "platformFamily" in calls[0]["invalid"], f"{calls[0]}")
+        check("body" not in calls[1], f"a read has no body: {calls[1]}")
+        with open(sim.invalid_log, encoding="utf-8") as f:
+            lines = [json.loads(line) for line in f]
+        check([x["action"] for x in lines][-3:] == ["CreateService", "CreateLogGroup", "RegisterScalableTarget"], f"{lines}")
+        try:
+            check(sim.control("POST", "/_cortado/config", {"strict": "log"})["strict"] == "log", "mode log")
+            status, answer = sim.raw_json("ecs", target + "RegisterTaskDefinition", {
+                "family": f"{p}-logged", "pidMode": "", "containerDefinitions": [{"name": "a", "image": "busybox", "memory": 64}]})
+            check(status == 200 and answer["taskDefinition"]["revision"] == 1, f"forwarded: {status} {answer}")
+            last = sim.control("GET", "/_cortado/calls")["calls"][-1]
+            check("pidMode" in last.get("invalid", ""), f"logged: {last}")
+        finally:
+            sim.control("POST", "/_cortado/config", {"strict": "reject"})
+
+    @case("moto gaps: no networkConfiguration {} on bridge services; awsvpc without securityGroups; EC2 memoryReservation only; Service Connect in deployments")
+    def _() -> None:
+        td = ecs.register_task_definition(family=f"{p}-ec2", requiresCompatibilities=["EC2"], networkMode="bridge",
+                                          containerDefinitions=[{"name": "a", "image": "nginx", "memoryReservation": 128}])
+        check(td["taskDefinition"]["containerDefinitions"][0]["memoryReservation"] == 128, f"{td}")
+        ecs.create_service(cluster=p, serviceName=f"{p}-bridge", taskDefinition=f"{p}-ec2", desiredCount=0)
+        svc = ecs.describe_services(cluster=p, services=[f"{p}-bridge"])["services"][0]
+        check("networkConfiguration" not in svc, f"bridge service: {svc.get('networkConfiguration')}")
+        subnets = seed_a["ecs"]["networkConfiguration"]["awsvpcConfiguration"]["subnets"]
+        ecs.create_service(cluster=p, serviceName=f"{p}-nosg", taskDefinition=td1, desiredCount=1, launchType="FARGATE",
+                           networkConfiguration={"awsvpcConfiguration": {"subnets": subnets}})
+        svc, _ = poll_service(ecs, p, f"{p}-nosg", lambda s: primary(s)["rolloutState"] == "COMPLETED")
+        check(svc["networkConfiguration"] == {"awsvpcConfiguration": {"subnets": subnets}} and svc["runningCount"] == 1, f"{svc}")
+        sc = {"enabled": True, "namespace": p, "services": [{"portName": "http", "discoveryName": "api"}]}
+        ecs.create_service(cluster=p, serviceName=f"{p}-sc", taskDefinition=td1, desiredCount=0, launchType="FARGATE",
+                           networkConfiguration=seed_a["ecs"]["networkConfiguration"], serviceConnectConfiguration=sc)
+        svc = ecs.describe_services(cluster=p, services=[f"{p}-sc"])["services"][0]
+        got = svc["deployments"][0].get("serviceConnectConfiguration")
+        check("serviceConnectConfiguration" not in svc and got == dict(sc, namespace=seed_a["cloudmap"]["namespaceArn"]), f"{svc}")
 
     @case("/_cortado/calls records calls (seed excluded) and can be cleared")
     def _() -> None:

@@ -57,6 +57,7 @@ _REDEPLOY_FIELDS = (
     "capacity_provider_strategy",
     "load_balancers",
     "service_registries",
+    "service_connect_configuration",
 )
 
 
@@ -112,6 +113,9 @@ class SimTask(ecs_models.Task):
 
     def __init__(self, *args: Any, **kwargs: Any):
         self._sim_ready = False
+        if "networking_configuration" in kwargs:
+            kwargs["networking_configuration"] = _with_default_security_group(
+                kwargs["networking_configuration"], kwargs.get("backend"))
         super().__init__(*args, **kwargs)
         self.id = new_id().replace("-", "")  # AWS task ids are 32 hex digits
         td = kwargs.get("task_definition") or args[1]
@@ -445,6 +449,7 @@ def _new_deployment(svc: Service, td_arn: str, rollback_of: Any = None) -> dict[
         "platformVersion": svc.platform_version,
         "platformFamily": "Linux" if svc.launch_type == "FARGATE" or not svc.launch_type else None,
         "networkConfiguration": svc.network_configuration or None,
+        "serviceConnectConfiguration": _service_connect_of(svc),
         "rolloutState": "IN_PROGRESS",
         "rolloutStateReason": f"ECS deployment {dep_id} in progress.",
         "_tasks": [],
@@ -462,6 +467,27 @@ def _new_deployment(svc: Service, td_arn: str, rollback_of: Any = None) -> dict[
     if svc.desired_count == 0:
         _check_steady(svc)
     return dep
+
+
+def _service_connect_of(svc: Service) -> dict[str, Any] | None:
+    """What DescribeServices shows of Service Connect: AWS returns it only in each deployment (the service has no
+    top-level member), with the namespace as the Cloud Map namespace's ARN whatever name the client gave."""
+    config = getattr(svc, "service_connect_configuration", None)
+    if not config:
+        return None
+    config = json.loads(json.dumps(config))
+    namespace = config.get("namespace")
+    if namespace and not namespace.startswith("arn:"):
+        try:
+            from moto.servicediscovery.models import servicediscovery_backends
+
+            for ns in servicediscovery_backends[svc._account_id][svc.region_name].list_namespaces():
+                if ns.name == namespace:
+                    config["namespace"] = ns.arn
+                    break
+        except Exception:
+            pass
+    return config
 
 
 def _complete(svc: Service, dep: dict[str, Any]) -> None:
@@ -607,6 +633,64 @@ def _sync_cluster(backend: EC2ContainerServiceBackend, cluster: str) -> None:
 
 
 # ----------------------------------------------------------------------------------- moto patches
+
+
+def _default_security_group(backend: Any, subnet_id: str) -> list[str]:
+    """The id of the default security group of the subnet's VPC ([] when it cannot be found)."""
+    try:
+        from moto.ec2.models import ec2_backends
+
+        ec2 = ec2_backends[backend.account_id][backend.region_name]
+        vpc_id = ec2.get_subnet(subnet_id).vpc_id
+        groups = ec2.describe_security_groups(filters={"vpc-id": [vpc_id], "group-name": ["default"]})
+        return [g.id for g in groups][:1]
+    except Exception:
+        return []
+
+
+def _with_default_security_group(nc: Any, backend: Any) -> Any:
+    """AWS accepts an awsvpcConfiguration without securityGroups and puts the task's ENI in the VPC's default
+    security group; moto indexes `securityGroups` and answers HTTP 500 (KeyError). Only the task's copy gets the
+    default group: the service keeps (and DescribeServices returns) what the client sent."""
+    vpc = nc.get("awsvpcConfiguration") if isinstance(nc, dict) else None
+    if not isinstance(vpc, dict) or "securityGroups" in vpc:
+        return nc
+    subnets = vpc.get("subnets") or [""]
+    groups = _default_security_group(backend, subnets[0]) if backend is not None else []
+    return {**nc, "awsvpcConfiguration": {**vpc, "securityGroups": groups}}
+
+
+_orig_validate_network = Service._validate_network
+_orig_service_init = Service.__init__
+_orig_validate_container_defs = EC2ContainerServiceBackend._validate_container_defs
+
+
+def _validate_network(self: Service, nc: dict[str, Any]) -> dict[str, Any]:
+    """CreateService without securityGroups: checked like the rest, stored as sent (see above)."""
+    vpc = nc.get("awsvpcConfiguration") if isinstance(nc, dict) else None
+    if isinstance(vpc, dict) and "securityGroups" not in vpc:
+        _orig_validate_network(self, {**nc, "awsvpcConfiguration": {**vpc, "securityGroups": []}})
+        return nc
+    return _orig_validate_network(self, nc)
+
+
+def _service_init(self: Service, *args: Any, **kwargs: Any) -> None:
+    """moto stores a service without networkConfiguration as `{}` and DescribeServices returns
+    `networkConfiguration: {}`; AWS omits the member (bridge/host networking, EC2 services)."""
+    _orig_service_init(self, *args, **kwargs)
+    if not self.network_configuration:
+        self.network_configuration = None
+
+
+def _validate_container_defs(memory: Any, container_definitions: list[dict[str, Any]],
+                             requires_compatibilities: list[str] | None) -> None:
+    """moto refuses an EC2 container with only `memoryReservation`; AWS needs `memory` or `memoryReservation` per
+    container (or a task-level memory), either one: the memoryReservation is then also the container's reservation
+    for placement (RegisterTaskDefinition, containerDefinitions[].memoryReservation)."""
+    defs = [dict(cd, memory=cd["memoryReservation"]) if "memoryReservation" in cd and "memory" not in cd else cd
+            for cd in container_definitions]
+    _orig_validate_container_defs(memory, defs, requires_compatibilities)
+
 
 _orig_calc = EC2ContainerServiceBackend._calculate_task_resource_requirements
 _orig_create_service_resp = EC2ContainerServiceResponse.create_service
@@ -834,6 +918,9 @@ def _patch_zones() -> None:
 
 def install() -> None:
     _patch_zones()
+    Service._validate_network = _validate_network  # type: ignore[method-assign]
+    Service.__init__ = _service_init  # type: ignore[method-assign]
+    EC2ContainerServiceBackend._validate_container_defs = staticmethod(_validate_container_defs)
     ecs_models.Task = SimTask  # run_task() builds tasks through the module global
     # ENIs in a VPC without DNS hostnames never get this attribute; Task.__init__ reads it.
     NetworkInterface.private_dns_name = None  # type: ignore[attr-defined]

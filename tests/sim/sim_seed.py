@@ -89,6 +89,7 @@ class Seeder:
         out["ssm"] = self.ssm()
         out["secret"] = self.secret()
         out["cloudformation"] = self.cloudformation(out["network"])
+        out["cloudmap"] = self.cloudmap()
         out["ecs"] = self.ecs(out)
         out["autoscaling"] = self.autoscaling(out["ecs"])
         out["codedeploy"] = self.codedeploy(out)
@@ -321,6 +322,13 @@ class Seeder:
             "blueGreenServiceArn": bg["serviceArn"],
             "networkConfiguration": network,
         }
+
+    def cloudmap(self) -> dict[str, Any]:
+        """An HTTP namespace named P, for Service Connect."""
+        sd = self.client("servicediscovery")
+        sd.create_http_namespace(Name=self.prefix)
+        ns = next(n for n in sd.list_namespaces()["Namespaces"] if n["Name"] == self.prefix)
+        return {"namespaceName": self.prefix, "namespaceArn": ns["Arn"], "namespaceId": ns["Id"]}
 
     def autoscaling(self, ecs: dict[str, Any]) -> dict[str, Any]:
         aas = self.client("application-autoscaling")

@@ -106,6 +106,27 @@ impl Sim {
         v["calls"].as_array().into_iter().flatten().filter(|c| c["region"].as_str() == Some(region)).cloned().collect()
     }
 
+    /// The mutating calls of `region` (any action but Describe*/List*/Get*/BatchGet*), in order, each
+    /// `{service, action, body}`: `body` is the JSON request AWS received (JSON protocols; null for others),
+    /// so a test can compare what was sent with what a plan or a gate approved.
+    pub fn mutations_in(&self, region: &str) -> Vec<Value> {
+        self.log_in(region)
+            .into_iter()
+            .filter(|c| is_mutating(c["action"].as_str().unwrap_or("")))
+            .map(|c| serde_json::json!({"service": c["service"], "action": c["action"], "body": c["body"]}))
+            .collect()
+    }
+
+    /// The requests of `region` the simulator found invalid against the API model
+    /// (`tests/sim/sim_validate.py`), each `{service, action, invalid}`.
+    pub fn invalid_in(&self, region: &str) -> Vec<Value> {
+        self.log_in(region)
+            .into_iter()
+            .filter(|c| c.get("invalid").is_some())
+            .map(|c| serde_json::json!({"service": c["service"], "action": c["action"], "invalid": c["invalid"]}))
+            .collect()
+    }
+
     /// Every AWS request the simulator received in `region`, as `service:Action` strings.
     pub fn calls_in(&self, region: &str) -> Vec<String> {
         let mut resp = ureq::post(&format!("{}/_cortado/calls", self.url)).send_empty().expect("read the call log");
@@ -120,7 +141,12 @@ impl Sim {
     }
 }
 
-/// A region name no other test uses, so tests can run in parallel against one simulator.
+/// Whether an action changes something: the simulator records these with their body. The same rule as
+/// `is_mutating` in tests/sim/sim_validate.py.
+pub fn is_mutating(action: &str) -> bool {
+    !action.is_empty() && !["Describe", "List", "Get", "BatchGet"].iter().any(|p| action.starts_with(p))
+}
+
 /// A project initialised (`cortado init`) from the service seeded in a region of its own (named
 /// after `tag`), with a 60 s timeout: the start of every native-deployment test.
 pub fn initialised(tag: &str) -> (Project, String) {
@@ -133,6 +159,7 @@ pub fn initialised(tag: &str) -> (Project, String) {
     (p, region)
 }
 
+/// A region name no other test uses, so tests can run in parallel against one simulator.
 pub fn unique_region(tag: &str) -> String {
     static N: AtomicUsize = AtomicUsize::new(0);
     format!("{tag}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
