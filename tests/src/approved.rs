@@ -33,14 +33,23 @@ pub fn approved_requests(records: &[Value]) -> Vec<Approved> {
     out
 }
 
-/// The input with `{"$ref": R}` replaced by `resolved[R]` and `{"$json": V}` by V serialised.
+/// The input with `{"$ref": R}` replaced by `resolved[R]`, and `{"$text": T}` by T with each
+/// `${R}` replaced by the string `resolved[R]` (escaped as JSON string content).
 fn resolve(input: &Value, resolved: &Map<String, Value>) -> Option<Value> {
     if let Some(o) = input.as_object().filter(|o| o.len() == 1) {
         if let Some(r) = o.get("$ref").and_then(Value::as_str) {
             return resolved.get(r).cloned();
         }
-        if let Some(inner) = o.get("$json") {
-            return Some(Value::String(resolve(inner, resolved)?.to_string()));
+        if let Some(template) = o.get("$text").and_then(Value::as_str) {
+            let mut text = template.to_owned();
+            for (r, v) in resolved {
+                let pattern = format!("${{{r}}}");
+                if text.contains(&pattern) {
+                    let quoted = Value::String(v.as_str()?.to_owned()).to_string();
+                    text = text.replace(&pattern, &quoted[1..quoted.len() - 1]);
+                }
+            }
+            return (!text.contains("${")).then_some(Value::String(text));
         }
     }
     Some(match input {
@@ -75,14 +84,14 @@ mod tests {
             json!({"kind": "decision", "run_id": "r1", "steps": [
                 {"service": "ecs", "operation": "RegisterTaskDefinition", "input": {"family": "app"}},
                 {"service": "ecs", "operation": "UpdateService", "input": {"service": "web", "taskDefinition": {"$ref": "steps[0].taskDefinition.taskDefinitionArn"}}},
-                {"service": "codedeploy", "operation": "CreateDeployment", "input": {"c": {"$json": {"td": {"$ref": "steps[0].taskDefinition.taskDefinitionArn"}}}}},
+                {"service": "codedeploy", "operation": "CreateDeployment", "input": {"c": {"$text": "{\"td\":\"${steps[0].taskDefinition.taskDefinitionArn}\",\"version\":0.0}"}}},
             ]}),
             json!({"kind": "outcome", "run_id": "r1", "resolved": {"steps[0].taskDefinition.taskDefinitionArn": "arn:td:2"}}),
         ];
         let approved = approved_requests(&records);
         assert_eq!(approved.len(), 3);
         assert_eq!(approved[1].body, json!({"service": "web", "taskDefinition": "arn:td:2"}));
-        assert_eq!(approved[2].body, json!({"c": "{\"td\":\"arn:td:2\"}"}));
+        assert_eq!(approved[2].body, json!({"c": "{\"td\":\"arn:td:2\",\"version\":0.0}"}));
         let received = vec![
             json!({"service": "ecs", "action": "UpdateService", "body": {"service": "web", "taskDefinition": "arn:td:2"}}),
             json!({"service": "ecs", "action": "UpdateService", "body": {"service": "web", "taskDefinition": "arn:td:2", "desiredCount": 0}}),

@@ -13,6 +13,7 @@ use std::sync::{Mutex, OnceLock};
 
 use serde_json::Value;
 
+pub mod approved;
 pub mod seeded;
 
 pub struct Sim {

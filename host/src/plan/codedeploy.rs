@@ -21,8 +21,8 @@ pub fn appspec(td_arn: &str, sv: &Value, hooks: Option<&Value>) -> Result<String
 }
 
 /// The same AppSpec as JSON (CodeDeploy reads either), with `td` as the task definition: an ARN or
-/// a reference to the one the plan registers. This is what a CreateDeployment step sends, as a
-/// `$json` string, so that gates see the service's network and capacity as the AppSpec has them.
+/// a reference to the one the plan registers. This is what a CreateDeployment step sends, as JSON
+/// text, so that gates see the service's network and capacity exactly as the AppSpec has them.
 pub fn appspec_json(td: Value, sv: &Value, hooks: Option<&Value>) -> Result<Value> {
     let mut v = serde_json::to_value(Y::Mapping(spec("", sv, hooks)?))?;
     v["version"] = serde_json::json!(0.0);
@@ -36,7 +36,7 @@ pub fn create_deployment_input(t: &DeploymentTarget, sv: &Value, hooks: Option<&
     let mut input = serde_json::json!({
         "applicationName": t.application,
         "deploymentGroupName": t.deployment_group,
-        "revision": {"revisionType": "AppSpecContent", "appSpecContent": {"content": crate::plan::step::json_string(appspec_json(td, sv, hooks)?)}},
+        "revision": {"revisionType": "AppSpecContent", "appSpecContent": {"content": crate::plan::step::json_text(&appspec_json(td, sv, hooks)?)?}},
     });
     if let Some(c) = &t.deployment_config {
         input["deploymentConfigName"] = serde_json::json!(c);

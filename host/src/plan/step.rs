@@ -4,10 +4,10 @@
 //!
 //! A value known only once an earlier step has answered is an explicit reference in the input:
 //! `{"$ref": "steps[0].taskDefinition.taskDefinitionArn"}` (an index into the plan's steps, then a
-//! path into that step's response). `{"$json": VALUE}` stands for the string that is VALUE, its
-//! references resolved, serialised as compact JSON (a CodeDeploy AppSpec's content). Both are
-//! printed as such by `--dry-run` and resolved by apply, which checks the result against the
-//! approved input before anything leaves.
+//! path into that step's response). `{"$text": "...${steps[0].a.b}..."}` stands for that string
+//! with each `${REF}` replaced by the (string) member REF names: a CodeDeploy AppSpec's content,
+//! whose exact text is approved. Both are printed as such by `--dry-run` and resolved by apply,
+//! which checks the result against the approved input before anything leaves.
 
 use anyhow::{Context as _, Result, bail};
 use serde_json::{Map, Value, json};
@@ -133,9 +133,37 @@ pub fn registered_arn(index: usize) -> Value {
     reference(index, "taskDefinition.taskDefinitionArn")
 }
 
-/// `value` as a JSON string once its references are resolved.
-pub fn json_string(value: Value) -> Value {
-    json!({"$json": value})
+/// `value` serialised as compact JSON text: a plain string, or (when `value` holds references) a
+/// `$text` template with each reference written as `${REF}`. Text that already holds `${` is
+/// refused, so a template never reads a literal as a reference.
+pub fn json_text(value: &Value) -> Result<Value> {
+    // A private-use character: JSON leaves it unescaped, and no definition carries it.
+    const MARK: &str = "\u{E000}";
+    fn mark(v: &Value) -> Value {
+        match (as_ref(v), v) {
+            (Some(r), _) => Value::String(format!("{MARK}{r}{MARK}")),
+            (None, Value::Object(o)) => Value::Object(o.iter().map(|(k, x)| (k.clone(), mark(x))).collect()),
+            (None, Value::Array(a)) => Value::Array(a.iter().map(mark).collect()),
+            (None, other) => other.clone(),
+        }
+    }
+    let plain = value.to_string();
+    if plain.contains("${") || plain.contains(MARK) {
+        bail!("the text holds \"${{\", which a request template cannot carry literally");
+    }
+    let marked = mark(value).to_string();
+    if marked == plain {
+        return Ok(Value::String(plain));
+    }
+    // A reference was a JSON string ("…"): its quotes stay, its content becomes ${REF}.
+    let mut text = String::new();
+    let mut parts = marked.split(MARK);
+    text.push_str(parts.next().unwrap_or(""));
+    while let (Some(r), Some(rest)) = (parts.next(), parts.next()) {
+        text.push_str(&format!("${{{r}}}"));
+        text.push_str(rest);
+    }
+    Ok(json!({"$text": text}))
 }
 
 /// The reference a value is, if it is one.
@@ -147,18 +175,36 @@ fn as_ref(v: &Value) -> Option<&str> {
     o.get("$ref")?.as_str()
 }
 
-fn as_json_marker(v: &Value) -> Option<&Value> {
+fn as_text_template(v: &Value) -> Option<&str> {
     let o = v.as_object()?;
     if o.len() != 1 {
         return None;
     }
-    o.get("$json")
+    o.get("$text")?.as_str()
+}
+
+/// A `$text` template with each `${REF}` replaced by the string REF names.
+fn fill(template: &str, responses: &[Option<Value>]) -> Result<String> {
+    let mut out = String::new();
+    let mut rest = template;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let end = rest[start..].find('}').with_context(|| format!("unterminated reference in {template:?}"))? + start;
+        let value = lookup(&rest[start + 2..end], responses)?;
+        let text = value.as_str().with_context(|| format!("reference {:?} in a text is not a string", &rest[start + 2..end]))?;
+        // Inside JSON text, the value is escaped as a JSON string's content.
+        let quoted = Value::String(text.to_owned()).to_string();
+        out.push_str(&quoted[1..quoted.len() - 1]);
+        rest = &rest[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
 }
 
 /// Whether `input` holds any reference (a step that can be sent only after earlier ones).
 pub fn has_refs(input: &Value) -> bool {
     match input {
-        Value::Object(o) => as_ref(input).is_some() || as_json_marker(input).is_some() || o.values().any(has_refs),
+        Value::Object(o) => as_ref(input).is_some() || as_text_template(input).is_some() || o.values().any(has_refs),
         Value::Array(a) => a.iter().any(has_refs),
         _ => false,
     }
@@ -180,14 +226,14 @@ fn lookup(reference: &str, responses: &[Option<Value>]) -> Result<Value> {
     Ok(v.clone())
 }
 
-/// The input with every reference replaced by the response member it names, and every `$json`
-/// marker by its serialisation. `responses[i]` is step i's response (None: not sent).
+/// The input with every reference replaced by the response member it names, and every `$text`
+/// template by its text. `responses[i]` is step i's response (None: not sent).
 pub fn resolve(input: &Value, responses: &[Option<Value>]) -> Result<Value> {
     if let Some(r) = as_ref(input) {
         return lookup(r, responses);
     }
-    if let Some(inner) = as_json_marker(input) {
-        return Ok(Value::String(resolve(inner, responses)?.to_string()));
+    if let Some(template) = as_text_template(input) {
+        return Ok(Value::String(fill(template, responses)?));
     }
     Ok(match input {
         Value::Object(o) => Value::Object(o.iter().map(|(k, v)| Ok((k.clone(), resolve(v, responses)?))).collect::<Result<_>>()?),
@@ -205,6 +251,14 @@ pub fn resolutions(input: &Value, responses: &[Option<Value>], out: &mut Map<Str
         }
         return;
     }
+    if let Some(template) = as_text_template(input) {
+        for r in template.split("${").skip(1).filter_map(|p| p.split_once('}')).map(|(r, _)| r) {
+            if let Ok(v) = lookup(r, responses) {
+                out.insert(r.to_owned(), v);
+            }
+        }
+        return;
+    }
     match input {
         Value::Object(o) => o.values().for_each(|v| resolutions(v, responses, out)),
         Value::Array(a) => a.iter().for_each(|v| resolutions(v, responses, out)),
@@ -219,8 +273,8 @@ pub fn matches_approved(approved: &Value, sent: &Value, responses: &[Option<Valu
     if let Some(r) = as_ref(approved) {
         return lookup(r, responses).is_ok_and(|v| &v == sent);
     }
-    if let Some(inner) = as_json_marker(approved) {
-        return sent.as_str().and_then(|s| serde_json::from_str::<Value>(s).ok()).is_some_and(|parsed| matches_approved(inner, &parsed, responses));
+    if let Some(template) = as_text_template(approved) {
+        return fill(template, responses).is_ok_and(|text| sent.as_str() == Some(text.as_str()));
     }
     match (approved, sent) {
         (Value::Object(a), Value::Object(s)) => a.len() == s.len() && a.iter().all(|(k, v)| s.get(k).is_some_and(|sv| matches_approved(v, sv, responses))),
@@ -260,11 +314,15 @@ mod tests {
 
     #[test]
     fn references_resolve_into_values_and_json_strings() {
-        let input = json!({"service": "web", "taskDefinition": registered_arn(0), "content": json_string(json!({"TaskDefinition": registered_arn(0), "n": 1}))});
+        let content = json_text(&json!({"TaskDefinition": registered_arn(0), "version": 0.0})).unwrap();
+        assert_eq!(content, json!({"$text": r#"{"TaskDefinition":"${steps[0].taskDefinition.taskDefinitionArn}","version":0.0}"#}));
+        let input = json!({"service": "web", "taskDefinition": registered_arn(0), "content": content});
         assert!(has_refs(&input));
         let r = resolve(&input, &responses()).unwrap();
         assert_eq!(r["taskDefinition"], "arn:aws:ecs:r:1:task-definition/app:2");
-        assert_eq!(r["content"], r#"{"TaskDefinition":"arn:aws:ecs:r:1:task-definition/app:2","n":1}"#);
+        assert_eq!(r["content"], r#"{"TaskDefinition":"arn:aws:ecs:r:1:task-definition/app:2","version":0.0}"#, "the float's text is kept");
+        assert_eq!(json_text(&json!({"a": "x"})).unwrap(), json!(r#"{"a":"x"}"#), "no reference: plain text");
+        assert!(json_text(&json!({"a": "${HOME}"})).is_err(), "a literal ${{ is refused");
         assert!(matches_approved(&input, &r, &responses()));
         let mut found = Map::new();
         resolutions(&input, &responses(), &mut found);
