@@ -73,6 +73,9 @@ class CallLog:
         resource = _resource(environ, service, entry["action"])
         if resource:
             entry["resource"] = resource
+        request = _ecs_request(environ, service)
+        if request is not None:
+            entry["request"] = request
         with self.lock:
             self.calls.append(entry)
         return entry
@@ -100,6 +103,19 @@ def _resource(environ: dict[str, Any], service: str, action: str) -> str:
         name = doc.get("service") or doc.get("serviceName") or ""
         return f"{doc.get('cluster', 'default')}/{name}"
     return ""
+
+
+def _ecs_request(environ: dict[str, Any], service: str) -> Any:
+    """An ECS request's JSON body, so tests can assert what was sent (None for other services)."""
+    if service != "ecs" or not environ.get("HTTP_X_AMZ_TARGET"):
+        return None
+    size = int(environ.get("CONTENT_LENGTH") or 0)
+    body = environ["wsgi.input"].read(size) if size else b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    try:
+        return json.loads(body or b"{}")
+    except ValueError:
+        return None
 
 
 def _action(environ: dict[str, Any]) -> str:

@@ -122,6 +122,7 @@ async fn update(
     };
     let desired = service::desired_count(local_sv.as_ref().unwrap_or(&remote), opts.tasks, opts.desired_unchanged, source_count);
     let mut diff = String::new();
+    let mut service_differs = false;
     if let (Some(sv), true) = (&local_sv, opts.update_service) {
         let ignore = &ctx.config.ignore.tags;
         let pair = Pair::service(sv, Some(&remote), ignore, &ctx.service_definition_path()?.display().to_string());
@@ -134,7 +135,8 @@ async fn update(
             }
             v
         };
-        if strip(&pair.local) != pair.remote.as_ref().map(strip).unwrap_or(Value::Null) {
+        service_differs = strip(&pair.local) != pair.remote.as_ref().map(strip).unwrap_or(Value::Null);
+        if service_differs {
             attributes = service::update_attributes(sv, codedeploy);
         }
         tag_delta = service::tag_changes(sv.get("tags"), remote.get("tags"), ignore);
@@ -155,8 +157,7 @@ async fn update(
         if count_changes || !attributes.is_empty() {
             plan.steps.push(Step::UpdateService { body: update_body(cluster, name, &attributes, desired, false), td: None });
         }
-        let scale_only = opts.skip_task_definition && !opts.update_service && !opts.force_new_deployment;
-        if !scale_only {
+        if codedeploy::needs_deployment(td_changes, service_differs, opts.force_new_deployment) {
             let t = codedeploy::target(ctx, aws).await?;
             plan.steps.push(Step::CreateDeployment {
                 application: t.application,
