@@ -4,7 +4,7 @@
 //! deploy → `diff --exit-code` → deploy again sends nothing for Service Connect, EFS and CodeDeploy.
 
 use cortado_e2e::seeded::{seeded, service_definition, task_definition, write_project};
-use cortado_e2e::{Project, sim};
+use cortado_e2e::{Project, initialised, sim};
 use serde_json::{Value, json};
 
 /// Calls that change something in AWS.
@@ -138,15 +138,21 @@ fn an_unknown_member_is_kept_with_one_warning_and_refused_under_strict() {
     assert_eq!(sim().calls_in(&region).len(), before, "a request left the host");
 }
 
+/// Edits a JSON file of the project.
+fn edit(p: &Project, file: &str, f: impl FnOnce(&mut Value)) {
+    let mut v: Value = serde_json::from_str(&p.read(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+    f(&mut v);
+    p.write(file, &serde_json::to_string_pretty(&v).unwrap());
+}
+
 #[test]
 fn service_connect_redeploys_as_a_noop() {
-    let (p, region, seed) = seeded("modelsc");
-    let mut td = task_definition(&seed);
-    td["containerDefinitions"][0]["portMappings"][0]["name"] = json!("web");
-    let mut sv = service_definition(&seed);
-    sv["serviceConnectConfiguration"] =
-        json!({"enabled": true, "namespace": "internal", "services": [{"portName": "web", "clientAliases": [{"port": 80}]}]});
-    write_project(&p, &seed, &td, Some(&sv), "timeout: 60s\n");
+    let (p, region) = initialised("modelsc");
+    edit(&p, "ecs-task-def.json", |td| td["containerDefinitions"][0]["portMappings"][0]["name"] = json!("web"));
+    edit(&p, "ecs-service-def.json", |sv| {
+        sv["serviceConnectConfiguration"] =
+            json!({"enabled": true, "namespace": "internal", "services": [{"portName": "web", "clientAliases": [{"port": 80}]}]})
+    });
     let before = sim().calls_in(&region).len();
     p.run(&["deploy"], &[]).expect_code(0);
     assert!(mutating_since(&region, before).contains(&"ecs:UpdateService".to_owned()), "the first deploy updates the service");
@@ -155,11 +161,11 @@ fn service_connect_redeploys_as_a_noop() {
 
 #[test]
 fn an_efs_volume_without_root_directory_redeploys_as_a_noop() {
-    let (p, region, seed) = seeded("modelefs");
-    let mut td = task_definition(&seed);
-    td["volumes"] = json!([{"name": "data", "efsVolumeConfiguration": {"fileSystemId": "fs-12345678", "transitEncryption": "ENABLED"}}]);
-    td["containerDefinitions"][0]["mountPoints"] = json!([{"sourceVolume": "data", "containerPath": "/data"}]);
-    write_project(&p, &seed, &td, Some(&service_definition(&seed)), "timeout: 60s\n");
+    let (p, region) = initialised("modelefs");
+    edit(&p, "ecs-task-def.json", |td| {
+        td["volumes"] = json!([{"name": "data", "efsVolumeConfiguration": {"fileSystemId": "fs-12345678", "transitEncryption": "ENABLED"}}]);
+        td["containerDefinitions"][0]["mountPoints"] = json!([{"sourceVolume": "data", "containerPath": "/data"}]);
+    });
     let before = sim().calls_in(&region).len();
     p.run(&["deploy"], &[]).expect_code(0);
     assert!(mutating_since(&region, before).contains(&"ecs:RegisterTaskDefinition".to_owned()));

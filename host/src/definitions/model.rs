@@ -337,7 +337,7 @@ mod tests {
         let c = run(Operation::RegisterTaskDefinition, td.clone()).unwrap();
         assert_eq!(c.body, td);
         assert_eq!(c.unknown.len(), 1, "{:?}", c.unknown);
-        assert!(c.unknown[0].starts_with("td.json:6: key \"containerDefinitions[0].brandNewField\""), "{}", c.unknown[0]);
+        assert!(c.unknown[0].starts_with("td.json:4: key \"containerDefinitions[0].brandNewField\""), "{}", c.unknown[0]);
     }
 
     #[test]
@@ -360,8 +360,8 @@ mod tests {
     fn a_wrong_type_names_file_line_and_key() {
         let td = json!({"family": "f", "containerDefinitions": [{"name": "a", "essential": "yes", "memory": "512"}]});
         let e = run(Operation::RegisterTaskDefinition, td).unwrap_err().to_string();
-        assert!(e.contains("td.json:6: key \"containerDefinitions[0].essential\": expected true or false, found a string"), "{e}");
-        assert!(e.contains("key \"containerDefinitions[0].memory\": expected an integer"), "{e}");
+        assert!(e.contains("td.json:4: key \"containerDefinitions[0].essential\": expected true or false, found a string"), "{e}");
+        assert!(e.contains("td.json:5: key \"containerDefinitions[0].memory\": expected an integer"), "{e}");
     }
 
     #[test]

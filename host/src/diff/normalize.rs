@@ -186,11 +186,8 @@ pub fn service(sv: &Value, ignore_tags: &[String], local_has_desired: bool) -> V
 /// reads them). A local definition has no deployments and is returned as is.
 fn from_primary_deployment(sv: &Value) -> Value {
     let mut sv = sv.clone();
-    let primary = sv
-        .get("deployments")
-        .and_then(Value::as_array)
-        .and_then(|d| d.iter().find(|d| d.get("status").and_then(Value::as_str) == Some("PRIMARY")))
-        .cloned();
+    let primary =
+        sv.get("deployments").and_then(Value::as_array).and_then(|d| d.iter().find(|d| d.get("status").and_then(Value::as_str) == Some("PRIMARY"))).cloned();
     if let (Some(primary), Value::Object(o)) = (primary, &mut sv) {
         for key in ["serviceConnectConfiguration", "volumeConfigurations"] {
             match primary.get(key) {
@@ -398,10 +395,12 @@ mod tests {
     #[test]
     fn a_namespace_name_matches_the_arn_ecs_answers() {
         let local = service(&json!({"serviceConnectConfiguration": {"enabled": true, "namespace": "internal"}}), &[], true);
-        let mut remote = service(&json!({"serviceConnectConfiguration": {"enabled": true, "namespace": "arn:aws:servicediscovery:r:1:namespace/ns-1"}}), &[], true);
+        let mut remote =
+            service(&json!({"serviceConnectConfiguration": {"enabled": true, "namespace": "arn:aws:servicediscovery:r:1:namespace/ns-1"}}), &[], true);
         reconcile_namespace(&local, &mut remote);
         assert_eq!(local, remote);
-        let mut other_arn = service(&json!({"serviceConnectConfiguration": {"enabled": true, "namespace": "arn:aws:servicediscovery:r:1:namespace/ns-2"}}), &[], true);
+        let mut other_arn =
+            service(&json!({"serviceConnectConfiguration": {"enabled": true, "namespace": "arn:aws:servicediscovery:r:1:namespace/ns-2"}}), &[], true);
         let by_arn = service(&json!({"serviceConnectConfiguration": {"enabled": true, "namespace": "arn:aws:servicediscovery:r:1:namespace/ns-1"}}), &[], true);
         reconcile_namespace(&by_arn, &mut other_arn);
         assert_ne!(by_arn, other_arn, "two ARNs are compared as they are");
