@@ -494,7 +494,7 @@ def main() -> int:
         finally:
             no_faults()
 
-    @case("/_cortado/calls records calls (seed excluded) and can be cleared")
+    @case("/_cortado/calls records calls (seed excluded, ECS request bodies) and can be cleared")
     def _() -> None:
         sim.control("DELETE", "/_cortado/calls")
         check(sim.control("POST", "/_cortado/calls")["calls"] == [], "not cleared")
@@ -505,6 +505,7 @@ def main() -> int:
         raw = sim.control("POST", "/_cortado/calls")["calls"]
         check(all(isinstance(c.pop("time"), float) for c in raw), f"calls without a time: {raw}")
         check(raw[3].pop("resource", None) == f"/{p}-tfstate", f"the S3 call's resource: {raw[3]}")
+        check(raw[0].pop("request", None) == {"cluster": p, "services": [p]}, f"the ECS call's request body: {raw[0]}")
         calls = raw
         want = [
             {"service": "ecs", "action": "DescribeServices", "region": "us-east-1", "account": "123456789012"},
