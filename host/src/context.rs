@@ -86,6 +86,9 @@ pub struct Context {
     pub config: Config,
     pub registry: Registry,
     pub plugins: PluginHost,
+    /// The config's own `strict: true` (not `--sandboxed-only`, which is about plugins only):
+    /// definitions with members unknown to the ECS API model are refused.
+    pub strict_model: bool,
 }
 
 impl Context {
@@ -125,11 +128,12 @@ impl Context {
         if let Some(fc) = &globals.filter_command {
             config.filter_command = Some(fc.clone());
         }
+        let strict_model = config.strict;
         config.strict |= globals.sandboxed_only;
         let region = config.region.clone().or_else(|| env.get("AWS_REGION").map(str::to_owned));
         let plugins = PluginHost::new(&config, AwsSlot::new(region, globals.assume_role_arn.clone()));
         let registry = plugins.registry(&config, env.lookup_fn())?;
-        Ok(Context { globals, env, jsonnet, config, registry, plugins })
+        Ok(Context { globals, env, jsonnet, config, registry, plugins, strict_model })
     }
 
     /// The config alone (no plugin is loaded): for commands that inspect plugins.
@@ -144,7 +148,7 @@ impl Context {
     }
 
     pub fn renderer(&self) -> Renderer<'_> {
-        Renderer { registry: &self.registry, jsonnet: &self.jsonnet }
+        Renderer { registry: &self.registry, jsonnet: &self.jsonnet, strict: self.strict_model }
     }
 
     pub fn task_definition_path(&self) -> Result<&PathBuf, InputError> {

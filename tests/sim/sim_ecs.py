@@ -52,6 +52,8 @@ _DEFAULT_DEPLOYMENT_CONFIGURATION = {
 }
 # UpdateService fields whose change makes ECS start a new deployment.
 _REDEPLOY_FIELDS = (
+    "service_connect_configuration",
+    "volume_configurations",
     "network_configuration",
     "platform_version",
     "capacity_provider_strategy",
@@ -449,7 +451,9 @@ def _new_deployment(svc: Service, td_arn: str, rollback_of: Any = None) -> dict[
         "platformVersion": svc.platform_version,
         "platformFamily": "Linux" if svc.launch_type == "FARGATE" or not svc.launch_type else None,
         "networkConfiguration": svc.network_configuration or None,
+        # AWS answers these in the deployments only, not at the service's top level.
         "serviceConnectConfiguration": _service_connect_of(svc),
+        "volumeConfigurations": getattr(svc, "volume_configurations", None) or None,
         "rolloutState": "IN_PROGRESS",
         "rolloutStateReason": f"ECS deployment {dep_id} in progress.",
         "_tasks": [],
@@ -712,6 +716,18 @@ def _calc_requirements(task_definition: Any) -> dict[str, Any]:
     return _orig_calc(SimpleNamespace(container_definitions=defs))
 
 
+_orig_register_task_definition = EC2ContainerServiceBackend.register_task_definition
+
+
+def _register_task_definition(self: EC2ContainerServiceBackend, *args: Any, **kwargs: Any) -> Any:
+    """AWS fills in an EFS volume's rootDirectory ("/"); moto does not."""
+    for volume in kwargs.get("volumes") or []:
+        efs = volume.get("efsVolumeConfiguration")
+        if isinstance(efs, dict):
+            efs.setdefault("rootDirectory", "/")
+    return _orig_register_task_definition(self, *args, **kwargs)
+
+
 def _create_service_response(self: EC2ContainerServiceResponse) -> Any:
     sim_deployments.validate_hooks(self._get_param("deploymentConfiguration"))
     with LOCK:
@@ -734,6 +750,7 @@ def _init_created_service(self: EC2ContainerServiceResponse, result: Any) -> Any
     svc.placement_strategy = p("placementStrategy") or []
     svc.availability_zone_rebalancing = p("availabilityZoneRebalancing")
     svc.service_connect_configuration = p("serviceConnectConfiguration")
+    svc.volume_configurations = p("volumeConfigurations")
     svc.created_at = now()
     svc.created_by = f"arn:aws:iam::{svc._account_id}:role/cortado-sim"
     if svc.launch_type == "FARGATE":
@@ -926,6 +943,7 @@ def install() -> None:
     NetworkInterface.private_dns_name = None  # type: ignore[attr-defined]
     EC2ContainerServiceBackend._calculate_task_resource_requirements = staticmethod(_calc_requirements)
     EC2ContainerServiceBackend.update_service = _update_service
+    EC2ContainerServiceBackend.register_task_definition = _register_task_definition
     EC2ContainerServiceBackend.list_tasks = _list_tasks
     EC2ContainerServiceBackend.describe_tasks = _describe_tasks
     EC2ContainerServiceBackend.stop_task = _stop_task

@@ -97,15 +97,16 @@ fn jsonnet_env_returns_a_non_string_default_unchanged() {
     p.write(
         "ecs-task-def.jsonnet",
         r#"local env = std.native('env');
-{ family: 'web', cpu: env('CPU', 256), containerDefinitions: [{ name: 'app', image: 'nginx:' + env('TAG', 'latest'),
-  essential: env('ESSENTIAL', true),
+{ family: 'web', containerDefinitions: [{ name: 'app', image: 'nginx:' + env('TAG', 'latest'),
+  memory: env('MEMORY', 256), essential: env('ESSENTIAL', true),
   command: if env('T', null) != null then ['run', env('T', null)] else ['idle'] }] }"#,
     );
     p.write("ecspresso.yml", "region: us-east-1\ncluster: c\ntask_definition: ecs-task-def.jsonnet\n");
     let run = render_taskdef(&p, &[]);
     run.expect_code(0);
     let td: Value = serde_json::from_str(&run.stdout).unwrap();
-    assert_eq!(td["cpu"], json!(256));
+    // A number where the ECS API takes one (container memory; the task's `cpu` is a string).
+    assert_eq!(td["containerDefinitions"][0]["memory"], json!(256));
     assert_eq!(td["containerDefinitions"][0]["essential"], json!(true));
     assert_eq!(td["containerDefinitions"][0]["command"], json!(["idle"]));
     let run = render_taskdef(&p, &[("T", "job"), ("TAG", "v2")]);

@@ -107,6 +107,8 @@ async fn follow(
         let Some(id) = &applied.codedeploy_deployment else {
             let msg = if dp.remote.is_none() {
                 "service is created (CodeDeploy: no deployment until the next deploy)"
+            } else if dp.plan.is_empty() {
+                "service is up to date (CodeDeploy: no new deployment)"
             } else {
                 "service scaled (CodeDeploy: no new deployment)"
             };

@@ -6,6 +6,7 @@
 //! (ecspresso issue #757).
 
 pub mod keys;
+pub mod model;
 
 use std::path::Path;
 
@@ -22,6 +23,8 @@ use crate::template;
 pub struct Renderer<'a> {
     pub registry: &'a Registry,
     pub jsonnet: &'a JsonnetOptions,
+    /// `strict: true` in the config: a member unknown to the ECS API model is refused, not sent.
+    pub strict: bool,
 }
 
 impl Renderer<'_> {
@@ -52,7 +55,8 @@ impl Renderer<'_> {
     /// `aws ecs describe-task-definition --include TAGS`) or plain, tags inside or beside.
     pub fn task_definition(&self, path: &Path) -> Result<Value> {
         let raw = self.render_file(path, "task_definition")?;
-        task_definition_from_value(raw).map_err(|msg| InputError::in_file(path, msg).into())
+        let td = task_definition_from_value(raw).map_err(|msg| InputError::in_file(path, msg))?;
+        self.checked(model::Operation::RegisterTaskDefinition, td, path)
     }
 
     /// A service definition file (the shape of `aws ecs describe-services` output).
@@ -65,7 +69,23 @@ impl Renderer<'_> {
         if let (Some(name), Value::Object(o)) = (service_name, &mut v) {
             o.insert("serviceName".into(), Value::String(name.into()));
         }
-        Ok(v)
+        self.checked(model::Operation::CreateService, v, path)
+    }
+
+    /// The body as the ECS API model allows it (see [`model::clean`]), so that `render`, `diff`,
+    /// the plan and the gates all see what is sent. Unknown members warn once, or are refused
+    /// under `strict: true`.
+    fn checked(&self, op: model::Operation, body: Value, path: &Path) -> Result<Value> {
+        let source = std::fs::read_to_string(path).ok();
+        let cleaned = model::clean(op, body, &model::Origin { path, source: source.as_deref() })?;
+        if self.strict && !cleaned.unknown.is_empty() {
+            let refused: Vec<String> = cleaned.unknown.iter().map(|u| format!("{u}; strict: true refuses it")).collect();
+            return Err(InputError::new(refused.join("\n")).into());
+        }
+        for u in &cleaned.unknown {
+            model::warn_once(u);
+        }
+        Ok(cleaned.body)
     }
 }
 

@@ -33,10 +33,16 @@ impl Pair {
     /// `desiredCount` compared only when the file sets one).
     pub fn service(local: &serde_json::Value, remote: Option<&serde_json::Value>, ignore: &[String], local_name: &str) -> Pair {
         let has_desired = local.get("desiredCount").is_some();
+        let local_norm = normalize::service(local, ignore, has_desired);
+        let remote_norm = remote.map(|r| {
+            let mut r = normalize::service(r, ignore, has_desired);
+            normalize::reconcile_namespace(&local_norm, &mut r);
+            r
+        });
         Pair {
             remote_name: remote.and_then(|r| r.get("serviceArn")).and_then(serde_json::Value::as_str).unwrap_or("").to_owned(),
-            remote: remote.map(|r| normalize::service(r, ignore, has_desired)),
-            local: normalize::service(local, ignore, has_desired),
+            remote: remote_norm,
+            local: local_norm,
             local_name: local_name.to_owned(),
         }
     }

@@ -39,6 +39,7 @@ pub fn task_definition(td: &Value) -> Value {
             if c.get("essential").and_then(Value::as_bool) == Some(true) {
                 c.remove("essential");
             }
+            health_check_defaults(c);
         }
         containers.sort_by(|a, b| name_of(a).cmp(name_of(b)));
     }
@@ -46,10 +47,14 @@ pub fn task_definition(td: &Value) -> Value {
     if let Some(Value::Array(rc)) = obj.get_mut("requiresCompatibilities") {
         rc.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
     }
+    if let Some(Value::Array(volumes)) = obj.get_mut("volumes") {
+        volumes.iter_mut().filter_map(Value::as_object_mut).for_each(volume_defaults);
+    }
     sort_by_json(obj, "volumes");
     sort_by_key(obj, "tags", "key");
     if let Some(Value::Object(proxy)) = obj.get_mut("proxyConfiguration") {
         sort_by_key(proxy, "properties", "name");
+        proxy.entry("type").or_insert(json!("APPMESH"));
     }
     for (key, unit) in [("cpu", Unit::Cpu), ("memory", Unit::Memory)] {
         if let Some(v) = obj.get(key).cloned() {
@@ -66,11 +71,29 @@ pub fn task_definition(td: &Value) -> Value {
     td
 }
 
+/// The Service Connect namespace of a normalised service, if any.
+pub fn namespace(sv: &Value) -> Option<&str> {
+    sv.pointer("/serviceConnectConfiguration/namespace").and_then(Value::as_str)
+}
+
+/// ECS answers the Service Connect namespace as an ARN where a definition names it; the name is
+/// not in the ARN (`…:namespace/ns-…`), and cortado does not call Cloud Map to resolve it. When the
+/// local side names the namespace and the remote side has an ARN, the remote side takes the
+/// local name, so only the other Service Connect fields are compared.
+pub fn reconcile_namespace(local: &Value, remote: &mut Value) {
+    let Some(name) = namespace(local).filter(|n| !n.starts_with("arn:")) else { return };
+    if namespace(remote).is_some_and(|n| n.starts_with("arn:"))
+        && let Some(ns) = remote.pointer_mut("/serviceConnectConfiguration/namespace")
+    {
+        *ns = Value::String(name.to_owned());
+    }
+}
+
 /// Service definition as compared: the updatable fields with ECS defaults filled in. `ignore_tags`
 /// are tag keys other tools own. `local_has_desired` is false when the file omits desiredCount, in
 /// which case the remote count is not compared (autoscaled services).
 pub fn service(sv: &Value, ignore_tags: &[String], local_has_desired: bool) -> Value {
-    let sv = keys::normalise(sv.clone());
+    let sv = keys::normalise(from_primary_deployment(sv));
     let empty = Map::new();
     let src = sv.as_object().unwrap_or(&empty);
     // What `deploy` can change (an UpdateService input), plus desired count and tags.
@@ -135,6 +158,17 @@ pub fn service(sv: &Value, ignore_tags: &[String], local_has_desired: bool) -> V
             }
         }
     }
+    if let Some(Value::Array(cps)) = out.get_mut("capacityProviderStrategy") {
+        // ECS reports `base: 0` for a strategy item that omits it.
+        for item in cps.iter_mut().filter_map(Value::as_object_mut) {
+            if item.get("base").and_then(Value::as_i64) == Some(0) {
+                item.remove("base");
+            }
+        }
+    }
+    if let Some(Value::Object(sc)) = out.get_mut("serviceConnectConfiguration") {
+        service_connect_defaults(sc);
+    }
     sort_by_json(&mut out, "placementConstraints");
     sort_by_json(&mut out, "placementStrategy");
     if let Some(Value::Array(tags)) = out.get_mut("tags") {
@@ -145,6 +179,58 @@ pub fn service(sv: &Value, ignore_tags: &[String], local_has_desired: bool) -> V
         out.remove("tags");
     }
     Value::Object(out)
+}
+
+/// DescribeServices does not answer `serviceConnectConfiguration` or `volumeConfigurations` at the
+/// top level: they live in the deployments, and what runs is the PRIMARY one's (as ecspresso
+/// reads them). A local definition has no deployments and is returned as is.
+fn from_primary_deployment(sv: &Value) -> Value {
+    let mut sv = sv.clone();
+    let primary =
+        sv.get("deployments").and_then(Value::as_array).and_then(|d| d.iter().find(|d| d.get("status").and_then(Value::as_str) == Some("PRIMARY"))).cloned();
+    if let (Some(primary), Value::Object(o)) = (primary, &mut sv) {
+        for key in ["serviceConnectConfiguration", "volumeConfigurations"] {
+            match primary.get(key) {
+                Some(v) => o.insert(key.to_owned(), v.clone()),
+                None => o.remove(key),
+            };
+        }
+    }
+    sv
+}
+
+/// Service Connect as ECS reports it: a service's `discoveryName` defaults to its `portName`.
+fn service_connect_defaults(sc: &mut Map<String, Value>) {
+    if let Some(Value::Array(services)) = sc.get_mut("services") {
+        for s in services.iter_mut().filter_map(Value::as_object_mut) {
+            if let Some(port) = s.get("portName").cloned() {
+                s.entry("discoveryName").or_insert(port);
+            }
+        }
+    }
+}
+
+/// A container health check with the intervals ECS fills in (30 s, 5 s, 3 retries).
+fn health_check_defaults(c: &mut Map<String, Value>) {
+    if let Some(Value::Object(hc)) = c.get_mut("healthCheck") {
+        hc.entry("interval").or_insert(json!(30));
+        hc.entry("timeout").or_insert(json!(5));
+        hc.entry("retries").or_insert(json!(3));
+    }
+}
+
+/// A volume with what ECS fills in: EFS `rootDirectory` `/`, Docker volume `scope` `task`, and no
+/// empty `host` of a bind mount.
+fn volume_defaults(v: &mut Map<String, Value>) {
+    if let Some(Value::Object(efs)) = v.get_mut("efsVolumeConfiguration") {
+        efs.entry("rootDirectory").or_insert(json!("/"));
+    }
+    if let Some(Value::Object(docker)) = v.get_mut("dockerVolumeConfiguration") {
+        docker.entry("scope").or_insert(json!("task"));
+    }
+    if v.get("host").and_then(Value::as_object).is_some_and(Map::is_empty) {
+        v.remove("host");
+    }
 }
 
 fn name_of(v: &Value) -> &str {
@@ -235,6 +321,89 @@ mod tests {
         let blue_green = json!({"deploymentConfiguration": {"strategy": "BLUE_GREEN"}});
         assert_ne!(service(&sparse, &[], true), service(&blue_green, &[], true));
         assert!(service(&blue_green, &[], true)["deploymentConfiguration"].get("bakeTimeInMinutes").is_none());
+    }
+
+    fn td_with_volume(volume: Value) -> Value {
+        json!({"family": "f", "containerDefinitions": [{"name": "a"}], "volumes": [volume]})
+    }
+
+    #[test]
+    fn efs_root_directory_defaults_to_slash() {
+        let sparse = td_with_volume(json!({"name": "v", "efsVolumeConfiguration": {"fileSystemId": "fs-1"}}));
+        let reported = td_with_volume(json!({"name": "v", "efsVolumeConfiguration": {"fileSystemId": "fs-1", "rootDirectory": "/"}}));
+        assert_eq!(task_definition(&sparse), task_definition(&reported));
+        let other = td_with_volume(json!({"name": "v", "efsVolumeConfiguration": {"fileSystemId": "fs-1", "rootDirectory": "/data"}}));
+        assert_ne!(task_definition(&sparse), task_definition(&other));
+    }
+
+    #[test]
+    fn docker_volume_scope_defaults_to_task() {
+        let sparse = td_with_volume(json!({"name": "v", "dockerVolumeConfiguration": {"driver": "local"}}));
+        let reported = td_with_volume(json!({"name": "v", "dockerVolumeConfiguration": {"driver": "local", "scope": "task"}}));
+        assert_eq!(task_definition(&sparse), task_definition(&reported));
+        let shared = td_with_volume(json!({"name": "v", "dockerVolumeConfiguration": {"driver": "local", "scope": "shared"}}));
+        assert_ne!(task_definition(&sparse), task_definition(&shared));
+    }
+
+    #[test]
+    fn an_empty_bind_mount_host_is_no_host() {
+        let sparse = td_with_volume(json!({"name": "v"}));
+        let reported = td_with_volume(json!({"name": "v", "host": {}}));
+        assert_eq!(task_definition(&sparse), task_definition(&reported));
+        let path = td_with_volume(json!({"name": "v", "host": {"sourcePath": "/x"}}));
+        assert_ne!(task_definition(&sparse), task_definition(&path));
+    }
+
+    #[test]
+    fn health_check_intervals_default() {
+        let hc = |v: Value| json!({"family": "f", "containerDefinitions": [{"name": "a", "healthCheck": v}]});
+        let sparse = hc(json!({"command": ["CMD", "true"]}));
+        let reported = hc(json!({"command": ["CMD", "true"], "interval": 30, "timeout": 5, "retries": 3}));
+        assert_eq!(task_definition(&sparse), task_definition(&reported));
+        assert_ne!(task_definition(&sparse), task_definition(&hc(json!({"command": ["CMD", "true"], "retries": 5}))));
+    }
+
+    #[test]
+    fn proxy_type_defaults_to_appmesh() {
+        let proxy = |v: Value| json!({"family": "f", "containerDefinitions": [{"name": "a"}], "proxyConfiguration": v});
+        assert_eq!(task_definition(&proxy(json!({"containerName": "envoy"}))), task_definition(&proxy(json!({"containerName": "envoy", "type": "APPMESH"}))));
+    }
+
+    #[test]
+    fn capacity_provider_base_zero_is_its_absence() {
+        let sparse = json!({"capacityProviderStrategy": [{"capacityProvider": "FARGATE", "weight": 1}]});
+        let reported = json!({"capacityProviderStrategy": [{"capacityProvider": "FARGATE", "weight": 1, "base": 0}]});
+        assert_eq!(service(&sparse, &[], true), service(&reported, &[], true));
+        let based = json!({"capacityProviderStrategy": [{"capacityProvider": "FARGATE", "weight": 1, "base": 1}]});
+        assert_ne!(service(&sparse, &[], true), service(&based, &[], true));
+    }
+
+    #[test]
+    fn service_connect_and_volumes_come_from_the_primary_deployment() {
+        let sc = json!({"enabled": true, "namespace": "arn:aws:servicediscovery:r:1:namespace/ns-1", "services": [{"portName": "web", "clientAliases": [{"port": 80}]}]});
+        let local = json!({"serviceConnectConfiguration": sc, "volumeConfigurations": [{"name": "ebs", "managedEBSVolume": {"roleArn": "r"}}]});
+        let mut reported_sc = sc.clone();
+        reported_sc["services"][0]["discoveryName"] = json!("web");
+        let remote = json!({"deployments": [
+            {"status": "ACTIVE", "serviceConnectConfiguration": {"enabled": false}},
+            {"status": "PRIMARY", "serviceConnectConfiguration": reported_sc, "volumeConfigurations": local["volumeConfigurations"]}]});
+        assert_eq!(service(&local, &[], true), service(&remote, &[], true));
+        let without = json!({"deployments": [{"status": "PRIMARY"}], "serviceConnectConfiguration": sc});
+        assert_ne!(service(&local, &[], true), service(&without, &[], true), "the top level of a describe answer is not what runs");
+    }
+
+    #[test]
+    fn a_namespace_name_matches_the_arn_ecs_answers() {
+        let local = service(&json!({"serviceConnectConfiguration": {"enabled": true, "namespace": "internal"}}), &[], true);
+        let mut remote =
+            service(&json!({"serviceConnectConfiguration": {"enabled": true, "namespace": "arn:aws:servicediscovery:r:1:namespace/ns-1"}}), &[], true);
+        reconcile_namespace(&local, &mut remote);
+        assert_eq!(local, remote);
+        let mut other_arn =
+            service(&json!({"serviceConnectConfiguration": {"enabled": true, "namespace": "arn:aws:servicediscovery:r:1:namespace/ns-2"}}), &[], true);
+        let by_arn = service(&json!({"serviceConnectConfiguration": {"enabled": true, "namespace": "arn:aws:servicediscovery:r:1:namespace/ns-1"}}), &[], true);
+        reconcile_namespace(&by_arn, &mut other_arn);
+        assert_ne!(by_arn, other_arn, "two ARNs are compared as they are");
     }
 
     #[test]

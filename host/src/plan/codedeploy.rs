@@ -104,6 +104,14 @@ fn spec(td_arn: &str, sv: &Value, hooks: Option<&Value>) -> Result<Mapping> {
     Ok(spec)
 }
 
+/// Whether a deploy of a CODE_DEPLOY service creates a CodeDeploy deployment: only when what the
+/// deployment carries changes (the task definition, or the service the AppSpec describes), or when
+/// asked (`--force-new-deployment`, `refresh`). An unchanged deploy, and `scale` (current task
+/// definition, service not updated), create none: a deployment replaces every task.
+pub fn needs_deployment(td_changes: bool, service_differs: bool, force_new_deployment: bool) -> bool {
+    td_changes || service_differs || force_new_deployment
+}
+
 /// The deployment group that deploys the config's service.
 pub async fn target(ctx: &Context, aws: &Aws) -> Result<DeploymentTarget> {
     let service = ctx.config.service.as_deref().unwrap_or("");
@@ -136,4 +144,17 @@ pub fn check_rollback_events(events: &[String]) -> Result<(), crate::error::Inpu
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::needs_deployment;
+
+    #[test]
+    fn only_a_change_or_force_needs_a_codedeploy_deployment() {
+        assert!(!needs_deployment(false, false, false), "unchanged");
+        assert!(needs_deployment(true, false, false), "new task definition");
+        assert!(needs_deployment(false, true, false), "service changed");
+        assert!(needs_deployment(false, false, true), "--force-new-deployment / refresh");
+    }
 }

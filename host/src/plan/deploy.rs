@@ -118,6 +118,7 @@ async fn update(
     };
     let desired = service::desired_count(local_sv.as_ref().unwrap_or(&remote), opts.tasks, opts.desired_unchanged, source_count);
     let mut diff = String::new();
+    let mut service_differs = false;
     if let (Some(sv), true) = (&local_sv, opts.update_service) {
         let ignore = &ctx.config.ignore.tags;
         let pair = Pair::service(sv, Some(&remote), ignore, &ctx.service_definition_path()?.display().to_string());
@@ -130,7 +131,8 @@ async fn update(
             }
             v
         };
-        if strip(&pair.local) != pair.remote.as_ref().map(strip).unwrap_or(Value::Null) {
+        service_differs = strip(&pair.local) != pair.remote.as_ref().map(strip).unwrap_or(Value::Null);
+        if service_differs {
             attributes = service::update_attributes(sv, codedeploy);
         }
         tag_delta = service::tag_changes(sv.get("tags"), remote.get("tags"), ignore);
@@ -151,8 +153,7 @@ async fn update(
         if count_changes || !attributes.is_empty() {
             plan.push(update_step(update_body(cluster, name, &attributes, desired, false), None));
         }
-        let scale_only = opts.skip_task_definition && !opts.update_service && !opts.force_new_deployment;
-        if !scale_only {
+        if codedeploy::needs_deployment(td_changes, service_differs, opts.force_new_deployment) {
             let t = codedeploy::target(ctx, aws).await?;
             let sv = local_sv.clone().unwrap_or_else(|| remote.clone());
             plan.push(deployment_step(&t, &sv, ctx.config.appspec.as_ref(), td_ref.clone(), &opts.rollback_events)?);
