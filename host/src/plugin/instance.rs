@@ -637,3 +637,53 @@ impl LoadedPlugin {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::{Plan, steps_in_overrides};
+    use crate::plugin::bindings::Step;
+
+    fn plan(overrides: Option<&str>) -> Plan {
+        Plan {
+            command: "run".into(),
+            cluster: "c".into(),
+            service: None,
+            region: "r".into(),
+            account: "a".into(),
+            caller: "arn".into(),
+            time: "t".into(),
+            task_definition: None,
+            task_definition_arn: None,
+            service_definition: None,
+            diff: String::new(),
+            desired_count: None,
+            overrides: overrides.map(str::to_owned),
+            stage: None,
+            steps: vec![Step {
+                service: "ecs".into(),
+                operation: "RunTask".into(),
+                resource: "1 task(s)".into(),
+                phase: "apply".into(),
+                input: r#"{"count":1}"#.into(),
+            }],
+        }
+    }
+
+    fn overrides(p: &Plan) -> Value {
+        serde_json::from_str(steps_in_overrides(p).overrides.as_deref().unwrap_or("null")).unwrap_or_default()
+    }
+
+    #[test]
+    fn older_gates_get_the_steps_in_overrides() {
+        let step = json!({"service": "ecs", "operation": "RunTask", "resource": "1 task(s)", "phase": "apply", "input": {"count": 1}});
+        assert_eq!(overrides(&plan(None)), json!({"steps": [step]}));
+        assert_eq!(overrides(&plan(Some(r#"{"containerOverrides":[]}"#))), json!({"containerOverrides": [], "steps": [step]}));
+        // Not an object (the host never makes one): left as it is.
+        assert_eq!(steps_in_overrides(&plan(Some("[1]"))).overrides.as_deref(), Some("[1]"));
+        // The older twin has no `steps` field: converting drops it and keeps the rest.
+        let old: crate::plugin::bindings::v0_2::cortado::plugin::types::Plan = crate::plugin::bindings::convert(&steps_in_overrides(&plan(None))).unwrap();
+        assert_eq!(old.command, "run");
+    }
+}
