@@ -120,9 +120,11 @@ mod tests {
 
     #[test]
     fn images_come_from_every_registration_and_the_task_definition() {
-        let mut plan = Plan::new("deploy")
-            .with_step(Step::new("ecs", "RegisterTaskDefinition", td(&["a:1", "b:2"])))
-            .with_step(Step::new("ecs", "RegisterTaskDefinition", td(&["c:3", "a:1"])));
+        let mut plan = Plan::new("deploy").with_step(Step::new("ecs", "RegisterTaskDefinition", td(&["a:1", "b:2"]))).with_step(Step::new(
+            "ecs",
+            "RegisterTaskDefinition",
+            td(&["c:3", "a:1"]),
+        ));
         plan.task_definition = Some(td(&["d:4", "b:2"]).to_string());
         assert_eq!(plan.images(), vec!["a:1", "b:2", "c:3", "d:4"]);
         assert!(Plan::new("scale").images().is_empty());

@@ -168,3 +168,25 @@ fn a_0_2_0_stage_gate_sees_the_deploy_steps_in_overrides() {
     assert!(n >= 2, "the deploy registers a revision and updates the service: {seen}");
     assert_eq!(calls(&region, "ecs:ContinueServiceDeployment"), 1);
 }
+
+/// image-policy is a gate only when the operator sets `enforcement:`; then it judges the images
+/// the steps would register and run, and a denied run sends nothing.
+#[test]
+fn image_policy_with_enforcement_gates_the_images_of_the_steps() {
+    let (p, region) = initialised("imgpolicy");
+    let base = p.read("cortado.yml");
+    // As a verifier only (no enforcement): not asked, the dry run passes.
+    p.write("cortado.yml", &format!("{base}plugins:\n  - name: image-policy\n"));
+    p.run(&["run", "--dry-run"], &[]).expect_code(0);
+    // As a gate: the seed's `v1` tag fails the default pattern (v1.2.3).
+    p.write("cortado.yml", &format!("{base}plugins:\n  - name: image-policy\n    enforcement: hard-mandatory\n"));
+    let r = p.run(&["run"], &[]);
+    r.expect_code(1);
+    assert!(r.stderr.contains("blocked by gate image-policy") && r.stderr.contains("does not match immutable_tags_pattern"), "{}", r.stderr);
+    assert!(ecs_mutations(&region).is_empty(), "{:?}", ecs_mutations(&region));
+    p.write(
+        "cortado.yml",
+        &format!("{base}plugins:\n  - name: image-policy\n    enforcement: hard-mandatory\n    config: {{immutable_tags_pattern: '^v\\d+$'}}\n"),
+    );
+    p.run(&["run", "--dry-run"], &[]).expect_code(0);
+}

@@ -154,8 +154,8 @@ register_plugin!(ChangeFreeze);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cortado_plugin_sdk::{Hook, Step};
     use cortado_plugin_sdk::testing::{Harness, MockHost};
+    use cortado_plugin_sdk::{Hook, Step};
     use serde_json::json;
 
     fn config() -> serde_json::Value {

@@ -31,7 +31,8 @@ impl Plugin for ImagePolicy {
     }
 
     fn manifest(&self) -> Manifest {
-        Manifest::new("image-policy", env!("CARGO_PKG_VERSION")).description("container images must be pinned by digest or carry an immutable tag")
+        Manifest::new("image-policy", env!("CARGO_PKG_VERSION"))
+            .description("container images must be pinned by digest or carry an immutable tag")
             .verifier()
             .gate()
     }
@@ -111,9 +112,11 @@ mod tests {
     /// A `run` whose images are only in its steps: the revision it registers, and a RunTask of it.
     fn run_plan(images: &[&str]) -> Plan {
         let defs: Vec<_> = images.iter().enumerate().map(|(i, img)| json!({"name": format!("c{i}"), "image": img})).collect();
-        Plan::new("run")
-            .with_step(Step::new("ecs", "RegisterTaskDefinition", json!({"family": "app", "containerDefinitions": defs})))
-            .with_step(Step::new("ecs", "RunTask", json!({"cluster": "c", "taskDefinition": {"$ref": "steps[0].taskDefinition.taskDefinitionArn"}})))
+        Plan::new("run").with_step(Step::new("ecs", "RegisterTaskDefinition", json!({"family": "app", "containerDefinitions": defs}))).with_step(Step::new(
+            "ecs",
+            "RunTask",
+            json!({"cluster": "c", "taskDefinition": {"$ref": "steps[0].taskDefinition.taskDefinitionArn"}}),
+        ))
     }
 
     #[test]
