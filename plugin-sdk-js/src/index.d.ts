@@ -1,11 +1,11 @@
 // Declarations of cortado's JavaScript plugin SDK (src/index.js). The WIT types come from
 // ../types/, generated from wit/plugin.wit by types.sh (never edit those by hand).
 /// <reference path="../types/plugin.d.ts" />
-import type { Capability, Check, Decision as WitDecision, FunctionSpec, Hook, Level, Manifest as WitManifest, Plan, Stage } from "cortado:plugin/types@0.2.0";
-import type { Parameter, SecretDescription, SecretValue, StackExport, StackOutput } from "cortado:plugin/aws@0.2.0";
-import type { MetricQuery, MetricResult, TargetHealth } from "cortado:plugin/metrics@0.2.0";
+import type { Capability, Check, Decision as WitDecision, FunctionSpec, Hook, Level, Manifest as WitManifest, Plan, Stage, Step } from "cortado:plugin/types@0.3.0";
+import type { Parameter, SecretDescription, SecretValue, StackExport, StackOutput } from "cortado:plugin/aws@0.3.0";
+import type { MetricQuery, MetricResult, TargetHealth } from "cortado:plugin/metrics@0.3.0";
 
-export type { Capability, Check, FunctionSpec, Hook, Level, MetricQuery, MetricResult, Parameter, Plan, SecretDescription, SecretValue, Stage, StackExport, StackOutput, TargetHealth };
+export type { Capability, Check, FunctionSpec, Hook, Level, MetricQuery, MetricResult, Parameter, Plan, SecretDescription, SecretValue, Stage, Step, StackExport, StackOutput, TargetHealth };
 export type Decision = WitDecision;
 
 /** Builds the manifest the host validates against the config. */
@@ -36,6 +36,13 @@ export declare const Decision: {
   /** Deny with the denials if any, else warn with the warnings if any, else allow. */
   fromFindings(denials: string[], warnings: string[]): Decision;
 };
+
+/** The plan's steps (the exact requests it will send, in order) calling `operation` of `service`: `stepsFor(plan, "ecs", "RunTask")`. */
+export declare function stepsFor(plan: Plan, service: string, operation: string): Step[];
+/** A step's request input, parsed from its JSON (`null` if it is not JSON); `{"$ref": "steps[I].PATH"}` marks a value an earlier step returns. */
+export declare function stepInput<T = any>(step: Step): T | null;
+/** Every container image the plan would run, each once: every RegisterTaskDefinition step's and the plan's task definition's. */
+export declare function images(plan: Plan): string[];
 
 export declare function ok(name: string, message?: string): Check;
 export declare function ng(name: string, message: string): Check;

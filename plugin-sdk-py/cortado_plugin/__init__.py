@@ -28,6 +28,7 @@ from wit_world.imports import metrics as _metrics
 
 Plan = _types.Plan
 Stage = _types.Stage
+Step = _types.Step
 MetricQuery = _metrics.MetricQuery
 Dimension = _metrics.Dimension
 Check = _types.Check
@@ -40,7 +41,7 @@ StackOutput = _aws.StackOutput
 StackExport = _aws.StackExport
 
 __all__ = [
-    "Plugin", "Manifest", "Decision", "Plan", "Stage", "Check", "CheckStatus", "Hook", "AwsError",
+    "Plugin", "Manifest", "Decision", "Plan", "Stage", "Step", "steps_for", "step_input", "images", "Check", "CheckStatus", "Hook", "AwsError",
     "MetricQuery", "Dimension", "aws", "metrics", "config", "log", "debug", "info", "warn", "error", "ok", "ng", "skip", "export",
 ]
 
@@ -108,6 +109,61 @@ class Decision:
         if warnings:
             return Decision.warn(warnings)
         return Decision.allow()
+
+
+def steps_for(plan: Plan, service: str, operation: str) -> List[Step]:
+    """The plan's steps (the exact requests it will send, in order) calling `operation` of
+    `service`: `steps_for(plan, "ecs", "RunTask")`. Also `plan.steps_for("ecs", "RunTask")`."""
+    return [s for s in plan.steps if s.service.lower() == service.lower() and s.operation == operation]
+
+
+def step_input(step: Step):
+    """A step's request input, parsed from its JSON (`None` if it is not JSON, which the host never
+    sends). A value known only after an earlier step is `{"$ref": "steps[I].PATH"}`. Also
+    `step.input_json()`."""
+    try:
+        return json.loads(step.input)
+    except ValueError:
+        return None
+
+
+def _containers(task_definition) -> List[tuple]:
+    """`(name, image)` of each container of a task definition (JSON text or a parsed object)."""
+    td = task_definition
+    if isinstance(td, str):
+        try:
+            td = json.loads(td)
+        except ValueError:
+            return []
+    if isinstance(td, dict) and isinstance(td.get("taskDefinition"), dict):
+        td = td["taskDefinition"]
+    if not isinstance(td, dict):
+        return []
+    get = lambda o, k: o.get(k, next((v for kk, v in o.items() if kk.lower() == k.lower()), None)) if isinstance(o, dict) else None
+    defs = get(td, "containerDefinitions")
+    return [(get(c, "name") or "", get(c, "image") or "") for c in defs] if isinstance(defs, list) else []
+
+
+def images(plan: Plan) -> List[str]:
+    """Every container image the plan would run, each once: those of every RegisterTaskDefinition
+    step (what a RunTask's `$ref` to it runs) and of the plan's task definition (the revision a step
+    names by ARN; all a plan without steps carries). Also `plan.images()`."""
+    out: List[str] = []
+    sources = [step_input(s) for s in steps_for(plan, "ecs", "RegisterTaskDefinition")]
+    if plan.task_definition is not None:
+        sources.append(plan.task_definition)
+    for td in sources:
+        for _, image in _containers(td):
+            if image and image not in out:
+                out.append(image)
+    return out
+
+
+# The same helpers as methods of the generated records (`plan.steps_for(...)`, `plan.images()`,
+# `step.input_json()`), as the Rust SDK has them.
+Plan.steps_for = steps_for
+Plan.images = images
+Step.input_json = step_input
 
 
 def ok(name: str, message: str = "") -> Check:

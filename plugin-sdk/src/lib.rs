@@ -79,8 +79,14 @@
 //!         }
 //!     }
 //!
-//!     // Asked before anything changes (deploy, scale, rollback, delete, run, ...).
+//!     // Asked before anything changes (deploy, scale, rollback, delete, run, ...). `plan.steps`
+//!     // are the exact requests that will be sent (see the `steps` module).
 //!     fn evaluate(&mut self, plan: &Plan) -> Decision {
+//!         for run in plan.steps_for("ecs", "RunTask") {
+//!             if run.input().pointer("/networkConfiguration/awsvpcConfiguration/assignPublicIp") == Some(&"ENABLED".into()) {
+//!                 return Decision::Deny(vec!["tasks get no public IP".into()]);
+//!             }
+//!         }
 //!         match (plan.command.as_str(), plan.desired_count) {
 //!             ("delete", _) => Decision::Deny(vec!["services are not deleted from CI".into()]),
 //!             (_, Some(0)) => Decision::Warn(vec!["scaling to zero".into()]),
@@ -161,6 +167,7 @@ pub use serde_json;
 pub mod aws;
 pub mod host;
 pub mod metrics;
+pub mod steps;
 pub mod taskdef;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod testing;
@@ -169,7 +176,7 @@ pub mod time;
 mod runtime;
 mod sys;
 
-pub use bindings::cortado::plugin::types::{Capability, Check, CheckStatus, Decision, FunctionSpec, Hook, Level, Manifest, Plan, Stage};
+pub use bindings::cortado::plugin::types::{Capability, Check, CheckStatus, Decision, FunctionSpec, Hook, Level, Manifest, Plan, Stage, Step};
 
 /// A cortado plugin. Implement [`Plugin::new`] and [`Plugin::manifest`], and whichever of the
 /// hooks the manifest declares; then `register_plugin!(YourType)`.
@@ -372,6 +379,7 @@ impl Plan {
             desired_count: None,
             overrides: None,
             stage: None,
+            steps: Vec::new(),
         }
     }
 }

@@ -32,7 +32,7 @@ use std::marker::PhantomData;
 use crate::aws::{AwsError, Parameter, SecretDescription, SecretValue, StackExport, StackOutput};
 use crate::metrics::{MetricQuery, MetricResult, TargetHealth};
 use crate::runtime::Runtime;
-use crate::{Check, Decision, Level, Manifest, Plan, Plugin};
+use crate::{Check, Decision, Level, Manifest, Plan, Plugin, Step};
 
 /// What the mock host answers. Fields are public so a test can also build one by hand.
 #[derive(Debug, Clone)]
@@ -275,6 +275,32 @@ impl MockHost {
         self.broker("elasticloadbalancing:DescribeTargetHealth", target_group_arn)?;
         self.target_health.get(target_group_arn).cloned().ok_or_else(|| AwsError::NotFound(format!("TargetGroupNotFound: {target_group_arn}")))
     }
+}
+
+/// Steps in the JSON form the host prints and records (`--dry-run --output json`, the audit
+/// record's `plan.steps`): `[{service, operation, resource, phase, input}]`, `input` a JSON value.
+/// Missing fields are empty, a missing phase is `apply`; anything but a list is no steps.
+///
+/// ```
+/// use cortado_plugin_sdk::{Plan, testing};
+/// use serde_json::json;
+///
+/// let mut plan = Plan::new("run");
+/// plan.steps = testing::steps(&json!([{"service": "ecs", "operation": "RunTask", "input": {"count": 2}}]));
+/// assert_eq!(plan.steps_for("ecs", "RunTask")[0].input()["count"], 2);
+/// ```
+pub fn steps(json: &serde_json::Value) -> Vec<Step> {
+    let text = |s: &serde_json::Value, k: &str| s.get(k).and_then(serde_json::Value::as_str).unwrap_or_default().to_owned();
+    let list = json.as_array().map(Vec::as_slice).unwrap_or_default();
+    list.iter()
+        .map(|s| Step {
+            service: text(s, "service"),
+            operation: text(s, "operation"),
+            resource: text(s, "resource"),
+            phase: s.get("phase").and_then(serde_json::Value::as_str).unwrap_or("apply").to_owned(),
+            input: s.get("input").unwrap_or(&serde_json::Value::Null).to_string(),
+        })
+        .collect()
 }
 
 /// Drives a plugin the way the component glue does: the manifest is taken once, and calls are

@@ -215,7 +215,9 @@ fn the_gate_twins_decide_the_same_on_the_same_plans() {
 \x20 - name: the end is exclusive\n    evaluate: {{plan: {{command: deploy, time: \"2027-01-03T15:00:00Z\", diff: x}}}}\n    expect: {{decision: allow}}\n\
 \x20 - name: registries\n    evaluate: {{plan: {{command: run, time: \"2026-11-26T14:30:00Z\", task_definition: '{td_bad}'}}}}\n    expect: {{decision: deny, reasons: [\"image nginx:latest of container app comes from docker.io, which is not an allowed registry (123456789012.dkr.ecr.*.amazonaws.com, public.ecr.aws/myorg)\"]}}\n\
 \x20 - name: empty deploy\n    evaluate: {{plan: {{command: deploy, time: \"2026-11-26T14:30:00Z\", diff: \" \\n\"}}}}\n    expect: {{decision: warn, reasons: [\"nothing to deploy: the plan's diff is empty\"]}}\n\
-\x20 - name: other commands\n    evaluate: {{plan: {{command: delete, time: \"2026-12-31T12:00:00Z\"}}}}\n    expect: {{decision: allow}}\n"
+\x20 - name: other commands\n    evaluate: {{plan: {{command: delete, time: \"2026-12-31T12:00:00Z\"}}}}\n    expect: {{decision: allow}}\n\
+\x20 - name: the images of the steps\n    evaluate: {{plan: {{command: run, time: \"2026-11-26T14:30:00Z\", steps: [{{service: ecs, operation: RegisterTaskDefinition, input: '{td_bad}'}}, {{service: ecs, operation: RunTask, input: {{taskDefinition: {{'$ref': 'steps[0].taskDefinition.taskDefinitionArn'}}}}}}]}}}}\n    expect: {{decision: deny, reasons: [\"image nginx:latest of container app comes from docker.io, which is not an allowed registry (123456789012.dkr.ecr.*.amazonaws.com, public.ecr.aws/myorg)\"]}}\n\
+\x20 - name: a step that is no task definition\n    evaluate: {{plan: {{command: run, time: \"2026-11-26T14:30:00Z\", steps: [{{service: ecs, operation: RunTask, input: {{}}}}, {{service: ecs, operation: RegisterTaskDefinition, input: [1]}}]}}}}\n    expect: {{decision: deny, reasons: [\"cannot check image registries: steps[1] (RegisterTaskDefinition): the task definition is not a JSON object\"]}}\n"
         ),
     );
     p.write("cases.cassette.json", "{\"version\": 1, \"interactions\": []}");
@@ -224,7 +226,7 @@ fn the_gate_twins_decide_the_same_on_the_same_plans() {
     for plugin in &plugins {
         let out = run(&p, &["plugin", "test", plugin, "cases.yaml"]);
         out.expect_code(0);
-        assert!(out.stdout.ends_with("6 passed, 0 failed\n"), "{plugin}: {}", out.stdout);
+        assert!(out.stdout.ends_with("8 passed, 0 failed\n"), "{plugin}: {}", out.stdout);
     }
     // A config that cannot be read denies every plan (fails closed), in each language.
     p.write("closed.yaml", "plugin:\n  config: {freezes: [{start: soon, end: later}]}\ncases:\n  - name: closed\n    evaluate: {plan: {command: deploy}}\n    expect: {decision: deny, reasons: [\"change-freeze config: freezes[0].start: \"]}\n");
@@ -244,12 +246,13 @@ fn a_typescript_gate_builds_and_decides() {
         "cases.yaml",
         "plugin:\n  config: {deny_clusters: [prod]}\ncases:\n\
 \x20 - name: frozen\n    evaluate: {plan: {command: deploy, cluster: prod, desired_count: 3}}\n    expect: {decision: deny, reasons: [\"cluster prod is frozen\"]}\n\
-\x20 - name: open\n    evaluate: {plan: {command: deploy, cluster: dev}}\n    expect: {decision: allow}\n",
+\x20 - name: open\n    evaluate: {plan: {command: deploy, cluster: dev}}\n    expect: {decision: allow}\n\
+\x20 - name: a public task\n    evaluate: {plan: {command: run, cluster: dev, steps: [{service: ecs, operation: RunTask, input: {networkConfiguration: {awsvpcConfiguration: {assignPublicIp: ENABLED}}}}]}}\n    expect: {decision: deny, reasons: [\"a task would get a public IP\"]}\n",
     );
     p.write("cases.cassette.json", "{\"version\": 1, \"interactions\": []}");
     let out = run(&p, &["plugin", "test", &path.display().to_string(), "cases.yaml"]);
     out.expect_code(0);
-    assert!(out.stdout.ends_with("2 passed, 0 failed\n"), "{}", out.stdout);
+    assert!(out.stdout.ends_with("3 passed, 0 failed\n"), "{}", out.stdout);
 }
 
 #[test]

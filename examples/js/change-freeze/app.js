@@ -1,7 +1,8 @@
 // The first-party `change-freeze` gate (plugins/change-freeze) in JavaScript: deny inside freeze
-// windows (`start <= time < end`) and images from registries not allowed; warn on a deploy with an
-// empty diff. A config that cannot be read denies everything (fails closed). No capabilities.
-import { Decision, Manifest, Plugin, config, error, exportPlugin } from "cortado-plugin";
+// windows (`start <= time < end`) and images from registries not allowed (those of every
+// RegisterTaskDefinition step and of the plan's task definition); warn on a deploy with an empty
+// diff. A config that cannot be read denies everything (fails closed). No capabilities.
+import { Decision, Manifest, Plugin, config, error, exportPlugin, stepsFor } from "cortado-plugin";
 
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
 
@@ -63,6 +64,28 @@ function containers(taskDefinition) {
   return defs.map((c) => [getCi(c, "name") ?? "", getCi(c, "image") ?? ""]);
 }
 
+/**
+ * [name, image] of every container the plan would run, each once: every RegisterTaskDefinition
+ * step's (what a RunTask's `$ref` to it runs), then the plan's task definition's (the revision a
+ * step names by ARN; all a plan without steps carries).
+ */
+function plannedContainers(plan) {
+  const registered = stepsFor(plan, "ecs", "RegisterTaskDefinition");
+  const sources = (plan.steps ?? []).flatMap((s, i) => (registered.includes(s) ? [[`steps[${i}] (RegisterTaskDefinition)`, s.input]] : []));
+  if (plan.taskDefinition != null) sources.push(["the plan's task definition", plan.taskDefinition]);
+  const out = [];
+  for (const [what, td] of sources) {
+    let found;
+    try {
+      found = containers(td);
+    } catch (e) {
+      throw new Error(`${what}: ${e.message}`);
+    }
+    for (const c of found) if (!out.some(([n, i]) => n === c[0] && i === c[1])) out.push(c);
+  }
+  return out;
+}
+
 function rules(c) {
   c ??= {};
   if (typeof c !== "object" || Array.isArray(c)) throw new Error("the config is not an object");
@@ -112,9 +135,9 @@ class ChangeFreeze extends Plugin {
         denials.push(`cannot check change freezes: the plan's time: ${e.message}`);
       }
     }
-    if (registries.length && plan.taskDefinition != null) {
+    if (registries.length) {
       try {
-        for (const [name, image] of containers(plan.taskDefinition)) {
+        for (const [name, image] of plannedContainers(plan)) {
           if (!registries.some((p) => allowed(p, image))) {
             denials.push(`image ${image} of container ${name} comes from ${imageName(image)[0]}, which is not an allowed registry (${registries.join(", ")})`);
           }

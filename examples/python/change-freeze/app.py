@@ -1,13 +1,14 @@
 """The first-party `change-freeze` gate (plugins/change-freeze) in Python: deny inside freeze
-windows (`start <= time < end`) and images from registries not allowed; warn on a deploy with an
-empty diff. A config that cannot be read denies everything (fails closed). No capabilities."""
+windows (`start <= time < end`) and images from registries not allowed (those of every
+RegisterTaskDefinition step and of the plan's task definition); warn on a deploy with an empty
+diff. A config that cannot be read denies everything (fails closed). No capabilities."""
 
 # Imports stay at the top: componentize-py bundles the modules imported while it builds.
 import fnmatch
 import json
 from datetime import datetime
 
-from cortado_plugin import Decision, Manifest, Plugin, config, error, export
+from cortado_plugin import Decision, Manifest, Plugin, config, error, export, steps_for
 
 KEYS = {"freezes", "allowed_registries", "commands"}
 FREEZE_KEYS = {"start", "end", "reason"}
@@ -68,6 +69,23 @@ def containers(task_definition):
     return [(get(c, "name") or "", get(c, "image") or "") for c in defs]
 
 
+def planned_containers(plan):
+    """`(name, image)` of every container the plan would run, each once: every
+    RegisterTaskDefinition step's (what a RunTask's `$ref` to it runs), then the plan's task
+    definition's (the revision a step names by ARN; all a plan without steps carries)."""
+    sources = [(f"steps[{i}] (RegisterTaskDefinition)", s.input) for i, s in enumerate(plan.steps) if s in steps_for(plan, "ecs", "RegisterTaskDefinition")]
+    if plan.task_definition is not None:
+        sources.append(("the plan's task definition", plan.task_definition))
+    out = []
+    for what, td in sources:
+        try:
+            found = containers(td)
+        except ValueError as e:
+            raise ValueError(f"{what}: {e}") from None
+        out.extend(c for c in found if c not in out)
+    return out
+
+
 def rules(c):
     if c is None:
         c = {}
@@ -122,9 +140,9 @@ class ChangeFreeze(Plugin):
                         denials.append(f"{reason or 'change freeze'} (frozen until {end_text})")
             except ValueError as e:
                 denials.append(f"cannot check change freezes: the plan's time: {e}")
-        if registries and plan.task_definition is not None:
+        if registries:
             try:
-                for name, image in containers(plan.task_definition):
+                for name, image in planned_containers(plan):
                     if not any(allowed(p, image) for p in registries):
                         denials.append(
                             f"image {image} of container {name} comes from {image_name(image)[0]}, which is not an allowed registry ({', '.join(registries)})"

@@ -220,14 +220,18 @@ fn run_id() -> String {
 }
 
 /// The configured gates. A plugin whose config sets `enforcement:` but that implements no gate
-/// hook is an error: an operator who asked for a gate must not silently get none.
+/// hook is an error: an operator who asked for a gate must not silently get none. A first-party
+/// plugin that is a gate only on request (image-policy: a verifier whose manifest also declares
+/// the gate hook) is one when its config sets `enforcement:`, so configs using it as a verifier
+/// keep their behaviour.
 fn gates(ctx: &Context) -> Result<Vec<&LazyPlugin>> {
     let mut out = Vec::new();
     // Gates bound to lifecycle stages judge paused deployments (see [`stage`]), not commands.
     for lp in ctx.plugins.plugins.iter().filter(|lp| lp.config.stages.is_empty()) {
         let is_gate = match (&lp.config.path, catalog::first_party(&lp.config.name)) {
-            (None, Some(fp)) => fp.gate,
-            (None, None) => false,
+            (None, Some(fp)) if fp.gate => true,
+            (None, Some(_)) if lp.config.enforcement.is_some() => lp.get().map(|l| l.manifest.hooks.contains(&Hook::Gate)).unwrap_or(true),
+            (None, _) => false,
             // A custom plugin's manifest says; one that cannot be loaded is a gate that denies.
             (Some(_), _) => lp.get().map(|l| l.manifest.hooks.contains(&Hook::Gate)).unwrap_or(lp.config.enforcement.is_some()),
         };
@@ -376,7 +380,26 @@ fn wit_plan(aws: &crate::aws::Aws, plan: &Plan, who: &Caller) -> bindings::Plan 
         desired_count: plan.desired_count,
         overrides: plan.overrides.as_ref().map(Value::to_string),
         stage: None,
+        steps: wit_steps(plan),
     }
+}
+
+/// The plan's steps as a gate gets them: read from the plan's JSON (what the audit record and the
+/// digest cover), each input serialised as compact JSON.
+pub(crate) fn wit_steps(plan: &Plan) -> Vec<bindings::Step> {
+    let json = plan.to_json();
+    let text = |s: &Value, k: &str| s.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
+    let steps = json.get("steps").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+    steps
+        .iter()
+        .map(|s| bindings::Step {
+            service: text(s, "service"),
+            operation: text(s, "operation"),
+            resource: text(s, "resource"),
+            phase: text(s, "phase"),
+            input: s.get("input").unwrap_or(&Value::Null).to_string(),
+        })
+        .collect()
 }
 
 /// One gate's verdict, enforced at its level and printed.

@@ -190,8 +190,9 @@ fn verdict_of(results: &[GateResult], last_chance: bool) -> (Verdict, Vec<String
     }
 }
 
-/// The deploy's own WIT plan (what gates saw for the deploy), with the stage in place of the
-/// command and the stage details as its diff and overrides.
+/// The deploy's own WIT plan (what gates saw for the deploy, its `steps` included: the requests
+/// that started the deployment being judged), with the stage in place of the command and the stage
+/// details as its diff and overrides.
 fn wit_plan(ctx: &Context, aws: &crate::aws::Aws, stage: &StagePlan, who: &Caller) -> bindings::Plan {
     let details = stage.details().to_string();
     let empty = Plan::new("", &ctx.config.cluster, ctx.config.service.as_deref());
@@ -203,6 +204,7 @@ fn wit_plan(ctx: &Context, aws: &crate::aws::Aws, stage: &StagePlan, who: &Calle
         desired_count: None,
         overrides: Some(details),
         stage: Some(stage.wit_stage()),
+        steps: super::wit_steps(stage.deploy_plan.as_ref().unwrap_or(&empty)),
         ..base
     }
 }

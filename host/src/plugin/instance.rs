@@ -17,8 +17,9 @@ use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::cortado::plugin::{aws as wit_aws, host as wit_host, metrics as wit_metrics, types as wit_types};
-use super::bindings::v0_1::cortado::plugin::{aws as old_aws, host as old_host, types as old_types};
-use super::bindings::{self, Check, Decision, Manifest, Plan, Plugin, PluginPre, v0_1};
+use super::bindings::v0_1::cortado::plugin::{aws as v1_aws, host as v1_host, types as v1_types};
+use super::bindings::v0_2::cortado::plugin::{aws as v2_aws, host as v2_host, metrics as v2_metrics, types as v2_types};
+use super::bindings::{self, Check, Decision, Manifest, Plan, Plugin, PluginPre, v0_1, v0_2};
 use super::broker::{self, Broker};
 use super::cassette::Body;
 use super::runtime::{self, EPOCH_TICK};
@@ -156,73 +157,112 @@ impl wit_metrics::Host for HostState {
     }
 }
 
-// The 0.1.0 imports: the same calls, answered by the current implementation and converted.
-impl old_types::Host for HostState {}
+/// An older version's imports: the same calls, answered by the current implementation and
+/// converted (`older` turns a current answer into its twin of that version).
+macro_rules! older_imports {
+    ($types:ident, $host:ident, $aws:ident) => {
+        impl $types::Host for HostState {}
 
-impl old_host::Host for HostState {
-    fn log(&mut self, level: old_types::Level, message: String) {
-        let level = bindings::convert(&level).unwrap_or(wit_types::Level::Info);
-        wit_host::Host::log(self, level, message)
+        impl $host::Host for HostState {
+            fn log(&mut self, level: $types::Level, message: String) {
+                let level = bindings::convert(&level).unwrap_or(wit_types::Level::Info);
+                wit_host::Host::log(self, level, message)
+            }
+            fn config(&mut self) -> String {
+                self.config_json.clone()
+            }
+        }
+
+        impl $aws::Host for HostState {
+            fn ssm_get_parameter(&mut self, name: String, with_decryption: bool) -> Result<$aws::Parameter, $aws::AwsError> {
+                older(wit_aws::Host::ssm_get_parameter(self, name, with_decryption), $aws::AwsError::Failed)
+            }
+            fn ssm_get_parameters(&mut self, names: Vec<String>, with_decryption: bool) -> Result<(Vec<$aws::Parameter>, Vec<String>), $aws::AwsError> {
+                older(wit_aws::Host::ssm_get_parameters(self, names, with_decryption), $aws::AwsError::Failed)
+            }
+            fn secretsmanager_describe_secret(&mut self, id: String) -> Result<$aws::SecretDescription, $aws::AwsError> {
+                older(wit_aws::Host::secretsmanager_describe_secret(self, id), $aws::AwsError::Failed)
+            }
+            fn secretsmanager_get_secret_value(&mut self, id: String) -> Result<$aws::SecretValue, $aws::AwsError> {
+                older(wit_aws::Host::secretsmanager_get_secret_value(self, id), $aws::AwsError::Failed)
+            }
+            fn s3_get_object(&mut self, bucket: String, key: String) -> Result<Vec<u8>, $aws::AwsError> {
+                older(wit_aws::Host::s3_get_object(self, bucket, key), $aws::AwsError::Failed)
+            }
+            fn cloudformation_describe_stack_outputs(&mut self, stack: String) -> Result<Vec<$aws::StackOutput>, $aws::AwsError> {
+                older(wit_aws::Host::cloudformation_describe_stack_outputs(self, stack), $aws::AwsError::Failed)
+            }
+            fn cloudformation_list_exports(&mut self) -> Result<Vec<$aws::StackExport>, $aws::AwsError> {
+                older(wit_aws::Host::cloudformation_list_exports(self), $aws::AwsError::Failed)
+            }
+        }
+    };
+}
+
+older_imports!(v1_types, v1_host, v1_aws);
+older_imports!(v2_types, v2_host, v2_aws);
+
+impl v2_metrics::Host for HostState {
+    fn cloudwatch_get_metric_data(
+        &mut self,
+        queries: Vec<v2_metrics::MetricQuery>,
+        start: i64,
+        end: i64,
+    ) -> Result<Vec<v2_metrics::MetricResult>, v2_aws::AwsError> {
+        let queries = match bindings::convert(&queries) {
+            Ok(q) => q,
+            Err(e) => return Err(v2_aws::AwsError::Failed(e)),
+        };
+        older(wit_metrics::Host::cloudwatch_get_metric_data(self, queries, start, end), v2_aws::AwsError::Failed)
     }
-    fn config(&mut self) -> String {
-        self.config_json.clone()
+    fn elbv2_describe_target_health(&mut self, arn: String) -> Result<Vec<v2_metrics::TargetHealth>, v2_aws::AwsError> {
+        older(wit_metrics::Host::elbv2_describe_target_health(self, arn), v2_aws::AwsError::Failed)
     }
 }
 
-/// A current answer as its 0.1.0 twin.
-fn older<T: serde::Serialize, U: serde::de::DeserializeOwned>(answer: Result<T, wit_aws::AwsError>) -> Result<U, old_aws::AwsError> {
-    bindings::convert(&answer).unwrap_or_else(|e| Err(old_aws::AwsError::Failed(e)))
-}
-
-impl old_aws::Host for HostState {
-    fn ssm_get_parameter(&mut self, name: String, with_decryption: bool) -> Result<old_aws::Parameter, old_aws::AwsError> {
-        older(wit_aws::Host::ssm_get_parameter(self, name, with_decryption))
-    }
-    fn ssm_get_parameters(&mut self, names: Vec<String>, with_decryption: bool) -> Result<(Vec<old_aws::Parameter>, Vec<String>), old_aws::AwsError> {
-        older(wit_aws::Host::ssm_get_parameters(self, names, with_decryption))
-    }
-    fn secretsmanager_describe_secret(&mut self, id: String) -> Result<old_aws::SecretDescription, old_aws::AwsError> {
-        older(wit_aws::Host::secretsmanager_describe_secret(self, id))
-    }
-    fn secretsmanager_get_secret_value(&mut self, id: String) -> Result<old_aws::SecretValue, old_aws::AwsError> {
-        older(wit_aws::Host::secretsmanager_get_secret_value(self, id))
-    }
-    fn s3_get_object(&mut self, bucket: String, key: String) -> Result<Vec<u8>, old_aws::AwsError> {
-        older(wit_aws::Host::s3_get_object(self, bucket, key))
-    }
-    fn cloudformation_describe_stack_outputs(&mut self, stack: String) -> Result<Vec<old_aws::StackOutput>, old_aws::AwsError> {
-        older(wit_aws::Host::cloudformation_describe_stack_outputs(self, stack))
-    }
-    fn cloudformation_list_exports(&mut self) -> Result<Vec<old_aws::StackExport>, old_aws::AwsError> {
-        older(wit_aws::Host::cloudformation_list_exports(self))
-    }
+/// A current answer as its twin of an older version; a failed conversion is that version's
+/// `failed` error (`failed` builds it).
+fn older<T: serde::Serialize, U: serde::de::DeserializeOwned, E: serde::de::DeserializeOwned>(
+    answer: Result<T, wit_aws::AwsError>,
+    failed: fn(String) -> E,
+) -> Result<U, E> {
+    bindings::convert(&answer).unwrap_or_else(|e| Err(failed(e)))
 }
 
 /// A linked component, by the contract version it was built against (newest tried first).
 enum Pre {
     Current(PluginPre<HostState>),
+    V0_2(v0_2::PluginPre<HostState>),
     V0_1(v0_1::PluginPre<HostState>),
 }
 
 /// An instance of either version; each hook call matches on it.
 enum Bound {
     Current(Plugin),
+    V0_2(v0_2::Plugin),
     V0_1(v0_1::Plugin),
 }
 
 impl Pre {
     fn new(linked: wasmtime::component::InstancePre<HostState>) -> Result<Pre, String> {
-        match PluginPre::new(linked.clone()) {
-            Ok(p) => Ok(Pre::Current(p)),
-            Err(current) => v0_1::PluginPre::new(linked)
-                .map(Pre::V0_1)
-                .map_err(|old| format!("it does not implement {} ({current:#}) nor {} ({old:#})", bindings::VERSIONS[0], bindings::VERSIONS[1])),
-        }
+        let current = match PluginPre::new(linked.clone()) {
+            Ok(p) => return Ok(Pre::Current(p)),
+            Err(e) => e,
+        };
+        let v2 = match v0_2::PluginPre::new(linked.clone()) {
+            Ok(p) => return Ok(Pre::V0_2(p)),
+            Err(e) => e,
+        };
+        v0_1::PluginPre::new(linked).map(Pre::V0_1).map_err(|v1| {
+            let [c, two, one] = bindings::VERSIONS;
+            format!("it does not implement {c} ({current:#}), {two} ({v2:#}) nor {one} ({v1:#})")
+        })
     }
 
     fn instantiate(&self, store: &mut Store<HostState>) -> wasmtime::Result<Bound> {
         match self {
             Pre::Current(p) => p.instantiate(store).map(Bound::Current),
+            Pre::V0_2(p) => p.instantiate(store).map(Bound::V0_2),
             Pre::V0_1(p) => p.instantiate(store).map(Bound::V0_1),
         }
     }
@@ -230,6 +270,7 @@ impl Pre {
     fn engine(&self) -> &wasmtime::Engine {
         match self {
             Pre::Current(p) => p.engine(),
+            Pre::V0_2(p) => p.engine(),
             Pre::V0_1(p) => p.engine(),
         }
     }
@@ -257,6 +298,7 @@ fn linker(engine: &wasmtime::Engine) -> Result<Linker<HostState>> {
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| anyhow::anyhow!("linking WASI: {e:#}"))?;
     Plugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s).map_err(|e| anyhow::anyhow!("linking cortado imports: {e:#}"))?;
+    v0_2::Plugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s).map_err(|e| anyhow::anyhow!("linking cortado 0.2.0 imports: {e:#}"))?;
     v0_1::Plugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s).map_err(|e| anyhow::anyhow!("linking cortado 0.1.0 imports: {e:#}"))?;
     clamp_clocks(&mut linker).map_err(|e| anyhow::anyhow!("linking the deadline-bounded clock: {e:#}"))?;
     Ok(linker)
@@ -302,6 +344,7 @@ impl LoadedPlugin {
         };
         let manifest = loaded.with_instance("manifest", |store, b| match b {
             Bound::Current(p) => p.call_manifest(store),
+            Bound::V0_2(p) => p.call_manifest(store).and_then(|m| bindings::convert(&m).map_err(wasmtime::Error::msg)),
             Bound::V0_1(p) => p.call_manifest(store).and_then(|m| bindings::convert(&m).map_err(wasmtime::Error::msg)),
         })?;
         loaded.cap("manifest", manifest_size(&manifest))?;
@@ -387,6 +430,7 @@ impl LoadedPlugin {
         let max = self.spec.limits.max_output_bytes;
         let out = self.with_instance(&format!("resolver {function}"), |store, b| match b {
             Bound::Current(p) => p.cortado_plugin_resolver().call_call(store, function, args),
+            Bound::V0_2(p) => p.cortado_plugin_resolver().call_call(store, function, args),
             Bound::V0_1(p) => p.cortado_plugin_resolver().call_call(store, function, args),
         })?;
         match out {
@@ -403,6 +447,10 @@ impl LoadedPlugin {
     pub fn verify(&self, task_definition: &str, service_definition: Option<&str>) -> Result<Vec<Check>, PluginError> {
         let checks = self.with_instance("verifier", |store, b| match b {
             Bound::Current(p) => p.cortado_plugin_verifier().call_verify(store, task_definition, service_definition),
+            Bound::V0_2(p) => {
+                let old = p.cortado_plugin_verifier().call_verify(store, task_definition, service_definition)?;
+                bindings::convert(&old).map_err(wasmtime::Error::msg)
+            }
             Bound::V0_1(p) => {
                 let old = p.cortado_plugin_verifier().call_verify(store, task_definition, service_definition)?;
                 bindings::convert(&old).map_err(wasmtime::Error::msg)
@@ -417,9 +465,16 @@ impl LoadedPlugin {
     pub fn evaluate(&self, plan: &Plan) -> Result<Decision, PluginError> {
         let d = self.with_instance("gate", |store, b| match b {
             Bound::Current(p) => p.cortado_plugin_gate().call_evaluate(store, plan),
+            Bound::V0_2(p) => {
+                // A 0.2.0 gate sees the steps as JSON in `overrides`.
+                let old: v0_2::cortado::plugin::types::Plan = bindings::convert(&steps_in_overrides(plan)).map_err(wasmtime::Error::msg)?;
+                let d = p.cortado_plugin_gate().call_evaluate(store, &old)?;
+                bindings::convert(&d).map_err(wasmtime::Error::msg)
+            }
             Bound::V0_1(p) => {
-                // A 0.1.0 gate sees a stage only as `command: stage:NAME` and its JSON in `overrides`.
-                let old: v0_1::cortado::plugin::types::Plan = bindings::convert(plan).map_err(wasmtime::Error::msg)?;
+                // A 0.1.0 gate sees a stage only as `command: stage:NAME` and its JSON in
+                // `overrides`, where the steps are too.
+                let old: v0_1::cortado::plugin::types::Plan = bindings::convert(&steps_in_overrides(plan)).map_err(wasmtime::Error::msg)?;
                 let d = p.cortado_plugin_gate().call_evaluate(store, &old)?;
                 bindings::convert(&d).map_err(wasmtime::Error::msg)
             }
@@ -445,11 +500,12 @@ impl LoadedPlugin {
         })
     }
 
-    /// The contract version the component was built against (`cortado:plugin@0.2.0`).
+    /// The contract version the component was built against (`cortado:plugin@0.3.0`).
     pub fn wit_version(&self) -> &'static str {
         match self.pre {
             Pre::Current(_) => bindings::VERSIONS[0],
-            Pre::V0_1(_) => bindings::VERSIONS[1],
+            Pre::V0_2(_) => bindings::VERSIONS[1],
+            Pre::V0_1(_) => bindings::VERSIONS[2],
         }
     }
 
@@ -461,6 +517,29 @@ impl LoadedPlugin {
             _ => msg,
         }
     }
+}
+
+/// The plan an older gate gets, which has no `steps` field: the steps go into `overrides` as JSON
+/// (each input parsed back into a value), `{"steps": [...]}` when the plan has no overrides, else
+/// added to the overrides object. An override value that is not an object (never produced by the
+/// host) is left as it is, rather than changing its shape under the gate.
+fn steps_in_overrides(plan: &Plan) -> Plan {
+    let steps: Vec<serde_json::Value> = plan.steps.iter().map(step_json).collect();
+    let overrides = match plan.overrides.as_deref().map(serde_json::from_str::<serde_json::Value>) {
+        None => Some(json!({ "steps": steps }).to_string()),
+        Some(Ok(serde_json::Value::Object(mut o))) => {
+            o.insert("steps".into(), steps.into());
+            Some(serde_json::Value::Object(o).to_string())
+        }
+        Some(_) => plan.overrides.clone(),
+    };
+    Plan { overrides, ..plan.clone() }
+}
+
+/// One step as JSON, its input a JSON value again (a string if it is not JSON).
+fn step_json(s: &bindings::Step) -> serde_json::Value {
+    let input = serde_json::from_str(&s.input).unwrap_or_else(|_| serde_json::Value::String(s.input.clone()));
+    json!({"service": s.service, "operation": s.operation, "resource": s.resource, "phase": s.phase, "input": input})
 }
 
 /// What each list item counts for on top of its text, so a million empty strings are not free.
@@ -556,5 +635,55 @@ impl LoadedPlugin {
             hook: "instantiate".into(),
             message: describe_trap(&e, &self.spec.limits),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::{Plan, steps_in_overrides};
+    use crate::plugin::bindings::Step;
+
+    fn plan(overrides: Option<&str>) -> Plan {
+        Plan {
+            command: "run".into(),
+            cluster: "c".into(),
+            service: None,
+            region: "r".into(),
+            account: "a".into(),
+            caller: "arn".into(),
+            time: "t".into(),
+            task_definition: None,
+            task_definition_arn: None,
+            service_definition: None,
+            diff: String::new(),
+            desired_count: None,
+            overrides: overrides.map(str::to_owned),
+            stage: None,
+            steps: vec![Step {
+                service: "ecs".into(),
+                operation: "RunTask".into(),
+                resource: "1 task(s)".into(),
+                phase: "apply".into(),
+                input: r#"{"count":1}"#.into(),
+            }],
+        }
+    }
+
+    fn overrides(p: &Plan) -> Value {
+        serde_json::from_str(steps_in_overrides(p).overrides.as_deref().unwrap_or("null")).unwrap_or_default()
+    }
+
+    #[test]
+    fn older_gates_get_the_steps_in_overrides() {
+        let step = json!({"service": "ecs", "operation": "RunTask", "resource": "1 task(s)", "phase": "apply", "input": {"count": 1}});
+        assert_eq!(overrides(&plan(None)), json!({"steps": [step]}));
+        assert_eq!(overrides(&plan(Some(r#"{"containerOverrides":[]}"#))), json!({"containerOverrides": [], "steps": [step]}));
+        // Not an object (the host never makes one): left as it is.
+        assert_eq!(steps_in_overrides(&plan(Some("[1]"))).overrides.as_deref(), Some("[1]"));
+        // The older twin has no `steps` field: converting drops it and keeps the rest.
+        let old: crate::plugin::bindings::v0_2::cortado::plugin::types::Plan = crate::plugin::bindings::convert(&steps_in_overrides(&plan(None))).unwrap();
+        assert_eq!(old.command, "run");
     }
 }

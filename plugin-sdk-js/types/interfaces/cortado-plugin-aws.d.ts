@@ -1,4 +1,4 @@
-declare module 'cortado:plugin/aws@0.2.0' {
+declare module 'cortado:plugin/aws@0.3.0' {
   export function ssmGetParameter(name: string, withDecryption: boolean): Parameter;
   /**
    * Parameters found, and the names that were not.

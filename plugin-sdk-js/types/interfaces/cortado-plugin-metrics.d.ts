@@ -1,11 +1,11 @@
 /// <reference path="./cortado-plugin-aws.d.ts" />
-declare module 'cortado:plugin/metrics@0.2.0' {
+declare module 'cortado:plugin/metrics@0.3.0' {
   /**
    * The queries' datapoints between `start` and `end` (seconds since the Unix epoch); at most 50 queries.
    */
   export function cloudwatchGetMetricData(queries: Array<MetricQuery>, start: bigint, end: bigint): Array<MetricResult>;
   export function elbv2DescribeTargetHealth(targetGroupArn: string): Array<TargetHealth>;
-  export type AwsError = import('cortado:plugin/aws@0.2.0').AwsError;
+  export type AwsError = import('cortado:plugin/aws@0.3.0').AwsError;
   export interface Dimension {
     name: string,
     value: string,

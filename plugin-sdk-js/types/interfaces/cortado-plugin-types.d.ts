@@ -1,4 +1,4 @@
-declare module 'cortado:plugin/types@0.2.0' {
+declare module 'cortado:plugin/types@0.3.0' {
   /**
    * # Variants
    * 
@@ -113,6 +113,38 @@ declare module 'cortado:plugin/types@0.2.0' {
     deployment: string,
   }
   /**
+   * One AWS request the command will send if the gates allow it, exactly as it will be sent.
+   */
+  export interface Step {
+    /**
+     * The SDK (signing) service id: ecs, codedeploy, application-autoscaling, logs, ssm, s3.
+     */
+    service: string,
+    /**
+     * The API operation: RegisterTaskDefinition, RunTask, UpdateService, CreateDeployment,
+     * RegisterScalableTarget, StartSession, ...
+     */
+    operation: string,
+    /**
+     * What the request acts on, as a person reads it (`family web`, `service web (...)`).
+     */
+    resource: string,
+    /**
+     * apply: sent in order, before the wait; after-wait: sent once the wait succeeded;
+     * on-failure: a compensation sent only if an apply step fails before the rollout starts.
+     */
+    phase: string,
+    /**
+     * The complete request input as JSON (the API's own field names, e.g.
+     * `networkConfiguration.awsvpcConfiguration.assignPublicIp`). A value known only once an
+     * earlier step has run is `{"$ref": "steps[I].PATH"}`: step I of this same list, then a
+     * path into its response (`steps[0].taskDefinition.taskDefinitionArn`). `{"$json": VALUE}`
+     * stands for a string holding VALUE serialised as compact JSON once its references are
+     * resolved (a CodeDeploy AppSpec's content).
+     */
+    input: string,
+  }
+  /**
    * What a gate sees before anything changes.
    */
   export interface Plan {
@@ -157,6 +189,14 @@ declare module 'cortado:plugin/types@0.2.0' {
      * Set when the gate judges a paused lifecycle stage (`command` is then `stage:<NAME>`).
      */
     stage?: Stage,
+    /**
+     * The exact requests the command will send, in order (`step` says what each field
+     * means). Components built for 0.1.0 or 0.2.0 get them as JSON in `overrides` instead:
+     * `{"steps": [...]}` when the plan has no overrides, else the key `steps` added to the
+     * overrides object; each step there is `{service, operation, resource, phase, input}`
+     * with `input` as a JSON value, not a string.
+     */
+    steps: Array<Step>,
   }
   export type Decision = DecisionAllow | DecisionWarn | DecisionDeny | DecisionInconclusive;
   export interface DecisionAllow {

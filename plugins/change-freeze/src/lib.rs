@@ -3,8 +3,10 @@
 //! For each plan of a command it applies to:
 //! - **deny** when the plan's time is inside a freeze window (`start <= time < end`), with the
 //!   window's reason;
-//! - **deny** each container image of the plan's task definition whose registry is not in
-//!   `allowed_registries` (when that list is given);
+//! - **deny** each container image the plan would run whose registry is not in
+//!   `allowed_registries` (when that list is given): the images of every RegisterTaskDefinition
+//!   step (what a RunTask or service step's `$ref` runs) and of the plan's task definition (the
+//!   revision a step names by ARN; all a plan without steps, or a 0.2.0 host, carries);
 //! - **warn** when a `deploy` has an empty diff (nothing to deploy);
 //! - **allow** otherwise.
 //!
@@ -20,7 +22,7 @@
 //! cannot be read makes the gate deny everything (it fails closed). No capabilities.
 mod registry;
 
-use cortado_plugin_sdk::taskdef::{self, ImageRef};
+use cortado_plugin_sdk::taskdef::ImageRef;
 use cortado_plugin_sdk::time;
 use cortado_plugin_sdk::{Decision, Manifest, Plan, Plugin, host, register_plugin};
 use serde::Deserialize;
@@ -93,10 +95,8 @@ impl Rules {
             }
         }
 
-        if !self.allowed_registries.is_empty()
-            && let Some(td) = &plan.task_definition
-        {
-            match taskdef::containers(td) {
+        if !self.allowed_registries.is_empty() {
+            match plan.containers() {
                 Err(e) => denials.push(format!("cannot check image registries: {e}")),
                 Ok(containers) => {
                     for c in containers {
@@ -154,8 +154,8 @@ register_plugin!(ChangeFreeze);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cortado_plugin_sdk::Hook;
     use cortado_plugin_sdk::testing::{Harness, MockHost};
+    use cortado_plugin_sdk::{Hook, Step};
     use serde_json::json;
 
     fn config() -> serde_json::Value {
@@ -224,6 +224,34 @@ mod tests {
         assert_eq!(reasons.len(), 2);
         assert!(reasons[0].starts_with("image nginx:latest of container c1 comes from docker.io, which is not an allowed registry"), "{}", reasons[0]);
         assert!(reasons[1].contains("public.ecr.aws/other/x:1"));
+    }
+
+    /// A plan whose images are only in its steps: a RunTask of the revision a step registers.
+    fn run_plan(images: &[&str]) -> Plan {
+        let defs: Vec<_> = images.iter().enumerate().map(|(i, img)| json!({"name": format!("s{i}"), "image": img})).collect();
+        let mut p = Plan::new("run")
+            .with_step(Step::new("ecs", "RegisterTaskDefinition", json!({"family": "app", "containerDefinitions": defs})))
+            .with_step(Step::new("ecs", "RunTask", json!({"cluster": "c", "taskDefinition": {"$ref": "steps[0].taskDefinition.taskDefinitionArn"}})));
+        p.time = "2026-11-26T14:30:00Z".into();
+        p
+    }
+
+    #[test]
+    fn judges_the_images_of_registration_steps() {
+        let mut g = gate();
+        assert_eq!(g.evaluate(&run_plan(&[ECR])), Decision::Allow);
+        let Decision::Deny(reasons) = g.evaluate(&run_plan(&[ECR, "evil.example.com/x:1"])) else { panic!() };
+        assert_eq!(reasons.len(), 1);
+        assert!(reasons[0].starts_with("image evil.example.com/x:1 of container s1 comes from evil.example.com"), "{}", reasons[0]);
+        // The task definition field counts too (a step naming a registered revision by ARN).
+        let mut p = run_plan(&[ECR]);
+        p.task_definition = Some(json!({"containerDefinitions": [{"name": "old", "image": "nginx:1"}]}).to_string());
+        assert!(g.evaluate(&p).is_deny());
+        // A step that is not a task definition fails closed.
+        let mut p = run_plan(&[ECR]);
+        p.steps[0].input = "[]".into();
+        let Decision::Deny(reasons) = g.evaluate(&p) else { panic!() };
+        assert!(reasons[0].starts_with("cannot check image registries: steps[0] (RegisterTaskDefinition): "), "{}", reasons[0]);
     }
 
     #[test]

@@ -128,6 +128,27 @@ pub struct PlanFile {
     overrides: Option<Value>,
     /// A paused lifecycle stage, as a 0.2.0 gate sees it (`name`, `hook_id`, ..., `deployment`).
     stage: Option<crate::plugin::bindings::Stage>,
+    /// The requests the command will send, as a 0.3.0 gate sees them (`plan.to_json()["steps"]`).
+    #[serde(default)]
+    steps: Vec<StepFile>,
+}
+
+/// One step of a case's plan; `input` may be an object or JSON text.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepFile {
+    service: String,
+    operation: String,
+    #[serde(default)]
+    resource: String,
+    #[serde(default = "default_phase")]
+    phase: String,
+    #[serde(default)]
+    input: Value,
+}
+
+fn default_phase() -> String {
+    "apply".into()
 }
 
 fn default_cluster() -> String {
@@ -168,6 +189,17 @@ impl PlanFile {
             desired_count: self.desired_count,
             overrides: json_text(&self.overrides),
             stage: self.stage.clone(),
+            steps: self
+                .steps
+                .iter()
+                .map(|s| crate::plugin::bindings::Step {
+                    service: s.service.clone(),
+                    operation: s.operation.clone(),
+                    resource: s.resource.clone(),
+                    phase: s.phase.clone(),
+                    input: json_text(&Some(s.input.clone())).unwrap_or_default(),
+                })
+                .collect(),
         }
     }
 }
