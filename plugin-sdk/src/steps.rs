@@ -4,7 +4,8 @@
 //!
 //! A step's input is the complete request body with the API's own field names. A value known only
 //! once an earlier step has run is `{"$ref": "steps[I].PATH"}` (the response of step I), and
-//! `{"$json": VALUE}` stands for a string holding VALUE as compact JSON (a CodeDeploy AppSpec).
+//! `{"$text": "...${steps[I].PATH}..."}` stands for that text with each `${REF}` replaced by the
+//! string it names (a CodeDeploy AppSpec's content, JSON text).
 
 use serde_json::Value;
 

@@ -221,7 +221,7 @@ class Middleware:
                 if method == "POST":
                     CLOCK.configure(body.get("progress"), body.get("stepSeconds"), body.get("minuteSteps"))
                     if "strict" in body:
-                        sim_validate.set_mode(str(body["strict"]))
+                        sim_validate.set_mode(str(body["strict"]), body.get("region"))
                 status, payload = 200, {**CLOCK.as_dict(), "strict": sim_validate.MODE}
             elif name == "faults" and method == "POST":
                 status, payload = 200, sim_faults.FAULTS.configure(body)

@@ -54,12 +54,20 @@ _CACHE_LOCK = threading.Lock()
 _FILE_LOCK = threading.Lock()
 
 
-def set_mode(mode: str) -> None:
-    """Switch the mode at run time (`POST /_cortado/config {"strict": ...}`)."""
+# Per-region modes (`POST /_cortado/config {"region": R, "strict": "log"}`): a test that sends a member newer
+# than the pinned model (AWS knows it, botocore does not yet) lets its own region through, alone.
+REGION_MODES: dict[str, str] = {}
+
+
+def set_mode(mode: str, region: str | None = None) -> None:
+    """Switch the mode at run time (`POST /_cortado/config {"strict": ...}`), for every region or one."""
     global MODE
     if mode not in MODES:
         raise ValueError(f"strict must be one of {', '.join(MODES)}, not {mode!r}")
-    MODE = mode
+    if region:
+        REGION_MODES[region] = mode
+    else:
+        MODE = mode
 
 
 def service_model(signing_name: str) -> ServiceModel | None:
@@ -319,7 +327,8 @@ def inspect(environ: dict[str, Any], entry: dict[str, Any]) -> tuple[str, list[t
     if target and is_mutating(action):
         parsed = body_json(body)
         entry["body"] = None if parsed is _UNPARSABLE else parsed
-    if MODE == "off":
+    mode = REGION_MODES.get(entry.get("region", ""), MODE)
+    if mode == "off":
         return None
     if target:
         result = check_json(service, action, body)
@@ -336,6 +345,6 @@ def inspect(environ: dict[str, Any], entry: dict[str, Any]) -> tuple[str, list[t
     params, problems, kind = result
     entry["invalid"] = message(problems)
     append_invalid(entry, None if params is _UNPARSABLE else params)
-    if MODE != "reject":
+    if mode != "reject":
         return None
     return answer(kind, entry["invalid"])

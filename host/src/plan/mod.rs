@@ -144,59 +144,6 @@ impl Plan {
         })
     }
 
-    /// TEMPORARY (issue 22 §2, replaced at merge by the request-exact plan of §1): today's steps in
-    /// the format gates see, `{service, operation, resource, phase, input}`, the input being the
-    /// step's fields as JSON and the registered revision's ARN a `$ref` to its step.
-    fn steps_json(&self) -> Vec<Value> {
-        let registered = self.steps.iter().position(|s| matches!(s, Step::RegisterTaskDefinition { .. })).unwrap_or(0);
-        let td = |t: &TdRef| match t {
-            TdRef::Arn(a) => json!(a),
-            TdRef::Registered => json!({ "$ref": format!("steps[{registered}].taskDefinition.taskDefinitionArn") }),
-        };
-        let with_td = |body: &Value, t: Option<&TdRef>| {
-            let mut b = body.clone();
-            if let (Some(o), Some(t)) = (b.as_object_mut(), t) {
-                o.insert("taskDefinition".into(), td(t));
-            }
-            b
-        };
-        let input = |s: &Step| match s {
-            Step::RegisterTaskDefinition { body } => body.clone(),
-            Step::CreateService { body, td: t } | Step::RunTask { body, td: t } => with_td(body, Some(t)),
-            Step::UpdateService { body, td: t } => with_td(body, t.as_ref()),
-            Step::DeregisterTaskDefinition { arn } => json!({"taskDefinition": arn}),
-            Step::DeleteTaskDefinitions { arns } => json!({"taskDefinitions": arns}),
-            Step::DeleteService { cluster, service, force } => json!({"cluster": cluster, "service": service, "force": force}),
-            Step::TagResource { arn, tags } => json!({"resourceArn": arn, "tags": tags.iter().map(|(k, v)| json!({"key": k, "value": v})).collect::<Vec<_>>()}),
-            Step::UntagResource { arn, keys } => json!({"resourceArn": arn, "tagKeys": keys}),
-            Step::StopTask { cluster, task, reason } => json!({"cluster": cluster, "task": task, "reason": reason}),
-            Step::ExecuteCommand { cluster, task, container, command } => {
-                json!({"cluster": cluster, "task": task, "container": container, "command": command, "interactive": true})
-            }
-            Step::StartSession { target, document, parameters } => json!({"Target": target, "DocumentName": document, "Parameters": parameters}),
-            Step::RegisterScalableTarget { resource, min, max, suspend } => json!({
-                "ServiceNamespace": "ecs", "ResourceId": resource, "ScalableDimension": "ecs:service:DesiredCount", "MinCapacity": min, "MaxCapacity": max,
-                "SuspendedState": suspend.map(|s| json!({"DynamicScalingInSuspended": s, "DynamicScalingOutSuspended": s, "ScheduledScalingSuspended": s})),
-            }),
-            Step::CreateDeployment { application, group, config, service, hooks, td: t, rollback_events } => json!({
-                "applicationName": application, "deploymentGroupName": group, "deploymentConfigName": config,
-                "taskDefinition": td(t), "service": service, "hooks": hooks, "autoRollbackEvents": rollback_events,
-            }),
-            Step::StopDeployment { id, auto_rollback } => json!({"deploymentId": id, "autoRollbackEnabled": auto_rollback}),
-            Step::StopServiceDeployment { arn, stop_type } => json!({"serviceDeploymentArn": arn, "stopType": stop_type}),
-            Step::ContinueServiceDeployment { arn, hook_id, action } => json!({"serviceDeploymentArn": arn, "hookId": hook_id, "action": action}),
-            Step::DeleteLock { bucket, key, etag } => json!({"Bucket": bucket, "Key": key, "IfMatch": etag}),
-            Step::PutTestLogEvent { group, region, container, stream_prefix, create_group } => {
-                json!({"logGroupName": group, "region": region, "container": container, "streamPrefix": stream_prefix, "createGroup": create_group})
-            }
-        };
-        let one = |s: &Step, phase: &str| {
-            let (service, operation) = s.operation().split_once(':').unwrap_or(("", s.operation()));
-            json!({"service": service, "operation": operation, "resource": s.resource(), "phase": phase, "input": input(s)})
-        };
-        self.steps.iter().map(|s| one(s, "apply")).chain(self.after_wait.iter().map(|s| one(s, "after-wait"))).collect()
-    }
-
     /// `[{operation, resource}]`, in the order apply performs them.
     pub fn mutations(&self) -> Vec<Value> {
         let now = self.steps.iter().map(|s| json!({"operation": s.action(), "resource": s.resource}));
