@@ -57,16 +57,17 @@ fn a_deny_grant_wins_over_an_allow_and_iam_policy_prints_it_as_written() {
     assert!(plugin.iter().any(|s| s["Effect"] == "Allow" && s["Resource"] == format!("arn:aws:ssm:*:*:parameter/{region}/*")), "{plugin:?}");
 
     // An IAM key cortado cannot evaluate is refused, not ignored.
+    let before = ssm_calls(&region).len();
     let grants = format!("      - action: ssm:GetParameter\n        resource: \"*\"\n        NotResource: arn:aws:ssm:*:*:parameter/{region}/db/password\n");
     let run = render_cases(&p, &region, &grants, &[("PASSWORD", format!("/{region}/db/password"))]);
     run.expect_code(2);
     assert!(run.stderr.contains("NotResource") && run.stderr.contains("not supported"), "{}", run.stderr);
-    assert_eq!(ssm_calls(&region).len(), 1, "nothing more was sent");
+    assert_eq!(ssm_calls(&region).len(), before, "nothing more was sent");
 }
 
 #[test]
 fn an_ssm_reference_to_a_secret_needs_the_secrets_grant_too() {
-    let (p, region, _seed) = seeded("ssmref");
+    let (p, region, _seed) = seeded("secref");
     let reference = format!("/aws/reference/secretsmanager/{region}/db");
     let ssm_only = "      - action: ssm:GetParameter\n        resource: arn:aws:ssm:*:*:parameter/*\n".to_owned();
     let run = render_cases(&p, &region, &ssm_only, &[("SECRET", reference.clone()), ("SHOUTED", reference.replace("secretsmanager", "SecretsManager"))]);
@@ -412,7 +413,7 @@ fn s3(sim: &Sim, region: &str, method: &str, path: &str, body: Option<&[u8]>, he
 #[test]
 fn the_s3_head_object_anchors_the_chain_and_object_lock_keeps_the_originals() {
     let sim = sim();
-    let (p, region) = cortado_e2e::initialised("s3head");
+    let (p, region) = cortado_e2e::initialised("headobj");
     let b = format!("{}-audit", region.to_lowercase());
     let cfg = format!("<CreateBucketConfiguration><LocationConstraint>{region}</LocationConstraint></CreateBucketConfiguration>");
     assert_eq!(s3(sim, &region, "PUT", &b, Some(cfg.as_bytes()), &[("x-amz-bucket-object-lock-enabled", "true")]).0, 200);
@@ -489,7 +490,7 @@ fn a_cached_component_is_opened_once_and_never_reopened_by_path() {
     p.run(&["render", "taskdef"], &[]).expect_code(0);
     let trace = p.path("trace");
     let st = Command::new("strace")
-        .args(["-f", "-e", "trace=open,openat,openat2", "-o"])
+        .args(["-f", "-s", "4096", "-e", "trace=open,openat,openat2", "-o"])
         .arg(&trace)
         .arg(cortado_bin())
         .args(["render", "taskdef"])
@@ -503,6 +504,6 @@ fn a_cached_component_is_opened_once_and_never_reopened_by_path() {
         .unwrap();
     assert!(st.success());
     let text = std::fs::read_to_string(&trace).unwrap();
-    let opens: Vec<&str> = text.lines().filter(|l| l.contains(&digest) && l.contains(".cwasm") && !l.contains(".tmp")).collect();
+    let opens: Vec<&str> = text.lines().filter(|l| l.contains(&digest) && l.contains(".cwasm\"")).collect();
     assert_eq!(opens.len(), 1, "the artifact was opened more than once (reopened by path after its MAC check): {opens:#?}");
 }
