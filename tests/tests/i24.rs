@@ -229,7 +229,14 @@ fn a_url_prefix_grant_cannot_be_escaped_by_dot_segments_escapes_or_redirects() {
     assert!(run.stdout.contains("arn:aws:elasticloadbalancing:tg/prod"), "{}", run.stdout);
     assert_eq!(server.log.lock().unwrap().clone(), ["/prod/state.json"]);
 
-    for escape in ["/prod/../secret/state.json", "/prod/%2e%2e/secret/state.json", "/prod/%2E%2e/%2e%2E/secret/state.json", "/prod/..%2fsecret/state.json", "/prod/..%5csecret/state.json", "/prod/redirect"] {
+    for escape in [
+        "/prod/../secret/state.json",
+        "/prod/%2e%2e/secret/state.json",
+        "/prod/%2E%2e/%2e%2E/secret/state.json",
+        "/prod/..%2fsecret/state.json",
+        "/prod/..%5csecret/state.json",
+        "/prod/redirect",
+    ] {
         tfstate_project(&p, &format!("http://{base}{escape}"), &prefix, "");
         let run = p.run(&["render", "taskdef"], &[]);
         assert_ne!(run.code, 0, "{escape}: {}", run.stdout);
@@ -472,7 +479,10 @@ fn filter_command_is_refused_under_strict_and_sandboxed_only() {
     assert!(run.stderr.contains("filter_command") && run.stderr.contains("outside the sandbox"), "{}", run.stderr);
     // The flag and the environment variable, with a config that says nothing.
     p.write("cortado.yml", &format!("region: {region}\ncluster: c\nservice: s\ntask_definition: ecs-task-def.json\n"));
-    for (args, env) in [(vec!["tasks", "--sandboxed-only", "--filter-command", filter.as_str()], vec![]), (vec!["tasks", "--sandboxed-only"], vec![("CORTADO_FILTER_COMMAND", filter.as_str())])] {
+    for (args, env) in [
+        (vec!["tasks", "--sandboxed-only", "--filter-command", filter.as_str()], vec![]),
+        (vec!["tasks", "--sandboxed-only"], vec![("CORTADO_FILTER_COMMAND", filter.as_str())]),
+    ] {
         let run = p.run(&args, &env);
         run.expect_code(2);
         assert!(run.stderr.contains("--sandboxed-only refuses"), "{}", run.stderr);
@@ -490,7 +500,10 @@ fn a_cached_component_is_opened_once_and_never_reopened_by_path() {
     let (echo, digest) = fixture_plugin("echo");
     let p = Project::new();
     p.write("ecs-task-def.json", &cortado_e2e::td_with_env("c", &[("ECHO", "{{ echo `a` }}")]));
-    p.write("cortado.yml", &format!("region: us-east-1\ntask_definition: ecs-task-def.json\nplugins:\n  - name: echo\n    path: {}\n    sha256: {digest}\n", echo.display()));
+    p.write(
+        "cortado.yml",
+        &format!("region: us-east-1\ntask_definition: ecs-task-def.json\nplugins:\n  - name: echo\n    path: {}\n    sha256: {digest}\n", echo.display()),
+    );
     p.run(&["render", "taskdef"], &[]).expect_code(0);
     let trace = p.path("trace");
     let st = Command::new("strace")

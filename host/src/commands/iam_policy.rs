@@ -229,11 +229,7 @@ fn narrowed(p: &PluginConfig, sources: &[String], region: &str) -> Vec<Grant> {
         if arg.starts_with("arn:") {
             return arg.to_owned();
         }
-        if p.name.eq_ignore_ascii_case("ssm") {
-            format!("arn:aws:ssm:{region}:*:parameter/{}", arg.trim_start_matches('/'))
-        } else {
-            secret_arn(arg, region)
-        }
+        if p.name.eq_ignore_ascii_case("ssm") { format!("arn:aws:ssm:{region}:*:parameter/{}", arg.trim_start_matches('/')) } else { secret_arn(arg, region) }
     };
     if !(p.name.eq_ignore_ascii_case("ssm") || p.name.eq_ignore_ascii_case("secretsmanager")) {
         return effective;

@@ -238,7 +238,11 @@ pub fn check_anchor(hashes: &[String], expected: &str, allow_extension: bool) ->
 /// An expected head as given on the command line: 64 hex digits.
 pub fn parse_head(text: &str) -> Result<String, String> {
     let t = text.trim().to_ascii_lowercase();
-    if t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit()) { Ok(t) } else { Err(format!("--expect-head {text:?}: expected a record hash (64 hex digits)")) }
+    if t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(t)
+    } else {
+        Err(format!("--expect-head {text:?}: expected a record hash (64 hex digits)"))
+    }
 }
 
 #[cfg(test)]

@@ -350,10 +350,9 @@ fn check_recorded_head(report: &mut ChainReport, bucket: &str, recorded: &Record
                 report.warnings.push(format!("{at}: {after} record(s) after the recorded head (a run stopped between writing a record and moving the head?)"));
             }
         }
-        Some(r) => report.problems.push(format!(
-            "s3://{bucket}/{}: its hash is not the recorded head's ({at} says {}): the chain was rewritten",
-            r.key, recorded.hash
-        )),
+        Some(r) => {
+            report.problems.push(format!("s3://{bucket}/{}: its hash is not the recorded head's ({at} says {}): the chain was rewritten", r.key, recorded.hash))
+        }
         None => report.problems.push(format!("{at}: the recorded head is record {}, which is missing: the chain was truncated", recorded.seq)),
     }
 }

@@ -68,7 +68,8 @@ fn tfc_workspace(rest: &str) -> Result<[&str; 3], String> {
     let [host, org, workspace] = parts[..] else {
         return Err("expected remote://HOST/ORGANIZATION/WORKSPACE".into());
     };
-    let plain = |p: &str, extra: &str| !p.is_empty() && p != "." && p != ".." && p.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c) || extra.contains(c));
+    let plain =
+        |p: &str, extra: &str| !p.is_empty() && p != "." && p != ".." && p.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c) || extra.contains(c));
     if !plain(host, ":[]") || !plain(org, "") || !plain(workspace, "") {
         return Err("HOST, ORGANIZATION and WORKSPACE must be plain names (letters, digits, `-`, `_`, `.`)".into());
     }

@@ -54,7 +54,8 @@ pub fn allows(grants: &[Grant], action: &str, resource: &str) -> bool {
         action_matches(g, action)
             && match &url {
                 Some(u) if allow => super::url_grant::matches(&g.resource, g.glob, u),
-                Some(u) => super::url_grant::covers(&g.resource, g.glob, u),
+                // A Deny whose URL cannot be normalised fails closed: it covers every URL.
+                Some(u) => super::url_grant::normalize_pattern(&g.resource).is_err() || super::url_grant::covers(&g.resource, g.glob, u),
                 None => glob_match(&g.resource, resource),
             }
     };
@@ -159,6 +160,8 @@ mod tests {
         let url = vec![grant(HTTP_GET, "https://h/*"), Grant { effect: Effect::Deny, ..grant(HTTP_GET, "*://h/private/*") }];
         assert!(allows(&url, HTTP_GET, "https://h/public/a"));
         assert!(!allows(&url, HTTP_GET, "https://H:443/public/../private/a"));
+        let broken_deny = vec![grant(HTTP_GET, "https://h/*"), Grant { effect: Effect::Deny, ..grant(HTTP_GET, "https://u@h/private/*") }];
+        assert!(!allows(&broken_deny, HTTP_GET, "https://h/public/a"), "a Deny that cannot be read denies everything");
     }
 
     #[test]

@@ -218,7 +218,9 @@ pub fn covers(pattern: &str, glob: bool, url: &Normal) -> bool {
     match &p.query {
         // No query in the grant: a prefix (or exact URL) over everything, query included.
         None => wildcard_match(&base(&p), &url.to_url(), false),
-        Some(q) => wildcard_match(&base(&p), &base(url), false) && url.query.as_deref().is_some_and(|uq| if glob { wildcard_match(q, uq, true) } else { q == uq }),
+        Some(q) => {
+            wildcard_match(&base(&p), &base(url), false) && url.query.as_deref().is_some_and(|uq| if glob { wildcard_match(q, uq, true) } else { q == uq })
+        }
     }
 }
 
