@@ -180,6 +180,20 @@ pub enum AuditCommand {
     Verify {
         /// The audit log (JSON lines, e.g. cortado-audit.jsonl) or s3://BUCKET/PREFIX/
         file: PathBuf,
+        /// A head taken earlier (`cortado audit head`, an evidence statement, a CI log): the chain
+        /// must still reach it, which proves every record up to it unchanged
+        #[arg(long = "expect-head", value_name = "HASH")]
+        expect_head: Option<String>,
+        /// With --expect-head: records appended after that head are fine
+        #[arg(long = "allow-extension", requires = "expect_head")]
+        allow_extension: bool,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Print the chain's head hash and record count (keep it elsewhere, then `verify --expect-head`)
+    Head {
+        /// The audit log (JSON lines) or s3://BUCKET/PREFIX/CLUSTER/SERVICE/
+        file: PathBuf,
         #[command(flatten)]
         output: OutputArgs,
     },
@@ -945,7 +959,11 @@ async fn dispatch(command: Command, globals: crate::context::Globals, env: crate
             commands::evidence::verify(&file, public_key.as_deref(), key_file.as_deref(), output.json(), &globals).await
         }
         Command::Evidence(EvidenceCommand::Keygen { file }) => commands::evidence::keygen(&file),
-        Command::Audit(AuditCommand::Verify { file, output }) => commands::audit::verify(&file, output.json(), &globals).await,
+        Command::Audit(AuditCommand::Verify { file, expect_head, allow_extension, output }) => {
+            let anchor = commands::audit::Expect::parse(expect_head.as_deref(), allow_extension)?;
+            commands::audit::verify(&file, anchor.as_ref(), output.json(), &globals).await
+        }
+        Command::Audit(AuditCommand::Head { file, output }) => commands::audit::head(&file, output.json(), &globals).await,
         Command::Deploy(a) => {
             let app = commands::App::load(globals, env)?;
             let opts = crate::plan::deploy::DeployOptions {

@@ -130,6 +130,7 @@ impl Context {
         }
         let strict_model = config.strict;
         config.strict |= globals.sandboxed_only;
+        config::refuse_unsandboxed_filter(&config)?;
         let region = config.region.clone().or_else(|| env.get("AWS_REGION").map(str::to_owned));
         let plugins = PluginHost::new(&config, AwsSlot::new(region, globals.assume_role_arn.clone()));
         let registry = plugins.registry(&config, env.lookup_fn())?;

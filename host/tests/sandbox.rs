@@ -133,7 +133,7 @@ fn sockets_are_denied() {
 fn a_brokered_call_outside_the_grant_is_denied_without_leaving_the_host() {
     // Granted: /fixture/*. Asked: /other/secret. The AWS slot has no endpoint configured; a request
     // would fail differently, so "denied" proves the broker refused it before any AWS access.
-    let grants = vec![Grant { action: "ssm:GetParameter".into(), resource: "arn:aws:ssm:*:*:parameter/fixture/*".into() }];
+    let grants = vec![Grant { action: "ssm:GetParameter".into(), resource: "arn:aws:ssm:*:*:parameter/fixture/*".into(), ..Grant::default() }];
     let p = load_with("overreach", Limits::default(), grants, vec![]);
     let got = p.resolve("overreach", &["/other/secret".into()]).unwrap();
     assert!(got.starts_with("denied:"), "{got}");

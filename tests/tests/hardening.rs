@@ -62,12 +62,12 @@ fn grant_keys_are_case_insensitive_resource_is_required_and_unknown_keys_warn() 
     p.write("ecs-task-def.json", &td_with_env(&[("HOST", &format!("{{{{ overreach `/{region}/db/host` }}}}"))]));
 
     // `Action:` / `Resource:` as IAM writes them; an unknown key is a warning naming it.
-    let grants = format!("    grants:\n      - Action: ssm:GetParameter\n        Resource: arn:aws:ssm:*:*:parameter/{region}/*\n        Effect: Allow\n");
+    let grants = format!("    grants:\n      - Action: ssm:GetParameter\n        Resource: arn:aws:ssm:*:*:parameter/{region}/*\n        Sid: ReadDb\n");
     p.write("cortado.yml", &format!("{head}{}", overreach(&grants, "")));
     let run = p.run(&["render", "taskdef"], &[]);
     run.expect_code(0);
     assert_eq!(rendered_env(&run.stdout)["HOST"], "db.internal");
-    assert!(run.stderr.contains("unknown key \"plugins[0].grants[0].Effect\""), "{}", run.stderr);
+    assert!(run.stderr.contains("unknown key \"plugins[0].grants[0].Sid\""), "{}", run.stderr);
 
     // No resource: an error naming the file, the grant's line and the key; nothing is sent.
     let before = sim().calls_in(&region).len();

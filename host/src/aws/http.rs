@@ -48,10 +48,20 @@ impl HttpClient {
         let call = async {
             let resp = self.connector.call(req).await.map_err(|e| super::describe_error(&e))?;
             let status = resp.status().as_u16();
-            let headers = resp.headers().iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
-            let bytes = ByteStream::new(resp.into_body()).collect().await.map_err(|e| e.to_string())?.to_vec();
-            if bytes.len() > self.max_body {
-                return Err(format!("response of {} bytes is too large", bytes.len()));
+            let headers: Vec<(String, String)> = resp.headers().iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
+            // Refused from the declared length before any of the body is read, and bounded while
+            // reading (an answer without a length, or lying about it), so memory stays within the cap.
+            let declared = headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("content-length")).and_then(|(_, v)| v.trim().parse::<u64>().ok());
+            if let Some(len) = declared.filter(|l| *l > self.max_body as u64) {
+                return Err(format!("response of {len} bytes (content-length) is above the limit of {} bytes; not read", self.max_body));
+            }
+            let mut body = ByteStream::new(resp.into_body());
+            let mut bytes = Vec::new();
+            while let Some(chunk) = body.try_next().await.map_err(|e| e.to_string())? {
+                if bytes.len() + chunk.len() > self.max_body {
+                    return Err(format!("response of more than {} bytes is above the limit; reading stopped", self.max_body));
+                }
+                bytes.extend_from_slice(&chunk);
             }
             Ok(Response { status, headers, body: bytes })
         };

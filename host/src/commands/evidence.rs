@@ -76,7 +76,8 @@ pub async fn verify(file: &Path, public_key: Option<&str>, key_file: Option<&Pat
         println!(
             "{}",
             json!({"file": file.display().to_string(), "signature": "valid", "keyid": public, "audit_log": location,
-                "matches_chain": problems.is_empty(), "problems": problems, "subject": statement["subject"], "predicate": p})
+                "matches_chain": problems.is_empty(), "problems": problems,
+                "records_after_head": evidence::records_after_head(&statement, &recs), "subject": statement["subject"], "predicate": p})
         );
     } else {
         println!("{}: signature valid (key {})", file.display(), public);
@@ -90,6 +91,11 @@ pub async fn verify(file: &Path, public_key: Option<&str>, key_file: Option<&Pat
         );
         if problems.is_empty() {
             println!("  matches the audit chain at {location} (decision {}, outcome {})", p["audit"]["decision"], p["audit"]["outcome"]);
+            match evidence::records_after_head(&statement, &recs) {
+                Some(0) => println!("  the chain ends at the head this statement signed: every record is anchored"),
+                Some(n) => println!("  the chain reaches the head this statement signed, then has {n} later record(s) (anchored by later statements only)"),
+                None => println!("  (this statement carries no chain head: older cortado)"),
+            }
         }
         for x in &problems {
             println!("  {x}");

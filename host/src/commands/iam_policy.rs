@@ -140,7 +140,8 @@ pub fn build(app: &App) -> Result<Value> {
     // The shared audit chain and deploy lock on S3, scoped to this service's keys under each prefix.
     let service = c.service.as_deref().unwrap_or("-");
     if let Some(url) = &c.audit_s3 {
-        let mut actions = vec!["s3:GetObject", "s3:PutObject"];
+        // GetObjectVersion: `audit verify` reads every version of the chain's head.json.
+        let mut actions = vec!["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"];
         if c.audit_retention.is_some() {
             actions.push("s3:PutObjectRetention");
         }
@@ -160,7 +161,7 @@ pub fn build(app: &App) -> Result<Value> {
         statements.push(json!({
             "Sid": "CortadoAuditList",
             "Effect": "Allow",
-            "Action": ["s3:ListBucket"],
+            "Action": ["s3:ListBucket", "s3:ListBucketVersions"],
             "Resource": format!("arn:aws:s3:::{}", url.bucket),
             "Condition": {"StringLike": {"s3:prefix": format!("{}*", url.prefix)}}
         }));
@@ -188,25 +189,31 @@ pub fn build(app: &App) -> Result<Value> {
         if g.is_empty() {
             continue;
         }
-        let mut by_resource: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+        // Grouped by effect and resource; a Deny is printed as written (IAM evaluates it the same way).
+        let mut by_resource: std::collections::BTreeMap<(&str, &str), Vec<&str>> = Default::default();
         for x in &g {
-            let actions = by_resource.entry(grants::iam_resource(&x.action, &x.resource)).or_default();
+            let actions = by_resource.entry((x.effect.as_str(), grants::iam_resource(&x.action, &x.resource))).or_default();
             if !actions.contains(&x.action.as_str()) {
                 actions.push(x.action.as_str());
             }
         }
-        for (i, (resource, actions)) in by_resource.into_iter().enumerate() {
+        for (i, ((effect, resource), actions)) in by_resource.into_iter().enumerate() {
             let sid: String = lp.config.name.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
             let suffix = if i == 0 { String::new() } else { i.to_string() };
             statements.push(json!({
                 "Sid": format!("Plugin{}{}{suffix}", sid[..1.min(sid.len())].to_ascii_uppercase(), sid.get(1..).unwrap_or("")),
-                "Effect": "Allow",
+                "Effect": effect,
                 "Action": actions,
                 "Resource": resource
             }));
         }
     }
     Ok(json!({"Version": "2012-10-17", "Statement": statements}))
+}
+
+/// The secret's ARN for IAM: a name gets Secrets Manager's random six-character suffix.
+fn secret_arn(secret: &str, region: &str) -> String {
+    if secret.starts_with("arn:") { secret.to_owned() } else { format!("arn:aws:secretsmanager:{region}:*:secret:{secret}-??????") }
 }
 
 /// A plugin's grants for the policy: the default `ssm` / `secretsmanager` plugins (implied grants,
@@ -222,19 +229,26 @@ fn narrowed(p: &PluginConfig, sources: &[String], region: &str) -> Vec<Grant> {
         if arg.starts_with("arn:") {
             return arg.to_owned();
         }
-        if p.name.eq_ignore_ascii_case("ssm") {
-            format!("arn:aws:ssm:{region}:*:parameter/{}", arg.trim_start_matches('/'))
-        } else {
-            format!("arn:aws:secretsmanager:{region}:*:secret:{arg}-??????")
-        }
+        if p.name.eq_ignore_ascii_case("ssm") { format!("arn:aws:ssm:{region}:*:parameter/{}", arg.trim_start_matches('/')) } else { secret_arn(arg, region) }
     };
     if !(p.name.eq_ignore_ascii_case("ssm") || p.name.eq_ignore_ascii_case("secretsmanager")) {
         return effective;
     }
+    let is_ssm = p.name.eq_ignore_ascii_case("ssm");
     match iam_refs::literal_arguments(sources, &function) {
         Some(args) => effective
-            .into_iter()
-            .flat_map(|g| args.iter().map(move |a| Grant { action: g.action.clone(), resource: resource(a) }).collect::<Vec<_>>())
+            .iter()
+            .flat_map(|g| {
+                args.iter().filter_map(move |a| {
+                    // The ssm plugin's GetSecretValue grant covers only `/aws/reference/secretsmanager/NAME`.
+                    let reads_secret = is_ssm && g.action.eq_ignore_ascii_case("secretsmanager:GetSecretValue");
+                    match crate::plugin::broker::secret_reference(a) {
+                        Some(secret) if reads_secret => Some(Grant { resource: secret_arn(secret, region), ..g.clone() }),
+                        None if reads_secret => None,
+                        _ => Some(Grant { resource: resource(a), ..g.clone() }),
+                    }
+                })
+            })
             .collect(),
         None => {
             tracing::warn!("iam-policy: a `{function}` call in the templates has a computed argument; plugin {:?} keeps its family-wide grant", p.name);

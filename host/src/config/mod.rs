@@ -123,11 +123,40 @@ impl PluginConfig {
     }
 }
 
-/// One brokered AWS read a plugin may make: an IAM action and a resource ARN pattern (`*` globs).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// One brokered AWS read a plugin may make (or, with `effect: Deny`, may not make): an IAM action
+/// and a resource ARN pattern (`*` globs), evaluated as IAM does: a matching Deny wins over any Allow.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
 pub struct Grant {
     pub action: String,
     pub resource: String,
+    /// `Allow` (the default) or `Deny`.
+    #[serde(skip_serializing_if = "Effect::is_allow")]
+    pub effect: Effect,
+    /// `glob: true` on an `http:Get` grant: `?` and `*` in the URL's query are wildcards (by default
+    /// they match themselves, since they are ordinary characters of a query).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub glob: bool,
+}
+
+/// A grant's `effect`, as IAM writes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+pub enum Effect {
+    #[default]
+    Allow,
+    Deny,
+}
+
+impl Effect {
+    pub fn is_allow(&self) -> bool {
+        *self == Effect::Allow
+    }
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Effect::Allow => "Allow",
+            Effect::Deny => "Deny",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize)]
@@ -503,6 +532,21 @@ fn parse_plugin(path: &Path, source: &str, index: usize, item: &Value, dir: &Pat
     Ok(PluginConfig { name, config, func_prefix, path: plugin_path, sha256, grants, preopens, enforcement, limits, stages })
 }
 
+/// `filter_command` runs `sh -c` with the whole environment, outside any sandbox: refused under
+/// `strict: true` / `--sandboxed-only` like `external` plugins (whichever of config, flag or
+/// environment set it).
+pub fn refuse_unsandboxed_filter(config: &Config) -> Result<(), InputError> {
+    match &config.filter_command {
+        Some(cmd) if config.strict && !cmd.trim().is_empty() => Err(InputError::in_file(
+            &config.path,
+            format!(
+                "filter_command {cmd:?} runs outside the sandbox (through `sh -c`, with the whole environment), which `strict: true` / --sandboxed-only refuses; unset it (--filter-command, CORTADO_FILTER_COMMAND, filter_command) and pass --id"
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// One `grants:` item: `action` and `resource`, both required (a grant without a resource would
 /// otherwise be read as `*`), keys matched case-insensitively (`Action:`/`Resource:` as IAM writes
 /// them), unknown keys warned about.
@@ -524,8 +568,26 @@ fn parse_grant(path: &Path, source: &str, plugin: &Fields, plugin_index: usize, 
     if resource.trim().is_empty() {
         return Err(gf.error("resource", "an empty resource; write the ARN pattern the plugin may read (or \"*\")"));
     }
+    // IAM keys that would narrow a statement cortado cannot evaluate: ignoring one would grant more.
+    for key in ["condition", "notaction", "notresource", "principal", "notprincipal"] {
+        if let Some(k) = gf.obj.keys().find(|k| k.eq_ignore_ascii_case(key)) {
+            return Err(gf.error(k, "is not supported in a plugin grant (it would be ignored, granting more than written); use `effect: Deny` grants instead"));
+        }
+    }
+    // Read, never ignored: a Deny taken for an Allow would grant what it was written to forbid.
+    let effect = match gf.string("effect")?.as_deref() {
+        None => Effect::Allow,
+        Some(e) if e.eq_ignore_ascii_case("allow") => Effect::Allow,
+        Some(e) if e.eq_ignore_ascii_case("deny") => Effect::Deny,
+        Some(other) => return Err(gf.error("effect", format!("{other:?} is not Allow or Deny"))),
+    };
+    let glob = match gf.get("glob") {
+        None => false,
+        Some(Value::Bool(b)) => *b,
+        Some(other) => return Err(gf.error("glob", format!("expected true or false, found {}", kind(other)))),
+    };
     gf.warn_unknown();
-    Ok(Grant { action, resource })
+    Ok(Grant { action, resource, effect, glob })
 }
 
 /// A grant missing `key`, with the line of the grant's first key in the file.

@@ -6,8 +6,14 @@
 //! Each record carries `prev` (the previous record's hash) and `hash` (sha256 of the record's
 //! canonical JSON, RFC 8785, without `hash`), so an altered, removed or reordered record breaks the
 //! chain. Appending takes an exclusive lock on the file and reads the head under it, so concurrent
-//! cortado processes never fork the chain. A chain proves integrity relative to its newest record:
-//! cortado prints the head hash after each decision so that CI logs (kept elsewhere) anchor it.
+//! cortado processes never fork the chain.
+//!
+//! A chain alone proves only that it is self-consistent: whoever can write the file can edit a
+//! record and re-hash everything after it, or cut the tail off, and the result verifies. It proves
+//! something against a head kept elsewhere: cortado prints the head after each decision (CI logs),
+//! puts it into each signed evidence statement, and `cortado audit head` prints it on demand;
+//! `audit verify --expect-head HASH` then checks that the chain still passes through that head
+//! ([`anchor`]), so every record up to it is exactly what was written then.
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
@@ -182,6 +188,63 @@ pub fn verify(path: &Path) -> Result<Verdict> {
     Ok(Verdict::Intact { records: count, head: prev, open })
 }
 
+/// The hashes of the records of the chain at `path`, in order (for anchoring; verify it first).
+pub fn hashes(path: &Path) -> Result<Vec<String>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str::<Value>(l).ok().and_then(|v| v.get("hash").and_then(Value::as_str).map(str::to_owned)).unwrap_or_default())
+        .collect())
+}
+
+/// How an intact chain relates to a head taken earlier (`audit head`, an evidence statement).
+#[derive(Debug, PartialEq, Eq)]
+pub enum Anchor {
+    /// The chain ends at the expected head.
+    Reaches,
+    /// The chain passes through the expected head (record `at`, 1-based) and goes on for `more`.
+    Extends { at: usize, more: usize },
+    /// No record has that hash: the chain was rewritten or truncated since the head was taken.
+    Missing,
+}
+
+/// Where `expected` is in the chain whose record hashes are `hashes`.
+pub fn anchor(hashes: &[String], expected: &str) -> Anchor {
+    match hashes.iter().position(|h| h.eq_ignore_ascii_case(expected)) {
+        Some(i) if i + 1 == hashes.len() => Anchor::Reaches,
+        Some(i) => Anchor::Extends { at: i + 1, more: hashes.len() - i - 1 },
+        None => Anchor::Missing,
+    }
+}
+
+/// The verdict of `--expect-head`: a line for the report, or the problem.
+pub fn check_anchor(hashes: &[String], expected: &str, allow_extension: bool) -> Result<String, String> {
+    match anchor(hashes, expected) {
+        Anchor::Reaches => Ok(format!("reaches the expected head {expected} ({} records)", hashes.len())),
+        Anchor::Extends { at, more } if allow_extension => {
+            Ok(format!("passes through the expected head {expected} (record {at}) and extends it by {more} record(s) (--allow-extension)"))
+        }
+        Anchor::Extends { at, more } => Err(format!(
+            "the chain passes through the expected head {expected} (record {at}) but has {more} record(s) after it; pass --allow-extension if appending since then is expected"
+        )),
+        Anchor::Missing => Err(format!(
+            "the chain does not contain the expected head {expected}: it was rewritten or truncated since that head was taken ({} records now)",
+            hashes.len()
+        )),
+    }
+}
+
+/// An expected head as given on the command line: 64 hex digits.
+pub fn parse_head(text: &str) -> Result<String, String> {
+    let t = text.trim().to_ascii_lowercase();
+    if t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(t)
+    } else {
+        Err(format!("--expect-head {text:?}: expected a record hash (64 hex digits)"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -226,6 +289,18 @@ mod tests {
 
         std::fs::write(&log.path, format!("{}\n{}\n", lines[1], lines[2])).unwrap();
         assert!(matches!(verify(&log.path).unwrap(), Verdict::Broken { line: 1, .. }));
+    }
+
+    #[test]
+    fn an_anchor_catches_rewrites_truncation_and_extension() {
+        let h = |n: &str| n.repeat(64);
+        let chain = vec![h("a"), h("b"), h("c")];
+        assert_eq!(anchor(&chain, &h("c")), Anchor::Reaches);
+        assert_eq!(anchor(&chain, &h("b")), Anchor::Extends { at: 2, more: 1 });
+        assert_eq!(anchor(&chain, &h("d")), Anchor::Missing);
+        assert!(check_anchor(&chain, &h("b"), false).is_err());
+        assert!(check_anchor(&chain, &h("b"), true).is_ok());
+        assert!(parse_head("xyz").is_err());
     }
 
     #[test]

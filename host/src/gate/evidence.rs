@@ -7,7 +7,9 @@
 //! `verifier`, `timeVerified`, `resourceUri`, `policies`, `verificationResult`), plus the plan
 //! digest, each gate's plugin sha256, decision and reasons, overrides, the caller, the outcome,
 //! the deployment id and the hashes of the audit records it summarises, so that
-//! `cortado evidence verify` can check it against the chain.
+//! `cortado evidence verify` can check it against the chain, and the chain's head once the outcome
+//! is recorded (`audit.chain_head`: its hash and record count): the chain must still reach that
+//! head, so the latest statement, signed, anchors every record before it.
 //!
 //! Signing uses `ring` (already linked by rustls) for Ed25519 key files, or AWS KMS (`kms_key`:
 //! an ECC_NIST_P256 SIGN_VERIFY key, `Sign` with ECDSA_SHA_256 over the PAE, RAW up to KMS's 4 KiB
@@ -135,11 +137,13 @@ pub fn pending(
 
 impl Pending {
     /// Completes the statement with the outcome, signs it and writes the envelope; returns its path.
-    pub fn finish(mut self, outcome: &Map<String, Value>, outcome_hash: &str, log: &str) -> Result<PathBuf> {
+    /// `records` is the chain's length with the outcome record (its head is the outcome's hash).
+    pub fn finish(mut self, outcome: &Map<String, Value>, outcome_hash: &str, log: &str, records: Option<u64>) -> Result<PathBuf> {
         let p = &mut self.statement["predicate"];
         p["outcome"] = json!({"result": outcome.get("result"), "error": outcome.get("error"), "deployment_id": outcome.get("deployment_id")});
         p["audit"]["outcome"] = json!(outcome_hash);
         p["audit"]["log"] = json!(log);
+        p["audit"]["chain_head"] = json!({"hash": outcome_hash, "records": records});
         if let Some(arn) = outcome.get("registered").and_then(Value::as_str) {
             self.statement["subject"][0]["name"] = json!(arn);
             self.statement["predicate"]["resourceUri"] = json!(arn);
@@ -316,7 +320,31 @@ pub fn against_chain(statement: &Value, records: &[Map<String, Value>]) -> Vec<S
             }
         }
     }
+    bad.extend(against_head(statement, records));
     bad
+}
+
+/// The statement's `audit.chain_head` against the chain (records in order): the record at that
+/// position must have that hash. A statement without one (older cortado) is not checked here.
+pub fn against_head(statement: &Value, records: &[Map<String, Value>]) -> Vec<String> {
+    let head = &statement["predicate"]["audit"]["chain_head"];
+    let Some(hash) = head["hash"].as_str() else { return Vec::new() };
+    let hashes: Vec<String> = records.iter().map(|r| r.get("hash").and_then(Value::as_str).unwrap_or("").to_owned()).collect();
+    let at = hashes.iter().position(|h| h == hash);
+    match (at, head["records"].as_u64()) {
+        (None, _) => vec![format!("the chain does not reach the head this statement signed ({hash}): it was rewritten or truncated")],
+        (Some(i), Some(n)) if i as u64 + 1 != n => {
+            vec![format!("the signed head {hash} is record {} of the chain, but the statement says record {n}: records before it were added or removed", i + 1)]
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// How far the chain goes past the statement's signed head (0 when it ends there), if it has one.
+pub fn records_after_head(statement: &Value, records: &[Map<String, Value>]) -> Option<usize> {
+    let hash = statement["predicate"]["audit"]["chain_head"]["hash"].as_str()?;
+    let i = records.iter().position(|r| r.get("hash").and_then(Value::as_str) == Some(hash))?;
+    Some(records.len() - i - 1)
 }
 
 #[cfg(test)]

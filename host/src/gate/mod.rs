@@ -188,8 +188,12 @@ impl Approval {
         rec.extend(outcome);
         let hash = r.log.append(rec.clone())?;
         if let Some(pending) = r.evidence {
+            let records = match &r.log {
+                Sink::File(log) => audit::hashes(&log.path).ok().and_then(|h| h.iter().position(|x| *x == hash)).map(|i| i as u64 + 1),
+                Sink::S3(chain) => chain.last_seq(),
+            };
             let path = pending
-                .finish(&rec, &hash, &r.log.location())
+                .finish(&rec, &hash, &r.log.location(), records)
                 .map_err(|e| e.context("the outcome is recorded, but its signed evidence could not be written"))?;
             eprintln!("evidence: signed statement written to {}", path.display());
             // Beside the chain too, when it is on S3, so that an auditor needs no CI artefact.

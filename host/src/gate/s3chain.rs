@@ -5,6 +5,17 @@
 //! stays linear with no coordinator of ours. Where the bucket has Object Lock, each record is
 //! written with the configured retention.
 //!
+//! The head (`{seq, hash}` of the newest record) is also written to its own object,
+//! `PREFIX<cluster>/<service>/head.json`, after each record, conditionally (`If-Match` on the ETag
+//! read, or `If-None-Match: *` for the first) and only forward (a head at a higher `seq` is never
+//! replaced by a lower one), with the chain's retention. In a bucket with Object Lock every version
+//! of it is kept for the retention period, so the history of heads outlives any rewrite of the
+//! chain; [`verify`] checks the chain against it (a truncated or re-hashed chain no longer reaches
+//! it). With Object Lock in compliance mode (or governance mode, for anyone without
+//! `s3:BypassGovernanceRetention`), S3 itself refuses to delete or overwrite a locked version of a
+//! record or of the head: a rewritten history can only be added as new versions beside the
+//! originals, and the originals stay.
+//!
 //! Layering: this is the only module outside `apply/` that writes to AWS (`put_object`), and
 //! tests/tests/layering.rs names it. The audit record is written *ahead* of the approval `apply/`
 //! needs, so it cannot go through `apply/`; it changes nothing deployed, only the record of it.
@@ -89,6 +100,7 @@ impl S3Chain {
                     if let Ok(mut l) = self.last.lock() {
                         *l = Some((seq + 1, hash.clone()));
                     }
+                    self.put_head(client, seq + 1, &hash).await?;
                     return Ok(hash);
                 }
                 Err(e) if matches!(e.raw_response().map(|r| r.status().as_u16()), Some(412 | 409)) => {
@@ -105,6 +117,42 @@ impl S3Chain {
 }
 
 impl S3Chain {
+    /// The sequence number of the record this process wrote last (the chain's length then).
+    pub fn last_seq(&self) -> Option<u64> {
+        self.last.lock().ok().and_then(|l| l.as_ref().map(|(s, _)| *s))
+    }
+
+    /// Moves `head.json` forward to `(seq, hash)`, conditionally on the version read; a head that
+    /// is already at `seq` or later (another writer's) is left as it is.
+    async fn put_head(&self, client: &aws_sdk_s3::Client, seq: u64, hash: &str) -> Result<()> {
+        let key = format!("{}{HEAD_OBJECT}", self.dir);
+        for _ in 0..MAX_RACES {
+            let (etag, current) = match read_head(client, &self.url.bucket, &self.dir).await? {
+                Some((etag, head)) => (Some(etag), head.seq),
+                None => (None, 0),
+            };
+            if current >= seq {
+                return Ok(());
+            }
+            let body = json!({"seq": seq, "hash": hash, "time": jiff::Timestamp::now().to_string()}).to_string();
+            let mut put = client.put_object().bucket(&self.url.bucket).key(&key).content_type("application/json").body(ByteStream::from(body.into_bytes()));
+            put = match etag {
+                Some(e) => put.if_match(e),
+                None => put.if_none_match("*"),
+            };
+            if let Some(r) = &self.retention {
+                let until = jiff::Timestamp::now().as_second() + r.period.as_secs() as i64;
+                put = put.object_lock_mode(ObjectLockMode::from(r.mode.as_str())).object_lock_retain_until_date(DateTime::from_secs(until));
+            }
+            match put.send().await {
+                Ok(_) => return Ok(()),
+                Err(e) if matches!(e.raw_response().map(|r| r.status().as_u16()), Some(412 | 409)) => continue,
+                Err(e) => anyhow::bail!("PutObject s3://{}/{key} (the chain head): {}", self.url.bucket, describe_error(&e)),
+            }
+        }
+        anyhow::bail!("gave up moving s3://{}/{key} forward after {MAX_RACES} lost races", self.url.bucket)
+    }
+
     /// Puts a signed evidence file at `PREFIX evidence/<cluster>/<service>/<run id>.dsse.json`
     /// (created once: `If-None-Match: *`, with the chain's retention); returns its URL.
     pub fn put_evidence(&self, run_id: &str, bytes: &[u8]) -> Result<String> {
@@ -128,6 +176,74 @@ impl S3Chain {
 pub async fn get_bytes(client: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Result<Vec<u8>> {
     let out = client.get_object().bucket(bucket).key(key).send().await.map_err(|e| anyhow::anyhow!("GetObject s3://{bucket}/{key}: {}", describe_error(&e)))?;
     Ok(out.body.collect().await.with_context(|| format!("reading s3://{bucket}/{key}"))?.into_bytes().to_vec())
+}
+
+/// The object beside a chain's records that holds its head.
+pub const HEAD_OBJECT: &str = "head.json";
+
+/// A chain's recorded head.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedHead {
+    pub seq: u64,
+    pub hash: String,
+}
+
+/// `head.json` of the chain in `dir` and its ETag, or None when there is none.
+pub async fn read_head(client: &aws_sdk_s3::Client, bucket: &str, dir: &str) -> Result<Option<(String, RecordedHead)>> {
+    let key = format!("{dir}{HEAD_OBJECT}");
+    let out = match client.get_object().bucket(bucket).key(&key).send().await {
+        Ok(out) => out,
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
+        Err(e) => anyhow::bail!("GetObject s3://{bucket}/{key}: {}", describe_error(&e)),
+    };
+    let etag = out.e_tag().unwrap_or_default().to_owned();
+    let bytes = out.body.collect().await.with_context(|| format!("reading s3://{bucket}/{key}"))?.into_bytes();
+    let v: Value = serde_json::from_slice(&bytes).with_context(|| format!("s3://{bucket}/{key}: not JSON"))?;
+    let (Some(seq), Some(hash)) = (v.get("seq").and_then(Value::as_u64), v.get("hash").and_then(Value::as_str)) else {
+        anyhow::bail!("s3://{bucket}/{key}: expected {{\"seq\": N, \"hash\": \"…\"}}");
+    };
+    Ok(Some((etag, RecordedHead { seq, hash: hash.to_owned() })))
+}
+
+/// Every stored version of `head.json` (ListObjectVersions; one "null" version without versioning).
+async fn head_versions(client: &aws_sdk_s3::Client, bucket: &str, dir: &str) -> Result<Vec<RecordedHead>> {
+    let key = format!("{dir}{HEAD_OBJECT}");
+    let mut ids = Vec::new();
+    let (mut key_marker, mut version_marker) = (None, None);
+    loop {
+        let out = client
+            .list_object_versions()
+            .bucket(bucket)
+            .prefix(&key)
+            .set_key_marker(key_marker)
+            .set_version_id_marker(version_marker)
+            .send()
+            .await
+            .map_err(|e| anyhow::anyhow!("ListObjectVersions s3://{bucket}/{key}: {}", describe_error(&e)))?;
+        ids.extend(out.versions().iter().filter(|v| v.key() == Some(key.as_str())).filter_map(|v| v.version_id().map(str::to_owned)));
+        if out.is_truncated() != Some(true) {
+            break;
+        }
+        key_marker = out.next_key_marker().map(str::to_owned);
+        version_marker = out.next_version_id_marker().map(str::to_owned);
+    }
+    let mut heads = Vec::new();
+    for id in ids {
+        let out = client
+            .get_object()
+            .bucket(bucket)
+            .key(&key)
+            .version_id(&id)
+            .send()
+            .await
+            .map_err(|e| anyhow::anyhow!("GetObject s3://{bucket}/{key}?versionId={id}: {}", describe_error(&e)))?;
+        let bytes = out.body.collect().await.with_context(|| format!("reading s3://{bucket}/{key}"))?.into_bytes();
+        let v: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        if let (Some(seq), Some(hash)) = (v.get("seq").and_then(Value::as_u64), v.get("hash").and_then(Value::as_str)) {
+            heads.push(RecordedHead { seq, hash: hash.to_owned() });
+        }
+    }
+    Ok(heads)
 }
 
 pub fn key(dir: &str, seq: u64) -> String {
@@ -217,6 +333,28 @@ pub struct ChainReport {
     pub warnings: Vec<String>,
     /// Decisions approved (not dry runs) with no outcome: `(key, run_id, command)`.
     pub open: Vec<(String, String, String)>,
+    /// Whether a `head.json` was found beside the records (and checked).
+    pub recorded_head: bool,
+    /// What the chain was anchored to, when it was (`--expect-head`).
+    pub anchored: Option<String>,
+}
+
+/// The chain must reach each head recorded beside it: a record at that `seq` with that hash.
+/// Records after the newest head are a warning (a run that stopped before moving the head).
+fn check_recorded_head(report: &mut ChainReport, bucket: &str, recorded: &RecordedHead, newest: bool) {
+    let at = format!("s3://{bucket}/{}{HEAD_OBJECT}", report.dir);
+    match report.records.iter().find(|r| r.seq == recorded.seq) {
+        Some(r) if r.hash == recorded.hash => {
+            let after = report.records.iter().filter(|r| r.seq > recorded.seq).count();
+            if after > 0 && newest {
+                report.warnings.push(format!("{at}: {after} record(s) after the recorded head (a run stopped between writing a record and moving the head?)"));
+            }
+        }
+        Some(r) => {
+            report.problems.push(format!("s3://{bucket}/{}: its hash is not the recorded head's ({at} says {}): the chain was rewritten", r.key, recorded.hash))
+        }
+        None => report.problems.push(format!("{at}: the recorded head is record {}, which is missing: the chain was truncated", recorded.seq)),
+    }
 }
 
 impl ChainReport {
@@ -225,6 +363,8 @@ impl ChainReport {
             "chain": format!("s3://{bucket}/{}", self.dir),
             "records": self.records.len(),
             "head": self.head,
+            "recorded_head": self.recorded_head,
+            "anchored": self.anchored,
             "intact": self.problems.is_empty(),
             "problems": self.problems,
             "warnings": self.warnings,
@@ -255,7 +395,12 @@ pub async fn verify(client: &aws_sdk_s3::Client, url: &S3Url) -> Result<Vec<Chai
 async fn verify_chain(client: &aws_sdk_s3::Client, bucket: &str, dir: &str, keys: Vec<String>) -> Result<ChainReport> {
     let mut report = ChainReport { dir: dir.to_owned(), head: GENESIS.to_owned(), ..Default::default() };
     let mut numbered: Vec<(u64, String)> = Vec::new();
+    let mut has_head = false;
     for k in keys {
+        if k.strip_prefix(dir) == Some(HEAD_OBJECT) {
+            has_head = true;
+            continue;
+        }
         match seq_of(&k) {
             Some(s) => numbered.push((s, k)),
             None => report.problems.push(format!("s3://{bucket}/{k}: not a record key (<seq>.json)")),
@@ -314,6 +459,22 @@ async fn verify_chain(client: &aws_sdk_s3::Client, bucket: &str, dir: &str, keys
     }
     report.head = prev;
     report.open = decisions.into_values().collect();
+    if has_head {
+        // Every version S3 kept (all of them, under Object Lock): a rolled-back head.json is a new
+        // version beside the ones a rewrite would have to remove.
+        let mut heads = head_versions(client, bucket, dir).await?;
+        if heads.is_empty()
+            && let Some((_, current)) = read_head(client, bucket, dir).await?
+        {
+            heads.push(current);
+        }
+        heads.sort_by_key(|h| h.seq);
+        heads.dedup();
+        for (i, recorded) in heads.iter().enumerate() {
+            check_recorded_head(&mut report, bucket, recorded, i + 1 == heads.len());
+        }
+    }
+    report.recorded_head = has_head;
     Ok(report)
 }
 

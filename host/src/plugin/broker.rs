@@ -34,7 +34,7 @@ use super::bindings::cortado::plugin::metrics as wit_metrics;
 use super::cassette::{self, Cassette, Mode};
 use super::grants;
 use crate::aws::{Aws, describe_error};
-use crate::config::Grant;
+use crate::config::{Effect, Grant};
 
 /// AWS access shared by every plugin of a run, created on the first brokered call.
 pub struct AwsSlot {
@@ -152,42 +152,35 @@ impl Broker {
         Broker { plugin: plugin.into(), grants, slot, denials: Mutex::default(), max_object_bytes: DEFAULT_MAX_OBJECT }
     }
 
-    /// Checks the grants for `action` on `target` (see the module docs for what is matched).
+    /// Checks the grants for `action` on `target` (see the module docs for what is matched): an
+    /// `effect: Deny` grant that matches refuses the call whatever Allow grants say, as in IAM.
     ///
     /// A call no grant could cover is denied before anything else happens: no credentials are
     /// loaded and no request (not even STS) leaves the host. The caller's account is looked up
     /// (one STS call) only when a bare name is matched against a grant naming a concrete account.
     fn authorize(&self, action: &str, service: &str, target: Target) -> Result<(), wit::AwsError> {
-        let candidates: Vec<&str> = self
-            .grants
-            .iter()
-            .filter(|g| grants::glob_match(&g.action.to_ascii_lowercase(), &action.to_ascii_lowercase()))
-            .map(|g| g.resource.as_str())
-            .collect();
+        let patterns = |effect: Effect| -> Vec<&str> {
+            self.grants.iter().filter(|g| g.effect == effect && grants::action_matches(g, action)).map(|g| g.resource.as_str()).collect()
+        };
+        let (allow, deny) = (patterns(Effect::Allow), patterns(Effect::Deny));
         let guess = || match &target {
             Target::Arn(a) => a.to_string(),
             Target::Name(r) => format!("arn:*:{service}:*:*:{r}"),
             Target::Global(r) => format!("arn:*:{service}:::{r}"),
         };
-        if candidates.is_empty() {
+        const DENIED: &str = " (an `effect: Deny` grant covers it)";
+        if allow.is_empty() {
             return Err(self.deny(action, &guess(), ""));
         }
-        if candidates.contains(&"*") {
+        if deny.contains(&"*") {
+            return Err(self.deny(action, &guess(), DENIED));
+        }
+        if deny.is_empty() && allow.contains(&"*") {
             return Ok(());
         }
         let region = self.slot.region().map_err(wit::AwsError::Failed)?;
-        let partition = arn::partition_of(&region);
-        let any = |account: Option<&str>, p: &str, s: &str, r: &str, res: &str| {
-            let m: Vec<Match> = candidates.iter().map(|g| arn::matches(g, p, s, r, account, res)).collect();
-            if m.contains(&Match::Yes) {
-                Match::Yes
-            } else if m.contains(&Match::NeedsAccount) {
-                Match::NeedsAccount
-            } else {
-                Match::No
-            }
-        };
-        match target {
+        let partition = arn::partition_of(&region).to_owned();
+        let (p, s, r, mut account, resource) = match target {
             Target::Arn(a) => {
                 if a.service != service || a.has_wildcard_location() {
                     return Err(self.deny(action, &a.to_string(), &format!(" (not a concrete {service} ARN)")));
@@ -197,27 +190,32 @@ impl Broker {
                 if a.partition != partition || a.region != region {
                     return Err(self.deny(action, &a.to_string(), &format!(" (the broker sends requests to {region} in partition {partition} only)")));
                 }
-                match any(Some(&a.account), &a.partition, &a.service, &a.region, &a.resource) {
-                    Match::Yes => Ok(()),
-                    _ => Err(self.deny(action, &a.to_string(), "")),
-                }
+                (a.partition, a.service, a.region, Some(a.account), a.resource)
             }
-            Target::Name(resource) => match any(None, partition, service, &region, resource) {
-                Match::Yes => Ok(()),
-                Match::No => Err(self.deny(action, &format!("arn:{partition}:{service}:{region}:*:{resource}"), "")),
-                Match::NeedsAccount => {
-                    let account = self.slot.account().map_err(wit::AwsError::Failed)?;
-                    match any(Some(&account), partition, service, &region, resource) {
-                        Match::Yes => Ok(()),
-                        _ => Err(self.deny(action, &format!("arn:{partition}:{service}:{region}:{account}:{resource}"), "")),
-                    }
+            Target::Name(resource) => (partition, service.to_owned(), region, None, resource.to_owned()),
+            Target::Global(resource) => (partition, service.to_owned(), String::new(), Some(String::new()), resource.to_owned()),
+        };
+        let shown = |account: &Option<String>| format!("arn:{p}:{s}:{r}:{}:{resource}", account.as_deref().unwrap_or("*"));
+        // Whether any of `patterns` matches, looking the account up once if a pattern needs it.
+        let any = |patterns: &[&str], account: &mut Option<String>| -> Result<bool, wit::AwsError> {
+            loop {
+                let m: Vec<Match> = patterns.iter().map(|g| arn::matches(g, &p, &s, &r, account.as_deref(), &resource)).collect();
+                if m.contains(&Match::Yes) {
+                    return Ok(true);
                 }
-            },
-            Target::Global(resource) => match any(Some(""), partition, service, "", resource) {
-                Match::Yes => Ok(()),
-                _ => Err(self.deny(action, &format!("arn:{partition}:{service}:::{resource}"), "")),
-            },
+                if !m.contains(&Match::NeedsAccount) || account.is_some() {
+                    return Ok(false);
+                }
+                *account = Some(self.slot.account().map_err(wit::AwsError::Failed)?);
+            }
+        };
+        if !deny.is_empty() && any(&deny, &mut account)? {
+            return Err(self.deny(action, &shown(&account), DENIED));
         }
+        if allow.contains(&"*") || any(&allow, &mut account)? {
+            return Ok(());
+        }
+        Err(self.deny(action, &shown(&account), ""))
     }
 
     /// Logs and remembers a denial, and returns the error the plugin gets.
@@ -242,12 +240,20 @@ impl Broker {
         self.authorize(action, service, Target::Name(&tail))
     }
 
+    /// SSM answers `/aws/reference/secretsmanager/SECRET` with the secret's value: such a name also
+    /// needs a `secretsmanager:GetSecretValue` grant covering the secret (as IAM requires both).
+    fn authorize_secret_reference(&self, name_or_arn: &str) -> Result<(), wit::AwsError> {
+        let Some(secret) = secret_reference(name_or_arn) else { return Ok(()) };
+        self.authorize_named("secretsmanager:GetSecretValue", "secretsmanager", secret, |n| format!("secret:{n}"))
+    }
+
     fn aws(&self) -> Result<&Aws, wit::AwsError> {
         self.slot.aws().map_err(wit::AwsError::Failed)
     }
 
     pub fn ssm_get_parameter(&self, name: String, with_decryption: bool) -> Result<wit::Parameter, wit::AwsError> {
         self.authorize_named("ssm:GetParameter", "ssm", &name, ssm_tail)?;
+        self.authorize_secret_reference(&name)?;
         let aws = self.aws()?;
         let client = aws_sdk_ssm::Client::new(&aws.sdk);
         let out = bounded(client.get_parameter().name(&name).with_decryption(with_decryption).send())?.map_err(|e| {
@@ -260,6 +266,7 @@ impl Broker {
     pub fn ssm_get_parameters(&self, names: Vec<String>, with_decryption: bool) -> Result<(Vec<wit::Parameter>, Vec<String>), wit::AwsError> {
         for n in &names {
             self.authorize_named("ssm:GetParameters", "ssm", n, ssm_tail)?;
+            self.authorize_secret_reference(n)?;
         }
         let aws = self.aws()?;
         let client = aws_sdk_ssm::Client::new(&aws.sdk);
@@ -486,6 +493,19 @@ fn parameter(p: &aws_sdk_ssm::types::Parameter) -> wit::Parameter {
         arn: p.arn().unwrap_or_default().to_owned(),
         version: p.version(),
     }
+}
+
+/// The secret an SSM parameter name refers to (`/aws/reference/secretsmanager/SECRET`, as a name
+/// or inside a parameter ARN), matched case-insensitively so that no spelling slips past.
+pub fn secret_reference(name_or_arn: &str) -> Option<&str> {
+    const PREFIX: &str = "aws/reference/secretsmanager/";
+    let name = match name_or_arn.strip_prefix("arn:") {
+        Some(_) => name_or_arn.split_once(":parameter")?.1,
+        None => name_or_arn,
+    };
+    let name = name.trim_start_matches('/');
+    let head = name.get(..PREFIX.len())?;
+    head.eq_ignore_ascii_case(PREFIX).then(|| &name[PREFIX.len()..])
 }
 
 /// `parameter/NAME` for `/NAME` or `NAME`.

@@ -16,12 +16,10 @@
 //! - Entries are named with [`key_id`], a public tag of the key: users (or HOMEs, as in CI jobs
 //!   and tests) that share one cache directory keep separate entries instead of overwriting each
 //!   other's and recompiling at every run.
-//! - Loading (see `runtime::load_component`): in a directory only the current user can write, the
-//!   artifact is verified through a read-only mapping and then mapped by wasmtime itself
-//!   (`deserialize_file`: no read, no copy), and the file's identity is compared before and
-//!   after; whoever could swap it in between can already write the user's own files. Anywhere
-//!   else (a group-writable or foreign-owned directory) the file is read once into memory and the
-//!   bytes verified are the bytes deserialized.
+//! - Loading (see `runtime::load_component`): the artifact is opened once and read once into
+//!   memory; the MAC is checked over those bytes and those same bytes are deserialized. The file
+//!   is never reopened or mapped by path after the check, so swapping it in between changes
+//!   nothing that is loaded.
 //!
 //! Keyed BLAKE3 rather than HMAC-SHA256: the check runs at every load of every plugin, over
 //! artifacts of 1–40 MB, and BLAKE3 is several times faster here (README "Benchmarks"); as a keyed

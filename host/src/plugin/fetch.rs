@@ -5,10 +5,14 @@
 //!   workspace is looked up, then its current state version, then that version's download URL, as
 //!   tfstate-lookup does. The token comes from `TFE_TOKEN`, else `TF_TOKEN_<host>`, else the
 //!   Terraform CLI's `~/.terraform.d/credentials.tfrc.json`, and is sent only to HOST.
-//! - `http(s)://URL` (grant `http:Get` on a URL prefix): one GET, no credentials.
+//! - `http(s)://URL` (grant `http:Get` on a URL prefix): one GET, no credentials. The URL is
+//!   normalised first and the normalised URL is what is matched and requested (see
+//!   [`super::url_grant`]); plain `http://` beyond loopback needs a grant that names `http://`.
 //!
-//! Plain HTTP is used for loopback hosts only (a local fake of the API in tests), as `verify` does
-//! for registries.
+//! Redirects are never followed (a 3xx answer is an error), so no answer leads the host outside
+//! the granted prefix. A body is refused from its content-length when above the cap, read with the
+//! cap otherwise, and abandoned at the plugin call's deadline, as brokered S3 objects are. The
+//! Terraform Cloud API is spoken over plain HTTP to loopback hosts only (a local fake in tests).
 
 use std::time::Duration;
 
@@ -26,22 +30,50 @@ const TIMEOUT: Duration = Duration::from_secs(30);
 impl Broker {
     /// A Terraform state at `url` (`remote://…` or `http(s)://…`), if the grants cover it.
     pub fn fetch_state(&self, url: String) -> Result<Vec<u8>, wit::AwsError> {
-        let action = if url.starts_with("remote://") { TFC_READ_STATE } else { HTTP_GET };
-        if !grants::allows(&self.grants, action, &url) {
-            let msg = format!("plugin {:?} has no grant for {action} on {url}; add it to the plugin's `grants:` to allow it", self.plugin);
-            tracing::warn!("{msg}");
-            if let Ok(mut d) = self.denials.lock() {
-                d.push(msg.clone());
-            }
-            return Err(wit::AwsError::Denied(msg));
+        let remote = url.strip_prefix("remote://");
+        let action = if remote.is_some() { TFC_READ_STATE } else { HTTP_GET };
+        // What is matched is what is requested: the normalised URL, or the checked workspace path.
+        let target = match remote {
+            Some(rest) => tfc_workspace(rest).map(|_| url.clone()),
+            None => super::url_grant::normalize(&url).map(|n| n.to_url()),
+        };
+        let target = match target {
+            Ok(t) => t,
+            Err(why) => return Err(self.refuse(action, &url, &format!(" ({why})"))),
+        };
+        if !grants::allows(&self.grants, action, &target) {
+            return Err(self.refuse(action, &target, ""));
         }
         let http = HttpClient::new(TIMEOUT, MAX_STATE);
-        match url.strip_prefix("remote://") {
+        match remote {
             Some(rest) => bounded(tfc_state(&http, &url, rest))?,
-            None if url.starts_with("http://") || url.starts_with("https://") => bounded(get(&http, &url, &[]))?.map(|r| r.body),
-            None => Err(wit::AwsError::Failed(format!("{url}: not an http(s):// or remote:// URL"))),
+            None => bounded(get(&http, &target, &[]))?.map(|r| r.body),
         }
     }
+
+    /// Logs and remembers a refused fetch; the plugin gets `denied` naming the grant it lacks.
+    fn refuse(&self, action: &str, url: &str, why: &str) -> wit::AwsError {
+        let msg = format!("plugin {:?} has no grant for {action} on {url}{why}; add it to the plugin's `grants:` to allow it", self.plugin);
+        tracing::warn!("{msg}");
+        if let Ok(mut d) = self.denials.lock() {
+            d.push(msg.clone());
+        }
+        wit::AwsError::Denied(msg)
+    }
+}
+
+/// `HOST/ORG/WORKSPACE`, each part a plain name (so no `..`, escape or query reaches the API path).
+fn tfc_workspace(rest: &str) -> Result<[&str; 3], String> {
+    let parts: Vec<&str> = rest.split('/').collect();
+    let [host, org, workspace] = parts[..] else {
+        return Err("expected remote://HOST/ORGANIZATION/WORKSPACE".into());
+    };
+    let plain =
+        |p: &str, extra: &str| !p.is_empty() && p != "." && p != ".." && p.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c) || extra.contains(c));
+    if !plain(host, ":[]") || !plain(org, "") || !plain(workspace, "") {
+        return Err("HOST, ORGANIZATION and WORKSPACE must be plain names (letters, digits, `-`, `_`, `.`)".into());
+    }
+    Ok([host, org, workspace])
 }
 
 /// `http` for loopback hosts (a local fake), else `https`.
@@ -51,9 +83,7 @@ fn scheme_for(host: &str) -> &'static str {
 }
 
 async fn tfc_state(http: &HttpClient, url: &str, rest: &str) -> Result<Vec<u8>, wit::AwsError> {
-    let [host, org, workspace] = rest.split('/').filter(|p| !p.is_empty()).collect::<Vec<_>>()[..] else {
-        return Err(wit::AwsError::Failed(format!("{url}: expected remote://HOST/ORGANIZATION/WORKSPACE")));
-    };
+    let [host, org, workspace] = tfc_workspace(rest).map_err(|e| failed(url, &e))?;
     let token = tfc_token(host).ok_or_else(|| {
         wit::AwsError::Failed(format!("no Terraform Cloud token for {host}: set TFE_TOKEN, or {}, or run `terraform login {host}`", token_variable(host)))
     })?;

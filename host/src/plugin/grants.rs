@@ -4,7 +4,7 @@
 //! way get the grants their configuration implies. The same list feeds the broker's checks and
 //! `cortado iam-policy`, so the policy printed is exactly what plugins can use.
 
-use crate::config::{Grant, PluginConfig};
+use crate::config::{Effect, Grant, PluginConfig};
 
 /// `*` matches any run of characters (including none), `?` one character; case-sensitive, as ARNs.
 pub fn glob_match(pattern: &str, text: &str) -> bool {
@@ -33,9 +33,34 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
     pi == p.len()
 }
 
-/// True when some grant covers `action` on `resource`. Actions compare case-insensitively (as IAM).
+/// Whether the grant's action pattern covers `action` (case-insensitively, as IAM compares actions).
+pub fn action_matches(g: &Grant, action: &str) -> bool {
+    glob_match(&g.action.to_ascii_lowercase(), &action.to_ascii_lowercase())
+}
+
+/// True when an Allow grant covers `action` on `resource` and no Deny grant does (a Deny wins,
+/// as in IAM). `http:Get` resources are matched as URLs (see [`super::url_grant`]): the caller
+/// passes the normalised URL; other resources are globbed as text.
 pub fn allows(grants: &[Grant], action: &str, resource: &str) -> bool {
-    grants.iter().any(|g| glob_match(&g.action.to_ascii_lowercase(), &action.to_ascii_lowercase()) && glob_match(&g.resource, resource))
+    let url = if action.eq_ignore_ascii_case(HTTP_GET) {
+        match super::url_grant::normalize(resource) {
+            Ok(u) => Some(u),
+            Err(_) => return false,
+        }
+    } else {
+        None
+    };
+    let covers = |g: &Grant, allow: bool| {
+        action_matches(g, action)
+            && match &url {
+                Some(u) if allow => super::url_grant::matches(&g.resource, g.glob, u),
+                // A Deny whose URL cannot be normalised fails closed: it covers every URL.
+                Some(u) => super::url_grant::normalize_pattern(&g.resource).is_err() || super::url_grant::covers(&g.resource, g.glob, u),
+                None => glob_match(&g.resource, resource),
+            }
+    };
+    let denied = grants.iter().any(|g| g.effect == Effect::Deny && covers(g, false));
+    !denied && grants.iter().any(|g| g.effect == Effect::Allow && covers(g, true))
 }
 
 /// Reading a Terraform Cloud / HCP Terraform workspace's current state: resource
@@ -60,7 +85,7 @@ pub fn iam_resource<'a>(action: &str, resource: &'a str) -> &'a str {
 }
 
 fn grant(action: &str, resource: impl Into<String>) -> Grant {
-    Grant { action: action.into(), resource: resource.into() }
+    Grant { action: action.into(), resource: resource.into(), ..Grant::default() }
 }
 
 /// The grants a plugin runs with: explicit ones when the config gives any; otherwise, for the
@@ -74,7 +99,8 @@ pub fn effective(p: &PluginConfig) -> Vec<Grant> {
     }
     match p.name.to_ascii_lowercase().as_str() {
         // ecspresso resolves any parameter or secret a template names.
-        "ssm" => vec![grant("ssm:GetParameter", "*")],
+        // ecspresso resolves `/aws/reference/secretsmanager/NAME` too, which needs GetSecretValue.
+        "ssm" => vec![grant("ssm:GetParameter", "*"), grant("secretsmanager:GetSecretValue", "*")],
         "secretsmanager" => vec![grant("secretsmanager:DescribeSecret", "*")],
         "cloudformation" => vec![grant("cloudformation:DescribeStacks", "*"), grant("cloudformation:ListExports", "*")],
         // Exactly the metrics its config names (IAM cannot narrow GetMetricData; the broker does).
@@ -123,6 +149,19 @@ mod tests {
         assert!(!allows(&g, "cloudwatch:GetMetricData", &pseudo("RequestCount")));
         assert!(!allows(&g, "cloudwatch:GetMetricData", "arn:aws:cloudwatch:us-east-1:123456789012:metric/Custom/HTTPCode_Target_5XX_Count"));
         assert!(effective(&PluginConfig::named("canary-analysis", serde_json::json!(null))).is_empty());
+    }
+
+    #[test]
+    fn a_deny_wins_over_any_allow() {
+        let deny = Grant { effect: Effect::Deny, ..grant("ssm:*", "arn:aws:ssm:*:*:parameter/app/secret*") };
+        let g = vec![grant("ssm:GetParameter", "*"), deny];
+        assert!(allows(&g, "ssm:GetParameter", "arn:aws:ssm:r:1:parameter/app/db"));
+        assert!(!allows(&g, "ssm:GetParameter", "arn:aws:ssm:r:1:parameter/app/secret/x"));
+        let url = vec![grant(HTTP_GET, "https://h/*"), Grant { effect: Effect::Deny, ..grant(HTTP_GET, "*://h/private/*") }];
+        assert!(allows(&url, HTTP_GET, "https://h/public/a"));
+        assert!(!allows(&url, HTTP_GET, "https://H:443/public/../private/a"));
+        let broken_deny = vec![grant(HTTP_GET, "https://h/*"), Grant { effect: Effect::Deny, ..grant(HTTP_GET, "https://u@h/private/*") }];
+        assert!(!allows(&broken_deny, HTTP_GET, "https://h/public/a"), "a Deny that cannot be read denies everything");
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod fetch;
 pub mod grants;
 pub mod instance;
 pub mod runtime;
+pub mod url_grant;
 
 mod bundled {
     include!(concat!(env!("OUT_DIR"), "/bundled.rs"));

@@ -106,12 +106,9 @@ impl<'k> Entry<'k> {
             Ok(m) => m,
             Err(e) => return skip(&self.artifact, e),
         };
-        let private_dir = self.artifact.parent().and_then(|d| std::fs::symlink_metadata(d).ok()).is_some_and(|m| m.is_dir() && cache_mac::owner_only(&m));
-        let loaded = if private_dir && meta.is_file() && cache_mac::owner_only(&meta) {
-            self.load_mapped(engine, ctx, &file, &meta, &tag)
-        } else {
-            self.load_read(engine, ctx, file, &tag)
-        };
+        // One open file, read once: the bytes whose MAC is checked are the bytes deserialized.
+        // Nothing is reopened by path after the check (a path can be swapped; these bytes cannot).
+        let loaded = self.load_read(engine, ctx, file, &tag);
         match loaded {
             Ok(component) => {
                 cache_gc::touch_if_old(&self.artifact, &meta, std::time::SystemTime::now());
@@ -122,25 +119,6 @@ impl<'k> Entry<'k> {
                 None
             }
         }
-    }
-
-    /// Verified through a read-only mapping, then mapped by wasmtime (no read, no copy). Only for
-    /// an owner-only file in an owner-only directory, and only if it is still the same file after.
-    fn load_mapped(&self, engine: &Engine, ctx: &cache_mac::Context, file: &std::fs::File, meta: &std::fs::Metadata, tag: &[u8]) -> Result<Component, String> {
-        let len = usize::try_from(meta.len()).map_err(|_| "is too large".to_owned())?;
-        let map = ReadOnlyMap::new(file, len).map_err(|e| format!("cannot be mapped ({e})"))?;
-        cache_mac::verify(self.key, ctx, map.bytes(), tag)?;
-        drop(map);
-        // SAFETY: the file's MAC verified under this user's key for this component's sha256 and
-        // this engine, so this user's cortado wrote it with `Component::serialize`; the file and
-        // its directory are writable by this user only, and its identity (inode, size, change
-        // time, which no one can set back) is unchanged after the load.
-        let component = unsafe { Component::deserialize_file(engine, &self.artifact) }.map_err(|e| format!("is unusable ({e:#})"))?;
-        let after = std::fs::symlink_metadata(&self.artifact).map_err(|e| format!("vanished while loading ({e})"))?;
-        if identity(&after) != identity(meta) {
-            return Err("changed while it was loaded".into());
-        }
-        Ok(component)
     }
 
     /// Read once into memory: the bytes verified are the bytes deserialized.
@@ -173,12 +151,6 @@ fn skip<T>(path: &Path, e: std::io::Error) -> Option<T> {
     None
 }
 
-/// What identifies a file's content: device, inode, size and change time.
-fn identity(m: &std::fs::Metadata) -> (u64, u64, u64, i64, i64) {
-    use std::os::unix::fs::MetadataExt;
-    (m.dev(), m.ino(), m.size(), m.ctime(), m.ctime_nsec())
-}
-
 /// Writes `bytes` aside (owner-only) and renames them over `path`.
 fn replace(path: &Path, bytes: &[u8]) -> bool {
     let Some(name) = path.file_name() else { return false };
@@ -188,38 +160,4 @@ fn replace(path: &Path, bytes: &[u8]) -> bool {
         let _ = std::fs::remove_file(&tmp);
     }
     written
-}
-
-/// A read-only private mapping of a whole file, unmapped on drop.
-struct ReadOnlyMap {
-    ptr: *mut libc::c_void,
-    len: usize,
-}
-
-impl ReadOnlyMap {
-    fn new(file: &std::fs::File, len: usize) -> std::io::Result<Self> {
-        use std::os::fd::AsRawFd;
-        if len == 0 {
-            return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "empty"));
-        }
-        // SAFETY: a fresh mapping of an open file descriptor; the pointer is only read through
-        // `bytes`, whose borrow cannot outlive the mapping.
-        let ptr = unsafe { libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ, libc::MAP_PRIVATE | libc::MAP_POPULATE, file.as_raw_fd(), 0) };
-        if ptr == libc::MAP_FAILED {
-            return Err(std::io::Error::last_os_error());
-        }
-        Ok(ReadOnlyMap { ptr, len })
-    }
-
-    fn bytes(&self) -> &[u8] {
-        // SAFETY: `ptr` maps `len` readable bytes until drop.
-        unsafe { std::slice::from_raw_parts(self.ptr.cast::<u8>(), self.len) }
-    }
-}
-
-impl Drop for ReadOnlyMap {
-    fn drop(&mut self) {
-        // SAFETY: unmaps exactly the mapping made in `new`.
-        unsafe { libc::munmap(self.ptr, self.len) };
-    }
 }

@@ -287,7 +287,7 @@ impl CasesFile {
             cases.push(Case { name: c.name, hook, expect: c.expect });
         }
         let p = raw.plugin;
-        let grants = p.grants.map(|g| g.into_iter().map(|g| Grant { action: g.action, resource: g.resource }).collect());
+        let grants = p.grants.map(|g| g.into_iter().map(|g| Grant { action: g.action, resource: g.resource, ..Grant::default() }).collect());
         let plugin = PluginBlockGrants { name: p.name, config: p.config, grants, preopens: p.preopens, limits: p.limits };
         Ok(CasesFile { plugin, cassette: raw.cassette, keep_secrets: raw.keep_secrets, cases })
     }
