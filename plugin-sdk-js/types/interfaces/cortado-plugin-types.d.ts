@@ -138,9 +138,9 @@ declare module 'cortado:plugin/types@0.3.0' {
      * The complete request input as JSON (the API's own field names, e.g.
      * `networkConfiguration.awsvpcConfiguration.assignPublicIp`). A value known only once an
      * earlier step has run is `{"$ref": "steps[I].PATH"}`: step I of this same list, then a
-     * path into its response (`steps[0].taskDefinition.taskDefinitionArn`). `{"$json": VALUE}`
-     * stands for a string holding VALUE serialised as compact JSON once its references are
-     * resolved (a CodeDeploy AppSpec's content).
+     * path into its response (`steps[0].taskDefinition.taskDefinitionArn`).
+     * `{"$text": "...${steps[I].PATH}..."}` stands for that exact text with each `${REF}`
+     * replaced by the string REF names (a CodeDeploy AppSpec's content, JSON text).
      */
     input: string,
   }
