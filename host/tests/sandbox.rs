@@ -167,6 +167,7 @@ fn plan() -> Plan {
         desired_count: None,
         overrides: None,
         stage: None,
+        steps: vec![],
     }
 }
 

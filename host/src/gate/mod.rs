@@ -388,20 +388,16 @@ fn wit_plan(aws: &crate::aws::Aws, plan: &Plan, who: &Caller) -> bindings::Plan 
     }
 }
 
-/// The plan's steps as a gate gets them: read from the plan's JSON (what the audit record and the
-/// digest cover), each input serialised as compact JSON.
+/// The plan's steps as a gate gets them, in index order (apply, after-wait, on-failure), each
+/// input as compact JSON: the same values the plan digest covers.
 pub(crate) fn wit_steps(plan: &Plan) -> Vec<bindings::Step> {
-    let json = plan.to_json();
-    let text = |s: &Value, k: &str| s.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
-    let steps = json.get("steps").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
-    steps
-        .iter()
-        .map(|s| bindings::Step {
-            service: text(s, "service"),
-            operation: text(s, "operation"),
-            resource: text(s, "resource"),
-            phase: text(s, "phase"),
-            input: s.get("input").unwrap_or(&Value::Null).to_string(),
+    plan.all_steps()
+        .map(|(phase, s)| bindings::Step {
+            service: s.service.as_str().to_owned(),
+            operation: s.operation.to_owned(),
+            resource: s.resource.clone(),
+            phase: phase.to_owned(),
+            input: s.input.to_string(),
         })
         .collect()
 }
