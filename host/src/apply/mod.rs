@@ -261,6 +261,28 @@ impl<'a> Apply<'a> {
                 ));
                 a.codedeploy_deployment = Some(id);
             }
+            (Service::Ecs, "ContinueServiceDeployment") => p.info(&format!(
+                "service deployment {}: hook {} answered {}",
+                step.str("serviceDeploymentArn").unwrap_or(""),
+                step.str("hookId").unwrap_or(""),
+                step.str("action").unwrap_or("")
+            )),
+            (Service::Ecs, "StopServiceDeployment") => p.info(&format!(
+                "service deployment {}: stop requested ({})",
+                step.str("serviceDeploymentArn").unwrap_or(""),
+                step.str("stopType").unwrap_or("")
+            )),
+            (Service::Ecs, "DeregisterTaskDefinition") => p.info(&format!("deregistered {}", short(step.str("taskDefinition").unwrap_or("")))),
+            (Service::Ecs, "DeleteTaskDefinitions") => {
+                p.info(&format!("deleted {} revision(s)", step.input["taskDefinitions"].as_array().map(Vec::len).unwrap_or(0)))
+            }
+            (Service::Ecs, "DeleteService") => p.info(&format!("service {} is deleted", step.str("service").unwrap_or(""))),
+            (Service::Ecs, "TagResource" | "UntagResource") => p.info(&format!("tags: {}", step.resource)),
+            (Service::CodeDeploy, "StopDeployment") => p.info(&format!(
+                "CodeDeploy deployment {} stopped{}",
+                step.str("deploymentId").unwrap_or(""),
+                if step.input["autoRollbackEnabled"] == json!(true) { " with auto rollback" } else { "" }
+            )),
             (Service::S3, "DeleteObject") => {
                 p.info(&format!("deploy lock s3://{}/{} removed", step.str("Bucket").unwrap_or(""), step.str("Key").unwrap_or("")))
             }

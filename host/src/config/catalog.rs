@@ -17,6 +17,11 @@ pub const EXTERNAL: &str = "external";
 /// Loaded for every config, before the configured plugins (as ecspresso does).
 pub const DEFAULT_PLUGINS: &[&str] = &["ssm", "secretsmanager"];
 
+/// First-party plugins whose manifest declares the gate hook but which gate only when their config
+/// sets `enforcement:` (image-policy: a verifier first, so configs using it that way keep their
+/// behaviour).
+pub const OPT_IN_GATES: &[&str] = &["image-policy"];
+
 pub const FIRST_PARTY: &[FirstParty] = &[
     FirstParty { name: "ssm", functions: &["ssm"], signatures: &[("ssm", 1, 1)], verifier: false, gate: false },
     FirstParty { name: "secretsmanager", functions: &["secretsmanager_arn"], signatures: &[("secretsmanager_arn", 1, 0)], verifier: false, gate: false },

@@ -234,7 +234,7 @@ fn gates(ctx: &Context) -> Result<Vec<&LazyPlugin>> {
     for lp in ctx.plugins.plugins.iter().filter(|lp| lp.config.stages.is_empty()) {
         let is_gate = match (&lp.config.path, catalog::first_party(&lp.config.name)) {
             (None, Some(fp)) if fp.gate => true,
-            (None, Some(_)) if lp.config.enforcement.is_some() => lp.get().map(|l| l.manifest.hooks.contains(&Hook::Gate)).unwrap_or(true),
+            (None, Some(fp)) if catalog::OPT_IN_GATES.contains(&fp.name) => lp.config.enforcement.is_some(),
             (None, _) => false,
             // A custom plugin's manifest says; one that cannot be loaded is a gate that denies.
             (Some(_), _) => lp.get().map(|l| l.manifest.hooks.contains(&Hook::Gate)).unwrap_or(lp.config.enforcement.is_some()),
