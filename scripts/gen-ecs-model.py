@@ -43,9 +43,14 @@ OPERATIONS = [
     "ExecuteCommand",
     "StopServiceDeployment",
     "ContinueServiceDeployment",
+    "RegisterDaemonTaskDefinition",
+    "CreateDaemon",
+    "UpdateDaemon",
+    "DeleteDaemon",
+    "DeleteDaemonTaskDefinition",
 ]
 # Resources as ECS describes them: a member of one that an input lacks is read-only.
-OUTPUTS = ["Service", "TaskDefinition"]
+OUTPUTS = ["Service", "TaskDefinition", "DaemonTaskDefinition"]
 # Shape attributes kept besides the type.
 KEPT = ("required", "enum", "member", "key", "value", "members")
 

@@ -225,6 +225,12 @@ pub enum RenderTarget {
     /// The task definition
     #[value(name = "taskdef", alias = "task-definition")]
     Taskdef,
+    /// The daemon definition (ECS Managed Daemons)
+    #[value(name = "daemondef", alias = "daemon-definition")]
+    Daemondef,
+    /// The daemon task definition (ECS Managed Daemons)
+    #[value(name = "daemontaskdef", alias = "daemon-task-definition")]
+    Daemontaskdef,
 }
 
 #[derive(Args, Debug)]
@@ -938,10 +944,16 @@ async fn dispatch(command: Command, globals: crate::context::Globals, env: crate
         }
         Command::Diff(args) => {
             let app = commands::App::load(globals, env)?;
+            if commands::daemon::is_daemon(&app) {
+                return commands::daemon::diff(&app, args.exit_code).await;
+            }
             commands::diff::run(&app, args).await
         }
         Command::Status(args) => {
             let app = commands::App::load(globals, env)?;
+            if commands::daemon::is_daemon(&app) {
+                return commands::daemon::status(&app).await;
+            }
             commands::status::run(&app, args).await
         }
         Command::Plugin(PluginCommand::List) => {
@@ -966,6 +978,9 @@ async fn dispatch(command: Command, globals: crate::context::Globals, env: crate
         Command::Audit(AuditCommand::Head { file, output }) => commands::audit::head(&file, output.json(), &globals).await,
         Command::Deploy(a) => {
             let app = commands::App::load(globals, env)?;
+            if commands::daemon::is_daemon(&app) {
+                return commands::daemon::deploy(&app, a.force_register, a.change.change(&a.gates, &a.output)).await;
+            }
             let opts = crate::plan::deploy::DeployOptions {
                 command: "deploy",
                 tasks: a.tasks.count(),
@@ -1007,6 +1022,11 @@ async fn dispatch(command: Command, globals: crate::context::Globals, env: crate
         }
         Command::Wait(a) => {
             let app = commands::App::load(globals, env)?;
+            if commands::daemon::is_daemon(&app) {
+                let change = commands::deploy::Change { wait_until: a.wait_until.clone(), ..Default::default() };
+                change.until()?;
+                return commands::daemon::wait(&app, a.output.json()).await;
+            }
             commands::deploy::wait(&app, a.output.json(), a.wait_until).await
         }
         Command::Continue(a) => {
@@ -1016,6 +1036,9 @@ async fn dispatch(command: Command, globals: crate::context::Globals, env: crate
         }
         Command::Rollback(a) => {
             let app = commands::App::load(globals, env)?;
+            if commands::daemon::is_daemon(&app) {
+                return commands::daemon::rollback(&app, a.change.change(&a.gates, &a.output)).await;
+            }
             let opts =
                 crate::plan::rollback::RollbackOptions { deregister: !a.no_deregister, wait: !a.change.no_wait, rollback_events: a.rollback_events.clone() };
             commands::deploy::rollback(&app, opts, a.change.change(&a.gates, &a.output)).await
@@ -1035,6 +1058,9 @@ async fn dispatch(command: Command, globals: crate::context::Globals, env: crate
         }
         Command::Delete(a) => {
             let app = commands::App::load(globals, env)?;
+            if commands::daemon::is_daemon(&app) {
+                return commands::daemon::delete(&app, a.force, simple_change(a.dry_run, &a.gates)).await;
+            }
             commands::lifecycle::delete(&app, a.force, a.terminate, simple_change(a.dry_run, &a.gates)).await
         }
         Command::Unlock(a) => {

@@ -35,6 +35,7 @@ from werkzeug.serving import make_server  # noqa: E402
 
 import sim_cbor  # noqa: E402
 import sim_codedeploy  # noqa: E402
+import sim_daemons  # noqa: E402
 import sim_deployments  # noqa: E402
 import sim_ecs  # noqa: E402
 import sim_faults  # noqa: E402
@@ -289,6 +290,7 @@ def main() -> int:
 
     sim_ecs.install()
     sim_deployments.install()
+    sim_daemons.install()
     sim_codedeploy.install()
     _patch_action_capture()
     _patch_kms_digest()

@@ -87,6 +87,11 @@ async fn send_ecs(c: &aws_sdk_ecs::Client, op: &'static str, body: &[u8]) -> Res
         "ContinueServiceDeployment" => {
             raw_send!(c.continue_service_deployment().service_deployment_arn("-").hook_id("-").action("CONTINUE".into()), op, body)
         }
+        "RegisterDaemonTaskDefinition" => raw_send!(c.register_daemon_task_definition().family("-"), op, body),
+        "CreateDaemon" => raw_send!(c.create_daemon().daemon_name("-").daemon_task_definition_arn("-").capacity_provider_arns("-"), op, body),
+        "UpdateDaemon" => raw_send!(c.update_daemon().daemon_arn("-").daemon_task_definition_arn("-").capacity_provider_arns("-"), op, body),
+        "DeleteDaemon" => raw_send!(c.delete_daemon().daemon_arn("-"), op, body),
+        "DeleteDaemonTaskDefinition" => raw_send!(c.delete_daemon_task_definition().daemon_task_definition("-"), op, body),
         other => bail!("internal error: ecs:{other} is not an operation apply sends"),
     }
 }
@@ -102,7 +107,10 @@ async fn send_codedeploy(c: &aws_sdk_codedeploy::Client, op: &'static str, body:
 async fn send_autoscaling(c: &aws_sdk_applicationautoscaling::Client, op: &'static str, body: &[u8]) -> Result<Value> {
     match op {
         "RegisterScalableTarget" => raw_send!(
-            c.register_scalable_target().service_namespace(ServiceNamespace::Ecs).resource_id("-").scalable_dimension(ScalableDimension::EcsServiceDesiredCount),
+            c.register_scalable_target()
+                .service_namespace(ServiceNamespace::Ecs)
+                .resource_id("-")
+                .scalable_dimension(ScalableDimension::EcsServiceDesiredCount),
             op,
             body
         ),

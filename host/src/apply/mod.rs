@@ -29,6 +29,8 @@ pub struct Applied {
     /// That service's PRIMARY deployment (the one a wait follows).
     pub deployment_id: Option<String>,
     pub codedeploy_deployment: Option<String>,
+    /// The daemon deployment CreateDaemon/UpdateDaemon started (ECS Managed Daemons).
+    pub daemon_deployment: Option<String>,
     /// RunTask's response (`tasks`, `failures`).
     pub run: Option<Value>,
     pub stopped: Option<Value>,
@@ -111,7 +113,8 @@ impl<'a> Apply<'a> {
                     self.applied.log_writes.push((key.clone(), Err(format!("{e:#}"))));
                 }
                 (Err(e), OnError::Stop) => {
-                    let rollout_started = self.applied.deployment_id.is_some() || self.applied.codedeploy_deployment.is_some();
+                    let rollout_started =
+                        self.applied.deployment_id.is_some() || self.applied.codedeploy_deployment.is_some() || self.applied.daemon_deployment.is_some();
                     if !rollout_started {
                         self.compensate().await;
                     }
@@ -140,7 +143,9 @@ impl<'a> Apply<'a> {
             };
             match self.step(offset + i, step).await {
                 Ok(()) => self.progress.info(&format!("{what} resumed: the deploy failed before its rollout started")),
-                Err(e) => self.progress.info(&format!("{what} stays SUSPENDED (resuming it failed: {e:#}); resume it with `cortado scale --resume-auto-scaling`")),
+                Err(e) => {
+                    self.progress.info(&format!("{what} stays SUSPENDED (resuming it failed: {e:#}); resume it with `cortado scale --resume-auto-scaling`"))
+                }
             }
         }
     }
@@ -221,7 +226,9 @@ impl<'a> Apply<'a> {
     fn sdk_for(&self, step: &Step) -> SdkConfig {
         let sdk = if step.as_execution_role { self.agent.clone().unwrap_or_else(|| self.aws.sdk.clone()) } else { self.aws.sdk.clone() };
         match &step.region {
-            Some(region) if sdk.region().map(|r| r.as_ref()) != Some(region.as_str()) => sdk.into_builder().region(aws_config::Region::new(region.clone())).build(),
+            Some(region) if sdk.region().map(|r| r.as_ref()) != Some(region.as_str()) => {
+                sdk.into_builder().region(aws_config::Region::new(region.clone())).build()
+            }
             _ => sdk,
         }
     }
@@ -248,6 +255,20 @@ impl<'a> Apply<'a> {
                     _ => p.info(&update_message(&step.input, step.input.get("taskDefinition").and(td.as_deref()))),
                 }
                 a.service = sv;
+            }
+            (Service::Ecs, "RegisterDaemonTaskDefinition") => {
+                a.registered = response.get("daemonTaskDefinitionArn").and_then(Value::as_str).map(str::to_owned);
+                p.info(&format!("registered daemon task definition {}", short(a.registered.as_deref().unwrap_or(""))));
+            }
+            (Service::Ecs, "CreateDaemon" | "UpdateDaemon" | "DeleteDaemon") => {
+                a.daemon_deployment = response.get("deploymentArn").and_then(Value::as_str).map(str::to_owned);
+                let verb = match step.operation {
+                    "CreateDaemon" => "created",
+                    "UpdateDaemon" => "updated",
+                    _ => "deleting",
+                };
+                let td = step.input.get("daemonTaskDefinitionArn").map(|_| response_td(&self.responses, step)).unwrap_or_default();
+                p.info(&format!("{verb} {}{td}", step.resource));
             }
             (Service::Ecs, "RunTask") => a.run = Some(response.clone()),
             (Service::Ecs, "StopTask") => a.stopped = Some(response.get("task").cloned().unwrap_or(Value::Null)),
@@ -331,6 +352,9 @@ fn outcome(applied: &Applied, result: &Result<()>) -> Map<String, Value> {
         m.insert("resolved".into(), Value::Object(applied.resolved.clone()));
     }
     m.insert("deployment_id".into(), json!(applied.deployment_id.clone().or_else(|| applied.codedeploy_deployment.clone())));
+    if let Some(d) = &applied.daemon_deployment {
+        m.insert("daemon_deployment_arn".into(), json!(d));
+    }
     let tasks: Vec<&str> = applied
         .run
         .iter()
@@ -341,6 +365,13 @@ fn outcome(applied: &Applied, result: &Result<()>) -> Map<String, Value> {
         m.insert("tasks".into(), json!(tasks));
     }
     m
+}
+
+/// ` with family:rev`: the daemon task definition a daemon step names, its reference resolved.
+fn response_td(responses: &[Option<Value>], step: &Step) -> String {
+    let member = step.input.get("daemonTaskDefinitionArn").cloned().unwrap_or(Value::Null);
+    let arn = step::resolve(&member, responses).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+    format!(" with {}", crate::aws::daemon::short(&arn))
 }
 
 /// `updated service NAME: family:rev, desired N, attributes, forced new deployment`

@@ -6,6 +6,7 @@
 //! included): see [`retry_config`] and [`timeout_config`].
 
 pub mod codedeploy;
+pub mod daemon;
 pub mod deployments;
 pub mod ecs;
 pub mod error;

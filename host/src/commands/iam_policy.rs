@@ -15,6 +15,38 @@ pub fn run(app: &App) -> Result<()> {
     Ok(())
 }
 
+/// The daemon's name from its rendered definition file (None when it cannot be rendered offline).
+fn daemon_name(app: &App) -> Option<&'static str> {
+    let d = app.config.daemon.as_ref()?;
+    let def = app.renderer().daemon_definition(&d.definition, None).ok()?;
+    // Leaked once per `iam-policy` run: a short-lived process printing one document.
+    Some(Box::leak(def.get("daemonName")?.as_str()?.to_owned().into_boxed_str()))
+}
+
+/// ECS Managed Daemons: the daemon task definitions (unscoped, like task definitions), the daemon
+/// and its deployments and revisions.
+fn daemon_statements(statements: &mut Vec<Value>, tagged: &mut Vec<String>, region: &str, cluster: &str, name: &str) {
+    statements.push(json!({
+        "Sid": "CortadoDaemonTaskDefinitions",
+        "Effect": "Allow",
+        "Action": ["ecs:DeleteDaemonTaskDefinition", "ecs:DescribeDaemonTaskDefinition", "ecs:ListDaemonTaskDefinitions", "ecs:RegisterDaemonTaskDefinition"],
+        "Resource": "*"
+    }));
+    let daemon_arn = format!("arn:aws:ecs:{region}:*:daemon/{cluster}/{name}");
+    statements.push(json!({
+        "Sid": "CortadoDaemon",
+        "Effect": "Allow",
+        "Action": ["ecs:CreateDaemon", "ecs:DeleteDaemon", "ecs:DescribeDaemon", "ecs:DescribeDaemonDeployments", "ecs:DescribeDaemonRevisions", "ecs:ListDaemonDeployments", "ecs:UpdateDaemon"],
+        "Resource": [
+            daemon_arn.clone(),
+            format!("arn:aws:ecs:{region}:*:daemon-deployment/{cluster}/{name}/*"),
+            format!("arn:aws:ecs:{region}:*:daemon-revision/{cluster}/{name}/*")
+        ]
+    }));
+    tagged.push(daemon_arn);
+    tagged.push(format!("arn:aws:ecs:{region}:*:daemon-task-definition/*"));
+}
+
 /// Statement Sids: `Cortado<Job>` for cortado's own calls, `Plugin<Name>` for a plugin's grants.
 pub fn build(app: &App) -> Result<Value> {
     let c = &app.config;
@@ -70,6 +102,9 @@ pub fn build(app: &App) -> Result<Value> {
                 "Resource": "*"
             }));
         }
+    }
+    if let Some(d) = &c.daemon {
+        daemon_statements(&mut statements, &mut tagged, &region, &c.cluster, d.name.as_deref().or_else(|| daemon_name(app)).unwrap_or("*"));
     }
     tagged.push(format!("arn:aws:ecs:{region}:*:task-definition/*"));
     statements.push(json!({

@@ -3,6 +3,7 @@
 //! here: those live in `apply/`.
 
 pub mod audit;
+pub mod daemon;
 pub mod deploy;
 pub mod diff;
 pub mod docs;

@@ -26,6 +26,8 @@ pub fn run(app: &App, args: RenderArgs) -> Result<()> {
                 let v = app.renderer().service_definition(path, app.config.service.as_deref())?;
                 if args.jsonnet { jsonnet_fmt::format(&v) } else { to_pretty_json(&v) }
             }
+            RenderTarget::Daemondef => super::daemon::render(app, false)?,
+            RenderTarget::Daemontaskdef => super::daemon::render(app, true)?,
             RenderTarget::Taskdef => {
                 let path = app.task_definition_path()?;
                 let v = app.renderer().task_definition(path)?;

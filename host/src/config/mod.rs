@@ -68,6 +68,20 @@ pub struct Config {
     pub signing_key: Option<shared::Signing>,
     /// `strict: true`: refuse plugins that run outside the sandbox (`external`).
     pub strict: bool,
+    /// An ECS Managed Daemon (`daemon_definition` with its `daemon_task_definition`): the config
+    /// then manages that daemon instead of a service.
+    pub daemon: Option<DaemonConfig>,
+}
+
+/// `daemon_definition: FILE` (CreateDaemon's input without the task definition ARN) and
+/// `daemon_task_definition: FILE` (RegisterDaemonTaskDefinition's input); `daemon: NAME` names the
+/// daemon when the definition file does not.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DaemonConfig {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub definition: PathBuf,
+    pub task_definition: PathBuf,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -332,6 +346,21 @@ pub fn kind(v: &Value) -> &'static str {
     }
 }
 
+/// The daemon keys: both files or neither, and not beside a service (one config manages one thing).
+fn daemon_config(f: &mut Fields, has_service: bool, resolve: &dyn Fn(String) -> PathBuf) -> Result<Option<DaemonConfig>, InputError> {
+    let name = f.string("daemon")?.filter(|s| !s.is_empty());
+    let definition = f.string("daemon_definition")?.filter(|s| !s.is_empty()).map(resolve);
+    let task_definition = f.string("daemon_task_definition")?.filter(|s| !s.is_empty()).map(resolve);
+    match (definition, task_definition) {
+        (None, None) if name.is_some() => Err(f.error("daemon", "needs daemon_definition and daemon_task_definition")),
+        (None, None) => Ok(None),
+        (Some(_), None) => Err(f.error("daemon_definition", "needs daemon_task_definition (the daemon task definition file)")),
+        (None, Some(_)) => Err(f.error("daemon_task_definition", "needs daemon_definition (the daemon definition file)")),
+        (Some(_), Some(_)) if has_service => Err(f.error("daemon_definition", "a config manages a service or a daemon, not both (remove `service`)")),
+        (Some(definition), Some(task_definition)) => Ok(Some(DaemonConfig { name, definition, task_definition })),
+    }
+}
+
 fn from_value(path: &Path, source: &str, value: Value) -> Result<Config> {
     let Value::Object(obj) = value else {
         return Err(InputError::in_file(path, format!("the config must be an object, found {}", kind(&value))).into());
@@ -350,6 +379,7 @@ fn from_value(path: &Path, source: &str, value: Value) -> Result<Config> {
     let service_definition = f.string("service_definition")?.filter(|s| !s.is_empty()).map(resolve);
     let task_definition = f.string("task_definition")?.filter(|s| !s.is_empty()).map(resolve);
     let filter_command = f.string("filter_command")?.filter(|s| !s.is_empty());
+    let daemon = daemon_config(&mut f, service.is_some(), &resolve)?;
     let audit_text = f.string("audit_log")?.filter(|s| !s.is_empty());
     let (audit_log, audit_s3) = match audit_text.as_deref().map(|s| (s, shared::S3Url::parse(s))) {
         None => (None, None),
@@ -471,6 +501,7 @@ fn from_value(path: &Path, source: &str, value: Value) -> Result<Config> {
         lock,
         lock_ttl,
         lock_timeout: Duration::ZERO,
+        daemon,
         wait_for_others: false,
         signing_key,
         strict,
@@ -734,6 +765,9 @@ impl Config {
             timeout: duration::format_go_duration(self.timeout),
             codedeploy: self.codedeploy.as_ref(),
             ignore: if self.ignore.tags.is_empty() { None } else { Some(&self.ignore) },
+            daemon: self.daemon.as_ref().and_then(|d| d.name.as_deref()),
+            daemon_definition: self.daemon.as_ref().map(|d| d.definition.display().to_string()),
+            daemon_task_definition: self.daemon.as_ref().map(|d| d.task_definition.display().to_string()),
         }
     }
 
@@ -780,6 +814,12 @@ struct RenderedConfig<'a> {
     codedeploy: Option<&'a CodeDeployConfig>,
     #[serde(skip_serializing_if = "Option::is_none")]
     ignore: Option<&'a IgnoreConfig>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    daemon: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    daemon_definition: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    daemon_task_definition: Option<String>,
 }
 
 #[cfg(test)]

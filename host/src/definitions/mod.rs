@@ -72,6 +72,46 @@ impl Renderer<'_> {
         self.checked(model::Operation::CreateService, v, path)
     }
 
+    /// A daemon task definition file: RegisterDaemonTaskDefinition's input, or the output of
+    /// `aws ecs describe-daemon-task-definition` (`{"daemonTaskDefinition": {...}}`; its read-only
+    /// members are dropped).
+    pub fn daemon_task_definition(&self, path: &Path) -> Result<Value> {
+        let raw = self.render_file(path, "daemon_task_definition")?;
+        let Value::Object(mut top) = raw else {
+            return Err(InputError::in_file(path, format!("a daemon task definition must be an object, found {}", crate::config::kind(&raw))).into());
+        };
+        let body = match top.remove("daemonTaskDefinition") {
+            Some(Value::Object(inner)) => Value::Object(inner),
+            Some(other) => {
+                return Err(InputError::in_file(path, format!("\"daemonTaskDefinition\" must be an object, found {}", crate::config::kind(&other))).into());
+            }
+            None => Value::Object(top),
+        };
+        let body = self.checked(model::Operation::RegisterDaemonTaskDefinition, keys::normalise(body), path)?;
+        if body.get("family").and_then(Value::as_str).is_none_or(str::is_empty) {
+            return Err(InputError::in_file(path, "key \"family\": a daemon task definition needs a family").into());
+        }
+        Ok(body)
+    }
+
+    /// A daemon definition file: CreateDaemon's input without `daemonTaskDefinitionArn` (the
+    /// registered daemon task definition's ARN goes there). `name` (the config's `daemon`) wins
+    /// over the file's `daemonName`; one of them is required.
+    pub fn daemon_definition(&self, path: &Path, name: Option<&str>) -> Result<Value> {
+        let raw = self.render_file(path, "daemon_definition")?;
+        let Value::Object(_) = raw else {
+            return Err(InputError::in_file(path, format!("a daemon definition must be an object, found {}", crate::config::kind(&raw))).into());
+        };
+        let mut v = self.checked(model::Operation::CreateDaemon, keys::normalise(raw), path)?;
+        if let (Some(name), Value::Object(o)) = (name, &mut v) {
+            o.insert("daemonName".into(), Value::String(name.into()));
+        }
+        if v.get("daemonName").and_then(Value::as_str).is_none_or(str::is_empty) {
+            return Err(InputError::in_file(path, "key \"daemonName\": name the daemon here or with `daemon:` in the config").into());
+        }
+        Ok(v)
+    }
+
     /// The body as the ECS API model allows it (see [`model::clean`]), so that `render`, `diff`,
     /// the plan and the gates all see what is sent. Unknown members warn once, or are refused
     /// under `strict: true`.

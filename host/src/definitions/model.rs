@@ -70,6 +70,10 @@ pub fn botocore_version() -> &'static str {
 pub enum Operation {
     RegisterTaskDefinition,
     CreateService,
+    /// ECS Managed Daemons: a daemon task definition file.
+    RegisterDaemonTaskDefinition,
+    /// ECS Managed Daemons: a daemon definition file.
+    CreateDaemon,
 }
 
 impl Operation {
@@ -77,6 +81,8 @@ impl Operation {
         let name = match self {
             Operation::RegisterTaskDefinition => "RegisterTaskDefinition",
             Operation::CreateService => "CreateService",
+            Operation::RegisterDaemonTaskDefinition => "RegisterDaemonTaskDefinition",
+            Operation::CreateDaemon => "CreateDaemon",
         };
         model().operations.get(name).map(String::as_str).unwrap_or("")
     }
@@ -86,6 +92,9 @@ impl Operation {
         match self {
             Operation::RegisterTaskDefinition => "TaskDefinition",
             Operation::CreateService => "Service",
+            Operation::RegisterDaemonTaskDefinition => "DaemonTaskDefinition",
+            // A daemon's describe output shares no member with its input: nothing is read-only.
+            Operation::CreateDaemon => "",
         }
     }
 }

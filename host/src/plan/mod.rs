@@ -9,6 +9,7 @@
 
 pub mod autoscaling;
 pub mod codedeploy;
+pub mod daemon;
 pub mod deploy;
 pub mod deployments;
 pub mod lifecycle;

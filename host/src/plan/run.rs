@@ -126,12 +126,8 @@ pub async fn plan(ctx: &Context, aws: &Aws, opts: &RunOptions) -> Result<RunPlan
     let registered = td_arn.is_none().then(|| plan.push(super::deploy::register_step(&td)));
     let td_ref = super::td_member(td_arn.as_deref(), registered);
     let mut body = body;
-    let resource = format!(
-        "{} task(s) of {} in cluster {}",
-        body.get("count").and_then(Value::as_i64).unwrap_or(1),
-        super::td_display(&td_ref),
-        ctx.config.cluster
-    );
+    let resource =
+        format!("{} task(s) of {} in cluster {}", body.get("count").and_then(Value::as_i64).unwrap_or(1), super::td_display(&td_ref), ctx.config.cluster);
     body["taskDefinition"] = td_ref;
     super::step::with_client_token(&mut body, "RunTask");
     plan.push(Step::ecs("RunTask", body, resource));

@@ -17,6 +17,7 @@ use anyhow::Result;
 use serde_json::{Value, json};
 
 pub mod codedeploy;
+pub mod daemon;
 pub mod deployments;
 pub mod pace;
 pub mod tasks;
