@@ -34,8 +34,8 @@ fn pages_in(dir: &Path) -> BTreeSet<String> {
 #[test]
 fn the_committed_reference_is_what_the_binary_generates() {
     let out = tempfile::tempdir().expect("temp dir");
-    let gen = Command::new(cortado_bin()).args(["man", "--markdown"]).arg(out.path()).output().expect("run cortado");
-    assert!(gen.status.success(), "man --markdown: {}", String::from_utf8_lossy(&gen.stderr));
+    let generated = Command::new(cortado_bin()).args(["man", "--markdown"]).arg(out.path()).output().expect("run cortado");
+    assert!(generated.status.success(), "man --markdown: {}", String::from_utf8_lossy(&generated.stderr));
     let committed = src().join("reference");
     let (want, have) = (pages_in(out.path()), pages_in(&committed));
     assert_eq!(want, have, "docs/src/reference has other pages than the CLI's commands: {REGENERATE}");
