@@ -374,7 +374,10 @@ fn the_scaffold_builds_and_passes_its_own_test_in_each_language() {
         let dir = p.path(&name);
         let parsed = match lang {
             "python" => std::process::Command::new("python3").args(["-m", "py_compile"]).arg(dir.join("app.py")).output(),
-            "js" => std::process::Command::new("node").args(["--input-type=module", "--check"]).stdin(std::fs::File::open(dir.join("app.js")).expect("app.js")).output(),
+            "js" => std::process::Command::new("node")
+                .args(["--input-type=module", "--check"])
+                .stdin(std::fs::File::open(dir.join("app.js")).expect("app.js"))
+                .output(),
             _ => std::process::Command::new("test").arg("-s").arg(dir.join("src/lib.rs")).output(),
         }
         .expect("a parser");
