@@ -25,3 +25,6 @@ if ((${#missing[@]})); then
   if [ "$(id -u)" = 0 ]; then apt-get update -qq >&2 && apt-get install -y -qq "${missing[@]}" >&2
   else sudo apt-get update -qq >&2 && sudo apt-get install -y -qq "${missing[@]}" >&2; fi
 fi
+# mdBook for the manual (docs/). scripts/test.sh starts it in the background instead (it is needed
+# only at the end of the run) and sets CORTADO_MDBOOK_LATER.
+[ -n "${CORTADO_MDBOOK_LATER:-}" ] || bash "$CORTADO_ROOT/scripts/setup-mdbook.sh"

@@ -149,6 +149,9 @@ pub struct ManArgs {
     /// Write cortado.1 and cortado-COMMAND.1 for every command into this directory instead of printing cortado.1
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
+    /// Write the manual's command reference instead: one Markdown page per command holding its --help (docs/src/reference)
+    #[arg(long, value_name = "DIR", conflicts_with = "dir")]
+    pub markdown: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -708,7 +711,7 @@ pub struct TasksArgs {
     pub dry_run: bool,
     #[command(flatten)]
     pub gates: GateArgs,
-    /// Select one task and print its timeline: lifecycle times, container exits, and its awslogs lines
+    /// Select one task and print its timeline: lifecycle times, container exits, and the service events naming it
     #[arg(long)]
     pub trace: bool,
 }
@@ -936,7 +939,10 @@ async fn dispatch(command: Command, globals: crate::context::Globals, env: crate
             Ok(())
         }
         Command::Completion(a) => commands::docs::completion(a.shell),
-        Command::Man(a) => commands::docs::man(a.dir.as_deref()),
+        Command::Man(a) => match &a.markdown {
+            Some(dir) => commands::docs::markdown(dir),
+            None => commands::docs::man(a.dir.as_deref()),
+        },
         Command::Init(args) => commands::init::run(&globals, env, args).await,
         Command::Render(args) => {
             let app = commands::App::load(globals, env)?;
