@@ -55,7 +55,8 @@ fn every_request_of_a_services_life_was_approved() {
     p.run(&["register"], &[]).expect_code(0);
     image(&p, "v3");
     p.run(&["register"], &[]).expect_code(0);
-    p.run(&["deregister", "--revision", "3", "--force"], &[]).expect_code(0);
+    // `run` registered :3 (its tasks still run); `register` :4 and :5; :4 is in use by nothing.
+    p.run(&["deregister", "--revision", "4", "--force"], &[]).expect_code(0);
     p.run(&["rollback", "--deregister-task-definition"], &[]).expect_code(0);
     p.run(&["verify", "--output", "json"], &[]);
     p.run(&["delete", "--force"], &[]).expect_code(0);
