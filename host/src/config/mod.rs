@@ -68,6 +68,10 @@ pub struct Config {
     pub signing_key: Option<shared::Signing>,
     /// `strict: true`: refuse plugins that run outside the sandbox (`external`).
     pub strict: bool,
+    /// `pin_image_digests: true`: every image given by tag is resolved to its manifest digest at
+    /// plan time, so what gates approve and ECS registers is `REPO@sha256:…`, not a movable tag.
+    /// Off by default: ecspresso registers images as written.
+    pub pin_image_digests: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -412,6 +416,11 @@ fn from_value(path: &Path, source: &str, value: Value) -> Result<Config> {
         Some(Value::Bool(b)) => *b,
         Some(other) => return Err(f.error("strict", format!("expected true or false, found {}", kind(other))).into()),
     };
+    let pin_image_digests = match f.get("pin_image_digests") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(other) => return Err(f.error("pin_image_digests", format!("expected true or false, found {}", kind(other))).into()),
+    };
     let appspec = f.get("appspec").cloned();
     let codedeploy = match f.get("codedeploy") {
         None => None,
@@ -474,6 +483,7 @@ fn from_value(path: &Path, source: &str, value: Value) -> Result<Config> {
         wait_for_others: false,
         signing_key,
         strict,
+        pin_image_digests,
     };
     config.check_plugin_functions()?;
     Ok(config)

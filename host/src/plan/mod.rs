@@ -12,6 +12,7 @@ pub mod codedeploy;
 pub mod deploy;
 pub mod deployments;
 pub mod lifecycle;
+pub mod pin;
 pub mod rollback;
 pub mod run;
 pub mod service;

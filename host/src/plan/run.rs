@@ -108,7 +108,10 @@ pub async fn plan(ctx: &Context, aws: &Aws, opts: &RunOptions) -> Result<RunPlan
 
     let client = aws.ecs();
     let (td, td_arn) = match &source {
-        Source::Register(_) => (local_td.clone().context("the task definition was rendered")?, None),
+        Source::Register(_) => {
+            let td = local_td.clone().context("the task definition was rendered")?;
+            (super::deploy::pinned(ctx, aws, td, &mut Vec::new()).await?, None)
+        }
         other => {
             let arn = resolve_arn(ctx, &client, other, local_td.as_ref()).await?;
             let (def, _) = ecs::describe_task_definition(&client, &arn).await?;
@@ -126,12 +129,8 @@ pub async fn plan(ctx: &Context, aws: &Aws, opts: &RunOptions) -> Result<RunPlan
     let registered = td_arn.is_none().then(|| plan.push(super::deploy::register_step(&td)));
     let td_ref = super::td_member(td_arn.as_deref(), registered);
     let mut body = body;
-    let resource = format!(
-        "{} task(s) of {} in cluster {}",
-        body.get("count").and_then(Value::as_i64).unwrap_or(1),
-        super::td_display(&td_ref),
-        ctx.config.cluster
-    );
+    let resource =
+        format!("{} task(s) of {} in cluster {}", body.get("count").and_then(Value::as_i64).unwrap_or(1), super::td_display(&td_ref), ctx.config.cluster);
     body["taskDefinition"] = td_ref;
     super::step::with_client_token(&mut body, "RunTask");
     plan.push(Step::ecs("RunTask", body, resource));
