@@ -17,8 +17,12 @@ pub fn approved_requests(records: &[Value]) -> Vec<Approved> {
     let mut out = Vec::new();
     for decision in records.iter().filter(|r| r["kind"] == "decision" || r["kind"] == "stage-decision") {
         let run_id = &decision["run_id"];
-        let resolved: Map<String, Value> =
-            records.iter().filter(|r| r["kind"] == "outcome" && &r["run_id"] == run_id).filter_map(|r| r["resolved"].as_object().cloned()).flatten().collect();
+        let resolved: Map<String, Value> = records
+            .iter()
+            .filter(|r| r["kind"] == "outcome" && &r["run_id"] == run_id)
+            .filter_map(|r| r["resolved"].as_object().cloned())
+            .flatten()
+            .collect();
         for step in decision["steps"].as_array().into_iter().flatten() {
             if let Some(body) = resolve(&step["input"], &resolved) {
                 let action = format!("{}:{}", step["service"].as_str().unwrap_or(""), step["operation"].as_str().unwrap_or(""));

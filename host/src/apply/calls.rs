@@ -102,10 +102,7 @@ async fn send_codedeploy(c: &aws_sdk_codedeploy::Client, op: &'static str, body:
 async fn send_autoscaling(c: &aws_sdk_applicationautoscaling::Client, op: &'static str, body: &[u8]) -> Result<Value> {
     match op {
         "RegisterScalableTarget" => raw_send!(
-            c.register_scalable_target()
-                .service_namespace(ServiceNamespace::Ecs)
-                .resource_id("-")
-                .scalable_dimension(ScalableDimension::EcsServiceDesiredCount),
+            c.register_scalable_target().service_namespace(ServiceNamespace::Ecs).resource_id("-").scalable_dimension(ScalableDimension::EcsServiceDesiredCount),
             op,
             body
         ),

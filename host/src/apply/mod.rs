@@ -140,9 +140,7 @@ impl<'a> Apply<'a> {
             };
             match self.step(offset + i, step).await {
                 Ok(()) => self.progress.info(&format!("{what} resumed: the deploy failed before its rollout started")),
-                Err(e) => {
-                    self.progress.info(&format!("{what} stays SUSPENDED (resuming it failed: {e:#}); resume it with `cortado scale --resume-auto-scaling`"))
-                }
+                Err(e) => self.progress.info(&format!("{what} stays SUSPENDED (resuming it failed: {e:#}); resume it with `cortado scale --resume-auto-scaling`")),
             }
         }
     }
@@ -223,9 +221,7 @@ impl<'a> Apply<'a> {
     fn sdk_for(&self, step: &Step) -> SdkConfig {
         let sdk = if step.as_execution_role { self.agent.clone().unwrap_or_else(|| self.aws.sdk.clone()) } else { self.aws.sdk.clone() };
         match &step.region {
-            Some(region) if sdk.region().map(|r| r.as_ref()) != Some(region.as_str()) => {
-                sdk.into_builder().region(aws_config::Region::new(region.clone())).build()
-            }
+            Some(region) if sdk.region().map(|r| r.as_ref()) != Some(region.as_str()) => sdk.into_builder().region(aws_config::Region::new(region.clone())).build(),
             _ => sdk,
         }
     }

@@ -8,9 +8,9 @@ use crate::apply::Apply;
 use crate::gate::Overrides;
 use crate::ops::{self, Ran};
 use crate::output::progress::Reporter;
-use crate::plan::Plan;
 use crate::plan::deploy::DeployOptions;
 use crate::plan::rollback::RollbackOptions;
+use crate::plan::Plan;
 use crate::progress::Progress;
 use crate::wait::deployments::Until;
 use crate::wait::{self, Watch};
@@ -57,23 +57,16 @@ pub async fn deploy(app: &App, opts: DeployOptions, change: Change) -> Result<()
         reporter.info("service is up to date: nothing to update");
     }
     let mut bound = None;
-    let ran = ops::execute(
-        app,
-        &aws,
-        &dp.plan,
-        change.options(&reporter),
-        || Ok(()),
-        async |apply: &Apply<'_>| {
-            let native = apply.applied.service.as_ref().filter(|s| native::is_native(s) && change.wait && !dp.codedeploy);
-            match native.and_then(|s| s.get("taskDefinition")).and_then(Value::as_str) {
-                Some(td) => {
-                    let origin = native::Origin { plan: &dp.plan, run_id: apply.run_id(), started };
-                    native::follow_deploy(app, &aws, td, &until, origin, &reporter, &mut bound).await
-                }
-                None => follow(app, &aws, &dp, &apply.applied, &change, &reporter, started).await,
+    let ran = ops::execute(app, &aws, &dp.plan, change.options(&reporter), || Ok(()), async |apply: &Apply<'_>| {
+        let native = apply.applied.service.as_ref().filter(|s| native::is_native(s) && change.wait && !dp.codedeploy);
+        match native.and_then(|s| s.get("taskDefinition")).and_then(Value::as_str) {
+            Some(td) => {
+                let origin = native::Origin { plan: &dp.plan, run_id: apply.run_id(), started };
+                native::follow_deploy(app, &aws, td, &until, origin, &reporter, &mut bound).await
             }
-        },
-    )
+            None => follow(app, &aws, &dp, &apply.applied, &change, &reporter, started).await,
+        }
+    })
     .await?;
     let Ran::Done(done) = ran else {
         show_dry_run(&dp.plan, &reporter);

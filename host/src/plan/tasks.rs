@@ -3,8 +3,8 @@
 
 use serde_json::{Value, json};
 
-use super::Plan;
 use super::step::{Service, Step};
+use super::Plan;
 use crate::context::Context;
 
 /// What ecspresso's `--stop` sends as the reason.

@@ -43,12 +43,7 @@ pub fn put_logs(ctx: &Context, td: &Value) -> Plan {
         }
         push("CreateLogStream", json!({"logGroupName": group, "logStreamName": stream}), format!("log stream {stream} in {group} ({region})"), None);
         let event = json!({"timestamp": millis, "message": "This is a verify message by cortado"});
-        push(
-            "PutLogEvents",
-            json!({"logGroupName": group, "logStreamName": stream, "logEvents": [event]}),
-            format!("a test event to {group} ({region})"),
-            None,
-        );
+        push("PutLogEvents", json!({"logGroupName": group, "logStreamName": stream, "logEvents": [event]}), format!("a test event to {group} ({region})"), None);
         plan.diff.push_str(&format!("+test event in log group {group} ({region})\n"));
     }
     plan
