@@ -129,3 +129,83 @@ impl Registry {
         self.push_manifest(repo, tag, "application/vnd.oci.image.manifest.v1+json", &manifest)
     }
 }
+
+/// A signing key made in the test (from a fixed seed, so runs are reproducible).
+pub enum SigningKey {
+    P256(p256::ecdsa::SigningKey),
+    Ed25519(ed25519_dalek::SigningKey),
+}
+
+impl SigningKey {
+    pub fn p256(seed: u8) -> SigningKey {
+        let mut bytes = [seed; 32];
+        bytes[0] = 1; // below the curve order whatever the seed
+        SigningKey::P256(p256::ecdsa::SigningKey::from_bytes(&bytes.into()).expect("a valid P-256 scalar"))
+    }
+
+    pub fn ed25519(seed: u8) -> SigningKey {
+        SigningKey::Ed25519(ed25519_dalek::SigningKey::from_bytes(&[seed; 32]))
+    }
+
+    /// The public key as PEM (SubjectPublicKeyInfo), as `cosign public-key` prints it.
+    pub fn public_pem(&self) -> String {
+        use p256::pkcs8::{EncodePublicKey as _, LineEnding};
+        match self {
+            SigningKey::P256(k) => k.verifying_key().to_public_key_pem(LineEnding::LF).expect("PEM"),
+            SigningKey::Ed25519(k) => ed25519_dalek::pkcs8::EncodePublicKey::to_public_key_pem(&k.verifying_key(), LineEnding::LF).expect("PEM"),
+        }
+    }
+
+    /// The signature over `payload`: DER ECDSA-P256-SHA256, or raw Ed25519.
+    pub fn sign(&self, payload: &[u8]) -> Vec<u8> {
+        match self {
+            SigningKey::P256(k) => {
+                use p256::ecdsa::signature::Signer as _;
+                let sig: p256::ecdsa::Signature = k.sign(payload);
+                sig.to_der().as_bytes().to_vec()
+            }
+            SigningKey::Ed25519(k) => {
+                use ed25519_dalek::Signer as _;
+                k.sign(payload).to_bytes().to_vec()
+            }
+        }
+    }
+}
+
+/// cosign's simple-signing payload for `repo` at `digest`.
+pub fn simple_signing_payload(repo: &str, digest: &str) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "critical": {"identity": {"docker-reference": repo}, "image": {"docker-manifest-digest": digest}, "type": "cosign container image signature"},
+        "optional": null
+    }))
+    .expect("payload JSON")
+}
+
+impl Registry {
+    /// Pushes a cosign classic signature of `repo@digest`: `payload` as the layer, `signature`
+    /// (its bytes, base64 in the annotation) — both given, so tests can make them disagree.
+    pub fn push_signature(&self, repo: &str, digest: &str, payload: &[u8], signature: &[u8]) -> Pushed {
+        use base64::Engine as _;
+        let config = b"{}".to_vec();
+        let config_digest = self.push_blob(repo, &config);
+        let layer_digest = self.push_blob(repo, payload);
+        let manifest = json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": config.len()},
+            "layers": [{
+                "mediaType": "application/vnd.dev.cosign.simplesigning.v1+json",
+                "digest": layer_digest,
+                "size": payload.len(),
+                "annotations": {"dev.cosignproject.cosign/signature": base64::engine::general_purpose::STANDARD.encode(signature)}
+            }]
+        });
+        self.push_manifest(repo, &format!("{}.sig", digest.replace(':', "-")), "application/vnd.oci.image.manifest.v1+json", &manifest)
+    }
+
+    /// Signs `repo@digest` with `key` the way `cosign sign --key` does (classic format).
+    pub fn sign(&self, repo: &str, digest: &str, key: &SigningKey) -> Pushed {
+        let payload = simple_signing_payload(&format!("{}/{repo}", self.host), digest);
+        self.push_signature(repo, digest, &payload, &key.sign(&payload))
+    }
+}

@@ -4,7 +4,7 @@
 //! the RegisterTaskDefinition request names `REPO@sha256:…`; a tag that cannot be resolved is an
 //! error naming the container, with nothing registered.
 
-use cortado_e2e::registry::Registry;
+use cortado_e2e::registry::{Registry, SigningKey};
 use cortado_e2e::seeded::aws_json;
 use cortado_e2e::{Project, Run, sim, unique_region};
 use serde_json::{Value, json};
@@ -129,4 +129,104 @@ fn iam_policy_adds_the_ecr_read_for_pinned_repositories() {
     let run = p.run(&["iam-policy"], &[]);
     run.expect_code(0);
     assert!(!run.stdout.contains("CortadoPinImages"), "{}", run.stdout);
+}
+
+/// A pinned project whose deploys are gated by `image-signature` (hard-mandatory) trusting the
+/// keys in `keys/` (files, read through a preopen), for the loopback registry's `shop/` images.
+fn signed_project(tag: &str, reg: &Registry, keys: &[&SigningKey]) -> (Project, String, Value) {
+    let (p, region, seed) = pinned_project(tag);
+    let mut files = Vec::new();
+    for (i, k) in keys.iter().enumerate() {
+        p.write(&format!("keys/k{i}.pub"), &k.public_pem());
+        files.push(format!("keys/k{i}.pub"));
+    }
+    let config = p.read("cortado.yml");
+    p.write(
+        "cortado.yml",
+        &format!(
+            "{config}plugins:\n  - name: image-signature\n    enforcement: hard-mandatory\n    preopens: [keys]\n    grants:\n      - {{action: \"registry:Read\", resource: \"{}/shop/*\"}}\n    config:\n      keys: [{}]\n      images: [\"127.0.0.1:*/shop/**\"]\n",
+            reg.host,
+            files.join(", ")
+        ),
+    );
+    (p, region, seed)
+}
+
+fn expect_denied(p: &Project, region: &str, image: &str, why: &str) {
+    set_image(p, image);
+    let before = registrations(region).len();
+    let run = p.run(&["deploy"], &[]);
+    run.expect_code(1);
+    assert!(run.stderr.contains("blocked by gate image-signature"), "{image}: denied by the gate:\n{}", run.stderr);
+    assert!(run.stderr.contains(why), "{image}: the reason ({why}):\n{}", run.stderr);
+    assert_eq!(registrations(region).len(), before, "{image}: nothing registered");
+}
+
+#[test]
+fn signed_images_deploy_by_digest_and_every_other_case_is_denied() {
+    let reg = Registry::start();
+    let (release, other, ed) = (SigningKey::p256(7), SigningKey::p256(9), SigningKey::ed25519(3));
+    let (p, region, seed) = signed_project("sigs", &reg, &[&release, &ed]);
+    let family = seed["ecs"]["taskDefinitionFamily"].as_str().unwrap();
+    let host = reg.host.clone();
+
+    // Signed by the release key (P-256): deployed, and the registered definition names the digest.
+    let web = reg.push_image("shop/web", "v1", "web");
+    reg.sign("shop/web", &web.digest, &release);
+    set_image(&p, &format!("{host}/shop/web:v1"));
+    let run = p.run(&["deploy"], &[]);
+    run.expect_code(0);
+    assert_eq!(registered_image(&region, family), format!("{host}/shop/web@{}", web.digest));
+
+    // Signed with Ed25519 by a listed key: allowed too.
+    let edimg = reg.push_image("shop/ed", "v1", "ed");
+    reg.sign("shop/ed", &edimg.digest, &ed);
+    set_image(&p, &format!("{host}/shop/ed:v1"));
+    p.run(&["deploy"], &[]).expect_code(0);
+    assert_eq!(registered_image(&region, family), format!("{host}/shop/ed@{}", edimg.digest));
+
+    // Unsigned.
+    reg.push_image("shop/unsigned", "v1", "unsigned");
+    expect_denied(&p, &region, &format!("{host}/shop/unsigned:v1"), "has no signature");
+
+    // Signed, but by a key the config does not list.
+    let wrong = reg.push_image("shop/wrongkey", "v1", "wrongkey");
+    reg.sign("shop/wrongkey", &wrong.digest, &other);
+    expect_denied(&p, &region, &format!("{host}/shop/wrongkey:v1"), "signed by no listed key");
+
+    // Signed by the release key, but the payload names another image's digest.
+    let mism = reg.push_image("shop/mismatch", "v1", "mismatch");
+    let payload = cortado_e2e::registry::simple_signing_payload(&format!("{host}/shop/mismatch"), &web.digest);
+    reg.push_signature("shop/mismatch", &mism.digest, &payload, &release.sign(&payload));
+    expect_denied(&p, &region, &format!("{host}/shop/mismatch:v1"), &format!("signature is for another digest ({})", web.digest));
+
+    // Signed, then the payload altered (same signature, other bytes).
+    let tamp = reg.push_image("shop/tampered", "v1", "tampered");
+    let payload = cortado_e2e::registry::simple_signing_payload(&format!("{host}/shop/tampered"), &tamp.digest);
+    let signature = release.sign(&payload);
+    let altered = String::from_utf8(payload).unwrap().replace("\"optional\":null", "\"optional\":{\"by\":\"mallory\"}");
+    reg.push_signature("shop/tampered", &tamp.digest, altered.as_bytes(), &signature);
+    expect_denied(&p, &region, &format!("{host}/shop/tampered:v1"), "the payload was altered after signing");
+
+    // The tag moved after signing: the digest pinned now is not the one signed.
+    let moved = reg.push_image("shop/moved", "v1", "moved-signed");
+    reg.sign("shop/moved", &moved.digest, &release);
+    let now = reg.push_image("shop/moved", "v1", "moved-later");
+    expect_denied(&p, &region, &format!("{host}/shop/moved:v1"), &format!("{host}/shop/moved@{} has no signature", now.digest));
+
+    // Images outside `images` pass unsigned (the seed's ECR image).
+    set_image(&p, seed["ecr"]["images"]["v1"]["uri"].as_str().unwrap());
+    p.run(&["deploy"], &[]).expect_code(0);
+}
+
+#[test]
+fn the_registry_broker_reads_only_granted_repositories() {
+    let reg = Registry::start();
+    let release = SigningKey::p256(7);
+    let (p, region, _) = signed_project("sigdeny", &reg, &[&release]);
+    // `elsewhere/` matches `images` (127.0.0.1:*/**) is not granted: the read is denied, so is the deploy.
+    p.write("cortado.yml", &p.read("cortado.yml").replace("images: [\"127.0.0.1:*/shop/**\"]", "images: [\"127.0.0.1:*/**\"]"));
+    let img = reg.push_image("elsewhere/app", "v1", "elsewhere");
+    reg.sign("elsewhere/app", &img.digest, &release);
+    expect_denied(&p, &region, &format!("{}/elsewhere/app:v1", reg.host), "has no grant for registry:Read");
 }
