@@ -110,7 +110,8 @@ impl Broker {
     fn ecr_blob(&self, image: &ImageRef, registry_id: &str, region: &str, digest: &str) -> Result<Vec<u8>, wit::AwsError> {
         let ecr = self.ecr(region)?;
         let call = ecr.get_download_url_for_layer().registry_id(registry_id).repository_name(&image.repository).layer_digest(digest);
-        let out = bounded(call.send())?.map_err(|e| wit::AwsError::Failed(format!("ecr GetDownloadUrlForLayer {}: {}", image.repository, describe_error(&e))))?;
+        let out =
+            bounded(call.send())?.map_err(|e| wit::AwsError::Failed(format!("ecr GetDownloadUrlForLayer {}: {}", image.repository, describe_error(&e))))?;
         let url = out.download_url().ok_or_else(|| wit::AwsError::Failed(format!("ECR gave no download URL for {digest}")))?.to_owned();
         let http = HttpClient::new(TIMEOUT, self.max_object_bytes);
         let resp = bounded(http.send("GET", &url, &[]))?.map_err(wit::AwsError::Failed)?;

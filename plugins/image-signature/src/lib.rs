@@ -57,7 +57,11 @@ fn load() -> Result<Loaded, String> {
     }
     let mut keys = Vec::new();
     for k in &c.keys {
-        let pem = if k.trim_start().starts_with("-----BEGIN") { k.clone() } else { std::fs::read_to_string(k).map_err(|e| format!("key {k}: {e} (is its directory in `preopens`?)"))? };
+        let pem = if k.trim_start().starts_with("-----BEGIN") {
+            k.clone()
+        } else {
+            std::fs::read_to_string(k).map_err(|e| format!("key {k}: {e} (is its directory in `preopens`?)"))?
+        };
         keys.push(TrustedKey::from_pem(&pem).map_err(|e| format!("key {}: {e}", if k.len() > 60 { "(inline PEM)" } else { k }))?);
     }
     Ok(Loaded { keys, images: c.images })
