@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-const FIRST_PARTY: &[&str] = &["ssm", "secretsmanager", "tfstate", "cloudformation", "image-policy", "change-freeze", "canary-analysis"];
+const FIRST_PARTY: &[&str] = &["ssm", "secretsmanager", "tfstate", "cloudformation", "image-policy", "change-freeze", "canary-analysis", "image-signature"];
 
 fn main() {
     println!("cargo:rerun-if-env-changed=CORTADO_PLUGIN_DIR");

@@ -5,7 +5,7 @@
 # under ~/.cache/cortado/plugin-langs/js by scripts/setup-plugin-langs.sh; build.mjs does the work.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-wit="${CORTADO_WIT_DIR:-$here/../wit}"
+wit="${CORTADO_WIT_DIR:-$here/../wit/v0.3.0}"
 modules="${CORTADO_PLUGIN_LANGS:-$HOME/.cache/cortado/plugin-langs}/js/node_modules"
 [ -d "$modules/@bytecodealliance/componentize-js" ] || { echo "build.sh: $modules is missing componentize-js: run scripts/setup-plugin-langs.sh" >&2; exit 2; }
 mkdir -p "$(dirname "$2")"

@@ -8,7 +8,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 modules="${CORTADO_PLUGIN_LANGS:-$HOME/.cache/cortado/plugin-langs}/js/node_modules"
 [ -d "$modules/@bytecodealliance/jco-transpile" ] || { echo "types.sh: $modules is missing jco: run scripts/setup-plugin-langs.sh" >&2; exit 2; }
 ln -sf "$here/types.mjs" "$modules/../cortado-types.mjs"
-gen() { node --preserve-symlinks --preserve-symlinks-main "$modules/../cortado-types.mjs" "$here/../wit/plugin.wit" "$1"; }
+gen() { node --preserve-symlinks --preserve-symlinks-main "$modules/../cortado-types.mjs" "$here/../wit/v0.3.0/plugin.wit" "$1"; }
 if [ "${1:-}" != --check ]; then
   gen "$here/types"
   exit 0

@@ -8,7 +8,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 src="$(cd "$1" && pwd)"
 out="$2"
 module="${3:-app}"
-wit="${CORTADO_WIT_DIR:-$here/../wit}"
+wit="${CORTADO_WIT_DIR:-$here/../wit/v0.3.0}"
 py="${CORTADO_PLUGIN_LANGS:-$HOME/.cache/cortado/plugin-langs}/py/bin/componentize-py"
 [ -x "$py" ] || { echo "build.sh: $py is missing: run scripts/setup-plugin-langs.sh" >&2; exit 2; }
 mkdir -p "$(dirname "$out")"

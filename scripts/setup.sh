@@ -17,9 +17,13 @@ if ! command -v go >/dev/null 2>&1; then
 fi
 bash "$CORTADO_ROOT/tests/sim/setup.sh" >/dev/null
 bash "$CORTADO_ROOT/scripts/setup-plugin-langs.sh"
-# The shells the completion test loads scripts into, and tmux for the terminal (pty) test.
+# The shells the completion test loads scripts into, tmux for the terminal (pty) test, and Debian's
+# docker-registry (CNCF distribution 2.8) for the supply-chain tests: they start their own instance
+# on a free loopback port with a config of their own (tests/src/registry.rs) and never rely on the
+# system service the package sets up on :5000.
 missing=()
 for tool in tmux zsh; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+[ -x /usr/bin/docker-registry ] || missing+=(docker-registry)
 if ((${#missing[@]})); then
   echo "setup: installing ${missing[*]}" >&2
   if [ "$(id -u)" = 0 ]; then apt-get update -qq >&2 && apt-get install -y -qq "${missing[@]}" >&2

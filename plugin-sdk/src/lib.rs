@@ -167,6 +167,7 @@ pub use serde_json;
 pub mod aws;
 pub mod host;
 pub mod metrics;
+pub mod registry;
 pub mod steps;
 pub mod taskdef;
 #[cfg(not(target_arch = "wasm32"))]

@@ -3,11 +3,12 @@
 use crate::Level;
 use crate::aws::{AwsError, Parameter, SecretDescription, SecretValue, StackExport, StackOutput};
 use crate::metrics::{MetricQuery, MetricResult, TargetHealth};
+use crate::registry::ImageManifest;
 
 #[cfg(target_arch = "wasm32")]
 mod imp {
     use super::*;
-    use crate::bindings::cortado::plugin::{aws, host, metrics};
+    use crate::bindings::cortado::plugin::{aws, host, metrics, registry};
 
     pub fn log(level: Level, message: &str) {
         host::log(level, message)
@@ -41,6 +42,12 @@ mod imp {
     }
     pub fn elbv2_describe_target_health(target_group_arn: &str) -> Result<Vec<TargetHealth>, AwsError> {
         metrics::elbv2_describe_target_health(target_group_arn)
+    }
+    pub fn registry_manifest(reference: &str) -> Result<ImageManifest, AwsError> {
+        registry::registry_manifest(reference)
+    }
+    pub fn registry_blob(repository: &str, digest: &str) -> Result<Vec<u8>, AwsError> {
+        registry::registry_blob(repository, digest)
     }
 }
 
@@ -81,6 +88,12 @@ mod imp {
     }
     pub fn elbv2_describe_target_health(target_group_arn: &str) -> Result<Vec<TargetHealth>, AwsError> {
         with_mock(|m| m.elbv2_describe_target_health(target_group_arn))
+    }
+    pub fn registry_manifest(reference: &str) -> Result<ImageManifest, AwsError> {
+        with_mock(|m| m.registry_manifest(reference))
+    }
+    pub fn registry_blob(repository: &str, digest: &str) -> Result<Vec<u8>, AwsError> {
+        with_mock(|m| m.registry_blob(repository, digest))
     }
 }
 

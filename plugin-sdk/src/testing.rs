@@ -50,6 +50,10 @@ pub struct MockHost {
     pub metrics: BTreeMap<String, Vec<(i64, f64)>>,
     /// Target health by target group ARN.
     pub target_health: BTreeMap<String, Vec<TargetHealth>>,
+    /// Registry manifests by reference as the plugin asks for them (`REGISTRY/REPO:TAG` or `…@DIGEST`).
+    pub manifests: BTreeMap<String, crate::registry::ImageManifest>,
+    /// Registry blobs by `(REGISTRY/REPO, DIGEST)`.
+    pub blobs: BTreeMap<(String, String), Vec<u8>>,
     /// Actions the "operator" did not grant (e.g. `ssm:GetParameter`, or `*` for all).
     pub denied_actions: BTreeSet<String>,
     /// Actions that fail as AWS would on throttling or a network error.
@@ -70,6 +74,8 @@ impl Default for MockHost {
             exports: Vec::new(),
             metrics: BTreeMap::new(),
             target_health: BTreeMap::new(),
+            manifests: BTreeMap::new(),
+            blobs: BTreeMap::new(),
             denied_actions: BTreeSet::new(),
             failing_actions: BTreeSet::new(),
             calls: Vec::new(),
@@ -274,6 +280,16 @@ impl MockHost {
     pub(crate) fn elbv2_describe_target_health(&mut self, target_group_arn: &str) -> Result<Vec<TargetHealth>, AwsError> {
         self.broker("elasticloadbalancing:DescribeTargetHealth", target_group_arn)?;
         self.target_health.get(target_group_arn).cloned().ok_or_else(|| AwsError::NotFound(format!("TargetGroupNotFound: {target_group_arn}")))
+    }
+
+    pub(crate) fn registry_manifest(&mut self, reference: &str) -> Result<crate::registry::ImageManifest, AwsError> {
+        self.broker("registry:Read", reference)?;
+        self.manifests.get(reference).cloned().ok_or_else(|| AwsError::NotFound(format!("manifest {reference} not found (HTTP 404)")))
+    }
+
+    pub(crate) fn registry_blob(&mut self, repository: &str, digest: &str) -> Result<Vec<u8>, AwsError> {
+        self.broker("registry:Read", &format!("{repository}@{digest}"))?;
+        self.blobs.get(&(repository.to_owned(), digest.to_owned())).cloned().ok_or_else(|| AwsError::NotFound(format!("blob {digest} not found (HTTP 404)")))
     }
 }
 

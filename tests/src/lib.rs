@@ -14,6 +14,7 @@ use std::sync::{Mutex, OnceLock};
 use serde_json::Value;
 
 pub mod approved;
+pub mod registry;
 pub mod seeded;
 
 pub struct Sim {

@@ -3,8 +3,9 @@
 //! newer ones — its resolver's brokered call, its verifier, its gate, and a stage gate that sees
 //! the stage only as `command: stage:NAME` with its JSON in `overrides`. A 0.2.0 component
 //! (tests/fixtures/plugins/legacy2, from `wit/v0.2.0`) keeps loading too; both older gates find the
-//! plan's steps (0.3.0's exact requests) in `overrides.steps`, and a 0.3.0 gate (the SDK's
-//! `stepgate`) gets them as `steps`: each can deny on a request's input before it is sent.
+//! plan's steps (0.3.0's exact requests) in `overrides.steps`; a 0.3.0 gate (tests/fixtures/plugins/legacy3,
+//! from `wit/v0.3.0`) and a 0.4.0 one (the SDK's `stepgate`) get them as `steps`: each can deny on a
+//! request's input before it is sent.
 
 use cortado_e2e::seeded::aws_json;
 use cortado_e2e::{Project, fixture_plugin, initialised, rendered_env, sim};
@@ -120,7 +121,8 @@ fn every_contract_version_sees_the_steps_and_denies_on_their_input() {
     for (fixture, contract, saw, denial) in [
         ("legacy", "0.1.0", "legacy gate saw steps: ", "legacy gate: a RunTask step assigns a public IP"),
         ("legacy2", "0.2.0", "legacy2 gate saw steps: ", "legacy2 gate: a RunTask step assigns a public IP"),
-        ("stepgate", "0.3.0", "stepgate saw steps: ", "stepgate: a RunTask step assigns a public IP"),
+        ("legacy3", "0.3.0", "legacy3 gate saw steps: ", "legacy3 gate: a RunTask step assigns a public IP"),
+        ("stepgate", "0.4.0", "stepgate saw steps: ", "stepgate: a RunTask step assigns a public IP"),
     ] {
         let (p, region) = with_gate(&format!("steps{}", contract.replace('.', "")), fixture);
         let (wasm, _) = fixture_plugin(fixture);

@@ -12,6 +12,7 @@ pub mod ecs;
 pub mod error;
 pub mod http;
 pub mod raw;
+pub mod registry;
 pub mod task;
 
 use std::time::Duration;

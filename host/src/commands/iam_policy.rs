@@ -139,6 +139,11 @@ pub fn build(app: &App) -> Result<Value> {
         }
     };
     scoped("CortadoVerifyImages", &["ecr:BatchGetImage"], refs.repositories.iter().cloned().collect());
+    // pin_image_digests: the plan reads each ECR tag's digest (BatchGetImage), with the caller's
+    // credentials (verify's statement above is for the execution role's view too).
+    if c.pin_image_digests {
+        scoped("CortadoPinImages", &["ecr:BatchGetImage"], refs.repositories.iter().cloned().collect());
+    }
     scoped("CortadoVerifyRoles", &["iam:GetRole", "sts:AssumeRole"], refs.roles.iter().cloned().collect());
     scoped("CortadoVerifyParameters", &["ssm:GetParameters"], refs.ssm_parameters.iter().cloned().collect());
     scoped("CortadoVerifySecrets", &["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"], refs.secrets.iter().cloned().collect());

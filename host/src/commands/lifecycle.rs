@@ -14,9 +14,10 @@ use crate::output::prompt::{self, Mismatch};
 use crate::plan::lifecycle::{self as lplan, DeregisterOptions};
 
 pub async fn register(app: &App, output: bool, change: Change) -> Result<()> {
-    let plan = lplan::register(app)?;
-    let td = plan.task_definitions[0].body.clone();
+    let td = lplan::rendered_task_definition(app)?;
     let aws = app.aws().await?;
+    let plan = lplan::register(app, &aws, td).await?;
+    let td = plan.task_definitions[0].body.clone();
     let Ran::Done(done) = ops::execute(app, &aws, &plan, change.options(&crate::progress::Silent), || Ok(()), no_follow).await? else {
         print!("{}", to_pretty_json(&td));
         tracing::info!("{}", crate::output::plan::text(&plan));

@@ -37,6 +37,8 @@ pub const FIRST_PARTY: &[FirstParty] = &[
     FirstParty { name: "change-freeze", functions: &[], signatures: &[], verifier: false, gate: true },
     // A stage gate: judges a canary from CloudWatch metrics (plugins/canary-analysis).
     FirstParty { name: "canary-analysis", functions: &[], signatures: &[], verifier: false, gate: true },
+    // Supply chain (issue 26): cosign signatures of the images a plan runs (plugins/image-signature).
+    FirstParty { name: "image-signature", functions: &[], signatures: &[], verifier: false, gate: true },
     // Its function is named by its config; no hooks, never a component.
     FirstParty { name: EXTERNAL, functions: &[], signatures: &[], verifier: false, gate: false },
 ];

@@ -71,6 +71,10 @@ pub struct Config {
     /// An ECS Managed Daemon (`daemon_definition` with its `daemon_task_definition`): the config
     /// then manages that daemon instead of a service.
     pub daemon: Option<DaemonConfig>,
+    /// `pin_image_digests: true`: every image given by tag is resolved to its manifest digest at
+    /// plan time, so what gates approve and ECS registers is `REPO@sha256:…`, not a movable tag.
+    /// Off by default: ecspresso registers images as written.
+    pub pin_image_digests: bool,
 }
 
 /// `daemon_definition: FILE` (CreateDaemon's input without the task definition ARN) and
@@ -442,6 +446,11 @@ fn from_value(path: &Path, source: &str, value: Value) -> Result<Config> {
         Some(Value::Bool(b)) => *b,
         Some(other) => return Err(f.error("strict", format!("expected true or false, found {}", kind(other))).into()),
     };
+    let pin_image_digests = match f.get("pin_image_digests") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(other) => return Err(f.error("pin_image_digests", format!("expected true or false, found {}", kind(other))).into()),
+    };
     let appspec = f.get("appspec").cloned();
     let codedeploy = match f.get("codedeploy") {
         None => None,
@@ -505,6 +514,7 @@ fn from_value(path: &Path, source: &str, value: Value) -> Result<Config> {
         wait_for_others: false,
         signing_key,
         strict,
+        pin_image_digests,
     };
     config.check_plugin_functions()?;
     Ok(config)

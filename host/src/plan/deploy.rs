@@ -59,12 +59,32 @@ pub async fn plan(ctx: &Context, aws: &Aws, opts: &DeployOptions) -> Result<Depl
     let needs_local_td = !(opts.skip_task_definition || opts.revision.is_some() || opts.latest_task_definition);
     let local_td = if needs_local_td { Some(ctx.renderer().task_definition(ctx.task_definition_path()?)?) } else { None };
     let local_sv = ctx.local_service_definition()?;
+    let mut pin_notes = Vec::new();
+    let local_td = match local_td {
+        Some(td) => Some(pinned(ctx, aws, td, &mut pin_notes).await?),
+        None => None,
+    };
     let client = aws.ecs();
     let remote = ecs::describe_service(&client, &ctx.config.cluster, &service_name).await?;
-    let Some(remote) = remote else {
-        return create(ctx, &client, opts, &service_name, local_td, local_sv).await;
+    let mut planned = match remote {
+        None => create(ctx, aws, opts, &service_name, local_td, local_sv).await?,
+        Some(remote) => update(ctx, aws, opts, &service_name, local_td, local_sv, remote).await?,
     };
-    update(ctx, aws, opts, &service_name, local_td, local_sv, remote).await
+    pin_notes.append(&mut planned.notes);
+    planned.notes = pin_notes;
+    Ok(planned)
+}
+
+/// The local task definition with its images pinned to digests when the config asks for it
+/// (`pin_image_digests`), each pin noted ("container app: image X pinned to Y").
+pub async fn pinned(ctx: &Context, aws: &Aws, mut td: Value, notes: &mut Vec<String>) -> Result<Value> {
+    if !ctx.config.pin_image_digests {
+        return Ok(td);
+    }
+    for (container, from, to) in super::pin::pin_images(aws, &mut td).await? {
+        notes.push(format!("container {container}: image {from} pinned to {to}"));
+    }
+    Ok(td)
 }
 
 async fn update(
@@ -240,21 +260,15 @@ fn update_body(cluster: &str, service: &str, attributes: &Map<String, Value>, de
 }
 
 /// The service is missing: it is created from the definition files.
-async fn create(
-    ctx: &Context,
-    client: &aws_sdk_ecs::Client,
-    opts: &DeployOptions,
-    name: &str,
-    local_td: Option<Value>,
-    local_sv: Option<Value>,
-) -> Result<DeployPlan> {
+async fn create(ctx: &Context, aws: &Aws, opts: &DeployOptions, name: &str, local_td: Option<Value>, local_sv: Option<Value>) -> Result<DeployPlan> {
     let sv = local_sv.ok_or_else(|| InputError::in_file(&ctx.config.path, "service_definition is needed to create the service"))?;
+    let mut notes = vec![format!("service {name} does not exist in cluster {}: it will be created", ctx.config.cluster)];
     let local = match local_td {
         Some(td) => td,
-        None => ctx.renderer().task_definition(ctx.task_definition_path()?)?,
+        None => pinned(ctx, aws, ctx.renderer().task_definition(ctx.task_definition_path()?)?, &mut notes).await?,
     };
     let family = crate::definitions::family(&local).unwrap_or_default().to_owned();
-    let mut notes = vec![format!("service {name} does not exist in cluster {}: it will be created", ctx.config.cluster)];
+    let client = &aws.ecs();
     let latest = ecs::latest_task_definition_arn(client, &family).await?;
     let td = if opts.skip_task_definition || opts.latest_task_definition {
         let arn = latest.clone().with_context(|| format!("no ACTIVE revision of {family}"))?;

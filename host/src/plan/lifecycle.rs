@@ -11,15 +11,21 @@ use crate::aws::{Aws, SdkContext, ecs};
 use crate::context::Context;
 use crate::error::InputError;
 
-/// `register`: the rendered task definition, registered as a new revision.
-pub fn register(ctx: &Context) -> Result<Plan> {
-    let td = ctx.renderer().task_definition(ctx.task_definition_path()?)?;
+/// `register`: the rendered task definition (`td`, rendered before any AWS call by
+/// [`rendered_task_definition`]), its images pinned when the config asks, registered as a new revision.
+pub async fn register(ctx: &Context, aws: &Aws, td: Value) -> Result<Plan> {
+    let td = super::deploy::pinned(ctx, aws, td, &mut Vec::new()).await?;
     let mut plan = Plan::new("register", &ctx.config.cluster, ctx.config.service.as_deref());
     plan.push(super::deploy::register_step(&td));
     plan.diff = crate::diff::Pair::task_definition(&td, None, "", &ctx.task_definition_path()?.display().to_string()).unified();
     // A registered revision can be deployed later by --latest-task-definition: gates judge it now.
     plan.task_definitions.push(PlannedTd { arn: None, body: td, role: Role::Runs });
     Ok(plan)
+}
+
+/// The local task definition, rendered (bad input fails here, before any AWS call).
+pub fn rendered_task_definition(ctx: &Context) -> Result<Value> {
+    ctx.renderer().task_definition(ctx.task_definition_path()?)
 }
 
 #[derive(Debug, Clone, Default)]

@@ -13,6 +13,7 @@ pub mod daemon;
 pub mod deploy;
 pub mod deployments;
 pub mod lifecycle;
+pub mod pin;
 pub mod rollback;
 pub mod run;
 pub mod service;

@@ -108,7 +108,10 @@ pub async fn plan(ctx: &Context, aws: &Aws, opts: &RunOptions) -> Result<RunPlan
 
     let client = aws.ecs();
     let (td, td_arn) = match &source {
-        Source::Register(_) => (local_td.clone().context("the task definition was rendered")?, None),
+        Source::Register(_) => {
+            let td = local_td.clone().context("the task definition was rendered")?;
+            (super::deploy::pinned(ctx, aws, td, &mut Vec::new()).await?, None)
+        }
         other => {
             let arn = resolve_arn(ctx, &client, other, local_td.as_ref()).await?;
             let (def, _) = ecs::describe_task_definition(&client, &arn).await?;

@@ -1,7 +1,7 @@
 //! Host bindings generated from `wit/` — the one source of truth for the plugin contract.
 //!
-//! The current version (`cortado:plugin@0.3.0`, `wit/plugin.wit`) is bound at the top level;
-//! every older version keeps its own module, generated from its frozen copy (`wit/v0.2.0/`,
+//! The current version (`cortado:plugin@0.4.0`, `wit/plugin.wit`) is bound at the top level;
+//! every older version keeps its own module, generated from its frozen copy (`wit/v0.3.0/`, `wit/v0.2.0/`,
 //! `wit/v0.1.0/`), so components built against it keep loading (Zed's extension host does the
 //! same). The host implements the older imports by converting to and from the current types,
 //! never a second time.
@@ -14,6 +14,15 @@ wasmtime::component::bindgen!({
 });
 
 pub use cortado::plugin::types::{Capability, Check, CheckStatus, Decision, FunctionSpec, Hook, Level, Plan, Stage, Step};
+
+/// The contract as it was in 0.3.0: no `registry` imports.
+pub mod v0_3 {
+    wasmtime::component::bindgen!({
+        path: "../wit/v0.3.0",
+        world: "plugin",
+        additional_derives: [serde::Serialize, serde::Deserialize],
+    });
+}
 
 /// The contract as it was in 0.2.0: no `steps` in plans (they reach its gates in `overrides`).
 pub mod v0_2 {
@@ -34,7 +43,7 @@ pub mod v0_1 {
 }
 
 /// The WIT package versions the host loads, newest first.
-pub const VERSIONS: [&str; 3] = ["cortado:plugin@0.3.0", "cortado:plugin@0.2.0", "cortado:plugin@0.1.0"];
+pub const VERSIONS: [&str; 4] = ["cortado:plugin@0.4.0", "cortado:plugin@0.3.0", "cortado:plugin@0.2.0", "cortado:plugin@0.1.0"];
 
 /// Converts between two generated types of the same shape (a 0.1.0 record and its 0.3.0 twin):
 /// fields and cases are matched by name, fields the older type lacks are dropped.

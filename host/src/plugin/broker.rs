@@ -247,7 +247,8 @@ impl Broker {
         self.authorize_named("secretsmanager:GetSecretValue", "secretsmanager", secret, |n| format!("secret:{n}"))
     }
 
-    fn aws(&self) -> Result<&Aws, wit::AwsError> {
+    /// The host's AWS access (loaded on first use); also used by the registry broker for ECR.
+    pub(super) fn aws(&self) -> Result<&Aws, wit::AwsError> {
         self.slot.aws().map_err(wit::AwsError::Failed)
     }
 

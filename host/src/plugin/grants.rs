@@ -66,13 +66,16 @@ pub fn allows(grants: &[Grant], action: &str, resource: &str) -> bool {
 /// Reading a Terraform Cloud / HCP Terraform workspace's current state: resource
 /// `remote://HOST/ORGANIZATION/WORKSPACE` (globs allowed: `remote://app.terraform.io/acme/*`).
 pub const TFC_READ_STATE: &str = "tfc:ReadState";
+/// Reading a container registry's manifests and blobs (WIT 0.4.0 `registry`): resource
+/// `REGISTRY/REPOSITORY` as Docker names it, globs allowed (`127.0.0.1:*/shop/*`).
+pub const REGISTRY_READ: &str = "registry:Read";
 /// An HTTP(S) GET: resource a URL or URL prefix (`https://states.example.com/prod/*`).
 pub const HTTP_GET: &str = "http:Get";
 
 /// Is this an IAM action (one `iam-policy` can print), rather than one of cortado's own non-AWS grants?
 pub fn is_aws_action(action: &str) -> bool {
     let service = action.split(':').next().unwrap_or_default();
-    !service.eq_ignore_ascii_case("tfc") && !service.eq_ignore_ascii_case("http")
+    !service.eq_ignore_ascii_case("tfc") && !service.eq_ignore_ascii_case("http") && !service.eq_ignore_ascii_case("registry")
 }
 
 /// Brokered actions IAM cannot narrow to a resource (their policy statement needs `"Resource": "*"`);

@@ -16,10 +16,11 @@ use wasmtime::{Store, StoreContextMut, StoreLimits, StoreLimitsBuilder, Trap, Up
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxView, WasiView};
 
-use super::bindings::cortado::plugin::{aws as wit_aws, host as wit_host, metrics as wit_metrics, types as wit_types};
+use super::bindings::cortado::plugin::{aws as wit_aws, host as wit_host, metrics as wit_metrics, registry as wit_registry, types as wit_types};
 use super::bindings::v0_1::cortado::plugin::{aws as v1_aws, host as v1_host, types as v1_types};
 use super::bindings::v0_2::cortado::plugin::{aws as v2_aws, host as v2_host, metrics as v2_metrics, types as v2_types};
-use super::bindings::{self, Check, Decision, Manifest, Plan, Plugin, PluginPre, v0_1, v0_2};
+use super::bindings::v0_3::cortado::plugin::{aws as v3_aws, host as v3_host, metrics as v3_metrics, types as v3_types};
+use super::bindings::{self, Check, Decision, Manifest, Plan, Plugin, PluginPre, v0_1, v0_2, v0_3};
 use super::broker::{self, Broker};
 use super::cassette::Body;
 use super::runtime::{self, EPOCH_TICK};
@@ -157,6 +158,16 @@ impl wit_metrics::Host for HostState {
     }
 }
 
+impl wit_registry::Host for HostState {
+    fn registry_manifest(&mut self, reference: String) -> Result<wit_registry::ImageManifest, wit_aws::AwsError> {
+        self.brokered("registry:Manifest", json!({"reference": reference}), |b| b.registry_manifest(&reference))
+    }
+    fn registry_blob(&mut self, repository: String, digest: String) -> Result<Vec<u8>, wit_aws::AwsError> {
+        let request = json!({"repository": repository, "digest": digest});
+        self.brokered("registry:Blob", request, |b| b.registry_blob(&repository, &digest).map(Body::from_bytes)).map(Body::into_bytes)
+    }
+}
+
 /// An older version's imports: the same calls, answered by the current implementation and
 /// converted (`older` turns a current answer into its twin of that version).
 macro_rules! older_imports {
@@ -201,6 +212,7 @@ macro_rules! older_imports {
 
 older_imports!(v1_types, v1_host, v1_aws);
 older_imports!(v2_types, v2_host, v2_aws);
+older_imports!(v3_types, v3_host, v3_aws);
 
 impl v2_metrics::Host for HostState {
     fn cloudwatch_get_metric_data(
@@ -220,6 +232,24 @@ impl v2_metrics::Host for HostState {
     }
 }
 
+impl v3_metrics::Host for HostState {
+    fn cloudwatch_get_metric_data(
+        &mut self,
+        queries: Vec<v3_metrics::MetricQuery>,
+        start: i64,
+        end: i64,
+    ) -> Result<Vec<v3_metrics::MetricResult>, v3_aws::AwsError> {
+        let queries = match bindings::convert(&queries) {
+            Ok(q) => q,
+            Err(e) => return Err(v3_aws::AwsError::Failed(e)),
+        };
+        older(wit_metrics::Host::cloudwatch_get_metric_data(self, queries, start, end), v3_aws::AwsError::Failed)
+    }
+    fn elbv2_describe_target_health(&mut self, arn: String) -> Result<Vec<v3_metrics::TargetHealth>, v3_aws::AwsError> {
+        older(wit_metrics::Host::elbv2_describe_target_health(self, arn), v3_aws::AwsError::Failed)
+    }
+}
+
 /// A current answer as its twin of an older version; a failed conversion is that version's
 /// `failed` error (`failed` builds it).
 fn older<T: serde::Serialize, U: serde::de::DeserializeOwned, E: serde::de::DeserializeOwned>(
@@ -232,6 +262,7 @@ fn older<T: serde::Serialize, U: serde::de::DeserializeOwned, E: serde::de::Dese
 /// A linked component, by the contract version it was built against (newest tried first).
 enum Pre {
     Current(PluginPre<HostState>),
+    V0_3(v0_3::PluginPre<HostState>),
     V0_2(v0_2::PluginPre<HostState>),
     V0_1(v0_1::PluginPre<HostState>),
 }
@@ -239,6 +270,7 @@ enum Pre {
 /// An instance of either version; each hook call matches on it.
 enum Bound {
     Current(Plugin),
+    V0_3(v0_3::Plugin),
     V0_2(v0_2::Plugin),
     V0_1(v0_1::Plugin),
 }
@@ -249,19 +281,24 @@ impl Pre {
             Ok(p) => return Ok(Pre::Current(p)),
             Err(e) => e,
         };
+        let v3 = match v0_3::PluginPre::new(linked.clone()) {
+            Ok(p) => return Ok(Pre::V0_3(p)),
+            Err(e) => e,
+        };
         let v2 = match v0_2::PluginPre::new(linked.clone()) {
             Ok(p) => return Ok(Pre::V0_2(p)),
             Err(e) => e,
         };
         v0_1::PluginPre::new(linked).map(Pre::V0_1).map_err(|v1| {
-            let [c, two, one] = bindings::VERSIONS;
-            format!("it does not implement {c} ({current:#}), {two} ({v2:#}) nor {one} ({v1:#})")
+            let [c, three, two, one] = bindings::VERSIONS;
+            format!("it does not implement {c} ({current:#}), {three} ({v3:#}), {two} ({v2:#}) nor {one} ({v1:#})")
         })
     }
 
     fn instantiate(&self, store: &mut Store<HostState>) -> wasmtime::Result<Bound> {
         match self {
             Pre::Current(p) => p.instantiate(store).map(Bound::Current),
+            Pre::V0_3(p) => p.instantiate(store).map(Bound::V0_3),
             Pre::V0_2(p) => p.instantiate(store).map(Bound::V0_2),
             Pre::V0_1(p) => p.instantiate(store).map(Bound::V0_1),
         }
@@ -270,6 +307,7 @@ impl Pre {
     fn engine(&self) -> &wasmtime::Engine {
         match self {
             Pre::Current(p) => p.engine(),
+            Pre::V0_3(p) => p.engine(),
             Pre::V0_2(p) => p.engine(),
             Pre::V0_1(p) => p.engine(),
         }
@@ -298,6 +336,7 @@ fn linker(engine: &wasmtime::Engine) -> Result<Linker<HostState>> {
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| anyhow::anyhow!("linking WASI: {e:#}"))?;
     Plugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s).map_err(|e| anyhow::anyhow!("linking cortado imports: {e:#}"))?;
+    v0_3::Plugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s).map_err(|e| anyhow::anyhow!("linking cortado 0.3.0 imports: {e:#}"))?;
     v0_2::Plugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s).map_err(|e| anyhow::anyhow!("linking cortado 0.2.0 imports: {e:#}"))?;
     v0_1::Plugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s).map_err(|e| anyhow::anyhow!("linking cortado 0.1.0 imports: {e:#}"))?;
     clamp_clocks(&mut linker).map_err(|e| anyhow::anyhow!("linking the deadline-bounded clock: {e:#}"))?;
@@ -344,6 +383,7 @@ impl LoadedPlugin {
         };
         let manifest = loaded.with_instance("manifest", |store, b| match b {
             Bound::Current(p) => p.call_manifest(store),
+            Bound::V0_3(p) => p.call_manifest(store).and_then(|m| bindings::convert(&m).map_err(wasmtime::Error::msg)),
             Bound::V0_2(p) => p.call_manifest(store).and_then(|m| bindings::convert(&m).map_err(wasmtime::Error::msg)),
             Bound::V0_1(p) => p.call_manifest(store).and_then(|m| bindings::convert(&m).map_err(wasmtime::Error::msg)),
         })?;
@@ -430,6 +470,7 @@ impl LoadedPlugin {
         let max = self.spec.limits.max_output_bytes;
         let out = self.with_instance(&format!("resolver {function}"), |store, b| match b {
             Bound::Current(p) => p.cortado_plugin_resolver().call_call(store, function, args),
+            Bound::V0_3(p) => p.cortado_plugin_resolver().call_call(store, function, args),
             Bound::V0_2(p) => p.cortado_plugin_resolver().call_call(store, function, args),
             Bound::V0_1(p) => p.cortado_plugin_resolver().call_call(store, function, args),
         })?;
@@ -447,6 +488,10 @@ impl LoadedPlugin {
     pub fn verify(&self, task_definition: &str, service_definition: Option<&str>) -> Result<Vec<Check>, PluginError> {
         let checks = self.with_instance("verifier", |store, b| match b {
             Bound::Current(p) => p.cortado_plugin_verifier().call_verify(store, task_definition, service_definition),
+            Bound::V0_3(p) => {
+                let old = p.cortado_plugin_verifier().call_verify(store, task_definition, service_definition)?;
+                bindings::convert(&old).map_err(wasmtime::Error::msg)
+            }
             Bound::V0_2(p) => {
                 let old = p.cortado_plugin_verifier().call_verify(store, task_definition, service_definition)?;
                 bindings::convert(&old).map_err(wasmtime::Error::msg)
@@ -465,6 +510,12 @@ impl LoadedPlugin {
     pub fn evaluate(&self, plan: &Plan) -> Result<Decision, PluginError> {
         let d = self.with_instance("gate", |store, b| match b {
             Bound::Current(p) => p.cortado_plugin_gate().call_evaluate(store, plan),
+            Bound::V0_3(p) => {
+                // A 0.3.0 plan has the same shape as the current one.
+                let old: v0_3::cortado::plugin::types::Plan = bindings::convert(plan).map_err(wasmtime::Error::msg)?;
+                let d = p.cortado_plugin_gate().call_evaluate(store, &old)?;
+                bindings::convert(&d).map_err(wasmtime::Error::msg)
+            }
             Bound::V0_2(p) => {
                 // A 0.2.0 gate sees the steps as JSON in `overrides`.
                 let old: v0_2::cortado::plugin::types::Plan = bindings::convert(&steps_in_overrides(plan)).map_err(wasmtime::Error::msg)?;
@@ -500,12 +551,13 @@ impl LoadedPlugin {
         })
     }
 
-    /// The contract version the component was built against (`cortado:plugin@0.3.0`).
+    /// The contract version the component was built against (`cortado:plugin@0.4.0`).
     pub fn wit_version(&self) -> &'static str {
         match self.pre {
             Pre::Current(_) => bindings::VERSIONS[0],
-            Pre::V0_2(_) => bindings::VERSIONS[1],
-            Pre::V0_1(_) => bindings::VERSIONS[2],
+            Pre::V0_3(_) => bindings::VERSIONS[1],
+            Pre::V0_2(_) => bindings::VERSIONS[2],
+            Pre::V0_1(_) => bindings::VERSIONS[3],
         }
     }
 

@@ -14,6 +14,7 @@ pub mod external;
 pub mod fetch;
 pub mod grants;
 pub mod instance;
+pub mod oci;
 pub mod runtime;
 pub mod url_grant;
 

@@ -6,82 +6,7 @@ use serde_json::Value;
 
 use super::tree::Outcome;
 use crate::aws::describe_error;
-
-pub const DOCKER_HUB: &str = "registry-1.docker.io";
-
-/// `registry/repository[:tag][@digest]`, with Docker Hub's defaults filled in.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ImageRef {
-    /// `host[:port]`; Docker Hub is [`DOCKER_HUB`].
-    pub registry: String,
-    pub repository: String,
-    pub tag: Option<String>,
-    pub digest: Option<String>,
-}
-
-impl ImageRef {
-    pub fn parse(image: &str) -> Result<ImageRef, String> {
-        let image = image.trim();
-        if image.is_empty() {
-            return Err("the container has no image".into());
-        }
-        if image.contains(char::is_whitespace) || image.contains("{{") {
-            return Err(format!("{image:?} is not an image reference"));
-        }
-        let (name, digest) = match image.split_once('@') {
-            Some((n, d)) => {
-                if !d.contains(':') || d.ends_with(':') {
-                    return Err(format!("{image:?}: digest {d:?} is not algorithm:hex"));
-                }
-                (n, Some(d.to_owned()))
-            }
-            None => (image, None),
-        };
-        // A tag is after the last ':' that follows the last '/' (a ':' before it is a port).
-        let last_slash = name.rfind('/').map(|i| i + 1).unwrap_or(0);
-        let (name, tag) = match name[last_slash..].rfind(':') {
-            Some(i) => (&name[..last_slash + i], Some(name[last_slash + i + 1..].to_owned())),
-            None => (name, None),
-        };
-        if tag.as_deref() == Some("") || name.is_empty() || name.ends_with('/') {
-            return Err(format!("{image:?} is not an image reference"));
-        }
-        let (registry, repository) = match name.split_once('/') {
-            Some((first, rest)) if first.contains('.') || first.contains(':') || first == "localhost" => (first.to_owned(), rest.to_owned()),
-            Some(_) => (DOCKER_HUB.to_owned(), name.to_owned()),
-            None => (DOCKER_HUB.to_owned(), format!("library/{name}")),
-        };
-        let registry = if registry == "docker.io" || registry == "index.docker.io" { DOCKER_HUB.to_owned() } else { registry };
-        let tag = if tag.is_none() && digest.is_none() { Some("latest".to_owned()) } else { tag };
-        Ok(ImageRef { registry, repository, tag, digest })
-    }
-
-    /// What to ask the registry for: the digest when there is one (it wins over a tag, as in
-    /// Docker), else the tag.
-    pub fn reference(&self) -> &str {
-        self.digest.as_deref().or(self.tag.as_deref()).unwrap_or("latest")
-    }
-
-    /// `(registry id, region)` when this is an ECR private registry host.
-    pub fn ecr(&self) -> Option<(String, String)> {
-        // <account>.dkr.ecr[-fips].<region>.amazonaws.com[.cn]
-        let parts: Vec<&str> = self.registry.split('.').collect();
-        let tail_ok = matches!(parts.get(4..), Some(["amazonaws", "com"]) | Some(["amazonaws", "com", "cn"]));
-        let ok = parts.len() >= 6
-            && parts[0].len() == 12
-            && parts[0].bytes().all(|b| b.is_ascii_digit())
-            && parts[1] == "dkr"
-            && (parts[2] == "ecr" || parts[2] == "ecr-fips")
-            && tail_ok;
-        ok.then(|| (parts[0].to_owned(), parts[3].to_owned()))
-    }
-
-    /// Loopback registries are spoken to over plain HTTP, as Docker treats 127.0.0.0/8 as insecure.
-    pub fn is_loopback(&self) -> bool {
-        let host = self.registry.rsplit_once(':').filter(|(_, p)| p.bytes().all(|b| b.is_ascii_digit())).map(|(h, _)| h).unwrap_or(&self.registry);
-        host == "localhost" || host.starts_with("127.") || host == "[::1]"
-    }
-}
+pub use crate::aws::registry::{DOCKER_HUB, INDEX_TYPES, ImageRef, MANIFEST_TYPES};
 
 /// The platform a task runs on, `(os, architecture)` in OCI terms.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,9 +43,6 @@ pub fn wanted_platform(td: &Value, sv: Option<&Value>) -> Option<Platform> {
     });
     (only_fargate || sv_fargate).then(|| Platform { os: "linux".into(), architecture: "amd64".into() })
 }
-
-pub const INDEX_TYPES: &[&str] = &["application/vnd.docker.distribution.manifest.list.v2+json", "application/vnd.oci.image.index.v1+json"];
-pub const MANIFEST_TYPES: &[&str] = &["application/vnd.docker.distribution.manifest.v2+json", "application/vnd.oci.image.manifest.v1+json"];
 
 /// Platform verdict from a manifest alone: Some for an index (OK when a variant matches or one has
 /// no platform), None for a single manifest (its platform is in the config blob).

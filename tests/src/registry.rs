@@ -1,0 +1,211 @@
+//! A real OCI registry on loopback for the supply-chain tests: Debian's `docker-registry` (the CNCF
+//! distribution registry 2.8, installed by scripts/setup.sh) started by the test on a free port with
+//! a config file of its own and storage in a scratch directory — never the package's system service
+//! on :5000. Images are pushed with plain HTTP (blob upload, then the manifest) from the test.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use sha2::{Digest as _, Sha256};
+
+/// The registry binary: `CORTADO_DOCKER_REGISTRY`, else Debian's path.
+pub fn registry_bin() -> PathBuf {
+    std::env::var_os("CORTADO_DOCKER_REGISTRY").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/usr/bin/docker-registry"))
+}
+
+/// `sha256:<hex>` of `bytes`.
+pub fn digest(bytes: &[u8]) -> String {
+    format!("sha256:{}", hex(&Sha256::digest(bytes)))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A running registry; killed and its storage removed when dropped.
+pub struct Registry {
+    /// `127.0.0.1:PORT`, the host part of image references.
+    pub host: String,
+    child: Child,
+    _dir: tempfile::TempDir,
+    agent: ureq::Agent,
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A pushed image manifest: its digest and bytes.
+#[derive(Debug, Clone)]
+pub struct Pushed {
+    pub digest: String,
+    pub bytes: Vec<u8>,
+}
+
+impl Registry {
+    /// Starts `docker-registry serve cfg.yml` on a free loopback port and waits until `/v2/` answers.
+    pub fn start() -> Registry {
+        let bin = registry_bin();
+        assert!(bin.exists(), "{} is missing: run scripts/setup.sh (it installs Debian's docker-registry)", bin.display());
+        let dir = tempfile::tempdir().expect("tempdir");
+        let port = TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("addr").port();
+        let host = format!("127.0.0.1:{port}");
+        let cfg = format!(
+            "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {host}\n",
+            dir.path().join("data").display()
+        );
+        let cfg_path = dir.path().join("cfg.yml");
+        std::fs::write(&cfg_path, cfg).expect("write the registry config");
+        let child = Command::new(&bin)
+            .arg("serve")
+            .arg(&cfg_path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start docker-registry");
+        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(Duration::from_secs(10))).build().into();
+        let r = Registry { host, child, _dir: dir, agent };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(resp) = r.agent.get(&format!("http://{}/v2/", r.host)).call()
+                && resp.status() == 200
+            {
+                return r;
+            }
+            assert!(Instant::now() < deadline, "docker-registry did not answer on {} within 20 s", r.host);
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Uploads a blob (POST an upload, PUT its bytes with the digest) and returns its digest.
+    pub fn push_blob(&self, repo: &str, bytes: &[u8]) -> String {
+        let d = digest(bytes);
+        let resp = self.agent.post(&format!("http://{}/v2/{repo}/blobs/uploads/", self.host)).send_empty().expect("start an upload");
+        assert_eq!(resp.status(), 202, "blob upload start in {repo}");
+        let location = resp.headers().get("location").and_then(|v| v.to_str().ok()).expect("upload Location").to_owned();
+        let url = if location.starts_with("http") { location } else { format!("http://{}{location}", self.host) };
+        let sep = if url.contains('?') { '&' } else { '?' };
+        let resp = self.agent.put(&format!("{url}{sep}digest={d}")).header("content-type", "application/octet-stream").send(bytes).expect("upload the blob");
+        assert_eq!(resp.status(), 201, "blob upload of {d} in {repo}");
+        d
+    }
+
+    /// PUTs a manifest under `reference` (a tag or a digest); returns what was pushed.
+    pub fn push_manifest(&self, repo: &str, reference: &str, media_type: &str, manifest: &Value) -> Pushed {
+        let bytes = serde_json::to_vec(manifest).expect("manifest JSON");
+        let mut resp = self
+            .agent
+            .put(&format!("http://{}/v2/{repo}/manifests/{reference}", self.host))
+            .header("content-type", media_type)
+            .send(&bytes[..])
+            .expect("push the manifest");
+        let status = resp.status();
+        assert_eq!(status, 201, "manifest push to {repo}:{reference}: {}", resp.body_mut().read_to_string().unwrap_or_default());
+        Pushed { digest: digest(&bytes), bytes }
+    }
+
+    /// A small OCI image (a config and one layer, both distinct per `seed`) pushed as `repo:tag`.
+    pub fn push_image(&self, repo: &str, tag: &str, seed: &str) -> Pushed {
+        let config = serde_json::to_vec(
+            &json!({"architecture": "amd64", "os": "linux", "config": {"Labels": {"seed": seed}}, "rootfs": {"type": "layers", "diff_ids": []}}),
+        )
+        .expect("config JSON");
+        let layer = format!("layer of {seed}").into_bytes();
+        let config_digest = self.push_blob(repo, &config);
+        let layer_digest = self.push_blob(repo, &layer);
+        let manifest = json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": config.len()},
+            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": layer_digest, "size": layer.len()}]
+        });
+        self.push_manifest(repo, tag, "application/vnd.oci.image.manifest.v1+json", &manifest)
+    }
+}
+
+/// A signing key made in the test (from a fixed seed, so runs are reproducible).
+pub enum SigningKey {
+    P256(p256::ecdsa::SigningKey),
+    Ed25519(ed25519_dalek::SigningKey),
+}
+
+impl SigningKey {
+    pub fn p256(seed: u8) -> SigningKey {
+        let mut bytes = [seed; 32];
+        bytes[0] = 1; // below the curve order whatever the seed
+        SigningKey::P256(p256::ecdsa::SigningKey::from_bytes(&bytes.into()).expect("a valid P-256 scalar"))
+    }
+
+    pub fn ed25519(seed: u8) -> SigningKey {
+        SigningKey::Ed25519(ed25519_dalek::SigningKey::from_bytes(&[seed; 32]))
+    }
+
+    /// The public key as PEM (SubjectPublicKeyInfo), as `cosign public-key` prints it.
+    pub fn public_pem(&self) -> String {
+        use p256::pkcs8::{EncodePublicKey as _, LineEnding};
+        match self {
+            SigningKey::P256(k) => k.verifying_key().to_public_key_pem(LineEnding::LF).expect("PEM"),
+            SigningKey::Ed25519(k) => ed25519_dalek::pkcs8::EncodePublicKey::to_public_key_pem(&k.verifying_key(), LineEnding::LF).expect("PEM"),
+        }
+    }
+
+    /// The signature over `payload`: DER ECDSA-P256-SHA256, or raw Ed25519.
+    pub fn sign(&self, payload: &[u8]) -> Vec<u8> {
+        match self {
+            SigningKey::P256(k) => {
+                use p256::ecdsa::signature::Signer as _;
+                let sig: p256::ecdsa::Signature = k.sign(payload);
+                sig.to_der().as_bytes().to_vec()
+            }
+            SigningKey::Ed25519(k) => {
+                use ed25519_dalek::Signer as _;
+                k.sign(payload).to_bytes().to_vec()
+            }
+        }
+    }
+}
+
+/// cosign's simple-signing payload for `repo` at `digest`.
+pub fn simple_signing_payload(repo: &str, digest: &str) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "critical": {"identity": {"docker-reference": repo}, "image": {"docker-manifest-digest": digest}, "type": "cosign container image signature"},
+        "optional": null
+    }))
+    .expect("payload JSON")
+}
+
+impl Registry {
+    /// Pushes a cosign classic signature of `repo@digest`: `payload` as the layer, `signature`
+    /// (its bytes, base64 in the annotation) — both given, so tests can make them disagree.
+    pub fn push_signature(&self, repo: &str, digest: &str, payload: &[u8], signature: &[u8]) -> Pushed {
+        use base64::Engine as _;
+        let config = b"{}".to_vec();
+        let config_digest = self.push_blob(repo, &config);
+        let layer_digest = self.push_blob(repo, payload);
+        let manifest = json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": config.len()},
+            "layers": [{
+                "mediaType": "application/vnd.dev.cosign.simplesigning.v1+json",
+                "digest": layer_digest,
+                "size": payload.len(),
+                "annotations": {"dev.cosignproject.cosign/signature": base64::engine::general_purpose::STANDARD.encode(signature)}
+            }]
+        });
+        self.push_manifest(repo, &format!("{}.sig", digest.replace(':', "-")), "application/vnd.oci.image.manifest.v1+json", &manifest)
+    }
+
+    /// Signs `repo@digest` with `key` the way `cosign sign --key` does (classic format).
+    pub fn sign(&self, repo: &str, digest: &str, key: &SigningKey) -> Pushed {
+        let payload = simple_signing_payload(&format!("{}/{repo}", self.host), digest);
+        self.push_signature(repo, digest, &payload, &key.sign(&payload))
+    }
+}

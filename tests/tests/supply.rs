@@ -1,0 +1,232 @@
+//! Supply chain (issue 26): `pin_image_digests: true` resolves every image given by tag to its
+//! manifest digest at plan time — ECR through the simulator's BatchGetImage, any other registry
+//! through the OCI distribution API of a real registry on loopback (Debian's docker-registry) — and
+//! the RegisterTaskDefinition request names `REPO@sha256:…`; a tag that cannot be resolved is an
+//! error naming the container, with nothing registered.
+
+use cortado_e2e::registry::{Registry, SigningKey};
+use cortado_e2e::seeded::aws_json;
+use cortado_e2e::{Project, Run, sim, unique_region};
+use serde_json::{Value, json};
+
+/// A project initialised from the seeded ECS service, with `pin_image_digests: true` and a 60 s timeout.
+fn pinned_project(tag: &str) -> (Project, String, Value) {
+    let sim = sim();
+    let region = unique_region(tag);
+    let seed = sim.seed(&region, &region);
+    let p = Project::against(sim, &region);
+    p.run(&["init", "--cluster", seed["ecs"]["clusterName"].as_str().unwrap(), "--service", seed["ecs"]["serviceName"].as_str().unwrap()], &[]).expect_code(0);
+    let config = p.read("cortado.yml").replace("timeout: 10m0s", "timeout: 60s");
+    p.write("cortado.yml", &format!("{config}pin_image_digests: true\n"));
+    (p, region, seed)
+}
+
+fn set_image(p: &Project, image: &str) {
+    let mut v: Value = serde_json::from_str(&p.read("ecs-task-def.json")).unwrap();
+    v["containerDefinitions"][0]["image"] = json!(image);
+    p.write("ecs-task-def.json", &serde_json::to_string_pretty(&v).unwrap());
+}
+
+/// The image of the first container of the family's newest revision, read from the simulator.
+fn registered_image(region: &str, family: &str) -> String {
+    let v = aws_json(sim(), region, "ecs", "AmazonEC2ContainerServiceV20141113.DescribeTaskDefinition", &json!({"taskDefinition": family}));
+    v["taskDefinition"]["containerDefinitions"][0]["image"].as_str().unwrap_or_else(|| panic!("{v}")).to_owned()
+}
+
+fn registrations(region: &str) -> Vec<Value> {
+    sim().mutations_in(region).into_iter().filter(|m| m["action"] == "RegisterTaskDefinition").collect()
+}
+
+fn expect_unpinnable(run: &Run, region: &str, before: usize, what: &str) {
+    run.expect_code(1);
+    assert!(run.stderr.contains("container app: cannot pin image"), "the error names the container:\n{}", run.stderr);
+    assert!(run.stderr.contains(what), "the error says why ({what}):\n{}", run.stderr);
+    assert_eq!(registrations(region).len(), before, "nothing registered");
+}
+
+#[test]
+fn ecr_tags_are_registered_as_their_digest() {
+    let (p, region, seed) = pinned_project("pinecr");
+    let family = seed["ecs"]["taskDefinitionFamily"].as_str().unwrap();
+    let uri = seed["ecr"]["repositoryUri"].as_str().unwrap();
+    let (v1, v2) = (seed["ecr"]["images"]["v1"]["digest"].as_str().unwrap(), seed["ecr"]["images"]["v2"]["digest"].as_str().unwrap());
+    set_image(&p, &format!("{uri}:v2"));
+
+    // The dry run's RegisterTaskDefinition input (what gates and the audit see) names the digest.
+    let run = p.run(&["deploy", "--dry-run"], &[]);
+    run.expect_code(0);
+    let out = format!("{}{}", run.stdout, run.stderr);
+    assert!(out.contains(&format!("{uri}@{v2}")), "the plan names the digest:\n{out}");
+    assert!(out.contains(&format!("container app: image {uri}:v2 pinned to {uri}@{v2}")), "{out}");
+    assert!(registrations(&region).is_empty());
+
+    p.run(&["deploy"], &[]).expect_code(0);
+    assert_eq!(registered_image(&region, family), format!("{uri}@{v2}"));
+    let sent = registrations(&region);
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0]["body"]["containerDefinitions"][0]["image"], json!(format!("{uri}@{v2}")));
+    assert!(sim().calls_in(&region).iter().any(|c| c == "ecr:BatchGetImage"), "resolved through BatchGetImage");
+
+    // The same tag again: the registered revision already names that digest, nothing new.
+    p.run(&["deploy"], &[]).expect_code(0);
+    assert_eq!(registrations(&region).len(), 1, "unchanged digest, no new revision");
+
+    // An image already pinned is left as written; back to v1 by digest.
+    set_image(&p, &format!("{uri}@{v1}"));
+    p.run(&["deploy"], &[]).expect_code(0);
+    assert_eq!(registered_image(&region, family), format!("{uri}@{v1}"));
+
+    // A tag ECR does not have: an error naming the container, nothing registered.
+    set_image(&p, &format!("{uri}:nope"));
+    let before = registrations(&region).len();
+    expect_unpinnable(&p.run(&["deploy"], &[]), &region, before, "tag nope not found");
+}
+
+#[test]
+fn loopback_registry_tags_are_registered_as_their_digest() {
+    let reg = Registry::start();
+    let (p, region, seed) = pinned_project("pinoci");
+    let family = seed["ecs"]["taskDefinitionFamily"].as_str().unwrap();
+    let first = reg.push_image("shop/web", "v1", "first");
+    let image = format!("{}/shop/web", reg.host);
+    set_image(&p, &format!("{image}:v1"));
+    p.run(&["deploy"], &[]).expect_code(0);
+    assert_eq!(registered_image(&region, family), format!("{image}@{}", first.digest));
+
+    // The tag moves: the next deploy registers the new digest, never the tag.
+    let second = reg.push_image("shop/web", "v1", "second");
+    assert_ne!(first.digest, second.digest);
+    p.run(&["deploy"], &[]).expect_code(0);
+    assert_eq!(registered_image(&region, family), format!("{image}@{}", second.digest));
+
+    // `register` and `run` pin too.
+    let reg_run = p.run(&["register", "--output"], &[]);
+    reg_run.expect_code(0);
+    assert!(reg_run.stdout.contains(&format!("{image}@{}", second.digest)), "{}", reg_run.stdout);
+
+    // A tag the registry does not have, and a registry nobody listens on.
+    let before = registrations(&region).len();
+    set_image(&p, &format!("{image}:missing"));
+    expect_unpinnable(&p.run(&["deploy"], &[]), &region, before, "not found (HTTP 404)");
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    set_image(&p, &format!("127.0.0.1:{dead}/shop/web:v1"));
+    expect_unpinnable(&p.run(&["deploy"], &[]), &region, before, &format!("registry 127.0.0.1:{dead}"));
+}
+
+#[test]
+fn iam_policy_adds_the_ecr_read_for_pinned_repositories() {
+    let (p, region, seed) = pinned_project("pinpol");
+    let run = p.run(&["iam-policy"], &[]);
+    run.expect_code(0);
+    let policy: Value = serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout));
+    let pin = policy["Statement"].as_array().unwrap().iter().find(|s| s["Sid"] == "CortadoPinImages").cloned();
+    let repo = seed["ecr"]["repositoryArn"].as_str().unwrap();
+    let _ = &region;
+    assert_eq!(pin, Some(json!({"Sid": "CortadoPinImages", "Effect": "Allow", "Action": ["ecr:BatchGetImage"], "Resource": [repo]})), "{}", run.stdout);
+
+    // Without pin_image_digests: no such statement.
+    p.write("cortado.yml", &p.read("cortado.yml").replace("pin_image_digests: true\n", ""));
+    let run = p.run(&["iam-policy"], &[]);
+    run.expect_code(0);
+    assert!(!run.stdout.contains("CortadoPinImages"), "{}", run.stdout);
+}
+
+/// A pinned project whose deploys are gated by `image-signature` (hard-mandatory) trusting the
+/// keys in `keys/` (files, read through a preopen), for the loopback registry's `shop/` images.
+fn signed_project(tag: &str, reg: &Registry, keys: &[&SigningKey]) -> (Project, String, Value) {
+    let (p, region, seed) = pinned_project(tag);
+    let mut files = Vec::new();
+    for (i, k) in keys.iter().enumerate() {
+        p.write(&format!("keys/k{i}.pub"), &k.public_pem());
+        files.push(format!("keys/k{i}.pub"));
+    }
+    let config = p.read("cortado.yml");
+    p.write(
+        "cortado.yml",
+        &format!(
+            "{config}plugins:\n  - name: image-signature\n    enforcement: hard-mandatory\n    preopens: [keys]\n    grants:\n      - {{action: \"registry:Read\", resource: \"{}/shop/*\"}}\n    config:\n      keys: [{}]\n      images: [\"127.0.0.1:*/shop/**\"]\n",
+            reg.host,
+            files.join(", ")
+        ),
+    );
+    (p, region, seed)
+}
+
+fn expect_denied(p: &Project, region: &str, image: &str, why: &str) {
+    set_image(p, image);
+    let before = registrations(region).len();
+    let run = p.run(&["deploy"], &[]);
+    run.expect_code(1);
+    assert!(run.stderr.contains("blocked by gate image-signature"), "{image}: denied by the gate:\n{}", run.stderr);
+    assert!(run.stderr.contains(why), "{image}: the reason ({why}):\n{}", run.stderr);
+    assert_eq!(registrations(region).len(), before, "{image}: nothing registered");
+}
+
+#[test]
+fn signed_images_deploy_by_digest_and_every_other_case_is_denied() {
+    let reg = Registry::start();
+    let (release, other, ed) = (SigningKey::p256(7), SigningKey::p256(9), SigningKey::ed25519(3));
+    let (p, region, seed) = signed_project("sigs", &reg, &[&release, &ed]);
+    let family = seed["ecs"]["taskDefinitionFamily"].as_str().unwrap();
+    let host = reg.host.clone();
+
+    // Signed by the release key (P-256): deployed, and the registered definition names the digest.
+    let web = reg.push_image("shop/web", "v1", "web");
+    reg.sign("shop/web", &web.digest, &release);
+    set_image(&p, &format!("{host}/shop/web:v1"));
+    let run = p.run(&["deploy"], &[]);
+    run.expect_code(0);
+    assert_eq!(registered_image(&region, family), format!("{host}/shop/web@{}", web.digest));
+
+    // Signed with Ed25519 by a listed key: allowed too.
+    let edimg = reg.push_image("shop/ed", "v1", "ed");
+    reg.sign("shop/ed", &edimg.digest, &ed);
+    set_image(&p, &format!("{host}/shop/ed:v1"));
+    p.run(&["deploy"], &[]).expect_code(0);
+    assert_eq!(registered_image(&region, family), format!("{host}/shop/ed@{}", edimg.digest));
+
+    // Unsigned.
+    reg.push_image("shop/unsigned", "v1", "unsigned");
+    expect_denied(&p, &region, &format!("{host}/shop/unsigned:v1"), "has no signature");
+
+    // Signed, but by a key the config does not list.
+    let wrong = reg.push_image("shop/wrongkey", "v1", "wrongkey");
+    reg.sign("shop/wrongkey", &wrong.digest, &other);
+    expect_denied(&p, &region, &format!("{host}/shop/wrongkey:v1"), "signed by no listed key");
+
+    // Signed by the release key, but the payload names another image's digest.
+    let mism = reg.push_image("shop/mismatch", "v1", "mismatch");
+    let payload = cortado_e2e::registry::simple_signing_payload(&format!("{host}/shop/mismatch"), &web.digest);
+    reg.push_signature("shop/mismatch", &mism.digest, &payload, &release.sign(&payload));
+    expect_denied(&p, &region, &format!("{host}/shop/mismatch:v1"), &format!("signature is for another digest ({})", web.digest));
+
+    // Signed, then the payload altered (same signature, other bytes).
+    let tamp = reg.push_image("shop/tampered", "v1", "tampered");
+    let payload = cortado_e2e::registry::simple_signing_payload(&format!("{host}/shop/tampered"), &tamp.digest);
+    let signature = release.sign(&payload);
+    let altered = String::from_utf8(payload).unwrap().replace("\"optional\":null", "\"optional\":{\"by\":\"mallory\"}");
+    reg.push_signature("shop/tampered", &tamp.digest, altered.as_bytes(), &signature);
+    expect_denied(&p, &region, &format!("{host}/shop/tampered:v1"), "the payload was altered after signing");
+
+    // The tag moved after signing: the digest pinned now is not the one signed.
+    let moved = reg.push_image("shop/moved", "v1", "moved-signed");
+    reg.sign("shop/moved", &moved.digest, &release);
+    let now = reg.push_image("shop/moved", "v1", "moved-later");
+    expect_denied(&p, &region, &format!("{host}/shop/moved:v1"), &format!("{host}/shop/moved@{} has no signature", now.digest));
+
+    // Images outside `images` pass unsigned (the seed's ECR image).
+    set_image(&p, seed["ecr"]["images"]["v1"]["uri"].as_str().unwrap());
+    p.run(&["deploy"], &[]).expect_code(0);
+}
+
+#[test]
+fn the_registry_broker_reads_only_granted_repositories() {
+    let reg = Registry::start();
+    let release = SigningKey::p256(7);
+    let (p, region, _) = signed_project("sigdeny", &reg, &[&release]);
+    // `elsewhere/` matches `images` (127.0.0.1:*/**) is not granted: the read is denied, so is the deploy.
+    p.write("cortado.yml", &p.read("cortado.yml").replace("images: [\"127.0.0.1:*/shop/**\"]", "images: [\"127.0.0.1:*/**\"]"));
+    let img = reg.push_image("elsewhere/app", "v1", "elsewhere");
+    reg.sign("elsewhere/app", &img.digest, &release);
+    expect_denied(&p, &region, &format!("{}/elsewhere/app:v1", reg.host), "has no grant for registry:Read");
+}
