@@ -124,6 +124,9 @@ pub enum Command {
     Tasks(TasksArgs),
     /// ECS Exec into a task's container, or forward a port (needs session-manager-plugin)
     Exec(ExecArgs),
+    /// Many services as one release: a stack file's members planned, gated, locked and applied in `needs` order
+    #[command(subcommand)]
+    Stack(StackCommand),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish)
     #[command(after_help = COMPLETION_HELP)]
     Completion(CompletionArgs),
@@ -149,6 +152,80 @@ pub struct ManArgs {
     /// Write cortado.1 and cortado-COMMAND.1 for every command into this directory instead of printing cortado.1
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum StackCommand {
+    /// Render every member's service and task definitions (or the given targets)
+    Render(StackRenderArgs),
+    /// Each member's diff; --exit-code exits 1 when any member differs
+    Diff(StackDiffArgs),
+    /// Each member's status
+    Status(StackStatusArgs),
+    /// Plan every member, gate them together, take every lock, apply in `needs` order
+    Deploy(StackDeployArgs),
+    /// Send the members the last successful `stack deploy` changed back to what ran before it
+    Rollback(StackRollbackArgs),
+}
+
+/// Which stack file, which members.
+#[derive(Args, Debug, Clone, Default)]
+pub struct StackSelect {
+    /// The stack file [default: cortado-stack.yml] [env: CORTADO_STACK]
+    #[arg(long, value_name = "FILE")]
+    pub stack: Option<PathBuf>,
+    /// Only this member (repeatable), with what it needs unless --no-needs
+    #[arg(long, value_name = "NAME")]
+    pub only: Vec<String>,
+    /// With --only: not the members it needs
+    #[arg(long = "no-needs")]
+    pub no_needs: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct StackRenderArgs {
+    #[command(flatten)]
+    pub select: StackSelect,
+    /// What to render for each member, in order [default: servicedef taskdef]
+    #[arg(value_enum)]
+    pub targets: Vec<RenderTarget>,
+}
+
+#[derive(Args, Debug)]
+pub struct StackDiffArgs {
+    #[command(flatten)]
+    pub select: StackSelect,
+    /// Exit 1 when any member differs
+    #[arg(long = "exit-code")]
+    pub exit_code: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct StackStatusArgs {
+    #[command(flatten)]
+    pub select: StackSelect,
+    /// How many recent service events to show per member
+    #[arg(long, default_value_t = 10)]
+    pub events: usize,
+}
+
+#[derive(Args, Debug)]
+pub struct StackDeployArgs {
+    #[command(flatten)]
+    pub select: StackSelect,
+    /// Plan and gate every member (decisions are recorded); change nothing
+    #[arg(long = "dry-run")]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct StackRollbackArgs {
+    #[command(flatten)]
+    pub select: StackSelect,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 #[derive(Subcommand, Debug)]
@@ -930,6 +1007,7 @@ async fn dispatch(command: Command, globals: crate::context::Globals, env: crate
             Ok(())
         }
         Command::Completion(a) => commands::docs::completion(a.shell),
+        Command::Stack(c) => commands::stack::run(c, globals, env).await,
         Command::Man(a) => commands::docs::man(a.dir.as_deref()),
         Command::Init(args) => commands::init::run(&globals, env, args).await,
         Command::Render(args) => {
