@@ -127,10 +127,9 @@ pub async fn rollback(stack: &StackFile, members: &[Member], own: &Context, even
     let (_, changed) = state::read(&stack.path)?;
     let mut planned = Vec::new();
     for c in &changed {
-        let m = members
-            .iter()
-            .find(|m| m.name == c.member)
-            .ok_or_else(|| crate::error::InputError::in_file(&stack.path, format!("the last run changed {}, which is no longer a member of the stack", c.member)))?;
+        let m = members.iter().find(|m| m.name == c.member).ok_or_else(|| {
+            crate::error::InputError::in_file(&stack.path, format!("the last run changed {}, which is no longer a member of the stack", c.member))
+        })?;
         let p = restore_member(m, &c.before, Some(&c.after)).await.map_err(in_member(&m.name, &m.config))?;
         events.state(&m.name, "planned", &format!("back to {}", ecs::short_task_definition(&c.before)));
         planned.push(p);
@@ -301,7 +300,13 @@ struct Run {
 
 /// Takes every member's lock (sorted order), then applies in `needs` order, at most
 /// `parallelism` at once; members never started get a "not started" outcome.
-async fn apply_all(stack: &StackFile, planned: &[Planned<'_>], approvals: Vec<Approval>, needs: &BTreeMap<String, Vec<String>>, events: &dyn Events) -> Result<Run> {
+async fn apply_all(
+    stack: &StackFile,
+    planned: &[Planned<'_>],
+    approvals: Vec<Approval>,
+    needs: &BTreeMap<String, Vec<String>>,
+    events: &dyn Events,
+) -> Result<Run> {
     let progresses: Vec<MemberProgress<'_>> = planned.iter().map(|p| MemberProgress { name: &p.m.name, events }).collect();
     let mut applies = Vec::new();
     for ((p, approval), progress) in planned.iter().zip(approvals).zip(&progresses) {

@@ -30,11 +30,8 @@ pub async fn run<'a>(needs: &BTreeMap<String, Vec<String>>, parallelism: usize, 
     let mut failed = false;
     loop {
         if !failed {
-            let ready: Vec<String> = needs
-                .iter()
-                .filter(|(n, deps)| !started.contains(*n) && deps.iter().all(|d| fate.get(d) == Some(&Ran::Ok)))
-                .map(|(n, _)| n.clone())
-                .collect();
+            let ready: Vec<String> =
+                needs.iter().filter(|(n, deps)| !started.contains(*n) && deps.iter().all(|d| fate.get(d) == Some(&Ran::Ok))).map(|(n, _)| n.clone()).collect();
             for name in ready.into_iter().take(parallelism.saturating_sub(running.len())) {
                 started.insert(name.clone());
                 let job = start(&name);

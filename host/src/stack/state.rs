@@ -33,8 +33,8 @@ pub fn write(stack: &Path, run_id: Option<&str>, changed: &[Changed]) -> Result<
 /// The last successful run's changes (bad input when there is none).
 pub fn read(stack: &Path) -> Result<(Option<String>, Vec<Changed>)> {
     let p = path(stack);
-    let text = std::fs::read_to_string(&p)
-        .map_err(|e| InputError::in_file(&p, format!("no successful `stack deploy` is recorded ({e}); nothing to roll back")))?;
+    let text =
+        std::fs::read_to_string(&p).map_err(|e| InputError::in_file(&p, format!("no successful `stack deploy` is recorded ({e}); nothing to roll back")))?;
     let doc: Value = serde_json::from_str(&text).map_err(|e| InputError::in_file(&p, format!("invalid JSON: {e}")))?;
     let text_of = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
     let mut out = Vec::new();
