@@ -222,3 +222,53 @@ fn a_failing_member_stops_later_waves_and_earlier_ones_roll_back() {
     }
     p.run(&["audit", "verify", "audit.jsonl"], &[]).expect_code(0);
 }
+
+/// A bucket in `region` of the simulator (path-style S3; moto checks no signature).
+fn bucket(region: &str) -> String {
+    let name = format!("{}-locks", region.to_lowercase());
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let auth = format!("AWS4-HMAC-SHA256 Credential=testing/20260101/{region}/s3/aws4_request, SignedHeaders=host, Signature=0");
+    let cfg = format!("<CreateBucketConfiguration><LocationConstraint>{region}</LocationConstraint></CreateBucketConfiguration>");
+    let resp = agent.put(&format!("{}/{name}", sim().url)).header("Authorization", &auth).send(cfg.as_bytes()).expect("CreateBucket");
+    assert_eq!(resp.status().as_u16(), 200, "CreateBucket");
+    name
+}
+
+fn s3_status(region: &str, path: &str) -> u16 {
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let auth = format!("AWS4-HMAC-SHA256 Credential=testing/20260101/{region}/s3/aws4_request, SignedHeaders=host, Signature=0");
+    agent.get(&format!("{}/{path}", sim().url)).header("Authorization", &auth).call().expect("GetObject").status().as_u16()
+}
+
+#[test]
+fn a_concurrent_deploy_of_a_member_does_not_overlap_the_stacks() {
+    let (p, region) = stack_project("stacklock", "");
+    let b = bucket(&region);
+    for (m, _) in MEMBERS {
+        let path = format!("{m}/cortado.yml");
+        p.write(&path, &format!("{}lock: s3://{b}/l/\n", p.read(&path)));
+    }
+    stack(&p, &["deploy"]).expect_code(0);
+    for (m, _) in MEMBERS {
+        set_image_tag(&p, m, "v2");
+    }
+    let updates = || sim().calls_in(&region).iter().filter(|c| *c == "ecs:UpdateService").count();
+    let before = updates();
+    // The stack holds every member's lock before its first change (and pauses there).
+    let release = p.spawn_with(&["stack", "deploy"], &[("CORTADO_PAUSE_BEFORE_APPLY", "4s"), ("CORTADO_POLL_INTERVAL", "100ms")]);
+    let cluster = p.read("a/cortado.yml").lines().find_map(|l| l.strip_prefix("cluster: ").map(str::to_owned)).unwrap();
+    let start = std::time::Instant::now();
+    while s3_status(&region, &format!("{b}/l/locks/{cluster}/svc-e")) != 200 {
+        assert!(start.elapsed() < std::time::Duration::from_secs(30), "the stack never took e's lock");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(updates(), before, "e's lock (the last) is taken before the first change");
+    let single = p.run(&["deploy", "--config", "e/cortado.yml"], &[]);
+    assert_eq!(single.code, 1, "{}", single.stderr);
+    assert!(single.stderr.contains("locked by another deployer"), "{}", single.stderr);
+    let out = release.wait_with_output().expect("the stack ends");
+    assert!(out.status.success(), "{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let log = sim().log_in(&region);
+    let e_updates = log.iter().filter(|c| c["action"] == "UpdateService" && c["body"].to_string().contains("svc-e")).count();
+    assert_eq!(e_updates, 1, "only the stack updated e in this run");
+}
