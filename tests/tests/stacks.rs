@@ -192,6 +192,21 @@ fn a_hard_gate_denying_one_member_changes_nothing() {
     assert_eq!(run_ids.len(), 1, "one run id: {recs:#?}");
     assert!(recs.iter().any(|r| r["kind"] == "decision" && r["outcome"] == "blocked"));
     p.run(&["audit", "verify", "audit.jsonl"], &[]).expect_code(0);
+
+    // The same gate in the stack file: it judges every member's steps at once, and blocks them all.
+    p.write("d/cortado.yml", &p.read("d/cortado.yml").replace(freeze, ""));
+    p.write("cortado-stack.yml", &format!("{}{freeze}", p.read("cortado-stack.yml")));
+    let run = stack(&p, &["deploy"]);
+    run.expect_code(1);
+    assert!(run.stderr.contains("the stack's gate change-freeze"), "{}", run.stderr);
+    assert!(sim().mutations_in(&region).is_empty(), "{:?}", sim().mutations_in(&region));
+    let recs = records(&p);
+    let whole = recs.iter().rev().find(|r| r["command"] == "stack-deploy").expect("the stack's decision");
+    assert_eq!(whole["outcome"], "blocked");
+    let steps = whole["steps"].as_array().unwrap();
+    for (m, _) in MEMBERS {
+        assert!(steps.iter().any(|s| s["resource"].as_str().unwrap().starts_with(&format!("{m}: "))), "{m} is missing from {steps:#?}");
+    }
 }
 
 #[test]
