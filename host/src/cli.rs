@@ -980,6 +980,8 @@ fn json_output_for_log_format(command: &mut Command) {
         Command::Refresh(a) => &mut a.output,
         Command::Rollback(a) => &mut a.output,
         Command::Wait(a) => &mut a.output,
+        Command::Stack(StackCommand::Deploy(a)) => &mut a.output,
+        Command::Stack(StackCommand::Rollback(a)) => &mut a.output,
         Command::Verify(a) => {
             a.output = VerifyOutput::Json;
             return;
