@@ -124,6 +124,9 @@ pub enum Command {
     Tasks(TasksArgs),
     /// ECS Exec into a task's container, or forward a port (needs session-manager-plugin)
     Exec(ExecArgs),
+    /// Many services as one release: a stack file's members planned, gated, locked and applied in `needs` order
+    #[command(subcommand)]
+    Stack(StackCommand),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish)
     #[command(after_help = COMPLETION_HELP)]
     Completion(CompletionArgs),
@@ -152,6 +155,80 @@ pub struct ManArgs {
     /// Write the manual's command reference instead: one Markdown page per command holding its --help (docs/src/reference)
     #[arg(long, value_name = "DIR", conflicts_with = "dir")]
     pub markdown: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum StackCommand {
+    /// Render every member's service and task definitions (or the given targets)
+    Render(StackRenderArgs),
+    /// Each member's diff; --exit-code exits 1 when any member differs
+    Diff(StackDiffArgs),
+    /// Each member's status
+    Status(StackStatusArgs),
+    /// Plan every member, gate them together, take every lock, apply in `needs` order
+    Deploy(StackDeployArgs),
+    /// Send the members the last successful `stack deploy` changed back to what ran before it
+    Rollback(StackRollbackArgs),
+}
+
+/// Which stack file, which members.
+#[derive(Args, Debug, Clone, Default)]
+pub struct StackSelect {
+    /// The stack file [default: cortado-stack.yml] [env: CORTADO_STACK]
+    #[arg(long, value_name = "FILE")]
+    pub stack: Option<PathBuf>,
+    /// Only this member (repeatable), with what it needs unless --no-needs
+    #[arg(long, value_name = "NAME")]
+    pub only: Vec<String>,
+    /// With --only: not the members it needs
+    #[arg(long = "no-needs")]
+    pub no_needs: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct StackRenderArgs {
+    #[command(flatten)]
+    pub select: StackSelect,
+    /// What to render for each member, in order [default: servicedef taskdef]
+    #[arg(value_enum)]
+    pub targets: Vec<RenderTarget>,
+}
+
+#[derive(Args, Debug)]
+pub struct StackDiffArgs {
+    #[command(flatten)]
+    pub select: StackSelect,
+    /// Exit 1 when any member differs
+    #[arg(long = "exit-code")]
+    pub exit_code: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct StackStatusArgs {
+    #[command(flatten)]
+    pub select: StackSelect,
+    /// How many recent service events to show per member
+    #[arg(long, default_value_t = 10)]
+    pub events: usize,
+}
+
+#[derive(Args, Debug)]
+pub struct StackDeployArgs {
+    #[command(flatten)]
+    pub select: StackSelect,
+    /// Plan and gate every member (decisions are recorded); change nothing
+    #[arg(long = "dry-run")]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct StackRollbackArgs {
+    #[command(flatten)]
+    pub select: StackSelect,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 #[derive(Subcommand, Debug)]
@@ -912,6 +989,8 @@ fn json_output_for_log_format(command: &mut Command) {
         Command::Refresh(a) => &mut a.output,
         Command::Rollback(a) => &mut a.output,
         Command::Wait(a) => &mut a.output,
+        Command::Stack(StackCommand::Deploy(a)) => &mut a.output,
+        Command::Stack(StackCommand::Rollback(a)) => &mut a.output,
         Command::Verify(a) => {
             a.output = VerifyOutput::Json;
             return;
@@ -939,6 +1018,7 @@ async fn dispatch(command: Command, globals: crate::context::Globals, env: crate
             Ok(())
         }
         Command::Completion(a) => commands::docs::completion(a.shell),
+        Command::Stack(c) => commands::stack::run(c, globals, env).await,
         Command::Man(a) => match &a.markdown {
             Some(dir) => commands::docs::markdown(dir),
             None => commands::docs::man(a.dir.as_deref()),

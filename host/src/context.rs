@@ -100,7 +100,23 @@ impl Context {
         let jsonnet = jsonnet_options(&globals)?;
         let cwd = std::env::current_dir()?;
         let path = config::locate(globals.config.as_deref(), &cwd)?;
-        let mut config = config::load(&path, &LoadOptions { env: env.clone(), jsonnet: jsonnet.clone() })?;
+        let config = config::load(&path, &LoadOptions { env: env.clone(), jsonnet: jsonnet.clone() })?;
+        Self::assemble(globals, env, jsonnet, config)
+    }
+
+    /// A context around a config built elsewhere (a stack file's own gates and audit log); the
+    /// global options apply to it as to a loaded one.
+    pub fn with_config(globals: Globals, mut env: Env, config: Config) -> Result<Context> {
+        for file in &globals.envfile {
+            env.load_envfile(file)?;
+        }
+        let jsonnet = jsonnet_options(&globals)?;
+        Self::assemble(globals, Arc::new(env), jsonnet, config)
+    }
+
+    /// The global options applied to a loaded config, then its plugins and functions.
+    fn assemble(globals: Globals, env: Arc<Env>, jsonnet: JsonnetOptions, mut config: Config) -> Result<Context> {
+        let cwd = std::env::current_dir()?;
         if let Some(t) = &globals.timeout {
             config.timeout = config::duration::parse_go_duration(t).map_err(|e| InputError::new(format!("--timeout: {e}")))?;
         }

@@ -3,7 +3,7 @@
 //! The modules follow the pipeline, each importing only those before it:
 //! foundations ([`error`], [`env`], [`style`], [`progress`]) → [`config`] → [`template`]/[`jsonnet`]/[`functions`] →
 //! [`plugin`] → [`definitions`] → [`diff`] → [`aws`] (reads) → [`context`] → [`plan`] → [`gate`] →
-//! [`apply`] (the only writer) → [`wait`] → [`verify`] → [`output`], with [`commands`] and [`cli`] on top.
+//! [`apply`] (the only writer) → [`wait`] → [`verify`] → [`output`] → [`ops`] → [`stack`], with [`commands`] and [`cli`] on top.
 //! tests/tests/layering.rs checks the order and that no module but `apply` calls a mutating AWS operation.
 
 pub mod apply;
@@ -25,6 +25,7 @@ pub mod output;
 pub mod plan;
 pub mod plugin;
 pub mod progress;
+pub mod stack;
 pub mod style;
 pub mod template;
 pub mod verify;

@@ -96,9 +96,11 @@ const RANKS: &[(&str, u32)] = &[
     ("output", 13),
     // The one path of every mutating command: gate → apply → follow → outcome.
     ("ops", 13),
+    // Many services as one release, each through the one path.
+    ("stack", 14),
     // The top: commands parse (their clap structs live in cli.rs) and present.
-    ("commands", 14),
-    ("cli", 14),
+    ("commands", 15),
+    ("cli", 15),
 ];
 
 fn rank(module: &str) -> Option<u32> {

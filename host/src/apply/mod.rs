@@ -160,6 +160,12 @@ impl<'a> Apply<'a> {
         Ok(())
     }
 
+    /// Takes the deploy lock now (before [`Apply::run`], which then keeps it): a stack takes every
+    /// member's lock in sorted order before its first change.
+    pub async fn lock(&mut self) -> Result<()> {
+        self.take_lock().await
+    }
+
     /// Before the first mutation: the deploy lock (when configured), then no deployment of the
     /// service that this invocation did not start may be in progress.
     async fn take_lock(&mut self) -> Result<()> {

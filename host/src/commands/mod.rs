@@ -17,6 +17,7 @@ pub mod native;
 pub mod plugin;
 pub mod render;
 pub mod run;
+pub mod stack;
 pub mod status;
 pub mod tasks;
 pub mod trace;

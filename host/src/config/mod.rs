@@ -365,6 +365,12 @@ fn daemon_config(f: &mut Fields, has_service: bool, resolve: &dyn Fn(String) -> 
     }
 }
 
+/// A config from an already parsed document (a stack file's own `plugins`/`audit_log`): the same
+/// checks as [`load`], errors naming `path`.
+pub fn from_parsed(path: &Path, source: &str, value: Value) -> Result<Config> {
+    from_value(path, source, value)
+}
+
 fn from_value(path: &Path, source: &str, value: Value) -> Result<Config> {
     let Value::Object(obj) = value else {
         return Err(InputError::in_file(path, format!("the config must be an object, found {}", kind(&value))).into());

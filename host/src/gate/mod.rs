@@ -218,7 +218,7 @@ fn now() -> String {
 }
 
 /// A run id: unique per cortado invocation, shared by its decision and outcome records.
-fn run_id() -> String {
+pub fn run_id() -> String {
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
     audit::sha256_hex(format!("{nanos}-{}-{:p}", std::process::id(), &nanos).as_bytes())[..16].to_owned()
 }
@@ -263,6 +263,12 @@ pub fn audited(ctx: &Context) -> Result<bool> {
 /// decision record (fsynced) and returns the approval — or [`Blocked`]. A dry run records its
 /// decision too, but its approval permits nothing.
 pub async fn evaluate(ctx: &Context, aws: &crate::aws::Aws, plan: &Plan, overrides: &Overrides, dry_run: bool) -> Result<Approval> {
+    evaluate_in_run(ctx, aws, plan, overrides, dry_run, None).await
+}
+
+/// [`evaluate`] as one part of a larger run (a stack's release): the decision record carries the
+/// given run id, so the stack's record and every member's share it (a fresh id when None).
+pub async fn evaluate_in_run(ctx: &Context, aws: &crate::aws::Aws, plan: &Plan, overrides: &Overrides, dry_run: bool, run: Option<&str>) -> Result<Approval> {
     let gates = gates(ctx)?;
     check_overrides(&gates, overrides)?;
     preload(ctx)?;
@@ -287,7 +293,7 @@ pub async fn evaluate(ctx: &Context, aws: &crate::aws::Aws, plan: &Plan, overrid
     let results: Vec<GateResult> = gates.iter().map(|lp| judge(lp, &wit_plan, overrides)).collect();
     let blocked: Vec<String> = results.iter().filter(|r| r.outcome == "blocked").map(|r| format!("gate {} ({})", r.gate, r.enforcement.as_str())).collect();
     let log = Sink::for_config(&ctx.config, aws);
-    let run_id = run_id();
+    let run_id = run.map(str::to_owned).unwrap_or_else(run_id);
     let mut record = Map::new();
     record.insert("kind".into(), json!("decision"));
     record.insert("run_id".into(), json!(run_id));

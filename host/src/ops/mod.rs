@@ -85,7 +85,9 @@ pub async fn apply_approved(plan: &Plan, approval: Approval, aws: &Aws, progress
     carry_out(apply, false, progress, async |_| Ok(())).await
 }
 
-async fn carry_out(mut apply: Apply<'_>, wait: bool, progress: &dyn Progress, follow: impl AsyncFnOnce(&Apply<'_>) -> Result<()>) -> Result<Outcome> {
+/// Performs an approved apply whose lock may already be held: the steps, the follow, the steps
+/// after the wait (when `wait`), then the outcome record. `stack` uses it per member.
+pub async fn carry_out(mut apply: Apply<'_>, wait: bool, progress: &dyn Progress, follow: impl AsyncFnOnce(&Apply<'_>) -> Result<()>) -> Result<Outcome> {
     let mut result = apply.run().await;
     if result.is_ok() {
         result = follow(&apply).await;
