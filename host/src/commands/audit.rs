@@ -47,7 +47,7 @@ pub async fn verify(path: &Path, as_json: bool, globals: &crate::context::Global
 }
 
 async fn verify_s3(url: &S3Url, as_json: bool, globals: &crate::context::Globals) -> Result<()> {
-    let region = std::env::var("AWS_REGION").ok().filter(|r| !r.is_empty());
+    let region = crate::aws::region_from_env();
     let aws = crate::aws::Aws::load(region.as_deref(), globals.assume_role_arn.as_deref()).await?;
     let reports = crate::gate::s3chain::verify(&aws.s3(), url).await?;
     let broken: usize = reports.iter().map(|r| r.problems.len()).sum();
