@@ -291,7 +291,7 @@ async fn environment_file(sdk: &SdkConfig, arn: &str) -> Outcome {
         return Outcome::ng(format!("{arn:?} is not an S3 object ARN (arn:aws:s3:::bucket/key)"));
     };
     let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(sdk).force_path_style(true).build());
-    match s3.head_object().bucket(bucket).key(key).send().await {
+    match s3.head_object().bucket(&bucket).key(&key).send().await {
         Ok(_) => Outcome::ok(),
         Err(e) => Outcome::ng(format!("cannot read s3://{bucket}/{key}: {}", crate::aws::describe_error(&e))),
     }
