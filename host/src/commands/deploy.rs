@@ -14,9 +14,9 @@ use crate::plan::deploy::DeployOptions;
 use crate::plan::rollback::RollbackOptions;
 use crate::plan::Plan;
 use crate::progress::Progress;
+use crate::util::epoch_now;
 use crate::wait::deployments::Until;
 use crate::wait::{self, Watch};
-use crate::util::epoch_now;
 
 /// What every changing command shares: `--dry-run`, `--no-wait`, gate overrides, `--output json`,
 /// `--wait-until`.

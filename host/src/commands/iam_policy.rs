@@ -30,8 +30,7 @@ pub fn build(app: &App) -> Result<Value> {
     let td = c.task_definition.as_ref().and_then(|p| app.renderer().task_definition(p).ok());
     let refs = td.as_ref().map(|td| iam_refs::task_definition_refs(td, &region)).unwrap_or_default();
     let sd = c.service_definition.as_ref().and_then(|p| app.renderer().service_definition(p, c.service.as_deref()).ok());
-    let code_deploy =
-        c.codedeploy.is_some() || sd.as_ref().is_some_and(|s| Controller::of(s) == Controller::CodeDeploy);
+    let code_deploy = c.codedeploy.is_some() || sd.as_ref().is_some_and(|s| Controller::of(s) == Controller::CodeDeploy);
     let sources: Vec<String> = [&c.task_definition, &c.service_definition].into_iter().flatten().filter_map(|p| std::fs::read_to_string(p).ok()).collect();
     // Actions IAM cannot scope to a resource.
     statements.push(json!({
