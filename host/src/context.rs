@@ -8,6 +8,7 @@ use std::sync::Arc;
 use anyhow::Result;
 
 use crate::aws::Aws;
+use crate::aws::arn::Partition;
 use crate::config::{self, Config, LoadOptions};
 use crate::definitions::Renderer;
 use crate::env::Env;
@@ -147,8 +148,7 @@ impl Context {
         let strict_model = config.strict;
         config.strict |= globals.sandboxed_only;
         config::refuse_unsandboxed_filter(&config)?;
-        let region = config.region.clone().or_else(|| env.get("AWS_REGION").map(str::to_owned));
-        let plugins = PluginHost::new(&config, AwsSlot::new(region, globals.assume_role_arn.clone()));
+        let plugins = PluginHost::new(&config, AwsSlot::new(config.region.clone(), globals.assume_role_arn.clone()));
         let registry = plugins.registry(&config, env.lookup_fn())?;
         Ok(Context { globals, env, jsonnet, config, registry, plugins, strict_model })
     }
@@ -189,9 +189,20 @@ impl Context {
         }
     }
 
+    /// The configured region: the config's `region`, else `AWS_REGION` (filled in once, by
+    /// [`config::load`]). The SDK, the plugins' broker and `iam-policy` all start from this value;
+    /// when it is `None` the SDK's chain (a profile's region) decides.
+    pub fn region(&self) -> Option<&str> {
+        self.config.region.as_deref()
+    }
+
+    /// The partition of [`Context::region`] (`aws` when no region is configured).
+    pub fn partition(&self) -> Partition {
+        Partition::of_region(self.region().unwrap_or(""))
+    }
+
     pub async fn aws(&self) -> Result<Aws> {
-        let region = self.config.region.clone().or_else(|| self.env.get("AWS_REGION").map(str::to_owned));
-        Aws::load(region.as_deref(), self.globals.assume_role_arn.as_deref()).await
+        Aws::load(self.region(), self.globals.assume_role_arn.as_deref()).await
     }
 }
 

@@ -1,7 +1,7 @@
 //! cortado: an ECS deploy engine, ecspresso-compatible, extended by sandboxed WebAssembly plugins.
 //!
 //! The modules follow the pipeline, each importing only those before it:
-//! foundations ([`error`], [`env`], [`style`], [`progress`]) → [`config`] → [`template`]/[`jsonnet`]/[`functions`] →
+//! foundations ([`error`], [`util`], [`env`], [`style`], [`progress`]) → [`config`] → [`template`]/[`jsonnet`]/[`functions`] →
 //! [`plugin`] → [`definitions`] → [`diff`] → [`aws`] (reads) → [`context`] → [`plan`] → [`gate`] →
 //! [`apply`] (the only writer) → [`wait`] → [`verify`] → [`output`] → [`ops`] → [`stack`], with [`commands`] and [`cli`] on top.
 //! tests/tests/layering.rs checks the order and that no module but `apply` calls a mutating AWS operation.
@@ -28,5 +28,6 @@ pub mod progress;
 pub mod stack;
 pub mod style;
 pub mod template;
+pub mod util;
 pub mod verify;
 pub mod wait;

@@ -106,3 +106,37 @@ fn metric_reads_get_a_star_statement_and_keep_the_broker_narrowing() {
     assert_eq!(serde_json::to_value(&plugin).unwrap(), want, "{}", serde_json::to_string_pretty(&got).unwrap());
     let _ = region;
 }
+
+/// `iam-policy` needs no AWS call for a config without template lookups: with `region: cn-north-1`
+/// (and `us-gov-west-1`) every ARN it builds is in that region's partition, never `arn:aws:`.
+#[test]
+fn china_and_govcloud_regions_get_their_partition() {
+    for (region, partition) in [("cn-north-1", "aws-cn"), ("us-gov-west-1", "aws-us-gov")] {
+        let p = cortado_e2e::Project::new();
+        p.write(
+            "cortado.yml",
+            &format!("region: {region}\ncluster: prod\nservice: web\ntask_definition: td.json\naudit_log: s3://audit/cortado/\nplugins:\n  - name: tfstate\n    config:\n      url: s3://states/terraform.tfstate\n"),
+        );
+        let td = serde_json::json!({"family": "web", "containerDefinitions": [{"name": "app", "image": "nginx:1",
+            "secrets": [{"name": "DB", "valueFrom": "/web/db"}],
+            "logConfiguration": {"logDriver": "awslogs", "options": {"awslogs-group": "/ecs/web"}}}]});
+        p.write("td.json", &td.to_string());
+        let run = p.run(&["iam-policy"], &[]);
+        run.expect_code(0);
+        let got: Value = serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout));
+        let text = serde_json::to_string(&got).unwrap();
+        let arns: Vec<&str> = text.split('"').filter(|s| s.starts_with("arn:")).collect();
+        assert!(arns.len() > 10, "{text}");
+        let prefix = format!("arn:{partition}:");
+        assert!(arns.iter().all(|a| a.starts_with(&prefix)), "{region}: {arns:#?}");
+        for want in [
+            format!("arn:{partition}:ecs:{region}:*:service/prod/web"),
+            format!("arn:{partition}:ssm:{region}:*:parameter/web/db"),
+            format!("arn:{partition}:logs:{region}:*:log-group:/ecs/web"),
+            format!("arn:{partition}:s3:::audit/cortado/locks/prod/web"),
+            format!("arn:{partition}:s3:::states/terraform.tfstate"),
+        ] {
+            assert!(arns.contains(&want.as_str()), "{want} missing from {arns:#?}");
+        }
+    }
+}

@@ -78,6 +78,8 @@ const RANKS: &[(&str, u32)] = &[
     ("style", 0),
     ("progress", 0),
     ("interrupt", 0),
+    // The one clock and the one hash.
+    ("util", 0),
     ("env", 1),
     ("template", 1),
     ("jsonnet", 1),

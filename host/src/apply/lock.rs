@@ -19,6 +19,7 @@ use serde_json::{Value, json};
 use crate::aws::{Aws, describe_error};
 use crate::gate::LockSpec;
 use crate::progress::Progress;
+use crate::util::{epoch_secs as now_secs, rfc3339 as stamp};
 
 /// A held lock. Dropping it releases it.
 pub struct Held {
@@ -51,14 +52,6 @@ fn hostname() -> String {
     let ok = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } == 0;
     let end = buf.iter().position(|b| *b == 0).unwrap_or(buf.len());
     if ok { String::from_utf8_lossy(&buf[..end]).into_owned() } else { String::new() }
-}
-
-fn now_secs() -> i64 {
-    jiff::Timestamp::now().as_second()
-}
-
-fn stamp(secs: i64) -> String {
-    jiff::Timestamp::from_second(secs).map(|t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()).unwrap_or_default()
 }
 
 fn body(caller: &str, token: &str, since: i64, ttl: Duration) -> Vec<u8> {
@@ -113,7 +106,7 @@ pub async fn acquire(aws: &Aws, spec: &LockSpec, progress: &dyn Progress) -> Res
         Some(c) => c.clone(),
         None => crate::gate::caller(aws).await?.arn,
     };
-    let token = crate::gate::audit::sha256_hex(format!("{}-{:?}-{}", std::process::id(), Instant::now(), now_secs()).as_bytes())[..16].to_owned();
+    let token = crate::util::unique_hex("lock", 16);
     let since = now_secs();
     let deadline = Instant::now() + spec.timeout;
     let mut told = false;

@@ -16,6 +16,7 @@ use serde_json::Value;
 use super::calls;
 use crate::aws::{AwsError, ecs};
 use crate::progress::Progress;
+use crate::util::epoch_now;
 
 /// Attempts per call: the SDK's configured count (8 by default, `AWS_MAX_ATTEMPTS` when set).
 pub fn max_attempts(sdk: &aws_config::SdkConfig) -> u32 {
@@ -132,10 +133,6 @@ async fn registered_by_lost_call(client: &aws_sdk_ecs::Client, body: &Value, sta
     let norm = crate::diff::normalize::task_definition;
     let recent = def.get("registeredAt").and_then(Value::as_f64).is_none_or(|t| t >= started - 60.0);
     Ok((recent && norm(&ecs::registerable(&def, &tags)) == norm(body)).then_some(def))
-}
-
-fn epoch_now() -> f64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
 }
 
 fn short(e: &anyhow::Error) -> String {

@@ -8,9 +8,6 @@ use serde_json::Value;
 use super::SdkContext;
 use super::raw::RawJson;
 
-/// The native strategies: ECS shifts traffic and reports lifecycle stages for these.
-pub const NATIVE: [&str; 3] = ["BLUE_GREEN", "LINEAR", "CANARY"];
-
 /// The deployment lifecycle stages (`lifecycleStage`), in the order a deployment passes them.
 pub const STAGES: [&str; 10] = [
     "RECONCILE_SERVICE",
@@ -33,11 +30,6 @@ pub const FINISHED: [&str; 4] = ["SUCCESSFUL", "STOPPED", "ROLLBACK_SUCCESSFUL",
 /// The position of a deployment stage, for "already passed" comparisons.
 pub fn stage_index(stage: &str) -> Option<usize> {
     STAGES.iter().position(|s| *s == stage)
-}
-
-/// The service's `deploymentConfiguration.strategy` (ROLLING when unset).
-pub fn strategy(service: &Value) -> String {
-    service.pointer("/deploymentConfiguration/strategy").and_then(Value::as_str).unwrap_or("ROLLING").to_owned()
 }
 
 /// ListServiceDeployments, newest first: `serviceDeploymentArn`, `status`, `createdAt`,

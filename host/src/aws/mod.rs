@@ -5,8 +5,10 @@
 //! Retries and timeouts are set here, for every client cortado makes (plugins' brokered reads
 //! included): see [`retry_config`] and [`timeout_config`].
 
+pub mod arn;
 pub mod codedeploy;
 pub mod daemon;
+pub mod controller;
 pub mod deployments;
 pub mod ecs;
 pub mod error;
@@ -90,6 +92,12 @@ where
             .join()
             .map_err(|_| anyhow::anyhow!("internal error: the S3 thread panicked"))?
     })
+}
+
+/// `AWS_REGION` from the process environment, for the commands that run without a config
+/// (`audit`, `evidence`); with a config, the region is the context's (`Context::region`).
+pub fn region_from_env() -> Option<String> {
+    std::env::var("AWS_REGION").ok().filter(|r| !r.is_empty())
 }
 
 #[derive(Clone, Debug)]

@@ -117,7 +117,7 @@ pub async fn verify(path: &Path, expect: Option<&Expect>, as_json: bool, globals
 }
 
 async fn s3_reports(url: &S3Url, globals: &crate::context::Globals) -> Result<Vec<crate::gate::s3chain::ChainReport>> {
-    let region = std::env::var("AWS_REGION").ok().filter(|r| !r.is_empty());
+    let region = crate::aws::region_from_env();
     let aws = crate::aws::Aws::load(region.as_deref(), globals.assume_role_arn.as_deref()).await?;
     crate::gate::s3chain::verify(&aws.s3(), url).await
 }

@@ -5,6 +5,7 @@ use serde_json::{Value, json};
 
 use super::{App, native};
 use crate::apply::Apply;
+use crate::aws::controller::Controller;
 use crate::gate::Overrides;
 use crate::ops::{self, Ran};
 use crate::output::progress::Reporter;
@@ -12,6 +13,7 @@ use crate::plan::Plan;
 use crate::plan::deploy::DeployOptions;
 use crate::plan::rollback::RollbackOptions;
 use crate::progress::Progress;
+use crate::util::epoch_now;
 use crate::wait::deployments::Until;
 use crate::wait::{self, Watch};
 
@@ -36,11 +38,6 @@ impl Change {
     pub fn until(&self) -> Result<Until> {
         Ok(self.wait_until.as_deref().map(Until::parse).transpose()?.unwrap_or_default())
     }
-}
-
-/// The epoch second a command started (events older than this are not shown while waiting).
-pub fn epoch_now() -> f64 {
-    jiff::Timestamp::now().as_millisecond() as f64 / 1000.0
 }
 
 pub async fn deploy(app: &App, opts: DeployOptions, change: Change) -> Result<()> {
@@ -92,7 +89,7 @@ fn check_until(plan: &Plan, until: &Until) -> Result<()> {
     if let (Until::Stage(stage), Some(sv)) = (until, after)
         && !native::is_native(sv)
     {
-        let strategy = crate::aws::deployments::strategy(sv);
+        let strategy = crate::aws::controller::Strategy::of(sv);
         let msg = format!("--wait-until ecs:{stage}: the service deploys with {strategy}, which reports no lifecycle stage (BLUE_GREEN, LINEAR or CANARY do)");
         return Err(crate::error::InputError::new(msg).into());
     }
@@ -260,7 +257,7 @@ pub async fn wait(app: &App, json_output: bool, wait_until: Option<String>) -> R
     let reporter = Reporter::new(json_output);
     let result = if native::is_native(&sv) {
         native::wait_newest(app, &aws, &until, &reporter).await
-    } else if sv.pointer("/deploymentController/type").and_then(Value::as_str) == Some("CODE_DEPLOY") {
+    } else if Controller::of(&sv) == Controller::CodeDeploy {
         match crate::plan::codedeploy::in_progress(app, &aws).await? {
             Some(id) => wait::codedeploy::wait_deployment(&aws, &app.config.cluster, &service, &id, app.config.timeout, &reporter).await.map(|()| {
                 reporter.result(true, &format!("CodeDeploy deployment {id} succeeded"), json!({"deployment_id": id}));

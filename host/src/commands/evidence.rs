@@ -20,7 +20,7 @@ pub fn keygen(path: &Path) -> Result<()> {
 async fn records(location: &str, globals: &crate::context::Globals) -> Result<(Vec<Map<String, Value>>, Vec<String>)> {
     if let Some(url) = S3Url::parse(location) {
         let url = url.map_err(InputError::new)?;
-        let region = std::env::var("AWS_REGION").ok().filter(|r| !r.is_empty());
+        let region = crate::aws::region_from_env();
         let aws = crate::aws::Aws::load(region.as_deref(), globals.assume_role_arn.as_deref()).await?;
         let reports = crate::gate::s3chain::verify(&aws.s3(), &url).await?;
         let problems = reports.iter().flat_map(|r| r.problems.clone()).collect();
@@ -42,7 +42,7 @@ pub async fn verify(file: &Path, public_key: Option<&str>, key_file: Option<&Pat
                 .split_once('/')
                 .filter(|(b, k)| !b.is_empty() && !k.is_empty())
                 .ok_or_else(|| InputError::new(format!("{}: expected s3://BUCKET/KEY", file.display())))?;
-            let region = std::env::var("AWS_REGION").ok().filter(|r| !r.is_empty());
+            let region = crate::aws::region_from_env();
             let aws = crate::aws::Aws::load(region.as_deref(), globals.assume_role_arn.as_deref()).await?;
             String::from_utf8(crate::gate::s3chain::get_bytes(&aws.s3(), bucket, key).await?).with_context(|| format!("{}: not UTF-8", file.display()))?
         }
@@ -57,8 +57,8 @@ pub async fn verify(file: &Path, public_key: Option<&str>, key_file: Option<&Pat
             evidence::Verifier::Ed25519(evidence::load_key(k)?.public_key().as_ref().to_vec())
         }
         // Signed by KMS: the key id is the key's ARN, and KMS gives its public key.
-        (None, None, Some(arn)) if arn.starts_with("arn:aws:kms:") => {
-            let region = arn.split(':').nth(3).filter(|r| !r.is_empty()).map(str::to_owned);
+        (None, None, Some(arn)) if crate::aws::arn::Arn::is_of(&arn, "kms") => {
+            let region = crate::aws::arn::Arn::parse(&arn).map(|a| a.region).filter(|r| !r.is_empty());
             let aws = crate::aws::Aws::load(region.as_deref(), globals.assume_role_arn.as_deref()).await?;
             evidence::kms_verifier(&aws.sdk, &arn).await?
         }

@@ -131,13 +131,14 @@ pub fn plugin_args(session: &Value, region: &str, params: &Value, endpoint: &str
     vec![session.to_string(), region.to_owned(), "StartSession".into(), String::new(), params.to_string(), endpoint.to_owned()]
 }
 
-/// The service endpoint the plugin talks to: `AWS_ENDPOINT_URL_<SERVICE>`, `AWS_ENDPOINT_URL`, else AWS's.
+/// The service endpoint the plugin talks to: `AWS_ENDPOINT_URL_<SERVICE>`, `AWS_ENDPOINT_URL`, else
+/// AWS's in the region's partition (`https://ssm.cn-north-1.amazonaws.com.cn` in aws-cn).
 fn endpoint(env: &Env, service: &str, region: &str) -> String {
     env.get(&format!("AWS_ENDPOINT_URL_{}", service.to_ascii_uppercase()))
         .or_else(|| env.get("AWS_ENDPOINT_URL"))
         .filter(|e| !e.is_empty())
         .map(str::to_owned)
-        .unwrap_or_else(|| format!("https://{service}.{region}.amazonaws.com"))
+        .unwrap_or_else(|| crate::aws::arn::endpoint(service, region))
 }
 
 fn local_family(app: &App) -> Result<Option<String>> {
@@ -174,5 +175,7 @@ mod tests {
         let env = Env::from_pairs([("AWS_ENDPOINT_URL".to_owned(), "http://127.0.0.1:1".to_owned())]);
         assert_eq!(endpoint(&env, "ssm", "r"), "http://127.0.0.1:1");
         assert_eq!(endpoint(&Env::default(), "ssm", "r"), "https://ssm.r.amazonaws.com");
+        assert_eq!(endpoint(&Env::default(), "ssm", "cn-north-1"), "https://ssm.cn-north-1.amazonaws.com.cn");
+        assert_eq!(endpoint(&Env::default(), "ssm", "us-gov-west-1"), "https://ssm.us-gov-west-1.amazonaws.com");
     }
 }

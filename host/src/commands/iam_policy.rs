@@ -6,6 +6,8 @@ use anyhow::Result;
 use serde_json::{Value, json};
 
 use super::{App, iam_refs};
+use crate::aws::arn::{Arn, Partition};
+use crate::aws::controller::Controller;
 use crate::config::{Grant, PluginConfig};
 use crate::plugin::grants;
 
@@ -32,33 +34,36 @@ fn daemon_statements(statements: &mut Vec<Value>, tagged: &mut Vec<String>, regi
         "Action": ["ecs:DeleteDaemonTaskDefinition", "ecs:DescribeDaemonTaskDefinition", "ecs:ListDaemonTaskDefinitions", "ecs:RegisterDaemonTaskDefinition"],
         "Resource": "*"
     }));
-    let daemon_arn = format!("arn:aws:ecs:{region}:*:daemon/{cluster}/{name}");
+    let partition = crate::aws::arn::Partition::of_region(region).as_str();
+    let daemon_arn = format!("arn:{partition}:ecs:{region}:*:daemon/{cluster}/{name}");
     statements.push(json!({
         "Sid": "CortadoDaemon",
         "Effect": "Allow",
         "Action": ["ecs:CreateDaemon", "ecs:DeleteDaemon", "ecs:DescribeDaemon", "ecs:DescribeDaemonDeployments", "ecs:DescribeDaemonRevisions", "ecs:ListDaemonDeployments", "ecs:UpdateDaemon"],
         "Resource": [
             daemon_arn.clone(),
-            format!("arn:aws:ecs:{region}:*:daemon-deployment/{cluster}/{name}/*"),
-            format!("arn:aws:ecs:{region}:*:daemon-revision/{cluster}/{name}/*")
+            format!("arn:{partition}:ecs:{region}:*:daemon-deployment/{cluster}/{name}/*"),
+            format!("arn:{partition}:ecs:{region}:*:daemon-revision/{cluster}/{name}/*")
         ]
     }));
     tagged.push(daemon_arn);
-    tagged.push(format!("arn:aws:ecs:{region}:*:daemon-task-definition/*"));
+    tagged.push(format!("arn:{partition}:ecs:{region}:*:daemon-task-definition/*"));
 }
 
 /// Statement Sids: `Cortado<Job>` for cortado's own calls, `Plugin<Name>` for a plugin's grants.
+/// Every ARN is in the configured region's partition (`arn:aws-cn:` for `cn-north-1`); with no
+/// region configured, regions are `*` in the `aws` partition.
 pub fn build(app: &App) -> Result<Value> {
     let c = &app.config;
-    let region = c.region.clone().or_else(|| app.env.get("AWS_REGION").map(str::to_owned)).unwrap_or_else(|| "*".into());
+    let region = app.region().unwrap_or("*").to_owned();
+    let partition = Partition::of_region(&region);
     let mut statements = Vec::new();
-    let cluster_arn = format!("arn:aws:ecs:{region}:*:cluster/{}", c.cluster);
+    let cluster_arn = Arn::ecs_cluster(&region, "*", &c.cluster).to_string();
     // What the rendered definitions name (rendered without calling AWS beyond the plugins' reads).
     let td = c.task_definition.as_ref().and_then(|p| app.renderer().task_definition(p).ok());
     let refs = td.as_ref().map(|td| iam_refs::task_definition_refs(td, &region)).unwrap_or_default();
     let sd = c.service_definition.as_ref().and_then(|p| app.renderer().service_definition(p, c.service.as_deref()).ok());
-    let code_deploy =
-        c.codedeploy.is_some() || sd.as_ref().and_then(|s| s.pointer("/deploymentController/type")).and_then(Value::as_str) == Some("CODE_DEPLOY");
+    let code_deploy = c.codedeploy.is_some() || sd.as_ref().is_some_and(|s| Controller::of(s) == Controller::CodeDeploy);
     let sources: Vec<String> = [&c.task_definition, &c.service_definition].into_iter().flatten().filter_map(|p| std::fs::read_to_string(p).ok()).collect();
     // Actions IAM cannot scope to a resource.
     statements.push(json!({
@@ -69,7 +74,7 @@ pub fn build(app: &App) -> Result<Value> {
     }));
     let mut tagged = vec![];
     if let Some(svc) = &c.service {
-        let service_arn = format!("arn:aws:ecs:{region}:*:service/{}/{svc}", c.cluster);
+        let service_arn = Arn::ecs_service(&region, "*", &c.cluster, svc).to_string();
         statements.push(json!({
             "Sid": "CortadoService",
             "Effect": "Allow",
@@ -88,8 +93,8 @@ pub fn build(app: &App) -> Result<Value> {
             "Action": ["ecs:ContinueServiceDeployment", "ecs:DescribeServiceDeployments", "ecs:DescribeServiceRevisions", "ecs:ListServiceDeployments", "ecs:StopServiceDeployment"],
             "Resource": [
                 service_arn.clone(),
-                format!("arn:aws:ecs:{region}:*:service-deployment/{}/{svc}/*", c.cluster),
-                format!("arn:aws:ecs:{region}:*:service-revision/{}/{svc}/*", c.cluster)
+                Arn::ecs_service_deployment(&region, "*", &c.cluster, svc, "*").to_string(),
+                Arn::ecs_service_revision(&region, "*", &c.cluster, svc, "*").to_string()
             ]
         }));
         tagged.push(service_arn);
@@ -106,7 +111,7 @@ pub fn build(app: &App) -> Result<Value> {
     if let Some(d) = &c.daemon {
         daemon_statements(&mut statements, &mut tagged, &region, &c.cluster, d.name.as_deref().or_else(|| daemon_name(app)).unwrap_or("*"));
     }
-    tagged.push(format!("arn:aws:ecs:{region}:*:task-definition/*"));
+    tagged.push(Arn::ecs_task_definition(&region, "*", "*").to_string());
     statements.push(json!({
         "Sid": "CortadoTags",
         "Effect": "Allow",
@@ -124,7 +129,7 @@ pub fn build(app: &App) -> Result<Value> {
         "Sid": "CortadoLogs",
         "Effect": "Allow",
         "Action": ["logs:GetLogEvents"],
-        "Resource": format!("arn:aws:logs:{region}:*:log-group:*")
+        "Resource": Arn::log_group(&region, "*", "*").to_string()
     }));
     // verify: reads IAM cannot scope, then each read on exactly what the task definition names.
     statements.push(json!({
@@ -154,7 +159,7 @@ pub fn build(app: &App) -> Result<Value> {
         refs.log_groups.iter().flat_map(|g| [g.clone(), format!("{g}:*")]).collect(),
     );
     // exec: ECS Exec into the cluster's tasks, and port forwarding through Session Manager.
-    let tasks = format!("arn:aws:ecs:{region}:*:task/{}/*", c.cluster);
+    let tasks = Arn::ecs_task(&region, "*", &c.cluster, "*").to_string();
     statements.push(json!({
         "Sid": "CortadoExec",
         "Effect": "Allow",
@@ -165,7 +170,11 @@ pub fn build(app: &App) -> Result<Value> {
         "Sid": "CortadoExecSession",
         "Effect": "Allow",
         "Action": ["ssm:StartSession"],
-        "Resource": [tasks, format!("arn:aws:ssm:{region}::document/AWS-StartPortForwardingSession"), format!("arn:aws:ssm:{region}::document/AWS-StartPortForwardingSessionToRemoteHost")]
+        "Resource": [
+            tasks,
+            Arn::ssm_document(&region, "", "AWS-StartPortForwardingSession").to_string(),
+            Arn::ssm_document(&region, "", "AWS-StartPortForwardingSessionToRemoteHost").to_string()
+        ]
     }));
     // iam:PassRole for the roles the task definition names.
     if !refs.roles.is_empty() {
@@ -191,18 +200,18 @@ pub fn build(app: &App) -> Result<Value> {
             "Action": actions,
             "Resource": if c.signing_key.is_some() {
                 json!([
-                    format!("arn:aws:s3:::{}/{}{}/{service}/*", url.bucket, url.prefix, c.cluster),
-                    format!("arn:aws:s3:::{}/{}evidence/{}/{service}/*", url.bucket, url.prefix, c.cluster)
+                    Arn::s3(partition, &format!("{}/{}{}/{service}/*", url.bucket, url.prefix, c.cluster)).to_string(),
+                    Arn::s3(partition, &format!("{}/{}evidence/{}/{service}/*", url.bucket, url.prefix, c.cluster)).to_string()
                 ])
             } else {
-                json!(format!("arn:aws:s3:::{}/{}{}/{service}/*", url.bucket, url.prefix, c.cluster))
+                json!(Arn::s3(partition, &format!("{}/{}{}/{service}/*", url.bucket, url.prefix, c.cluster)).to_string())
             }
         }));
         statements.push(json!({
             "Sid": "CortadoAuditList",
             "Effect": "Allow",
             "Action": ["s3:ListBucket", "s3:ListBucketVersions"],
-            "Resource": format!("arn:aws:s3:::{}", url.bucket),
+            "Resource": Arn::s3(partition, &url.bucket).to_string(),
             "Condition": {"StringLike": {"s3:prefix": format!("{}*", url.prefix)}}
         }));
     }
@@ -214,7 +223,7 @@ pub fn build(app: &App) -> Result<Value> {
             "Sid": "CortadoDeployLock",
             "Effect": "Allow",
             "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-            "Resource": format!("arn:aws:s3:::{}/{}locks/{}/{service}", url.bucket, url.prefix, c.cluster)
+            "Resource": Arn::s3(partition, &format!("{}/{}locks/{}/{service}", url.bucket, url.prefix, c.cluster)).to_string()
         }));
     }
     for lp in &app.plugins.plugins {
@@ -253,14 +262,14 @@ pub fn build(app: &App) -> Result<Value> {
 
 /// The secret's ARN for IAM: a name gets Secrets Manager's random six-character suffix.
 fn secret_arn(secret: &str, region: &str) -> String {
-    if secret.starts_with("arn:") { secret.to_owned() } else { format!("arn:aws:secretsmanager:{region}:*:secret:{secret}-??????") }
+    if secret.starts_with("arn:") { secret.to_owned() } else { Arn::secret(region, "*", &format!("{secret}-??????")).to_string() }
 }
 
 /// A plugin's grants for the policy: the default `ssm` / `secretsmanager` plugins (implied grants,
 /// family-wide) narrowed to the literal arguments their template calls pass, when every call's is
 /// literal; a computed one keeps the family-wide grant, and a note says so.
 fn narrowed(p: &PluginConfig, sources: &[String], region: &str) -> Vec<Grant> {
-    let effective = grants::effective(p);
+    let effective = grants::effective(p, Partition::of_region(region));
     if p.grants.is_some() || p.path.is_some() {
         return effective;
     }
@@ -269,7 +278,11 @@ fn narrowed(p: &PluginConfig, sources: &[String], region: &str) -> Vec<Grant> {
         if arg.starts_with("arn:") {
             return arg.to_owned();
         }
-        if p.name.eq_ignore_ascii_case("ssm") { format!("arn:aws:ssm:{region}:*:parameter/{}", arg.trim_start_matches('/')) } else { secret_arn(arg, region) }
+        if p.name.eq_ignore_ascii_case("ssm") {
+            Arn::ssm_parameter(region, "*", arg).to_string()
+        } else {
+            secret_arn(arg, region)
+        }
     };
     if !(p.name.eq_ignore_ascii_case("ssm") || p.name.eq_ignore_ascii_case("secretsmanager")) {
         return effective;
@@ -293,6 +306,72 @@ fn narrowed(p: &PluginConfig, sources: &[String], region: &str) -> Vec<Grant> {
         None => {
             tracing::warn!("iam-policy: a `{function}` call in the templates has a computed argument; plugin {:?} keeps its family-wide grant", p.name);
             effective
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use serde_json::{Value, json};
+
+    use crate::context::{Context, Globals};
+    use crate::env::Env;
+
+    /// A project in `dir` for `region`: roles, an ECR image, a bare SSM name, an awslogs group, the
+    /// S3 audit log and lock, and tfstate over S3 (an implied grant).
+    fn project(dir: &Path, region: &str, registry: &str) -> Context {
+        let config = format!(
+            "region: {region}\ncluster: prod\nservice: web\ntask_definition: td.json\naudit_log: s3://audit/cortado/\nplugins:\n  - name: tfstate\n    config:\n      url: s3://states/env/terraform.tfstate\n"
+        );
+        let td = json!({"family": "web", "taskRoleArn": "arn:aws-cn:iam::123456789012:role/web-task", "containerDefinitions": [{
+            "name": "app", "image": format!("123456789012.dkr.ecr.{region}.{registry}/web:v1"),
+            "secrets": [{"name": "DB", "valueFrom": "/web/db"}],
+            "logConfiguration": {"logDriver": "awslogs", "options": {"awslogs-group": "/ecs/web"}}
+        }]});
+        std::fs::write(dir.join("cortado.yml"), config).unwrap();
+        std::fs::write(dir.join("td.json"), td.to_string()).unwrap();
+        let globals = Globals { config: Some(dir.join("cortado.yml")), ..Default::default() };
+        Context::load(globals, Env::from_pairs([])).unwrap()
+    }
+
+    /// Every string of the policy that is an ARN, in order.
+    fn arns(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::String(s) if s.starts_with("arn:") => out.push(s.clone()),
+            Value::Array(a) => a.iter().for_each(|x| arns(x, out)),
+            Value::Object(m) => m.values().for_each(|x| arns(x, out)),
+            _ => {}
+        }
+    }
+
+    fn statement<'a>(policy: &'a Value, sid: &str) -> &'a Value {
+        policy["Statement"].as_array().unwrap().iter().find(|s| s["Sid"] == sid).unwrap_or_else(|| panic!("no {sid} in {policy:#}"))
+    }
+
+    #[test]
+    fn every_arn_is_in_the_region_partition() {
+        for (region, partition, registry) in [("cn-north-1", "aws-cn", "amazonaws.com.cn"), ("us-gov-west-1", "aws-us-gov", "amazonaws.com")] {
+            let dir = tempfile::tempdir().unwrap();
+            let policy = super::build(&project(dir.path(), region, registry)).unwrap();
+            let mut found = Vec::new();
+            arns(&policy, &mut found);
+            // The task role is the operator's own ARN, printed as written; everything else cortado built.
+            let built: Vec<&String> = found.iter().filter(|a| !a.contains(":iam::")).collect();
+            assert!(built.len() > 10, "{policy:#}");
+            let prefix = format!("arn:{partition}:");
+            assert!(built.iter().all(|a| a.starts_with(&prefix)), "{region}: {built:#?}");
+            let p = partition;
+            assert_eq!(statement(&policy, "CortadoService")["Resource"], format!("arn:{p}:ecs:{region}:*:service/prod/web"));
+            assert_eq!(statement(&policy, "CortadoTasks")["Condition"]["ArnEquals"]["ecs:cluster"], format!("arn:{p}:ecs:{region}:*:cluster/prod"));
+            assert_eq!(statement(&policy, "CortadoVerifyImages")["Resource"], json!([format!("arn:{p}:ecr:{region}:123456789012:repository/web")]));
+            assert_eq!(statement(&policy, "CortadoVerifyParameters")["Resource"], json!([format!("arn:{p}:ssm:{region}:*:parameter/web/db")]));
+            assert_eq!(statement(&policy, "CortadoVerifyLogs")["Resource"][0], format!("arn:{p}:logs:{region}:*:log-group:/ecs/web"));
+            assert_eq!(statement(&policy, "CortadoExecSession")["Resource"][1], format!("arn:{p}:ssm:{region}::document/AWS-StartPortForwardingSession"));
+            assert_eq!(statement(&policy, "CortadoAuditList")["Resource"], format!("arn:{p}:s3:::audit"));
+            assert_eq!(statement(&policy, "CortadoDeployLock")["Resource"], format!("arn:{p}:s3:::audit/cortado/locks/prod/web"));
+            assert_eq!(statement(&policy, "PluginTfstate")["Resource"], format!("arn:{p}:s3:::states/env/terraform.tfstate"));
         }
     }
 }

@@ -6,6 +6,10 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
+use crate::aws::arn::Arn;
+use crate::verify::image::ImageRef;
+use crate::verify::secrets::SecretRef;
+
 /// Resources a task definition names.
 #[derive(Debug, Default)]
 pub struct Refs {
@@ -43,7 +47,7 @@ pub fn task_definition_refs(td: &Value, region: &str) -> Refs {
             && let Some(group) = c.pointer("/logConfiguration/options/awslogs-group").and_then(Value::as_str)
         {
             let reg = c.pointer("/logConfiguration/options/awslogs-region").and_then(Value::as_str).unwrap_or(region);
-            r.log_groups.insert(format!("arn:aws:logs:{reg}:*:log-group:{group}"));
+            r.log_groups.insert(Arn::log_group(reg, "*", group).to_string());
         }
         if let Some(image) = c.get("image").and_then(Value::as_str)
             && let Some(repo) = ecr_repository(image)
@@ -54,38 +58,30 @@ pub fn task_definition_refs(td: &Value, region: &str) -> Refs {
     r
 }
 
-/// A secret's `valueFrom`: a Secrets Manager ARN (maybe with `:json-key:stage:id`), an SSM ARN, or
-/// an SSM parameter name in the task's own region.
+/// A secret's `valueFrom`, read as `verify` reads it ([`SecretRef`]): a Secrets Manager ARN (its
+/// `:json-key:stage:id` dropped), an SSM ARN, or an SSM parameter name in the task's own region.
+/// What `verify` would refuse is left out.
 fn value_from(r: &mut Refs, from: &str, region: &str) {
-    if from.starts_with("arn:") {
-        let parts: Vec<&str> = from.split(':').collect();
-        match parts.get(2) {
-            Some(&"secretsmanager") if parts.len() >= 7 => {
-                r.secrets.insert(parts[..7].join(":"));
-            }
-            Some(&"ssm") => {
-                r.ssm_parameters.insert(from.to_owned());
-            }
-            _ => {}
+    match SecretRef::parse(from) {
+        Ok(SecretRef::SecretsManager { secret_id, .. }) => {
+            r.secrets.insert(secret_id);
         }
-    } else {
-        r.ssm_parameters.insert(format!("arn:aws:ssm:{region}:*:parameter/{}", from.trim_start_matches('/')));
+        Ok(SecretRef::Ssm { value_from, .. }) if value_from.starts_with("arn:") => {
+            r.ssm_parameters.insert(value_from);
+        }
+        Ok(SecretRef::Ssm { name, .. }) => {
+            r.ssm_parameters.insert(Arn::ssm_parameter(region, "*", &name).to_string());
+        }
+        Err(_) => {}
     }
 }
 
-/// `ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO[:tag|@digest]` → the repository ARN.
+/// An ECR private image (`ACCOUNT.dkr.ecr.REGION.amazonaws.com[.cn]/REPO[:tag|@digest]`, parsed
+/// as `verify` parses it) → the repository ARN, in the registry region's partition.
 fn ecr_repository(image: &str) -> Option<String> {
-    let (host, rest) = image.split_once('/')?;
-    let labels: Vec<&str> = host.split('.').collect();
-    if labels.len() < 6 || labels[1] != "dkr" || labels[2] != "ecr" {
-        return None;
-    }
-    let repo = rest.split(['@']).next()?;
-    let repo = match repo.rsplit_once(':') {
-        Some((r, tag)) if !tag.contains('/') => r,
-        _ => repo,
-    };
-    Some(format!("arn:aws:ecr:{}:{}:repository/{repo}", labels[3], labels[0]))
+    let parsed = ImageRef::parse(image).ok()?;
+    let (account, region) = parsed.ecr()?;
+    Some(Arn::ecr_repository(&region, &account, &parsed.repository).to_string())
 }
 
 /// The arguments of every call of `function` in Go-template text: `Some(literals)` when each call's
@@ -179,5 +175,21 @@ mod tests {
             "arn:aws:ecr:us-east-1:123456789012:repository/demo/app"
         );
         assert_eq!(ecr_repository("nginx:latest"), None);
+        assert_eq!(
+            ecr_repository("123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn/demo/app@sha256:ab").unwrap(),
+            "arn:aws-cn:ecr:cn-north-1:123456789012:repository/demo/app"
+        );
+    }
+
+    #[test]
+    fn bare_names_are_arns_in_the_region_partition() {
+        let td = serde_json::json!({"containerDefinitions": [{
+            "secrets": [{"valueFrom": "/app/db"}, {"valueFrom": "arn:aws-us-gov:secretsmanager:us-gov-west-1:1:secret:db-AbCdEf:password::"}],
+            "logConfiguration": {"logDriver": "awslogs", "options": {"awslogs-group": "/ecs/app"}}
+        }]});
+        let r = task_definition_refs(&td, "us-gov-west-1");
+        assert_eq!(r.ssm_parameters.iter().collect::<Vec<_>>(), ["arn:aws-us-gov:ssm:us-gov-west-1:*:parameter/app/db"]);
+        assert_eq!(r.secrets.iter().collect::<Vec<_>>(), ["arn:aws-us-gov:secretsmanager:us-gov-west-1:1:secret:db-AbCdEf"]);
+        assert_eq!(r.log_groups.iter().collect::<Vec<_>>(), ["arn:aws-us-gov:logs:us-gov-west-1:*:log-group:/ecs/app"]);
     }
 }

@@ -59,7 +59,7 @@ pub async fn run(globals: &Globals, mut env: Env, args: InitArgs) -> Result<()> 
                 .await?
                 .with_context(|| format!("service {service} is not found in cluster {}", args.cluster))?;
             let td_arn = sv.get("taskDefinition").and_then(Value::as_str).unwrap_or("").to_owned();
-            if sv.pointer("/deploymentController/type").and_then(Value::as_str) == Some("CODE_DEPLOY") {
+            if crate::aws::controller::Controller::of(&sv) == crate::aws::controller::Controller::CodeDeploy {
                 match codedeploy::find(&aws.codedeploy(), None, &args.cluster, service).await {
                     Ok(Some(t)) => {
                         config.insert("codedeploy".into(), json!({"application_name": t.application, "deployment_group_name": t.deployment_group}));

@@ -158,7 +158,7 @@ pub async fn appspec(app: &App, task_definition: &str, update_service: bool) -> 
             let family = ecs::family_of_arn(remote.get("taskDefinition").and_then(Value::as_str).unwrap_or_default()).unwrap_or_default().to_owned();
             ecs::latest_task_definition_arn(&client, &family).await?.context("no ACTIVE revision")?
         }
-        arn if arn.starts_with("arn:aws:ecs:") => arn.to_owned(),
+        arn if crate::aws::arn::Arn::is_of(arn, "ecs") => arn.to_owned(),
         other => return Err(crate::error::InputError::new(format!("--task-definition {other:?}: use latest, current or an ARN")).into()),
     };
     let sv = if update_service { app.renderer().service_definition(app.service_definition_path()?, Some(&service))? } else { remote };

@@ -19,7 +19,7 @@ use crate::wait::{self, RolloutFailed, Watch};
 
 /// Whether a service (as ECS returns it) deploys with a native strategy.
 pub fn is_native(service: &Value) -> bool {
-    sd::NATIVE.contains(&sd::strategy(service).as_str())
+    crate::aws::controller::Strategy::of(service).is_native()
 }
 
 /// What the deploy that started a deployment hands to the wait.
@@ -150,7 +150,7 @@ async fn paused(
         deployment_arn: follow.arn.clone(),
         hook_id: hook.hook_id.clone(),
         deployment: d.clone(),
-        elapsed_seconds: if created > 0.0 { (super::deploy::epoch_now() - created).max(0.0) } else { follow.elapsed().as_secs_f64() },
+        elapsed_seconds: if created > 0.0 { (crate::util::epoch_now() - created).max(0.0) } else { follow.elapsed().as_secs_f64() },
         deploy_plan: origin.map(|o| o.plan.clone()),
         target,
         parent_run_id: origin.and_then(|o| o.run_id.clone()),
@@ -199,7 +199,7 @@ async fn done(app: &App, aws: &Aws, follow: &Follow, d: &Value, until: &Until, r
             service,
             deployment: sv.as_ref().and_then(crate::apply::primary_deployment),
             timeout: app.config.timeout.saturating_sub(follow.elapsed()),
-            since: super::deploy::epoch_now(),
+            since: crate::util::epoch_now(),
             poll: wait::tasks::fixed_poll_interval(app)?,
             ..Default::default()
         };

@@ -39,7 +39,7 @@ pub fn list(app: &App) -> Result<()> {
             (&loaded.spec.digest, loaded.wit_version()),
             &loaded.manifest,
             &lp.config.func_prefix,
-            Some(&grants::effective(&lp.config)),
+            Some(&grants::effective(&lp.config, app.partition())),
             Some(&lp.config),
         );
     }
@@ -66,7 +66,8 @@ pub fn inspect(config: Option<&crate::config::Config>, path: &Path) -> Result<()
     };
     let loaded = LoadedPlugin::load(&bytes, spec)?;
     let mut out = String::new();
-    let granted = configured.map(grants::effective);
+    let partition = crate::aws::arn::Partition::of_region(config.and_then(|c| c.region.as_deref()).unwrap_or(""));
+    let granted = configured.map(|p| grants::effective(p, partition));
     describe(
         &mut out,
         &loaded.manifest.name,

@@ -20,7 +20,7 @@ pub async fn run(app: &App, args: StatusArgs) -> Result<()> {
         Ok(text) => out.insert_str(out.find("Events:").unwrap_or(out.len()), &text),
         Err(e) => tracing::warn!("cannot read auto scaling: {e:#}"),
     }
-    if sv.pointer("/deploymentController/type").and_then(serde_json::Value::as_str).unwrap_or("ECS") == "ECS" {
+    if crate::aws::controller::Controller::of(&sv) == crate::aws::controller::Controller::Ecs {
         match crate::aws::deployments::newest(&aws.ecs(), &app.config.cluster, &service).await {
             Ok(Some(d)) => out.insert_str(out.find("Events:").unwrap_or(out.len()), &crate::output::status::format_service_deployment(&d)),
             Ok(None) => {}

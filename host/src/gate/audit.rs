@@ -22,7 +22,6 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
 
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -30,9 +29,7 @@ pub struct AuditLog {
     pub path: PathBuf,
 }
 
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
-}
+pub use crate::util::sha256_hex;
 
 /// RFC 8785 (JCS) serialisation: object keys sorted by their UTF-16 code units, no white space,
 /// strings escaped as ECMAScript's JSON.stringify does (which serde_json matches), integers as

@@ -184,7 +184,7 @@ impl Approval {
         rec.insert("kind".into(), json!("outcome"));
         rec.insert("run_id".into(), json!(r.run_id));
         rec.insert("decision".into(), json!(r.decision_hash));
-        rec.insert("time".into(), json!(now()));
+        rec.insert("time".into(), json!(crate::util::rfc3339_now()));
         rec.extend(outcome);
         let hash = r.log.append(rec.clone())?;
         if let Some(pending) = r.evidence {
@@ -213,14 +213,9 @@ pub fn plan_digest(plan: &Plan) -> String {
     audit::sha256_hex(audit::canonical(&plan.to_json()).as_bytes())
 }
 
-fn now() -> String {
-    jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
-}
-
 /// A run id: unique per cortado invocation, shared by its decision and outcome records.
 pub fn run_id() -> String {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-    audit::sha256_hex(format!("{nanos}-{}-{:p}", std::process::id(), &nanos).as_bytes())[..16].to_owned()
+    crate::util::unique_hex("run", 16)
 }
 
 /// The configured gates. A plugin whose config sets `enforcement:` but that implements no gate
@@ -382,7 +377,7 @@ fn wit_plan(aws: &crate::aws::Aws, plan: &Plan, who: &Caller) -> bindings::Plan 
         region: aws.region().to_owned(),
         account: who.account.clone(),
         caller: who.arn.clone(),
-        time: now(),
+        time: crate::util::rfc3339_now(),
         task_definition: td.map(|t| t.body.to_string()),
         task_definition_arn: td.and_then(|t| t.arn.clone()),
         service_definition: plan.service_after.as_ref().or(plan.service_before.as_ref()).map(Value::to_string),

@@ -92,7 +92,7 @@ impl S3Chain {
                 .content_type("application/json")
                 .body(ByteStream::from(canonical(&Value::Object(rec)).into_bytes()));
             if let Some(r) = &self.retention {
-                let until = jiff::Timestamp::now().as_second() + r.period.as_secs() as i64;
+                let until = crate::util::epoch_secs() + r.period.as_secs() as i64;
                 put = put.object_lock_mode(ObjectLockMode::from(r.mode.as_str())).object_lock_retain_until_date(DateTime::from_secs(until));
             }
             match put.send().await {
@@ -163,7 +163,7 @@ impl S3Chain {
             let mut put =
                 client.put_object().bucket(&self.url.bucket).key(&key).if_none_match("*").content_type("application/json").body(ByteStream::from(body));
             if let Some(r) = &self.retention {
-                let until = jiff::Timestamp::now().as_second() + r.period.as_secs() as i64;
+                let until = crate::util::epoch_secs() + r.period.as_secs() as i64;
                 put = put.object_lock_mode(ObjectLockMode::from(r.mode.as_str())).object_lock_retain_until_date(DateTime::from_secs(until));
             }
             put.send().await.map_err(|e| anyhow::anyhow!("PutObject s3://{}/{key}: {}", self.url.bucket, describe_error(&e)))?;

@@ -12,6 +12,7 @@ use super::Style;
 use super::live::{Live, service_deployment_line};
 use super::status::{format_deployment, format_time};
 use crate::progress::Progress;
+use crate::util::epoch_now;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -29,10 +30,6 @@ pub struct Reporter {
 
 fn now_local() -> String {
     jiff::Zoned::now().strftime("%Y/%m/%d %H:%M:%S").to_string()
-}
-
-fn epoch_now() -> f64 {
-    jiff::Timestamp::now().as_millisecond() as f64 / 1000.0
 }
 
 impl Reporter {
@@ -100,7 +97,7 @@ impl Reporter {
         self.finish_live(if ok { "done" } else { "failed" });
         match self.mode {
             Mode::Json => {
-                let mut v = json!({"type": "result", "ok": ok, "time": jiff::Timestamp::now().to_string(), "message": msg});
+                let mut v = json!({"type": "result", "ok": ok, "time": crate::util::rfc3339_now_precise(), "message": msg});
                 if let (Value::Object(o), Value::Object(d)) = (&mut v, detail) {
                     o.extend(d);
                 }
@@ -117,7 +114,7 @@ impl Reporter {
 impl Progress for Reporter {
     fn info(&self, msg: &str) {
         match self.mode {
-            Mode::Json => self.emit(json!({"type": "info", "time": jiff::Timestamp::now().to_string(), "message": msg})),
+            Mode::Json => self.emit(json!({"type": "info", "time": crate::util::rfc3339_now_precise(), "message": msg})),
             Mode::Tty => self.line(msg),
             Mode::Plain => self.line(&format!("{} {msg}", now_local())),
         }
@@ -132,7 +129,7 @@ impl Progress for Reporter {
 
     fn deployments(&self, deployments: &[Value]) {
         match self.mode {
-            Mode::Json => self.emit(json!({"type": "deployments", "time": jiff::Timestamp::now().to_string(), "deployments": deployments})),
+            Mode::Json => self.emit(json!({"type": "deployments", "time": crate::util::rfc3339_now_precise(), "deployments": deployments})),
             Mode::Tty => self.with_live(|live| live.deployments(deployments, epoch_now())),
             Mode::Plain => {
                 let mut text = String::from("Deployments:");
@@ -151,7 +148,7 @@ impl Progress for Reporter {
 
     fn service_deployment(&self, sd: &Value) {
         match self.mode {
-            Mode::Json => self.emit(json!({"type": "service_deployment", "time": jiff::Timestamp::now().to_string(), "service_deployment": sd})),
+            Mode::Json => self.emit(json!({"type": "service_deployment", "time": crate::util::rfc3339_now_precise(), "service_deployment": sd})),
             Mode::Tty => self.with_live(|live| live.service_deployment(sd)),
             Mode::Plain => self.line(&format!("{} {}", now_local(), service_deployment_line(sd))),
         }

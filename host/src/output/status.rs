@@ -85,7 +85,7 @@ pub fn format_time(v: &Value) -> String {
 pub fn format_service_deployment(d: &Value) -> String {
     use crate::aws::deployments as sd;
     let s = |k: &str| d.get(k).and_then(Value::as_str).unwrap_or("");
-    let strategy = d.pointer("/deploymentConfiguration/strategy").and_then(Value::as_str).unwrap_or("ROLLING");
+    let strategy = crate::aws::controller::Strategy::of(d);
     let mut out = String::from(
         "ServiceDeployment:
 ",
@@ -100,7 +100,7 @@ pub fn format_service_deployment(d: &Value) -> String {
     if !s("statusReason").is_empty() {
         let _ = writeln!(out, "  Reason: {}", s("statusReason"));
     }
-    if sd::NATIVE.contains(&strategy) {
+    if strategy.is_native() {
         let _ = writeln!(out, "  Traffic: {}", sd::weights_summary(d));
     }
     for h in sd::hooks_summary(d) {

@@ -8,6 +8,7 @@ use anyhow::{Context as _, Result};
 use serde_json::{Map, Value, json};
 
 use super::{OnError, Plan, PlannedTd, Role, Step, autoscaling, codedeploy, described_td, service, step, td_display, td_member};
+use crate::aws::controller::Controller;
 use crate::aws::{Aws, ecs};
 use crate::context::Context;
 use crate::diff::Pair;
@@ -98,11 +99,11 @@ async fn update(
 ) -> Result<DeployPlan> {
     let client = aws.ecs();
     let cluster = &ctx.config.cluster;
-    let controller = remote.pointer("/deploymentController/type").and_then(Value::as_str).unwrap_or("ECS").to_owned();
-    if controller != "ECS" && controller != "CODE_DEPLOY" {
+    let controller = Controller::of(&remote);
+    if !matches!(controller, Controller::Ecs | Controller::CodeDeploy) {
         anyhow::bail!("service {name} uses the {controller} deployment controller, which cortado does not deploy");
     }
-    let codedeploy = controller == "CODE_DEPLOY";
+    let codedeploy = controller == Controller::CodeDeploy;
     let current_arn = remote.get("taskDefinition").and_then(Value::as_str).unwrap_or("").to_owned();
     let current_family = ecs::family_of_arn(&current_arn).unwrap_or("").to_owned();
     let current = described_td(&client, &current_arn, Role::Runs).await?;
@@ -304,7 +305,7 @@ async fn create(ctx: &Context, aws: &Aws, opts: &DeployOptions, name: &str, loca
     plan.task_definitions.push(td);
     plan.desired_count = desired;
     plan.diff = diff;
-    let codedeploy = sv.pointer("/deploymentController/type").and_then(Value::as_str) == Some("CODE_DEPLOY");
+    let codedeploy = Controller::of(&sv) == Controller::CodeDeploy;
     Ok(DeployPlan { plan, remote: None, codedeploy, notes })
 }
 

@@ -49,7 +49,7 @@ pub async fn plan(ctx: &Context, aws: &Aws, opts: &RollbackOptions) -> Result<Ro
     let sv = ecs::describe_service(&client, &ctx.config.cluster, &service).await?.with_context(|| format!("service {service} is not found"))?;
     let current = sv.get("taskDefinition").and_then(Value::as_str).unwrap_or("").to_owned();
     let family = ecs::family_of_arn(&current).unwrap_or("").to_owned();
-    let is_codedeploy = sv.pointer("/deploymentController/type").and_then(Value::as_str) == Some("CODE_DEPLOY");
+    let is_codedeploy = crate::aws::controller::Controller::of(&sv) == crate::aws::controller::Controller::CodeDeploy;
     let mut plan = Plan::new("rollback", &ctx.config.cluster, Some(&service));
     plan.service_before = Some(sv.clone());
 

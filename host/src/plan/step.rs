@@ -288,12 +288,7 @@ pub fn matches_approved(approved: &Value, sent: &Value, responses: &[Option<Valu
 /// recognises it instead of starting a second task or failing on an existing service. 32 hex
 /// characters (within ECS's 36), unique per plan (time, process, a counter).
 pub fn client_token(operation: &str) -> String {
-    use sha2::Digest as _;
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static N: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-    let seed = format!("{operation}:{nanos}:{}:{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed));
-    hex::encode(&sha2::Sha256::digest(seed.as_bytes())[..16])
+    crate::util::unique_hex(operation, 32)
 }
 
 /// Sets a `clientToken` unless the input has one (`run --client-token`).

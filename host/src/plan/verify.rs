@@ -12,7 +12,7 @@ use crate::definitions::awslogs_options;
 
 pub fn put_logs(ctx: &Context, td: &Value) -> Plan {
     let mut plan = Plan::new("verify", &ctx.config.cluster, ctx.config.service.as_deref());
-    let millis = jiff::Timestamp::now().as_millisecond();
+    let millis = (crate::util::epoch_now() * 1000.0) as i64;
     let mut seen: Vec<(String, String)> = Vec::new();
     for c in td.get("containerDefinitions").and_then(Value::as_array).into_iter().flatten() {
         let Some(o) = awslogs_options(c) else { continue };

@@ -7,51 +7,11 @@
 
 use super::grants::glob_match;
 
-/// The partitions cortado's credentials can be in.
-pub const PARTITIONS: [&str; 3] = ["aws", "aws-us-gov", "aws-cn"];
-
-/// An ARN split into its fields; `resource` keeps any further `:` (`secret:db-AbCdEf`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Arn {
-    pub partition: String,
-    pub service: String,
-    pub region: String,
-    pub account: String,
-    pub resource: String,
-}
-
-impl Arn {
-    /// `arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE`, or `None` when the text is not one.
-    pub fn parse(text: &str) -> Option<Arn> {
-        let parts: Vec<&str> = text.splitn(6, ':').collect();
-        if parts.len() != 6 || parts[0] != "arn" || parts[1].is_empty() || parts[2].is_empty() || parts[5].is_empty() {
-            return None;
-        }
-        Some(Arn { partition: parts[1].into(), service: parts[2].into(), region: parts[3].into(), account: parts[4].into(), resource: parts[5].into() })
-    }
-
-    /// Does any field other than the resource hold a wildcard? A concrete request never does; a
-    /// plugin passing one is probing the matcher, not naming a resource.
-    pub fn has_wildcard_location(&self) -> bool {
-        [&self.partition, &self.service, &self.region, &self.account].iter().any(|f| f.contains(['*', '?']))
-    }
-}
-
-impl std::fmt::Display for Arn {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "arn:{}:{}:{}:{}:{}", self.partition, self.service, self.region, self.account, self.resource)
-    }
-}
+pub use crate::aws::arn::{Arn, Partition};
 
 /// The partition a region belongs to (`cn-north-1` → `aws-cn`, `us-gov-west-1` → `aws-us-gov`).
 pub fn partition_of(region: &str) -> &'static str {
-    if region.starts_with("cn-") {
-        "aws-cn"
-    } else if region.starts_with("us-gov-") {
-        "aws-us-gov"
-    } else {
-        "aws"
-    }
+    Partition::of_region(region).as_str()
 }
 
 /// How far a grant pattern matches an ARN whose account may not be known yet.

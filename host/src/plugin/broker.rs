@@ -51,6 +51,12 @@ impl AwsSlot {
         Arc::new(AwsSlot { region, assume_role_arn, aws: OnceLock::new(), account: OnceLock::new(), cassette: None })
     }
 
+    /// The partition of the configured region, without loading AWS: implied grants are written in
+    /// it. `aws` when no region is configured (the SDK's chain then picks one, most often there).
+    pub fn configured_partition(&self) -> super::arn::Partition {
+        super::arn::Partition::of_region(self.region.as_deref().unwrap_or(""))
+    }
+
     /// A slot whose brokered calls go through `cassette` (see [`super::cassette`]).
     pub fn with_cassette(region: Option<String>, cassette: Arc<Cassette>) -> Arc<Self> {
         Arc::new(AwsSlot { region, assume_role_arn: None, aws: OnceLock::new(), account: OnceLock::new(), cassette: Some(cassette) })

@@ -4,6 +4,7 @@
 //! way get the grants their configuration implies. The same list feeds the broker's checks and
 //! `cortado iam-policy`, so the policy printed is exactly what plugins can use.
 
+use crate::aws::arn::{Arn, Partition};
 use crate::config::{Effect, Grant, PluginConfig};
 
 /// `*` matches any run of characters (including none), `?` one character; case-sensitive, as ARNs.
@@ -92,8 +93,9 @@ fn grant(action: &str, resource: impl Into<String>) -> Grant {
 }
 
 /// The grants a plugin runs with: explicit ones when the config gives any; otherwise, for the
-/// first-party plugins, what their ecspresso-style configuration implies.
-pub fn effective(p: &PluginConfig) -> Vec<Grant> {
+/// first-party plugins, what their ecspresso-style configuration implies, as ARNs of `partition`
+/// (the configured region's: an `arn:aws:` grant would match nothing in aws-cn or aws-us-gov).
+pub fn effective(p: &PluginConfig, partition: Partition) -> Vec<Grant> {
     if let Some(explicit) = &p.grants {
         return explicit.clone();
     }
@@ -114,10 +116,10 @@ pub fn effective(p: &PluginConfig) -> Vec<Grant> {
             .into_iter()
             .flatten()
             .filter_map(|m| Some((m.get("namespace")?.as_str()?, m.get("metric")?.as_str()?)))
-            .map(|(ns, metric)| grant("cloudwatch:GetMetricData", format!("arn:aws:cloudwatch:*:*:metric/{ns}/{metric}")))
+            .map(|(ns, metric)| grant("cloudwatch:GetMetricData", Arn::new(partition, "cloudwatch", "*", "*", format!("metric/{ns}/{metric}"))))
             .collect(),
         "tfstate" => match p.config.get("url").and_then(|u| u.as_str()) {
-            Some(url) if url.starts_with("s3://") => vec![grant("s3:GetObject", format!("arn:aws:s3:::{}", &url["s3://".len()..]))],
+            Some(url) if url.starts_with("s3://") => vec![grant("s3:GetObject", Arn::s3(partition, &url["s3://".len()..]))],
             Some(url) if url.starts_with("remote://") => vec![grant(TFC_READ_STATE, url)],
             Some(url) if url.starts_with("http://") || url.starts_with("https://") => vec![grant(HTTP_GET, url)],
             _ => Vec::new(),
@@ -145,13 +147,25 @@ mod tests {
             {"name": "e", "namespace": "AWS/ApplicationELB", "metric": "HTTPCode_Target_5XX_Count"},
             {"name": "l", "namespace": "AWS/ApplicationELB", "metric": "TargetResponseTime"},
         ]});
-        let g = effective(&PluginConfig::named("canary-analysis", config));
+        let g = effective(&PluginConfig::named("canary-analysis", config.clone()), Partition::Aws);
         let pseudo = |m: &str| format!("arn:aws:cloudwatch:us-east-1:123456789012:metric/AWS/ApplicationELB/{m}");
         assert!(allows(&g, "cloudwatch:GetMetricData", &pseudo("HTTPCode_Target_5XX_Count")));
         assert!(allows(&g, "cloudwatch:GetMetricData", &pseudo("TargetResponseTime")));
         assert!(!allows(&g, "cloudwatch:GetMetricData", &pseudo("RequestCount")));
         assert!(!allows(&g, "cloudwatch:GetMetricData", "arn:aws:cloudwatch:us-east-1:123456789012:metric/Custom/HTTPCode_Target_5XX_Count"));
-        assert!(effective(&PluginConfig::named("canary-analysis", serde_json::json!(null))).is_empty());
+        assert!(effective(&PluginConfig::named("canary-analysis", serde_json::json!(null)), Partition::Aws).is_empty());
+        // In aws-cn the same metrics are granted under `arn:aws-cn:`; `arn:aws:` would match nothing there.
+        let cn = effective(&PluginConfig::named("canary-analysis", config), Partition::AwsCn);
+        let cn_metric = "arn:aws-cn:cloudwatch:cn-north-1:123456789012:metric/AWS/ApplicationELB/TargetResponseTime";
+        assert!(allows(&cn, "cloudwatch:GetMetricData", cn_metric));
+        assert!(!allows(&g, "cloudwatch:GetMetricData", cn_metric));
+    }
+
+    #[test]
+    fn tfstate_on_s3_is_granted_in_the_partition() {
+        let p = PluginConfig::named("tfstate", serde_json::json!({"url": "s3://b/k/terraform.tfstate"}));
+        assert_eq!(effective(&p, Partition::AwsUsGov)[0].resource, "arn:aws-us-gov:s3:::b/k/terraform.tfstate");
+        assert_eq!(effective(&p, Partition::Aws)[0].resource, "arn:aws:s3:::b/k/terraform.tfstate");
     }
 
     #[test]

@@ -152,7 +152,7 @@ impl LazyPlugin {
             config["path"] = Value::String(format!("/tfstate/{file}"));
         }
         let limits = limits(p)?;
-        let mut broker = Broker::new(p.name.clone(), grants::effective(p), self.slot.clone());
+        let mut broker = Broker::new(p.name.clone(), grants::effective(p, self.slot.configured_partition()), self.slot.clone());
         broker.max_object_bytes = limits.max_object_bytes;
         Ok(PluginSpec { name: p.name.clone(), digest, config_json: config.to_string(), preopens, limits, broker: Arc::new(broker) })
     }

@@ -7,7 +7,6 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use anyhow::Result;
-use sha2::{Digest, Sha256};
 use wasmtime::component::Component;
 use wasmtime::{Config, Engine};
 
@@ -41,9 +40,7 @@ pub fn engine() -> Result<&'static Engine> {
 }
 
 /// sha256 of a component, lowercase hex.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
-}
+pub use crate::util::sha256_hex;
 
 /// Where compiled components are cached: `$CORTADO_CACHE_DIR`, else `~/.cache/cortado/components`.
 fn cache_dir() -> Option<PathBuf> {

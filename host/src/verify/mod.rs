@@ -284,13 +284,14 @@ fn image_check(planner: &mut Planner, creds: &Arc<Creds>, registry: &Arc<Registr
     planner.probe(node, Box::pin(async move { registry.get().check(&parsed, platform.as_ref()).await }))
 }
 
-/// `arn:aws:s3:::bucket/key`: HeadObject with the agent's credentials (the agent fetches it).
+/// `arn:PARTITION:s3:::bucket/key` (any partition): HeadObject with the agent's credentials (the
+/// agent fetches it).
 async fn environment_file(sdk: &SdkConfig, arn: &str) -> Outcome {
-    let Some((bucket, key)) = arn.strip_prefix("arn:aws:s3:::").or_else(|| arn.strip_prefix("arn:aws-cn:s3:::")).and_then(|r| r.split_once('/')) else {
+    let Some((bucket, key)) = crate::aws::arn::Arn::s3_object(arn) else {
         return Outcome::ng(format!("{arn:?} is not an S3 object ARN (arn:aws:s3:::bucket/key)"));
     };
     let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(sdk).force_path_style(true).build());
-    match s3.head_object().bucket(bucket).key(key).send().await {
+    match s3.head_object().bucket(&bucket).key(&key).send().await {
         Ok(_) => Outcome::ok(),
         Err(e) => Outcome::ng(format!("cannot read s3://{bucket}/{key}: {}", crate::aws::describe_error(&e))),
     }

@@ -241,7 +241,7 @@ impl Follow {
     fn report(&mut self, d: &Value, reporter: &dyn Progress) {
         let status = format!("{} {}", str_of(d, "status"), str_of(d, "statusReason"));
         if status != self.last.0 {
-            let strategy = d.pointer("/deploymentConfiguration/strategy").and_then(Value::as_str).unwrap_or("ROLLING");
+            let strategy = crate::aws::controller::Strategy::of(d);
             reporter.info(&format!("service deployment {} ({strategy}): {}", sd::short_revision(&self.arn), status.trim_end()));
             self.last.0 = status;
         }

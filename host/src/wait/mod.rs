@@ -234,7 +234,7 @@ fn rolling_eta(d: &Value, deployments: &[Value]) -> Option<Duration> {
     let others: f64 = deployments.iter().filter(|o| o.get("id") != d.get("id")).map(|o| num(o, "runningCount")).sum();
     let left = (num(d, "desiredCount") - num(d, "runningCount")).max(others);
     let created = d.get("createdAt").and_then(Value::as_f64)?;
-    let now = jiff::Timestamp::now().as_millisecond() as f64 / 1000.0;
+    let now = crate::util::epoch_now();
     // A clock skewed against ours or a missing stamp: measure to this read, as without one.
     let updated = d.get("updatedAt").and_then(Value::as_f64).filter(|u| *u >= created && *u <= now).unwrap_or(now);
     let secs = |s: f64| Duration::from_secs_f64(s.max(0.0));
