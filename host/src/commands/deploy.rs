@@ -3,9 +3,12 @@
 use anyhow::{Context as _, Result};
 use serde_json::{Value, json};
 
+use super::args::{AutoScalingArgs, ChangeArgs, GateArgs, OutputArgs};
 use super::{App, native};
 use crate::apply::Apply;
 use crate::aws::controller::Controller;
+use crate::context::Globals;
+use crate::env::Env;
 use crate::gate::Overrides;
 use crate::ops::{self, Ran};
 use crate::output::progress::Reporter;
@@ -16,6 +19,207 @@ use crate::progress::Progress;
 use crate::util::epoch_now;
 use crate::wait::deployments::Until;
 use crate::wait::{self, Watch};
+
+#[derive(clap::Args, Debug)]
+pub struct DeployArgs {
+    #[command(flatten)]
+    pub change: ChangeArgs,
+    /// Desired count: N, or `unchanged` (the service definition's desiredCount if it has one, else the current count; `-1` as in ecspresso)
+    #[arg(long, value_name = "N|unchanged", default_value = "unchanged", value_parser = parse_tasks, allow_negative_numbers = true)]
+    pub tasks: DesiredTasks,
+    /// Keep the service's current task definition
+    #[arg(long = "skip-task-definition")]
+    pub skip_task_definition: bool,
+    /// Deploy this revision of the service's task definition family
+    #[arg(long)]
+    pub revision: Option<i64>,
+    /// Deploy the newest ACTIVE revision of the family
+    #[arg(long = "latest-task-definition")]
+    pub latest_task_definition: bool,
+    /// Start a new deployment even when nothing changed (replaces every task)
+    #[arg(long = "force-new-deployment")]
+    pub force_new_deployment: bool,
+    /// Register a new revision even when the definition equals the newest ACTIVE one
+    #[arg(long = "force-register")]
+    pub force_register: bool,
+    /// Do not apply the service definition's attributes and tags
+    #[arg(long = "no-update-service", overrides_with = "update_service")]
+    pub no_update_service: bool,
+    /// Apply them (the default; ecspresso's flag): undoes an earlier --no-update-service
+    #[arg(long = "update-service", hide = true, overrides_with = "no_update_service")]
+    pub update_service: bool,
+    #[command(flatten)]
+    pub autoscaling: AutoScalingArgs,
+    /// CodeDeploy: roll back on DEPLOYMENT_FAILURE, DEPLOYMENT_STOP_ON_ALARM, DEPLOYMENT_STOP_ON_REQUEST
+    #[arg(long = "rollback-events", value_delimiter = ',')]
+    pub rollback_events: Vec<String>,
+    #[command(flatten)]
+    pub gates: GateArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ScaleArgs {
+    #[command(flatten)]
+    pub change: ChangeArgs,
+    /// Desired count: N, or `unchanged` (the default; `-1` as in ecspresso)
+    #[arg(long, value_name = "N|unchanged", default_value = "unchanged", value_parser = parse_tasks, allow_negative_numbers = true)]
+    pub tasks: DesiredTasks,
+    #[command(flatten)]
+    pub autoscaling: AutoScalingArgs,
+    #[command(flatten)]
+    pub gates: GateArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct RefreshArgs {
+    #[command(flatten)]
+    pub change: ChangeArgs,
+    #[command(flatten)]
+    pub gates: GateArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct RollbackArgs {
+    #[command(flatten)]
+    pub change: ChangeArgs,
+    /// Keep the task definition rolled back from (it is deregistered by default)
+    #[arg(long = "no-deregister-task-definition", overrides_with = "deregister")]
+    pub no_deregister: bool,
+    /// Deregister it (the default; ecspresso's flag): undoes an earlier --no-deregister-task-definition
+    #[arg(long = "deregister-task-definition", hide = true, overrides_with = "no_deregister")]
+    pub deregister: bool,
+    /// CodeDeploy: roll back on DEPLOYMENT_FAILURE, DEPLOYMENT_STOP_ON_ALARM, DEPLOYMENT_STOP_ON_REQUEST
+    #[arg(long = "rollback-events", value_delimiter = ',')]
+    pub rollback_events: Vec<String>,
+    #[command(flatten)]
+    pub gates: GateArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct WaitArgs {
+    /// deployed (the default), stable, or ecs:<STAGE>
+    #[arg(long = "wait-until", value_name = "deployed|stable|ecs:STAGE")]
+    pub wait_until: Option<String>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// `--tasks`: a desired count, or leave it as the definition or the service has it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DesiredTasks {
+    #[default]
+    Unchanged,
+    Count(i64),
+}
+
+impl DesiredTasks {
+    pub fn count(self) -> Option<i64> {
+        match self {
+            DesiredTasks::Unchanged => None,
+            DesiredTasks::Count(n) => Some(n),
+        }
+    }
+}
+
+/// `unchanged` or ecspresso's `-1` sentinel, else a count ≥ 0; `-5` is an error, not "unchanged".
+fn parse_tasks(s: &str) -> Result<DesiredTasks, String> {
+    match s {
+        "unchanged" | "-1" => Ok(DesiredTasks::Unchanged),
+        _ => match s.parse::<i64>() {
+            Ok(n) if n >= 0 => Ok(DesiredTasks::Count(n)),
+            _ => Err(format!("{s:?} is not a task count: use a number ≥ 0, or `unchanged`")),
+        },
+    }
+}
+
+impl DeployArgs {
+    /// `cortado deploy`: the flags as the planner's options; a daemon config deploys its daemon.
+    pub async fn exec(self, globals: Globals, env: Env) -> Result<()> {
+        let app = App::load(globals, env)?;
+        if super::daemon::is_daemon(&app) {
+            return super::daemon::deploy(&app, self.force_register, self.change.change(&self.gates, &self.output)).await;
+        }
+        let opts = DeployOptions {
+            command: "deploy",
+            tasks: self.tasks.count(),
+            skip_task_definition: self.skip_task_definition,
+            revision: self.revision,
+            latest_task_definition: self.latest_task_definition,
+            force_new_deployment: self.force_new_deployment,
+            force_register: self.force_register,
+            update_service: !self.no_update_service,
+            desired_unchanged: false,
+            autoscaling: self.autoscaling.change(),
+            rollback_events: self.rollback_events.clone(),
+        };
+        deploy(&app, opts, self.change.change(&self.gates, &self.output)).await
+    }
+}
+
+impl ScaleArgs {
+    /// `cortado scale`: a deploy that keeps the task definition and the service's attributes.
+    pub async fn exec(self, globals: Globals, env: Env) -> Result<()> {
+        let app = App::load(globals, env)?;
+        let opts = DeployOptions {
+            command: "scale",
+            tasks: self.tasks.count(),
+            skip_task_definition: true,
+            update_service: false,
+            autoscaling: self.autoscaling.change(),
+            ..Default::default()
+        };
+        deploy(&app, opts, self.change.change(&self.gates, &self.output)).await
+    }
+}
+
+impl RefreshArgs {
+    /// `cortado refresh`: a forced new deployment of what runs, desired count untouched.
+    pub async fn exec(self, globals: Globals, env: Env) -> Result<()> {
+        let app = App::load(globals, env)?;
+        let opts = DeployOptions {
+            command: "refresh",
+            skip_task_definition: true,
+            force_new_deployment: true,
+            update_service: false,
+            desired_unchanged: true,
+            ..Default::default()
+        };
+        deploy(&app, opts, self.change.change(&self.gates, &self.output)).await
+    }
+}
+
+impl WaitArgs {
+    /// `cortado wait`: a daemon config waits for its daemon (after checking `--wait-until`).
+    pub async fn exec(self, globals: Globals, env: Env) -> Result<()> {
+        let app = App::load(globals, env)?;
+        if super::daemon::is_daemon(&app) {
+            let change = Change { wait_until: self.wait_until.clone(), ..Default::default() };
+            change.until()?;
+            return super::daemon::wait(&app, self.output.json()).await;
+        }
+        wait(&app, self.output.json(), self.wait_until).await
+    }
+}
+
+impl RollbackArgs {
+    /// `cortado rollback`: the flags as the rollback planner's options; a daemon config rolls back its daemon.
+    pub async fn exec(self, globals: Globals, env: Env) -> Result<()> {
+        let app = App::load(globals, env)?;
+        if super::daemon::is_daemon(&app) {
+            return super::daemon::rollback(&app, self.change.change(&self.gates, &self.output)).await;
+        }
+        let opts = RollbackOptions { deregister: !self.no_deregister, wait: !self.change.no_wait, rollback_events: self.rollback_events.clone() };
+        rollback(&app, opts, self.change.change(&self.gates, &self.output)).await
+    }
+}
 
 /// What every changing command shares: `--dry-run`, `--no-wait`, gate overrides, `--output json`,
 /// `--wait-until`.

@@ -5,10 +5,13 @@ use anyhow::Result;
 use serde_json::{Value, json};
 
 use super::App;
+use super::args::{ChangeArgs, GateArgs, OutputArgs};
 use super::deploy::Change;
 use crate::apply::Apply;
 use crate::aws::Aws;
 use crate::aws::deployments::{self as sd, PausedHook};
+use crate::context::Globals;
+use crate::env::Env;
 use crate::gate::{self, stage::StagePlan};
 use crate::ops::{self, Ran};
 use crate::output::progress::Reporter;
@@ -16,6 +19,31 @@ use crate::plan::Plan;
 use crate::progress::Progress;
 use crate::wait::deployments::{Event, Follow, Until};
 use crate::wait::{self, RolloutFailed, Watch};
+
+#[derive(clap::Args, Debug)]
+pub struct ContinueArgs {
+    #[command(flatten)]
+    pub change: ChangeArgs,
+    /// The hook to answer (needed when several await action)
+    #[arg(long = "hook-id")]
+    pub hook_id: Option<String>,
+    /// Answer ROLLBACK instead of CONTINUE
+    #[arg(long)]
+    pub rollback: bool,
+    #[command(flatten)]
+    pub gates: GateArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+impl ContinueArgs {
+    /// `cortado continue`: answers the paused hook with the gates and output asked for.
+    pub async fn exec(self, globals: Globals, env: Env) -> Result<()> {
+        let app = App::load(globals, env)?;
+        let change = self.change.change(&self.gates, &self.output);
+        continue_paused(&app, self.hook_id, self.rollback, change).await
+    }
+}
 
 /// Whether a service (as ECS returns it) deploys with a native strategy.
 pub fn is_native(service: &Value) -> bool {
