@@ -3,8 +3,8 @@
 use anyhow::{Context as _, Result};
 use serde_json::{Value, json};
 
+use super::App;
 use super::args::{AutoScalingArgs, ChangeArgs, GateArgs, OutputArgs};
-use super::{App, native};
 use crate::apply::Apply;
 use crate::aws::controller::Controller;
 use crate::context::Globals;
@@ -265,13 +265,13 @@ pub async fn deploy(app: &App, opts: DeployOptions, change: Change) -> Result<()
         change.options(&reporter),
         || Ok(()),
         async |apply: &Apply<'_>| {
-            let native = apply.applied.service.as_ref().filter(|s| native::is_native(s) && change.wait && !dp.codedeploy);
+            let native = apply.applied.service.as_ref().filter(|s| ops::follow::is_native(s) && change.wait && !dp.codedeploy);
             match native.and_then(|s| s.get("taskDefinition")).and_then(Value::as_str) {
                 Some(td) => {
-                    let origin = native::Origin { plan: &dp.plan, run_id: apply.run_id(), started };
-                    native::follow_deploy(app, &aws, td, &until, origin, &reporter, &mut bound).await
+                    let origin = ops::follow::Origin { plan: &dp.plan, run_id: apply.run_id(), started };
+                    ops::follow::follow_deploy(app, &aws, td, &until, origin, &reporter, &mut bound).await
                 }
-                None => follow(app, &aws, &dp, &apply.applied, &change, &reporter, started).await,
+                None => ops::follow::follow_rolling(app, &aws, &dp, &apply.applied, change.wait, &reporter, started).await,
             }
         },
     )
@@ -291,74 +291,12 @@ pub async fn deploy(app: &App, opts: DeployOptions, change: Change) -> Result<()
 fn check_until(plan: &Plan, until: &Until) -> Result<()> {
     let after = plan.service_after.as_ref().or(plan.service_before.as_ref());
     if let (Until::Stage(stage), Some(sv)) = (until, after)
-        && !native::is_native(sv)
+        && !ops::follow::is_native(sv)
     {
         let strategy = crate::aws::controller::Strategy::of(sv);
         let msg = format!("--wait-until ecs:{stage}: the service deploys with {strategy}, which reports no lifecycle stage (BLUE_GREEN, LINEAR or CANARY do)");
         return Err(crate::error::InputError::new(msg).into());
     }
-    Ok(())
-}
-
-/// After the apply: the wait (ECS or CodeDeploy) or the reason there is none, and the result line.
-async fn follow(
-    app: &App,
-    aws: &crate::aws::Aws,
-    dp: &crate::plan::deploy::DeployPlan,
-    applied: &crate::apply::Applied,
-    change: &Change,
-    reporter: &Reporter,
-    started: f64,
-) -> Result<()> {
-    let service = app.service_name()?;
-    if dp.codedeploy {
-        let Some(id) = &applied.codedeploy_deployment else {
-            let msg = if dp.remote.is_none() {
-                "service is created (CodeDeploy: no deployment until the next deploy)"
-            } else if dp.plan.is_empty() {
-                "service is up to date (CodeDeploy: no new deployment)"
-            } else {
-                "service scaled (CodeDeploy: no new deployment)"
-            };
-            reporter.result(true, msg, json!({}));
-            return Ok(());
-        };
-        if !change.wait {
-            reporter.result(true, "CodeDeploy deployment created (not waiting)", json!({"deployment_id": id}));
-            return Ok(());
-        }
-        wait::codedeploy::wait_deployment(aws, &app.config.cluster, &service, id, app.config.timeout, reporter).await?;
-        reporter.result(true, &format!("CodeDeploy deployment {id} succeeded"), json!({"deployment_id": id}));
-        return Ok(());
-    }
-    if !change.wait {
-        let what = if dp.remote.is_none() { "service is created (not waiting)" } else { "service is deployed (not waiting)" };
-        reporter.result(true, what, json!({"deployment_id": applied.deployment_id}));
-        return Ok(());
-    }
-    let watch = Watch {
-        cluster: app.config.cluster.clone(),
-        service,
-        deployment: applied.deployment_id.clone(),
-        timeout: app.config.timeout,
-        since: started,
-        known_events: dp.remote.as_ref().map(wait::event_ids).unwrap_or_default(),
-        just_created: dp.starts_deployment(),
-        poll: wait::tasks::fixed_poll_interval(app)?,
-    };
-    finish_wait(&aws.ecs(), watch, reporter).await
-}
-
-/// Waits on an ECS deployment and reports; shared by deploy, rollback and wait.
-pub async fn finish_wait(client: &aws_sdk_ecs::Client, watch: Watch, reporter: &Reporter) -> Result<()> {
-    let deployment_id = watch.deployment.clone();
-    let service = watch.service.clone();
-    let stats = wait::wait_ecs(client, watch, reporter).await?;
-    let mut detail = wait::stats_json(&stats);
-    detail["deployment_id"] = json!(deployment_id);
-    let msg =
-        format!("service {service} is stable: deployment completed ({} DescribeServices calls in {:.1}s)", stats.describe_calls, stats.elapsed.as_secs_f64());
-    reporter.result(true, &msg, detail);
     Ok(())
 }
 
@@ -390,7 +328,7 @@ pub async fn rollback(app: &App, opts: RollbackOptions, change: Change) -> Resul
         let short = crate::aws::ecs::short_task_definition;
         reporter.info(&format!("rolling back {} from {} to {}", rp.plan.service.as_deref().unwrap_or(""), short(&rp.from), short(to)));
     }
-    let follow = async |apply: &Apply<'_>| follow_rollback(app, &aws, &rp, &apply.applied, &change, &reporter, started).await;
+    let follow = async |apply: &Apply<'_>| ops::follow::follow_rollback(app, &aws, &rp, &apply.applied, change.wait, &reporter, started).await;
     let Ran::Done(done) = ops::execute(app, &aws, &rp.plan, change.options(&reporter), || Ok(()), follow).await? else {
         show_dry_run(&rp.plan, &reporter);
         return Ok(());
@@ -402,55 +340,6 @@ pub async fn rollback(app: &App, opts: RollbackOptions, change: Change) -> Resul
     done.into_result()
 }
 
-async fn follow_rollback(
-    app: &App,
-    aws: &crate::aws::Aws,
-    rp: &crate::plan::rollback::RollbackPlan,
-    applied: &crate::apply::Applied,
-    change: &Change,
-    reporter: &Reporter,
-    started: f64,
-) -> Result<()> {
-    let service = app.service_name()?;
-    if let Some(id) = &rp.stops {
-        reporter.result(true, &format!("CodeDeploy deployment {id} stopped with auto rollback"), json!({"deployment_id": id}));
-        return Ok(());
-    }
-    if let Some(arn) = &rp.service_deployment {
-        if !change.wait {
-            reporter.result(true, "rollback requested (not waiting)", json!({"service_deployment_arn": arn}));
-            return Ok(());
-        }
-        let follow = wait::deployments::Follow::new(arn.clone(), Until::Deployed, app.config.timeout, wait::tasks::fixed_poll_interval(app)?);
-        return native::run(app, aws, follow.expecting_rollback(), &Until::Deployed, None, reporter).await;
-    }
-    if rp.codedeploy {
-        let id = applied.codedeploy_deployment.clone().context("no CodeDeploy deployment was created")?;
-        if change.wait {
-            wait::codedeploy::wait_deployment(aws, &app.config.cluster, &service, &id, app.config.timeout, reporter).await?;
-            reporter.result(true, &format!("CodeDeploy deployment {id} succeeded"), json!({"deployment_id": id}));
-        } else {
-            reporter.result(true, "rollback started (not waiting)", json!({"deployment_id": id}));
-        }
-        return Ok(());
-    }
-    if !change.wait {
-        reporter.result(true, "rollback started (not waiting)", json!({"deployment_id": applied.deployment_id}));
-        return Ok(());
-    }
-    let watch = Watch {
-        cluster: app.config.cluster.clone(),
-        service,
-        deployment: applied.deployment_id.clone(),
-        timeout: app.config.timeout,
-        since: started,
-        known_events: wait::event_ids(&rp.remote),
-        just_created: true,
-        poll: wait::tasks::fixed_poll_interval(app)?,
-    };
-    finish_wait(&aws.ecs(), watch, reporter).await
-}
-
 /// `wait`: follows the service's current deployment (ECS or CodeDeploy). Changes nothing.
 pub async fn wait(app: &App, json_output: bool, wait_until: Option<String>) -> Result<()> {
     let until = Change { wait_until, ..Default::default() }.until()?;
@@ -459,8 +348,8 @@ pub async fn wait(app: &App, json_output: bool, wait_until: Option<String>) -> R
     let client = aws.ecs();
     let sv = crate::aws::ecs::describe_service(&client, &app.config.cluster, &service).await?.with_context(|| format!("service {service} is not found"))?;
     let reporter = Reporter::new(json_output);
-    let result = if native::is_native(&sv) {
-        native::wait_newest(app, &aws, &until, &reporter).await
+    let result = if ops::follow::is_native(&sv) {
+        ops::follow::wait_newest(app, &aws, &until, &reporter).await
     } else if Controller::of(&sv) == Controller::CodeDeploy {
         match crate::plan::codedeploy::in_progress(app, &aws).await? {
             Some(id) => wait::codedeploy::wait_deployment(&aws, &app.config.cluster, &service, &id, app.config.timeout, &reporter).await.map(|()| {
@@ -483,7 +372,7 @@ pub async fn wait(app: &App, json_output: bool, wait_until: Option<String>) -> R
             just_created: false,
             poll: wait::tasks::fixed_poll_interval(app)?,
         };
-        finish_wait(&client, watch, &reporter).await
+        ops::follow::finish_wait(&client, watch, &reporter).await
     };
     if let Err(e) = &result {
         reporter.fail(&format!("{e:#}"), json!({}));
