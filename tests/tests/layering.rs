@@ -100,7 +100,7 @@ const RANKS: &[(&str, u32)] = &[
     ("ops", 13),
     // Many services as one release, each through the one path.
     ("stack", 14),
-    // The top: commands parse (their clap structs live in cli.rs) and present.
+    // The top: commands parse (each file owns its clap Args) and present; cli.rs dispatches.
     ("commands", 15),
     ("cli", 15),
 ];

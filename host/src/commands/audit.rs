@@ -7,13 +7,54 @@
 //! the chain still reaches that head (with `--allow-extension`, passes through it): a chain proves
 //! nothing by itself against whoever can rewrite it, only against a head kept elsewhere.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use serde_json::json;
 
+use super::args::OutputArgs;
 use crate::config::shared::S3Url;
+use crate::context::Globals;
 use crate::gate::audit::{self, Verdict};
+
+#[derive(clap::Subcommand, Debug)]
+pub enum AuditCommand {
+    /// Check the hash chain; names the first record that was altered or removed (a file), or
+    /// every gap, edit, re-ordering, fork and open decision (s3://BUCKET/PREFIX/), with retention
+    Verify {
+        /// The audit log (JSON lines, e.g. cortado-audit.jsonl) or s3://BUCKET/PREFIX/
+        file: PathBuf,
+        /// A head taken earlier (`cortado audit head`, an evidence statement, a CI log): the chain
+        /// must still reach it, which proves every record up to it unchanged
+        #[arg(long = "expect-head", value_name = "HASH")]
+        expect_head: Option<String>,
+        /// With --expect-head: records appended after that head are fine
+        #[arg(long = "allow-extension", requires = "expect_head")]
+        allow_extension: bool,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Print the chain's head hash and record count (keep it elsewhere, then `verify --expect-head`)
+    Head {
+        /// The audit log (JSON lines) or s3://BUCKET/PREFIX/CLUSTER/SERVICE/
+        file: PathBuf,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+}
+
+impl AuditCommand {
+    /// `cortado audit verify|head`: `--expect-head` is checked before the log is read.
+    pub async fn exec(self, globals: &Globals) -> Result<()> {
+        match self {
+            AuditCommand::Verify { file, expect_head, allow_extension, output } => {
+                let anchor = Expect::parse(expect_head.as_deref(), allow_extension)?;
+                verify(&file, anchor.as_ref(), output.json(), globals).await
+            }
+            AuditCommand::Head { file, output } => head(&file, output.json(), globals).await,
+        }
+    }
+}
 
 /// `--expect-head HASH [--allow-extension]`.
 pub struct Expect {

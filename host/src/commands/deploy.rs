@@ -3,9 +3,12 @@
 use anyhow::{Context as _, Result};
 use serde_json::{Value, json};
 
-use super::{App, native};
+use super::App;
+use super::args::{AutoScalingArgs, ChangeArgs, GateArgs, OutputArgs};
 use crate::apply::Apply;
 use crate::aws::controller::Controller;
+use crate::context::Globals;
+use crate::env::Env;
 use crate::gate::Overrides;
 use crate::ops::{self, Ran};
 use crate::output::progress::Reporter;
@@ -16,6 +19,207 @@ use crate::progress::Progress;
 use crate::util::epoch_now;
 use crate::wait::deployments::Until;
 use crate::wait::{self, Watch};
+
+#[derive(clap::Args, Debug)]
+pub struct DeployArgs {
+    #[command(flatten)]
+    pub change: ChangeArgs,
+    /// Desired count: N, or `unchanged` (the service definition's desiredCount if it has one, else the current count; `-1` as in ecspresso)
+    #[arg(long, value_name = "N|unchanged", default_value = "unchanged", value_parser = parse_tasks, allow_negative_numbers = true)]
+    pub tasks: DesiredTasks,
+    /// Keep the service's current task definition
+    #[arg(long = "skip-task-definition")]
+    pub skip_task_definition: bool,
+    /// Deploy this revision of the service's task definition family
+    #[arg(long)]
+    pub revision: Option<i64>,
+    /// Deploy the newest ACTIVE revision of the family
+    #[arg(long = "latest-task-definition")]
+    pub latest_task_definition: bool,
+    /// Start a new deployment even when nothing changed (replaces every task)
+    #[arg(long = "force-new-deployment")]
+    pub force_new_deployment: bool,
+    /// Register a new revision even when the definition equals the newest ACTIVE one
+    #[arg(long = "force-register")]
+    pub force_register: bool,
+    /// Do not apply the service definition's attributes and tags
+    #[arg(long = "no-update-service", overrides_with = "update_service")]
+    pub no_update_service: bool,
+    /// Apply them (the default; ecspresso's flag): undoes an earlier --no-update-service
+    #[arg(long = "update-service", hide = true, overrides_with = "no_update_service")]
+    pub update_service: bool,
+    #[command(flatten)]
+    pub autoscaling: AutoScalingArgs,
+    /// CodeDeploy: roll back on DEPLOYMENT_FAILURE, DEPLOYMENT_STOP_ON_ALARM, DEPLOYMENT_STOP_ON_REQUEST
+    #[arg(long = "rollback-events", value_delimiter = ',')]
+    pub rollback_events: Vec<String>,
+    #[command(flatten)]
+    pub gates: GateArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ScaleArgs {
+    #[command(flatten)]
+    pub change: ChangeArgs,
+    /// Desired count: N, or `unchanged` (the default; `-1` as in ecspresso)
+    #[arg(long, value_name = "N|unchanged", default_value = "unchanged", value_parser = parse_tasks, allow_negative_numbers = true)]
+    pub tasks: DesiredTasks,
+    #[command(flatten)]
+    pub autoscaling: AutoScalingArgs,
+    #[command(flatten)]
+    pub gates: GateArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct RefreshArgs {
+    #[command(flatten)]
+    pub change: ChangeArgs,
+    #[command(flatten)]
+    pub gates: GateArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct RollbackArgs {
+    #[command(flatten)]
+    pub change: ChangeArgs,
+    /// Keep the task definition rolled back from (it is deregistered by default)
+    #[arg(long = "no-deregister-task-definition", overrides_with = "deregister")]
+    pub no_deregister: bool,
+    /// Deregister it (the default; ecspresso's flag): undoes an earlier --no-deregister-task-definition
+    #[arg(long = "deregister-task-definition", hide = true, overrides_with = "no_deregister")]
+    pub deregister: bool,
+    /// CodeDeploy: roll back on DEPLOYMENT_FAILURE, DEPLOYMENT_STOP_ON_ALARM, DEPLOYMENT_STOP_ON_REQUEST
+    #[arg(long = "rollback-events", value_delimiter = ',')]
+    pub rollback_events: Vec<String>,
+    #[command(flatten)]
+    pub gates: GateArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct WaitArgs {
+    /// deployed (the default), stable, or ecs:<STAGE>
+    #[arg(long = "wait-until", value_name = "deployed|stable|ecs:STAGE")]
+    pub wait_until: Option<String>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// `--tasks`: a desired count, or leave it as the definition or the service has it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DesiredTasks {
+    #[default]
+    Unchanged,
+    Count(i64),
+}
+
+impl DesiredTasks {
+    pub fn count(self) -> Option<i64> {
+        match self {
+            DesiredTasks::Unchanged => None,
+            DesiredTasks::Count(n) => Some(n),
+        }
+    }
+}
+
+/// `unchanged` or ecspresso's `-1` sentinel, else a count ≥ 0; `-5` is an error, not "unchanged".
+fn parse_tasks(s: &str) -> Result<DesiredTasks, String> {
+    match s {
+        "unchanged" | "-1" => Ok(DesiredTasks::Unchanged),
+        _ => match s.parse::<i64>() {
+            Ok(n) if n >= 0 => Ok(DesiredTasks::Count(n)),
+            _ => Err(format!("{s:?} is not a task count: use a number ≥ 0, or `unchanged`")),
+        },
+    }
+}
+
+impl DeployArgs {
+    /// `cortado deploy`: the flags as the planner's options; a daemon config deploys its daemon.
+    pub async fn exec(self, globals: Globals, env: Env) -> Result<()> {
+        let app = App::load(globals, env)?;
+        if super::daemon::is_daemon(&app) {
+            return super::daemon::deploy(&app, self.force_register, self.change.change(&self.gates, &self.output)).await;
+        }
+        let opts = DeployOptions {
+            command: "deploy",
+            tasks: self.tasks.count(),
+            skip_task_definition: self.skip_task_definition,
+            revision: self.revision,
+            latest_task_definition: self.latest_task_definition,
+            force_new_deployment: self.force_new_deployment,
+            force_register: self.force_register,
+            update_service: !self.no_update_service,
+            desired_unchanged: false,
+            autoscaling: self.autoscaling.change(),
+            rollback_events: self.rollback_events.clone(),
+        };
+        deploy(&app, opts, self.change.change(&self.gates, &self.output)).await
+    }
+}
+
+impl ScaleArgs {
+    /// `cortado scale`: a deploy that keeps the task definition and the service's attributes.
+    pub async fn exec(self, globals: Globals, env: Env) -> Result<()> {
+        let app = App::load(globals, env)?;
+        let opts = DeployOptions {
+            command: "scale",
+            tasks: self.tasks.count(),
+            skip_task_definition: true,
+            update_service: false,
+            autoscaling: self.autoscaling.change(),
+            ..Default::default()
+        };
+        deploy(&app, opts, self.change.change(&self.gates, &self.output)).await
+    }
+}
+
+impl RefreshArgs {
+    /// `cortado refresh`: a forced new deployment of what runs, desired count untouched.
+    pub async fn exec(self, globals: Globals, env: Env) -> Result<()> {
+        let app = App::load(globals, env)?;
+        let opts = DeployOptions {
+            command: "refresh",
+            skip_task_definition: true,
+            force_new_deployment: true,
+            update_service: false,
+            desired_unchanged: true,
+            ..Default::default()
+        };
+        deploy(&app, opts, self.change.change(&self.gates, &self.output)).await
+    }
+}
+
+impl WaitArgs {
+    /// `cortado wait`: a daemon config waits for its daemon (after checking `--wait-until`).
+    pub async fn exec(self, globals: Globals, env: Env) -> Result<()> {
+        let app = App::load(globals, env)?;
+        if super::daemon::is_daemon(&app) {
+            let change = Change { wait_until: self.wait_until.clone(), ..Default::default() };
+            change.until()?;
+            return super::daemon::wait(&app, self.output.json()).await;
+        }
+        wait(&app, self.output.json(), self.wait_until).await
+    }
+}
+
+impl RollbackArgs {
+    /// `cortado rollback`: the flags as the rollback planner's options; a daemon config rolls back its daemon.
+    pub async fn exec(self, globals: Globals, env: Env) -> Result<()> {
+        let app = App::load(globals, env)?;
+        if super::daemon::is_daemon(&app) {
+            return super::daemon::rollback(&app, self.change.change(&self.gates, &self.output)).await;
+        }
+        let opts = RollbackOptions { deregister: !self.no_deregister, wait: !self.change.no_wait, rollback_events: self.rollback_events.clone() };
+        rollback(&app, opts, self.change.change(&self.gates, &self.output)).await
+    }
+}
 
 /// What every changing command shares: `--dry-run`, `--no-wait`, gate overrides, `--output json`,
 /// `--wait-until`.
@@ -61,13 +265,13 @@ pub async fn deploy(app: &App, opts: DeployOptions, change: Change) -> Result<()
         change.options(&reporter),
         || Ok(()),
         async |apply: &Apply<'_>| {
-            let native = apply.applied.service.as_ref().filter(|s| native::is_native(s) && change.wait && !dp.codedeploy);
+            let native = apply.applied.service.as_ref().filter(|s| ops::follow::is_native(s) && change.wait && !dp.codedeploy);
             match native.and_then(|s| s.get("taskDefinition")).and_then(Value::as_str) {
                 Some(td) => {
-                    let origin = native::Origin { plan: &dp.plan, run_id: apply.run_id(), started };
-                    native::follow_deploy(app, &aws, td, &until, origin, &reporter, &mut bound).await
+                    let origin = ops::follow::Origin { plan: &dp.plan, run_id: apply.run_id(), started };
+                    ops::follow::follow_deploy(app, &aws, td, &until, origin, &reporter, &mut bound).await
                 }
-                None => follow(app, &aws, &dp, &apply.applied, &change, &reporter, started).await,
+                None => ops::follow::follow_rolling(app, &aws, &dp, &apply.applied, change.wait, &reporter, started).await,
             }
         },
     )
@@ -87,74 +291,12 @@ pub async fn deploy(app: &App, opts: DeployOptions, change: Change) -> Result<()
 fn check_until(plan: &Plan, until: &Until) -> Result<()> {
     let after = plan.service_after.as_ref().or(plan.service_before.as_ref());
     if let (Until::Stage(stage), Some(sv)) = (until, after)
-        && !native::is_native(sv)
+        && !ops::follow::is_native(sv)
     {
         let strategy = crate::aws::controller::Strategy::of(sv);
         let msg = format!("--wait-until ecs:{stage}: the service deploys with {strategy}, which reports no lifecycle stage (BLUE_GREEN, LINEAR or CANARY do)");
         return Err(crate::error::InputError::new(msg).into());
     }
-    Ok(())
-}
-
-/// After the apply: the wait (ECS or CodeDeploy) or the reason there is none, and the result line.
-async fn follow(
-    app: &App,
-    aws: &crate::aws::Aws,
-    dp: &crate::plan::deploy::DeployPlan,
-    applied: &crate::apply::Applied,
-    change: &Change,
-    reporter: &Reporter,
-    started: f64,
-) -> Result<()> {
-    let service = app.service_name()?;
-    if dp.codedeploy {
-        let Some(id) = &applied.codedeploy_deployment else {
-            let msg = if dp.remote.is_none() {
-                "service is created (CodeDeploy: no deployment until the next deploy)"
-            } else if dp.plan.is_empty() {
-                "service is up to date (CodeDeploy: no new deployment)"
-            } else {
-                "service scaled (CodeDeploy: no new deployment)"
-            };
-            reporter.result(true, msg, json!({}));
-            return Ok(());
-        };
-        if !change.wait {
-            reporter.result(true, "CodeDeploy deployment created (not waiting)", json!({"deployment_id": id}));
-            return Ok(());
-        }
-        wait::codedeploy::wait_deployment(aws, &app.config.cluster, &service, id, app.config.timeout, reporter).await?;
-        reporter.result(true, &format!("CodeDeploy deployment {id} succeeded"), json!({"deployment_id": id}));
-        return Ok(());
-    }
-    if !change.wait {
-        let what = if dp.remote.is_none() { "service is created (not waiting)" } else { "service is deployed (not waiting)" };
-        reporter.result(true, what, json!({"deployment_id": applied.deployment_id}));
-        return Ok(());
-    }
-    let watch = Watch {
-        cluster: app.config.cluster.clone(),
-        service,
-        deployment: applied.deployment_id.clone(),
-        timeout: app.config.timeout,
-        since: started,
-        known_events: dp.remote.as_ref().map(wait::event_ids).unwrap_or_default(),
-        just_created: dp.starts_deployment(),
-        poll: wait::tasks::fixed_poll_interval(app)?,
-    };
-    finish_wait(&aws.ecs(), watch, reporter).await
-}
-
-/// Waits on an ECS deployment and reports; shared by deploy, rollback and wait.
-pub async fn finish_wait(client: &aws_sdk_ecs::Client, watch: Watch, reporter: &Reporter) -> Result<()> {
-    let deployment_id = watch.deployment.clone();
-    let service = watch.service.clone();
-    let stats = wait::wait_ecs(client, watch, reporter).await?;
-    let mut detail = wait::stats_json(&stats);
-    detail["deployment_id"] = json!(deployment_id);
-    let msg =
-        format!("service {service} is stable: deployment completed ({} DescribeServices calls in {:.1}s)", stats.describe_calls, stats.elapsed.as_secs_f64());
-    reporter.result(true, &msg, detail);
     Ok(())
 }
 
@@ -186,7 +328,7 @@ pub async fn rollback(app: &App, opts: RollbackOptions, change: Change) -> Resul
         let short = crate::aws::ecs::short_task_definition;
         reporter.info(&format!("rolling back {} from {} to {}", rp.plan.service.as_deref().unwrap_or(""), short(&rp.from), short(to)));
     }
-    let follow = async |apply: &Apply<'_>| follow_rollback(app, &aws, &rp, &apply.applied, &change, &reporter, started).await;
+    let follow = async |apply: &Apply<'_>| ops::follow::follow_rollback(app, &aws, &rp, &apply.applied, change.wait, &reporter, started).await;
     let Ran::Done(done) = ops::execute(app, &aws, &rp.plan, change.options(&reporter), || Ok(()), follow).await? else {
         show_dry_run(&rp.plan, &reporter);
         return Ok(());
@@ -198,55 +340,6 @@ pub async fn rollback(app: &App, opts: RollbackOptions, change: Change) -> Resul
     done.into_result()
 }
 
-async fn follow_rollback(
-    app: &App,
-    aws: &crate::aws::Aws,
-    rp: &crate::plan::rollback::RollbackPlan,
-    applied: &crate::apply::Applied,
-    change: &Change,
-    reporter: &Reporter,
-    started: f64,
-) -> Result<()> {
-    let service = app.service_name()?;
-    if let Some(id) = &rp.stops {
-        reporter.result(true, &format!("CodeDeploy deployment {id} stopped with auto rollback"), json!({"deployment_id": id}));
-        return Ok(());
-    }
-    if let Some(arn) = &rp.service_deployment {
-        if !change.wait {
-            reporter.result(true, "rollback requested (not waiting)", json!({"service_deployment_arn": arn}));
-            return Ok(());
-        }
-        let follow = wait::deployments::Follow::new(arn.clone(), Until::Deployed, app.config.timeout, wait::tasks::fixed_poll_interval(app)?);
-        return native::run(app, aws, follow.expecting_rollback(), &Until::Deployed, None, reporter).await;
-    }
-    if rp.codedeploy {
-        let id = applied.codedeploy_deployment.clone().context("no CodeDeploy deployment was created")?;
-        if change.wait {
-            wait::codedeploy::wait_deployment(aws, &app.config.cluster, &service, &id, app.config.timeout, reporter).await?;
-            reporter.result(true, &format!("CodeDeploy deployment {id} succeeded"), json!({"deployment_id": id}));
-        } else {
-            reporter.result(true, "rollback started (not waiting)", json!({"deployment_id": id}));
-        }
-        return Ok(());
-    }
-    if !change.wait {
-        reporter.result(true, "rollback started (not waiting)", json!({"deployment_id": applied.deployment_id}));
-        return Ok(());
-    }
-    let watch = Watch {
-        cluster: app.config.cluster.clone(),
-        service,
-        deployment: applied.deployment_id.clone(),
-        timeout: app.config.timeout,
-        since: started,
-        known_events: wait::event_ids(&rp.remote),
-        just_created: true,
-        poll: wait::tasks::fixed_poll_interval(app)?,
-    };
-    finish_wait(&aws.ecs(), watch, reporter).await
-}
-
 /// `wait`: follows the service's current deployment (ECS or CodeDeploy). Changes nothing.
 pub async fn wait(app: &App, json_output: bool, wait_until: Option<String>) -> Result<()> {
     let until = Change { wait_until, ..Default::default() }.until()?;
@@ -255,8 +348,8 @@ pub async fn wait(app: &App, json_output: bool, wait_until: Option<String>) -> R
     let client = aws.ecs();
     let sv = crate::aws::ecs::describe_service(&client, &app.config.cluster, &service).await?.with_context(|| format!("service {service} is not found"))?;
     let reporter = Reporter::new(json_output);
-    let result = if native::is_native(&sv) {
-        native::wait_newest(app, &aws, &until, &reporter).await
+    let result = if ops::follow::is_native(&sv) {
+        ops::follow::wait_newest(app, &aws, &until, &reporter).await
     } else if Controller::of(&sv) == Controller::CodeDeploy {
         match crate::plan::codedeploy::in_progress(app, &aws).await? {
             Some(id) => wait::codedeploy::wait_deployment(&aws, &app.config.cluster, &service, &id, app.config.timeout, &reporter).await.map(|()| {
@@ -279,7 +372,7 @@ pub async fn wait(app: &App, json_output: bool, wait_until: Option<String>) -> R
             just_created: false,
             poll: wait::tasks::fixed_poll_interval(app)?,
         };
-        finish_wait(&client, watch, &reporter).await
+        ops::follow::finish_wait(&client, watch, &reporter).await
     };
     if let Err(e) = &result {
         reporter.fail(&format!("{e:#}"), json!({}));

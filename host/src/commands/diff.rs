@@ -7,10 +7,43 @@ use serde_json::Value;
 
 use super::App;
 use crate::aws::ecs;
-use crate::cli::DiffArgs;
+use crate::context::Globals;
 use crate::diff::{self, Pair};
+use crate::env::Env;
 use crate::error::DiffFound;
 use crate::output::Style;
+
+#[derive(clap::Args, Debug)]
+pub struct DiffArgs {
+    /// Unified diff (the default); --no-unified prints whole documents
+    #[arg(long, overrides_with = "no_unified")]
+    pub unified: bool,
+    /// Print the remote and local documents whole instead of a unified diff
+    #[arg(long = "no-unified", overrides_with = "unified")]
+    pub no_unified: bool,
+    /// Exit 1 when anything differs
+    #[arg(long = "exit-code")]
+    pub exit_code: bool,
+    /// Run this command with the remote and local files as its last two arguments instead [env: CORTADO_DIFF_COMMAND]
+    #[arg(long)]
+    pub external: Option<String>,
+    /// Compare the service too (the default); --without-service compares only the task definition (ecspresso v2.8)
+    #[arg(long = "with-service", overrides_with = "without_service")]
+    pub with_service: bool,
+    #[arg(long = "without-service", overrides_with = "with_service")]
+    pub without_service: bool,
+}
+
+impl DiffArgs {
+    /// `cortado diff`: a daemon config diffs its daemon, any other its service.
+    pub async fn exec(self, globals: Globals, env: Env) -> Result<()> {
+        let app = App::load(globals, env)?;
+        if super::daemon::is_daemon(&app) {
+            return super::daemon::diff(&app, self.exit_code).await;
+        }
+        run(&app, self).await
+    }
+}
 
 pub async fn run(app: &App, args: DiffArgs) -> Result<()> {
     // Local side first: bad input fails before any AWS call.

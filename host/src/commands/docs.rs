@@ -2,12 +2,46 @@
 //! drift from the flags cortado accepts (clap_complete, clap_mangen).
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
 use clap::CommandFactory;
 
 use crate::cli::Cli;
+
+/// Shown after `cortado completion --help`: where each shell looks for completion scripts.
+pub const COMPLETION_HELP: &str = "Install:
+  bash:  cortado completion bash > ~/.local/share/bash-completion/completions/cortado
+  zsh:   cortado completion zsh > \"${fpath[1]}/_cortado\"   (then restart zsh)
+  fish:  cortado completion fish > ~/.config/fish/completions/cortado.fish
+  or load it for the current shell: source <(cortado completion bash)";
+
+#[derive(clap::Args, Debug)]
+pub struct CompletionArgs {
+    /// The shell to complete for
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ManArgs {
+    /// Write cortado.1 and cortado-COMMAND.1 for every command into this directory instead of printing cortado.1
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Write the manual's command reference instead: one Markdown page per command holding its --help (docs/src/reference)
+    #[arg(long, value_name = "DIR", conflicts_with = "dir")]
+    pub markdown: Option<PathBuf>,
+}
+
+impl ManArgs {
+    /// `cortado man`: `--markdown` writes the manual's reference pages, else man pages.
+    pub fn exec(self) -> Result<()> {
+        match &self.markdown {
+            Some(dir) => markdown(dir),
+            None => man(self.dir.as_deref()),
+        }
+    }
+}
 
 /// The completion script for `shell` on stdout.
 pub fn completion(shell: clap_complete::Shell) -> Result<()> {

@@ -1,13 +1,49 @@
 //! `cortado evidence verify FILE` and `cortado evidence keygen FILE` (see `gate::evidence`).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use serde_json::{Map, Value, json};
 
+use super::args::OutputArgs;
 use crate::config::shared::S3Url;
+use crate::context::Globals;
 use crate::error::InputError;
 use crate::gate::evidence;
+
+#[derive(clap::Subcommand, Debug)]
+pub enum EvidenceCommand {
+    /// Check an evidence file's signature and that it matches the audit chain's records
+    Verify {
+        /// The evidence file (cortado-evidence/RUN.dsse.json), or s3://BUCKET/PREFIX/evidence/…/RUN.dsse.json
+        file: PathBuf,
+        /// The signer's Ed25519 public key (64 hex digits)
+        #[arg(long = "public-key", value_name = "HEX", conflicts_with = "key_file")]
+        public_key: Option<String>,
+        /// The signing key file (its public key is used)
+        #[arg(long = "key-file", value_name = "PATH")]
+        key_file: Option<PathBuf>,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Write a new Ed25519 signing key file (for `signing: {key_file: PATH}`) and print its public key
+    Keygen {
+        /// Where to write the key (must not exist; written with mode 0600)
+        file: PathBuf,
+    },
+}
+
+impl EvidenceCommand {
+    /// `cortado evidence verify|keygen`.
+    pub async fn exec(self, globals: &Globals) -> Result<()> {
+        match self {
+            EvidenceCommand::Verify { file, public_key, key_file, output } => {
+                verify(&file, public_key.as_deref(), key_file.as_deref(), output.json(), globals).await
+            }
+            EvidenceCommand::Keygen { file } => keygen(&file),
+        }
+    }
+}
 
 pub fn keygen(path: &Path) -> Result<()> {
     let public = evidence::keygen(path)?;

@@ -8,11 +8,51 @@ use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
 use super::App;
+use super::args::{GateArgs, simple_change};
 use super::tasks;
 use crate::aws::task;
-use crate::cli::ExecArgs;
+use crate::context::Globals;
 use crate::env::Env;
 use crate::error::{ExitWith, InputError};
+
+#[derive(clap::Args, Debug)]
+pub struct ExecArgs {
+    /// The task (ID or ARN) [default: select one]
+    #[arg(long)]
+    pub id: Option<String>,
+    /// Command to run in the container
+    #[arg(long, default_value = "sh")]
+    pub command: String,
+    /// Container [default: the only one, else select]
+    #[arg(long)]
+    pub container: Option<String>,
+    /// Forward a local port to --port in the task instead of running a command
+    #[arg(long = "port-forward")]
+    pub port_forward: bool,
+    /// Local port (0: any free port)
+    #[arg(long = "local-port", default_value_t = 0)]
+    pub local_port: u16,
+    /// Remote port (required with --port-forward)
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Remote host reached through the task (AWS-StartPortForwardingSessionToRemoteHost)
+    #[arg(long)]
+    pub host: Option<String>,
+    /// Evaluate gates and show the session that would start; start nothing
+    #[arg(long = "dry-run")]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub gates: GateArgs,
+}
+
+impl ExecArgs {
+    /// `cortado exec`.
+    pub async fn exec(self, globals: Globals, env: Env) -> Result<()> {
+        let app = App::load(globals, env)?;
+        let change = simple_change(self.dry_run, &self.gates);
+        run(&app, self, change).await
+    }
+}
 
 pub const PLUGIN: &str = "session-manager-plugin";
 const INSTALL_URL: &str = "https://docs.aws.amazon.com/systems-manager/latest/userguide/session-manager-working-with-install-plugin.html";

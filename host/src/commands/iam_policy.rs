@@ -9,7 +9,15 @@ use super::{App, iam_refs};
 use crate::aws::arn::{Arn, Partition};
 use crate::aws::controller::Controller;
 use crate::config::{Grant, PluginConfig};
+use crate::context::Globals;
+use crate::env::Env;
 use crate::plugin::grants;
+
+/// `cortado iam-policy`: loads the config, then prints its policy.
+pub fn exec(globals: Globals, env: Env) -> Result<()> {
+    let app = App::load(globals, env)?;
+    run(&app)
+}
 
 pub fn run(app: &App) -> Result<()> {
     let policy = build(app)?;
@@ -278,11 +286,7 @@ fn narrowed(p: &PluginConfig, sources: &[String], region: &str) -> Vec<Grant> {
         if arg.starts_with("arn:") {
             return arg.to_owned();
         }
-        if p.name.eq_ignore_ascii_case("ssm") {
-            Arn::ssm_parameter(region, "*", arg).to_string()
-        } else {
-            secret_arn(arg, region)
-        }
+        if p.name.eq_ignore_ascii_case("ssm") { Arn::ssm_parameter(region, "*", arg).to_string() } else { secret_arn(arg, region) }
     };
     if !(p.name.eq_ignore_ascii_case("ssm") || p.name.eq_ignore_ascii_case("secretsmanager")) {
         return effective;

@@ -8,13 +8,43 @@ use anyhow::{Context, Result};
 use serde_json::{Map, Value, json};
 
 use crate::aws::{Aws, codedeploy, ecs};
-use crate::cli::InitArgs;
 use crate::config::duration::format_go_duration;
 use crate::context::Globals;
 use crate::definitions::to_pretty_json;
 use crate::diff::normalize;
 use crate::env::Env;
 use crate::output::jsonnet_fmt;
+
+#[derive(clap::Args, Debug)]
+pub struct InitArgs {
+    /// Region of the service [default: AWS_REGION]
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Cluster of the service
+    #[arg(long, default_value = "default")]
+    pub cluster: String,
+    /// Service to import with its task definition
+    #[arg(long, required_unless_present = "task_definition", conflicts_with = "task_definition")]
+    pub service: Option<String>,
+    /// Import only this task definition (family:revision or ARN)
+    #[arg(long = "task-definition")]
+    pub task_definition: Option<String>,
+    /// Where to write the task definition
+    #[arg(long = "task-definition-path", default_value = "ecs-task-def.json")]
+    pub task_definition_path: PathBuf,
+    /// Where to write the service definition
+    #[arg(long = "service-definition-path", default_value = "ecs-service-def.json")]
+    pub service_definition_path: PathBuf,
+    /// Sort arrays in the task definition as diff does
+    #[arg(long)]
+    pub sort: bool,
+    /// Overwrite existing files without asking
+    #[arg(long = "force-overwrite")]
+    pub force_overwrite: bool,
+    /// Write Jsonnet instead of JSON/YAML
+    #[arg(long)]
+    pub jsonnet: bool,
+}
 
 /// Fields of DescribeServices output that describe the running state, not the definition.
 const SERVICE_RUNTIME_FIELDS: &[&str] = &[

@@ -5,13 +5,128 @@ use anyhow::{Context as _, Result};
 use serde_json::{Value, json};
 
 use super::App;
+use super::args::{GateArgs, simple_change};
 use super::deploy::Change;
 use crate::apply::Apply;
 use crate::aws::ecs;
+use crate::context::Globals;
 use crate::definitions::to_pretty_json;
+use crate::env::Env;
 use crate::ops::{self, Ran};
 use crate::output::prompt::{self, Mismatch};
 use crate::plan::lifecycle::{self as lplan, DeregisterOptions};
+
+#[derive(clap::Args, Debug)]
+pub struct RegisterArgs {
+    /// Print the rendered task definition; register nothing
+    #[arg(long = "dry-run")]
+    pub dry_run: bool,
+    /// Print the registered task definition
+    #[arg(long)]
+    pub output: bool,
+    #[command(flatten)]
+    pub gates: GateArgs,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct DeregisterArgs {
+    /// Evaluate gates and show what would be deregistered; change nothing
+    #[arg(long = "dry-run")]
+    pub dry_run: bool,
+    /// A revision number, or `latest`
+    #[arg(long)]
+    pub revision: Option<String>,
+    /// Keep the newest N revisions not in use; deregister older ones
+    #[arg(long)]
+    pub keeps: Option<usize>,
+    /// No confirmation
+    #[arg(long)]
+    pub force: bool,
+    /// Also delete the deregistered revisions
+    #[arg(long)]
+    pub delete: bool,
+    #[command(flatten)]
+    pub gates: GateArgs,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct RevisionsArgs {
+    /// Show one revision: a number, `current` or `latest`
+    #[arg(long)]
+    pub revision: Option<String>,
+    /// How to print the list
+    #[arg(long, value_parser = ["table", "json", "tsv"], default_value = "table")]
+    pub output: String,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct DeleteArgs {
+    /// Evaluate gates and show what would be deleted; change nothing
+    #[arg(long = "dry-run")]
+    pub dry_run: bool,
+    /// No typed confirmation
+    #[arg(long)]
+    pub force: bool,
+    /// Delete even with running tasks
+    #[arg(long)]
+    pub terminate: bool,
+    #[command(flatten)]
+    pub gates: GateArgs,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct AppspecArgs {
+    /// `latest`, `current` or a task definition ARN
+    #[arg(long = "task-definition", default_value = "latest")]
+    pub task_definition: String,
+    /// Build Resources from the running service instead of the local service definition
+    #[arg(long = "no-update-service")]
+    pub no_update_service: bool,
+}
+
+impl RegisterArgs {
+    /// `cortado register`.
+    pub async fn exec(self, globals: Globals, env: Env) -> Result<()> {
+        let app = App::load(globals, env)?;
+        register(&app, self.output, simple_change(self.dry_run, &self.gates)).await
+    }
+}
+
+impl DeregisterArgs {
+    /// `cortado deregister`: the flags as the planner's options.
+    pub async fn exec(self, globals: Globals, env: Env) -> Result<()> {
+        let app = App::load(globals, env)?;
+        let opts = DeregisterOptions { revision: self.revision.clone(), keeps: self.keeps, delete: self.delete };
+        deregister(&app, opts, self.force, simple_change(self.dry_run, &self.gates)).await
+    }
+}
+
+impl RevisionsArgs {
+    /// `cortado revisions`.
+    pub async fn exec(self, globals: Globals, env: Env) -> Result<()> {
+        let app = App::load(globals, env)?;
+        revisions(&app, self.revision, &self.output).await
+    }
+}
+
+impl DeleteArgs {
+    /// `cortado delete`: a daemon config deletes its daemon, any other its service.
+    pub async fn exec(self, globals: Globals, env: Env) -> Result<()> {
+        let app = App::load(globals, env)?;
+        if super::daemon::is_daemon(&app) {
+            return super::daemon::delete(&app, self.force, simple_change(self.dry_run, &self.gates)).await;
+        }
+        delete(&app, self.force, self.terminate, simple_change(self.dry_run, &self.gates)).await
+    }
+}
+
+impl AppspecArgs {
+    /// `cortado appspec`.
+    pub async fn exec(self, globals: Globals, env: Env) -> Result<()> {
+        let app = App::load(globals, env)?;
+        appspec(&app, &self.task_definition, !self.no_update_service).await
+    }
+}
 
 pub async fn register(app: &App, output: bool, change: Change) -> Result<()> {
     let td = lplan::rendered_task_definition(app)?;

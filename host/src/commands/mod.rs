@@ -2,6 +2,7 @@
 //! (plan → gate → apply → wait) and presents the result. No AWS call that changes anything is made
 //! here: those live in `apply/`.
 
+pub mod args;
 pub mod audit;
 pub mod daemon;
 pub mod deploy;

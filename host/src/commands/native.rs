@@ -1,226 +1,45 @@
-//! ECS-native deployments (BLUE_GREEN, LINEAR, CANARY) after the apply: following the service
-//! deployment a deploy created, stage gates at PAUSE hooks, `continue`, and the report.
+//! `cortado continue`: answers the PAUSE hook of an ECS-native deployment (BLUE_GREEN, LINEAR,
+//! CANARY), then follows it with `ops::follow` (where the stage gates answer their own hooks).
 
 use anyhow::Result;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::App;
+use super::args::{ChangeArgs, GateArgs, OutputArgs};
 use super::deploy::Change;
 use crate::apply::Apply;
-use crate::aws::Aws;
-use crate::aws::deployments::{self as sd, PausedHook};
-use crate::gate::{self, stage::StagePlan};
+use crate::context::Globals;
+use crate::env::Env;
+use crate::gate;
 use crate::ops::{self, Ran};
 use crate::output::progress::Reporter;
-use crate::plan::Plan;
 use crate::progress::Progress;
-use crate::wait::deployments::{Event, Follow, Until};
-use crate::wait::{self, RolloutFailed, Watch};
+use crate::wait;
+use crate::wait::deployments::Follow;
 
-/// Whether a service (as ECS returns it) deploys with a native strategy.
-pub fn is_native(service: &Value) -> bool {
-    crate::aws::controller::Strategy::of(service).is_native()
+#[derive(clap::Args, Debug)]
+pub struct ContinueArgs {
+    #[command(flatten)]
+    pub change: ChangeArgs,
+    /// The hook to answer (needed when several await action)
+    #[arg(long = "hook-id")]
+    pub hook_id: Option<String>,
+    /// Answer ROLLBACK instead of CONTINUE
+    #[arg(long)]
+    pub rollback: bool,
+    #[command(flatten)]
+    pub gates: GateArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
-/// What the deploy that started a deployment hands to the wait.
-pub struct Origin<'a> {
-    pub plan: &'a Plan,
-    pub run_id: Option<String>,
-    /// When the deploy started (epoch seconds): its deployment was created after.
-    pub started: f64,
-}
-
-/// Binds to the deployment of `task_definition` this deploy started and follows it to the end.
-/// `bound` gets its ARN as soon as it is known (for the failure report).
-pub async fn follow_deploy(
-    app: &App,
-    aws: &Aws,
-    task_definition: &str,
-    until: &Until,
-    origin: Origin<'_>,
-    reporter: &Reporter,
-    bound: &mut Option<String>,
-) -> Result<()> {
-    let service = app.service_name()?;
-    let arn = wait::deployments::bind(&aws.ecs(), &app.config.cluster, &service, task_definition, origin.started).await?;
-    *bound = Some(arn.clone());
-    reporter.info(&format!("following service deployment {arn}"));
-    let follow = Follow::new(arn, until.clone(), app.config.timeout, wait::tasks::fixed_poll_interval(app)?);
-    run(app, aws, follow, until, Some(origin), reporter).await
-}
-
-/// Follows until the deployment ends or reaches the wanted stage; stage gates answer PAUSE hooks
-/// bound to them, other pauses are reported once (`cortado continue` answers them).
-pub async fn run(app: &App, aws: &Aws, mut follow: Follow, until: &Until, origin: Option<Origin<'_>>, reporter: &Reporter) -> Result<()> {
-    let client = aws.ecs();
-    let mut denied: Option<String> = None;
-    let mut asked = Asked::default();
-    loop {
-        let event = follow.next(&client, reporter).await.map_err(|e| match (&denied, e.downcast_ref::<RolloutFailed>()) {
-            (Some(why), Some(f)) => RolloutFailed(format!("{why}\n{}", f.0)).into(),
-            _ => e,
-        })?;
-        match event {
-            Event::Done(d) => return done(app, aws, &follow, &d, until, reporter).await,
-            Event::Reached(d) => {
-                let stage = d.get("lifecycleStage").and_then(Value::as_str).unwrap_or("");
-                let msg = format!("service deployment {} reached {stage} ({})", follow.arn, d.get("status").and_then(Value::as_str).unwrap_or(""));
-                reporter.result(true, &msg, detail(&follow, &d));
-                return Ok(());
-            }
-            Event::Paused(d, hook) => {
-                match paused(app, aws, &follow, &d, &hook, origin.as_ref(), &mut asked, reporter).await? {
-                    // At --timeout (an inconclusive gate's last chance) the rollback is not waited for.
-                    Answered::RolledBack(why) if follow.remaining().is_zero() => {
-                        return Err(RolloutFailed(format!("{why}\n--timeout reached: ECS goes on rolling back; follow it with `cortado wait`")).into());
-                    }
-                    Answered::RolledBack(why) => denied = Some(why),
-                    Answered::Again => follow.ask_again(&hook.hook_id),
-                    Answered::Continued | Answered::Operator => {}
-                }
-            }
-        }
+impl ContinueArgs {
+    /// `cortado continue`: answers the paused hook with the gates and output asked for.
+    pub async fn exec(self, globals: Globals, env: Env) -> Result<()> {
+        let app = App::load(globals, env)?;
+        let change = self.change.change(&self.gates, &self.output);
+        continue_paused(&app, self.hook_id, self.rollback, change).await
     }
-}
-
-/// What the stage gates were asked so far in this run.
-#[derive(Default)]
-struct Asked {
-    /// The deploying identity, looked up at the first question.
-    caller: Option<gate::Caller>,
-    /// Per paused hook.
-    hooks: std::collections::HashMap<String, HookAsked>,
-    /// Without a deploy plan (after `wait` or `continue`): the target revision's, read once, so
-    /// that stage gates judge the task definition being continued.
-    target: Option<crate::plan::Plan>,
-}
-
-/// One paused hook's questions so far.
-#[derive(Default)]
-struct HookAsked {
-    attempts: u32,
-    /// The last inconclusive reasons, and how many distinct ones were recorded.
-    reasons: Vec<String>,
-    recorded: u32,
-}
-
-/// What became of a paused hook.
-enum Answered {
-    /// No gate is bound to its stage: the operator answers it.
-    Operator,
-    Continued,
-    /// A gate denied (or failed): rolled back, with the reason.
-    RolledBack(String),
-    /// A gate is inconclusive: ask again at the next poll.
-    Again,
-}
-
-/// A PAUSE hook awaits action: a stage gate answers it, or the operator is told how to.
-/// `asked` counts the hook's evaluations and keeps its last inconclusive reasons.
-#[allow(clippy::too_many_arguments)] // one call site, each argument a different part of the run
-async fn paused(
-    app: &App,
-    aws: &Aws,
-    follow: &Follow,
-    d: &Value,
-    hook: &PausedHook,
-    origin: Option<&Origin<'_>>,
-    asked: &mut Asked,
-    reporter: &Reporter,
-) -> Result<Answered> {
-    if gate::stage::bound(app, &hook.stage).is_empty() {
-        let action = if hook.timeout_action.is_empty() { String::new() } else { format!(" (on timeout: {})", hook.timeout_action) };
-        reporter
-            .info(&format!("paused at {}: hook {} awaits action{action}; answer it with `cortado continue` (or `cortado rollback`)", hook.stage, hook.hook_id));
-        return Ok(Answered::Operator);
-    }
-    let who = match &asked.caller {
-        Some(c) => c.clone(),
-        None => asked.caller.insert(gate::caller(aws).await?).clone(),
-    };
-    let target = match (origin, &asked.target) {
-        (Some(_), _) => None,
-        (None, Some(p)) => Some(p.clone()),
-        (None, None) => Some(asked.target.insert(crate::plan::deployments::target_revision_plan(app, aws, d).await?).clone()),
-    };
-    let asked = asked.hooks.entry(hook.hook_id.clone()).or_default();
-    let created = d.get("createdAt").and_then(Value::as_f64).unwrap_or(0.0);
-    let stage = StagePlan {
-        stage: hook.stage.clone(),
-        deployment_arn: follow.arn.clone(),
-        hook_id: hook.hook_id.clone(),
-        deployment: d.clone(),
-        elapsed_seconds: if created > 0.0 { (crate::util::epoch_now() - created).max(0.0) } else { follow.elapsed().as_secs_f64() },
-        deploy_plan: origin.map(|o| o.plan.clone()),
-        target,
-        parent_run_id: origin.and_then(|o| o.run_id.clone()),
-        attempt: asked.attempts,
-        previous_reasons: asked.reasons.clone(),
-        inconclusive_recorded: asked.recorded,
-        last_chance: follow.remaining().is_zero(),
-    };
-    asked.attempts += 1;
-    let decision = gate::stage::evaluate_stage(app, aws, &stage, &who).await?;
-    let Some((plan, approval)) = decision.answer else {
-        if decision.reasons != asked.reasons {
-            let left = follow.remaining().as_secs();
-            reporter.info(&format!(
-                "stage gate at {}: {}; the hook stays paused (asked again until --timeout, {left} s left)",
-                hook.stage,
-                decision.reasons.join("; ")
-            ));
-            asked.reasons = decision.reasons;
-            asked.recorded += 1;
-        }
-        return Ok(Answered::Again);
-    };
-    ops::apply_approved(&plan, approval, aws, reporter).await?.into_result()?;
-    if decision.verdict == gate::stage::Verdict::Continue {
-        reporter.info(&format!("stage gate at {}: allowed; the deployment continues", hook.stage));
-        return Ok(Answered::Continued);
-    }
-    let why = format!("stage gate at {} denied: {}; the deployment is rolled back", hook.stage, decision.reasons.join("; "));
-    reporter.info(&why);
-    Ok(Answered::RolledBack(why))
-}
-
-/// SUCCESSFUL: the report, early success criteria, and `--wait-until stable`'s extra wait.
-async fn done(app: &App, aws: &Aws, follow: &Follow, d: &Value, until: &Until, reporter: &Reporter) -> Result<()> {
-    let status = d.get("status").and_then(Value::as_str).unwrap_or("");
-    if let Some(n) = wait::deployments::draining(d).filter(|_| status == "SUCCESSFUL") {
-        reporter.info(&format!("the deployment completed (early success criteria) while {n} source task(s) still drain"));
-    }
-    if *until == Until::Stable {
-        let service = app.service_name()?;
-        let client = aws.ecs();
-        let sv = crate::aws::ecs::describe_service(&client, &app.config.cluster, &service).await?;
-        let watch = Watch {
-            cluster: app.config.cluster.clone(),
-            service,
-            deployment: sv.as_ref().and_then(crate::apply::primary_deployment),
-            timeout: app.config.timeout.saturating_sub(follow.elapsed()),
-            since: crate::util::epoch_now(),
-            poll: wait::tasks::fixed_poll_interval(app)?,
-            ..Default::default()
-        };
-        wait::wait_ecs(&client, watch, &crate::progress::Silent).await?;
-    }
-    let stages = if follow.stages.is_empty() { String::new() } else { format!(" (stages: {})", follow.stages.join(" → ")) };
-    let what = if *until == Until::Stable { ", service is stable" } else { "" };
-    reporter.result(true, &format!("service deployment {} {status}{stages}{what}", follow.arn), detail(follow, d));
-    Ok(())
-}
-
-fn detail(follow: &Follow, d: &Value) -> Value {
-    json!({
-        "service_deployment_arn": follow.arn,
-        "status": d.get("status"),
-        "lifecycle_stage": d.get("lifecycleStage"),
-        "stages": follow.stages,
-        "hooks": sd::hooks_summary(d),
-        "describe_service_deployments_calls": follow.calls,
-        "wait_seconds": follow.elapsed().as_secs_f64(),
-    })
 }
 
 /// `cortado continue [--hook-id ID] [--rollback]`: answer a paused hook (gated and audited like
@@ -234,7 +53,7 @@ pub async fn continue_paused(app: &App, hook_id: Option<String>, rollback: bool,
         reporter.info(&format!("service deployment {}: hook {} at {} → {}", dp.arn, h.hook_id, h.stage, if rollback { "ROLLBACK" } else { "CONTINUE" }));
     }
     if !rollback && let Some(h) = dp.hook.as_ref().filter(|h| !gate::stage::bound(app, &h.stage).is_empty()) {
-        return answered_by_stage_gates(app, &aws, &dp.arn, h, &until, change.dry_run, &reporter).await;
+        return ops::follow::answered_by_stage_gates(app, &aws, &dp.arn, h, &until, change.dry_run, &reporter).await;
     }
     let follow = async |_: &Apply<'_>| {
         if !change.wait {
@@ -243,7 +62,7 @@ pub async fn continue_paused(app: &App, hook_id: Option<String>, rollback: bool,
         }
         let follow = Follow::new(dp.arn.clone(), until.clone(), app.config.timeout, wait::tasks::fixed_poll_interval(app)?);
         let follow = if rollback { follow.expecting_rollback() } else { follow };
-        run(app, &aws, follow, &until, None, &reporter).await
+        ops::follow::native(app, &aws, follow, &until, None, &reporter).await
     };
     let Ran::Done(done) = ops::execute(app, &aws, &dp.plan, change.options(&reporter), || Ok(()), follow).await? else {
         crate::output::plan::show(&dp.plan, &reporter);
@@ -254,40 +73,4 @@ pub async fn continue_paused(app: &App, hook_id: Option<String>, rollback: bool,
         reporter.fail(&format!("{e:#}"), json!({"service_deployment_arn": dp.arn}));
     }
     done.into_result()
-}
-
-/// A hook at a stage with bound gates is answered by those gates, never by `continue` (rolling back
-/// stays open): `deploy --wait-until ecs:STAGE` then `continue` must not skip a hard-mandatory
-/// stage gate. The gates are asked now, as the deploy would have asked them, and the deployment is
-/// followed to its end (or to a later `--wait-until` stage).
-async fn answered_by_stage_gates(app: &App, aws: &Aws, arn: &str, hook: &PausedHook, until: &Until, dry_run: bool, reporter: &Reporter) -> Result<()> {
-    reporter.info(&format!("stage gates are bound to {}: they answer hook {}, not `continue`", hook.stage, hook.hook_id));
-    if dry_run {
-        reporter.info("DRY RUN OK (the stage gates were not asked; nothing was answered)");
-        return Ok(());
-    }
-    // A stage at or before the hook's is already reached: follow to the end instead.
-    let until = match until {
-        Until::Stage(s) if sd::stage_index(s) <= sd::stage_index(&hook.stage) => Until::Deployed,
-        other => other.clone(),
-    };
-    let follow = Follow::new(arn.to_owned(), until.clone(), app.config.timeout, wait::tasks::fixed_poll_interval(app)?);
-    let result = run(app, aws, follow, &until, None, reporter).await;
-    if let Err(e) = &result {
-        reporter.fail(&format!("{e:#}"), json!({"service_deployment_arn": arn}));
-    }
-    result
-}
-
-/// `cortado wait` on a native service: the newest service deployment, to its end.
-pub async fn wait_newest(app: &App, aws: &Aws, until: &Until, reporter: &Reporter) -> Result<()> {
-    let service = app.service_name()?;
-    let list = sd::list(&aws.ecs(), &app.config.cluster, &service, &[], None).await?;
-    let Some(arn) = list.first().and_then(|d| d.get("serviceDeploymentArn")).and_then(Value::as_str) else {
-        reporter.result(true, "no service deployment", json!({}));
-        return Ok(());
-    };
-    reporter.info(&format!("following service deployment {arn}"));
-    let follow = Follow::new(arn.to_owned(), until.clone(), app.config.timeout, wait::tasks::fixed_poll_interval(app)?);
-    run(app, aws, follow, until, None, reporter).await
 }

@@ -7,17 +7,54 @@ pub mod harness;
 pub mod scaffold;
 
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Result;
 
 use super::App;
 use crate::config::{Grant, PluginConfig};
+use crate::context::Globals;
+use crate::env::Env;
 use crate::plugin::bindings::{Hook, Manifest};
 use crate::plugin::broker::{AwsSlot, Broker};
 use crate::plugin::instance::{Limits, LoadedPlugin, PluginSpec};
 use crate::plugin::{grants, runtime};
+
+#[derive(clap::Subcommand, Debug)]
+pub enum PluginCommand {
+    /// The configured plugins (ssm and secretsmanager are always loaded)
+    List,
+    /// A component file's manifest, digest and requested capabilities (beside the config's grants
+    /// when the config names it)
+    Inspect {
+        /// The component (.wasm)
+        path: PathBuf,
+    },
+    /// Run a plugin's test cases; AWS answers come from a cassette (`--record` writes it)
+    Test(harness::TestArgs),
+    /// Write a new plugin project that builds to a component and passes its own test
+    New(scaffold::NewArgs),
+}
+
+impl PluginCommand {
+    /// `cortado plugin …`: `list` needs the config; `inspect` shows the grants when there is one.
+    pub fn exec(self, globals: Globals, env: Env) -> Result<()> {
+        match self {
+            PluginCommand::List => {
+                let app = App::load(globals, env)?;
+                list(&app)
+            }
+            PluginCommand::Inspect { path } => {
+                // A config is optional here: with one, the grants are shown beside the requests.
+                let config = App::load_config(&globals, env).ok();
+                inspect(config.as_ref(), &path)
+            }
+            PluginCommand::Test(args) => harness::run(None, &args),
+            PluginCommand::New(args) => scaffold::run(&args),
+        }
+    }
+}
 
 pub fn list(app: &App) -> Result<()> {
     let mut out = String::new();

@@ -5,9 +5,46 @@ use std::io::Write;
 use anyhow::Result;
 
 use super::App;
-use crate::cli::{RenderArgs, RenderTarget};
+use crate::context::Globals;
 use crate::definitions::to_pretty_json;
+use crate::env::Env;
 use crate::output::jsonnet_fmt;
+
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RenderTarget {
+    /// The config, after templates and Jsonnet
+    Config,
+    /// The service definition
+    #[value(name = "servicedef", alias = "service-definition")]
+    Servicedef,
+    /// The task definition
+    #[value(name = "taskdef", alias = "task-definition")]
+    Taskdef,
+    /// The daemon definition (ECS Managed Daemons)
+    #[value(name = "daemondef", alias = "daemon-definition")]
+    Daemondef,
+    /// The daemon task definition (ECS Managed Daemons)
+    #[value(name = "daemontaskdef", alias = "daemon-task-definition")]
+    Daemontaskdef,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct RenderArgs {
+    /// What to render, in order
+    #[arg(required = true, value_enum)]
+    pub targets: Vec<RenderTarget>,
+    /// Print as Jsonnet
+    #[arg(long)]
+    pub jsonnet: bool,
+}
+
+impl RenderArgs {
+    /// `cortado render`: the config loaded as every command loads it, then printed.
+    pub fn exec(self, globals: Globals, env: Env) -> Result<()> {
+        let app = App::load(globals, env)?;
+        run(&app, self)
+    }
+}
 
 pub fn run(app: &App, args: RenderArgs) -> Result<()> {
     // Render everything first, so that a bad file prints nothing half-done.

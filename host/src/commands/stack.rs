@@ -4,16 +4,94 @@
 
 use std::collections::BTreeSet;
 use std::io::Write;
+use std::path::PathBuf;
 
 use anyhow::Result;
 use serde_json::json;
 
-use crate::cli::{DiffArgs, RenderArgs, RenderTarget, StackCommand, StackSelect, StatusArgs};
+use super::args::OutputArgs;
+use super::diff::DiffArgs;
+use super::render::{RenderArgs, RenderTarget};
+use super::status::StatusArgs;
 use crate::context::Globals;
 use crate::env::Env;
 use crate::error::DiffFound;
 use crate::stack::deploy::{Events, Summary};
 use crate::stack::{self, Member, StackFile};
+
+#[derive(clap::Subcommand, Debug)]
+pub enum StackCommand {
+    /// Render every member's service and task definitions (or the given targets)
+    Render(StackRenderArgs),
+    /// Each member's diff; --exit-code exits 1 when any member differs
+    Diff(StackDiffArgs),
+    /// Each member's status
+    Status(StackStatusArgs),
+    /// Plan every member, gate them together, take every lock, apply in `needs` order
+    Deploy(StackDeployArgs),
+    /// Send the members the last successful `stack deploy` changed back to what ran before it
+    Rollback(StackRollbackArgs),
+}
+
+/// Which stack file, which members.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct StackSelect {
+    /// The stack file [default: cortado-stack.yml] [env: CORTADO_STACK]
+    #[arg(long, value_name = "FILE")]
+    pub stack: Option<PathBuf>,
+    /// Only this member (repeatable), with what it needs unless --no-needs
+    #[arg(long, value_name = "NAME")]
+    pub only: Vec<String>,
+    /// With --only: not the members it needs
+    #[arg(long = "no-needs")]
+    pub no_needs: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct StackRenderArgs {
+    #[command(flatten)]
+    pub select: StackSelect,
+    /// What to render for each member, in order [default: servicedef taskdef]
+    #[arg(value_enum)]
+    pub targets: Vec<RenderTarget>,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct StackDiffArgs {
+    #[command(flatten)]
+    pub select: StackSelect,
+    /// Exit 1 when any member differs
+    #[arg(long = "exit-code")]
+    pub exit_code: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct StackStatusArgs {
+    #[command(flatten)]
+    pub select: StackSelect,
+    /// How many recent service events to show per member
+    #[arg(long, default_value_t = 10)]
+    pub events: usize,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct StackDeployArgs {
+    #[command(flatten)]
+    pub select: StackSelect,
+    /// Plan and gate every member (decisions are recorded); change nothing
+    #[arg(long = "dry-run")]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct StackRollbackArgs {
+    #[command(flatten)]
+    pub select: StackSelect,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
 
 /// The stack file, the selected members (loaded and rendered): bad input exits 2 here.
 fn load(select: &StackSelect, globals: &Globals, env: &Env) -> Result<(StackFile, BTreeSet<String>, Vec<Member>)> {

@@ -7,7 +7,26 @@ use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace}
 
 use super::App;
 use crate::aws::{SdkContext, ecs};
-use crate::cli::StatusArgs;
+use crate::context::Globals;
+use crate::env::Env;
+
+#[derive(clap::Args, Debug)]
+pub struct StatusArgs {
+    /// How many recent service events to show
+    #[arg(long, default_value_t = 10)]
+    pub events: usize,
+}
+
+impl StatusArgs {
+    /// `cortado status`: a daemon config shows its daemon, any other its service.
+    pub async fn exec(self, globals: Globals, env: Env) -> Result<()> {
+        let app = App::load(globals, env)?;
+        if super::daemon::is_daemon(&app) {
+            return super::daemon::status(&app).await;
+        }
+        run(&app, self).await
+    }
+}
 
 pub async fn run(app: &App, args: StatusArgs) -> Result<()> {
     let service = app.config.service.clone().ok_or_else(|| crate::error::InputError::in_file(&app.config.path, "service is not defined"))?;

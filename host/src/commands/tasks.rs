@@ -13,11 +13,60 @@ use aws_sdk_ecs::types::DesiredStatus;
 use serde_json::{Value, json};
 
 use super::App;
+use super::args::{GateArgs, simple_change};
 use crate::aws::{ecs, task};
-use crate::cli::{TasksArgs, TasksOutput};
+use crate::context::Globals;
+use crate::env::Env;
 use crate::error::InputError;
 use crate::output::prompt::{self, Mismatch};
 use crate::output::table::Table;
+
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TasksOutput {
+    /// Aligned columns
+    #[default]
+    Table,
+    /// One JSON array
+    Json,
+    /// Tab-separated, no header
+    Tsv,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct TasksArgs {
+    /// Only this task (ID or ARN)
+    #[arg(long)]
+    pub id: Option<String>,
+    /// How to print the list
+    #[arg(long, value_enum, default_value_t = TasksOutput::Table)]
+    pub output: TasksOutput,
+    /// Select one task and print it as JSON
+    #[arg(long)]
+    pub find: bool,
+    /// Select one running task and stop it (asks to type its ID unless --force)
+    #[arg(long)]
+    pub stop: bool,
+    /// Stop without asking
+    #[arg(long)]
+    pub force: bool,
+    /// With --stop: evaluate gates and show what would be stopped; stop nothing
+    #[arg(long = "dry-run")]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub gates: GateArgs,
+    /// Select one task and print its timeline: lifecycle times, container exits, and the service events naming it
+    #[arg(long)]
+    pub trace: bool,
+}
+
+impl TasksArgs {
+    /// `cortado tasks`.
+    pub async fn exec(self, globals: Globals, env: Env) -> Result<()> {
+        let app = App::load(globals, env)?;
+        let change = simple_change(self.dry_run, &self.gates);
+        run(&app, self, change).await
+    }
+}
 
 /// One task as listed.
 #[derive(Debug, Clone)]

@@ -7,11 +7,31 @@ use anyhow::Result;
 use serde_json::json;
 
 use super::App;
+use super::args::GateArgs;
 use crate::apply::lock::{describe_holder, lock_key, read};
+use crate::context::Globals;
+use crate::env::Env;
 use crate::error::InputError;
 use crate::gate::{LockSpec, Overrides};
 use crate::plan::{Plan, Service, Step};
 use crate::progress::Progress;
+
+#[derive(clap::Args, Debug)]
+pub struct UnlockArgs {
+    /// Evaluate gates and show the holder; change nothing
+    #[arg(long = "dry-run")]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub gates: GateArgs,
+}
+
+impl UnlockArgs {
+    /// `cortado unlock`.
+    pub async fn exec(self, globals: Globals, env: Env) -> Result<()> {
+        let app = App::load(globals, env)?;
+        unlock(&app, &self.gates.to_overrides(), self.dry_run).await
+    }
+}
 
 pub async fn unlock(app: &App, overrides: &Overrides, dry_run: bool) -> Result<()> {
     let url = app

@@ -8,9 +8,52 @@ use std::time::Duration;
 use anyhow::Result;
 
 use super::App;
-use crate::cli::{VerifyArgs, VerifyOutput};
+use crate::context::Globals;
+use crate::env::Env;
 use crate::output::Style;
 use crate::verify::{self, Inputs, Options, tree};
+
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum VerifyOutput {
+    /// The indented OK/NG/SKIP tree
+    #[default]
+    Text,
+    /// One JSON document
+    Json,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct VerifyArgs {
+    /// Read secret values with the execution role (the default); --no-get-secrets checks only that they exist
+    #[arg(long = "get-secrets", overrides_with = "no_get_secrets")]
+    pub get_secrets: bool,
+    /// Only check that secrets exist; do not read their values
+    #[arg(long = "no-get-secrets", overrides_with = "get_secrets")]
+    pub no_get_secrets: bool,
+    /// Write a test event to each awslogs group (the default); --no-put-logs checks only that they exist
+    #[arg(long = "put-logs", overrides_with = "no_put_logs")]
+    pub put_logs: bool,
+    /// Only check that log groups exist; write nothing
+    #[arg(long = "no-put-logs", overrides_with = "put_logs")]
+    pub no_put_logs: bool,
+    /// Check each distinct resource once, marking repeats (cached) (the default)
+    #[arg(long, overrides_with = "no_cache")]
+    pub cache: bool,
+    /// Check every occurrence of a resource again
+    #[arg(long = "no-cache", overrides_with = "cache")]
+    pub no_cache: bool,
+    /// How to print the result
+    #[arg(long, value_enum, default_value_t = VerifyOutput::Text)]
+    pub output: VerifyOutput,
+}
+
+impl VerifyArgs {
+    /// `cortado verify`.
+    pub async fn exec(self, globals: Globals, env: Env) -> Result<()> {
+        let app = App::load(globals, env)?;
+        run(&app, self).await
+    }
+}
 
 /// Raised when a check is NG: the tree is already printed, so this only sets the exit code.
 #[derive(Debug, thiserror::Error)]

@@ -3,6 +3,8 @@
 //! the steps that wait for the rollout → outcome record. Commands only turn arguments into a plan
 //! and options, and outcomes into output; none of them calls the gate or apply itself.
 
+pub mod follow;
+
 use anyhow::Result;
 use aws_config::SdkConfig;
 
