@@ -59,7 +59,7 @@ fn every_request_of_a_services_life_was_approved() {
     p.run(&["deregister", "--revision", "4", "--force"], &[]).expect_code(0);
     p.run(&["rollback", "--deregister-task-definition"], &[]).expect_code(0);
     p.run(&["verify", "--output", "json"], &[]);
-    p.run(&["delete", "--force"], &[]).expect_code(0);
+    p.run(&["delete", "--force", "--terminate"], &[]).expect_code(0);
     let n = all_approved(&p, &region);
     assert!(n >= 10, "the life sent {n} mutating requests");
     let actions: Vec<String> = sim().mutations_in(&region).iter().map(|c| c["action"].as_str().unwrap_or("").to_owned()).collect();
