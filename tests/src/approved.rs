@@ -57,11 +57,13 @@ fn resolve(input: &Value, resolved: &Map<String, Value>) -> Option<Value> {
 
 /// The mutating requests in `received` (`{service, action, body}` from the simulator's call log)
 /// that no approved request matches exactly: what reached AWS without a gate having seen it.
-/// S3 objects (the deploy lock, the audit chain) are infrastructure, not steps, and not compared.
+/// S3 objects (the deploy lock, the audit chain) are infrastructure, not steps, and STS
+/// (AssumeRole: credentials for `verify`'s log writes as the execution role) changes nothing: neither
+/// is compared.
 pub fn unapproved<'a>(received: &'a [Value], approved: &[Approved]) -> Vec<&'a Value> {
     received
         .iter()
-        .filter(|c| c["service"] != "s3")
+        .filter(|c| c["service"] != "s3" && c["service"] != "sts")
         .filter(|c| {
             let action = format!("{}:{}", c["service"].as_str().unwrap_or(""), c["action"].as_str().unwrap_or(""));
             !approved.iter().any(|a| a.action == action && a.body == c["body"])
