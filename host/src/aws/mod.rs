@@ -7,8 +7,8 @@
 
 pub mod arn;
 pub mod codedeploy;
-pub mod daemon;
 pub mod controller;
+pub mod daemon;
 pub mod deployments;
 pub mod ecs;
 pub mod error;
