@@ -65,8 +65,11 @@ pub fn build(app: &App) -> Result<Value> {
     let c = &app.config;
     let region = app.region().unwrap_or("*").to_owned();
     let partition = Partition::of_region(&region);
+    // The cluster's name however the config spells it (a name or its ARN), as ARNs and the S3 keys
+    // of locks and chains use it.
+    let cluster = crate::aws::ecs::cluster_name(&c.cluster);
     let mut statements = Vec::new();
-    let cluster_arn = Arn::ecs_cluster(&region, "*", &c.cluster).to_string();
+    let cluster_arn = Arn::ecs_cluster(&region, "*", cluster).to_string();
     // What the rendered definitions name (rendered without calling AWS beyond the plugins' reads).
     let td = c.task_definition.as_ref().and_then(|p| app.renderer().task_definition(p).ok());
     let refs = td.as_ref().map(|td| iam_refs::task_definition_refs(td, &region)).unwrap_or_default();
@@ -82,7 +85,7 @@ pub fn build(app: &App) -> Result<Value> {
     }));
     let mut tagged = vec![];
     if let Some(svc) = &c.service {
-        let service_arn = Arn::ecs_service(&region, "*", &c.cluster, svc).to_string();
+        let service_arn = Arn::ecs_service(&region, "*", cluster, svc).to_string();
         statements.push(json!({
             "Sid": "CortadoService",
             "Effect": "Allow",
@@ -101,8 +104,8 @@ pub fn build(app: &App) -> Result<Value> {
             "Action": ["ecs:ContinueServiceDeployment", "ecs:DescribeServiceDeployments", "ecs:DescribeServiceRevisions", "ecs:ListServiceDeployments", "ecs:StopServiceDeployment"],
             "Resource": [
                 service_arn.clone(),
-                Arn::ecs_service_deployment(&region, "*", &c.cluster, svc, "*").to_string(),
-                Arn::ecs_service_revision(&region, "*", &c.cluster, svc, "*").to_string()
+                Arn::ecs_service_deployment(&region, "*", cluster, svc, "*").to_string(),
+                Arn::ecs_service_revision(&region, "*", cluster, svc, "*").to_string()
             ]
         }));
         tagged.push(service_arn);
@@ -117,7 +120,7 @@ pub fn build(app: &App) -> Result<Value> {
         }
     }
     if let Some(d) = &c.daemon {
-        daemon_statements(&mut statements, &mut tagged, &region, &c.cluster, d.name.as_deref().or_else(|| daemon_name(app)).unwrap_or("*"));
+        daemon_statements(&mut statements, &mut tagged, &region, cluster, d.name.as_deref().or_else(|| daemon_name(app)).unwrap_or("*"));
     }
     tagged.push(Arn::ecs_task_definition(&region, "*", "*").to_string());
     statements.push(json!({
@@ -167,7 +170,7 @@ pub fn build(app: &App) -> Result<Value> {
         refs.log_groups.iter().flat_map(|g| [g.clone(), format!("{g}:*")]).collect(),
     );
     // exec: ECS Exec into the cluster's tasks, and port forwarding through Session Manager.
-    let tasks = Arn::ecs_task(&region, "*", &c.cluster, "*").to_string();
+    let tasks = Arn::ecs_task(&region, "*", cluster, "*").to_string();
     statements.push(json!({
         "Sid": "CortadoExec",
         "Effect": "Allow",
@@ -208,11 +211,11 @@ pub fn build(app: &App) -> Result<Value> {
             "Action": actions,
             "Resource": if c.signing_key.is_some() {
                 json!([
-                    Arn::s3(partition, &format!("{}/{}{}/{service}/*", url.bucket, url.prefix, c.cluster)).to_string(),
-                    Arn::s3(partition, &format!("{}/{}evidence/{}/{service}/*", url.bucket, url.prefix, c.cluster)).to_string()
+                    Arn::s3(partition, &format!("{}/{}{}/{service}/*", url.bucket, url.prefix, cluster)).to_string(),
+                    Arn::s3(partition, &format!("{}/{}evidence/{}/{service}/*", url.bucket, url.prefix, cluster)).to_string()
                 ])
             } else {
-                json!(Arn::s3(partition, &format!("{}/{}{}/{service}/*", url.bucket, url.prefix, c.cluster)).to_string())
+                json!(Arn::s3(partition, &format!("{}/{}{}/{service}/*", url.bucket, url.prefix, cluster)).to_string())
             }
         }));
         statements.push(json!({
@@ -231,7 +234,7 @@ pub fn build(app: &App) -> Result<Value> {
             "Sid": "CortadoDeployLock",
             "Effect": "Allow",
             "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-            "Resource": Arn::s3(partition, &format!("{}/{}locks/{}/{service}", url.bucket, url.prefix, c.cluster)).to_string()
+            "Resource": Arn::s3(partition, &format!("{}/{}locks/{}/{service}", url.bucket, url.prefix, cluster)).to_string()
         }));
     }
     for lp in &app.plugins.plugins {
@@ -325,9 +328,9 @@ mod tests {
 
     /// A project in `dir` for `region`: roles, an ECR image, a bare SSM name, an awslogs group, the
     /// S3 audit log and lock, and tfstate over S3 (an implied grant).
-    fn project(dir: &Path, region: &str, registry: &str) -> Context {
+    fn project(dir: &Path, region: &str, registry: &str, cluster: &str) -> Context {
         let config = format!(
-            "region: {region}\ncluster: prod\nservice: web\ntask_definition: td.json\naudit_log: s3://audit/cortado/\nplugins:\n  - name: tfstate\n    config:\n      url: s3://states/env/terraform.tfstate\n"
+            "region: {region}\ncluster: {cluster}\nservice: web\ntask_definition: td.json\naudit_log: s3://audit/cortado/\nplugins:\n  - name: tfstate\n    config:\n      url: s3://states/env/terraform.tfstate\n"
         );
         let td = json!({"family": "web", "taskRoleArn": "arn:aws-cn:iam::123456789012:role/web-task", "containerDefinitions": [{
             "name": "app", "image": format!("123456789012.dkr.ecr.{region}.{registry}/web:v1"),
@@ -356,9 +359,14 @@ mod tests {
 
     #[test]
     fn every_arn_is_in_the_region_partition() {
-        for (region, partition, registry) in [("cn-north-1", "aws-cn", "amazonaws.com.cn"), ("us-gov-west-1", "aws-us-gov", "amazonaws.com")] {
+        // The cluster named, or given as its ARN: ARNs and S3 keys use its name either way.
+        let cases = [
+            ("cn-north-1", "aws-cn", "amazonaws.com.cn", "prod"),
+            ("us-gov-west-1", "aws-us-gov", "amazonaws.com", "arn:aws-us-gov:ecs:us-gov-west-1:123456789012:cluster/prod"),
+        ];
+        for (region, partition, registry, cluster) in cases {
             let dir = tempfile::tempdir().unwrap();
-            let policy = super::build(&project(dir.path(), region, registry)).unwrap();
+            let policy = super::build(&project(dir.path(), region, registry, cluster)).unwrap();
             let mut found = Vec::new();
             arns(&policy, &mut found);
             // The task role is the operator's own ARN, printed as written; everything else cortado built.
