@@ -193,8 +193,7 @@ fn circuit_breaker_defaults(cb: &mut Map<String, Value>) {
         cb.remove("resetOnHealthyTask");
     }
     let default_threshold = cb.get("thresholdConfiguration").is_some_and(|t| {
-        t.get("type").and_then(Value::as_str).unwrap_or("BOUNDED_PERCENT") == "BOUNDED_PERCENT"
-            && t.get("value").and_then(Value::as_i64).unwrap_or(50) == 50
+        t.get("type").and_then(Value::as_str).unwrap_or("BOUNDED_PERCENT") == "BOUNDED_PERCENT" && t.get("value").and_then(Value::as_i64).unwrap_or(50) == 50
     });
     if default_threshold {
         cb.remove("thresholdConfiguration");
@@ -217,8 +216,7 @@ fn lifecycle_hook_defaults(hook: &mut Map<String, Value>) {
         hook.remove("targetType");
     }
     let default_timeout = hook.get("timeoutConfiguration").is_some_and(|t| {
-        t.get("timeoutInMinutes").and_then(Value::as_i64).unwrap_or(1440) == 1440
-            && t.get("action").and_then(Value::as_str).unwrap_or("ROLLBACK") == "ROLLBACK"
+        t.get("timeoutInMinutes").and_then(Value::as_i64).unwrap_or(1440) == 1440 && t.get("action").and_then(Value::as_str).unwrap_or("ROLLBACK") == "ROLLBACK"
     });
     if default_timeout {
         hook.remove("timeoutConfiguration");

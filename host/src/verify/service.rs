@@ -89,8 +89,12 @@ pub fn early_success(sv: &Value) -> Option<Outcome> {
     }
     match esc.get("sourceServiceRevisionCleanup").and_then(Value::as_str) {
         Some("BLOCKING" | "DEFERRED") => Some(Outcome::ok()),
-        Some(other) => Some(Outcome::ng(format!("deploymentConfiguration.earlySuccessCriteria.sourceServiceRevisionCleanup {other:?} must be BLOCKING or DEFERRED"))),
-        None => Some(Outcome::ng("deploymentConfiguration.earlySuccessCriteria.sourceServiceRevisionCleanup (BLOCKING or DEFERRED) is required when enable is true")),
+        Some(other) => {
+            Some(Outcome::ng(format!("deploymentConfiguration.earlySuccessCriteria.sourceServiceRevisionCleanup {other:?} must be BLOCKING or DEFERRED")))
+        }
+        None => Some(Outcome::ng(
+            "deploymentConfiguration.earlySuccessCriteria.sourceServiceRevisionCleanup (BLOCKING or DEFERRED) is required when enable is true",
+        )),
     }
 }
 
