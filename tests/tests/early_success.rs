@@ -100,6 +100,22 @@ fn deployed_completes_early_while_the_sources_drain_and_the_outcome_says_so() {
 }
 
 #[test]
+fn cortado_wait_returns_at_early_success_and_stable_waits_on() {
+    let (p, region, cluster, service) = deployed("escw", esc(50, "DEFERRED"));
+    set_image(&p, "v2");
+    p.run(&["deploy", "--no-wait"], &[POLL]).expect_code(0);
+    let run = p.run(&["wait", "--output", "json"], &[POLL]);
+    run.expect_code(0);
+    let result: Value = run.stdout.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()).find(|v| v["type"] == "result").expect("a result line");
+    assert_eq!(result["completed_early"], true, "{}", run.stdout);
+    assert!(describe_service(&region, &cluster, &service)["deployments"].as_array().unwrap().len() > 1, "still draining");
+    let run = p.run(&["wait", "--wait-until", "stable"], &[POLL]);
+    run.expect_code(0);
+    assert!(run.stdout.contains("is stable"), "{}", run.stdout);
+    assert_eq!(describe_service(&region, &cluster, &service)["deployments"].as_array().unwrap().len(), 1);
+}
+
+#[test]
 fn blocking_cleanup_waits_for_the_source_tasks() {
     let (p, region, cluster, service) = deployed("escb", esc(50, "BLOCKING"));
     set_image(&p, "v2");
