@@ -103,6 +103,9 @@ class SimServiceDeployment:
         self.alarms = {"status": "MONITORING" if alarms.get("enable") else "DISABLED",
                        "alarmNames": list(alarms.get("alarmNames") or []), "triggeredAlarmNames": []}
         self.stop_type: str | None = None  # ROLLBACK or ABORT once StopServiceDeployment was called
+        self.completed_early = False  # SUCCESSFUL by early success criteria (see early_success)
+        self.healthy_steps = 0  # steps since the target reached its early success count (bake time)
+        self.snapshot: tuple[dict[str, Any], list[dict[str, Any]]] | None = None  # counts at completion
         self.runner: Generator[None, None, None] | None = self._native() if self.strategy in NATIVE else None
         DEPLOYMENTS[self.arn] = self
 
@@ -118,14 +121,7 @@ class SimServiceDeployment:
         }
 
     def view(self) -> dict[str, Any]:
-        shifts = self.strategy in NATIVE
-        target = self._summary(self.target, [self.dep], self.test_weight if shifts else 0.0,
-                               self.prod_weight if shifts else 0.0)
-        sources = [
-            self._summary(arn, [s for s in self.sources if s["_revision"]["serviceRevisionArn"] == arn],
-                          100.0 - self.test_weight if shifts else 0.0, 100.0 - self.prod_weight if shifts else 0.0)
-            for arn in self.source_revisions
-        ]
+        target, sources = self.snapshot or self._revision_summaries()
         out = {
             "serviceDeploymentArn": self.arn,
             "serviceArn": self.svc.arn,
@@ -149,6 +145,17 @@ class SimServiceDeployment:
                 out[key] = value
         return out
 
+    def _revision_summaries(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        shifts = self.strategy in NATIVE
+        target = self._summary(self.target, [self.dep], self.test_weight if shifts else 0.0,
+                               self.prod_weight if shifts else 0.0)
+        sources = [
+            self._summary(arn, [s for s in self.sources if s["_revision"]["serviceRevisionArn"] == arn],
+                          100.0 - self.test_weight if shifts else 0.0, 100.0 - self.prod_weight if shifts else 0.0)
+            for arn in self.source_revisions
+        ]
+        return target, sources
+
     def brief(self) -> dict[str, Any]:
         out = {k: v for k, v in self.view().items() if k in (
             "serviceDeploymentArn", "serviceArn", "clusterArn", "startedAt", "createdAt", "finishedAt", "status",
@@ -158,6 +165,8 @@ class SimServiceDeployment:
 
     # ------------------------------------------------------------------------------- transitions
     def finish(self, status: str, reason: str) -> None:
+        # After completion DescribeServiceDeployments' counts are a snapshot (AWS: use DescribeServices).
+        self.snapshot = self._revision_summaries()
         self.status, self.status_reason = status, reason
         self.finished_at = self.updated_at = now()
         if status == "STOPPED":
@@ -465,6 +474,61 @@ def on_complete(svc: Any, dep: dict[str, Any]) -> None:
         sd.finish("ROLLBACK_SUCCESSFUL", sd.status_reason)
     elif sd.strategy not in NATIVE:
         sd.finish("SUCCESSFUL", "Service deployment completed.")
+
+
+def early_success(svc: Any, dep: dict[str, Any]) -> bool:
+    """AWS's four-part rule for a ROLLING deployment whose earlySuccessCriteria are enabled: it
+    completes once (1) ceil(healthyPercent x desiredCount / 100) target tasks run, (2) neither the
+    circuit breaker nor an alarm has fired, (3) the bake time has elapsed since (1) when alarms roll
+    back, and (4) with BLOCKING cleanup, no source task is left. Called after each rolling step."""
+    sd: SimServiceDeployment | None = dep.get("_sd")
+    if sd is None or sd.strategy in NATIVE or sd.status != "IN_PROGRESS" or dep.get("_rollback_of") is sd:
+        return False
+    esc = sd.config.get("earlySuccessCriteria") or {}
+    if not esc.get("enable") or dep["rolloutState"] != "IN_PROGRESS" or dep["_fail"]:
+        return False
+    sim = _ecs()
+    need = math.ceil(float(esc.get("healthyPercent", 100)) * svc.desired_count / 100)
+    if len(sim._live(dep, "RUNNING")) < need:
+        sd.healthy_steps = 0
+        return False
+    if sd.breaker["status"] == "TRIGGERED" or sd.alarms["status"] == "TRIGGERED":
+        return False
+    alarms = sd.config.get("alarms") or {}
+    if alarms.get("enable") and alarms.get("rollback"):
+        fired = [n for n in sd.alarms["alarmNames"] if "fail" in n] or _alarms_in_alarm(svc, sd.alarms["alarmNames"])
+        if fired:
+            return False
+        sd.healthy_steps += 1
+        if sd.healthy_steps <= sd._minutes(sd.config.get("bakeTimeInMinutes"), 0):
+            return False
+    if (esc.get("sourceServiceRevisionCleanup") or "BLOCKING") == "BLOCKING":
+        if any(sim._live(d) for d in svc.deployments if d is not dep):
+            return False
+    return True
+
+
+def complete_early(svc: Any, dep: dict[str, Any]) -> None:
+    """The ServiceDeployment is SUCCESSFUL now; ECS goes on scaling the target and draining the sources."""
+    sd: SimServiceDeployment = dep["_sd"]
+    sd.completed_early = True
+    esc = sd.config.get("earlySuccessCriteria") or {}
+    sd.finish("SUCCESSFUL", f"Service deployment completed by early success criteria (healthyPercent "
+                            f"{esc.get('healthyPercent')}, sourceServiceRevisionCleanup {esc.get('sourceServiceRevisionCleanup')}).")
+
+
+def validate_early_success(config: dict[str, Any] | None) -> None:
+    """CreateService/UpdateService refuse early success criteria outside ROLLING or out of bounds."""
+    esc = (config or {}).get("earlySuccessCriteria") or {}
+    if not esc.get("enable"):
+        return
+    if (config or {}).get("strategy", "ROLLING") != "ROLLING":
+        raise ECSException("InvalidParameterException", "earlySuccessCriteria is only supported for the ROLLING deployment strategy.")
+    hp, low = esc.get("healthyPercent"), (config or {}).get("minimumHealthyPercent", 100)
+    if hp is None or esc.get("sourceServiceRevisionCleanup") not in ("BLOCKING", "DEFERRED"):
+        raise ECSException("InvalidParameterException", "earlySuccessCriteria needs healthyPercent and sourceServiceRevisionCleanup.")
+    if not low <= hp <= 100:
+        raise ECSException("InvalidParameterException", f"healthyPercent {hp} must be between minimumHealthyPercent ({low}) and 100.")
 
 
 def on_fail(svc: Any, dep: dict[str, Any], reason: str, rolled_back: bool) -> None:

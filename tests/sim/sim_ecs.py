@@ -508,14 +508,29 @@ def _complete(svc: Service, dep: dict[str, Any]) -> None:
     sim_deployments.on_complete(svc, dep)
 
 
+def _complete_early(svc: Service, dep: dict[str, Any]) -> None:
+    """Early success criteria met: the deployment is COMPLETED while the target may still scale up and
+    the sources still drain (one task per step, as before); they are dropped once drained."""
+    dep["rolloutState"] = "COMPLETED"
+    dep["rolloutStateReason"] = f"ECS deployment {dep['id']} completed by early success criteria."
+    dep["updatedAt"] = now()
+    svc._sim_last_completed = (dep["id"], dep["taskDefinition"])
+    _event(svc, f"(deployment {dep['id']}) deployment completed by early success criteria.")
+    sim_deployments.complete_early(svc, dep)
+
+
 def _check_steady(svc: Service) -> None:
     dep = _primary(svc)
     if dep is None or dep["rolloutState"] == "FAILED":
         return
-    others_running = any(d["runningCount"] for d in svc.deployments if d is not dep)
+    if sim_deployments.early_success(svc, dep):
+        _complete_early(svc, dep)
+    others_running = any(d["runningCount"] or d["pendingCount"] for d in svc.deployments if d is not dep)
     if dep["runningCount"] == svc.desired_count and dep["pendingCount"] == 0 and not others_running:
         if dep["rolloutState"] == "IN_PROGRESS":
             _complete(svc, dep)
+        elif len(svc.deployments) > 1:  # completed early: the sources are drained now
+            svc.deployments[:] = [dep]
         if not svc._sim_steady:
             svc._sim_steady = True
             _event(svc, "has reached a steady state.")
@@ -730,6 +745,7 @@ def _register_task_definition(self: EC2ContainerServiceBackend, *args: Any, **kw
 
 def _create_service_response(self: EC2ContainerServiceResponse) -> Any:
     sim_deployments.validate_hooks(self._get_param("deploymentConfiguration"))
+    sim_deployments.validate_early_success({**_DEFAULT_DEPLOYMENT_CONFIGURATION, **(self._get_param("deploymentConfiguration") or {})})
     with LOCK:
         return _init_created_service(self, _orig_create_service_resp(self))
 
@@ -798,6 +814,7 @@ def _update_service(self: EC2ContainerServiceBackend, props: dict[str, Any]) -> 
                 sim_deployments.validate_hooks(value)
                 merged = dict(getattr(svc, "deployment_configuration", None) or _DEFAULT_DEPLOYMENT_CONFIGURATION)
                 merged.update(value)
+                sim_deployments.validate_early_success(merged)
                 value = merged
             if key in _REDEPLOY_FIELDS and value != getattr(svc, key, None):
                 redeploy = True

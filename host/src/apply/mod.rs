@@ -34,6 +34,9 @@ pub struct Applied {
     /// RunTask's response (`tasks`, `failures`).
     pub run: Option<Value>,
     pub stopped: Option<Value>,
+    /// Set by the rolling wait when the service has early success criteria: whether ECS completed
+    /// the deployment early (before it was steady). Set once, through a shared reference.
+    pub completed_early: std::sync::OnceLock<bool>,
     /// ExecuteCommand's or StartSession's session.
     pub session: Option<Value>,
     /// `verify --put-logs`: per finding key (`group@region`), Ok or the first error.
@@ -360,6 +363,9 @@ fn outcome(applied: &Applied, result: &Result<()>) -> Map<String, Value> {
     m.insert("deployment_id".into(), json!(applied.deployment_id.clone().or_else(|| applied.codedeploy_deployment.clone())));
     if let Some(d) = &applied.daemon_deployment {
         m.insert("daemon_deployment_arn".into(), json!(d));
+    }
+    if let Some(early) = applied.completed_early.get() {
+        m.insert("completed_early".into(), json!(early));
     }
     let tasks: Vec<&str> = applied
         .run

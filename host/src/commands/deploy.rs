@@ -271,7 +271,7 @@ pub async fn deploy(app: &App, opts: DeployOptions, change: Change) -> Result<()
                     let origin = ops::follow::Origin { plan: &dp.plan, run_id: apply.run_id(), started };
                     ops::follow::follow_deploy(app, &aws, td, &until, origin, &reporter, &mut bound).await
                 }
-                None => ops::follow::follow_rolling(app, &aws, &dp, &apply.applied, change.wait, &reporter, started).await,
+                None => ops::follow::follow_rolling(app, &aws, &dp, &apply.applied, change.wait, &until, &reporter, started).await,
             }
         },
     )
@@ -371,8 +371,9 @@ pub async fn wait(app: &App, json_output: bool, wait_until: Option<String>) -> R
             known_events: Default::default(),
             just_created: false,
             poll: wait::tasks::fixed_poll_interval(app)?,
+            early: until == Until::Deployed,
         };
-        ops::follow::finish_wait(&client, watch, &reporter).await
+        ops::follow::finish_wait(&client, watch, &reporter).await.map(|_| ())
     };
     if let Err(e) = &result {
         reporter.fail(&format!("{e:#}"), json!({}));

@@ -122,8 +122,11 @@ pub fn service(sv: &Value, ignore_tags: &[String], local_has_desired: bool) -> V
             }
             let cb = dc.entry("deploymentCircuitBreaker").or_insert_with(|| json!({}));
             if let Value::Object(cb) = cb {
-                cb.entry("enable").or_insert(json!(false));
-                cb.entry("rollback").or_insert(json!(false));
+                circuit_breaker_defaults(cb);
+            }
+            early_success_defaults(dc);
+            if let Some(Value::Array(hooks)) = dc.get_mut("lifecycleHooks") {
+                hooks.iter_mut().filter_map(Value::as_object_mut).for_each(lifecycle_hook_defaults);
             }
         }
         let alarms_off = dc.get("alarms").is_some_and(|a| {
@@ -179,6 +182,45 @@ pub fn service(sv: &Value, ignore_tags: &[String], local_has_desired: bool) -> V
         out.remove("tags");
     }
     Value::Object(out)
+}
+
+/// The circuit breaker as ECS reports it (2026): `resetOnHealthyTask` true and a threshold of
+/// BOUNDED_PERCENT 50 are its defaults, so a file that omits them means the same (ecspresso #1082).
+fn circuit_breaker_defaults(cb: &mut Map<String, Value>) {
+    cb.entry("enable").or_insert(json!(false));
+    cb.entry("rollback").or_insert(json!(false));
+    if cb.get("resetOnHealthyTask").and_then(Value::as_bool) == Some(true) {
+        cb.remove("resetOnHealthyTask");
+    }
+    let default_threshold = cb.get("thresholdConfiguration").is_some_and(|t| {
+        t.get("type").and_then(Value::as_str).unwrap_or("BOUNDED_PERCENT") == "BOUNDED_PERCENT" && t.get("value").and_then(Value::as_i64).unwrap_or(50) == 50
+    });
+    if default_threshold {
+        cb.remove("thresholdConfiguration");
+    }
+}
+
+/// Early success criteria that are not enabled change nothing (ECS ignores `healthyPercent` and
+/// `sourceServiceRevisionCleanup` then): ECS answers `{enable: false}` for a service without them.
+fn early_success_defaults(dc: &mut Map<String, Value>) {
+    let disabled = dc.get("earlySuccessCriteria").is_some_and(|e| e.get("enable").and_then(Value::as_bool) != Some(true));
+    if disabled {
+        dc.remove("earlySuccessCriteria");
+    }
+}
+
+/// A lifecycle hook as ECS reports it: `targetType` AWS_LAMBDA, and a timeout of 1440 minutes with
+/// action ROLLBACK (the API reference's defaults) mean the same as their absence.
+fn lifecycle_hook_defaults(hook: &mut Map<String, Value>) {
+    if hook.get("targetType").and_then(Value::as_str) == Some("AWS_LAMBDA") {
+        hook.remove("targetType");
+    }
+    let default_timeout = hook.get("timeoutConfiguration").is_some_and(|t| {
+        t.get("timeoutInMinutes").and_then(Value::as_i64).unwrap_or(1440) == 1440 && t.get("action").and_then(Value::as_str).unwrap_or("ROLLBACK") == "ROLLBACK"
+    });
+    if default_timeout {
+        hook.remove("timeoutConfiguration");
+    }
 }
 
 /// DescribeServices does not answer `serviceConnectConfiguration` or `volumeConfigurations` at the
@@ -321,6 +363,49 @@ mod tests {
         let blue_green = json!({"deploymentConfiguration": {"strategy": "BLUE_GREEN"}});
         assert_ne!(service(&sparse, &[], true), service(&blue_green, &[], true));
         assert!(service(&blue_green, &[], true)["deploymentConfiguration"].get("bakeTimeInMinutes").is_none());
+    }
+
+    #[test]
+    fn disabled_early_success_criteria_is_its_absence() {
+        let sparse = json!({"deploymentConfiguration": {"maximumPercent": 200}});
+        let reported = json!({"deploymentConfiguration": {"maximumPercent": 200, "earlySuccessCriteria": {"enable": false}}});
+        assert_eq!(service(&sparse, &[], true), service(&reported, &[], true));
+        let enabled = json!({"deploymentConfiguration": {"maximumPercent": 200,
+            "earlySuccessCriteria": {"enable": true, "healthyPercent": 100, "sourceServiceRevisionCleanup": "DEFERRED"}}});
+        assert_ne!(service(&sparse, &[], true), service(&enabled, &[], true));
+    }
+
+    #[test]
+    fn circuit_breaker_defaults_are_their_absence() {
+        let cb = |v: Value| service(&json!({"deploymentConfiguration": {"deploymentCircuitBreaker": v}}), &[], true);
+        let sparse = cb(json!({"enable": true, "rollback": true}));
+        let reported = cb(json!({"enable": true, "rollback": true, "resetOnHealthyTask": true,
+            "thresholdConfiguration": {"type": "BOUNDED_PERCENT", "value": 50}}));
+        assert_eq!(sparse, reported);
+        assert_ne!(sparse, cb(json!({"enable": true, "rollback": true, "resetOnHealthyTask": false})));
+        assert_ne!(sparse, cb(json!({"enable": true, "rollback": true, "thresholdConfiguration": {"type": "COUNT", "value": 50}})));
+    }
+
+    fn with_hook(hook: Value) -> Value {
+        service(&json!({"deploymentConfiguration": {"strategy": "BLUE_GREEN", "lifecycleHooks": [hook]}}), &[], true)
+    }
+
+    #[test]
+    fn lifecycle_hook_target_type_defaults_to_lambda() {
+        let sparse = with_hook(json!({"hookTargetArn": "arn:fn", "lifecycleStages": ["POST_SCALE_UP"]}));
+        let reported = with_hook(json!({"hookTargetArn": "arn:fn", "lifecycleStages": ["POST_SCALE_UP"], "targetType": "AWS_LAMBDA"}));
+        assert_eq!(sparse, reported);
+        assert_ne!(sparse, with_hook(json!({"hookTargetArn": "arn:fn", "lifecycleStages": ["POST_SCALE_UP"], "targetType": "PAUSE"})));
+    }
+
+    #[test]
+    fn lifecycle_hook_timeout_defaults_to_a_day_and_rollback() {
+        let sparse = with_hook(json!({"targetType": "PAUSE", "lifecycleStages": ["POST_SCALE_UP"]}));
+        let reported = with_hook(json!({"targetType": "PAUSE", "lifecycleStages": ["POST_SCALE_UP"],
+            "timeoutConfiguration": {"timeoutInMinutes": 1440, "action": "ROLLBACK"}}));
+        assert_eq!(sparse, reported);
+        let shorter = with_hook(json!({"targetType": "PAUSE", "lifecycleStages": ["POST_SCALE_UP"], "timeoutConfiguration": {"timeoutInMinutes": 30}}));
+        assert_ne!(sparse, shorter);
     }
 
     fn td_with_volume(volume: Value) -> Value {

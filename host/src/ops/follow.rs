@@ -262,12 +262,14 @@ pub async fn wait_newest(app: &Context, aws: &Aws, until: &Until, reporter: &Rep
 
 /// After a rolling or CodeDeploy deploy's apply: the wait (ECS or CodeDeploy) or the reason there
 /// is none, and the result line.
+#[allow(clippy::too_many_arguments)] // one call site, each argument a different part of the run
 pub async fn follow_rolling(
     app: &Context,
     aws: &crate::aws::Aws,
     dp: &crate::plan::deploy::DeployPlan,
     applied: &crate::apply::Applied,
     wait: bool,
+    until: &Until,
     reporter: &Reporter,
     started: f64,
 ) -> Result<()> {
@@ -306,21 +308,49 @@ pub async fn follow_rolling(
         known_events: dp.remote.as_ref().map(wait::event_ids).unwrap_or_default(),
         just_created: dp.starts_deployment(),
         poll: wait::tasks::fixed_poll_interval(app)?,
+        early: *until == Until::Deployed,
     };
-    finish_wait(&aws.ecs(), watch, reporter).await
+    if *until == Until::Stable
+        && let Some(esc) = applied.service.as_ref().and_then(wait::early_success_of)
+    {
+        reporter.info(&stable_warning(&esc));
+    }
+    let early = finish_wait(&aws.ecs(), watch, reporter).await?;
+    if let Some(e) = early {
+        let _ = applied.completed_early.set(e);
+    }
+    Ok(())
 }
 
-/// Waits on an ECS deployment and reports; shared by deploy, rollback and wait.
-pub async fn finish_wait(client: &aws_sdk_ecs::Client, watch: Watch, reporter: &Reporter) -> Result<()> {
+/// ecspresso v2.8.7's warning: with early success criteria, "stable" is not what ECS reports.
+pub fn stable_warning(esc: &str) -> String {
+    format!(
+        "WARNING: early success criteria are enabled ({esc}): ECS completes the deployment before the service is stable; --wait-until stable waits until the source tasks are gone and the target revision runs its desired count"
+    )
+}
+
+/// Waits on an ECS deployment and reports; shared by deploy, rollback and wait. Returns whether
+/// early success criteria completed it early (None without them).
+pub async fn finish_wait(client: &aws_sdk_ecs::Client, watch: Watch, reporter: &Reporter) -> Result<Option<bool>> {
     let deployment_id = watch.deployment.clone();
     let service = watch.service.clone();
     let stats = wait::wait_ecs(client, watch, reporter).await?;
     let mut detail = wait::stats_json(&stats);
     detail["deployment_id"] = json!(deployment_id);
-    let msg =
-        format!("service {service} is stable: deployment completed ({} DescribeServices calls in {:.1}s)", stats.describe_calls, stats.elapsed.as_secs_f64());
+    let calls = format!("({} DescribeServices calls in {:.1}s)", stats.describe_calls, stats.elapsed.as_secs_f64());
+    let msg = match stats.completed_early {
+        Some(early) => {
+            detail["completed_early"] = json!(early);
+            if early {
+                format!("service {service}: deployment completed by early success criteria {calls}")
+            } else {
+                format!("service {service} is stable: deployment completed {calls}")
+            }
+        }
+        None => format!("service {service} is stable: deployment completed {calls}"),
+    };
     reporter.result(true, &msg, detail);
-    Ok(())
+    Ok(stats.completed_early)
 }
 
 /// After a rollback's apply: CodeDeploy stopped, the native rollback followed, or the ECS (or
@@ -370,6 +400,7 @@ pub async fn follow_rollback(
         known_events: wait::event_ids(&rp.remote),
         just_created: true,
         poll: wait::tasks::fixed_poll_interval(app)?,
+        early: false,
     };
-    finish_wait(&aws.ecs(), watch, reporter).await
+    finish_wait(&aws.ecs(), watch, reporter).await.map(|_| ())
 }

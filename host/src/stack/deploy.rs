@@ -416,6 +416,7 @@ async fn follow(p: &Planned<'_>, applied: &Applied, progress: &dyn Progress, sta
         known_events: p.remote.as_ref().map(wait::event_ids).unwrap_or_default(),
         just_created: p.just_created,
         poll: wait::tasks::fixed_poll_interval(ctx)?,
+        early: false,
     };
     let stats = wait::wait_ecs(&p.aws.ecs(), watch, progress).await?;
     progress.info(&format!("deployment completed ({} DescribeServices calls in {:.1}s)", stats.describe_calls, stats.elapsed.as_secs_f64()));

@@ -308,7 +308,7 @@ fn service_definition(planner: &mut Planner, creds: &Arc<Creds>, td: &Value, sv:
         let (lb, td) = (lb.clone(), td.clone());
         children.push(planner.probe(service::lb_name(&lb), Box::pin(async move { service::load_balancer(&elb, &lb, &td).await })));
     }
-    let own = service::grace_period(sv);
+    let own = service::own(sv);
     if children.is_empty() {
         return done("ServiceDefinition", own.unwrap_or_else(Outcome::ok));
     }

@@ -58,6 +58,46 @@ pub fn grace_period(sv: &Value) -> Option<Outcome> {
         .then(|| Outcome::ng("healthCheckGracePeriodSeconds is set but the service has no loadBalancers"))
 }
 
+/// The service's own checks: the grace period, then early success criteria.
+pub fn own(sv: &Value) -> Option<Outcome> {
+    match grace_period(sv) {
+        Some(ng) => Some(ng),
+        None => early_success(sv),
+    }
+}
+
+/// Enabled early success criteria: ROLLING only (the ECS controller), with `healthyPercent`
+/// between `minimumHealthyPercent` (default 100) and 100, and a `sourceServiceRevisionCleanup`
+/// (ECS refuses the update otherwise; AWS "Complete Amazon ECS rolling deployments early").
+pub fn early_success(sv: &Value) -> Option<Outcome> {
+    let dc = sv.get("deploymentConfiguration")?;
+    let esc = dc.get("earlySuccessCriteria").filter(|e| e.get("enable").and_then(Value::as_bool) == Some(true))?;
+    let strategy = dc.get("strategy").and_then(Value::as_str).unwrap_or("ROLLING");
+    let controller = sv.pointer("/deploymentController/type").and_then(Value::as_str).unwrap_or("ECS");
+    if strategy != "ROLLING" || controller != "ECS" {
+        let what = if controller != "ECS" { format!("the {controller} deployment controller") } else { format!("the {strategy} strategy") };
+        return Some(Outcome::ng(format!("deploymentConfiguration.earlySuccessCriteria is for ROLLING deployments only; this service deploys with {what}")));
+    }
+    let Some(healthy) = esc.get("healthyPercent").and_then(Value::as_i64) else {
+        return Some(Outcome::ng("deploymentConfiguration.earlySuccessCriteria.healthyPercent is required when enable is true"));
+    };
+    let min = dc.get("minimumHealthyPercent").and_then(Value::as_i64).unwrap_or(100);
+    if healthy < min || healthy > 100 {
+        return Some(Outcome::ng(format!(
+            "deploymentConfiguration.earlySuccessCriteria.healthyPercent {healthy} must be between minimumHealthyPercent ({min}) and 100"
+        )));
+    }
+    match esc.get("sourceServiceRevisionCleanup").and_then(Value::as_str) {
+        Some("BLOCKING" | "DEFERRED") => Some(Outcome::ok()),
+        Some(other) => {
+            Some(Outcome::ng(format!("deploymentConfiguration.earlySuccessCriteria.sourceServiceRevisionCleanup {other:?} must be BLOCKING or DEFERRED")))
+        }
+        None => Some(Outcome::ng(
+            "deploymentConfiguration.earlySuccessCriteria.sourceServiceRevisionCleanup (BLOCKING or DEFERRED) is required when enable is true",
+        )),
+    }
+}
+
 /// The display name of a load balancer entry.
 pub fn lb_name(lb: &Value) -> String {
     let target = lb.get("targetGroupArn").or_else(|| lb.get("loadBalancerName")).and_then(Value::as_str).unwrap_or("?");
@@ -140,6 +180,19 @@ mod tests {
         assert_eq!(network(&bridge, &json!({})), None);
         let empty = json!({"networkConfiguration": {"awsvpcConfiguration": {"subnets": []}}});
         assert_eq!(network(&fargate, &empty).unwrap().status, super::super::tree::Status::Ng);
+    }
+
+    #[test]
+    fn early_success_criteria_bounds() {
+        use super::super::tree::Status;
+        let sv = |dc: Value| json!({"deploymentConfiguration": dc});
+        let esc = |hp: i64| json!({"enable": true, "healthyPercent": hp, "sourceServiceRevisionCleanup": "DEFERRED"});
+        assert_eq!(early_success(&sv(json!({"minimumHealthyPercent": 50, "earlySuccessCriteria": esc(75)}))), Some(Outcome::ok()));
+        assert_eq!(early_success(&sv(json!({"minimumHealthyPercent": 50, "earlySuccessCriteria": esc(40)}))).unwrap().status, Status::Ng);
+        assert_eq!(early_success(&sv(json!({"minimumHealthyPercent": 50, "earlySuccessCriteria": esc(101)}))).unwrap().status, Status::Ng);
+        assert_eq!(early_success(&sv(json!({"earlySuccessCriteria": esc(90)}))).unwrap().status, Status::Ng, "the default minimum is 100");
+        assert_eq!(early_success(&sv(json!({"strategy": "BLUE_GREEN", "earlySuccessCriteria": esc(100)}))).unwrap().status, Status::Ng);
+        assert_eq!(early_success(&sv(json!({"earlySuccessCriteria": {"enable": false, "healthyPercent": 5}}))), None);
     }
 
     #[test]

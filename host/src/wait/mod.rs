@@ -47,6 +47,9 @@ pub struct Interrupted(pub String);
 pub struct WaitStats {
     pub describe_calls: u32,
     pub elapsed: Duration,
+    /// The deployment was completed by its early success criteria before the service was steady
+    /// (target below its desired count, or source tasks still draining); None without them.
+    pub completed_early: Option<bool>,
 }
 
 /// What to wait for: deployment `deployment` (or, when None, whatever is PRIMARY at the first
@@ -63,10 +66,13 @@ pub struct Watch {
     pub just_created: bool,
     /// `CORTADO_POLL_INTERVAL`: a fixed interval instead of the paced one.
     pub poll: Option<Duration>,
+    /// `--wait-until deployed`: a deployment that ECS completed by its early success criteria is
+    /// done, drained or not. False (`stable`, stacks, rollbacks): the service must be steady too.
+    pub early: bool,
 }
 
 pub async fn wait_ecs(client: &aws_sdk_ecs::Client, watch: Watch, reporter: &dyn Progress) -> Result<WaitStats> {
-    let Watch { cluster, service, deployment: id, timeout, since, known_events, just_created, poll } = watch;
+    let Watch { cluster, service, deployment: id, timeout, since, known_events, just_created, poll, early } = watch;
     let mut pacer = pace::Pacer::new(poll);
     let (cluster, service) = (cluster.as_str(), service.as_str());
     let start = Instant::now();
@@ -139,6 +145,7 @@ pub async fn wait_ecs(client: &aws_sdk_ecs::Client, watch: Watch, reporter: &dyn
             last_table = table;
         }
         let primary = deployments.iter().find(|d| d.get("status").and_then(Value::as_str) == Some("PRIMARY"));
+        let esc = early_success_of(&sv);
         if target.is_none() {
             target = primary.and_then(|d| d.get("id")).and_then(Value::as_str).map(str::to_owned);
         }
@@ -159,8 +166,20 @@ pub async fn wait_ecs(client: &aws_sdk_ecs::Client, watch: Watch, reporter: &dyn
                 msg.push_str(&failure_details(client, cluster, &sv, &get(d, "id")).await);
                 return Err(RolloutFailed(msg).into());
             }
+            (Some(d), _) if get(d, "status") == "PRIMARY" && get(d, "rolloutState") == "COMPLETED" && (early && esc.is_some()) => {
+                let steady = num(d, "runningCount") == num(d, "desiredCount") && deployments.len() == 1;
+                if let Some(esc) = esc.as_ref().filter(|_| !steady) {
+                    reporter.info(&format!("deployment {} completed by early success criteria ({esc})", get(d, "id")));
+                }
+                return Ok(WaitStats { describe_calls: calls, elapsed: start.elapsed(), completed_early: Some(!steady) });
+            }
             (Some(d), _) if get(d, "status") == "PRIMARY" && get(d, "rolloutState") == "COMPLETED" && num(d, "runningCount") == num(d, "desiredCount") => {
-                return Ok(WaitStats { describe_calls: calls, elapsed: start.elapsed() });
+                // Without `early`, a deployment completed early is followed until its sources are gone.
+                if esc.is_some() && deployments.len() > 1 {
+                    reporter.status("deployment completed by early success criteria; waiting for the source tasks to drain");
+                } else {
+                    return Ok(WaitStats { describe_calls: calls, elapsed: start.elapsed(), completed_early: esc.as_ref().map(|_| false) });
+                }
             }
             (Some(d), _)
                 if get(d, "status") == "PRIMARY"
@@ -169,7 +188,7 @@ pub async fn wait_ecs(client: &aws_sdk_ecs::Client, watch: Watch, reporter: &dyn
                     && num(d, "runningCount") == num(d, "desiredCount") =>
             {
                 // Controllers without rollout states: one deployment at its count is stable.
-                return Ok(WaitStats { describe_calls: calls, elapsed: start.elapsed() });
+                return Ok(WaitStats { describe_calls: calls, elapsed: start.elapsed(), completed_early: None });
             }
             (Some(d), Some(p)) if get(d, "status") != "PRIMARY" => {
                 let mut msg = format!(
@@ -223,6 +242,15 @@ pub async fn wait_ecs(client: &aws_sdk_ecs::Client, watch: Watch, reporter: &dyn
         let eta = mine.and_then(|d| rolling_eta(d, &deployments));
         pause(pacer.next(eta).min(deadline - now), &last_summary).await?;
     }
+}
+
+/// A service's early success criteria when enabled, as `healthy_percent=N,
+/// source_service_revision_cleanup=X` (ecspresso's log fields); None when off.
+pub fn early_success_of(sv: &Value) -> Option<String> {
+    let esc = sv.pointer("/deploymentConfiguration/earlySuccessCriteria").filter(|e| e.get("enable").and_then(Value::as_bool) == Some(true))?;
+    let hp = esc.get("healthyPercent").map(Value::to_string).unwrap_or_else(|| "?".into());
+    let cleanup = esc.get("sourceServiceRevisionCleanup").and_then(Value::as_str).unwrap_or("?");
+    Some(format!("healthy_percent={hp}, source_service_revision_cleanup={cleanup}"))
 }
 
 /// The time a rolling deployment needs to finish, at the rate it started tasks so far: the tasks
