@@ -144,7 +144,7 @@ pub async fn run(command: StackCommand, globals: Globals, env: Env) -> Result<()
         }
         StackCommand::Deploy(a) => {
             let (file, selected, members) = load(&a.select, &globals, &env)?;
-            let own = file.own_context(&globals, env)?;
+            let own = file.own_context(&globals, env, &members)?;
             let presenter = Presenter { json: a.output.json() };
             presenter.waves(&file, &selected)?;
             let summary = stack::deploy::deploy(&file, &members, &own, a.dry_run, &presenter).await?;
@@ -152,7 +152,7 @@ pub async fn run(command: StackCommand, globals: Globals, env: Env) -> Result<()
         }
         StackCommand::Rollback(a) => {
             let (file, _, members) = load(&a.select, &globals, &env)?;
-            let own = file.own_context(&globals, env)?;
+            let own = file.own_context(&globals, env, &members)?;
             let presenter = Presenter { json: a.output.json() };
             let summary = stack::deploy::rollback(&file, &members, &own, &presenter).await?;
             presenter.summary(&summary, "rollback")

@@ -135,6 +135,20 @@ pub fn pending(
     Ok(Pending { signer, key, sdk, out_dir, statement })
 }
 
+/// A release's subject entries for one registered task definition: the definition (sha256 of its
+/// canonical JSON, as AWS returned it) and every image it runs, by digest when pinned (an image
+/// named by tag only has no digest to bind: it is listed, marked `pinned: false`).
+pub fn release_subjects(member: &str, arn: &str, body: &Value) -> Vec<Value> {
+    let mut out = vec![json!({"name": arn, "digest": {"sha256": sha256_hex(canonical(body).as_bytes())}, "annotations": {"member": member}})];
+    for image in body["containerDefinitions"].as_array().into_iter().flatten().filter_map(|c| c["image"].as_str()) {
+        out.push(match image.split_once("@sha256:") {
+            Some((name, digest)) => json!({"name": name, "digest": {"sha256": digest}, "annotations": {"member": member, "pinned": true}}),
+            None => json!({"name": image, "digest": {}, "annotations": {"member": member, "pinned": false}}),
+        });
+    }
+    out
+}
+
 impl Pending {
     /// Completes the statement with the outcome, signs it and writes the envelope; returns its path.
     /// `records` is the chain's length with the outcome record (its head is the outcome's hash).

@@ -10,6 +10,7 @@ use anyhow::{Context as _, Result};
 use serde_json::{Map, Value, json};
 
 use super::schedule::{self, Ran};
+use super::evidence::MemberEvidence;
 use super::state::{self, Changed};
 use super::{Member, OnFailure, StackFile, in_member};
 use crate::apply::{Applied, Apply};
@@ -101,7 +102,8 @@ pub async fn deploy(stack: &StackFile, members: &[Member], own: &Context, dry_ru
         events.state(&p.m.name, "planned", &if p.plan.is_empty() { "no change".to_owned() } else { format!("{} step(s): {what}", p.plan.steps.len()) });
     }
     let run_id = gate::run_id();
-    let (approvals, stack_approval) = judge(own, &planned, dry_run, &run_id, "stack-deploy").await?;
+    let (mut approvals, mut stack_approval) = judge(own, &planned, dry_run, &run_id, "stack-deploy").await?;
+    let decisions = release_decisions(&mut approvals, &stack_approval);
     if dry_run {
         return Ok(dry_run_summary(&planned, events));
     }
@@ -111,6 +113,7 @@ pub async fn deploy(stack: &StackFile, members: &[Member], own: &Context, dry_ru
     if run.failed && stack.on_failure == OnFailure::Rollback {
         roll_back_changed(&planned, &mut run, &mut summary, &run_id, events).await;
     }
+    sign_release(&mut stack_approval, stack, &planned, &decisions, &run, &summary);
     record_stack_outcome(stack_approval, &summary, &run.applied);
     if !summary.failed {
         let changed = changed_members(&planned, &run);
@@ -135,7 +138,8 @@ pub async fn rollback(stack: &StackFile, members: &[Member], own: &Context, even
         planned.push(p);
     }
     let run_id = gate::run_id();
-    let (approvals, stack_approval) = judge(own, &planned, false, &run_id, "stack-rollback").await?;
+    let (mut approvals, mut stack_approval) = judge(own, &planned, false, &run_id, "stack-rollback").await?;
+    let decisions = release_decisions(&mut approvals, &stack_approval);
     // Reverse `needs`: a member goes back once every member that needs it went back.
     let names: BTreeSet<&str> = planned.iter().map(|p| p.m.name.as_str()).collect();
     let needs: BTreeMap<String, Vec<String>> = planned
@@ -147,6 +151,7 @@ pub async fn rollback(stack: &StackFile, members: &[Member], own: &Context, even
         .collect();
     let run = apply_all(stack, &planned, approvals, &needs, events).await?;
     let summary = Summary { run_id: Some(run_id), states: run.states.clone(), failed: run.failed };
+    sign_release(&mut stack_approval, stack, &planned, &decisions, &run, &summary);
     record_stack_outcome(stack_approval, &summary, &run.applied);
     if !summary.failed {
         state::clear(&stack.path)?;
@@ -467,6 +472,36 @@ async fn restore(m: &Member, to: &str, run_id: &str, events: &dyn Events) -> Res
     let started = epoch_now();
     let done = ops::carry_out(apply, true, &progress, async |apply: &Apply<'_>| follow(&p, &apply.applied, &progress, started).await).await?;
     done.result.map(|()| true)
+}
+
+/// Each member's decision, for the release statement. When the stack signs, the members' own
+/// statements are dropped: one statement for the release.
+fn release_decisions(approvals: &mut [Approval], stack: &Approval) -> Vec<Value> {
+    if stack.signs_evidence() {
+        approvals.iter_mut().for_each(Approval::drop_evidence);
+    }
+    approvals.iter().map(|a| a.decision_ref().unwrap_or(Value::Null)).collect()
+}
+
+/// Puts every member's decision, outcome and registered definitions into the stack's statement
+/// (signed when its outcome is recorded; nothing when the stack does not sign).
+fn sign_release(approval: &mut Approval, stack: &StackFile, planned: &[Planned<'_>], decisions: &[Value], run: &Run, summary: &Summary) {
+    approval.amend_evidence(|statement| {
+        let members: Vec<MemberEvidence<'_>> = planned
+            .iter()
+            .zip(decisions)
+            .map(|(p, d)| MemberEvidence {
+                name: &p.m.name,
+                config: &p.m.config,
+                cluster: &p.plan.cluster,
+                service: p.plan.service.as_deref(),
+                decision: d.clone(),
+                state: summary.states.get(&p.m.name).map(String::as_str),
+                applied: run.applied.get(&p.m.name),
+            })
+            .collect();
+        super::evidence::amend(statement, &stack.path, &members);
+    });
 }
 
 /// The stack's outcome record: each member's state, what changed, what rolled back, what never started.
