@@ -338,6 +338,39 @@ pub fn against_chain(statement: &Value, records: &[Map<String, Value>]) -> Vec<S
     bad
 }
 
+/// A release member's entry (`predicate.members.NAME`) against its audit log: its decision record
+/// (intact, same run id and plan digest) and, when it ran, its outcome record (chained to it).
+pub fn member_against_chain(member: &Value, records: &[Map<String, Value>]) -> Vec<String> {
+    let find = |h: &Value| records.iter().find(|r| r.get("hash") == Some(h) && h.is_string());
+    let mut bad = Vec::new();
+    let decision = &member["audit"]["decision"];
+    match find(decision) {
+        None => bad.push(format!("decision record {decision} is not in the audit log")),
+        Some(d) => {
+            if super::audit::record_hash(d) != d.get("hash").and_then(Value::as_str).unwrap_or("") {
+                bad.push("the decision record was altered".into());
+            }
+            for k in ["plan_digest", "run_id"] {
+                if d.get(k) != Some(&member[k]) {
+                    bad.push(format!("`{k}` differs from the decision record"));
+                }
+            }
+        }
+    }
+    let outcome = &member["audit"]["outcome"];
+    if !outcome.is_null() {
+        match find(outcome) {
+            None => bad.push(format!("outcome record {outcome} is not in the audit log")),
+            Some(o) if o.get("decision") != Some(decision) => bad.push("the outcome record belongs to another decision".into()),
+            Some(o) if o.get("deployment_id").unwrap_or(&Value::Null) != &member["deployment_id"] => {
+                bad.push("`deployment_id` differs from the outcome record".into())
+            }
+            Some(_) => {}
+        }
+    }
+    bad
+}
+
 /// The statement's `audit.chain_head` against the chain (records in order): the record at that
 /// position must have that hash. A statement without one (older cortado) is not checked here.
 pub fn against_head(statement: &Value, records: &[Map<String, Value>]) -> Vec<String> {

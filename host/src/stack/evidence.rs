@@ -54,7 +54,7 @@ fn member_json(m: &MemberEvidence<'_>) -> Value {
         "audit": {"log": m.decision["audit_log"], "decision": m.decision["decision"], "outcome": a.and_then(|a| a.outcome_record.clone())},
         "registered": a.and_then(|a| a.registered.clone()),
         "task_definition": a.and_then(|a| a.service.as_ref()).and_then(|s| s.get("taskDefinition")).cloned(),
-        "deployment_id": a.and_then(|a| a.deployment_id.clone()),
+        "deployment_id": a.and_then(|a| a.deployment_id.clone().or_else(|| a.codedeploy_deployment.clone())),
         "changed": a.map(|a| a.done.clone()).unwrap_or_default(),
     })
 }
