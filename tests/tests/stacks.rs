@@ -365,6 +365,7 @@ fn a_signed_release_is_one_statement_naming_every_member_and_verifies() {
     p.write("audit.jsonl", &(log.join("\n") + "\n"));
     let mismatch = p.run(&["evidence", "verify", &files[0], "--public-key", &public], &[]);
     assert_eq!(mismatch.code, 1, "{}", mismatch.stdout);
+    assert!(mismatch.stdout.contains("member c: `result` differs from the outcome record"), "{}", mismatch.stdout);
 }
 
 #[test]

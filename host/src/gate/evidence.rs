@@ -362,6 +362,7 @@ pub fn member_against_chain(member: &Value, records: &[Map<String, Value>]) -> V
         match find(outcome) {
             None => bad.push(format!("outcome record {outcome} is not in the audit log")),
             Some(o) if o.get("decision") != Some(decision) => bad.push("the outcome record belongs to another decision".into()),
+            Some(o) if o.get("result").unwrap_or(&Value::Null) != &member["result"] => bad.push("`result` differs from the outcome record".into()),
             Some(o) if o.get("deployment_id").unwrap_or(&Value::Null) != &member["deployment_id"] => {
                 bad.push("`deployment_id` differs from the outcome record".into())
             }

@@ -300,6 +300,8 @@ struct Run {
     applied: BTreeMap<String, Applied>,
     /// Members in the order they finished.
     order: Vec<String>,
+    /// Each member's state when the applies ended (before any `on_failure: rollback`).
+    finished: BTreeMap<String, String>,
     failed: bool,
 }
 
@@ -361,7 +363,7 @@ async fn apply_all(
             states.insert(name.clone(), "not started".into());
         }
     }
-    Ok(Run { states, applied, order, failed })
+    Ok(Run { finished: states.clone(), states, applied, order, failed })
 }
 
 /// Records "not started" on every apply still waiting (its lock is released).
@@ -497,6 +499,7 @@ fn sign_release(approval: &mut Approval, stack: &StackFile, planned: &[Planned<'
                 service: p.plan.service.as_deref(),
                 decision: d.clone(),
                 state: summary.states.get(&p.m.name).map(String::as_str),
+                failed: run.finished.get(&p.m.name).is_some_and(|s| s == "failed"),
                 applied: run.applied.get(&p.m.name),
             })
             .collect();

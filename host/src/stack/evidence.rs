@@ -21,6 +21,8 @@ pub struct MemberEvidence<'a> {
     /// The member's decision ([`crate::gate::Approval::decision_ref`]).
     pub decision: Value,
     pub state: Option<&'a str>,
+    /// Whether its apply failed (its state may since read "rolled back").
+    pub failed: bool,
     pub applied: Option<&'a Applied>,
 }
 
@@ -49,6 +51,8 @@ fn member_json(m: &MemberEvidence<'_>) -> Value {
         "cluster": m.cluster,
         "service": m.service,
         "state": m.state.unwrap_or("not started"),
+        // The member's outcome record's own word (`ok`, `failed`; none when it never started).
+        "result": a.and_then(|a| a.outcome_record.as_ref()).map(|_| if m.failed { "failed" } else { "ok" }),
         "run_id": m.decision["run_id"],
         "plan_digest": m.decision["plan_digest"],
         "audit": {"log": m.decision["audit_log"], "decision": m.decision["decision"], "outcome": a.and_then(|a| a.outcome_record.clone())},
