@@ -9,8 +9,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use anyhow::{Context as _, Result};
 use serde_json::{Map, Value, json};
 
-use super::schedule::{self, Ran};
 use super::evidence::MemberEvidence;
+use super::schedule::{self, Ran};
 use super::state::{self, Changed};
 use super::{Member, OnFailure, StackFile, in_member};
 use crate::apply::{Applied, Apply};
