@@ -111,7 +111,8 @@ pub async fn deploy(stack: &StackFile, members: &[Member], own: &Context, dry_ru
     let mut run = apply_all(stack, &planned, approvals, &needs, events).await?;
     let mut summary = Summary { run_id: Some(run_id.clone()), states: run.states.clone(), failed: run.failed };
     if run.failed && stack.on_failure == OnFailure::Rollback {
-        roll_back_changed(&planned, &mut run, &mut summary, &run_id, events).await;
+        let one_statement = stack_approval.signs_evidence();
+        roll_back_changed(&planned, &mut run, &mut summary, (&run_id, one_statement), events).await;
     }
     sign_release(&mut stack_approval, stack, &planned, &decisions, &run, &summary);
     record_stack_outcome(stack_approval, &summary, &run.applied);
@@ -431,7 +432,9 @@ async fn follow(p: &Planned<'_>, applied: &Applied, progress: &dyn Progress, sta
 
 /// `on_failure: rollback`: every member this run changed goes back to what it ran before, in the
 /// reverse of the order they finished (the reverse of `needs`), one after another.
-async fn roll_back_changed(planned: &[Planned<'_>], run: &mut Run, summary: &mut Summary, run_id: &str, events: &dyn Events) {
+/// With the run id comes whether the release is signed as one statement (then the restores
+/// write none of their own; the release statement lists each member's final state).
+async fn roll_back_changed(planned: &[Planned<'_>], run: &mut Run, summary: &mut Summary, (run_id, one_statement): (&str, bool), events: &dyn Events) {
     for name in run.order.clone().iter().rev() {
         let Some(p) = planned.iter().find(|p| &p.m.name == name) else { continue };
         let changed = run.applied.get(name).is_some_and(|a| !a.done.is_empty());
@@ -443,7 +446,7 @@ async fn roll_back_changed(planned: &[Planned<'_>], run: &mut Run, summary: &mut
             continue;
         };
         events.state(name, "rolling back", &format!("to {}", ecs::short_task_definition(&before)));
-        let state = match restore(p.m, &before, run_id, events).await {
+        let state = match restore(p.m, &before, (run_id, one_statement), events).await {
             Ok(true) => "rolled back".to_owned(),
             Ok(false) => "rolled back".to_owned(),
             Err(e) => {
@@ -461,13 +464,16 @@ async fn roll_back_changed(planned: &[Planned<'_>], run: &mut Run, summary: &mut
 
 /// Puts `to` back on a member through the engine (gated and recorded under `run_id`). False when
 /// it already ran `to` (the circuit breaker rolled it back): nothing sent.
-async fn restore(m: &Member, to: &str, run_id: &str, events: &dyn Events) -> Result<bool> {
+async fn restore(m: &Member, to: &str, (run_id, one_statement): (&str, bool), events: &dyn Events) -> Result<bool> {
     let p = restore_member(m, to, None).await?;
     if p.plan.is_empty() {
         events.info(&m.name, &format!("already runs {}", ecs::short_task_definition(to)));
         return Ok(false);
     }
-    let approval = gate::evaluate_in_run(&m.ctx, &p.aws, &p.plan, &Overrides::default(), false, Some(run_id)).await?;
+    let mut approval = gate::evaluate_in_run(&m.ctx, &p.aws, &p.plan, &Overrides::default(), false, Some(run_id)).await?;
+    if one_statement {
+        approval.drop_evidence();
+    }
     let progress = MemberProgress { name: &m.name, events };
     let mut apply = Apply::new(&p.plan, approval, &p.aws, &progress)?;
     apply.lock().await?;
