@@ -287,3 +287,118 @@ fn a_concurrent_deploy_of_a_member_does_not_overlap_the_stacks() {
     let e_updates = log.iter().filter(|c| c["action"] == "UpdateService" && c["body"].to_string().contains("svc-e")).count();
     assert_eq!(e_updates, 1, "only the stack updated e in this run");
 }
+
+/// The envelope's statement (the payload, unverified: the test reads what `evidence verify` checked).
+fn statement_of(p: &Project, file: &str) -> Value {
+    use base64::Engine as _;
+    let env: Value = serde_json::from_str(&p.read(file)).unwrap();
+    let payload = base64::engine::general_purpose::STANDARD.decode(env["payload"].as_str().unwrap()).unwrap();
+    serde_json::from_slice(&payload).unwrap()
+}
+
+/// The files in `dir` of the project (none when it does not exist).
+fn files_in(p: &Project, dir: &str) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(p.path(dir)) else { return Vec::new() };
+    let mut out: Vec<String> = entries.map(|e| format!("{dir}/{}", e.unwrap().file_name().to_str().unwrap())).collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn a_signed_release_is_one_statement_naming_every_member_and_verifies() {
+    let (p, _region) = stack_project("stackevidence", "signing:\n  key_file: signing.key\n");
+    let public = p.run(&["evidence", "keygen", "signing.key"], &[]).expect_code(0).stdout.trim().to_owned();
+    let run = stack(&p, &["deploy", "--output", "json"]);
+    run.expect_code(0);
+    let run_id = summary(&run)["run_id"].as_str().unwrap().to_owned();
+    // ONE statement, the stack's; no member writes its own.
+    let files = files_in(&p, "cortado-evidence");
+    assert_eq!(files, vec![format!("cortado-evidence/{run_id}.dsse.json")], "{}", run.stderr);
+    for (m, _) in MEMBERS {
+        assert!(files_in(&p, &format!("{m}/cortado-evidence")).is_empty(), "member {m} wrote its own statement");
+    }
+    let ok = p.run(&["evidence", "verify", &files[0], "--public-key", &public], &[]);
+    ok.expect_code(0);
+    assert!(ok.stdout.contains("release of 5 member(s)"), "{}", ok.stdout);
+    for (m, _) in MEMBERS {
+        assert!(ok.stdout.contains(&format!("    {m}: done (arn:aws:ecs:")), "member {m} listed:\n{}", ok.stdout);
+    }
+    assert!(ok.stdout.contains("matches the audit chain"), "{}", ok.stdout);
+
+    // The statement: a subject per registered task definition and per image; each member's
+    // decision and outcome are the records in the chain, under the one run id.
+    let st = statement_of(&p, &files[0]);
+    let subject = st["subject"].as_array().unwrap();
+    let tds: Vec<&Value> = subject.iter().filter(|s| s["name"].as_str().unwrap().starts_with("arn:aws:ecs:")).collect();
+    assert_eq!(tds.len(), 5, "{subject:#?}");
+    assert!(tds.iter().all(|s| s["digest"]["sha256"].as_str().is_some_and(|d| d.len() == 64)), "{subject:#?}");
+    assert_eq!(subject.len(), 10, "a task definition and an image per member: {subject:#?}");
+    let recs = records(&p);
+    for (m, _) in MEMBERS {
+        let entry = &st["predicate"]["members"][*m];
+        assert_eq!(entry["run_id"], run_id.as_str(), "{entry}");
+        let decision = recs.iter().find(|r| r["hash"] == entry["audit"]["decision"]).unwrap_or_else(|| panic!("{m}'s decision: {entry}"));
+        assert_eq!(decision["service"], format!("svc-{m}").as_str());
+        assert_eq!(decision["plan_digest"], entry["plan_digest"]);
+        let outcome = recs.iter().find(|r| r["hash"] == entry["audit"]["outcome"]).unwrap_or_else(|| panic!("{m}'s outcome: {entry}"));
+        assert_eq!(outcome["decision"], decision["hash"]);
+        assert_eq!(outcome["result"], "ok");
+    }
+    assert_eq!(st["predicate"]["audit"]["chain_head"]["hash"], recs.last().unwrap()["hash"], "the stack's outcome is the head");
+
+    // A changed byte in the statement: refused.
+    let text = p.read(&files[0]);
+    let at = text.find("\"payload\": \"").unwrap() + "\"payload\": \"".len() + 60;
+    let mut bytes = text.into_bytes();
+    bytes[at] = if bytes[at] == b'Q' { b'R' } else { b'Q' };
+    p.write("tampered.dsse.json", std::str::from_utf8(&bytes).unwrap());
+    let bad = p.run(&["evidence", "verify", "tampered.dsse.json", "--public-key", &public], &[]);
+    assert_eq!(bad.code, 1, "{}\n{}", bad.stdout, bad.stderr);
+    assert!(bad.stderr.contains("no valid signature"), "{}", bad.stderr);
+    // A member's outcome record edited after the fact: the statement no longer matches the chain.
+    let c_outcome = st["predicate"]["members"]["c"]["audit"]["outcome"].as_str().unwrap().to_owned();
+    let log: Vec<String> = p
+        .read("audit.jsonl")
+        .lines()
+        .map(|l| if l.contains(&format!("\"hash\":\"{c_outcome}\"")) { l.replace("\"result\":\"ok\"", "\"result\":\"failed\"") } else { l.to_owned() })
+        .collect();
+    p.write("audit.jsonl", &(log.join("\n") + "\n"));
+    let mismatch = p.run(&["evidence", "verify", &files[0], "--public-key", &public], &[]);
+    assert_eq!(mismatch.code, 1, "{}", mismatch.stdout);
+    assert!(mismatch.stdout.contains("member c: `result` differs from the outcome record"), "{}", mismatch.stdout);
+}
+
+#[test]
+fn a_release_is_signed_when_every_member_signs() {
+    let (p, _region) = stack_project("stackevmembers", "");
+    let public = p.run(&["evidence", "keygen", "signing.key"], &[]).expect_code(0).stdout.trim().to_owned();
+    for (m, _) in MEMBERS {
+        let path = format!("{m}/cortado.yml");
+        p.write(&path, &format!("{}signing:\n  key_file: ../signing.key\n", p.read(&path)));
+    }
+    let run = stack(&p, &["deploy", "--output", "json"]);
+    run.expect_code(0);
+    let files = files_in(&p, "cortado-evidence");
+    assert_eq!(files.len(), 1, "one statement beside the stack file: {}", run.stderr);
+    for (m, _) in MEMBERS {
+        assert!(files_in(&p, &format!("{m}/cortado-evidence")).is_empty(), "member {m} wrote its own statement");
+    }
+    p.run(&["evidence", "verify", &files[0], "--public-key", &public], &[]).expect_code(0);
+}
+
+#[test]
+fn stack_verify_runs_every_members_verify_and_fails_when_one_fails() {
+    let (p, _region) = stack_project("stackverify", "");
+    let run = stack(&p, &["verify", "--no-put-logs"]);
+    run.expect_code(0);
+    for (m, _) in MEMBERS {
+        assert!(run.stdout.contains(&format!("# {m} ({m}/cortado.yml)")) || run.stdout.contains(&format!("# {m} (")), "header of {m}:\n{}", run.stdout);
+    }
+    assert!(run.stderr.contains("every member (5) passed"), "{}", run.stderr);
+    // Member c's image does not exist: c fails, d and e are still verified, exit 1 naming c.
+    set_image_tag(&p, "c", "no-such-tag");
+    let run = stack(&p, &["verify", "--no-put-logs"]);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("1 member(s) failed: c ("), "{}", run.stderr);
+    assert!(run.stdout.find("# e (").unwrap() > run.stdout.find("# c (").unwrap(), "e verified after c failed:\n{}", run.stdout);
+}

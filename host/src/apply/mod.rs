@@ -47,6 +47,8 @@ pub struct Applied {
     pub tag_failures: Vec<String>,
     /// Every reference resolved, with its value: with the approved steps, the exact requests sent.
     pub resolved: Map<String, Value>,
+    /// The hash of the outcome record [`Apply::finish`] appended (a release statement names it).
+    pub outcome_record: Option<String>,
 }
 
 /// One apply of one plan: [`Apply::run`] the steps, wait (outside), [`Apply::run_after_wait`],
@@ -188,9 +190,9 @@ impl<'a> Apply<'a> {
 
     /// Records the outcome, releases the lock and hands back what was done.
     pub fn finish(mut self, result: &Result<()>) -> Result<Applied> {
-        let applied = std::mem::take(&mut self.applied);
+        let mut applied = std::mem::take(&mut self.applied);
         if let Some(approval) = self.approval.take() {
-            approval.record_outcome(outcome(&applied, result))?;
+            applied.outcome_record = approval.record_outcome(outcome(&applied, result))?;
         }
         drop(self.lock.take());
         Ok(applied)

@@ -71,6 +71,35 @@ async fn records(location: &str, globals: &crate::context::Globals) -> Result<(V
     Ok((text.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()).filter_map(|v| v.as_object().cloned()).collect(), problems))
 }
 
+/// A release statement (`stack deploy`): each member's decision and outcome records must be in
+/// its audit log (the stack's, or the member's own), intact and saying what the statement says.
+async fn release_members(p: &Value, location: &str, recs: &[Map<String, Value>], globals: &Globals) -> Result<Vec<String>> {
+    let Some(members) = p["members"].as_object() else { return Ok(Vec::new()) };
+    let mut problems = Vec::new();
+    for (name, m) in members {
+        let log = m["audit"]["log"].as_str().unwrap_or(location);
+        let own;
+        let records = if log == location {
+            recs
+        } else {
+            own = records(log, globals).await.with_context(|| format!("member {name}'s audit log {log}"))?.0;
+            &own
+        };
+        problems.extend(evidence::member_against_chain(m, records).into_iter().map(|x| format!("member {name}: {x}")));
+    }
+    Ok(problems)
+}
+
+/// The members a release statement lists, one line each.
+fn print_members(p: &Value) {
+    let Some(members) = p["members"].as_object() else { return };
+    println!("  release of {} member(s) (stack {}):", members.len(), p["stack"].as_str().unwrap_or("?"));
+    for (name, m) in members {
+        let td = m["registered"].as_str().or(m["task_definition"].as_str()).unwrap_or("-");
+        println!("    {name}: {} ({}), plan {}", m["state"].as_str().unwrap_or("?"), td, m["plan_digest"].as_str().unwrap_or("-"));
+    }
+}
+
 pub async fn verify(file: &Path, public_key: Option<&str>, key_file: Option<&Path>, as_json: bool, globals: &crate::context::Globals) -> Result<()> {
     let text = match file.to_str().and_then(|f| f.strip_prefix("s3://")) {
         Some(rest) => {
@@ -108,6 +137,7 @@ pub async fn verify(file: &Path, public_key: Option<&str>, key_file: Option<&Pat
     let (recs, chain_problems) = records(&location, globals).await?;
     let mut problems = chain_problems;
     problems.extend(evidence::against_chain(&statement, &recs));
+    problems.extend(release_members(p, &location, &recs, globals).await?);
     if as_json {
         println!(
             "{}",
@@ -125,6 +155,7 @@ pub async fn verify(file: &Path, public_key: Option<&str>, key_file: Option<&Pat
             p["verificationResult"],
             p["outcome"]["result"]
         );
+        print_members(p);
         if problems.is_empty() {
             println!("  matches the audit chain at {location} (decision {}, outcome {})", p["audit"]["decision"], p["audit"]["outcome"]);
             match evidence::records_after_head(&statement, &recs) {

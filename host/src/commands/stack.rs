@@ -13,6 +13,7 @@ use super::args::OutputArgs;
 use super::diff::DiffArgs;
 use super::render::{RenderArgs, RenderTarget};
 use super::status::StatusArgs;
+use super::verify::{VerifyArgs, VerifyFailed};
 use crate::context::Globals;
 use crate::env::Env;
 use crate::error::DiffFound;
@@ -27,6 +28,8 @@ pub enum StackCommand {
     Diff(StackDiffArgs),
     /// Each member's status
     Status(StackStatusArgs),
+    /// Each member's `verify` under a header; exits non-zero when any member fails
+    Verify(StackVerifyArgs),
     /// Plan every member, gate them together, take every lock, apply in `needs` order
     Deploy(StackDeployArgs),
     /// Send the members the last successful `stack deploy` changed back to what ran before it
@@ -72,6 +75,14 @@ pub struct StackStatusArgs {
     /// How many recent service events to show per member
     #[arg(long, default_value_t = 10)]
     pub events: usize,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct StackVerifyArgs {
+    #[command(flatten)]
+    pub select: StackSelect,
+    #[command(flatten)]
+    pub verify: VerifyArgs,
 }
 
 #[derive(clap::Args, Debug)]
@@ -142,9 +153,13 @@ pub async fn run(command: StackCommand, globals: Globals, env: Env) -> Result<()
             }
             Ok(())
         }
+        StackCommand::Verify(a) => {
+            let (_, _, members) = load(&a.select, &globals, &env)?;
+            verify(&members, &a.verify).await
+        }
         StackCommand::Deploy(a) => {
             let (file, selected, members) = load(&a.select, &globals, &env)?;
-            let own = file.own_context(&globals, env)?;
+            let own = file.own_context(&globals, env, &members)?;
             let presenter = Presenter { json: a.output.json() };
             presenter.waves(&file, &selected)?;
             let summary = stack::deploy::deploy(&file, &members, &own, a.dry_run, &presenter).await?;
@@ -152,12 +167,36 @@ pub async fn run(command: StackCommand, globals: Globals, env: Env) -> Result<()
         }
         StackCommand::Rollback(a) => {
             let (file, _, members) = load(&a.select, &globals, &env)?;
-            let own = file.own_context(&globals, env)?;
+            let own = file.own_context(&globals, env, &members)?;
             let presenter = Presenter { json: a.output.json() };
             let summary = stack::deploy::rollback(&file, &members, &own, &presenter).await?;
             presenter.summary(&summary, "rollback")
         }
     }
+}
+
+/// Every member's `verify` under its header, all of them even after a failure; then exit 1
+/// naming the members that failed (their checks or an error).
+async fn verify(members: &[Member], args: &VerifyArgs) -> Result<()> {
+    let mut failed = Vec::new();
+    for m in members {
+        println!("# {} ({})", m.name, m.config.display());
+        let _ = std::io::stdout().flush();
+        match super::verify::run(&m.ctx, args.clone()).await {
+            Ok(()) => {}
+            Err(e) if e.is::<VerifyFailed>() => failed.push(format!("{} ({e})", m.name)),
+            Err(e) => {
+                let e = stack::in_member(&m.name, &m.config)(e);
+                eprintln!("Error: {e:#}");
+                failed.push(format!("{} (error)", m.name));
+            }
+        }
+    }
+    if !failed.is_empty() {
+        anyhow::bail!("stack verify: {} member(s) failed: {}", failed.len(), failed.join(", "));
+    }
+    eprintln!("stack verify: every member ({}) passed", members.len());
+    Ok(())
 }
 
 /// Member states as lines (`api: deploying`), or JSON lines with `--output json`.

@@ -22,7 +22,7 @@ pub enum VerifyOutput {
     Json,
 }
 
-#[derive(clap::Args, Debug)]
+#[derive(clap::Args, Debug, Clone)]
 pub struct VerifyArgs {
     /// Read secret values with the execution role (the default); --no-get-secrets checks only that they exist
     #[arg(long = "get-secrets", overrides_with = "no_get_secrets")]

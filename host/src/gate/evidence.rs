@@ -135,6 +135,20 @@ pub fn pending(
     Ok(Pending { signer, key, sdk, out_dir, statement })
 }
 
+/// A release's subject entries for one registered task definition: the definition (sha256 of its
+/// canonical JSON, as AWS returned it) and every image it runs, by digest when pinned (an image
+/// named by tag only has no digest to bind: it is listed, marked `pinned: false`).
+pub fn release_subjects(member: &str, arn: &str, body: &Value) -> Vec<Value> {
+    let mut out = vec![json!({"name": arn, "digest": {"sha256": sha256_hex(canonical(body).as_bytes())}, "annotations": {"member": member}})];
+    for image in body["containerDefinitions"].as_array().into_iter().flatten().filter_map(|c| c["image"].as_str()) {
+        out.push(match image.split_once("@sha256:") {
+            Some((name, digest)) => json!({"name": name, "digest": {"sha256": digest}, "annotations": {"member": member, "pinned": true}}),
+            None => json!({"name": image, "digest": {}, "annotations": {"member": member, "pinned": false}}),
+        });
+    }
+    out
+}
+
 impl Pending {
     /// Completes the statement with the outcome, signs it and writes the envelope; returns its path.
     /// `records` is the chain's length with the outcome record (its head is the outcome's hash).
@@ -321,6 +335,40 @@ pub fn against_chain(statement: &Value, records: &[Map<String, Value>]) -> Vec<S
         }
     }
     bad.extend(against_head(statement, records));
+    bad
+}
+
+/// A release member's entry (`predicate.members.NAME`) against its audit log: its decision record
+/// (intact, same run id and plan digest) and, when it ran, its outcome record (chained to it).
+pub fn member_against_chain(member: &Value, records: &[Map<String, Value>]) -> Vec<String> {
+    let find = |h: &Value| records.iter().find(|r| r.get("hash") == Some(h) && h.is_string());
+    let mut bad = Vec::new();
+    let decision = &member["audit"]["decision"];
+    match find(decision) {
+        None => bad.push(format!("decision record {decision} is not in the audit log")),
+        Some(d) => {
+            if super::audit::record_hash(d) != d.get("hash").and_then(Value::as_str).unwrap_or("") {
+                bad.push("the decision record was altered".into());
+            }
+            for k in ["plan_digest", "run_id"] {
+                if d.get(k) != Some(&member[k]) {
+                    bad.push(format!("`{k}` differs from the decision record"));
+                }
+            }
+        }
+    }
+    let outcome = &member["audit"]["outcome"];
+    if !outcome.is_null() {
+        match find(outcome) {
+            None => bad.push(format!("outcome record {outcome} is not in the audit log")),
+            Some(o) if o.get("decision") != Some(decision) => bad.push("the outcome record belongs to another decision".into()),
+            Some(o) if o.get("result").unwrap_or(&Value::Null) != &member["result"] => bad.push("`result` differs from the outcome record".into()),
+            Some(o) if o.get("deployment_id").unwrap_or(&Value::Null) != &member["deployment_id"] => {
+                bad.push("`deployment_id` differs from the outcome record".into())
+            }
+            Some(_) => {}
+        }
+    }
     bad
 }
 

@@ -177,6 +177,33 @@ impl Approval {
         self.record.as_ref().map(|r| r.run_id.clone())
     }
 
+    /// The recorded decision as a release statement names it: run id, plan digest, the decision
+    /// record's hash and the log it is in (None when nothing is recorded).
+    pub fn decision_ref(&self) -> Option<Value> {
+        let r = self.record.as_ref()?;
+        Some(json!({"run_id": r.run_id, "plan_digest": self.plan_digest, "decision": r.decision_hash, "audit_log": r.log.location()}))
+    }
+
+    /// Whether the outcome will be followed by a signed statement.
+    pub fn signs_evidence(&self) -> bool {
+        self.record.as_ref().is_some_and(|r| r.evidence.is_some())
+    }
+
+    /// Drops the statement this approval would sign: a stack's release statement covers it (one
+    /// statement per release, and members would otherwise share a run id's file name).
+    pub fn drop_evidence(&mut self) {
+        if let Some(r) = self.record.as_mut() {
+            r.evidence = None;
+        }
+    }
+
+    /// Changes the statement to sign before the outcome completes it (a release adds its members).
+    pub fn amend_evidence(&mut self, amend: impl FnOnce(&mut Value)) {
+        if let Some(p) = self.record.as_mut().and_then(|r| r.evidence.as_mut()) {
+            amend(&mut p.statement);
+        }
+    }
+
     /// Appends the outcome record (what changed, the result, the error), chained to the decision.
     pub fn record_outcome(self, outcome: Map<String, Value>) -> Result<Option<String>> {
         let Some(r) = self.record else { return Ok(None) };

@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use anyhow::{Context as _, Result};
 use serde_json::{Map, Value, json};
 
+use super::evidence::MemberEvidence;
 use super::schedule::{self, Ran};
 use super::state::{self, Changed};
 use super::{Member, OnFailure, StackFile, in_member};
@@ -101,7 +102,8 @@ pub async fn deploy(stack: &StackFile, members: &[Member], own: &Context, dry_ru
         events.state(&p.m.name, "planned", &if p.plan.is_empty() { "no change".to_owned() } else { format!("{} step(s): {what}", p.plan.steps.len()) });
     }
     let run_id = gate::run_id();
-    let (approvals, stack_approval) = judge(own, &planned, dry_run, &run_id, "stack-deploy").await?;
+    let (mut approvals, mut stack_approval) = judge(own, &planned, dry_run, &run_id, "stack-deploy").await?;
+    let decisions = release_decisions(&mut approvals, &stack_approval);
     if dry_run {
         return Ok(dry_run_summary(&planned, events));
     }
@@ -109,8 +111,10 @@ pub async fn deploy(stack: &StackFile, members: &[Member], own: &Context, dry_ru
     let mut run = apply_all(stack, &planned, approvals, &needs, events).await?;
     let mut summary = Summary { run_id: Some(run_id.clone()), states: run.states.clone(), failed: run.failed };
     if run.failed && stack.on_failure == OnFailure::Rollback {
-        roll_back_changed(&planned, &mut run, &mut summary, &run_id, events).await;
+        let one_statement = stack_approval.signs_evidence();
+        roll_back_changed(&planned, &mut run, &mut summary, (&run_id, one_statement), events).await;
     }
+    sign_release(&mut stack_approval, stack, &planned, &decisions, &run, &summary);
     record_stack_outcome(stack_approval, &summary, &run.applied);
     if !summary.failed {
         let changed = changed_members(&planned, &run);
@@ -135,7 +139,8 @@ pub async fn rollback(stack: &StackFile, members: &[Member], own: &Context, even
         planned.push(p);
     }
     let run_id = gate::run_id();
-    let (approvals, stack_approval) = judge(own, &planned, false, &run_id, "stack-rollback").await?;
+    let (mut approvals, mut stack_approval) = judge(own, &planned, false, &run_id, "stack-rollback").await?;
+    let decisions = release_decisions(&mut approvals, &stack_approval);
     // Reverse `needs`: a member goes back once every member that needs it went back.
     let names: BTreeSet<&str> = planned.iter().map(|p| p.m.name.as_str()).collect();
     let needs: BTreeMap<String, Vec<String>> = planned
@@ -147,6 +152,7 @@ pub async fn rollback(stack: &StackFile, members: &[Member], own: &Context, even
         .collect();
     let run = apply_all(stack, &planned, approvals, &needs, events).await?;
     let summary = Summary { run_id: Some(run_id), states: run.states.clone(), failed: run.failed };
+    sign_release(&mut stack_approval, stack, &planned, &decisions, &run, &summary);
     record_stack_outcome(stack_approval, &summary, &run.applied);
     if !summary.failed {
         state::clear(&stack.path)?;
@@ -295,6 +301,8 @@ struct Run {
     applied: BTreeMap<String, Applied>,
     /// Members in the order they finished.
     order: Vec<String>,
+    /// Each member's state when the applies ended (before any `on_failure: rollback`).
+    finished: BTreeMap<String, String>,
     failed: bool,
 }
 
@@ -356,7 +364,7 @@ async fn apply_all(
             states.insert(name.clone(), "not started".into());
         }
     }
-    Ok(Run { states, applied, order, failed })
+    Ok(Run { finished: states.clone(), states, applied, order, failed })
 }
 
 /// Records "not started" on every apply still waiting (its lock is released).
@@ -425,7 +433,9 @@ async fn follow(p: &Planned<'_>, applied: &Applied, progress: &dyn Progress, sta
 
 /// `on_failure: rollback`: every member this run changed goes back to what it ran before, in the
 /// reverse of the order they finished (the reverse of `needs`), one after another.
-async fn roll_back_changed(planned: &[Planned<'_>], run: &mut Run, summary: &mut Summary, run_id: &str, events: &dyn Events) {
+/// With the run id comes whether the release is signed as one statement (then the restores
+/// write none of their own; the release statement lists each member's final state).
+async fn roll_back_changed(planned: &[Planned<'_>], run: &mut Run, summary: &mut Summary, (run_id, one_statement): (&str, bool), events: &dyn Events) {
     for name in run.order.clone().iter().rev() {
         let Some(p) = planned.iter().find(|p| &p.m.name == name) else { continue };
         let changed = run.applied.get(name).is_some_and(|a| !a.done.is_empty());
@@ -437,7 +447,7 @@ async fn roll_back_changed(planned: &[Planned<'_>], run: &mut Run, summary: &mut
             continue;
         };
         events.state(name, "rolling back", &format!("to {}", ecs::short_task_definition(&before)));
-        let state = match restore(p.m, &before, run_id, events).await {
+        let state = match restore(p.m, &before, (run_id, one_statement), events).await {
             Ok(true) => "rolled back".to_owned(),
             Ok(false) => "rolled back".to_owned(),
             Err(e) => {
@@ -455,19 +465,53 @@ async fn roll_back_changed(planned: &[Planned<'_>], run: &mut Run, summary: &mut
 
 /// Puts `to` back on a member through the engine (gated and recorded under `run_id`). False when
 /// it already ran `to` (the circuit breaker rolled it back): nothing sent.
-async fn restore(m: &Member, to: &str, run_id: &str, events: &dyn Events) -> Result<bool> {
+async fn restore(m: &Member, to: &str, (run_id, one_statement): (&str, bool), events: &dyn Events) -> Result<bool> {
     let p = restore_member(m, to, None).await?;
     if p.plan.is_empty() {
         events.info(&m.name, &format!("already runs {}", ecs::short_task_definition(to)));
         return Ok(false);
     }
-    let approval = gate::evaluate_in_run(&m.ctx, &p.aws, &p.plan, &Overrides::default(), false, Some(run_id)).await?;
+    let mut approval = gate::evaluate_in_run(&m.ctx, &p.aws, &p.plan, &Overrides::default(), false, Some(run_id)).await?;
+    if one_statement {
+        approval.drop_evidence();
+    }
     let progress = MemberProgress { name: &m.name, events };
     let mut apply = Apply::new(&p.plan, approval, &p.aws, &progress)?;
     apply.lock().await?;
     let started = epoch_now();
     let done = ops::carry_out(apply, true, &progress, async |apply: &Apply<'_>| follow(&p, &apply.applied, &progress, started).await).await?;
     done.result.map(|()| true)
+}
+
+/// Each member's decision, for the release statement. When the stack signs, the members' own
+/// statements are dropped: one statement for the release.
+fn release_decisions(approvals: &mut [Approval], stack: &Approval) -> Vec<Value> {
+    if stack.signs_evidence() {
+        approvals.iter_mut().for_each(Approval::drop_evidence);
+    }
+    approvals.iter().map(|a| a.decision_ref().unwrap_or(Value::Null)).collect()
+}
+
+/// Puts every member's decision, outcome and registered definitions into the stack's statement
+/// (signed when its outcome is recorded; nothing when the stack does not sign).
+fn sign_release(approval: &mut Approval, stack: &StackFile, planned: &[Planned<'_>], decisions: &[Value], run: &Run, summary: &Summary) {
+    approval.amend_evidence(|statement| {
+        let members: Vec<MemberEvidence<'_>> = planned
+            .iter()
+            .zip(decisions)
+            .map(|(p, d)| MemberEvidence {
+                name: &p.m.name,
+                config: &p.m.config,
+                cluster: &p.plan.cluster,
+                service: p.plan.service.as_deref(),
+                decision: d.clone(),
+                state: summary.states.get(&p.m.name).map(String::as_str),
+                failed: run.finished.get(&p.m.name).is_some_and(|s| s == "failed"),
+                applied: run.applied.get(&p.m.name),
+            })
+            .collect();
+        super::evidence::amend(statement, &stack.path, &members);
+    });
 }
 
 /// The stack's outcome record: each member's state, what changed, what rolled back, what never started.

@@ -8,6 +8,7 @@
 //! checked before the first AWS call, so bad input anywhere exits 2 with nothing changed.
 
 pub mod deploy;
+mod evidence;
 mod schedule;
 pub mod state;
 
@@ -85,7 +86,7 @@ impl StackFile {
             Some(line) => InputError::at(path, line, format!("{key}: {msg}")),
             None => InputError::in_file(path, format!("{key}: {msg}")),
         };
-        const KEYS: &[&str] = &["services", "parallelism", "on_failure", "plugins", "audit_log", "region"];
+        const KEYS: &[&str] = &["services", "parallelism", "on_failure", "plugins", "audit_log", "region", "signing"];
         if let Some(k) = obj.keys().find(|k| !KEYS.contains(&k.as_str())) {
             return Err(err(k, format!("unknown key (expected one of {})", KEYS.join(", "))).into());
         }
@@ -104,7 +105,7 @@ impl StackFile {
         };
         let mut own = Map::new();
         own.insert("cluster".into(), json!("stack"));
-        for key in ["plugins", "audit_log", "region"] {
+        for key in ["plugins", "audit_log", "region", "signing"] {
             if let Some(v) = obj.get(key) {
                 own.insert(key.into(), v.clone());
             }
@@ -169,9 +170,14 @@ impl StackFile {
         Ok(waves)
     }
 
-    /// The stack's own context: its gates (`plugins`) and audit log, with the global options.
-    pub fn own_context(&self, globals: &Globals, env: Env) -> Result<Context> {
-        let config = config::from_parsed(&self.path, &self.source, self.own.clone())?;
+    /// The stack's own context: its gates (`plugins`), audit log and `signing:`, with the global
+    /// options. Without its own `signing:`, the release is signed when every member signs, and
+    /// signs the same way (one statement for the release, not one per member).
+    pub fn own_context(&self, globals: &Globals, env: Env, members: &[Member]) -> Result<Context> {
+        let mut config = config::from_parsed(&self.path, &self.source, self.own.clone())?;
+        if config.signing_key.is_none() {
+            config.signing_key = common_signing(members);
+        }
         Context::with_config(self.member_globals(globals, None), env, config)
     }
 
@@ -228,6 +234,18 @@ fn members(obj: &Map<String, Value>, dir: &Path, err: &dyn Fn(&str, String) -> I
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(out)
+}
+
+/// The signing every member configures, when they all configure one and the same (key files
+/// compared by their canonical path: members in different directories name one key differently).
+fn common_signing(members: &[Member]) -> Option<config::shared::Signing> {
+    use config::shared::Signing;
+    let same = |s: &Signing| match s {
+        Signing::KeyFile(p) => Signing::KeyFile(std::fs::canonicalize(p).unwrap_or_else(|_| p.clone())),
+        other => other.clone(),
+    };
+    let first = same(members.first()?.ctx.config.signing_key.as_ref()?);
+    members.iter().all(|m| m.ctx.config.signing_key.as_ref().map(same).as_ref() == Some(&first)).then_some(first)
 }
 
 /// A member with its loaded context.
