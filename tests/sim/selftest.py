@@ -568,7 +568,7 @@ def main() -> int:
         calls = sim.control("GET", "/_cortado/calls")["calls"]
         check([c["action"] for c in calls if c.get("invalid")] == ["CreateService", "CreateLogGroup", "RegisterScalableTarget"], f"{calls}")
         check(calls[0]["body"]["platformFamily"] == "Linux" and "platformFamily" in calls[0]["invalid"], f"{calls[0]}")
-        check("body" not in calls[1], f"a read has no body: {calls[1]}")
+        check(calls[1]["action"] == "DescribeServices" and calls[1]["body"]["services"] == [f"{p}-bad"], f"a read's body too: {calls[1]}")
         with open(sim.invalid_log, encoding="utf-8") as f:
             lines = [json.loads(line) for line in f]
         check([x["action"] for x in lines][-3:] == ["CreateService", "CreateLogGroup", "RegisterScalableTarget"], f"{lines}")
@@ -612,6 +612,9 @@ def main() -> int:
         sim.client("s3", "us-east-1").list_objects_v2(Bucket=f"{p}-tfstate")
         raw = sim.control("POST", "/_cortado/calls")["calls"]
         check(all(isinstance(c.pop("time"), float) for c in raw), f"calls without a time: {raw}")
+        check(raw[0].pop("body", None) == {"cluster": p, "services": [p]}, f"the ECS read's body: {raw[0]}")
+        for c in raw:
+            c.pop("body", None)
         check(raw[3].pop("resource", None) == f"/{p}-tfstate", f"the S3 call's resource: {raw[3]}")
         calls = raw
         want = [

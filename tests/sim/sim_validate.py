@@ -324,7 +324,8 @@ def inspect(environ: dict[str, Any], entry: dict[str, Any]) -> tuple[str, list[t
     if not target and not (is_form and service in MODELS):
         return None
     body = _read_body(environ)
-    if target and is_mutating(action):
+    if target:
+        # Reads too: a test attributes a service's polls (DescribeServices) to the member that waits.
         parsed = body_json(body)
         entry["body"] = None if parsed is _UNPARSABLE else parsed
     mode = REGION_MODES.get(entry.get("region", ""), MODE)
