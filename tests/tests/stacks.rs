@@ -167,6 +167,20 @@ fn a_render_error_in_the_last_member_changes_nothing() {
 }
 
 #[test]
+fn a_native_member_is_refused_before_anything_changes() {
+    // Its PAUSE hooks would be answered by stage gates under `cortado deploy`; a stack that did not
+    // follow them would leave a hard-mandatory stage gate to a hook's timeout.
+    let (p, region) = stack_project("stacknative", "");
+    let mut sv: Value = serde_json::from_str(&p.read("d/ecs-service-def.json")).unwrap();
+    sv["deploymentConfiguration"]["strategy"] = Value::String("BLUE_GREEN".into());
+    p.write("d/ecs-service-def.json", &serde_json::to_string_pretty(&sv).unwrap());
+    let run = stack(&p, &["deploy"]);
+    run.expect_code(2);
+    assert!(run.stderr.contains("stack member d") && run.stderr.contains("native strategy") && run.stderr.contains("nothing was changed"), "{}", run.stderr);
+    assert!(sim().mutations_in(&region).is_empty(), "{:?}", sim().mutations_in(&region));
+}
+
+#[test]
 fn bad_stack_files_exit_2_naming_the_member() {
     let (p, region) = stack_project("stackbad", "");
     let good = p.read("cortado-stack.yml");

@@ -165,8 +165,25 @@ async fn plan_member(m: &Member) -> Result<Planned<'_>> {
     let aws = m.ctx.aws().await?;
     let opts = DeployOptions { command: "deploy", update_service: true, ..Default::default() };
     let dp = crate::plan::deploy::plan(&m.ctx, &aws, &opts).await?;
+    refuse_native(m, dp.plan.service_after.as_ref().or(dp.remote.as_ref()))?;
     let just_created = dp.starts_deployment();
     Ok(Planned { m, aws, plan: dp.plan, remote: dp.remote, just_created })
+}
+
+/// A stack follows rolling and CodeDeploy deployments only. A BLUE_GREEN, LINEAR or CANARY
+/// member would pause at lifecycle hooks that its stage gates answer under `cortado deploy`, and a
+/// stack that did not answer them would let a hook's timeout decide instead of a hard-mandatory
+/// gate: refused before anything changes.
+fn refuse_native(m: &Member, service: Option<&Value>) -> Result<()> {
+    let strategy = service.map(crate::aws::controller::Strategy::of);
+    if strategy.is_some_and(|s| s.is_native()) {
+        let msg = format!(
+            "stack member {}: the service deploys with a native strategy (BLUE_GREEN, LINEAR or CANARY), which stacks do not follow yet; deploy it with `cortado deploy`; nothing was changed",
+            m.name
+        );
+        return Err(crate::error::InputError::in_file(&m.config, msg).into());
+    }
+    Ok(())
 }
 
 /// A plan that puts `to` back on the member's service (UpdateService with that revision, as
@@ -178,6 +195,7 @@ async fn restore_member<'m>(m: &'m Member, to: &str, expect: Option<&str>) -> Re
     let cluster = m.ctx.config.cluster.clone();
     let client = aws.ecs();
     let sv = ecs::describe_service(&client, &cluster, &service).await?.with_context(|| format!("service {service} is not found"))?;
+    refuse_native(m, Some(&sv))?;
     let current = sv.get("taskDefinition").and_then(Value::as_str).unwrap_or("").to_owned();
     if let Some(after) = expect
         && current != after
