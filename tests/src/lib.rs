@@ -159,13 +159,20 @@ pub fn is_mutating(action: &str) -> bool {
 /// A project initialised (`cortado init`) from the service seeded in a region of its own (named
 /// after `tag`), with a 60 s timeout: the start of every native-deployment test.
 pub fn initialised(tag: &str) -> (Project, String) {
+    let (p, region, _) = initialised_on(tag, false);
+    (p, region)
+}
+
+/// [`initialised`] on the seeded ECS service or (`blue_green`) the CODE_DEPLOY one; with the seed.
+pub fn initialised_on(tag: &str, blue_green: bool) -> (Project, String, Value) {
     let sim = sim();
     let region = unique_region(tag);
     let seed = sim.seed(&region, &region);
     let p = Project::against(sim, &region);
-    p.run(&["init", "--cluster", seed["ecs"]["clusterName"].as_str().unwrap(), "--service", seed["ecs"]["serviceName"].as_str().unwrap()], &[]).expect_code(0);
+    let service = if blue_green { seed["ecs"]["blueGreenServiceName"].as_str().unwrap() } else { seed["ecs"]["serviceName"].as_str().unwrap() };
+    p.run(&["init", "--cluster", seed["ecs"]["clusterName"].as_str().unwrap(), "--service", service], &[]).expect_code(0);
     p.write("cortado.yml", &p.read("cortado.yml").replace("timeout: 10m0s", "timeout: 60s"));
-    (p, region)
+    (p, region, seed)
 }
 
 /// A region name no other test uses, so tests can run in parallel against one simulator.

@@ -1,20 +1,12 @@
 //! The deploy pipeline end to end against the simulator: create, deploy, no-op redeploys, rollback,
 //! failures reported as failures, dry runs that change nothing, CodeDeploy, scale/refresh/auto scaling.
 
-use cortado_e2e::{Project, Run, sim, unique_region};
+use cortado_e2e::{Project, Run, initialised_on, sim};
 use serde_json::Value;
 
-/// A project initialised from a seeded service (`service` picks the ECS or the blue/green one).
+/// A project initialised from a seeded service (`blue_green` picks the CODE_DEPLOY one).
 fn project(tag: &str, blue_green: bool) -> (Project, String, Value) {
-    let sim = sim();
-    let region = unique_region(tag);
-    let seed = sim.seed(&region, &region);
-    let p = Project::against(sim, &region);
-    let service = if blue_green { seed["ecs"]["blueGreenServiceName"].as_str().unwrap() } else { seed["ecs"]["serviceName"].as_str().unwrap() };
-    p.run(&["init", "--cluster", seed["ecs"]["clusterName"].as_str().unwrap(), "--service", service], &[]).expect_code(0);
-    let config = p.read("cortado.yml").replace("timeout: 10m0s", "timeout: 60s");
-    p.write("cortado.yml", &config);
-    (p, region, seed)
+    initialised_on(tag, blue_green)
 }
 
 fn set_image_tag(p: &Project, tag: &str) {

@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use cortado_e2e::{Project, fixture_plugin, sim, unique_region};
+use cortado_e2e::{Project, fixture_plugin, initialised_on, sim, unique_region};
 use serde_json::{Value, json};
 
 /// What an attacker wants past the gate: a service opened to the internet, scaled to nothing, a
@@ -28,14 +28,8 @@ fn watchdog(extra: &str) -> String {
 
 /// A project on the seeded service (`blue_green`: the CODE_DEPLOY one) with the watchdog gate.
 fn project(tag: &str, blue_green: bool, gate_extra: &str) -> (Project, String, Value) {
-    let sim = sim();
-    let region = unique_region(tag);
-    let seed = sim.seed(&region, &region);
-    let p = Project::against(sim, &region);
-    let service = if blue_green { seed["ecs"]["blueGreenServiceName"].as_str().unwrap() } else { seed["ecs"]["serviceName"].as_str().unwrap() };
-    p.run(&["init", "--cluster", seed["ecs"]["clusterName"].as_str().unwrap(), "--service", service], &[]).expect_code(0);
-    let config = p.read("cortado.yml").replace("timeout: 10m0s", "timeout: 60s");
-    p.write("cortado.yml", &format!("{config}{}", watchdog(gate_extra)));
+    let (p, region, seed) = initialised_on(tag, blue_green);
+    p.write("cortado.yml", &format!("{}{}", p.read("cortado.yml"), watchdog(gate_extra)));
     (p, region, seed)
 }
 

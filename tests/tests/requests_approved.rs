@@ -5,7 +5,7 @@
 //! of that run's decision record (its references resolved from the outcome record).
 
 use cortado_e2e::approved::{approved_requests, unapproved};
-use cortado_e2e::{Project, sim, unique_region};
+use cortado_e2e::{Project, initialised_on, sim};
 use serde_json::Value;
 
 fn audit(p: &Project) -> Vec<Value> {
@@ -13,14 +13,8 @@ fn audit(p: &Project) -> Vec<Value> {
 }
 
 fn project(tag: &str, blue_green: bool) -> (Project, String) {
-    let sim = sim();
-    let region = unique_region(tag);
-    let seed = sim.seed(&region, &region);
-    let p = Project::against(sim, &region);
-    let service = if blue_green { seed["ecs"]["blueGreenServiceName"].as_str().unwrap() } else { seed["ecs"]["serviceName"].as_str().unwrap() };
-    p.run(&["init", "--cluster", seed["ecs"]["clusterName"].as_str().unwrap(), "--service", service], &[]).expect_code(0);
-    let config = p.read("cortado.yml").replace("timeout: 10m0s", "timeout: 60s");
-    p.write("cortado.yml", &format!("{config}audit_log: cortado-audit.jsonl\n"));
+    let (p, region, _) = initialised_on(tag, blue_green);
+    p.write("cortado.yml", &format!("{}audit_log: cortado-audit.jsonl\n", p.read("cortado.yml")));
     (p, region)
 }
 
