@@ -38,7 +38,12 @@ impl HttpClient {
     }
 
     pub async fn send(&self, method: &str, url: &str, headers: &[(&str, String)]) -> Result<Response, String> {
-        let mut req = HttpRequest::new(SdkBody::empty());
+        self.send_body(method, url, headers, Vec::new()).await
+    }
+
+    /// A request with a body (uploads to a registry: `cortado plugin push`).
+    pub async fn send_body(&self, method: &str, url: &str, headers: &[(&str, String)], body: Vec<u8>) -> Result<Response, String> {
+        let mut req = HttpRequest::new(if body.is_empty() { SdkBody::empty() } else { SdkBody::from(body) });
         req.set_uri(url).map_err(|e| format!("bad URL {url}: {e}"))?;
         req.set_method(method).map_err(|e| e.to_string())?;
         req.headers_mut().try_insert("user-agent", format!("cortado/{}", env!("CARGO_PKG_VERSION"))).map_err(|e| e.to_string())?;

@@ -227,6 +227,60 @@ impl OciClient {
     }
 }
 
+impl OciClient {
+    /// The referrers of `image@digest` as an OCI image index: the referrers API
+    /// (`/v2/REPO/referrers/DIGEST`), else — a 404, as docker-registry 2.8 answers — the tag
+    /// fallback `sha256-<hex>`. None when neither exists.
+    pub async fn referrers(&self, image: &ImageRef, digest: &str, token: &mut Option<String>) -> Result<Option<Manifest>, String> {
+        let url = format!("{}/v2/{}/referrers/{digest}", image.base_url(), image.repository);
+        let accept = ("accept", INDEX_TYPES[1].to_owned());
+        let resp = self.send_authorized("GET", &url, &[accept], &image.repository, token).await?;
+        let is_index = resp.header("content-type").is_some_and(|t| t.starts_with(INDEX_TYPES[1]));
+        if resp.status == 200 && is_index {
+            return Ok(Some(Manifest { digest: sha256_digest(&resp.body), media_type: INDEX_TYPES[1].to_owned(), body: resp.body }));
+        }
+        let tag = ImageRef { tag: Some(digest.replace(':', "-")), digest: None, ..image.clone() };
+        match self.manifest(&tag, token).await {
+            Ok(m) => Ok(Some(m)),
+            Err(e) if e.contains("(HTTP 404)") => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Uploads a blob (a monolithic POST-then-PUT upload) unless the registry has it; its digest.
+    pub async fn push_blob(&self, image: &ImageRef, bytes: &[u8]) -> Result<String, String> {
+        let digest = sha256_digest(bytes);
+        let base = image.base_url();
+        let head = self.send("HEAD", &format!("{base}/v2/{}/blobs/{digest}", image.repository), &[]).await?;
+        if head.status == 200 {
+            return Ok(digest);
+        }
+        let start = self.send("POST", &format!("{base}/v2/{}/blobs/uploads/", image.repository), &[]).await?;
+        if start.status != 202 {
+            return Err(status_reason(&start, &format!("starting an upload to {}", image.repository)));
+        }
+        let location = start.header("location").ok_or("the registry gave no upload Location")?;
+        let url = if location.starts_with("http://") || location.starts_with("https://") { location.to_owned() } else { format!("{base}{location}") };
+        let sep = if url.contains('?') { '&' } else { '?' };
+        let headers = [("content-type", "application/octet-stream".to_owned())];
+        let put = self.http.send_body("PUT", &format!("{url}{sep}digest={digest}"), &headers, bytes.to_vec()).await?;
+        if put.status != 201 {
+            return Err(status_reason(&put, &format!("uploading blob {digest}")));
+        }
+        Ok(digest)
+    }
+
+    /// PUTs a manifest under `reference` (a tag or its digest); its digest.
+    pub async fn push_manifest(&self, image: &ImageRef, reference: &str, media_type: &str, bytes: &[u8]) -> Result<String, String> {
+        let url = format!("{}/v2/{}/manifests/{reference}", image.base_url(), image.repository);
+        let resp = self.http.send_body("PUT", &url, &[("content-type", media_type.to_owned())], bytes.to_vec()).await?;
+        if resp.status != 201 {
+            return Err(status_reason(&resp, &format!("pushing manifest {reference}")));
+        }
+        Ok(sha256_digest(bytes))
+    }
+}
+
 /// "manifest v1 not found (HTTP 404)" and the like.
 fn status_reason(resp: &Response, what: &str) -> String {
     match resp.status {

@@ -281,7 +281,7 @@ fn secret_arn(secret: &str, region: &str) -> String {
 /// literal; a computed one keeps the family-wide grant, and a note says so.
 fn narrowed(p: &PluginConfig, sources: &[String], region: &str) -> Vec<Grant> {
     let effective = grants::effective(p, Partition::of_region(region));
-    if p.grants.is_some() || p.path.is_some() {
+    if p.grants.is_some() || p.is_custom() {
         return effective;
     }
     let function = format!("{}{}", p.func_prefix, if p.name.eq_ignore_ascii_case("ssm") { "ssm" } else { "secretsmanager_arn" });

@@ -1,9 +1,11 @@
 //! `cortado plugin list` and `cortado plugin inspect PATH`: what each plugin is, what it provides,
 //! and what it asks for beside what the config grants it. `plugin test` ([`harness`]) and
-//! `plugin new` ([`scaffold`]) are for plugin authors.
+//! `plugin new` ([`scaffold`]) are for plugin authors; `plugin pull` and `plugin push` ([`oci`])
+//! move plugins through an OCI registry.
 
 pub mod cases;
 pub mod harness;
+pub mod oci;
 pub mod scaffold;
 
 use std::fmt::Write as _;
@@ -35,6 +37,10 @@ pub enum PluginCommand {
     Test(harness::TestArgs),
     /// Write a new plugin project that builds to a component and passes its own test
     New(scaffold::NewArgs),
+    /// Pull a plugin from an OCI registry into the cache and print the digests to pin
+    Pull(oci::PullArgs),
+    /// Publish a component to an OCI registry as a wasm artifact, signed with --sign-key
+    Push(oci::PushArgs),
 }
 
 impl PluginCommand {
@@ -52,6 +58,8 @@ impl PluginCommand {
             }
             PluginCommand::Test(args) => harness::run(None, &args),
             PluginCommand::New(args) => scaffold::run(&args),
+            PluginCommand::Pull(args) => oci::pull(&args),
+            PluginCommand::Push(args) => oci::push(&args),
         }
     }
 }
@@ -65,9 +73,10 @@ pub fn list(app: &App) -> Result<()> {
             continue;
         }
         let loaded = lp.get().map_err(|e| anyhow::anyhow!(e))?;
-        let source = match &lp.config.path {
-            Some(p) => p.display().to_string(),
-            None => "bundled".into(),
+        let source = match (&lp.config.path, &lp.config.oci) {
+            (Some(p), _) => p.display().to_string(),
+            (None, Some(o)) => format!("oci {}", o.reference),
+            (None, None) => "bundled".into(),
         };
         describe(
             &mut out,

@@ -98,9 +98,13 @@ pub struct PluginConfig {
     /// A custom plugin's component file (relative paths are joined onto the config directory).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<PathBuf>,
-    /// The pinned sha256 of `path`; cortado refuses to run a component whose digest differs.
+    /// The pinned sha256 of `path` (or of the wasm layer of `oci`); cortado refuses to run a
+    /// component whose digest differs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sha256: Option<String>,
+    /// A custom plugin pulled from an OCI registry (`oci:` and `verify:`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oci: Option<OciSource>,
     /// Brokered AWS reads granted by the operator: `{action: "ssm:GetParameter", resource: "arn:…"}`.
     /// First-party plugins configured ecspresso-style get the grants their config implies.
     /// `None` when the config says nothing (first-party plugins then get their implied grants);
@@ -123,7 +127,24 @@ pub struct PluginConfig {
     pub stages: Vec<String>,
 }
 
+/// `oci: REGISTRY/REPO[:TAG][@sha256:MANIFEST]` with `verify: {keys: [...]}`: where a custom
+/// plugin's component is pulled from, and the keys one of which must have signed it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OciSource {
+    pub reference: String,
+    /// PEM public keys, joined onto the config directory; empty: no signature is required (then
+    /// `sha256` is).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub keys: Vec<PathBuf>,
+}
+
 impl PluginConfig {
+    /// Whether this is a custom plugin (a local component file, or one pulled from a registry)
+    /// rather than a first-party one.
+    pub fn is_custom(&self) -> bool {
+        self.path.is_some() || self.oci.is_some()
+    }
+
     /// A first-party plugin configured the ecspresso way: a name and its `config:` block, nothing else.
     pub fn named(name: &str, config: Value) -> PluginConfig {
         PluginConfig {
@@ -132,6 +153,7 @@ impl PluginConfig {
             func_prefix: String::new(),
             path: None,
             sha256: None,
+            oci: None,
             grants: None,
             preopens: Vec::new(),
             enforcement: None,
@@ -539,6 +561,7 @@ fn parse_plugin(path: &Path, source: &str, index: usize, item: &Value, dir: &Pat
         if p.is_absolute() || dir.as_os_str().is_empty() { p } else { dir.join(p) }
     });
     let sha256 = f.string("sha256")?;
+    let oci = parse_oci(&mut f, dir)?;
     let obj_or_empty = |f: &mut Fields, key: &str| -> Result<Map<String, Value>, InputError> {
         match f.get(key) {
             None => Ok(Map::new()),
@@ -567,16 +590,60 @@ fn parse_plugin(path: &Path, source: &str, index: usize, item: &Value, dir: &Pat
     {
         return Err(f.error("enforcement", format!("{level:?} is not one of advisory, soft-mandatory, hard-mandatory")));
     }
-    if plugin_path.is_none() && catalog::first_party(&name).is_none() {
-        return Err(
-            f.error("name", format!("plugin {name:?} is not available (first-party plugins: {}; a custom plugin needs `path`)", catalog::names().join(", ")))
-        );
+    if plugin_path.is_none() && oci.is_none() && catalog::first_party(&name).is_none() {
+        return Err(f.error(
+            "name",
+            format!("plugin {name:?} is not available (first-party plugins: {}; a custom plugin needs `path` or `oci`)", catalog::names().join(", ")),
+        ));
+    }
+    if plugin_path.is_some() && oci.is_some() {
+        return Err(f.error("oci", format!("plugin {name:?} has both `path` and `oci`; give one")));
     }
     if plugin_path.is_some() && sha256.is_none() {
         return Err(f.error("sha256", format!("custom plugin {name:?} must pin its component with `sha256`")));
     }
+    if oci.as_ref().is_some_and(|o| o.keys.is_empty()) && sha256.is_none() {
+        return Err(f.error("sha256", format!("plugin {name:?} from `oci` must pin its wasm layer with `sha256`, or list signing keys in `verify: {{keys: [...]}}`")));
+    }
     f.warn_unknown();
-    Ok(PluginConfig { name, config, func_prefix, path: plugin_path, sha256, grants, preopens, enforcement, limits, stages })
+    Ok(PluginConfig { name, config, func_prefix, path: plugin_path, sha256, oci, grants, preopens, enforcement, limits, stages })
+}
+
+/// `oci:` and `verify: {keys: [...]}` (keys relative to the config directory); `verify` without
+/// `oci` is an error.
+fn parse_oci(f: &mut Fields, dir: &Path) -> Result<Option<OciSource>, InputError> {
+    let reference = f.string("oci")?;
+    let keys = match f.get("verify") {
+        None => None,
+        Some(Value::Object(v)) => {
+            let mut keys = Vec::new();
+            for (k, val) in v {
+                match (k.as_str(), val) {
+                    ("keys", Value::Array(items)) => {
+                        for item in items {
+                            let p = item.as_str().ok_or_else(|| f.error("verify", "keys: expected a list of PEM public key files"))?;
+                            let p = PathBuf::from(p);
+                            keys.push(if p.is_absolute() || dir.as_os_str().is_empty() { p } else { dir.join(p) });
+                        }
+                    }
+                    ("keys", _) => return Err(f.error("verify", "keys: expected a list of PEM public key files")),
+                    (other, _) => return Err(f.error("verify", format!("unknown key {other:?} (keys)"))),
+                }
+            }
+            Some(keys)
+        }
+        Some(other) => return Err(f.error("verify", format!("expected an object {{keys: [...]}}, found {}", kind(other)))),
+    };
+    match (reference, keys) {
+        (Some(reference), keys) => {
+            if reference.trim().is_empty() || reference.contains(char::is_whitespace) {
+                return Err(f.error("oci", format!("{reference:?} is not an image reference (REGISTRY/REPOSITORY:TAG or @sha256:…)")));
+            }
+            Ok(Some(OciSource { reference, keys: keys.unwrap_or_default() }))
+        }
+        (None, Some(_)) => Err(f.error("verify", "`verify` applies to a plugin pulled with `oci:`")),
+        (None, None) => Ok(None),
+    }
 }
 
 /// `filter_command` runs `sh -c` with the whole environment, outside any sandbox: refused under
@@ -695,7 +762,7 @@ impl Config {
     pub fn effective_plugins(&self) -> Vec<PluginConfig> {
         let mut out: Vec<PluginConfig> = catalog::DEFAULT_PLUGINS.iter().map(|name| PluginConfig::named(name, Value::Null)).collect();
         for p in &self.plugins {
-            if p.path.is_none() && p.func_prefix.is_empty() && catalog::DEFAULT_PLUGINS.contains(&p.name.as_str()) {
+            if !p.is_custom() && p.func_prefix.is_empty() && catalog::DEFAULT_PLUGINS.contains(&p.name.as_str()) {
                 // Re-declared default: keep its config (grants) but do not register it twice.
                 if let Some(slot) = out.iter_mut().find(|d| d.name == p.name) {
                     *slot = p.clone();

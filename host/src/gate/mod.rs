@@ -254,7 +254,7 @@ fn gates(ctx: &Context) -> Result<Vec<&LazyPlugin>> {
     let mut out = Vec::new();
     // Gates bound to lifecycle stages judge paused deployments (see [`stage`]), not commands.
     for lp in ctx.plugins.plugins.iter().filter(|lp| lp.config.stages.is_empty()) {
-        let is_gate = match (&lp.config.path, catalog::first_party(&lp.config.name)) {
+        let is_gate = match (lp.config.is_custom().then_some(()), catalog::first_party(&lp.config.name)) {
             (None, Some(fp)) if fp.gate => true,
             (None, Some(fp)) if catalog::OPT_IN_GATES.contains(&fp.name) => lp.config.enforcement.is_some(),
             (None, _) => false,

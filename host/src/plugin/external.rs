@@ -46,7 +46,7 @@ pub fn unsandboxed() -> &'static [String] {
 }
 
 pub fn is_external(p: &PluginConfig) -> bool {
-    p.path.is_none() && p.name.eq_ignore_ascii_case(NAME)
+    !p.is_custom() && p.name.eq_ignore_ascii_case(NAME)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

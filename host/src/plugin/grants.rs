@@ -77,7 +77,7 @@ pub fn effective(p: &PluginConfig, partition: Partition) -> Vec<Grant> {
     if let Some(explicit) = &p.grants {
         return explicit.clone();
     }
-    if p.path.is_some() {
+    if p.is_custom() {
         return Vec::new();
     }
     match p.name.to_ascii_lowercase().as_str() {

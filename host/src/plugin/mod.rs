@@ -15,6 +15,7 @@ pub mod fetch;
 pub mod grants;
 pub mod instance;
 pub mod oci;
+pub mod pull;
 pub mod runtime;
 pub mod url_grant;
 
@@ -47,6 +48,8 @@ pub struct LazyPlugin {
     config_dir: PathBuf,
     slot: Arc<AwsSlot>,
     loaded: OnceLock<Result<LoadedPlugin, String>>,
+    /// Where an `oci:` plugin came from and who signed it, once pulled (for the audit record).
+    pub provenance: OnceLock<pull::Provenance>,
     /// The private directory holding tfstate's `path:` file, the only thing mounted for it.
     scratch: OnceLock<ScratchDir>,
 }
@@ -76,7 +79,7 @@ impl Drop for ScratchDir {
 impl LazyPlugin {
     /// A plugin configured as `config` (paths relative to `config_dir`), loaded on first use.
     pub fn new(config: PluginConfig, config_dir: PathBuf, slot: Arc<AwsSlot>) -> LazyPlugin {
-        LazyPlugin { config, config_dir, slot, loaded: OnceLock::new(), scratch: OnceLock::new() }
+        LazyPlugin { config, config_dir, slot, loaded: OnceLock::new(), provenance: OnceLock::new(), scratch: OnceLock::new() }
     }
 
     /// The plugin, loading it if needed; the error names the plugin.
@@ -86,6 +89,9 @@ impl LazyPlugin {
 
     /// The component's bytes after checking the pinned digest (custom plugins), and that digest.
     pub fn bytes(&self) -> Result<(std::borrow::Cow<'static, [u8]>, String)> {
+        if let Some(source) = &self.config.oci {
+            return self.pulled(source);
+        }
         match &self.config.path {
             Some(path) => {
                 let bytes = std::fs::read(path).map_err(|e| InputError::in_file(path, format!("plugin {:?}: cannot read component: {e}", self.config.name)))?;
@@ -109,6 +115,21 @@ impl LazyPlugin {
         }
     }
 
+    /// An `oci:` plugin's component: cached or pulled, digest-checked, signature-verified — all
+    /// before it is compiled. A refusal is bad input (exit 2) naming the plugin.
+    fn pulled(&self, source: &crate::config::OciSource) -> Result<(std::borrow::Cow<'static, [u8]>, String)> {
+        let name = &self.config.name;
+        let p = pull::load(source, self.config.sha256.as_deref())
+            .map_err(|e| InputError::new(format!("plugin {name:?} (oci: {}): {e}; refusing to run it", source.reference)))?;
+        let digest = p.provenance.layer_digest.trim_start_matches("sha256:").to_owned();
+        match &p.provenance.key_id {
+            Some(k) => tracing::info!("plugin {name:?}: {} ({}) signed by key {k}", source.reference, p.provenance.manifest_digest),
+            None => tracing::info!("plugin {name:?}: {} ({}), pinned sha256 {digest}", source.reference, p.provenance.manifest_digest),
+        }
+        let _ = self.provenance.set(p.provenance);
+        Ok((std::borrow::Cow::Owned(p.bytes), digest))
+    }
+
     fn load(&self) -> Result<LoadedPlugin> {
         let (bytes, digest) = self.bytes()?;
         let spec = self.spec(digest)?;
@@ -124,7 +145,7 @@ impl LazyPlugin {
             p.preopens.iter().map(|rel| Preopen { host: Path::new(".").join(&self.config_dir).join(rel), guest: rel.display().to_string() }).collect();
         // ecspresso's tfstate `path`: mount the state file alone (linked, else copied, into a
         // private directory), read-only, and point the plugin at it; its neighbours stay unseen.
-        if p.path.is_none()
+        if !p.is_custom()
             && p.name.eq_ignore_ascii_case("tfstate")
             && let Some(state) = local_state_path(&config)
         {
@@ -237,7 +258,7 @@ impl PluginHost {
                 unsandboxed.push(add_external(&mut registry, config, p, &lookup)?);
                 continue;
             }
-            let functions: Vec<(String, usize, usize)> = match (&p.path, catalog::first_party(&p.name)) {
+            let functions: Vec<(String, usize, usize)> = match (p.is_custom().then_some(()), catalog::first_party(&p.name)) {
                 (None, Some(fp)) => fp.signatures.iter().map(|(f, min, extra)| ((*f).to_owned(), *min, *extra)).collect(),
                 _ => {
                     let loaded = lp.get().map_err(|e| {
@@ -252,7 +273,7 @@ impl PluginHost {
             };
             for (func, required, optional) in functions {
                 let full = format!("{}{}", p.func_prefix, func);
-                let typed = (p.path.is_none() && catalog::has_json_form(&p.name, &func)).then(|| typed_resolver(lp.clone(), format!("{func}#json")));
+                let typed = (!p.is_custom() && catalog::has_json_form(&p.name, &func)).then(|| typed_resolver(lp.clone(), format!("{func}#json")));
                 let plugin = lp.clone();
                 let f: crate::template::Func = Arc::new(move |args: &[TValue]| {
                     let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();

@@ -36,7 +36,15 @@ impl Broker {
             Some((registry_id, region)) => self.ecr_manifest(&image, &registry_id, &region)?,
             None => {
                 let oci = OciClient::new(TIMEOUT, self.max_object_bytes);
-                bounded(oci.manifest(&image, &mut None))?.map_err(|e| not_found_or_failed(format!("{}/{}: {e}", image.registry, image.repository)))?
+                let failed = |e: String| not_found_or_failed(format!("{}/{}: {e}", image.registry, image.repository));
+                match referrers_subject(&image) {
+                    // The referrers tag schema: answered from the referrers API where the
+                    // registry has one, so a plugin needs only `registry-manifest` (no WIT change).
+                    Some(subject) => bounded(oci.referrers(&image, &subject, &mut None))?
+                        .map_err(failed)?
+                        .ok_or_else(|| wit::AwsError::NotFound(format!("{}/{}: no referrers of {subject} (HTTP 404)", image.registry, image.repository)))?,
+                    None => bounded(oci.manifest(&image, &mut None))?.map_err(failed)?,
+                }
             }
         };
         Ok(wit_registry::ImageManifest { digest: m.digest, media_type: m.media_type, body: m.body })
@@ -123,6 +131,12 @@ impl Broker {
         }
         Ok(resp.body)
     }
+}
+
+/// `sha256:<hex>` when `image` is asked for by the OCI referrers tag `sha256-<64 hex>`.
+fn referrers_subject(image: &ImageRef) -> Option<String> {
+    let hex = image.tag.as_deref()?.strip_prefix("sha256-")?;
+    (image.digest.is_none() && hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit())).then(|| format!("sha256:{hex}"))
 }
 
 /// A registry error as the plugin sees it: `not-found` for a 404, `failed` otherwise.

@@ -322,7 +322,7 @@ fn plugin_nodes(plugins: &PluginHost, td: &Value, sv: Option<&Value>) -> Vec<Pla
     let sv_json = sv.map(Value::to_string);
     let mut out = Vec::new();
     for lp in &plugins.plugins {
-        let first_party = match (&lp.config.path, catalog::first_party(&lp.config.name)) {
+        let first_party = match (lp.config.is_custom().then_some(()), catalog::first_party(&lp.config.name)) {
             (None, Some(fp)) => Some(fp.verifier),
             _ => None,
         };

@@ -15,21 +15,25 @@
 //! pin_image_digests: true                  # so the gate sees, and approves, the digest registered
 //! ```
 //!
-//! The plugin holds no network: the signature manifest and its payload blobs are read through the
-//! host's `registry` broker (WIT 0.4.0), only within the `registry:Read` grants.
+//! The plugin holds no network: the signature manifests and blobs are read through the host's
+//! `registry` broker (WIT 0.4.0), only within the `registry:Read` grants.
 //!
-//! Verdicts, per container: allow (signed by a listed key for this digest); deny with the reason —
+//! Formats (verified by the `cortado-cosign` crate, the same code the host verifies plugins pulled
+//! from a registry with): cosign's classic `sha256-<hex>.sig` tag, then cosign v3 Sigstore bundles
+//! found through the referrers tag fallback `sha256-<hex>` (an OCI image index of referrers;
+//! the host answers that tag from the registry's referrers API when it has one).
+//!
+//! Verdicts, per container: allow (signed by a listed key for this digest; the image, digest, key
+//! id and format are logged, and the host records them in the audit record); deny with the reason —
 //! not pinned to a digest, no signature, signed by no listed key (another key, or the payload was
 //! altered after signing), signed for another digest, not a cosign payload, or unreadable.
-//! Not supported yet: cosign v3 bundles (OCI referrers) and keyless (Fulcio/Rekor) signatures.
-
-pub mod cosign;
+//! Not supported: keyless (Fulcio/Rekor) signatures.
 
 use cortado_plugin_sdk::registry::{self, AwsError};
 use cortado_plugin_sdk::{Decision, Manifest, Plan, Plugin, host, register_plugin};
 use serde::Deserialize;
 
-use cosign::{TrustedKey, Verdict};
+use cortado_cosign::{Format, TrustedKey, Verdict, bundle, classic};
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -106,37 +110,74 @@ impl Loaded {
             return None;
         }
         let Some(digest) = digest else { return Some(format!("{image} is not pinned to a digest (set `pin_image_digests: true`)")) };
-        let sig_manifest = match registry::manifest(&cosign::signature_tag(&name, &digest)) {
-            Ok(m) => m,
-            Err(AwsError::NotFound(_)) => return Some(format!("{name}@{digest} has no signature")),
-            Err(e) => return Some(format!("{name}@{digest}: signature unreadable: {}", error_text(&e))),
-        };
-        let layers = match cosign::signature_layers(&sig_manifest.body) {
-            Ok(l) if !l.is_empty() => l,
-            Ok(_) => return Some(format!("{name}@{digest} has no signature (the .sig manifest has no simple-signing layer)")),
-            Err(e) => return Some(format!("{name}@{digest}: {e}")),
-        };
         let mut reasons = Vec::new();
-        for layer in layers {
-            let payload = match registry::blob(&name, &layer.payload_digest) {
-                Ok(p) => p,
-                Err(e) => {
-                    reasons.push(format!("payload {} unreadable: {}", layer.payload_digest, error_text(&e)));
-                    continue;
+        let mut found = false;
+        for search in [classic_verdicts, bundle_verdicts] {
+            match search(&name, &digest, &self.keys) {
+                Ok(verdicts) => {
+                    for v in verdicts {
+                        found = true;
+                        if let Verdict::Signed { key_id, kind, format } = &v {
+                            record(&name, &digest, key_id, kind, *format);
+                            return None;
+                        }
+                        reasons.push(v.reason());
+                    }
                 }
-            };
-            match cosign::check(&payload, &layer.signature, &self.keys, &digest) {
-                Verdict::Signed { key_id, kind } => {
-                    host::log(cortado_plugin_sdk::Level::Info, &format!("{name}@{digest}: cosign signature by key {key_id} ({kind})"));
-                    return None;
-                }
-                Verdict::NoKey => reasons.push("signed by no listed key (another key made it, or the payload was altered after signing)".into()),
-                Verdict::OtherDigest(d) => reasons.push(format!("signature is for another digest ({d})")),
-                Verdict::BadPayload(why) => reasons.push(why),
+                Err(e) => reasons.push(e),
             }
+        }
+        if !found && reasons.is_empty() {
+            return Some(format!("{name}@{digest} has no signature"));
         }
         Some(format!("{name}@{digest}: {}", reasons.join("; ")))
     }
+}
+
+/// Logs an accepted signature as one JSON object the host keeps for the audit record and evidence.
+fn record(name: &str, digest: &str, key_id: &str, kind: &str, format: Format) {
+    let line = serde_json::json!({"image": name, "digest": digest, "key_id": key_id, "key_type": kind, "format": format.as_str()});
+    host::log(cortado_plugin_sdk::Level::Info, &format!("signature-verified {line}"));
+}
+
+/// The classic `.sig` signatures of `name@digest`, each judged (none: an empty list).
+fn classic_verdicts(name: &str, digest: &str, keys: &[TrustedKey]) -> Result<Vec<Verdict>, String> {
+    let sig_manifest = match registry::manifest(&classic::signature_tag(name, digest)) {
+        Ok(m) => m,
+        Err(AwsError::NotFound(_)) => return Ok(Vec::new()),
+        Err(e) => return Err(format!("signature unreadable: {}", error_text(&e))),
+    };
+    let layers = classic::signature_layers(&sig_manifest.body)?;
+    let mut out = Vec::new();
+    for layer in layers {
+        match registry::blob(name, &layer.payload_digest) {
+            Ok(payload) => out.push(classic::check(&payload, &layer.signature, keys, digest)),
+            Err(e) => out.push(Verdict::BadPayload(format!("payload {} unreadable: {}", layer.payload_digest, error_text(&e)))),
+        }
+    }
+    Ok(out)
+}
+
+/// The cosign v3 bundles referring to `name@digest` (through the referrers tag), each judged.
+fn bundle_verdicts(name: &str, digest: &str, keys: &[TrustedKey]) -> Result<Vec<Verdict>, String> {
+    let index = match registry::manifest(&format!("{name}:{}", cortado_cosign::digest_tag(digest))) {
+        Ok(m) => m,
+        Err(AwsError::NotFound(_)) => return Ok(Vec::new()),
+        Err(e) => return Err(format!("referrers unreadable: {}", error_text(&e))),
+    };
+    let mut out = Vec::new();
+    for referrer in bundle::bundle_referrers(&index.body)? {
+        let manifest = match registry::manifest(&format!("{name}@{referrer}")) {
+            Ok(m) => m,
+            Err(e) => return Err(format!("referrer {referrer} unreadable: {}", error_text(&e))),
+        };
+        let Some(layer) = bundle::bundle_layer(&manifest.body, digest)? else { continue };
+        match registry::blob(name, &layer) {
+            Ok(b) => out.push(bundle::check(&b, keys, digest)),
+            Err(e) => out.push(Verdict::BadPayload(format!("bundle {layer} unreadable: {}", error_text(&e)))),
+        }
+    }
+    Ok(out)
 }
 
 fn error_text(e: &AwsError) -> String {
@@ -186,6 +227,6 @@ mod tests {
         assert!(!glob("*.dkr.ecr.*.amazonaws.com/shop/**", "nginx"));
         assert_eq!(split_image("127.0.0.1:5000/shop/web:v1"), ("127.0.0.1:5000/shop/web".into(), None));
         assert_eq!(split_image("h:1/a@sha256:ab"), ("h:1/a".into(), Some("sha256:ab".into())));
-        assert_eq!(cosign::signature_tag("h:1/a", "sha256:ab"), "h:1/a:sha256-ab.sig");
+        assert_eq!(classic::signature_tag("h:1/a", "sha256:ab"), "h:1/a:sha256-ab.sig");
     }
 }

@@ -88,6 +88,7 @@ fn lazy_plugin(plugin: &str, file: &CasesFile, dir: &Path, slot: Arc<AwsSlot>) -
         func_prefix: String::new(),
         path,
         sha256,
+        oci: None,
         grants: block.grants.clone(),
         preopens: block.preopens.clone(),
         enforcement: None,
