@@ -156,6 +156,25 @@ impl SigningKey {
         }
     }
 
+    /// The private key as unencrypted PKCS#8 PEM (`openssl genpkey` writes this form).
+    pub fn private_pem(&self) -> String {
+        use p256::pkcs8::LineEnding;
+        match self {
+            SigningKey::P256(k) => p256::pkcs8::EncodePrivateKey::to_pkcs8_pem(k, LineEnding::LF).expect("PEM").to_string(),
+            SigningKey::Ed25519(k) => ed25519_dalek::pkcs8::EncodePrivateKey::to_pkcs8_pem(k, LineEnding::LF).expect("PEM").to_string(),
+        }
+    }
+
+    /// sha256 of the public key's SubjectPublicKeyInfo DER, hex: the key id the audit names.
+    pub fn key_id(&self) -> String {
+        use p256::pkcs8::EncodePublicKey as _;
+        let der = match self {
+            SigningKey::P256(k) => k.verifying_key().to_public_key_der().expect("DER").into_vec(),
+            SigningKey::Ed25519(k) => ed25519_dalek::pkcs8::EncodePublicKey::to_public_key_der(&k.verifying_key()).expect("DER").into_vec(),
+        };
+        hex(&Sha256::digest(&der))
+    }
+
     /// The signature over `payload`: DER ECDSA-P256-SHA256, or raw Ed25519.
     pub fn sign(&self, payload: &[u8]) -> Vec<u8> {
         match self {
@@ -207,5 +226,59 @@ impl Registry {
     pub fn sign(&self, repo: &str, digest: &str, key: &SigningKey) -> Pushed {
         let payload = simple_signing_payload(&format!("{}/{repo}", self.host), digest);
         self.push_signature(repo, digest, &payload, &key.sign(&payload))
+    }
+}
+
+/// A cosign v3 bundle (Sigstore bundle v0.3) for `name@digest`, made here independently of the
+/// code under test: an in-toto statement in a DSSE envelope, signed over DSSE's PAE by `key`.
+/// `subject` is the digest the statement names (the image's, unless a test wants a mismatch).
+pub fn cosign_bundle(name: &str, subject: &str, key: &SigningKey) -> Vec<u8> {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let statement = serde_json::to_vec(&json!({
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [{"name": name, "digest": {"sha256": subject.trim_start_matches("sha256:")}}],
+        "predicateType": "https://sigstore.dev/cosign/sign/v1",
+        "predicate": {}
+    }))
+    .expect("statement JSON");
+    let payload_type = "application/vnd.in-toto+json";
+    let mut pae = format!("DSSEv1 {} {payload_type} {} ", payload_type.len(), statement.len()).into_bytes();
+    pae.extend_from_slice(&statement);
+    serde_json::to_vec(&json!({
+        "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+        "verificationMaterial": {"publicKey": {"hint": "test"}, "tlogEntries": []},
+        "dsseEnvelope": {"payload": b64.encode(&statement), "payloadType": payload_type, "signatures": [{"sig": b64.encode(key.sign(&pae)), "keyid": ""}]}
+    }))
+    .expect("bundle JSON")
+}
+
+impl Registry {
+    /// Attaches `bundle` to `repo@digest` as cosign v3 does, through the referrers tag fallback
+    /// (docker-registry 2.8 has no referrers API): a referrer manifest (artifactType the bundle's,
+    /// `subject` the image) pushed by digest, and the `sha256-<hex>` tag holding an OCI image index
+    /// that lists it.
+    pub fn attach_bundle(&self, repo: &str, digest: &str, subject_size: usize, bundle: &[u8]) -> Pushed {
+        const BUNDLE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
+        let empty = b"{}".to_vec();
+        let empty_digest = self.push_blob(repo, &empty);
+        let layer = self.push_blob(repo, bundle);
+        let referrer = json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "artifactType": BUNDLE,
+            "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": empty_digest, "size": empty.len()},
+            "layers": [{"mediaType": BUNDLE, "digest": layer, "size": bundle.len()}],
+            "subject": {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": digest, "size": subject_size}
+        });
+        let bytes = serde_json::to_vec(&referrer).expect("referrer JSON");
+        let pushed = self.push_manifest(repo, &super::registry::digest(&bytes), "application/vnd.oci.image.manifest.v1+json", &referrer);
+        let index = json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": pushed.digest, "size": pushed.bytes.len(), "artifactType": BUNDLE}]
+        });
+        self.push_manifest(repo, &digest.replace(':', "-"), "application/vnd.oci.image.index.v1+json", &index);
+        pushed
     }
 }

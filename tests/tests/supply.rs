@@ -230,3 +230,131 @@ fn the_registry_broker_reads_only_granted_repositories() {
     reg.sign("elsewhere/app", &img.digest, &release);
     expect_denied(&p, &region, &format!("{}/elsewhere/app:v1", reg.host), "has no grant for registry:Read");
 }
+
+// ---- Plugins from an OCI registry, signed (issue 26 §3) ----
+
+/// `cortado plugin push` output: `(manifest digest, layer digest)`.
+fn pushed_digests(run: &Run) -> (String, String) {
+    let field = |k: &str| {
+        run.stdout.lines().find_map(|l| l.trim().strip_prefix(k)).map(|v| v.trim().to_owned()).unwrap_or_else(|| panic!("no {k} in:\n{}", run.stdout))
+    };
+    (field("manifest:"), field("layer:"))
+}
+
+/// A seeded project whose task definition calls the `echo` fixture plugin (`ECHO` = `a b!`), with
+/// the plugin configured by `plugin_yaml` (indented under `plugins:`), and the keys written.
+fn oci_plugin_project(tag: &str, keys: &[(&str, &SigningKey)]) -> (Project, String, Value) {
+    let (p, region, seed) = pinned_project(tag);
+    for (name, k) in keys {
+        p.write(&format!("keys/{name}.pub"), &k.public_pem());
+        p.write(&format!("keys/{name}.key"), &k.private_pem());
+    }
+    let mut v: Value = serde_json::from_str(&p.read("ecs-task-def.json")).unwrap();
+    v["containerDefinitions"][0]["environment"] = json!([{"name": "ECHO", "value": "{{ echo `a` `b` | printf `%s!` }}"}]);
+    p.write("ecs-task-def.json", &serde_json::to_string_pretty(&v).unwrap());
+    (p, region, seed)
+}
+
+fn with_plugin(p: &Project, plugin_yaml: &str) {
+    let base = p.read("cortado.yml");
+    let base = base.split("plugins:\n").next().unwrap_or(&base).to_owned();
+    p.write("cortado.yml", &format!("{base}plugins:\n{plugin_yaml}"));
+}
+
+/// A deploy refused at load: exit 2, the plugin and key named, and not one AWS call made.
+fn expect_plugin_refused(p: &Project, region: &str, plugin_yaml: &str, why: &str) {
+    with_plugin(p, plugin_yaml);
+    let (calls, mutations) = (sim().calls_in(region).len(), sim().mutations_in(region).len());
+    let run = p.run(&["deploy"], &[]);
+    run.expect_code(2);
+    assert!(run.stderr.contains("plugin \"echo\" (oci: "), "names the plugin and its `oci` key:\n{}", run.stderr);
+    assert!(run.stderr.contains(why), "the reason ({why}):\n{}", run.stderr);
+    assert!(run.stderr.contains("refusing to run it"), "{}", run.stderr);
+    assert_eq!(sim().calls_in(region).len(), calls, "no AWS call before the refusal: {:?}", sim().calls_in(region));
+    assert_eq!(sim().mutations_in(region).len(), mutations, "nothing changed");
+}
+
+fn registered_env(region: &str, family: &str) -> Value {
+    let v = aws_json(sim(), region, "ecs", "AmazonEC2ContainerServiceV20141113.DescribeTaskDefinition", &json!({"taskDefinition": family}));
+    v["taskDefinition"]["containerDefinitions"][0]["environment"].clone()
+}
+
+#[test]
+fn plugins_from_a_registry_load_signed_and_are_refused_otherwise() {
+    let reg = Registry::start();
+    let (release, other) = (SigningKey::p256(21), SigningKey::ed25519(22));
+    let (p, region, seed) = oci_plugin_project("ociplug", &[("release", &release), ("other", &other)]);
+    let family = seed["ecs"]["taskDefinitionFamily"].as_str().unwrap();
+    let (wasm, layer_hex) = cortado_e2e::fixture_plugin("echo");
+    let wasm = wasm.display().to_string();
+    let host = reg.host.clone();
+
+    // Published and signed by `cortado plugin push`: the layer is the component's sha256.
+    let push = p.run(&["plugin", "push", &wasm, &format!("{host}/platform/echo:1.0"), "--sign-key", "keys/release.key"], &[]);
+    push.expect_code(0);
+    let (manifest, layer) = pushed_digests(&push);
+    assert_eq!(layer, format!("sha256:{layer_hex}"));
+    assert!(push.stdout.contains(&format!("key {}", release.key_id())), "{}", push.stdout);
+
+    // Refused, each before any AWS call, exit 2: unsigned, signed by a key not listed, the
+    // artifact replaced under its signature, a pin that differs, and a missing artifact.
+    p.run(&["plugin", "push", &wasm, &format!("{host}/platform/unsigned:1.0")], &[]).expect_code(0);
+    let verify = "    verify: {keys: [keys/release.pub]}\n";
+    expect_plugin_refused(&p, &region, &format!("  - name: echo\n    oci: {host}/platform/unsigned:1.0\n{verify}"), "no signature");
+    p.run(&["plugin", "push", &wasm, &format!("{host}/platform/wrongkey:1.0"), "--sign-key", "keys/other.key"], &[]).expect_code(0);
+    expect_plugin_refused(&p, &region, &format!("  - name: echo\n    oci: {host}/platform/wrongkey:1.0\n{verify}"), "signed by no listed key");
+    let signed = p.run(&["plugin", "push", &wasm, &format!("{host}/platform/swapped:1.0"), "--sign-key", "keys/release.key"], &[]);
+    let (signed_manifest, _) = pushed_digests(&signed);
+    let (panic_wasm, _) = cortado_e2e::fixture_plugin("panic");
+    let swapped = p.run(&["plugin", "push", &panic_wasm.display().to_string(), &format!("{host}/platform/swapped:1.0")], &[]);
+    let (swapped_manifest, _) = pushed_digests(&swapped);
+    // The old signature copied to the new manifest's `.sig` tag: it vouches for the old digest.
+    let mut resp = ureq::get(&format!("http://{host}/v2/platform/swapped/manifests/{}.sig", signed_manifest.replace(':', "-")))
+        .header("accept", "application/vnd.oci.image.manifest.v1+json")
+        .call()
+        .expect("read the signature manifest");
+    let sig: Value = resp.body_mut().read_json().expect("signature manifest JSON");
+    reg.push_manifest("platform/swapped", &format!("{}.sig", swapped_manifest.replace(':', "-")), "application/vnd.oci.image.manifest.v1+json", &sig);
+    expect_plugin_refused(
+        &p,
+        &region,
+        &format!("  - name: echo\n    oci: {host}/platform/swapped:1.0\n{verify}"),
+        &format!("signature is for another digest ({signed_manifest})"),
+    );
+    let wrong_pin = "0".repeat(64);
+    expect_plugin_refused(
+        &p,
+        &region,
+        &format!("  - name: echo\n    oci: {host}/platform/echo:1.0\n    sha256: {wrong_pin}\n"),
+        &format!("the wasm layer of {host}/platform/echo:1.0 is {layer} but the config pins sha256:{wrong_pin}"),
+    );
+    expect_plugin_refused(&p, &region, &format!("  - name: echo\n    oci: {host}/platform/nothing:1.0\n{verify}"), "not found (HTTP 404)");
+
+    // Neither a pin nor keys: a config error naming the key.
+    with_plugin(&p, &format!("  - name: echo\n    oci: {host}/platform/echo:1.0\n"));
+    let run = p.run(&["render", "taskdef"], &[]);
+    run.expect_code(2);
+    assert!(run.stderr.contains("key \"plugins[0].sha256\"") && run.stderr.contains("must pin its wasm layer"), "{}", run.stderr);
+
+    // Signed by a listed key: loaded, its function renders, the deploy registers what it made.
+    with_plugin(&p, &format!("  - name: echo\n    oci: {host}/platform/echo:1.0\n    verify: {{keys: [keys/other.pub, keys/release.pub]}}\n"));
+    let run = p.run(&["deploy"], &[]);
+    run.expect_code(0);
+    assert_eq!(registered_env(&region, family), json!([{"name": "ECHO", "value": "a b!"}]));
+
+    // `plugin pull` prints the digests to pin; pinned by manifest and layer, it loads offline.
+    let pull = p.run(&["plugin", "pull", &format!("{host}/platform/echo:1.0"), "--key", "keys/release.pub"], &[]);
+    pull.expect_code(0);
+    assert!(pull.stdout.contains(&format!("oci: {host}/platform/echo@{manifest}")) && pull.stdout.contains(&format!("sha256: {layer_hex}")), "{}", pull.stdout);
+    assert!(pull.stdout.contains(&format!("signed by key {} (cosign-classic)", release.key_id())), "{}", pull.stdout);
+    with_plugin(&p, &format!("  - name: echo\n    oci: {host}/platform/echo@{manifest}\n    sha256: {layer_hex}\n    verify: {{keys: [keys/release.pub]}}\n"));
+    drop(reg);
+    let run = p.run(&["render", "taskdef"], &[]);
+    run.expect_code(0);
+    assert!(run.stdout.contains("a b!"), "rendered offline from the cache:\n{}", run.stdout);
+    // The cache is re-verified at each load: another key does not accept it, and the registry is gone.
+    with_plugin(&p, &format!("  - name: echo\n    oci: {host}/platform/echo@{manifest}\n    sha256: {layer_hex}\n    verify: {{keys: [keys/other.pub]}}\n"));
+    let run = p.run(&["render", "taskdef"], &[]);
+    run.expect_code(2);
+    assert!(run.stderr.contains("plugin \"echo\" (oci: ") && run.stderr.contains("refusing to run it"), "{}", run.stderr);
+}
