@@ -358,3 +358,95 @@ fn plugins_from_a_registry_load_signed_and_are_refused_otherwise() {
     run.expect_code(2);
     assert!(run.stderr.contains("plugin \"echo\" (oci: ") && run.stderr.contains("refusing to run it"), "{}", run.stderr);
 }
+
+/// The last decision record of the project's audit log.
+fn last_decision(p: &Project) -> Value {
+    p.read("cortado-audit.jsonl").lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()).filter(|r| r["kind"] == "decision").last().expect("a decision record")
+}
+
+fn gate_verified(decision: &Value) -> Value {
+    let gates = decision["gates"].as_array().cloned().unwrap_or_default();
+    gates.into_iter().find(|g| g["plugin"] == "image-signature").map(|g| g["verified"].clone()).unwrap_or(Value::Null)
+}
+
+#[test]
+fn cosign_v3_bundles_are_verified_and_the_audit_and_evidence_name_key_and_format() {
+    let reg = Registry::start();
+    let (release, ed, other) = (SigningKey::p256(7), SigningKey::ed25519(3), SigningKey::p256(9));
+    let (p, region, seed) = signed_project("sigbundle", &reg, &[&release, &ed]);
+    let family = seed["ecs"]["taskDefinitionFamily"].as_str().unwrap();
+    p.write("keys/plugins.pub", &ed.public_pem());
+    p.write("cortado.yml", &format!("{}signing:\n  key_file: signing.key\n", p.read("cortado.yml")));
+    let public = p.run(&["evidence", "keygen", "signing.key"], &[]).expect_code(0).stdout.trim().to_owned();
+    let host = reg.host.clone();
+
+    // A classic signature: the decision names the image, digest, key id and format.
+    let web = reg.push_image("shop/web", "v1", "web");
+    reg.sign("shop/web", &web.digest, &release);
+    set_image(&p, &format!("{host}/shop/web:v1"));
+    p.run(&["deploy"], &[]).expect_code(0);
+    let classic = json!([{"image": format!("{host}/shop/web"), "digest": web.digest, "key_id": release.key_id(), "key_type": "ecdsa-p256", "format": "cosign-classic"}]);
+    assert_eq!(gate_verified(&last_decision(&p)), classic);
+    let evidence = std::fs::read_dir(p.path("cortado-evidence")).unwrap().next().unwrap().unwrap().path();
+    let ok = p.run(&["evidence", "verify", evidence.to_str().unwrap(), "--public-key", &public, "--output", "json"], &[]);
+    ok.expect_code(0);
+    let v: Value = serde_json::from_str(ok.stdout.trim()).unwrap();
+    let signed_gates = v["predicate"]["gates"].as_array().cloned().unwrap_or_default();
+    assert!(signed_gates.iter().any(|g| g["verified"] == classic), "the signed evidence carries it: {v}");
+
+    // A cosign v3 bundle (Ed25519) found through the referrers tag fallback: allowed, recorded as such.
+    let bundled = reg.push_image("shop/bundled", "v1", "bundled");
+    let name = format!("{host}/shop/bundled");
+    reg.attach_bundle("shop/bundled", &bundled.digest, bundled.bytes.len(), &cortado_e2e::registry::cosign_bundle(&name, &bundled.digest, &ed));
+    set_image(&p, &format!("{name}:v1"));
+    let run = p.run(&["deploy"], &[]);
+    run.expect_code(0);
+    assert_eq!(registered_image(&region, family), format!("{name}@{}", bundled.digest));
+    assert_eq!(
+        gate_verified(&last_decision(&p)),
+        json!([{"image": name, "digest": bundled.digest, "key_id": ed.key_id(), "key_type": "ed25519", "format": "cosign-bundle"}])
+    );
+
+    // Bundles by a key not listed, for another digest, and altered after signing: denied.
+    let wrong = reg.push_image("shop/bwrong", "v1", "bwrong");
+    reg.attach_bundle("shop/bwrong", &wrong.digest, wrong.bytes.len(), &cortado_e2e::registry::cosign_bundle(&format!("{host}/shop/bwrong"), &wrong.digest, &other));
+    expect_denied(&p, &region, &format!("{host}/shop/bwrong:v1"), "signed by no listed key");
+    let mism = reg.push_image("shop/bmismatch", "v1", "bmismatch");
+    reg.attach_bundle("shop/bmismatch", &mism.digest, mism.bytes.len(), &cortado_e2e::registry::cosign_bundle(&name, &web.digest, &release));
+    expect_denied(&p, &region, &format!("{host}/shop/bmismatch:v1"), &format!("signature is for another digest ({})", web.digest));
+    let tamp = reg.push_image("shop/btampered", "v1", "btampered");
+    let good = cortado_e2e::registry::cosign_bundle(&format!("{host}/shop/btampered"), &tamp.digest, &release);
+    let mut doc: Value = serde_json::from_slice(&good).unwrap();
+    let other_statement = cortado_e2e::registry::cosign_bundle(&format!("{host}/shop/evil"), &tamp.digest, &release);
+    let other_doc: Value = serde_json::from_slice(&other_statement).unwrap();
+    doc["dsseEnvelope"]["payload"] = other_doc["dsseEnvelope"]["payload"].clone();
+    reg.attach_bundle("shop/btampered", &tamp.digest, tamp.bytes.len(), &serde_json::to_vec(&doc).unwrap());
+    expect_denied(&p, &region, &format!("{host}/shop/btampered:v1"), "signed by no listed key");
+
+    // A plugin from the registry signed with a bundle: loaded, and the decision names where it
+    // came from and which key signed it.
+    let (wasm, layer_hex) = cortado_e2e::fixture_plugin("echo");
+    let push = p.run(&["plugin", "push", &wasm.display().to_string(), &format!("{host}/platform/echo:2.0")], &[]);
+    push.expect_code(0);
+    let (manifest, _) = pushed_digests(&push);
+    let manifest_bytes = {
+        let mut resp = ureq::get(&format!("http://{host}/v2/platform/echo/manifests/{manifest}"))
+            .header("accept", "application/vnd.oci.image.manifest.v1+json")
+            .call()
+            .expect("read the plugin manifest");
+        resp.body_mut().read_to_vec().expect("manifest bytes")
+    };
+    let bundle = cortado_e2e::registry::cosign_bundle(&format!("{host}/platform/echo"), &manifest, &ed);
+    reg.attach_bundle("platform/echo", &manifest, manifest_bytes.len(), &bundle);
+    p.write(
+        "cortado.yml",
+        &p.read("cortado.yml").replace("plugins:\n", &format!("plugins:\n  - name: echo\n    oci: {host}/platform/echo:2.0\n    verify: {{keys: [keys/plugins.pub]}}\n")),
+    );
+    set_image(&p, &format!("{host}/shop/web:v1"));
+    p.run(&["deploy", "--dry-run"], &[]).expect_code(0);
+    let plugins = last_decision(&p)["plugins"].clone();
+    assert_eq!(
+        plugins,
+        json!([{"name": "echo", "oci": format!("{host}/platform/echo:2.0"), "manifest_digest": manifest, "layer_digest": format!("sha256:{layer_hex}"), "key_id": ed.key_id(), "format": "cosign-bundle"}])
+    );
+}

@@ -132,6 +132,11 @@ pub fn pending(
             "audit": {"run_id": decision.get("run_id"), "decision": decision.get("hash")},
         }
     });
+    let mut statement = statement;
+    // Plugins pulled from a registry: which artifact and which key vouched for it.
+    if let Some(pulled) = decision.get("plugins") {
+        statement["predicate"]["plugins"] = pulled.clone();
+    }
     Ok(Pending { signer, key, sdk, out_dir, statement })
 }
 

@@ -72,6 +72,8 @@ pub struct GateResult {
     pub overridden: bool,
     /// allowed, warned, overridden, blocked
     pub outcome: &'static str,
+    /// Signatures the gate reported accepting (image, digest, key id, format): `image-signature`.
+    pub verified: Vec<Value>,
 }
 
 /// Who is deploying, for gates and the audit log.
@@ -332,6 +334,9 @@ pub async fn evaluate_in_run(ctx: &Context, aws: &crate::aws::Aws, plan: &Plan, 
     // The exact requests approved (references unresolved): with the outcome's `resolved`, what AWS received.
     record.insert("steps".into(), json!(plan.steps_json()));
     record.insert("gates".into(), Value::Array(results.iter().map(|r| r.to_json(overrides)).collect()));
+    if let Some(pulled) = pulled_plugins(ctx) {
+        record.insert("plugins".into(), pulled);
+    }
     record.insert("outcome".into(), json!(if blocked.is_empty() { "approved" } else { "blocked" }));
     record.insert("dry_run".into(), json!(dry_run));
     if plan.command == "unlock" {
@@ -441,9 +446,13 @@ fn judge(lp: &LazyPlugin, plan: &bindings::Plan, overrides: &Overrides) -> GateR
 fn verdict(lp: &LazyPlugin, plan: &bindings::Plan, overrides: &Overrides) -> GateResult {
     let name = lp.config.name.clone();
     let enforcement = Enforcement::parse(lp.config.enforcement.as_deref());
+    let mut verified = Vec::new();
     let (decision, reasons, sha) = match lp.get() {
         Ok(loaded) => {
-            let (d, r) = match gate_outcome(loaded, plan) {
+            let _ = loaded.spec.broker.take_verified();
+            let outcome = gate_outcome(loaded, plan);
+            verified = loaded.spec.broker.take_verified();
+            let (d, r) = match outcome {
                 Decision::Allow => ("allow", vec![]),
                 Decision::Warn(r) => ("warn", r),
                 Decision::Deny(r) => ("deny", r),
@@ -464,7 +473,19 @@ fn verdict(lp: &LazyPlugin, plan: &bindings::Plan, overrides: &Overrides) -> Gat
         (_, Enforcement::SoftMandatory) if overridden => "overridden",
         _ => "blocked",
     };
-    GateResult { gate: name, sha256: sha, enforcement, decision, reasons, overridden, outcome }
+    GateResult { gate: name, sha256: sha, enforcement, decision, reasons, overridden, outcome, verified }
+}
+
+/// The plugins of this run pulled from a registry: name, reference, manifest and layer digests,
+/// signing key id and format (None when there are none).
+fn pulled_plugins(ctx: &Context) -> Option<Value> {
+    let list: Vec<Value> = ctx
+        .plugins
+        .plugins
+        .iter()
+        .filter_map(|lp| lp.provenance.get().map(|p| json!({"name": lp.config.name, "oci": p.reference, "manifest_digest": p.manifest_digest, "layer_digest": p.layer_digest, "key_id": p.key_id, "format": p.format})))
+        .collect();
+    (!list.is_empty()).then_some(Value::Array(list))
 }
 
 /// Prints a verdict: one coloured line, and what an override did.
@@ -490,11 +511,15 @@ fn show(r: &GateResult, overrides: &Overrides) {
 
 impl GateResult {
     fn to_json(&self, overrides: &Overrides) -> Value {
-        json!({
+        let mut v = json!({
             "plugin": self.gate, "sha256": self.sha256, "enforcement": self.enforcement.as_str(),
             "decision": self.decision, "reasons": self.reasons, "outcome": self.outcome,
             "override": self.overridden, "override_reason": if self.overridden { json!(overrides.reason) } else { Value::Null },
-        })
+        });
+        if !self.verified.is_empty() {
+            v["verified"] = json!(self.verified);
+        }
+        v
     }
 }
 

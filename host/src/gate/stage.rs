@@ -223,6 +223,7 @@ mod tests {
             reasons: vec![format!("{decision} reason")],
             overridden: false,
             outcome,
+            verified: Vec::new(),
         }
     }
 

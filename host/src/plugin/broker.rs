@@ -110,6 +110,33 @@ pub fn with_deadline<R>(deadline: std::time::Instant, f: impl FnOnce() -> R) -> 
     out
 }
 
+/// The log prefix a plugin uses to report an accepted signature: `signature-verified {JSON}` at
+/// info level (`image`, `digest`, `key_id`, `format`), as `image-signature` does. Kept by the host
+/// and written into the gate's audit record, under that plugin's name (what it claims, not what
+/// the host checked), without a WIT change.
+pub const VERIFIED_PREFIX: &str = "signature-verified ";
+
+/// At most this many reports are kept per call (a plugin cannot grow the audit record unbounded).
+const MAX_VERIFIED: usize = 256;
+
+impl Broker {
+    /// Keeps a `signature-verified {…}` log line's object; other lines are ignored.
+    pub fn note(&self, message: &str) {
+        let Some(json) = message.strip_prefix(VERIFIED_PREFIX) else { return };
+        let Ok(v @ serde_json::Value::Object(_)) = serde_json::from_str::<serde_json::Value>(json) else { return };
+        if let Ok(mut list) = self.verified.lock()
+            && list.len() < MAX_VERIFIED
+        {
+            list.push(v);
+        }
+    }
+
+    /// The reports of the call just made, emptied.
+    pub fn take_verified(&self) -> Vec<serde_json::Value> {
+        self.verified.lock().map(|mut v| std::mem::take(&mut *v)).unwrap_or_default()
+    }
+}
+
 /// Runs a brokered request to completion from synchronous plugin code; during a plugin call it
 /// gives up at the call's deadline (the guest gets `failed`, then traps on the deadline).
 pub fn bounded<F: Future>(fut: F) -> Result<F::Output, wit::AwsError> {
@@ -138,6 +165,9 @@ pub struct Broker {
     pub slot: Arc<AwsSlot>,
     /// Denied requests, kept so that an error surfacing later can name the missing grant.
     pub denials: Mutex<Vec<String>>,
+    /// Signatures the plugin reported accepting during the current call (see [`Broker::note`]),
+    /// for the gate's audit record and evidence.
+    pub verified: Mutex<Vec<serde_json::Value>>,
     /// Brokered S3 objects above this size are refused from their content-length, unread.
     pub max_object_bytes: usize,
 }
@@ -155,7 +185,7 @@ enum Target<'a> {
 impl Broker {
     /// A broker for `plugin` with `grants` and the default limits.
     pub fn new(plugin: impl Into<String>, grants: Vec<Grant>, slot: Arc<AwsSlot>) -> Broker {
-        Broker { plugin: plugin.into(), grants, slot, denials: Mutex::default(), max_object_bytes: DEFAULT_MAX_OBJECT }
+        Broker { plugin: plugin.into(), grants, slot, denials: Mutex::default(), verified: Mutex::default(), max_object_bytes: DEFAULT_MAX_OBJECT }
     }
 
     /// Checks the grants for `action` on `target` (see the module docs for what is matched): an

@@ -86,7 +86,10 @@ impl wit_host::Host for HostState {
         let p = &self.plugin;
         match level {
             wit_types::Level::Debug => tracing::debug!("[{p}] {message}"),
-            wit_types::Level::Info => tracing::info!("[{p}] {message}"),
+            wit_types::Level::Info => {
+                self.broker.note(&message);
+                tracing::info!("[{p}] {message}")
+            }
             wit_types::Level::Warn => tracing::warn!("[{p}] {message}"),
             wit_types::Level::Error => tracing::error!("[{p}] {message}"),
         }
