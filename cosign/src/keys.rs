@@ -102,7 +102,9 @@ impl SigningKey {
     pub fn public(&self) -> Result<TrustedKey, String> {
         let pem = match self {
             SigningKey::P256(k) => p256::pkcs8::EncodePublicKey::to_public_key_pem(k.verifying_key(), p256::pkcs8::LineEnding::LF),
-            SigningKey::Ed25519(k) => ed25519_dalek::pkcs8::EncodePublicKey::to_public_key_pem(&k.verifying_key(), ed25519_dalek::pkcs8::spki::der::pem::LineEnding::LF),
+            SigningKey::Ed25519(k) => {
+                ed25519_dalek::pkcs8::EncodePublicKey::to_public_key_pem(&k.verifying_key(), ed25519_dalek::pkcs8::spki::der::pem::LineEnding::LF)
+            }
         };
         TrustedKey::from_pem(&pem.map_err(|e| e.to_string())?)
     }

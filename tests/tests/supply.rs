@@ -361,7 +361,12 @@ fn plugins_from_a_registry_load_signed_and_are_refused_otherwise() {
 
 /// The last decision record of the project's audit log.
 fn last_decision(p: &Project) -> Value {
-    p.read("cortado-audit.jsonl").lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()).filter(|r| r["kind"] == "decision").last().expect("a decision record")
+    p.read("cortado-audit.jsonl")
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|r| r["kind"] == "decision")
+        .last()
+        .expect("a decision record")
 }
 
 fn gate_verified(decision: &Value) -> Value {
@@ -385,7 +390,8 @@ fn cosign_v3_bundles_are_verified_and_the_audit_and_evidence_name_key_and_format
     reg.sign("shop/web", &web.digest, &release);
     set_image(&p, &format!("{host}/shop/web:v1"));
     p.run(&["deploy"], &[]).expect_code(0);
-    let classic = json!([{"image": format!("{host}/shop/web"), "digest": web.digest, "key_id": release.key_id(), "key_type": "ecdsa-p256", "format": "cosign-classic"}]);
+    let classic =
+        json!([{"image": format!("{host}/shop/web"), "digest": web.digest, "key_id": release.key_id(), "key_type": "ecdsa-p256", "format": "cosign-classic"}]);
     assert_eq!(gate_verified(&last_decision(&p)), classic);
     let evidence = std::fs::read_dir(p.path("cortado-evidence")).unwrap().next().unwrap().unwrap().path();
     let ok = p.run(&["evidence", "verify", evidence.to_str().unwrap(), "--public-key", &public, "--output", "json"], &[]);
@@ -409,7 +415,12 @@ fn cosign_v3_bundles_are_verified_and_the_audit_and_evidence_name_key_and_format
 
     // Bundles by a key not listed, for another digest, and altered after signing: denied.
     let wrong = reg.push_image("shop/bwrong", "v1", "bwrong");
-    reg.attach_bundle("shop/bwrong", &wrong.digest, wrong.bytes.len(), &cortado_e2e::registry::cosign_bundle(&format!("{host}/shop/bwrong"), &wrong.digest, &other));
+    reg.attach_bundle(
+        "shop/bwrong",
+        &wrong.digest,
+        wrong.bytes.len(),
+        &cortado_e2e::registry::cosign_bundle(&format!("{host}/shop/bwrong"), &wrong.digest, &other),
+    );
     expect_denied(&p, &region, &format!("{host}/shop/bwrong:v1"), "signed by no listed key");
     let mism = reg.push_image("shop/bmismatch", "v1", "bmismatch");
     reg.attach_bundle("shop/bmismatch", &mism.digest, mism.bytes.len(), &cortado_e2e::registry::cosign_bundle(&name, &web.digest, &release));
@@ -440,7 +451,8 @@ fn cosign_v3_bundles_are_verified_and_the_audit_and_evidence_name_key_and_format
     reg.attach_bundle("platform/echo", &manifest, manifest_bytes.len(), &bundle);
     p.write(
         "cortado.yml",
-        &p.read("cortado.yml").replace("plugins:\n", &format!("plugins:\n  - name: echo\n    oci: {host}/platform/echo:2.0\n    verify: {{keys: [keys/plugins.pub]}}\n")),
+        &p.read("cortado.yml")
+            .replace("plugins:\n", &format!("plugins:\n  - name: echo\n    oci: {host}/platform/echo:2.0\n    verify: {{keys: [keys/plugins.pub]}}\n")),
     );
     set_image(&p, &format!("{host}/shop/web:v1"));
     p.run(&["deploy", "--dry-run"], &[]).expect_code(0);

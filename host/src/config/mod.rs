@@ -603,7 +603,9 @@ fn parse_plugin(path: &Path, source: &str, index: usize, item: &Value, dir: &Pat
         return Err(f.error("sha256", format!("custom plugin {name:?} must pin its component with `sha256`")));
     }
     if oci.as_ref().is_some_and(|o| o.keys.is_empty()) && sha256.is_none() {
-        return Err(f.error("sha256", format!("plugin {name:?} from `oci` must pin its wasm layer with `sha256`, or list signing keys in `verify: {{keys: [...]}}`")));
+        return Err(
+            f.error("sha256", format!("plugin {name:?} from `oci` must pin its wasm layer with `sha256`, or list signing keys in `verify: {{keys: [...]}}`"))
+        );
     }
     f.warn_unknown();
     Ok(PluginConfig { name, config, func_prefix, path: plugin_path, sha256, oci, grants, preopens, enforcement, limits, stages })

@@ -128,8 +128,14 @@ fn cached(reference: &str, layer: &str, keys: &[TrustedKey]) -> Option<Pulled> {
         return None;
     }
     let (key_id, format) = signed.map(|(k, f)| (Some(k), Some(f.as_str()))).unwrap_or((None, None));
-    let provenance =
-        Provenance { reference: reference.to_owned(), manifest_digest: record.manifest_digest, layer_digest: format!("sha256:{layer}"), key_id, format, cached: true };
+    let provenance = Provenance {
+        reference: reference.to_owned(),
+        manifest_digest: record.manifest_digest,
+        layer_digest: format!("sha256:{layer}"),
+        key_id,
+        format,
+        cached: true,
+    };
     Some(Pulled { bytes, provenance })
 }
 
