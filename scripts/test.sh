@@ -5,25 +5,69 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$CORTADO_ROOT"
 
+# Where the time goes: each step's wall-clock time and the CPU time of its processes, printed as a
+# table when the run ends (also when a step fails), so a slow run says which step to look at. CPU
+# above the wall time means the step used both cores; the background mdBook build is not counted.
+timings=()
+times_file=$(mktemp)
+cpu_now() { # cpu_ms=user+system time of this shell's finished children, in milliseconds
+  times >"$times_file" # in this shell: a $(times) subshell would report its own children
+  cpu_ms=$(python3 -c 'import re,sys; print(sum(int(float(m)*60000+float(s)*1000) for m,s in re.findall(r"(\d+)m([\d.]+)s", open(sys.argv[1]).readlines()[-1])))' "$times_file")
+}
+step() {
+  local name="$1" t0=$SECONDS c0
+  shift
+  cpu_now
+  c0=$cpu_ms
+  "$@"
+  cpu_now
+  timings+=("$(printf '%-32s %5d s wall %6d s CPU' "$name" $((SECONDS - t0)) $(((cpu_ms - c0) / 1000)))")
+}
+report() {
+  local rc=$?
+  rm -f "$times_file"
+  ((${#timings[@]})) && { echo "test: where the time went (total ${SECONDS} s)"; printf '  %s\n' "${timings[@]}"; } >&2
+  return $rc
+}
+trap report EXIT
+
 # mdBook is needed only for the manual at the end: compiled (once) in the background at low priority,
 # on the CPU that downloads, simulator waits and single-threaded steps leave idle.
 mdbook_log="$CARGO_TARGET_DIR/setup-mdbook.log"
 mkdir -p "$CARGO_TARGET_DIR"
 nice -n 19 bash scripts/setup-mdbook.sh >"$mdbook_log" 2>&1 &
 mdbook_setup=$!
-CORTADO_MDBOOK_LATER=1 bash scripts/setup.sh
-bash scripts/build-plugins.sh
-bash scripts/build-plugin-langs.sh
-cargo build --bins
-# Host and end-to-end tests (default members), then the SDK and first-party plugins' own tests,
-# which build natively (their component glue is wasm-only).
-cargo test "$@"
-cargo test -p cortado-plugin-sdk -p cortado-plugin-ssm -p cortado-plugin-secretsmanager -p cortado-plugin-cloudformation \
-  -p cortado-plugin-tfstate -p cortado-plugin-image-policy -p cortado-plugin-change-freeze -p cortado-plugin-canary-analysis "$@"
+step setup env CORTADO_MDBOOK_LATER=1 bash scripts/setup.sh
+step "plugins (wasm32-wasip2)" bash scripts/build-plugins.sh
+step "plugins (Python, JavaScript)" bash scripts/build-plugin-langs.sh
+step "build (cortado)" cargo build --bins
+# Every test binary is built first, then they run several at a time (scripts/run-tests.py: each
+# end-to-end binary starts its own simulator, and most of its time is spent waiting on it). Arguments
+# before `--` go to cargo, those after it to every test binary (a name filter, --test-threads, ...).
+cargo_args=() harness_args=()
+while (($#)); do
+  if [ "$1" = -- ]; then shift; harness_args=("$@"); break; fi
+  cargo_args+=("$1"); shift
+done
+artifacts="$CARGO_TARGET_DIR/test-artifacts.json"
+# The host and end-to-end tests (default members), then the SDK and first-party plugins' own tests,
+# which build natively (their component glue is wasm-only); separately, so that neither changes
+# the features the other's dependencies are built with.
+plugin_crates="-p cortado-plugin-sdk -p cortado-plugin-ssm -p cortado-plugin-secretsmanager -p cortado-plugin-cloudformation
+  -p cortado-plugin-tfstate -p cortado-plugin-image-policy -p cortado-plugin-change-freeze -p cortado-plugin-canary-analysis"
+build_tests() {
+  cargo test --no-run --message-format=json-render-diagnostics "${cargo_args[@]}" >"$artifacts"
+  # shellcheck disable=SC2086 # one word a flag
+  cargo test --no-run --message-format=json-render-diagnostics $plugin_crates "${cargo_args[@]}" >>"$artifacts"
+}
+step "build (tests)" build_tests
+# shellcheck disable=SC2086
+step "tests" python3 scripts/run-tests.py "$artifacts" --doc "${cargo_args[*]}" --doc "$plugin_crates ${cargo_args[*]}" \
+  -- "${harness_args[@]}"
 # The manual: tests/tests/docs.rs has compared its command reference with --help and checked its
 # links; here mdBook builds it (into the target directory; `mdbook build docs` by hand writes docs/book).
-wait "$mdbook_setup" || { cat "$mdbook_log" >&2; echo "test: installing mdbook failed (scripts/setup-mdbook.sh)" >&2; exit 1; }
-"$CORTADO_MDBOOK" build --dest-dir "$CARGO_TARGET_DIR/book" docs >/dev/null
+step "wait for mdbook" wait "$mdbook_setup" || { cat "$mdbook_log" >&2; echo "test: installing mdbook failed (scripts/setup-mdbook.sh)" >&2; exit 1; }
+step "manual (mdbook build)" "$CORTADO_MDBOOK" build --dest-dir "$CARGO_TARGET_DIR/book" docs >/dev/null
 # ecspresso's own test data as black-box cases against the binary just built, when ../shared is
 # beside the repository (required with CI=true; a plain clone skips it and says why).
-bash scripts/conformance.sh "$CARGO_TARGET_DIR/debug/cortado"
+step "ecspresso conformance" bash scripts/conformance.sh "$CARGO_TARGET_DIR/debug/cortado"
