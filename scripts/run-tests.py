@@ -7,11 +7,13 @@ in a process of its own, and each end-to-end process starts its own simulator (m
 hundreds of simulator start-ups instead of one per binary. Here each binary keeps its own simulator
 and its own test threads, and JOBS binaries run side by side.
 
-Usage: run-tests.py ARTIFACTS.json [--jobs N] [--doc "CARGO-ARGS"]... [-- HARNESS-ARGS...]
+Usage: run-tests.py ARTIFACTS.json [--jobs N] [--doc "CARGO-ARGS"]... [--job NAME "COMMAND"]...
+                    [-- HARNESS-ARGS...]
   ARTIFACTS.json  the output of `cargo test --no-run --message-format=json` (one message a line)
   --jobs N        binaries at once (default: CORTADO_TEST_JOBS, else 4)
   --doc "ARGS"    also run `cargo test --doc ARGS` as one job (doctests need cargo to build them)
-  HARNESS-ARGS    passed to every binary (a name filter, --test-threads, --include-ignored, ...)
+  --job NAME CMD  also run COMMAND (split as a shell would) as one job; its last line is shown
+  HARNESS-ARGS    passed to every binary and doctest run (a name filter, --test-threads, ...)
 
 Every binary runs to the end (like --no-fail-fast); the output of a failed one is printed whole,
 and the exit status is 1 if any failed. Each binary's last duration is kept in
@@ -21,6 +23,7 @@ $CARGO_TARGET_DIR/test-durations.json to order the next run: the longest start f
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 import time
@@ -52,11 +55,11 @@ def binaries(artifacts_file):
 
 def run(job, harness_args):
     """Runs one job; returns (name, exit code, seconds, output, (passed, failed, ignored))."""
-    name, command, cwd = job
+    name, command, cwd, kind = job
     env = dict(os.environ)
     env["CARGO_MANIFEST_DIR"] = cwd  # as `cargo test` sets it at run time
     started = time.monotonic()
-    argv = command + (harness_args if command[0] != "cargo" else ["--"] + harness_args)
+    argv = command + {"binary": harness_args, "doc": ["--", *harness_args], "job": []}[kind]
     proc = subprocess.run(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     seconds = time.monotonic() - started
     output = proc.stdout.decode("utf-8", "replace")
@@ -74,7 +77,7 @@ def main(argv):
         cut = argv.index("--")
         argv, harness_args = argv[:cut], argv[cut + 1 :]
     jobs_n = int(os.environ.get("CORTADO_TEST_JOBS", "4"))
-    docs = []
+    docs, extra = [], []
     artifacts = None
     i = 0
     while i < len(argv):
@@ -84,6 +87,9 @@ def main(argv):
         elif argv[i] == "--doc":
             docs.append(argv[i + 1].split())
             i += 2
+        elif argv[i] == "--job":
+            extra.append((argv[i + 1], shlex.split(argv[i + 2])))
+            i += 3
         else:
             artifacts = argv[i]
             i += 1
@@ -91,9 +97,11 @@ def main(argv):
         sys.exit(__doc__)
 
     root = Path(__file__).resolve().parent.parent
-    jobs = [(n, [exe], cwd) for n, exe, cwd in binaries(artifacts)]
+    jobs = [(n, [exe], cwd, "binary") for n, exe, cwd in binaries(artifacts)]
     for n, args in enumerate(docs):
-        jobs.append((f"doctests {n + 1}", ["cargo", "test", "--doc", *args], str(root)))
+        jobs.append((f"doctests {n + 1}", ["cargo", "test", "--doc", *args], str(root), "doc"))
+    for name, command in extra:
+        jobs.append((name, command, str(root), "job"))
 
     record = Path(os.environ.get("CARGO_TARGET_DIR", root / "target")) / "test-durations.json"
     try:
@@ -112,7 +120,9 @@ def main(argv):
             durations[name] = round(seconds, 1)
             totals = [t + c for t, c in zip(totals, counts)]
             status = "ok" if code == 0 else "FAILED"
-            print(f"  {status:6} {seconds:6.1f} s  {name}  ({counts[0]} passed, {counts[1]} failed)", flush=True)
+            lines = output.strip().splitlines() or [""]
+            what = f"{counts[0]} passed, {counts[1]} failed" if any(counts) or code else lines[-1][:100]
+            print(f"  {status:6} {seconds:6.1f} s  {name}  ({what})", flush=True)
             if code != 0:
                 failed.append(name)
                 print(output, flush=True)

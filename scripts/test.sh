@@ -61,13 +61,11 @@ build_tests() {
   cargo test --no-run --message-format=json-render-diagnostics $plugin_crates "${cargo_args[@]}" >>"$artifacts"
 }
 step "build (tests)" build_tests
-# shellcheck disable=SC2086
+# ecspresso's own test data runs beside them, as black-box cases against the binary just built, when
+# ../shared is beside the repository (required with CI=true; a plain clone skips it and says why).
 step "tests" python3 scripts/run-tests.py "$artifacts" --doc "${cargo_args[*]}" --doc "$plugin_crates ${cargo_args[*]}" \
-  -- "${harness_args[@]}"
+  --job "ecspresso conformance" "bash scripts/conformance.sh $CARGO_TARGET_DIR/debug/cortado" -- "${harness_args[@]}"
 # The manual: tests/tests/docs.rs has compared its command reference with --help and checked its
 # links; here mdBook builds it (into the target directory; `mdbook build docs` by hand writes docs/book).
 step "wait for mdbook" wait "$mdbook_setup" || { cat "$mdbook_log" >&2; echo "test: installing mdbook failed (scripts/setup-mdbook.sh)" >&2; exit 1; }
 step "manual (mdbook build)" "$CORTADO_MDBOOK" build --dest-dir "$CARGO_TARGET_DIR/book" docs >/dev/null
-# ecspresso's own test data as black-box cases against the binary just built, when ../shared is
-# beside the repository (required with CI=true; a plain clone skips it and says why).
-step "ecspresso conformance" bash scripts/conformance.sh "$CARGO_TARGET_DIR/debug/cortado"
