@@ -15,17 +15,19 @@ cpu_now() { # cpu_ms=user+system time of this shell's finished children, in mill
   cpu_ms=$(python3 -c 'import re,sys; print(sum(int(float(m)*60000+float(s)*1000) for m,s in re.findall(r"(\d+)m([\d.]+)s", open(sys.argv[1]).readlines()[-1])))' "$times_file")
 }
 step() {
-  local name="$1" t0=$SECONDS c0
+  running="$1" running_since=$SECONDS
   shift
   cpu_now
-  c0=$cpu_ms
+  local c0=$cpu_ms
   "$@"
   cpu_now
-  timings+=("$(printf '%-32s %5d s wall %6d s CPU' "$name" $((SECONDS - t0)) $(((cpu_ms - c0) / 1000)))")
+  timings+=("$(printf '%-32s %5d s wall %6d s CPU' "$running" $((SECONDS - running_since)) $(((cpu_ms - c0) / 1000)))")
+  running=""
 }
 report() {
   local rc=$?
   rm -f "$times_file"
+  [ -z "${running:-}" ] || timings+=("$(printf '%-32s %5d s wall  (failed)' "$running" $((SECONDS - running_since)))")
   ((${#timings[@]})) && { echo "test: where the time went (total ${SECONDS} s)"; printf '  %s\n' "${timings[@]}"; } >&2
   return $rc
 }
@@ -42,13 +44,20 @@ step "plugins (wasm32-wasip2)" bash scripts/build-plugins.sh
 step "plugins (Python, JavaScript)" bash scripts/build-plugin-langs.sh
 step "build (cortado)" cargo build --bins
 # Every test binary is built first, then they run several at a time (scripts/run-tests.py: each
-# end-to-end binary starts its own simulator, and most of its time is spent waiting on it). Arguments
-# before `--` go to cargo, those after it to every test binary (a name filter, --test-threads, ...).
-cargo_args=() harness_args=()
+# end-to-end binary starts its own simulator, and most of its time is spent waiting on it). Options
+# before `--` go to cargo, what follows it to every test binary (--test-threads, --exact, ...).
+# A bare word (not an option's value) is a test name filter, as with `cargo test deploy`.
+cargo_args=() harness_args=() filter=()
 while (($#)); do
-  if [ "$1" = -- ]; then shift; harness_args=("$@"); break; fi
-  cargo_args+=("$1"); shift
+  case "$1" in
+    --) shift; harness_args=("$@"); break ;;
+    -p | --package | --test | --bin | --exclude | -F | --features | -j | --jobs | --profile | --target)
+      cargo_args+=("$1" "${2:?"$1 needs a value"}"); shift 2 ;;
+    -*) cargo_args+=("$1"); shift ;;
+    *) filter+=("$1"); shift ;;
+  esac
 done
+harness_args=("${filter[@]}" "${harness_args[@]}")
 artifacts="$CARGO_TARGET_DIR/test-artifacts.json"
 # The host and end-to-end tests (default members), then the SDK and first-party plugins' own tests,
 # which build natively (their component glue is wasm-only); separately, so that neither changes
