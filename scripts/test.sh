@@ -18,8 +18,9 @@ step() {
   running="$1" running_since=$SECONDS
   shift
   cpu_now
-  local c0=$cpu_ms
-  "$@"
+  local c0=$cpu_ms rc=0
+  "$@" || rc=$? # a failure is returned, not exited on here: `step … || handle` must see it
+  ((rc == 0)) || return $rc
   cpu_now
   timings+=("$(printf '%-32s %5d s wall %6d s CPU' "$running" $((SECONDS - running_since)) $(((cpu_ms - c0) / 1000)))")
   running=""
@@ -39,9 +40,14 @@ mdbook_log="$CARGO_TARGET_DIR/setup-mdbook.log"
 mkdir -p "$CARGO_TARGET_DIR"
 nice -n 19 bash scripts/setup-mdbook.sh >"$mdbook_log" 2>&1 &
 mdbook_setup=$!
-step setup env CORTADO_MDBOOK_LATER=1 bash scripts/setup.sh
+step "setup (Rust target)" bash scripts/setup.sh rust
+# The rest of the set-up (the simulator's virtualenv, the Python and JavaScript toolchains, Debian
+# packages) waits on downloads, and the Python and JavaScript plugins are cached after their first
+# build: both run beside the Rust builds, which need the CPU. Their output is shown when they end.
+tools_log="$CARGO_TARGET_DIR/setup-tools.log"
+(CORTADO_MDBOOK_LATER=1 bash scripts/setup.sh tools && bash scripts/build-plugin-langs.sh) >"$tools_log" 2>&1 &
+tools=$!
 step "plugins (wasm32-wasip2)" bash scripts/build-plugins.sh
-step "plugins (Python, JavaScript)" bash scripts/build-plugin-langs.sh
 step "build (cortado)" cargo build --bins
 # Every test binary is built first, then they run several at a time (scripts/run-tests.py: each
 # end-to-end binary starts its own simulator, and most of its time is spent waiting on it). Options
@@ -70,6 +76,12 @@ build_tests() {
   cargo test --no-run --message-format=json-render-diagnostics $plugin_crates "${cargo_args[@]}" >>"$artifacts"
 }
 step "build (tests)" build_tests
+tools_done() { wait "$tools" && cat "$tools_log" >&2; }
+step "setup, Python/JS plugins (beside)" tools_done || {
+  cat "$tools_log" >&2
+  echo "test: set-up or the Python/JavaScript plugins failed (scripts/setup.sh tools, scripts/build-plugin-langs.sh)" >&2
+  exit 1
+}
 # ecspresso's own test data runs beside them, as black-box cases against the binary just built, when
 # ../shared is beside the repository (required with CI=true; a plain clone skips it and says why).
 step "tests" python3 scripts/run-tests.py "$artifacts" --doc "${cargo_args[*]}" --doc "$plugin_crates ${cargo_args[*]}" \
