@@ -48,7 +48,6 @@ tools_log="$CARGO_TARGET_DIR/setup-tools.log"
 (CORTADO_MDBOOK_LATER=1 bash scripts/setup.sh tools && bash scripts/build-plugin-langs.sh) >"$tools_log" 2>&1 &
 tools=$!
 step "plugins (wasm32-wasip2)" bash scripts/build-plugins.sh
-step "build (cortado)" cargo build --bins
 # Every test binary is built first, then they run several at a time (scripts/run-tests.py: each
 # end-to-end binary starts its own simulator, and most of its time is spent waiting on it). Options
 # before `--` go to cargo, what follows it to every test binary (--test-threads, --exact, ...).
@@ -70,12 +69,14 @@ artifacts="$CARGO_TARGET_DIR/test-artifacts.json"
 # the features the other's dependencies are built with.
 plugin_crates="-p cortado-plugin-sdk -p cortado-plugin-ssm -p cortado-plugin-secretsmanager -p cortado-plugin-cloudformation
   -p cortado-plugin-tfstate -p cortado-plugin-image-policy -p cortado-plugin-change-freeze -p cortado-plugin-canary-analysis"
+# The first also builds the cortado binary (the host has integration tests, so cargo builds its
+# binary for them): one invocation keeps both cores busy across the binary and the test targets.
 build_tests() {
   cargo test --no-run --message-format=json-render-diagnostics "${cargo_args[@]}" >"$artifacts"
   # shellcheck disable=SC2086 # one word a flag
   cargo test --no-run --message-format=json-render-diagnostics $plugin_crates "${cargo_args[@]}" >>"$artifacts"
 }
-step "build (tests)" build_tests
+step "build (cortado, tests)" build_tests
 tools_done() { wait "$tools" && cat "$tools_log" >&2; }
 step "setup, Python/JS plugins (beside)" tools_done || {
   cat "$tools_log" >&2
