@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # mdBook, which builds the manual (docs/): crates.io's, pinned, without its server, file watcher and
 # search index, into ~/.cache/cortado/mdbook (CORTADO_MDBOOK names the binary). Debian bookworm has no
-# mdbook package, so it is compiled once (about 2 minutes of CPU on 2 cores) and kept; quick after.
+# mdbook package, so it is compiled once and kept; quick after. Unoptimised (`--debug`): it renders
+# this book in well under a second either way, and an optimised build costs a cold test run more than
+# a minute of CPU.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 MDBOOK_VERSION=0.5.4
@@ -11,4 +13,4 @@ fi
 root="$(dirname "$(dirname "$CORTADO_MDBOOK")")"
 echo "setup: installing mdbook $MDBOOK_VERSION into $root" >&2
 # Its own temporary target directory: none of it belongs in cortado's.
-env -u CARGO_TARGET_DIR cargo install --quiet --locked --no-default-features --version "$MDBOOK_VERSION" --root "$root" mdbook >&2
+env -u CARGO_TARGET_DIR cargo install --quiet --locked --debug --no-default-features --version "$MDBOOK_VERSION" --root "$root" mdbook >&2

@@ -1,13 +1,21 @@
 #!/usr/bin/env bash
 # Everything a fresh machine needs before building or testing cortado. Idempotent and quick when
 # nothing changed: the wasm32-wasip2 target for plugins, and the simulator's Python virtualenv.
+#
+#   bash scripts/setup.sh         # everything
+#   bash scripts/setup.sh rust    # only what the Rust builds need (the wasm32-wasip2 target)
+#   bash scripts/setup.sh tools   # the rest: downloads and packages, which scripts/test.sh runs
+#                                 # beside the Rust builds (they need the network, not the CPU)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+part="${1:-all}"
+case "$part" in all | rust | tools) ;; *) echo "setup: unknown part '$part' (all, rust or tools)" >&2; exit 2 ;; esac
 
-if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2; then
+if [ "$part" != tools ] && ! rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2; then
   echo "setup: adding the wasm32-wasip2 target" >&2
   rustup target add wasm32-wasip2 >&2
 fi
+[ "$part" != rust ] || exit 0
 # Go's own text/template is the reference for the template engine's differential test.
 if ! command -v go >/dev/null 2>&1; then
   echo "setup: installing golang-go (the differential template test runs Go's text/template)" >&2

@@ -5,25 +5,89 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$CORTADO_ROOT"
 
+# Where the time goes: each step's wall-clock time and the CPU time of its processes, printed as a
+# table when the run ends (also when a step fails), so a slow run says which step to look at. CPU
+# above the wall time means the step used both cores; the background mdBook build is not counted.
+timings=()
+times_file=$(mktemp)
+cpu_now() { # cpu_ms=user+system time of this shell's finished children, in milliseconds
+  times >"$times_file" # in this shell: a $(times) subshell would report its own children
+  cpu_ms=$(python3 -c 'import re,sys; print(sum(int(float(m)*60000+float(s)*1000) for m,s in re.findall(r"(\d+)m([\d.]+)s", open(sys.argv[1]).readlines()[-1])))' "$times_file")
+}
+step() {
+  running="$1" running_since=$SECONDS
+  shift
+  cpu_now
+  local c0=$cpu_ms rc=0
+  "$@" || rc=$? # a failure is returned, not exited on here: `step … || handle` must see it
+  ((rc == 0)) || return $rc
+  cpu_now
+  timings+=("$(printf '%-32s %5d s wall %6d s CPU' "$running" $((SECONDS - running_since)) $(((cpu_ms - c0) / 1000)))")
+  running=""
+}
+report() {
+  local rc=$?
+  rm -f "$times_file"
+  [ -z "${running:-}" ] || timings+=("$(printf '%-32s %5d s wall  (failed)' "$running" $((SECONDS - running_since)))")
+  ((${#timings[@]})) && { echo "test: where the time went (total ${SECONDS} s)"; printf '  %s\n' "${timings[@]}"; } >&2
+  return $rc
+}
+trap report EXIT
+
 # mdBook is needed only for the manual at the end: compiled (once) in the background at low priority,
 # on the CPU that downloads, simulator waits and single-threaded steps leave idle.
 mdbook_log="$CARGO_TARGET_DIR/setup-mdbook.log"
 mkdir -p "$CARGO_TARGET_DIR"
 nice -n 19 bash scripts/setup-mdbook.sh >"$mdbook_log" 2>&1 &
 mdbook_setup=$!
-CORTADO_MDBOOK_LATER=1 bash scripts/setup.sh
-bash scripts/build-plugins.sh
-bash scripts/build-plugin-langs.sh
-cargo build --bins
-# Host and end-to-end tests (default members), then the SDK and first-party plugins' own tests,
-# which build natively (their component glue is wasm-only).
-cargo test "$@"
-cargo test -p cortado-plugin-sdk -p cortado-plugin-ssm -p cortado-plugin-secretsmanager -p cortado-plugin-cloudformation \
-  -p cortado-plugin-tfstate -p cortado-plugin-image-policy -p cortado-plugin-change-freeze -p cortado-plugin-canary-analysis "$@"
+step "setup (Rust target)" bash scripts/setup.sh rust
+# The rest of the set-up (the simulator's virtualenv, the Python and JavaScript toolchains, Debian
+# packages) waits on downloads, and the Python and JavaScript plugins are cached after their first
+# build: both run beside the Rust builds, which need the CPU. Their output is shown when they end.
+tools_log="$CARGO_TARGET_DIR/setup-tools.log"
+(CORTADO_MDBOOK_LATER=1 bash scripts/setup.sh tools && bash scripts/build-plugin-langs.sh) >"$tools_log" 2>&1 &
+tools=$!
+step "plugins (wasm32-wasip2)" bash scripts/build-plugins.sh
+# Every test binary is built first, then they run several at a time (scripts/run-tests.py: each
+# end-to-end binary starts its own simulator, and most of its time is spent waiting on it). Options
+# before `--` go to cargo, what follows it to every test binary (--test-threads, --exact, ...).
+# A bare word (not an option's value) is a test name filter, as with `cargo test deploy`.
+cargo_args=() harness_args=() filter=()
+while (($#)); do
+  case "$1" in
+    --) shift; harness_args=("$@"); break ;;
+    -p | --package | --test | --bin | --exclude | -F | --features | -j | --jobs | --profile | --target)
+      cargo_args+=("$1" "${2:?"$1 needs a value"}"); shift 2 ;;
+    -*) cargo_args+=("$1"); shift ;;
+    *) filter+=("$1"); shift ;;
+  esac
+done
+harness_args=("${filter[@]}" "${harness_args[@]}")
+artifacts="$CARGO_TARGET_DIR/test-artifacts.json"
+# The host and end-to-end tests (default members), then the SDK and first-party plugins' own tests,
+# which build natively (their component glue is wasm-only); separately, so that neither changes
+# the features the other's dependencies are built with.
+plugin_crates="-p cortado-plugin-sdk -p cortado-plugin-ssm -p cortado-plugin-secretsmanager -p cortado-plugin-cloudformation
+  -p cortado-plugin-tfstate -p cortado-plugin-image-policy -p cortado-plugin-change-freeze -p cortado-plugin-canary-analysis"
+# The first also builds the cortado binary (the host has integration tests, so cargo builds its
+# binary for them): one invocation keeps both cores busy across the binary and the test targets.
+build_tests() {
+  cargo test --no-run --message-format=json-render-diagnostics "${cargo_args[@]}" >"$artifacts"
+  # shellcheck disable=SC2086 # one word a flag
+  cargo test --no-run --message-format=json-render-diagnostics $plugin_crates "${cargo_args[@]}" >>"$artifacts"
+}
+step "build (cortado, tests)" build_tests
+tools_done() { wait "$tools" && cat "$tools_log" >&2; }
+step "setup, Python/JS plugins (beside)" tools_done || {
+  cat "$tools_log" >&2
+  echo "test: set-up or the Python/JavaScript plugins failed (scripts/setup.sh tools, scripts/build-plugin-langs.sh)" >&2
+  exit 1
+}
+# ecspresso's own test data runs beside them, as black-box cases against the binary just built, when
+# ../shared is beside the repository (required with CI=true; a plain clone skips it and says why).
+step "tests" python3 scripts/run-tests.py "$artifacts" --doc "${cargo_args[*]}" --doc "$plugin_crates ${cargo_args[*]}" \
+  --job "ecspresso conformance" "bash scripts/conformance.sh $CARGO_TARGET_DIR/debug/cortado" -- "${harness_args[@]}"
 # The manual: tests/tests/docs.rs has compared its command reference with --help and checked its
 # links; here mdBook builds it (into the target directory; `mdbook build docs` by hand writes docs/book).
-wait "$mdbook_setup" || { cat "$mdbook_log" >&2; echo "test: installing mdbook failed (scripts/setup-mdbook.sh)" >&2; exit 1; }
-"$CORTADO_MDBOOK" build --dest-dir "$CARGO_TARGET_DIR/book" docs >/dev/null
-# ecspresso's own test data as black-box cases against the binary just built, when ../shared is
-# beside the repository (required with CI=true; a plain clone skips it and says why).
-bash scripts/conformance.sh "$CARGO_TARGET_DIR/debug/cortado"
+step "wait for mdbook" wait "$mdbook_setup" || { cat "$mdbook_log" >&2; echo "test: installing mdbook failed (scripts/setup-mdbook.sh)" >&2; exit 1; }
+step "manual (mdbook build)" "$CORTADO_MDBOOK" build --dest-dir "$CARGO_TARGET_DIR/book" docs >/dev/null

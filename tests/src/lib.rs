@@ -194,10 +194,25 @@ pub fn cortado_bin() -> PathBuf {
     bin
 }
 
+/// The compile cache every test's cortado shares, with its key: `target/test-cache/{components,config}`.
+///
+/// Each project's HOME is its own directory, so by default every cortado a test runs would compile
+/// each plugin it loads afresh (the cache and its per-user key live under HOME): a JavaScript
+/// component is tens of seconds of CPU, paid again in every test. One user's machine has one cache;
+/// so do the tests, across test binaries running side by side (entries are written atomically).
+/// Tests about the cache itself use [`Project::with_own_cache`].
+pub fn shared_cache() -> PathBuf {
+    let profile_dir = cortado_bin().parent().map(Path::to_path_buf).unwrap_or_default();
+    profile_dir.parent().unwrap_or(&profile_dir).join("test-cache")
+}
+
 /// A scratch directory holding a cortado project, and a way to run cortado in it.
 pub struct Project {
     pub dir: tempfile::TempDir,
     pub env: Vec<(String, String)>,
+    /// Whether cortado keeps its compile cache and key under the project's HOME (a user of its own)
+    /// instead of the run's [`shared_cache`].
+    pub own_cache: bool,
 }
 
 impl Default for Project {
@@ -208,7 +223,13 @@ impl Default for Project {
 
 impl Project {
     pub fn new() -> Self {
-        Project { dir: tempfile::tempdir().expect("tempdir"), env: Vec::new() }
+        Project { dir: tempfile::tempdir().expect("tempdir"), env: Vec::new(), own_cache: false }
+    }
+
+    /// A project whose cortado is another user as far as the compile cache goes: cache and key
+    /// under its own HOME, compiled afresh, sharing nothing with other tests.
+    pub fn with_own_cache() -> Self {
+        Project { own_cache: true, ..Project::new() }
     }
 
     /// A project whose AWS calls go to the simulator in `region`.
@@ -248,6 +269,10 @@ impl Project {
         cmd.args(args).current_dir(self.dir.path()).env_clear();
         cmd.env("PATH", std::env::var("PATH").unwrap_or_default()).env("HOME", self.dir.path()).env("NO_COLOR", "1");
         cmd.env("AWS_EC2_METADATA_DISABLED", "true");
+        if !self.own_cache {
+            let shared = shared_cache();
+            cmd.env("CORTADO_CACHE_DIR", shared.join("components")).env("XDG_CONFIG_HOME", shared.join("config"));
+        }
         for (k, v) in &self.env {
             cmd.env(k, v);
         }

@@ -201,7 +201,7 @@ fn a_gate_blocked_in_a_host_call_returns_within_its_deadline() {
 fn a_tampered_compile_cache_entry_is_recompiled_never_executed() {
     let (echo, echo_digest) = fixture_plugin("echo");
     let (panic, panic_digest) = fixture_plugin("panic");
-    let p = Project::new();
+    let p = Project::with_own_cache();
     p.write("ecs-task-def.json", &td_with_env(&[("ECHO", "{{ echo `a` `b` }}")]));
     let config = format!(
         "region: us-east-1\ntask_definition: ecs-task-def.json\nplugins:\n  - name: echo\n    path: {}\n    sha256: {echo_digest}\n  - name: panic\n    path: {}\n    sha256: {panic_digest}\n",
@@ -264,7 +264,7 @@ fn a_tampered_compile_cache_entry_is_recompiled_never_executed() {
     // recompiles the other's, nor loads it.
     let shared = p.path("shared-cache");
     let dir = [("CORTADO_CACHE_DIR", shared.to_str().unwrap())];
-    let other = Project::new();
+    let other = Project::with_own_cache();
     other.write("ecs-task-def.json", &p.read("ecs-task-def.json"));
     other.write("cortado.yml", &config);
     for (who, project) in [("first", &p), ("second", &other), ("first again", &p), ("second again", &other)] {

@@ -5,7 +5,8 @@
 //!
 //! The components are built by scripts/build-plugin-langs.sh into
 //! `$CARGO_TARGET_DIR/wasm32-wasip2/{py,js}/`; compiled artifacts are cached in one directory for
-//! the whole run (a Python component takes seconds to compile cold).
+//! the whole run and every later one (`cortado_e2e::shared_cache`: a JavaScript component takes tens
+//! of seconds of CPU to compile cold).
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -32,9 +33,10 @@ fn sha256(path: &std::path::Path) -> String {
     String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap_or_default().to_owned()
 }
 
-/// Shared by every test and run: compiled components survive between cortado processes.
+/// The run's shared compile cache ([`cortado_e2e::shared_cache`]), for cortado processes started
+/// outside a [`Project`] (or with another HOME) that should still find what the tests compiled.
 fn cache() -> (&'static str, String) {
-    ("CORTADO_CACHE_DIR", target_dir().join("component-cache").display().to_string())
+    ("CORTADO_CACHE_DIR", cortado_e2e::shared_cache().join("components").display().to_string())
 }
 
 fn run(p: &Project, args: &[&str]) -> Run {
@@ -144,7 +146,7 @@ fn an_infinite_loop_is_cut_at_the_deadline() {
     // caches the same components in the same shared directory: as CI jobs and these tests do. Its
     // entries must not replace ours (they did: every run then recompiled for ~20 s under load).
     run(&p, &["plugin", "list"]).expect_code(0);
-    let other = Project::new();
+    let other = Project::with_own_cache();
     other.write("cortado.yml", &config);
     run(&other, &["plugin", "list"]).expect_code(0);
     for lang in LANGS {

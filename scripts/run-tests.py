@@ -1,0 +1,141 @@
+#!/usr/bin/env python3
+"""Runs the test binaries `cargo test --no-run` built, several at a time, longest first.
+
+Why not `cargo test`: it runs one test binary after another, and most of an end-to-end binary's time
+is spent waiting on its simulator, so two cores sit idle. Why not cargo-nextest: it runs every test
+in a process of its own, and each end-to-end process starts its own simulator (moto) on loopback —
+hundreds of simulator start-ups instead of one per binary. Here each binary keeps its own simulator
+and its own test threads, and JOBS binaries run side by side.
+
+Usage: run-tests.py ARTIFACTS.json [--jobs N] [--doc "CARGO-ARGS"]... [--job NAME "COMMAND"]...
+                    [-- HARNESS-ARGS...]
+  ARTIFACTS.json  the output of `cargo test --no-run --message-format=json` (one message a line)
+  --jobs N        binaries at once (default: CORTADO_TEST_JOBS, else 4)
+  --doc "ARGS"    also run `cargo test --doc ARGS` as one job (doctests need cargo to build them)
+  --job NAME CMD  also run COMMAND (split as a shell would) as one job; its last line is shown
+  HARNESS-ARGS    passed to every binary and doctest run (a name filter, --test-threads, ...)
+
+Every binary runs to the end (like --no-fail-fast); the output of a failed one is printed whole,
+and the exit status is 1 if any failed. Each binary's last duration is kept in
+$CARGO_TARGET_DIR/test-durations.json to order the next run: the longest start first.
+"""
+
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+
+RESULT = re.compile(r"^test result: \w+\. (\d+) passed; (\d+) failed; (\d+) ignored")
+
+
+def binaries(artifacts_file):
+    """(name, executable, package dir) of every test executable cargo built."""
+    found = []
+    for line in Path(artifacts_file).read_text().splitlines():
+        try:
+            msg = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if msg.get("reason") != "compiler-artifact" or not msg.get("executable"):
+            continue
+        if not msg.get("profile", {}).get("test"):
+            continue
+        target = msg["target"]
+        package = Path(msg["manifest_path"]).parent
+        kind = target["kind"][0]
+        name = f"{package.name}/{target['name']}" if kind == "test" else f"{package.name} ({kind})"
+        found.append((name, msg["executable"], str(package)))
+    return found
+
+
+def run(job, harness_args):
+    """Runs one job; returns (name, exit code, seconds, output, (passed, failed, ignored))."""
+    name, command, cwd, kind = job
+    env = dict(os.environ)
+    env["CARGO_MANIFEST_DIR"] = cwd  # as `cargo test` sets it at run time
+    started = time.monotonic()
+    argv = command + {"binary": harness_args, "doc": ["--", *harness_args], "job": []}[kind]
+    proc = subprocess.run(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    seconds = time.monotonic() - started
+    output = proc.stdout.decode("utf-8", "replace")
+    counts = [0, 0, 0]
+    for line in output.splitlines():
+        m = RESULT.match(line.strip())
+        if m:
+            counts = [c + int(g) for c, g in zip(counts, m.groups())]
+    return name, proc.returncode, seconds, output, counts
+
+
+def main(argv):
+    harness_args = []
+    if "--" in argv:
+        cut = argv.index("--")
+        argv, harness_args = argv[:cut], argv[cut + 1 :]
+    jobs_n = int(os.environ.get("CORTADO_TEST_JOBS", "4"))
+    docs, extra = [], []
+    artifacts = None
+    i = 0
+    while i < len(argv):
+        if argv[i] == "--jobs":
+            jobs_n = int(argv[i + 1])
+            i += 2
+        elif argv[i] == "--doc":
+            docs.append(argv[i + 1].split())
+            i += 2
+        elif argv[i] == "--job":
+            extra.append((argv[i + 1], shlex.split(argv[i + 2])))
+            i += 3
+        else:
+            artifacts = argv[i]
+            i += 1
+    if artifacts is None:
+        sys.exit(__doc__)
+
+    root = Path(__file__).resolve().parent.parent
+    jobs = [(n, [exe], cwd, "binary") for n, exe, cwd in binaries(artifacts)]
+    for n, args in enumerate(docs):
+        jobs.append((f"doctests {n + 1}", ["cargo", "test", "--doc", *args], str(root), "doc"))
+    for name, command in extra:
+        jobs.append((name, command, str(root), "job"))
+
+    record = Path(os.environ.get("CARGO_TARGET_DIR", root / "target")) / "test-durations.json"
+    try:
+        last = json.loads(record.read_text())
+    except (OSError, ValueError):
+        last = {}
+    # Longest first; a binary never timed yet goes first too (it may be the longest).
+    jobs.sort(key=lambda j: -last.get(j[0], 1e9))
+
+    print(f"run-tests: {len(jobs)} test binaries, {jobs_n} at a time", flush=True)
+    failed, totals, durations = [], [0, 0, 0], {}
+    with ThreadPoolExecutor(max_workers=jobs_n) as pool:
+        futures = [pool.submit(run, job, harness_args) for job in jobs]
+        for future in as_completed(futures):
+            name, code, seconds, output, counts = future.result()
+            durations[name] = round(seconds, 1)
+            totals = [t + c for t, c in zip(totals, counts)]
+            status = "ok" if code == 0 else "FAILED"
+            lines = output.strip().splitlines() or [""]
+            what = f"{counts[0]} passed, {counts[1]} failed" if any(counts) or code else lines[-1][:100]
+            print(f"  {status:6} {seconds:6.1f} s  {name}  ({what})", flush=True)
+            if code != 0:
+                failed.append(name)
+                print(output, flush=True)
+    try:
+        record.write_text(json.dumps({**last, **durations}, indent=1, sort_keys=True))
+    except OSError:
+        pass
+    print(f"run-tests: {totals[0]} passed, {totals[1]} failed, {totals[2]} ignored in {len(jobs)} binaries")
+    if failed:
+        print("run-tests: failed: " + ", ".join(failed))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
