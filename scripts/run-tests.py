@@ -111,17 +111,19 @@ def main(argv):
     # Longest first; a binary never timed yet goes first too (it may be the longest).
     jobs.sort(key=lambda j: -last.get(j[0], 1e9))
 
+    kinds = {job[0]: job[3] for job in jobs}
     print(f"run-tests: {len(jobs)} test binaries, {jobs_n} at a time", flush=True)
     failed, totals, durations = [], [0, 0, 0], {}
     with ThreadPoolExecutor(max_workers=jobs_n) as pool:
         futures = [pool.submit(run, job, harness_args) for job in jobs]
         for future in as_completed(futures):
             name, code, seconds, output, counts = future.result()
+            kind = kinds[name]
             durations[name] = round(seconds, 1)
             totals = [t + c for t, c in zip(totals, counts)]
             status = "ok" if code == 0 else "FAILED"
             lines = output.strip().splitlines() or [""]
-            what = f"{counts[0]} passed, {counts[1]} failed" if any(counts) or code else lines[-1][:100]
+            what = f"{counts[0]} passed, {counts[1]} failed" if kind != "job" else lines[-1][:100]
             print(f"  {status:6} {seconds:6.1f} s  {name}  ({what})", flush=True)
             if code != 0:
                 failed.append(name)

@@ -226,6 +226,16 @@ impl Project {
         Project { dir: tempfile::tempdir().expect("tempdir"), env: Vec::new(), own_cache: false }
     }
 
+    /// The variables that point cortado at the run's [`shared_cache`] (none with its own cache):
+    /// for tests that start cortado through another program (strace, a measuring wrapper).
+    pub fn cache_env(&self) -> Vec<(&'static str, PathBuf)> {
+        if self.own_cache {
+            return Vec::new();
+        }
+        let shared = shared_cache();
+        vec![("CORTADO_CACHE_DIR", shared.join("components")), ("XDG_CONFIG_HOME", shared.join("config"))]
+    }
+
     /// A project whose cortado is another user as far as the compile cache goes: cache and key
     /// under its own HOME, compiled afresh, sharing nothing with other tests.
     pub fn with_own_cache() -> Self {
@@ -269,10 +279,7 @@ impl Project {
         cmd.args(args).current_dir(self.dir.path()).env_clear();
         cmd.env("PATH", std::env::var("PATH").unwrap_or_default()).env("HOME", self.dir.path()).env("NO_COLOR", "1");
         cmd.env("AWS_EC2_METADATA_DISABLED", "true");
-        if !self.own_cache {
-            let shared = shared_cache();
-            cmd.env("CORTADO_CACHE_DIR", shared.join("components")).env("XDG_CONFIG_HOME", shared.join("config"));
-        }
+        cmd.envs(self.cache_env());
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
