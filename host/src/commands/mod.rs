@@ -5,6 +5,7 @@
 pub mod args;
 pub mod audit;
 pub mod daemon;
+pub mod express;
 pub mod deploy;
 pub mod diff;
 pub mod docs;

@@ -10,6 +10,7 @@
 pub mod autoscaling;
 pub mod codedeploy;
 pub mod daemon;
+pub mod express;
 pub mod deploy;
 pub mod deployments;
 pub mod lifecycle;

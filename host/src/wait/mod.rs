@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 
 pub mod codedeploy;
 pub mod daemon;
+pub mod express;
 pub mod deployments;
 pub mod pace;
 pub mod tasks;
