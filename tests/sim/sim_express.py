@@ -10,8 +10,9 @@ deployment's progress (poll or time mode) are those of any service. `currentDepl
 `activeConfigurations` are the configurations its revisions run (target and sources while it is in progress, the
 target once SUCCESSFUL, the sources after a rollback). An image containing ':fail' fails like any service's.
 
-DeleteExpressGatewayService deletes the managed service (its tasks stop) and leaves the Express service DRAINING
-for DRAIN_LOOKS DescribeExpressGatewayService calls, then INACTIVE; its name can then be created again.
+DeleteExpressGatewayService deletes the managed service (its tasks stop) and leaves the Express service and the
+managed service DRAINING for DRAIN_LOOKS DescribeExpressGatewayService calls, then INACTIVE; its name can then be
+created again (a create while it drains is refused as a duplicate).
 """
 
 from __future__ import annotations
@@ -302,7 +303,8 @@ def delete_express_gateway_service(self: EC2ContainerServiceResponse) -> ActionR
         if express.status != "ACTIVE":
             raise ECSException("ServiceNotActiveException", "Service was not ACTIVE.")
         view = express.view()
-        express.backend.delete_service(express.cluster.name, express.name, True)
+        svc = express.backend.delete_service(express.cluster.name, express.name, True)
+        svc.status = "DRAINING"  # as DeleteService leaves a service until its tasks are gone (moto: INACTIVE at once)
         express.status, express.reason = "DRAINING", "The service is being deleted."
         express.drain_looks, express.updated_at = DRAIN_LOOKS, now()
         view.update({"status": {"statusCode": "DRAINING", "statusReason": express.reason}, "updatedAt": express.updated_at})
@@ -316,6 +318,9 @@ def describe_express_gateway_service(self: EC2ContainerServiceResponse) -> Actio
             express.drain_looks -= 1
             if express.drain_looks <= 0:
                 express.status, express.reason = "INACTIVE", None
+                svc = express.service()
+                if svc is not None:
+                    svc.status = "INACTIVE"
         return ActionResult({"service": express.view(tags="TAGS" in (self._get_param("include") or []))})
 
 
