@@ -194,6 +194,11 @@ fn the_commands_ecspresso_refuses_for_express_exit_2_and_call_nothing() {
         r.expect_code(2);
         assert!(r.stderr.contains(&format!("`{}` does not work with an Express service (web, express_definition)", args[0])), "{args:?}: {}", r.stderr);
     }
+    // Nor can it be a stack member (a stack deploys through the service path).
+    x.p.write("cortado-stack.yml", "services:\n  web: { config: cortado.yml, needs: [] }\n");
+    let r = x.p.run(&["stack", "deploy", "--stack", "cortado-stack.yml"], &[]);
+    r.expect_code(2);
+    assert!(r.stderr.contains("an Express service cannot be a stack member"), "{}", r.stderr);
     assert!(sim().calls_in(&x.region).is_empty(), "{:?}", sim().calls_in(&x.region));
 }
 
