@@ -140,7 +140,7 @@ class SimExpress:
         if custom:
             td = _custom_task_definition(self.backend, config["taskDefinitionArn"])
             config["_custom"] = True
-            for key, value in (("executionRoleArn", td.execution_role_arn), ("taskRoleArn", td.task_role_arn)):
+            for key, value in (("executionRoleArn", getattr(td, "execution_role_arn", None)), ("taskRoleArn", getattr(td, "task_role_arn", None))):
                 if value:
                     config[key] = value
             config["cpu"], config["memory"] = str(td.cpu or DEFAULT_CPU), str(td.memory or DEFAULT_MEMORY)

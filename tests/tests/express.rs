@@ -276,3 +276,60 @@ fn iam_policy_scopes_the_express_operations_to_the_service_and_passes_its_roles(
     assert_eq!(infra["Condition"]["StringEquals"]["iam:PassedToService"], "ecs.amazonaws.com");
     assert_eq!(find("CortadoExpressPassTaskRoles")["Condition"]["StringEquals"]["iam:PassedToService"], "ecs-tasks.amazonaws.com");
 }
+
+#[test]
+fn a_custom_task_definition_is_registered_when_it_changes_and_tags_change_without_an_update() {
+    let x = project("xpscustom");
+    let p = &x.p;
+    // The config's task_definition is the service's task definition (Express mode, 2026-07).
+    p.write("cortado.yml", &format!("{}task_definition: ecs-task-def.json\n", p.read("cortado.yml")));
+    let write_td = |image: &str| {
+        let td = json!({"family": "web-custom", "requiresCompatibilities": ["FARGATE"], "networkMode": "awsvpc", "cpu": "512", "memory": "1024",
+            "executionRoleArn": x.role("executionRoleArn"),
+            "containerDefinitions": [{"name": "Main", "image": image, "essential": true, "portMappings": [{"containerPort": 8080, "name": "http"}]},
+                                     {"name": "sidecar", "image": "public.ecr.aws/acme/agent:1", "essential": false}]});
+        p.write("ecs-task-def.json", &serde_json::to_string_pretty(&td).unwrap());
+    };
+    write_td(&x.image("v1"));
+    let def = json!({"infrastructureRoleArn": x.role("infrastructureRoleArn"), "tags": [{"key": "team", "value": "web"}]});
+    p.write("ecs-express-def.json", &serde_json::to_string_pretty(&def).unwrap());
+
+    p.run(&["deploy"], &[POLL]).expect_code(0);
+    assert_eq!(x.mutations(), ["RegisterTaskDefinition", "CreateExpressGatewayService"]);
+    let created = &sim().mutations_in(&x.region)[1]["body"];
+    assert_eq!(created["taskDefinitionArn"], json!(format!("arn:aws:ecs:{}:123456789012:task-definition/web-custom:1", x.region)), "{created}");
+    assert!(created.get("primaryContainer").is_none(), "{created}");
+    let r = p.run(&["diff", "--exit-code"], &[]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    p.run(&["deploy"], &[POLL]).expect_code(0);
+    assert_eq!(x.mutations().len(), 2, "an unchanged task definition is not registered again: {:?}", x.mutations());
+
+    // A new image: a new revision, and the update names it.
+    write_td(&x.image("v2"));
+    let r = p.run(&["diff", "--exit-code"], &[]);
+    r.expect_code(1);
+    assert!(r.stdout.contains(&x.image("v2")), "{}", r.stdout);
+    p.run(&["deploy"], &[POLL]).expect_code(0);
+    assert_eq!(x.mutations()[2..], ["RegisterTaskDefinition", "UpdateExpressGatewayService"]);
+    let update = &sim().mutations_in(&x.region)[3]["body"];
+    assert_eq!(update["taskDefinitionArn"], json!(format!("arn:aws:ecs:{}:123456789012:task-definition/web-custom:2", x.region)), "{update}");
+
+    // Only the tags changed: TagResource/UntagResource on the service, no new deployment.
+    let def = json!({"infrastructureRoleArn": x.role("infrastructureRoleArn"), "tags": [{"key": "owner", "value": "ops"}]});
+    p.write("ecs-express-def.json", &serde_json::to_string_pretty(&def).unwrap());
+    let r = p.run(&["diff", "--exit-code"], &[]);
+    r.expect_code(1);
+    assert!(r.stdout.contains("\"owner\""), "{}", r.stdout);
+    p.run(&["deploy"], &[POLL]).expect_code(0);
+    assert_eq!(x.mutations()[4..], ["TagResource", "UntagResource"]);
+    p.run(&["diff", "--exit-code"], &[]).expect_code(0);
+
+    // An express definition that also sets what the task definition gives is refused, nothing sent.
+    let def = json!({"infrastructureRoleArn": x.role("infrastructureRoleArn"), "cpu": "256"});
+    p.write("ecs-express-def.json", &serde_json::to_string_pretty(&def).unwrap());
+    let r = p.run(&["deploy"], &[POLL]);
+    r.expect_code(2);
+    assert!(r.stderr.contains("cpu: the config's task_definition is the service's task definition"), "{}", r.stderr);
+    assert_eq!(x.mutations().len(), 6);
+    assert!(sim().invalid_in(&x.region).is_empty(), "{:?}", sim().invalid_in(&x.region));
+}

@@ -148,7 +148,7 @@ impl DeployArgs {
             return super::daemon::deploy(&app, self.force_register, self.change.change(&self.gates, &self.output)).await;
         }
         if super::express::is_express(&app) {
-            return super::express::deploy(&app, self.change.change(&self.gates, &self.output)).await;
+            return super::express::deploy(&app, self.force_register, self.change.change(&self.gates, &self.output)).await;
         }
         let opts = DeployOptions {
             command: "deploy",

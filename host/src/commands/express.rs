@@ -59,11 +59,11 @@ fn check_until(change: &Change) -> Result<()> {
     }
 }
 
-pub async fn deploy(app: &App, change: Change) -> Result<()> {
+pub async fn deploy(app: &App, force_register: bool, change: Change) -> Result<()> {
     check_until(&change)?;
     let reporter = Reporter::new(change.json);
     let aws = app.aws().await?;
-    let xp = xplan::deploy(app, &aws).await?;
+    let xp = xplan::deploy(app, &aws, force_register).await?;
     if xp.plan.is_empty() {
         reporter.info("Express service is up to date: nothing to update");
     }
@@ -202,15 +202,11 @@ fn configuration_line(c: &Value) -> String {
 }
 
 /// `diff`: the express definition against the service's newest configuration (AWS's defaults and
-/// what ECS chose for members the file leaves out equal their absence).
+/// what ECS chose for members the file leaves out equal their absence), and the config's custom
+/// task definition against the family's newest revision — what `deploy` would plan.
 pub async fn diff(app: &App, exit_code: bool) -> Result<()> {
-    let local = xplan::local(app)?;
     let aws = app.aws().await?;
-    let remote = xplan::remote(app, &aws, &local.name).await?;
-    let local_view = xplan::normalise(&local.definition, None);
-    let remote_view = remote.definition.as_ref().map(|r| xplan::normalise(r, Some(&local.definition)));
-    let path = app.config.express_definition.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
-    let text = crate::diff::unified(remote_view.as_ref(), &local_view, remote.arn().unwrap_or(&local.name), &path);
+    let text = xplan::compare(app, &aws, false).await?.plan.diff;
     let style = crate::output::Style::stdout();
     std::io::stdout().lock().write_all(crate::diff::colorize(&text, &style).as_bytes())?;
     if exit_code && !text.is_empty() {

@@ -138,9 +138,13 @@ fn report(nodes: &[tree::Node], output: VerifyOutput) -> Result<()> {
 /// the primary container's image and secrets, the cluster. The checks are the task definition's,
 /// run on the express definition seen as one (`express::verifiable_task_definition`).
 async fn express(app: &App, args: VerifyArgs) -> Result<()> {
-    let def = crate::plan::express::local(app)?.definition;
+    let local = crate::plan::express::local(app)?;
+    let def = local.definition;
     let aws = app.aws().await?;
-    let td = super::express::verifiable_task_definition(app, &aws, &def).await?;
+    let td = match local.task_definition {
+        Some(td) => td,
+        None => super::express::verifiable_task_definition(app, &aws, &def).await?,
+    };
     let opts = Options {
         get_secrets: !args.no_get_secrets,
         put_logs: false,

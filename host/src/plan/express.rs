@@ -1,14 +1,18 @@
 //! Plans for an ECS Express service (`express_definition` in the config, ecspresso v2.6.5+):
 //! deploy (CreateExpressGatewayService when there is none, UpdateExpressGatewayService with only
-//! what Update accepts when the definition differs, nothing when it does not) and delete
-//! (DeleteExpressGatewayService). Each is a plan of exact requests, gated and applied like a
-//! service's.
+//! what Update accepts when the definition differs, nothing when it does not; the service's tags
+//! with TagResource/UntagResource) and delete (DeleteExpressGatewayService). Each is a plan of
+//! exact requests, gated and applied like a service's.
+//!
+//! A config that also names a `task_definition` deploys it as the service's custom task
+//! definition (Express mode, 2026-07): registered unless the family's newest ACTIVE revision has the
+//! same body, its ARN sent as `taskDefinitionArn`.
 
 use anyhow::{Context as _, Result, bail};
 use serde_json::{Map, Value, json};
 
-use super::Plan;
 use super::step::Step;
+use super::{Plan, PlannedTd, Role, td_display, td_member};
 use crate::aws::{Aws, express};
 use crate::context::Context;
 use crate::error::InputError;
@@ -29,10 +33,12 @@ const CHOSEN_BY_ECS: &[&str] = &["/networkConfiguration", "/scalingTarget", "/ta
 /// Members a custom task definition (`taskDefinitionArn`) replaces: ECS still describes them.
 const FROM_TASK_DEFINITION: &[&str] = &["/primaryContainer", "/executionRoleArn", "/taskRoleArn", "/cpu", "/memory", "/cpuArchitecture"];
 
-/// The express definition file, rendered.
+/// The express definition file, rendered, and the custom task definition file when the config
+/// names one (`task_definition`).
 pub struct Local {
     pub name: String,
     pub definition: Value,
+    pub task_definition: Option<Value>,
 }
 
 /// What runs: the ECS service of that name, and its Express view (None when there is none).
@@ -59,8 +65,20 @@ pub fn local(ctx: &Context) -> Result<Local> {
     let path = ctx.config.express_definition.as_ref().ok_or_else(|| InputError::in_file(&ctx.config.path, "express_definition is not defined"))?;
     let name = ctx.config.service.clone().ok_or_else(|| InputError::in_file(&ctx.config.path, "key \"service\": an Express service needs its name"))?;
     let definition = ctx.renderer().express_definition(path, &name, &ctx.config.cluster)?;
-    Ok(Local { name, definition })
+    let task_definition = ctx.config.task_definition.as_ref().map(|p| ctx.renderer().task_definition(p)).transpose()?;
+    if task_definition.is_some() {
+        let given: Vec<&str> = TASK_DEFINITION_MEMBERS.iter().copied().filter(|k| definition.get(*k).is_some()).collect();
+        if !given.is_empty() || definition.get("taskDefinitionArn").is_some() {
+            let keys = if given.is_empty() { "taskDefinitionArn".to_owned() } else { given.join(", ") };
+            return Err(InputError::in_file(path, format!("{keys}: the config's task_definition is the service's task definition; remove them from the express definition")).into());
+        }
+    }
+    Ok(Local { name, definition, task_definition })
 }
+
+/// What the config's task definition replaces in an express definition (ECS refuses them beside
+/// `taskDefinitionArn`).
+const TASK_DEFINITION_MEMBERS: &[&str] = &["primaryContainer", "executionRoleArn", "taskRoleArn", "cpu", "memory", "cpuArchitecture"];
 
 /// Reads the config's service and, when it is an Express service, its Express view.
 pub async fn remote(ctx: &Context, aws: &Aws, name: &str) -> Result<Remote> {
@@ -76,7 +94,7 @@ pub async fn remote(ctx: &Context, aws: &Aws, name: &str) -> Result<Remote> {
     }
     let arn = sv.get("serviceArn").and_then(Value::as_str).context("DescribeServices returned no serviceArn")?;
     let found = express::describe(&ecs, arn).await?;
-    let definition = found.as_ref().map(|e| as_definition(e, name, &ctx.config.cluster));
+    let definition = found.as_ref().map(|e| with_service_tags(as_definition(e, name, &ctx.config.cluster), service.as_ref()));
     Ok(Remote { service, express: found, definition })
 }
 
@@ -99,14 +117,22 @@ pub fn as_definition(svc: &Value, name: &str, cluster: &str) -> Value {
     Value::Object(def)
 }
 
-/// A definition for comparison. Tags and the client token are not compared (Update cannot change
-/// them); AWS's defaults equal their absence; lists ECS may reorder are sorted; a remote member ECS
-/// chose because the file (`local`) left it out is dropped.
-pub fn normalise(def: &Value, local: Option<&Value>) -> Value {
+/// The service's tags (DescribeServices answers them; DescribeExpressGatewayService only on request).
+fn with_service_tags(mut def: Value, service: Option<&Value>) -> Value {
+    if let (Value::Object(o), Some(tags)) = (&mut def, service.and_then(|s| s.get("tags"))) {
+        o.insert("tags".into(), tags.clone());
+    }
+    def
+}
+
+/// A definition for comparison. The client token is not compared; tags are a set by key (those
+/// `ignore.tags` names left out); AWS's defaults equal their absence; lists ECS may reorder are
+/// sorted; a remote member ECS chose because the file (`local`) left it out is dropped.
+pub fn normalise(def: &Value, local: Option<&Value>, ignore_tags: &[String]) -> Value {
     let mut d = def.clone();
     let Value::Object(o) = &mut d else { return d };
-    o.remove("tags");
     o.remove("clientToken");
+    tidy_tags(o, ignore_tags);
     for (k, default) in DEFAULTS {
         if o.get(*k).and_then(Value::as_str) == Some(default) {
             o.remove(*k);
@@ -124,6 +150,25 @@ pub fn normalise(def: &Value, local: Option<&Value>) -> Value {
     tidy_network(&mut d);
     tidy_container(&mut d);
     d
+}
+
+/// Tags sorted by key, ignored ones dropped, none equal to absent.
+fn tidy_tags(o: &mut Map<String, Value>, ignore: &[String]) {
+    let Some(Value::Array(tags)) = o.get_mut("tags") else { return };
+    tags.retain(|t| t.get("key").and_then(Value::as_str).is_none_or(|k| !ignore.iter().any(|i| i == k)));
+    tags.sort_by(|a, b| a.get("key").and_then(Value::as_str).cmp(&b.get("key").and_then(Value::as_str)));
+    if tags.is_empty() {
+        o.remove("tags");
+    }
+}
+
+/// Without tags (they change through TagResource/UntagResource, not Update).
+fn untagged(v: &Value) -> Value {
+    let mut v = v.clone();
+    if let Value::Object(o) = &mut v {
+        o.remove("tags");
+    }
+    v
 }
 
 /// Removes the member a JSON pointer names (a no-op when absent).
@@ -198,16 +243,11 @@ fn update_input(arn: &str, local: &Value, remote: Option<&Value>) -> Value {
     Value::Object(input)
 }
 
-/// `deploy`: create the Express service, or update it when its definition differs.
-pub async fn deploy(ctx: &Context, aws: &Aws) -> Result<ExpressPlan> {
-    let local = local(ctx)?;
-    let remote = remote(ctx, aws, &local.name).await?;
-    let mut plan = Plan::new("deploy", &ctx.config.cluster, Some(&local.name));
-    let path = ctx.config.express_definition.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
-    let local_view = normalise(&local.definition, None);
-    let remote_view = remote.definition.as_ref().map(|r| normalise(r, Some(&local.definition)));
-    plan.diff = crate::diff::unified(remote_view.as_ref(), &local_view, remote.arn().unwrap_or(&local.name), &path);
-    plan.service_before = remote.express.clone();
+/// `deploy`: create the Express service, or update it when its definition differs; register the
+/// config's custom task definition first when it changed; then the service's tags.
+pub async fn deploy(ctx: &Context, aws: &Aws, force_register: bool) -> Result<ExpressPlan> {
+    let Compared { mut plan, local, remote, local_view, remote_view } = compare(ctx, aws, force_register).await?;
+    let ignore = &ctx.config.ignore.tags;
     let resource = format!("Express service {}", local.name);
     match (&remote.express, &remote.definition) {
         (Some(e), _) if express::status_code(e) == "DRAINING" => {
@@ -215,11 +255,19 @@ pub async fn deploy(ctx: &Context, aws: &Aws) -> Result<ExpressPlan> {
         }
         (Some(_), Some(current)) => {
             check_unchangeable(ctx, &local.definition, current)?;
-            if remote_view.as_ref() != Some(&local_view) {
-                let arn = remote.arn().context("the Express service has no serviceArn")?;
-                let input = update_input(arn, &local.definition, Some(current));
+            let arn = remote.arn().context("the Express service has no serviceArn")?.to_owned();
+            if remote_view.as_ref().map(untagged) != Some(untagged(&local_view)) {
+                let input = update_input(&arn, &local.definition, Some(current));
                 plan.service_after = Some(input.clone());
                 plan.push(Step::ecs("UpdateExpressGatewayService", input, resource));
+            }
+            let remote_tags = remote.service.as_ref().and_then(|s| s.get("tags"));
+            let (set, remove) = super::service::tag_changes(local.definition.get("tags"), remote_tags, ignore);
+            if !set.is_empty() {
+                plan.push(super::deploy::tag_step(&arn, &set));
+            }
+            if !remove.is_empty() {
+                plan.push(super::deploy::untag_step(&arn, &remove));
             }
         }
         _ => {
@@ -228,6 +276,61 @@ pub async fn deploy(ctx: &Context, aws: &Aws) -> Result<ExpressPlan> {
         }
     }
     Ok(ExpressPlan { plan, remote })
+}
+
+/// A deploy's starting point: the plan with its diff (and the custom task definition's
+/// registration, when it changed), the definitions and their comparable views.
+pub struct Compared {
+    pub plan: Plan,
+    pub local: Local,
+    pub remote: Remote,
+    pub local_view: Value,
+    pub remote_view: Option<Value>,
+}
+
+/// Renders, reads what runs and compares (`diff` prints the result's `plan.diff`).
+pub async fn compare(ctx: &Context, aws: &Aws, force_register: bool) -> Result<Compared> {
+    let mut local = local(ctx)?;
+    let remote = remote(ctx, aws, &local.name).await?;
+    let mut plan = Plan::new("deploy", &ctx.config.cluster, Some(&local.name));
+    let ignore = &ctx.config.ignore.tags;
+    let path = ctx.config.express_definition.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
+    // The definition as compared: a task definition still to be registered reads as such.
+    let mut shown = local.definition.clone();
+    if let Some(td) = local.task_definition.clone() {
+        let member = custom_task_definition(ctx, aws, &mut plan, td, force_register).await?;
+        shown["taskDefinitionArn"] = json!(td_display(&member));
+        local.definition["taskDefinitionArn"] = member;
+    }
+    let local_view = normalise(&shown, None, ignore);
+    let remote_view = remote.definition.as_ref().map(|r| normalise(r, Some(&shown), ignore));
+    let text = crate::diff::unified(remote_view.as_ref(), &local_view, remote.arn().unwrap_or(&local.name), &path);
+    plan.diff = format!("{text}{}", plan.diff);
+    plan.service_before = remote.express.clone();
+    Ok(Compared { plan, local, remote, local_view, remote_view })
+}
+
+/// The config's task definition: the family's newest ACTIVE revision when its body is the same,
+/// else a RegisterTaskDefinition step. Returns the `taskDefinitionArn` member (an ARN or a
+/// reference to the registered one).
+async fn custom_task_definition(ctx: &Context, aws: &Aws, plan: &mut Plan, td: Value, force_register: bool) -> Result<Value> {
+    let family = crate::definitions::family(&td).unwrap_or_default().to_owned();
+    let arn = super::deploy::reuse_latest(&aws.ecs(), &family, &td, force_register).await?;
+    let registered = arn.is_none().then(|| plan.push(super::deploy::register_step(&td)));
+    let member = td_member(arn.as_deref(), registered);
+    if let Some(path) = &ctx.config.task_definition
+        && arn.is_none()
+    {
+        let latest = crate::aws::ecs::latest_task_definition_arn(&aws.ecs(), &family).await?;
+        let current = match &latest {
+            Some(a) => Some(crate::aws::ecs::registerable(&crate::aws::ecs::describe_task_definition(&aws.ecs(), a).await?.0, &Value::Null)),
+            None => None,
+        };
+        let norm = crate::diff::normalize::task_definition;
+        plan.diff.push_str(&crate::diff::unified(current.map(|c| norm(&c)).as_ref(), &norm(&td), latest.as_deref().unwrap_or(&family), &path.display().to_string()));
+    }
+    plan.task_definitions.push(PlannedTd { arn, body: td, role: Role::Runs });
+    Ok(member)
 }
 
 /// The infrastructure role cannot change after creation (UpdateExpressGatewayService has no such
@@ -267,15 +370,18 @@ mod tests {
     #[test]
     fn defaults_and_what_ecs_chose_equal_their_absence() {
         let local = json!({"serviceName": "web", "cluster": "c", "infrastructureRoleArn": "r",
-            "primaryContainer": {"image": "nginx:1", "environment": [{"name": "B", "value": "2"}, {"name": "A", "value": "1"}]}, "tags": [{"key": "k", "value": "v"}]});
-        let remote = json!({"serviceName": "web", "cluster": "c", "infrastructureRoleArn": "r", "cpu": "256", "memory": "512", "healthCheckPath": "/ping",
+            "primaryContainer": {"image": "nginx:1", "environment": [{"name": "B", "value": "2"}, {"name": "A", "value": "1"}]},
+            "tags": [{"key": "k", "value": "v"}, {"key": "a", "value": "b"}]});
+        let remote = json!({"serviceName": "web", "cluster": "c", "infrastructureRoleArn": "r", "cpu": "256",
+            "tags": [{"key": "a", "value": "b"}, {"key": "k", "value": "v"}, {"key": "owned-elsewhere", "value": "x"}], "memory": "512", "healthCheckPath": "/ping",
             "cpuArchitecture": "X86_64", "taskDefinitionArn": "arn:td/web:1", "networkConfiguration": {"subnets": ["s2", "s1"]},
             "scalingTarget": {"minTaskCount": 1, "maxTaskCount": 20, "autoScalingMetric": "AVERAGE_CPU", "autoScalingTargetValue": 60},
             "primaryContainer": {"image": "nginx:1", "containerPort": 80, "awsLogsConfiguration": {"logGroup": "g", "logStreamPrefix": "ecs"},
                 "environment": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}]}});
-        assert_eq!(normalise(&remote, Some(&local)), normalise(&local, None));
+        let ignore = ["owned-elsewhere".to_owned()];
+        assert_eq!(normalise(&remote, Some(&local), &ignore), normalise(&local, None, &ignore));
         let sized = json!({"serviceName": "web", "cluster": "c", "infrastructureRoleArn": "r", "cpu": "1024", "primaryContainer": {"image": "nginx:1"}});
-        assert_ne!(normalise(&remote, Some(&sized)), normalise(&sized, None), "a size the file sets is compared");
+        assert_ne!(normalise(&remote, Some(&sized), &[]), normalise(&sized, None, &[]), "a size the file sets is compared");
     }
 
     #[test]
