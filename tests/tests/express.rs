@@ -41,7 +41,9 @@ fn project(tag: &str) -> Express {
     let p = Project::against(sim, &region);
     p.write(
         "cortado.yml",
-        &format!("region: {region}\ncluster: {cluster}\nservice: web\nexpress_definition: ecs-express-def.json\ntimeout: 60s\naudit_log: cortado-audit.jsonl\n"),
+        &format!(
+            "region: {region}\ncluster: {cluster}\nservice: web\nexpress_definition: ecs-express-def.json\ntimeout: 60s\naudit_log: cortado-audit.jsonl\n"
+        ),
     );
     let x = Express { p, region, cluster, seed };
     x.write_def(&x.image("v1"), true);
@@ -267,7 +269,8 @@ fn iam_policy_scopes_the_express_operations_to_the_service_and_passes_its_roles(
     let statements = policy["Statement"].as_array().expect("statements");
     let find = |sid: &str| statements.iter().find(|s| s["Sid"] == sid).unwrap_or_else(|| panic!("{sid} missing:\n{}", r.stdout));
     let svc = find("CortadoExpressService");
-    for action in ["ecs:CreateExpressGatewayService", "ecs:UpdateExpressGatewayService", "ecs:DeleteExpressGatewayService", "ecs:DescribeExpressGatewayService"] {
+    for action in ["ecs:CreateExpressGatewayService", "ecs:UpdateExpressGatewayService", "ecs:DeleteExpressGatewayService", "ecs:DescribeExpressGatewayService"]
+    {
         assert!(svc["Action"].as_array().unwrap().contains(&json!(action)), "{action}: {svc}");
     }
     assert_eq!(svc["Resource"], json!(format!("arn:aws:ecs:{}:*:service/{}/web", x.region, x.cluster)));

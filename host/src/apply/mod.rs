@@ -124,8 +124,9 @@ impl<'a> Apply<'a> {
                     self.applied.log_writes.push((key.clone(), Err(format!("{e:#}"))));
                 }
                 (Err(e), OnError::Stop) => {
-                    let rollout_started =
-                        self.applied.deployment_id.is_some() || self.applied.codedeploy_deployment.is_some() || self.applied.daemon_deployment.is_some()
+                    let rollout_started = self.applied.deployment_id.is_some()
+                        || self.applied.codedeploy_deployment.is_some()
+                        || self.applied.daemon_deployment.is_some()
                         || self.applied.express.is_some();
                     if !rollout_started {
                         self.compensate().await;

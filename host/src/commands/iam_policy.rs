@@ -70,7 +70,8 @@ fn express_statements(app: &App, statements: &mut Vec<Value>, service_arn: &str)
         "Resource": service_arn
     }));
     let c = &app.config;
-    let Some(def) = c.express_definition.as_ref().and_then(|p| app.renderer().express_definition(p, c.service.as_deref().unwrap_or(""), &c.cluster).ok()) else {
+    let Some(def) = c.express_definition.as_ref().and_then(|p| app.renderer().express_definition(p, c.service.as_deref().unwrap_or(""), &c.cluster).ok())
+    else {
         return;
     };
     let role = |k: &str| def.get(k).and_then(Value::as_str).map(str::to_owned);

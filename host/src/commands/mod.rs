@@ -5,12 +5,12 @@
 pub mod args;
 pub mod audit;
 pub mod daemon;
-pub mod express;
 pub mod deploy;
 pub mod diff;
 pub mod docs;
 pub mod evidence;
 pub mod exec;
+pub mod express;
 pub mod iam_policy;
 mod iam_refs;
 pub mod init;

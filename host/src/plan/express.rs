@@ -19,8 +19,18 @@ use crate::error::InputError;
 
 /// The members of UpdateExpressGatewayService's input a definition can carry. `serviceName`,
 /// `cluster`, `infrastructureRoleArn` and `tags` cannot change after creation.
-const UPDATABLE: &[&str] =
-    &["executionRoleArn", "healthCheckPath", "primaryContainer", "taskRoleArn", "networkConfiguration", "cpu", "memory", "cpuArchitecture", "scalingTarget", "taskDefinitionArn"];
+const UPDATABLE: &[&str] = &[
+    "executionRoleArn",
+    "healthCheckPath",
+    "primaryContainer",
+    "taskRoleArn",
+    "networkConfiguration",
+    "cpu",
+    "memory",
+    "cpuArchitecture",
+    "scalingTarget",
+    "taskDefinitionArn",
+];
 
 /// What AWS fills in when a definition leaves it out (the API reference's defaults): equal to its
 /// absence in a diff.
@@ -70,7 +80,11 @@ pub fn local(ctx: &Context) -> Result<Local> {
         let given: Vec<&str> = TASK_DEFINITION_MEMBERS.iter().copied().filter(|k| definition.get(*k).is_some()).collect();
         if !given.is_empty() || definition.get("taskDefinitionArn").is_some() {
             let keys = if given.is_empty() { "taskDefinitionArn".to_owned() } else { given.join(", ") };
-            return Err(InputError::in_file(path, format!("{keys}: the config's task_definition is the service's task definition; remove them from the express definition")).into());
+            return Err(InputError::in_file(
+                path,
+                format!("{keys}: the config's task_definition is the service's task definition; remove them from the express definition"),
+            )
+            .into());
         }
     }
     Ok(Local { name, definition, task_definition })
@@ -327,7 +341,12 @@ async fn custom_task_definition(ctx: &Context, aws: &Aws, plan: &mut Plan, td: V
             None => None,
         };
         let norm = crate::diff::normalize::task_definition;
-        plan.diff.push_str(&crate::diff::unified(current.map(|c| norm(&c)).as_ref(), &norm(&td), latest.as_deref().unwrap_or(&family), &path.display().to_string()));
+        plan.diff.push_str(&crate::diff::unified(
+            current.map(|c| norm(&c)).as_ref(),
+            &norm(&td),
+            latest.as_deref().unwrap_or(&family),
+            &path.display().to_string(),
+        ));
     }
     plan.task_definitions.push(PlannedTd { arn, body: td, role: Role::Runs });
     Ok(member)
@@ -386,7 +405,8 @@ mod tests {
 
     #[test]
     fn update_carries_only_what_update_accepts_and_clears_dropped_variables() {
-        let local = json!({"serviceName": "web", "cluster": "c", "infrastructureRoleArn": "r", "tags": [], "cpu": "512", "primaryContainer": {"image": "nginx:2"}});
+        let local =
+            json!({"serviceName": "web", "cluster": "c", "infrastructureRoleArn": "r", "tags": [], "cpu": "512", "primaryContainer": {"image": "nginx:2"}});
         let remote = json!({"primaryContainer": {"image": "nginx:1", "environment": [{"name": "A", "value": "1"}]}});
         let input = update_input("arn:svc", &local, Some(&remote));
         assert_eq!(input, json!({"serviceArn": "arn:svc", "cpu": "512", "primaryContainer": {"image": "nginx:2", "environment": []}}));

@@ -10,9 +10,9 @@
 pub mod autoscaling;
 pub mod codedeploy;
 pub mod daemon;
-pub mod express;
 pub mod deploy;
 pub mod deployments;
+pub mod express;
 pub mod lifecycle;
 pub mod pin;
 pub mod rollback;

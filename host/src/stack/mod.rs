@@ -282,7 +282,11 @@ fn render_locally(ctx: &Context) -> Result<()> {
     if ctx.config.express_definition.is_some() {
         // A stack's members deploy, wait and roll back through the service path; an Express
         // service has its own (commands/express.rs).
-        return Err(InputError::in_file(&ctx.config.path, "key \"express_definition\": an Express service cannot be a stack member; deploy it with its own config").into());
+        return Err(InputError::in_file(
+            &ctx.config.path,
+            "key \"express_definition\": an Express service cannot be a stack member; deploy it with its own config",
+        )
+        .into());
     }
     if let Some(td) = &ctx.config.task_definition {
         ctx.renderer().task_definition(td)?;

@@ -18,8 +18,8 @@ use serde_json::{Value, json};
 
 pub mod codedeploy;
 pub mod daemon;
-pub mod express;
 pub mod deployments;
+pub mod express;
 pub mod pace;
 pub mod tasks;
 
