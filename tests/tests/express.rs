@@ -238,6 +238,7 @@ fn init_express_writes_a_definition_that_deploys_unchanged_and_verify_checks_its
     assert!(config.contains("service: web") && config.contains("express_definition: ecs-express-def.json"), "{config}");
     let written: Value = serde_json::from_str(&q.read("ecs-express-def.json")).expect("JSON");
     assert!(written.get("serviceName").is_none() && written.get("cluster").is_none(), "{written}");
+    assert!(written.get("taskDefinitionArn").is_none() && written["primaryContainer"]["image"] == json!(x.image("v1")), "{written}");
     assert_eq!(written["infrastructureRoleArn"], json!(x.role("infrastructureRoleArn")));
     assert_eq!(written["tags"], json!([{"key": "team", "value": "web"}]));
     let r = q.run(&["diff", "--exit-code"], &[]);
@@ -333,6 +334,15 @@ fn a_custom_task_definition_is_registered_when_it_changes_and_tags_change_withou
     let r = p.run(&["deploy"], &[POLL]);
     r.expect_code(2);
     assert!(r.stderr.contains("cpu: the config's task_definition is the service's task definition"), "{}", r.stderr);
+    assert_eq!(x.mutations().len(), 6);
+    // So is a definition naming a task definition beside a primary container (ECS refuses both).
+    p.write("cortado.yml", &p.read("cortado.yml").replace("task_definition: ecs-task-def.json\n", ""));
+    let def = json!({"infrastructureRoleArn": x.role("infrastructureRoleArn"), "taskDefinitionArn": "arn:aws:ecs:us-east-1:123456789012:task-definition/web-custom:2",
+        "primaryContainer": {"image": x.image("v1")}});
+    p.write("ecs-express-def.json", &serde_json::to_string_pretty(&def).unwrap());
+    let r = p.run(&["deploy"], &[POLL]);
+    r.expect_code(2);
+    assert!(r.stderr.contains("key \"taskDefinitionArn\": ECS refuses primaryContainer beside a custom task definition"), "{}", r.stderr);
     assert_eq!(x.mutations().len(), 6);
     assert!(sim().invalid_in(&x.region).is_empty(), "{:?}", sim().invalid_in(&x.region));
 }

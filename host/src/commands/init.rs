@@ -166,6 +166,11 @@ async fn express_definition_from_remote(client: &aws_sdk_ecs::Client, cluster: &
     if let Value::Object(o) = &mut doc {
         o.remove("serviceName");
         o.remove("cluster");
+        // ECS names the task definition it runs, its own too; beside the primary container it
+        // would be refused (ecspresso writes the primary container's form as well).
+        if o.contains_key("primaryContainer") {
+            o.remove("taskDefinitionArn");
+        }
         if let Some(tags) = sv.get("tags").filter(|t| t.as_array().is_some_and(|a| !a.is_empty())) {
             o.insert("tags".into(), tags.clone());
         }

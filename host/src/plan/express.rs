@@ -76,6 +76,15 @@ pub fn local(ctx: &Context) -> Result<Local> {
     let name = ctx.config.service.clone().ok_or_else(|| InputError::in_file(&ctx.config.path, "key \"service\": an Express service needs its name"))?;
     let definition = ctx.renderer().express_definition(path, &name, &ctx.config.cluster)?;
     let task_definition = ctx.config.task_definition.as_ref().map(|p| ctx.renderer().task_definition(p)).transpose()?;
+    let given: Vec<&str> = TASK_DEFINITION_MEMBERS.iter().copied().filter(|k| definition.get(*k).is_some()).collect();
+    if definition.get("taskDefinitionArn").is_some() && !given.is_empty() {
+        let keys = given.join(", ");
+        return Err(InputError::in_file(
+            path,
+            format!("key \"taskDefinitionArn\": ECS refuses {keys} beside a custom task definition; remove one or the other"),
+        )
+        .into());
+    }
     if task_definition.is_some() {
         let given: Vec<&str> = TASK_DEFINITION_MEMBERS.iter().copied().filter(|k| definition.get(*k).is_some()).collect();
         if !given.is_empty() || definition.get("taskDefinitionArn").is_some() {
