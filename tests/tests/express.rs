@@ -110,7 +110,7 @@ fn an_express_service_is_rendered_created_diffed_updated_waited_on_and_deleted()
     let r = p.run(&["deploy"], &[POLL]);
     r.expect_code(0);
     assert!(printed(&r).contains("created Express service web"), "{}", printed(&r));
-    assert!(printed(&r).contains("Express service deployment completed"), "{}", printed(&r));
+    assert!(printed(&r).contains("Express service deployment completed") && printed(&r).contains("; endpoint PUBLIC web-"), "{}", printed(&r));
     assert_eq!(x.mutations(), ["CreateExpressGatewayService"]);
     let created = &sim().mutations_in(&x.region)[0]["body"];
     assert_eq!(created["serviceName"], "web");
@@ -191,7 +191,8 @@ fn a_failing_express_deployment_exits_1_and_ecs_rolls_it_back() {
 #[test]
 fn the_commands_ecspresso_refuses_for_express_exit_2_and_call_nothing() {
     let x = project("xpsrefuse");
-    for args in [&["scale", "--tasks", "2"][..], &["run"], &["revisions"], &["register"], &["deregister", "--force"], &["appspec"]] {
+    for args in [&["scale", "--tasks", "2"][..], &["run"], &["revisions"], &["register"], &["deregister", "--force"], &["appspec"], &["rollback"], &["refresh"]]
+    {
         let r = x.p.run(args, &[]);
         r.expect_code(2);
         assert!(r.stderr.contains(&format!("`{}` does not work with an Express service (web, express_definition)", args[0])), "{args:?}: {}", r.stderr);

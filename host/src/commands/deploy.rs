@@ -188,6 +188,7 @@ impl RefreshArgs {
     /// `cortado refresh`: a forced new deployment of what runs, desired count untouched.
     pub async fn exec(self, globals: Globals, env: Env) -> Result<()> {
         let app = App::load(globals, env)?;
+        super::express::refuse(&app, "refresh")?;
         let opts = DeployOptions {
             command: "refresh",
             skip_task_definition: true,
@@ -220,6 +221,7 @@ impl RollbackArgs {
     /// `cortado rollback`: the flags as the rollback planner's options; a daemon config rolls back its daemon.
     pub async fn exec(self, globals: Globals, env: Env) -> Result<()> {
         let app = App::load(globals, env)?;
+        super::express::refuse(&app, "rollback")?;
         if super::daemon::is_daemon(&app) {
             return super::daemon::rollback(&app, self.change.change(&self.gates, &self.output)).await;
         }

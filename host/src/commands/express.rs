@@ -30,7 +30,8 @@ pub fn is_express(app: &App) -> bool {
 
 /// `scale`, `run`, `revisions`, `register`, `deregister` and `appspec` do not apply to an Express
 /// service (ecspresso refuses them too): ECS owns its task definition, scaling and load balancer.
-/// Refused before any AWS call, exit 2.
+/// `rollback` and `refresh` would UpdateService a service ECS manages: refused as well (deploy the
+/// previous definition instead). Refused before any AWS call, exit 2.
 pub fn refuse(app: &App, command: &str) -> Result<()> {
     if !is_express(app) {
         return Ok(());
@@ -130,9 +131,23 @@ async fn follow(app: &App, aws: &crate::aws::Aws, apply: &Apply<'_>, command: &s
         let _ = apply.applied.express_deployment.set(d.to_owned());
     };
     let waited = crate::wait::express::wait(&aws.ecs(), &arn, target, app.config.timeout, poll, reporter, &bound).await?;
-    let msg = format!("Express service deployment completed ({} calls in {:.1}s)", waited.calls, waited.elapsed.as_secs_f64());
-    reporter.result(true, &msg, json!({"service_arn": arn, "service_deployment_arn": waited.deployment_arn, "status": waited.deployment.get("status")}));
+    let endpoints = endpoints(aws, &arn).await;
+    let mut msg = format!("Express service deployment completed ({} calls in {:.1}s)", waited.calls, waited.elapsed.as_secs_f64());
+    if !endpoints.is_empty() {
+        msg.push_str(&format!("; endpoint {}", endpoints.join(", ")));
+    }
+    let status = waited.deployment.get("status");
+    reporter.result(true, &msg, json!({"service_arn": arn, "service_deployment_arn": waited.deployment_arn, "status": status, "endpoints": endpoints}));
     Ok(())
+}
+
+/// The newest configuration's endpoints (`ACCESS endpoint`), for the report; none when the read
+/// fails (the deployment is done either way).
+async fn endpoints(aws: &crate::aws::Aws, arn: &str) -> Vec<String> {
+    match aws_express::describe(&aws.ecs(), arn).await {
+        Ok(Some(x)) => aws_express::newest_configuration(&x).map(aws_express::endpoints).unwrap_or_default(),
+        _ => Vec::new(),
+    }
 }
 
 /// `wait`: follows the Express service's current deployment. Changes nothing.
