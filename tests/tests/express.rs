@@ -280,6 +280,8 @@ fn iam_policy_scopes_the_express_operations_to_the_service_and_passes_its_roles(
     assert_eq!(infra["Resource"], json!(x.role("infrastructureRoleArn")));
     assert_eq!(infra["Condition"]["StringEquals"]["iam:PassedToService"], "ecs.amazonaws.com");
     assert_eq!(find("CortadoExpressPassTaskRoles")["Condition"]["StringEquals"]["iam:PassedToService"], "ecs-tasks.amazonaws.com");
+    // Its scaling is ECS's: no Application Auto Scaling statement.
+    assert!(!r.stdout.contains("application-autoscaling:"), "{}", r.stdout);
 }
 
 #[test]

@@ -134,12 +134,15 @@ pub fn build(app: &App) -> Result<Value> {
             "Action": ["ecs:CreateService", "ecs:DeleteService", "ecs:DescribeServices", "ecs:UpdateService"],
             "Resource": service_arn
         }));
-        statements.push(json!({
-            "Sid": "CortadoAutoScaling",
-            "Effect": "Allow",
-            "Action": ["application-autoscaling:DescribeScalableTargets", "application-autoscaling:DescribeScalingPolicies", "application-autoscaling:RegisterScalableTarget"],
-            "Resource": "*"
-        }));
+        // An Express service's scaling is ECS's (its scalingTarget, through the infrastructure role).
+        if c.express_definition.is_none() {
+            statements.push(json!({
+                "Sid": "CortadoAutoScaling",
+                "Effect": "Allow",
+                "Action": ["application-autoscaling:DescribeScalableTargets", "application-autoscaling:DescribeScalingPolicies", "application-autoscaling:RegisterScalableTarget"],
+                "Resource": "*"
+            }));
+        }
         statements.push(json!({
             "Sid": "CortadoServiceDeployments",
             "Effect": "Allow",
