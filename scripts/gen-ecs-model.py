@@ -48,6 +48,9 @@ OPERATIONS = [
     "UpdateDaemon",
     "DeleteDaemon",
     "DeleteDaemonTaskDefinition",
+    "CreateExpressGatewayService",
+    "UpdateExpressGatewayService",
+    "DeleteExpressGatewayService",
 ]
 # Resources as ECS describes them: a member of one that an input lacks is read-only.
 OUTPUTS = ["Service", "TaskDefinition", "DaemonTaskDefinition"]

@@ -38,6 +38,7 @@ import sim_codedeploy  # noqa: E402
 import sim_daemons  # noqa: E402
 import sim_deployments  # noqa: E402
 import sim_ecs  # noqa: E402
+import sim_express  # noqa: E402
 import sim_faults  # noqa: E402
 import sim_seed  # noqa: E402
 import sim_validate  # noqa: E402
@@ -291,6 +292,7 @@ def main() -> int:
     sim_ecs.install()
     sim_deployments.install()
     sim_daemons.install()
+    sim_express.install()
     sim_codedeploy.install()
     _patch_action_capture()
     _patch_kms_digest()

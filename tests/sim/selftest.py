@@ -605,6 +605,46 @@ def main() -> int:
         got = svc["deployments"][0].get("serviceConnectConfiguration")
         check("serviceConnectConfiguration" not in svc and got == dict(sc, namespace=seed_a["cloudmap"]["namespaceArn"]), f"{svc}")
 
+    @case("Express mode: create (defaults filled in, managed service), duplicate create, update, describe, delete, errors")
+    def _() -> None:
+        from botocore.exceptions import ClientError
+
+        def code(fn: Callable[[], Any]) -> str:
+            try:
+                fn()
+            except ClientError as e:
+                return e.response["Error"]["Code"]
+            return "no error"
+
+        infra, exec_role = seed_a["iam"]["infrastructureRoleArn"], seed_a["iam"]["executionRoleArn"]
+        name = f"{p}-xp"
+        x = ecs.create_express_gateway_service(serviceName=name, cluster=p, infrastructureRoleArn=infra, executionRoleArn=exec_role,
+                                               primaryContainer={"image": "nginx:1"})["service"]
+        check(x["status"]["statusCode"] == "ACTIVE" and x["serviceArn"].endswith(f":service/{p}/{name}"), f"{x}")
+        (c,) = x["activeConfigurations"]
+        check((c["cpu"], c["memory"], c["cpuArchitecture"], c["healthCheckPath"], c["primaryContainer"]["containerPort"]) == ("256", "512", "X86_64", "/ping", 80), f"{c}")
+        check(c["ingressPaths"][0]["accessType"] == "PUBLIC" and c["taskDefinitionArn"].endswith(f":task-definition/{p}-{name}:1"), f"{c}")
+        svc = ecs.describe_services(cluster=p, services=[name])["services"][0]
+        check(svc["resourceManagementType"] == "ECS" and svc["currentServiceDeployment"] == x["currentDeployment"], f"{svc}")
+        check(code(lambda: ecs.create_express_gateway_service(serviceName=name, cluster=p, infrastructureRoleArn=infra,
+                                                              primaryContainer={"image": "nginx:1"})) == "InvalidParameterException", "a second create")
+        check(code(lambda: ecs.create_express_gateway_service(serviceName=f"{name}2", cluster=p, infrastructureRoleArn=infra, cpu="512",
+                                                              taskDefinitionArn=td1)) == "InvalidParameterException", "taskDefinitionArn with cpu")
+        check(code(lambda: ecs.create_express_gateway_service(serviceName=f"{name}3", cluster="nope", infrastructureRoleArn=infra,
+                                                              primaryContainer={"image": "nginx:1"})) == "ClusterNotFoundException", "no cluster")
+        u = ecs.update_express_gateway_service(serviceArn=x["serviceArn"], primaryContainer={"image": "nginx:2"})["service"]
+        target = u["targetConfiguration"]
+        check(target["primaryContainer"]["image"] == "nginx:2" and target["taskDefinitionArn"].endswith(":2"), f"{u}")
+        d = ecs.describe_express_gateway_service(serviceArn=x["serviceArn"])["service"]
+        sd = ecs.describe_service_deployments(serviceDeploymentArns=[d["currentDeployment"]])["serviceDeployments"][0]
+        check(sd["targetServiceRevision"]["arn"] == target["serviceRevisionArn"], f"{sd}")
+        check(code(lambda: ecs.update_express_gateway_service(serviceArn=x["serviceArn"] + "x", cpu="512")) == "ServiceNotFoundException", "update unknown")
+        check(code(lambda: ecs.describe_express_gateway_service(serviceArn=x["serviceArn"] + "x")) == "ResourceNotFoundException", "describe unknown")
+        check(ecs.delete_express_gateway_service(serviceArn=x["serviceArn"])["service"]["status"]["statusCode"] == "DRAINING", "delete")
+        check(code(lambda: ecs.delete_express_gateway_service(serviceArn=x["serviceArn"])) == "ServiceNotActiveException", "a second delete")
+        states = [ecs.describe_express_gateway_service(serviceArn=x["serviceArn"])["service"]["status"]["statusCode"] for _ in range(3)]
+        check(states == ["DRAINING", "INACTIVE", "INACTIVE"], f"{states}")
+
     @case("/_cortado/calls records calls (seed excluded) and can be cleared")
     def _() -> None:
         sim.control("DELETE", "/_cortado/calls")

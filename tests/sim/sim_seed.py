@@ -24,6 +24,10 @@ TRUST_EC2 = {
     "Version": "2012-10-17",
     "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}],
 }
+TRUST_ECS_SERVICE = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": {"Service": "ecs.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+}
 TRUST_CODEDEPLOY = {
     "Version": "2012-10-17",
     "Statement": [{"Effect": "Allow", "Principal": {"Service": "codedeploy.amazonaws.com"}, "Action": "sts:AssumeRole"}],
@@ -134,6 +138,8 @@ class Seeder:
             "executionRoleArn": role(f"{p}-exec", TRUST_ECS_LIST),
             "noTrustRoleArn": role(f"{p}-notrust", TRUST_EC2),
             "codeDeployRoleArn": role(f"{p}-codedeploy", TRUST_CODEDEPLOY),
+            # An Express service's infrastructure role (ECS itself assumes it).
+            "infrastructureRoleArn": role(f"{p}-infra", TRUST_ECS_SERVICE),
         }
 
     def ecr(self) -> dict[str, Any]:

@@ -92,6 +92,9 @@ async fn send_ecs(c: &aws_sdk_ecs::Client, op: &'static str, body: &[u8]) -> Res
         "UpdateDaemon" => raw_send!(c.update_daemon().daemon_arn("-").daemon_task_definition_arn("-").capacity_provider_arns("-"), op, body),
         "DeleteDaemon" => raw_send!(c.delete_daemon().daemon_arn("-"), op, body),
         "DeleteDaemonTaskDefinition" => raw_send!(c.delete_daemon_task_definition().daemon_task_definition("-"), op, body),
+        "CreateExpressGatewayService" => raw_send!(c.create_express_gateway_service().infrastructure_role_arn("-"), op, body),
+        "UpdateExpressGatewayService" => raw_send!(c.update_express_gateway_service().service_arn("-"), op, body),
+        "DeleteExpressGatewayService" => raw_send!(c.delete_express_gateway_service().service_arn("-"), op, body),
         other => bail!("internal error: ecs:{other} is not an operation apply sends"),
     }
 }

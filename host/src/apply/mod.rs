@@ -31,12 +31,18 @@ pub struct Applied {
     pub codedeploy_deployment: Option<String>,
     /// The daemon deployment CreateDaemon/UpdateDaemon started (ECS Managed Daemons).
     pub daemon_deployment: Option<String>,
+    /// What Create/Update/DeleteExpressGatewayService answered (`service`): the Express service,
+    /// with the configuration an update rolls out (`targetConfiguration`).
+    pub express: Option<Value>,
     /// RunTask's response (`tasks`, `failures`).
     pub run: Option<Value>,
     pub stopped: Option<Value>,
     /// Set by the rolling wait when the service has early success criteria: whether ECS completed
     /// the deployment early (before it was steady). Set once, through a shared reference.
     pub completed_early: std::sync::OnceLock<bool>,
+    /// Set by an Express service's wait: the service deployment it followed (ECS starts it; the
+    /// Create/Update answer does not name it). Set once, through a shared reference.
+    pub express_deployment: std::sync::OnceLock<String>,
     /// ExecuteCommand's or StartSession's session.
     pub session: Option<Value>,
     /// `verify --put-logs`: per finding key (`group@region`), Ok or the first error.
@@ -118,8 +124,10 @@ impl<'a> Apply<'a> {
                     self.applied.log_writes.push((key.clone(), Err(format!("{e:#}"))));
                 }
                 (Err(e), OnError::Stop) => {
-                    let rollout_started =
-                        self.applied.deployment_id.is_some() || self.applied.codedeploy_deployment.is_some() || self.applied.daemon_deployment.is_some();
+                    let rollout_started = self.applied.deployment_id.is_some()
+                        || self.applied.codedeploy_deployment.is_some()
+                        || self.applied.daemon_deployment.is_some()
+                        || self.applied.express.is_some();
                     if !rollout_started {
                         self.compensate().await;
                     }
@@ -281,6 +289,15 @@ impl<'a> Apply<'a> {
                 let td = step.input.get("daemonTaskDefinitionArn").map(|_| response_td(&self.responses, step)).unwrap_or_default();
                 p.info(&format!("{verb} {}{td}", step.resource));
             }
+            (Service::Ecs, op @ ("CreateExpressGatewayService" | "UpdateExpressGatewayService" | "DeleteExpressGatewayService")) => {
+                a.express = response.get("service").cloned();
+                let verb = match op {
+                    "CreateExpressGatewayService" => "created",
+                    "UpdateExpressGatewayService" => "updated",
+                    _ => "deleting",
+                };
+                p.info(&format!("{verb} {}", step.resource));
+            }
             (Service::Ecs, "RunTask") => a.run = Some(response.clone()),
             (Service::Ecs, "StopTask") => a.stopped = Some(response.get("task").cloned().unwrap_or(Value::Null)),
             (Service::Ecs, "ExecuteCommand") => a.session = response.get("session").cloned(),
@@ -365,6 +382,12 @@ fn outcome(applied: &Applied, result: &Result<()>) -> Map<String, Value> {
     m.insert("deployment_id".into(), json!(applied.deployment_id.clone().or_else(|| applied.codedeploy_deployment.clone())));
     if let Some(d) = &applied.daemon_deployment {
         m.insert("daemon_deployment_arn".into(), json!(d));
+    }
+    if let Some(e) = &applied.express {
+        m.insert("express_service_arn".into(), json!(e.get("serviceArn")));
+    }
+    if let Some(d) = applied.express_deployment.get() {
+        m.insert("service_deployment_arn".into(), json!(d));
     }
     if let Some(early) = applied.completed_early.get() {
         m.insert("completed_early".into(), json!(early));

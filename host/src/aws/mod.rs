@@ -12,6 +12,7 @@ pub mod daemon;
 pub mod deployments;
 pub mod ecs;
 pub mod error;
+pub mod express;
 pub mod http;
 pub mod raw;
 pub mod registry;

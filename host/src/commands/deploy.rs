@@ -147,6 +147,9 @@ impl DeployArgs {
         if super::daemon::is_daemon(&app) {
             return super::daemon::deploy(&app, self.force_register, self.change.change(&self.gates, &self.output)).await;
         }
+        if super::express::is_express(&app) {
+            return super::express::deploy(&app, self.force_register, self.change.change(&self.gates, &self.output)).await;
+        }
         let opts = DeployOptions {
             command: "deploy",
             tasks: self.tasks.count(),
@@ -168,6 +171,7 @@ impl ScaleArgs {
     /// `cortado scale`: a deploy that keeps the task definition and the service's attributes.
     pub async fn exec(self, globals: Globals, env: Env) -> Result<()> {
         let app = App::load(globals, env)?;
+        super::express::refuse(&app, "scale")?;
         let opts = DeployOptions {
             command: "scale",
             tasks: self.tasks.count(),
@@ -184,6 +188,7 @@ impl RefreshArgs {
     /// `cortado refresh`: a forced new deployment of what runs, desired count untouched.
     pub async fn exec(self, globals: Globals, env: Env) -> Result<()> {
         let app = App::load(globals, env)?;
+        super::express::refuse(&app, "refresh")?;
         let opts = DeployOptions {
             command: "refresh",
             skip_task_definition: true,
@@ -205,6 +210,9 @@ impl WaitArgs {
             change.until()?;
             return super::daemon::wait(&app, self.output.json()).await;
         }
+        if super::express::is_express(&app) {
+            return super::express::wait(&app, self.output.json(), self.wait_until).await;
+        }
         wait(&app, self.output.json(), self.wait_until).await
     }
 }
@@ -213,6 +221,7 @@ impl RollbackArgs {
     /// `cortado rollback`: the flags as the rollback planner's options; a daemon config rolls back its daemon.
     pub async fn exec(self, globals: Globals, env: Env) -> Result<()> {
         let app = App::load(globals, env)?;
+        super::express::refuse(&app, "rollback")?;
         if super::daemon::is_daemon(&app) {
             return super::daemon::rollback(&app, self.change.change(&self.gates, &self.output)).await;
         }

@@ -41,6 +41,9 @@ impl DiffArgs {
         if super::daemon::is_daemon(&app) {
             return super::daemon::diff(&app, self.exit_code).await;
         }
+        if super::express::is_express(&app) {
+            return super::express::diff(&app, self.exit_code).await;
+        }
         run(&app, self).await
     }
 }

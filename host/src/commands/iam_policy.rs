@@ -58,6 +58,48 @@ fn daemon_statements(statements: &mut Vec<Value>, tagged: &mut Vec<String>, regi
     tagged.push(format!("arn:{partition}:ecs:{region}:*:daemon-task-definition/*"));
 }
 
+/// ECS Express mode: the four Express operations on the service's ARN (ECS does the rest with the
+/// infrastructure role), PassRole for the roles the definition names — the execution and task roles
+/// to ecs-tasks.amazonaws.com, the infrastructure role to ecs.amazonaws.com — and GetRole for
+/// `verify`. Roles are read from the rendered express definition (none when it cannot be rendered).
+fn express_statements(app: &App, statements: &mut Vec<Value>, service_arn: &str) {
+    statements.push(json!({
+        "Sid": "CortadoExpressService",
+        "Effect": "Allow",
+        "Action": ["ecs:CreateExpressGatewayService", "ecs:DeleteExpressGatewayService", "ecs:DescribeExpressGatewayService", "ecs:UpdateExpressGatewayService"],
+        "Resource": service_arn
+    }));
+    let c = &app.config;
+    let Some(def) = c.express_definition.as_ref().and_then(|p| app.renderer().express_definition(p, c.service.as_deref().unwrap_or(""), &c.cluster).ok())
+    else {
+        return;
+    };
+    let role = |k: &str| def.get(k).and_then(Value::as_str).map(str::to_owned);
+    let task_roles: Vec<String> = ["executionRoleArn", "taskRoleArn"].iter().filter_map(|k| role(k)).collect();
+    if !task_roles.is_empty() {
+        statements.push(json!({
+            "Sid": "CortadoExpressPassTaskRoles",
+            "Effect": "Allow",
+            "Action": ["iam:PassRole"],
+            "Resource": task_roles,
+            "Condition": {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}
+        }));
+    }
+    if let Some(infra) = role("infrastructureRoleArn") {
+        statements.push(json!({
+            "Sid": "CortadoExpressPassInfrastructureRole",
+            "Effect": "Allow",
+            "Action": ["iam:PassRole"],
+            "Resource": infra,
+            "Condition": {"StringEquals": {"iam:PassedToService": "ecs.amazonaws.com"}}
+        }));
+    }
+    let all: Vec<String> = ["executionRoleArn", "taskRoleArn", "infrastructureRoleArn"].iter().filter_map(|k| role(k)).collect();
+    if !all.is_empty() {
+        statements.push(json!({"Sid": "CortadoExpressVerifyRoles", "Effect": "Allow", "Action": ["iam:GetRole"], "Resource": all}));
+    }
+}
+
 /// Statement Sids: `Cortado<Job>` for cortado's own calls, `Plugin<Name>` for a plugin's grants.
 /// Every ARN is in the configured region's partition (`arn:aws-cn:` for `cn-north-1`); with no
 /// region configured, regions are `*` in the `aws` partition.
@@ -92,12 +134,15 @@ pub fn build(app: &App) -> Result<Value> {
             "Action": ["ecs:CreateService", "ecs:DeleteService", "ecs:DescribeServices", "ecs:UpdateService"],
             "Resource": service_arn
         }));
-        statements.push(json!({
-            "Sid": "CortadoAutoScaling",
-            "Effect": "Allow",
-            "Action": ["application-autoscaling:DescribeScalableTargets", "application-autoscaling:DescribeScalingPolicies", "application-autoscaling:RegisterScalableTarget"],
-            "Resource": "*"
-        }));
+        // An Express service's scaling is ECS's (its scalingTarget, through the infrastructure role).
+        if c.express_definition.is_none() {
+            statements.push(json!({
+                "Sid": "CortadoAutoScaling",
+                "Effect": "Allow",
+                "Action": ["application-autoscaling:DescribeScalableTargets", "application-autoscaling:DescribeScalingPolicies", "application-autoscaling:RegisterScalableTarget"],
+                "Resource": "*"
+            }));
+        }
         statements.push(json!({
             "Sid": "CortadoServiceDeployments",
             "Effect": "Allow",
@@ -108,6 +153,9 @@ pub fn build(app: &App) -> Result<Value> {
                 Arn::ecs_service_revision(&region, "*", cluster, svc, "*").to_string()
             ]
         }));
+        if c.express_definition.is_some() {
+            express_statements(app, &mut statements, &service_arn);
+        }
         tagged.push(service_arn);
         // The CODE_DEPLOY controller, configured (`codedeploy:`) or in the service definition.
         if code_deploy {

@@ -44,6 +44,15 @@ pub struct InitArgs {
     /// Write Jsonnet instead of JSON/YAML
     #[arg(long)]
     pub jsonnet: bool,
+    /// The service is an Express service: write its express definition (ECS Express mode)
+    #[arg(long, overrides_with = "no_express", requires = "service")]
+    pub express: bool,
+    /// Write a task and a service definition (the default)
+    #[arg(long = "no-express", overrides_with = "express")]
+    pub no_express: bool,
+    /// Where to write the express definition (with --express)
+    #[arg(long = "express-definition-path", default_value = "ecs-express-def.json")]
+    pub express_definition_path: PathBuf,
 }
 
 /// Fields of DescribeServices output that describe the running state, not the definition.
@@ -83,6 +92,18 @@ pub async fn run(globals: &Globals, mut env: Env, args: InitArgs) -> Result<()> 
     config.insert("region".into(), json!(aws.region()));
     config.insert("cluster".into(), json!(args.cluster));
 
+    if args.express {
+        let service = args.service.as_deref().unwrap_or_default();
+        let rel = if args.jsonnet { args.express_definition_path.with_extension("jsonnet") } else { args.express_definition_path.clone() };
+        let doc = express_definition_from_remote(&client, &args.cluster, service).await?;
+        let text = if args.jsonnet { jsonnet_fmt::format(&doc) } else { to_pretty_json(&doc) };
+        write_file(&dir.join(&rel), &text, args.force_overwrite)?;
+        config.insert("service".into(), json!(service));
+        config.insert("express_definition".into(), json!(rel.display().to_string()));
+        config.insert("timeout".into(), json!(format_go_duration(crate::config::DEFAULT_TIMEOUT)));
+        return write_config(&config_path, config, args.jsonnet, args.force_overwrite);
+    }
+
     let td_arn = match &args.service {
         Some(service) => {
             let sv = ecs::describe_service(&client, &args.cluster, service)
@@ -118,13 +139,43 @@ pub async fn run(globals: &Globals, mut env: Env, args: InitArgs) -> Result<()> 
     let td_text = if args.jsonnet { jsonnet_fmt::format(&td) } else { to_pretty_json(&td) };
     write_file(&dir.join(&td_rel), &td_text, args.force_overwrite)?;
 
-    let config_text = if args.jsonnet || has_ext(&config_path, &["json", "jsonnet"]) {
-        if has_ext(&config_path, &["json"]) { to_pretty_json(&Value::Object(config)) } else { jsonnet_fmt::format(&Value::Object(config)) }
+    write_config(&config_path, config, args.jsonnet, args.force_overwrite)
+}
+
+/// Writes the config (YAML in ecspresso's key order, JSON or Jsonnet by its extension).
+fn write_config(config_path: &Path, config: Map<String, Value>, jsonnet: bool, force: bool) -> Result<()> {
+    let config_text = if jsonnet || has_ext(config_path, &["json", "jsonnet"]) {
+        if has_ext(config_path, &["json"]) { to_pretty_json(&Value::Object(config)) } else { jsonnet_fmt::format(&Value::Object(config)) }
     } else {
         config_yaml(&config)?
     };
-    write_file(&config_path, &config_text, args.force_overwrite)?;
-    Ok(())
+    write_file(config_path, &config_text, force)
+}
+
+/// `init --express`: the Express service as an express definition — its infrastructure role, its
+/// newest configuration and the service's tags, without `serviceName` and `cluster` (the config
+/// sets them, as in ecspresso).
+async fn express_definition_from_remote(client: &aws_sdk_ecs::Client, cluster: &str, service: &str) -> Result<Value> {
+    let sv = ecs::describe_service(client, cluster, service).await?.with_context(|| format!("service {service} is not found in cluster {cluster}"))?;
+    if !crate::aws::express::is_express(&sv) {
+        anyhow::bail!("service {service} in cluster {cluster} is not an Express service (resourceManagementType is not ECS): run init without --express");
+    }
+    let arn = sv.get("serviceArn").and_then(Value::as_str).unwrap_or_default();
+    let x = crate::aws::express::describe(client, arn).await?.with_context(|| format!("Express service {service} is not found in cluster {cluster}"))?;
+    let mut doc = crate::plan::express::as_definition(&x, service, cluster);
+    if let Value::Object(o) = &mut doc {
+        o.remove("serviceName");
+        o.remove("cluster");
+        // ECS names the task definition it runs, its own too; beside the primary container it
+        // would be refused (ecspresso writes the primary container's form as well).
+        if o.contains_key("primaryContainer") {
+            o.remove("taskDefinitionArn");
+        }
+        if let Some(tags) = sv.get("tags").filter(|t| t.as_array().is_some_and(|a| !a.is_empty())) {
+            o.insert("tags".into(), tags.clone());
+        }
+    }
+    Ok(doc)
 }
 
 /// The running service as a definition file: runtime state removed, tags and deployment settings kept.
@@ -145,7 +196,7 @@ pub fn service_definition_from_remote(sv: Value) -> Value {
 /// The config in ecspresso's key order.
 fn config_yaml(config: &Map<String, Value>) -> Result<String> {
     let mut out = String::new();
-    for key in ["region", "cluster", "service", "service_definition", "task_definition", "timeout", "codedeploy"] {
+    for key in ["region", "cluster", "service", "service_definition", "task_definition", "express_definition", "timeout", "codedeploy"] {
         if let Some(v) = config.get(key) {
             let mut one = serde_yaml_ng::Mapping::new();
             one.insert(serde_yaml_ng::Value::String(key.into()), serde_yaml_ng::to_value(v)?);

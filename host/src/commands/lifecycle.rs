@@ -88,6 +88,7 @@ impl RegisterArgs {
     /// `cortado register`.
     pub async fn exec(self, globals: Globals, env: Env) -> Result<()> {
         let app = App::load(globals, env)?;
+        super::express::refuse(&app, "register")?;
         register(&app, self.output, simple_change(self.dry_run, &self.gates)).await
     }
 }
@@ -96,6 +97,7 @@ impl DeregisterArgs {
     /// `cortado deregister`: the flags as the planner's options.
     pub async fn exec(self, globals: Globals, env: Env) -> Result<()> {
         let app = App::load(globals, env)?;
+        super::express::refuse(&app, "deregister")?;
         let opts = DeregisterOptions { revision: self.revision.clone(), keeps: self.keeps, delete: self.delete };
         deregister(&app, opts, self.force, simple_change(self.dry_run, &self.gates)).await
     }
@@ -105,6 +107,7 @@ impl RevisionsArgs {
     /// `cortado revisions`.
     pub async fn exec(self, globals: Globals, env: Env) -> Result<()> {
         let app = App::load(globals, env)?;
+        super::express::refuse(&app, "revisions")?;
         revisions(&app, self.revision, &self.output).await
     }
 }
@@ -116,6 +119,9 @@ impl DeleteArgs {
         if super::daemon::is_daemon(&app) {
             return super::daemon::delete(&app, self.force, simple_change(self.dry_run, &self.gates)).await;
         }
+        if super::express::is_express(&app) {
+            return super::express::delete(&app, self.force, simple_change(self.dry_run, &self.gates)).await;
+        }
         delete(&app, self.force, self.terminate, simple_change(self.dry_run, &self.gates)).await
     }
 }
@@ -124,6 +130,7 @@ impl AppspecArgs {
     /// `cortado appspec`.
     pub async fn exec(self, globals: Globals, env: Env) -> Result<()> {
         let app = App::load(globals, env)?;
+        super::express::refuse(&app, "appspec")?;
         appspec(&app, &self.task_definition, !self.no_update_service).await
     }
 }

@@ -26,6 +26,9 @@ pub enum RenderTarget {
     /// The daemon task definition (ECS Managed Daemons)
     #[value(name = "daemontaskdef", alias = "daemon-task-definition")]
     Daemontaskdef,
+    /// The express definition (ECS Express mode)
+    #[value(name = "expressdef", alias = "express-definition")]
+    Expressdef,
 }
 
 #[derive(clap::Args, Debug)]
@@ -65,6 +68,7 @@ pub fn run(app: &App, args: RenderArgs) -> Result<()> {
             }
             RenderTarget::Daemondef => super::daemon::render(app, false)?,
             RenderTarget::Daemontaskdef => super::daemon::render(app, true)?,
+            RenderTarget::Expressdef => super::express::render(app, args.jsonnet)?,
             RenderTarget::Taskdef => {
                 let path = app.task_definition_path()?;
                 let v = app.renderer().task_definition(path)?;

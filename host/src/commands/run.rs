@@ -123,6 +123,7 @@ impl RunArgs {
     /// `cortado run`: the flags as the planner's options, `--wait-until` as the waiter's.
     pub async fn exec(self, globals: Globals, env: Env) -> Result<()> {
         let app = App::load(globals, env)?;
+        super::express::refuse(&app, "run")?;
         let until = match self.wait_until {
             WaitUntil::Running => twait::WaitUntil::Running,
             WaitUntil::Stopped => twait::WaitUntil::Stopped,

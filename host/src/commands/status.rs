@@ -24,6 +24,9 @@ impl StatusArgs {
         if super::daemon::is_daemon(&app) {
             return super::daemon::status(&app).await;
         }
+        if super::express::is_express(&app) {
+            return super::express::status(&app).await;
+        }
         run(&app, self).await
     }
 }

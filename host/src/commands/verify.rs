@@ -84,6 +84,9 @@ async fn write_test_events(
 }
 
 pub async fn run(app: &App, args: VerifyArgs) -> Result<()> {
+    if super::express::is_express(app) {
+        return express(app, args).await;
+    }
     // Local files first: bad input fails before any AWS call.
     let td = app.renderer().task_definition(app.task_definition_path()?)?;
     let sv = match (&app.config.service, &app.config.service_definition) {
@@ -113,9 +116,14 @@ pub async fn run(app: &App, args: VerifyArgs) -> Result<()> {
         }
     };
     tracing::debug!("verify took {:?}", started.elapsed());
-    match args.output {
-        VerifyOutput::Text => print!("{}", tree::render_text(&nodes, Style::stdout())),
-        VerifyOutput::Json => println!("{}", serde_json::to_string_pretty(&tree::render_json(&nodes))?),
+    report(&nodes, args.output)
+}
+
+/// Prints the tree; exit 1 when anything is NG.
+fn report(nodes: &[tree::Node], output: VerifyOutput) -> Result<()> {
+    match output {
+        VerifyOutput::Text => print!("{}", tree::render_text(nodes, Style::stdout())),
+        VerifyOutput::Json => println!("{}", serde_json::to_string_pretty(&tree::render_json(nodes))?),
     }
     let failed: usize = nodes.iter().map(tree::Node::failures).sum();
     if failed > 0 {
@@ -123,4 +131,68 @@ pub async fn run(app: &App, args: VerifyArgs) -> Result<()> {
     }
     tracing::info!("Verify OK!");
     Ok(())
+}
+
+/// An Express service (ecspresso's `verifyExpressDefinition`): the execution and task roles
+/// (trusted by ecs-tasks.amazonaws.com), the infrastructure role (trusted by ecs.amazonaws.com),
+/// the primary container's image and secrets, the cluster. The checks are the task definition's,
+/// run on the express definition seen as one (`express::verifiable_task_definition`).
+async fn express(app: &App, args: VerifyArgs) -> Result<()> {
+    let local = crate::plan::express::local(app)?;
+    let def = local.definition;
+    let aws = app.aws().await?;
+    let td = match local.task_definition {
+        Some(td) => td,
+        None => super::express::verifiable_task_definition(app, &aws, &def).await?,
+    };
+    let opts = Options {
+        get_secrets: !args.no_get_secrets,
+        put_logs: false,
+        cache: !args.no_cache,
+        offline: app.env.get("CORTADO_OFFLINE").is_some_and(|v| !v.is_empty() && v != "0" && v != "false"),
+        registry_timeout: Duration::from_secs(5),
+        log_writes: Default::default(),
+    };
+    let agent = verify::agent_credentials(&aws, td.get("executionRoleArn").and_then(serde_json::Value::as_str)).await;
+    let inputs = Inputs { task_definition: &td, service_definition: None, cluster: &app.config.cluster, plugins: &app.plugins, agent: Some(agent) };
+    let checks = verify::run(&aws, inputs, &opts);
+    let nodes = match app.config.timeout {
+        t if t.is_zero() => checks.await,
+        t => tokio::time::timeout(t, checks).await.map_err(|_| anyhow::anyhow!("verify did not finish within the timeout ({t:?})"))?,
+    };
+    let infra = match def.get("infrastructureRoleArn").and_then(serde_json::Value::as_str) {
+        Some(arn) => {
+            let iam = aws_sdk_iam::Client::new(&aws.sdk);
+            Some(tree::Node::leaf(format!("InfrastructureRole[{arn}]"), verify::role::check_trusted(&iam, arn, verify::role::ECS).await))
+        }
+        None => None,
+    };
+    report(&express_tree(nodes, infra), args.output)
+}
+
+/// The task definition's tree as ecspresso names an Express service's: `ExpressDefinition` with the
+/// roles (the infrastructure role added) and `PrimaryContainer`; no service definition.
+fn express_tree(nodes: Vec<tree::Node>, infra: Option<tree::Node>) -> Vec<tree::Node> {
+    let mut out = Vec::new();
+    for n in nodes {
+        match n.name.as_str() {
+            "ServiceDefinition" => {}
+            "TaskDefinition" => {
+                let mut children: Vec<tree::Node> = n
+                    .children
+                    .into_iter()
+                    .map(|mut c| {
+                        if c.name == "ContainerDefinition[Main]" {
+                            c.name = "PrimaryContainer".into();
+                        }
+                        c
+                    })
+                    .collect();
+                children.extend(infra.clone());
+                out.push(tree::Node::parent("ExpressDefinition", None, children));
+            }
+            _ => out.push(n),
+        }
+    }
+    out
 }

@@ -71,6 +71,9 @@ pub struct Config {
     /// An ECS Managed Daemon (`daemon_definition` with its `daemon_task_definition`): the config
     /// then manages that daemon instead of a service.
     pub daemon: Option<DaemonConfig>,
+    /// `express_definition: FILE` (ECS Express mode, ecspresso v2.6.5+): the config's `service` is
+    /// an Express service, deployed with Create/UpdateExpressGatewayService from this file.
+    pub express_definition: Option<PathBuf>,
     /// `pin_image_digests: true`: every image given by tag is resolved to its manifest digest at
     /// plan time, so what gates approve and ECS registers is `REPO@sha256:…`, not a movable tag.
     /// Off by default: ecspresso registers images as written.
@@ -387,6 +390,19 @@ fn daemon_config(f: &mut Fields, has_service: bool, resolve: &dyn Fn(String) -> 
     }
 }
 
+/// `express_definition`: needs `service` (the Express service's name, as in ecspresso) and is not
+/// beside a daemon.
+fn express_config(f: &mut Fields, has_service: bool, has_daemon: bool, resolve: &dyn Fn(String) -> PathBuf) -> Result<Option<PathBuf>, InputError> {
+    let Some(path) = f.string("express_definition")?.filter(|s| !s.is_empty()) else { return Ok(None) };
+    if !has_service {
+        return Err(f.error("express_definition", "needs `service` (the name of the Express service)"));
+    }
+    if has_daemon {
+        return Err(f.error("express_definition", "a config manages an Express service or a daemon, not both"));
+    }
+    Ok(Some(resolve(path)))
+}
+
 /// A config from an already parsed document (a stack file's own `plugins`/`audit_log`): the same
 /// checks as [`load`], errors naming `path`.
 pub fn from_parsed(path: &Path, source: &str, value: Value) -> Result<Config> {
@@ -412,6 +428,7 @@ fn from_value(path: &Path, source: &str, value: Value) -> Result<Config> {
     let task_definition = f.string("task_definition")?.filter(|s| !s.is_empty()).map(resolve);
     let filter_command = f.string("filter_command")?.filter(|s| !s.is_empty());
     let daemon = daemon_config(&mut f, service.is_some(), &resolve)?;
+    let express_definition = express_config(&mut f, service.is_some(), daemon.is_some(), &resolve)?;
     let audit_text = f.string("audit_log")?.filter(|s| !s.is_empty());
     let (audit_log, audit_s3) = match audit_text.as_deref().map(|s| (s, shared::S3Url::parse(s))) {
         None => (None, None),
@@ -539,6 +556,7 @@ fn from_value(path: &Path, source: &str, value: Value) -> Result<Config> {
         lock_ttl,
         lock_timeout: Duration::ZERO,
         daemon,
+        express_definition,
         wait_for_others: false,
         signing_key,
         strict,
@@ -853,6 +871,7 @@ impl Config {
             daemon: self.daemon.as_ref().and_then(|d| d.name.as_deref()),
             daemon_definition: self.daemon.as_ref().map(|d| d.definition.display().to_string()),
             daemon_task_definition: self.daemon.as_ref().map(|d| d.task_definition.display().to_string()),
+            express_definition: self.express_definition.as_ref().map(|p| p.display().to_string()),
         }
     }
 
@@ -905,6 +924,8 @@ struct RenderedConfig<'a> {
     daemon_definition: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     daemon_task_definition: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    express_definition: Option<String>,
 }
 
 #[cfg(test)]

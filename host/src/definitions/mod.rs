@@ -112,6 +112,25 @@ impl Renderer<'_> {
         Ok(v)
     }
 
+    /// An express definition file (ECS Express mode): CreateExpressGatewayService's input. The
+    /// config's `service` and `cluster` win over the file's `serviceName`/`cluster`, as ecspresso
+    /// sets them (`init --express` leaves both out of the file).
+    pub fn express_definition(&self, path: &Path, service: &str, cluster: &str) -> Result<Value> {
+        let raw = self.render_file(path, "express_definition")?;
+        let Value::Object(_) = raw else {
+            return Err(InputError::in_file(path, format!("an express definition must be an object, found {}", crate::config::kind(&raw))).into());
+        };
+        let mut v = self.checked(model::Operation::CreateExpressGatewayService, keys::normalise(raw), path)?;
+        if let Value::Object(o) = &mut v {
+            o.insert("serviceName".into(), Value::String(service.into()));
+            o.insert("cluster".into(), Value::String(cluster.into()));
+        }
+        if v.get("infrastructureRoleArn").and_then(Value::as_str).is_none_or(str::is_empty) {
+            return Err(InputError::in_file(path, "key \"infrastructureRoleArn\": an express service needs its infrastructure role").into());
+        }
+        Ok(v)
+    }
+
     /// The body as the ECS API model allows it (see [`model::clean`]), so that `render`, `diff`,
     /// the plan and the gates all see what is sent. Unknown members warn once, or are refused
     /// under `strict: true`.

@@ -74,6 +74,8 @@ pub enum Operation {
     RegisterDaemonTaskDefinition,
     /// ECS Managed Daemons: a daemon definition file.
     CreateDaemon,
+    /// ECS Express mode: an express definition file (CreateExpressGatewayService's input).
+    CreateExpressGatewayService,
 }
 
 impl Operation {
@@ -83,6 +85,7 @@ impl Operation {
             Operation::CreateService => "CreateService",
             Operation::RegisterDaemonTaskDefinition => "RegisterDaemonTaskDefinition",
             Operation::CreateDaemon => "CreateDaemon",
+            Operation::CreateExpressGatewayService => "CreateExpressGatewayService",
         };
         model().operations.get(name).map(String::as_str).unwrap_or("")
     }
@@ -95,6 +98,9 @@ impl Operation {
             Operation::RegisterDaemonTaskDefinition => "DaemonTaskDefinition",
             // A daemon's describe output shares no member with its input: nothing is read-only.
             Operation::CreateDaemon => "",
+            // DescribeExpressGatewayService answers another shape (active configurations): `init
+            // --express` writes CreateExpressGatewayService's input, so nothing is read-only.
+            Operation::CreateExpressGatewayService => "",
         }
     }
 }

@@ -233,7 +233,7 @@ pub fn deployment_step(t: &crate::aws::codedeploy::DeploymentTarget, sv: &Value,
     Ok(Step::new(step::Service::CodeDeploy, "CreateDeployment", input, resource))
 }
 
-fn tag_step(arn: &str, tags: &[(String, String)]) -> Step {
+pub(super) fn tag_step(arn: &str, tags: &[(String, String)]) -> Step {
     let list: Vec<Value> = tags.iter().map(|(k, v)| json!({"key": k, "value": v})).collect();
     let keys: Vec<&str> = tags.iter().map(|(k, _)| k.as_str()).collect();
     let mut s = Step::ecs("TagResource", json!({"resourceArn": arn, "tags": list}), format!("tagging {arn} with {}", keys.join(", ")));
@@ -241,7 +241,7 @@ fn tag_step(arn: &str, tags: &[(String, String)]) -> Step {
     s
 }
 
-fn untag_step(arn: &str, keys: &[String]) -> Step {
+pub(super) fn untag_step(arn: &str, keys: &[String]) -> Step {
     let mut s = Step::ecs("UntagResource", json!({"resourceArn": arn, "tagKeys": keys}), format!("untagging {} from {arn}", keys.join(", ")));
     s.on_error = OnError::Report;
     s

@@ -12,6 +12,7 @@ pub mod codedeploy;
 pub mod daemon;
 pub mod deploy;
 pub mod deployments;
+pub mod express;
 pub mod lifecycle;
 pub mod pin;
 pub mod rollback;

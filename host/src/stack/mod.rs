@@ -279,6 +279,15 @@ pub fn load_members(stack: &StackFile, selected: &BTreeSet<String>, globals: &Gl
 /// anywhere stops the stack before anything is read from AWS.
 fn render_locally(ctx: &Context) -> Result<()> {
     ctx.service_name()?;
+    if ctx.config.express_definition.is_some() {
+        // A stack's members deploy, wait and roll back through the service path; an Express
+        // service has its own (commands/express.rs).
+        return Err(InputError::in_file(
+            &ctx.config.path,
+            "key \"express_definition\": an Express service cannot be a stack member; deploy it with its own config",
+        )
+        .into());
+    }
     if let Some(td) = &ctx.config.task_definition {
         ctx.renderer().task_definition(td)?;
     }

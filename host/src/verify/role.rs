@@ -7,6 +7,8 @@ use super::tree::Outcome;
 use crate::aws::describe_error;
 
 pub const ECS_TASKS: &str = "ecs-tasks.amazonaws.com";
+/// The principal of roles ECS itself assumes (an Express service's infrastructure role).
+pub const ECS: &str = "ecs.amazonaws.com";
 
 /// The role name of `arn:aws:iam::123456789012:role/path/name` (the last path segment).
 pub fn role_name(arn: &str) -> Result<&str, String> {
@@ -32,6 +34,11 @@ fn strings(v: Option<&Value>) -> Vec<&str> {
 
 /// Does an `Allow` statement let `ecs-tasks.amazonaws.com` call `sts:AssumeRole`?
 pub fn trusts_ecs_tasks(policy: &Value) -> bool {
+    trusts(policy, ECS_TASKS)
+}
+
+/// Does an `Allow` statement let the service `principal` call `sts:AssumeRole`?
+pub fn trusts(policy: &Value, principal: &str) -> bool {
     let statements: Vec<&Value> = match policy.get("Statement") {
         Some(Value::Array(a)) => a.iter().collect(),
         Some(s @ Value::Object(_)) => vec![s],
@@ -39,7 +46,7 @@ pub fn trusts_ecs_tasks(policy: &Value) -> bool {
     };
     statements.into_iter().any(|s| {
         let allow = s.get("Effect").and_then(Value::as_str).is_some_and(|e| e.eq_ignore_ascii_case("Allow"));
-        let service = strings(s.get("Principal").and_then(|p| p.get("Service"))).contains(&ECS_TASKS);
+        let service = strings(s.get("Principal").and_then(|p| p.get("Service"))).contains(&principal);
         let action = strings(s.get("Action")).iter().any(|a| a.eq_ignore_ascii_case("sts:AssumeRole") || *a == "sts:*" || *a == "*");
         allow && service && action
     })
@@ -74,8 +81,13 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// GetRole with the caller's credentials, then the trust policy.
+/// GetRole with the caller's credentials, then the trust policy (trusted by ECS tasks).
 pub async fn check(iam: &aws_sdk_iam::Client, arn: &str) -> Outcome {
+    check_trusted(iam, arn, ECS_TASKS).await
+}
+
+/// GetRole with the caller's credentials, then the trust policy (trusted by `principal`).
+pub async fn check_trusted(iam: &aws_sdk_iam::Client, arn: &str, principal: &str) -> Outcome {
     let name = match role_name(arn) {
         Ok(n) => n,
         Err(e) => return Outcome::ng(e),
@@ -94,8 +106,8 @@ pub async fn check(iam: &aws_sdk_iam::Client, arn: &str) -> Outcome {
         return Outcome::ng(format!("role {name} has no trust policy"));
     };
     match decode_policy(doc) {
-        Ok(policy) if trusts_ecs_tasks(&policy) => Outcome::ok(),
-        Ok(_) => Outcome::ng(format!("role {name} does not trust {ECS_TASKS}: no Allow statement for sts:AssumeRole with that service principal")),
+        Ok(policy) if trusts(&policy, principal) => Outcome::ok(),
+        Ok(_) => Outcome::ng(format!("role {name} does not trust {principal}: no Allow statement for sts:AssumeRole with that service principal")),
         Err(e) => Outcome::ng(format!("role {name}: {e}")),
     }
 }

@@ -19,6 +19,7 @@ use serde_json::{Value, json};
 pub mod codedeploy;
 pub mod daemon;
 pub mod deployments;
+pub mod express;
 pub mod pace;
 pub mod tasks;
 
