@@ -148,7 +148,7 @@ impl Context {
         let strict_model = config.strict;
         config.strict |= globals.sandboxed_only;
         config::refuse_unsandboxed_filter(&config)?;
-        let plugins = PluginHost::new(&config, AwsSlot::new(config.region.clone(), globals.assume_role_arn.clone()));
+        let plugins = PluginHost::new(&config, AwsSlot::with_retries(config.region.clone(), globals.assume_role_arn.clone(), config.retry_max_attempts));
         let registry = plugins.registry(&config, env.lookup_fn())?;
         Ok(Context { globals, env, jsonnet, config, registry, plugins, strict_model })
     }
@@ -202,7 +202,7 @@ impl Context {
     }
 
     pub async fn aws(&self) -> Result<Aws> {
-        Aws::load(self.region(), self.globals.assume_role_arn.as_deref()).await
+        Aws::load_with(self.region(), self.globals.assume_role_arn.as_deref(), self.config.retry_max_attempts).await
     }
 }
 

@@ -75,6 +75,11 @@ pub struct Config {
     /// plan time, so what gates approve and ECS registers is `REPO@sha256:…`, not a movable tag.
     /// Off by default: ecspresso registers images as written.
     pub pin_image_digests: bool,
+    /// `retry_max_attempts: N` (ecspresso v2.6): the SDK's max attempts for every AWS client cortado
+    /// makes (plugins' brokered reads included), over cortado's default of 8 and over
+    /// `AWS_MAX_ATTEMPTS`, since the config is the more specific statement. `None` (or 0, as in
+    /// ecspresso) keeps the default.
+    pub retry_max_attempts: Option<u32>,
 }
 
 /// `daemon_definition: FILE` (CreateDaemon's input without the task definition ARN) and
@@ -457,6 +462,7 @@ fn from_value(path: &Path, source: &str, value: Value) -> Result<Config> {
         Some(Value::Bool(b)) => *b,
         Some(other) => return Err(f.error("pin_image_digests", format!("expected true or false, found {}", kind(other))).into()),
     };
+    let retry_max_attempts = retry_max_attempts(&mut f)?;
     let appspec = f.get("appspec").cloned();
     let codedeploy = match f.get("codedeploy") {
         None => None,
@@ -521,9 +527,27 @@ fn from_value(path: &Path, source: &str, value: Value) -> Result<Config> {
         signing_key,
         strict,
         pin_image_digests,
+        retry_max_attempts,
     };
     config.check_plugin_functions()?;
     Ok(config)
+}
+
+/// `retry_max_attempts`: a whole number; 0 means the default (ecspresso passes only a positive
+/// value to the SDK), anything else must be between 1 and 100 (a typo of 1000 would make an outage
+/// take hours to surface).
+fn retry_max_attempts(f: &mut Fields) -> Result<Option<u32>, InputError> {
+    let Some(v) = f.get("retry_max_attempts") else { return Ok(None) };
+    let n = match v {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.trim().parse::<u64>().ok(),
+        _ => None,
+    };
+    match n {
+        Some(0) => Ok(None),
+        Some(n @ 1..=100) => Ok(Some(n as u32)),
+        _ => Err(f.error("retry_max_attempts", format!("expected a whole number of attempts between 1 and 100, found {v}"))),
+    }
 }
 
 fn parse_plugin(path: &Path, source: &str, index: usize, item: &Value, dir: &Path) -> Result<PluginConfig, InputError> {
@@ -779,6 +803,7 @@ impl Config {
             appspec: self.appspec.as_ref(),
             filter_command: self.filter_command.as_deref(),
             timeout: duration::format_go_duration(self.timeout),
+            retry_max_attempts: self.retry_max_attempts,
             codedeploy: self.codedeploy.as_ref(),
             ignore: if self.ignore.tags.is_empty() { None } else { Some(&self.ignore) },
             daemon: self.daemon.as_ref().and_then(|d| d.name.as_deref()),
@@ -826,6 +851,8 @@ struct RenderedConfig<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     filter_command: Option<&'a str>,
     timeout: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    retry_max_attempts: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     codedeploy: Option<&'a CodeDeployConfig>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -6,6 +6,7 @@
 //! role is assumed first where possible, so image, secret and log checks see what the ECS agent
 //! will see; role, target group, cluster and existence lookups use the caller's credentials.
 
+pub mod deployment;
 pub mod image;
 pub mod logs;
 pub mod registry;
@@ -308,11 +309,50 @@ fn service_definition(planner: &mut Planner, creds: &Arc<Creds>, td: &Value, sv:
         let (lb, td) = (lb.clone(), td.clone());
         children.push(planner.probe(service::lb_name(&lb), Box::pin(async move { service::load_balancer(&elb, &lb, &td).await })));
     }
+    if let Some(o) = deployment::metric_configurations(sv) {
+        children.push(done("MonitoringConfiguration", o));
+    }
+    for cfg in sv.get("vpcLatticeConfigurations").and_then(Value::as_array).into_iter().flatten() {
+        children.push(lattice(planner, creds, cfg, td));
+    }
+    for (i, hook) in sv.pointer("/deploymentConfiguration/lifecycleHooks").and_then(Value::as_array).into_iter().flatten().enumerate() {
+        let name = deployment::hook_name(i, hook);
+        children.push(match deployment::hook_local(hook) {
+            Err(o) => done(name, o),
+            Ok(role) => {
+                let iam = aws_sdk_iam::Client::new(&creds.caller);
+                planner.probe(name, Box::pin(async move { role::check_trusted_by(&iam, &role, role::ECS).await }))
+            }
+        });
+    }
     let own = service::own(sv);
     if children.is_empty() {
         return done("ServiceDefinition", own.unwrap_or_else(Outcome::ok));
     }
     group("ServiceDefinition", own, children)
+}
+
+/// One `vpcLatticeConfigurations` entry: its port name (local), its target group and its role,
+/// which ECS assumes (so trusted by `ecs.amazonaws.com`).
+fn lattice(planner: &mut Planner, creds: &Arc<Creds>, cfg: &Value, td: &Value) -> Planned {
+    let mut children = vec![done("PortName", deployment::lattice_port(cfg, td))];
+    match cfg.get("targetGroupArn").and_then(Value::as_str) {
+        Some(arn) => {
+            let elb = aws_sdk_elasticloadbalancingv2::Client::new(&creds.caller);
+            let arn = arn.to_owned();
+            children.push(planner.probe(format!("TargetGroup[{arn}]"), Box::pin(async move { deployment::lattice_target_group(&elb, &arn).await })));
+        }
+        None => children.push(done("TargetGroup", Outcome::ng("targetGroupArn is required"))),
+    }
+    match cfg.get("roleArn").and_then(Value::as_str) {
+        Some(arn) => {
+            let iam = aws_sdk_iam::Client::new(&creds.caller);
+            let arn = arn.to_owned();
+            children.push(planner.probe(format!("Role[{arn}]"), Box::pin(async move { role::check_trusted_by(&iam, &arn, role::ECS).await })));
+        }
+        None => children.push(done("Role", Outcome::ng("roleArn is required (a role trusted by ecs.amazonaws.com)"))),
+    }
+    group(deployment::lattice_name(cfg), None, children)
 }
 
 /// One node per verifier plugin, its checks as children. A plugin that cannot be loaded or traps

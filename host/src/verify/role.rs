@@ -1,5 +1,7 @@
-//! Task and execution roles: the role exists and its trust policy lets ECS tasks assume it.
-//! Principals and actions may be strings or arrays (ecspresso read only strings: its issue #931).
+//! Roles: the role exists and its trust policy lets the right service principal assume it
+//! (`ecs-tasks.amazonaws.com` for task and execution roles, `ecs.amazonaws.com` for the roles of
+//! lifecycle hooks and VPC Lattice). Principals and actions may be strings or arrays (ecspresso read
+//! only strings until v2.7.1: its issue #931).
 
 use serde_json::Value;
 
@@ -7,6 +9,8 @@ use super::tree::Outcome;
 use crate::aws::describe_error;
 
 pub const ECS_TASKS: &str = "ecs-tasks.amazonaws.com";
+/// The principal of the roles ECS itself assumes (lifecycle hooks, VPC Lattice).
+pub const ECS: &str = "ecs.amazonaws.com";
 
 /// The role name of `arn:aws:iam::123456789012:role/path/name` (the last path segment).
 pub fn role_name(arn: &str) -> Result<&str, String> {
@@ -32,6 +36,11 @@ fn strings(v: Option<&Value>) -> Vec<&str> {
 
 /// Does an `Allow` statement let `ecs-tasks.amazonaws.com` call `sts:AssumeRole`?
 pub fn trusts_ecs_tasks(policy: &Value) -> bool {
+    trusts(policy, ECS_TASKS)
+}
+
+/// Does an `Allow` statement let the service `principal` call `sts:AssumeRole`?
+pub fn trusts(policy: &Value, principal: &str) -> bool {
     let statements: Vec<&Value> = match policy.get("Statement") {
         Some(Value::Array(a)) => a.iter().collect(),
         Some(s @ Value::Object(_)) => vec![s],
@@ -39,7 +48,7 @@ pub fn trusts_ecs_tasks(policy: &Value) -> bool {
     };
     statements.into_iter().any(|s| {
         let allow = s.get("Effect").and_then(Value::as_str).is_some_and(|e| e.eq_ignore_ascii_case("Allow"));
-        let service = strings(s.get("Principal").and_then(|p| p.get("Service"))).contains(&ECS_TASKS);
+        let service = strings(s.get("Principal").and_then(|p| p.get("Service"))).contains(&principal);
         let action = strings(s.get("Action")).iter().any(|a| a.eq_ignore_ascii_case("sts:AssumeRole") || *a == "sts:*" || *a == "*");
         allow && service && action
     })
@@ -74,8 +83,13 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// GetRole with the caller's credentials, then the trust policy.
+/// GetRole with the caller's credentials, then the trust policy (for ECS tasks).
 pub async fn check(iam: &aws_sdk_iam::Client, arn: &str) -> Outcome {
+    check_trusted_by(iam, arn, ECS_TASKS).await
+}
+
+/// GetRole with the caller's credentials, then the trust policy for `principal`.
+pub async fn check_trusted_by(iam: &aws_sdk_iam::Client, arn: &str, principal: &str) -> Outcome {
     let name = match role_name(arn) {
         Ok(n) => n,
         Err(e) => return Outcome::ng(e),
@@ -94,8 +108,8 @@ pub async fn check(iam: &aws_sdk_iam::Client, arn: &str) -> Outcome {
         return Outcome::ng(format!("role {name} has no trust policy"));
     };
     match decode_policy(doc) {
-        Ok(policy) if trusts_ecs_tasks(&policy) => Outcome::ok(),
-        Ok(_) => Outcome::ng(format!("role {name} does not trust {ECS_TASKS}: no Allow statement for sts:AssumeRole with that service principal")),
+        Ok(policy) if trusts(&policy, principal) => Outcome::ok(),
+        Ok(_) => Outcome::ng(format!("role {name} does not trust {principal}: no Allow statement for sts:AssumeRole with that service principal")),
         Err(e) => Outcome::ng(format!("role {name}: {e}")),
     }
 }
@@ -124,6 +138,10 @@ mod tests {
         assert!(trusts_ecs_tasks(&array));
         assert!(!trusts_ecs_tasks(&ec2));
         assert!(!trusts_ecs_tasks(&deny));
+        let ecs = json!({"Statement": [{"Effect": "Allow", "Principal": {"Service": ["ecs.amazonaws.com"]}, "Action": "sts:AssumeRole"}]});
+        assert!(trusts(&ecs, ECS));
+        assert!(!trusts(&ecs, ECS_TASKS), "ecs.amazonaws.com is not ecs-tasks.amazonaws.com");
+        assert!(!trusts(&string, ECS));
     }
 
     #[test]
