@@ -131,3 +131,61 @@ fn verify_checks_metrics_lattice_and_lifecycle_hooks() {
     let m = status_of(&n2, "MonitoringConfiguration");
     assert!(m.1 == "NG" && m.2.contains("resolutionSeconds 30"), "{m:?}");
 }
+
+/// The seeded service initialised into a project, its task definition's image moved to `tag`.
+fn initialised_with_image(name: &str, blue_green: bool, tag: &str) -> (Project, String, Value) {
+    let (p, region, seed) = cortado_e2e::initialised_on(name, blue_green);
+    let mut td: Value = serde_json::from_str(&p.read("ecs-task-def.json")).unwrap();
+    let image = td["containerDefinitions"][0]["image"].as_str().unwrap().to_owned();
+    let base = image.rsplit_once(':').map(|(b, _)| b).unwrap_or(&image).to_owned();
+    td["containerDefinitions"][0]["image"] = json!(format!("{base}:{tag}"));
+    p.write("ecs-task-def.json", &serde_json::to_string_pretty(&td).unwrap());
+    (p, region, seed)
+}
+
+/// `diff --jsonnet` (ecspresso v2.8): the same comparison, both sides printed as Jsonnet.
+#[test]
+fn diff_jsonnet_prints_the_jsonnet_forms() {
+    let (p, _region, _seed) = initialised_with_image("diffjsonnet", false, "v2");
+    let plain = p.run(&["diff", "--no-color"], &[]);
+    plain.expect_code(0);
+    let run = p.run(&["diff", "--jsonnet", "--no-color", "--exit-code"], &[]);
+    run.expect_code(1);
+    let changed: Vec<&str> = run.stdout.lines().filter(|l| (l.starts_with('-') || l.starts_with('+')) && !l.starts_with("---") && !l.starts_with("+++")).collect();
+    assert_eq!(changed.len(), 2, "one line out, one in:\n{}", run.stdout);
+    assert!(changed[0].trim_start_matches('-').trim_start().starts_with("image: '") && changed[0].ends_with(":v1',"), "{}", run.stdout);
+    assert!(changed[1].trim_start_matches('+').trim_start().starts_with("image: '") && changed[1].ends_with(":v2',"), "{}", run.stdout);
+    assert!(run.stdout.lines().any(|l| l.starts_with("--- arn:aws:ecs:")) && run.stdout.contains("+++ "), "ecspresso's headers: {}", run.stdout);
+    // The JSON diff says the same in JSON.
+    assert!(plain.stdout.contains("-      \"image\": \"") && !plain.stdout.contains("image: '"), "{}", plain.stdout);
+}
+
+/// `appspec --output json` and ecspresso's `--log-format json`: the AppSpec as one JSON document.
+#[test]
+fn appspec_as_json() {
+    let (p, region, seed) = initialised_with_image("appspecjson", true, "v1");
+    let cluster = seed["ecs"]["clusterName"].as_str().unwrap();
+    let service = seed["ecs"]["blueGreenServiceName"].as_str().unwrap();
+    let described = cortado_e2e::seeded::aws_json(
+        sim(),
+        &region,
+        "ecs",
+        "AmazonEC2ContainerServiceV20141113.DescribeServices",
+        &json!({"cluster": cluster, "services": [service]}),
+    );
+    let current = described["services"][0]["taskDefinition"].as_str().unwrap().to_owned();
+    let yaml = p.run(&["appspec", "--task-definition", "current"], &[]);
+    yaml.expect_code(0);
+    assert!(yaml.stdout.starts_with("version: 0.0\nResources:\n"), "{}", yaml.stdout);
+    for args in [&["appspec", "--task-definition", "current", "--output", "json"][..], &["--log-format", "json", "appspec", "--task-definition", "current"][..]] {
+        let run = p.run(args, &[]);
+        run.expect_code(0);
+        let spec: Value = serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{args:?}: {e}: {}", run.stdout));
+        assert_eq!(spec["version"], json!(0.0));
+        let props = &spec["Resources"][0]["TargetService"]["Properties"];
+        assert_eq!(spec["Resources"][0]["TargetService"]["Type"], "AWS::ECS::Service");
+        assert_eq!(props["TaskDefinition"], json!(current), "{args:?}");
+        assert_eq!(props["LoadBalancerInfo"]["ContainerPort"], json!(80), "{}", run.stdout);
+        assert!(yaml.stdout.contains(&format!("TaskDefinition: {current}")), "YAML and JSON name the same revision");
+    }
+}
