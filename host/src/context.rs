@@ -101,7 +101,14 @@ impl Context {
         let jsonnet = jsonnet_options(&globals)?;
         let cwd = std::env::current_dir()?;
         let path = config::locate(globals.config.as_deref(), &cwd)?;
-        let config = config::load(&path, &LoadOptions { env: env.clone(), jsonnet: jsonnet.clone() })?;
+        let lookup = env.lookup_fn();
+        let role = globals.assume_role_arn.clone();
+        // A v3 config's second pass: the functions of the plugins its first pass declared.
+        let plugin_funcs = move |pre: &Config| -> Result<crate::template::FuncMap> {
+            let host = PluginHost::new(pre, AwsSlot::with_retries(pre.region.clone(), role.clone(), pre.retry_max_attempts));
+            Ok(host.registry(pre, lookup.clone())?.funcs().clone())
+        };
+        let config = config::load_with_plugins(&path, &LoadOptions { env: env.clone(), jsonnet: jsonnet.clone() }, Some(&plugin_funcs))?;
         Self::assemble(globals, env, jsonnet, config)
     }
 
@@ -119,7 +126,8 @@ impl Context {
     fn assemble(globals: Globals, env: Arc<Env>, jsonnet: JsonnetOptions, mut config: Config) -> Result<Context> {
         let cwd = std::env::current_dir()?;
         if let Some(t) = &globals.timeout {
-            config.timeout = config::duration::parse_go_duration(t).map_err(|e| InputError::new(format!("--timeout: {e}")))?;
+            let parsed = if config.ecspresso_v3 { config::duration::parse_v3(t, "--timeout") } else { config::duration::parse_go_duration(t) };
+            config.timeout = parsed.map_err(|e| InputError::new(format!("--timeout: {e}")))?;
         }
         if let Some(a) = &globals.audit_log {
             match config::shared::S3Url::parse(a) {
@@ -143,6 +151,13 @@ impl Context {
         }
         config.wait_for_others |= globals.wait_for_others;
         if let Some(fc) = &globals.filter_command {
+            if config.ecspresso_v3 {
+                return Err(InputError::in_file(
+                    &config.path,
+                    format!("--filter-command (or ECSPRESSO_FILTER_COMMAND) was removed in ecspresso v3 (#1024) and {}: pass --id to pick a task", config::V3_NOTE),
+                )
+                .into());
+            }
             config.filter_command = Some(fc.clone());
         }
         let strict_model = config.strict;

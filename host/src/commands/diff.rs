@@ -49,6 +49,14 @@ impl DiffArgs {
 }
 
 pub async fn run(app: &App, args: DiffArgs) -> Result<()> {
+    if app.config.ecspresso_v3 && (args.unified || args.no_unified) {
+        let flag = if args.no_unified { "--no-unified" } else { "--unified" };
+        return Err(crate::error::InputError::in_file(
+            &app.config.path,
+            format!("diff {flag} was removed in ecspresso v3 (#1027) and {}: the diff is always unified; --external CMD shows it another way", crate::config::V3_NOTE),
+        )
+        .into());
+    }
     // Local side first: bad input fails before any AWS call.
     let td_path = app.task_definition_path()?.clone();
     let local_td = app.renderer().task_definition(&td_path)?;
