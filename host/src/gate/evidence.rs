@@ -332,10 +332,16 @@ pub fn against_chain(statement: &Value, records: &[Map<String, Value>]) -> Vec<S
             if o.get("decision") != Some(&p["audit"]["decision"]) {
                 bad.push("the outcome record belongs to another decision".into());
             }
-            for (k, v) in [("result", &p["outcome"]["result"]), ("deployment_id", &p["outcome"]["deployment_id"]), ("completed_early", &p["outcome"]["completed_early"])] {
+            for (k, v) in [("result", &p["outcome"]["result"]), ("deployment_id", &p["outcome"]["deployment_id"])] {
                 if o.get(k).unwrap_or(&Value::Null) != v {
                     bad.push(format!("`{k}` differs from the outcome record"));
                 }
+            }
+            // Statements signed before cortado recorded it carry no `completed_early`.
+            if let Some(early) = p["outcome"].get("completed_early")
+                && o.get("completed_early") != Some(early)
+            {
+                bad.push("`completed_early` differs from the outcome record".into());
             }
         }
     }
