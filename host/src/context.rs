@@ -154,7 +154,10 @@ impl Context {
             if config.ecspresso_v3 {
                 return Err(InputError::in_file(
                     &config.path,
-                    format!("--filter-command (or ECSPRESSO_FILTER_COMMAND) was removed in ecspresso v3 (#1024) and {}: pass --id to pick a task", config::V3_NOTE),
+                    format!(
+                        "--filter-command (or ECSPRESSO_FILTER_COMMAND) was removed in ecspresso v3 (#1024) and {}: pass --id to pick a task",
+                        config::V3_NOTE
+                    ),
                 )
                 .into());
             }

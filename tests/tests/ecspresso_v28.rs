@@ -41,14 +41,11 @@ fn retry_max_attempts_must_be_a_small_whole_number() {
 /// Creates role `name` trusted by `ecs.amazonaws.com` (an array principal, as #932) and returns
 /// its ARN.
 fn ecs_role(region: &str, name: &str) -> String {
-    let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": ["ecs.amazonaws.com"]}, "Action": "sts:AssumeRole"}]});
+    let trust =
+        json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": ["ecs.amazonaws.com"]}, "Action": "sts:AssumeRole"}]});
     let doc = trust.to_string();
-    let out = aws_query(
-        sim(),
-        region,
-        "iam",
-        &[("Action", "CreateRole"), ("Version", "2010-05-08"), ("RoleName", name), ("AssumeRolePolicyDocument", doc.as_str())],
-    );
+    let out =
+        aws_query(sim(), region, "iam", &[("Action", "CreateRole"), ("Version", "2010-05-08"), ("RoleName", name), ("AssumeRolePolicyDocument", doc.as_str())]);
     let start = out.find("<Arn>").expect("CreateRole answers an ARN") + 5;
     out[start..start + out[start..].find("</Arn>").unwrap()].to_owned()
 }
@@ -151,7 +148,8 @@ fn diff_jsonnet_prints_the_jsonnet_forms() {
     plain.expect_code(0);
     let run = p.run(&["diff", "--jsonnet", "--no-color", "--exit-code"], &[]);
     run.expect_code(1);
-    let changed: Vec<&str> = run.stdout.lines().filter(|l| (l.starts_with('-') || l.starts_with('+')) && !l.starts_with("---") && !l.starts_with("+++")).collect();
+    let changed: Vec<&str> =
+        run.stdout.lines().filter(|l| (l.starts_with('-') || l.starts_with('+')) && !l.starts_with("---") && !l.starts_with("+++")).collect();
     assert_eq!(changed.len(), 2, "one line out, one in:\n{}", run.stdout);
     assert!(changed[0].trim_start_matches('-').trim_start().starts_with("image: '") && changed[0].ends_with(":v1',"), "{}", run.stdout);
     assert!(changed[1].trim_start_matches('+').trim_start().starts_with("image: '") && changed[1].ends_with(":v2',"), "{}", run.stdout);
@@ -177,7 +175,8 @@ fn appspec_as_json() {
     let yaml = p.run(&["appspec", "--task-definition", "current"], &[]);
     yaml.expect_code(0);
     assert!(yaml.stdout.starts_with("version: 0.0\nResources:\n"), "{}", yaml.stdout);
-    for args in [&["appspec", "--task-definition", "current", "--output", "json"][..], &["--log-format", "json", "appspec", "--task-definition", "current"][..]] {
+    for args in [&["appspec", "--task-definition", "current", "--output", "json"][..], &["--log-format", "json", "appspec", "--task-definition", "current"][..]]
+    {
         let run = p.run(args, &[]);
         run.expect_code(0);
         let spec: Value = serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{args:?}: {e}: {}", run.stdout));

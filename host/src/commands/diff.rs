@@ -53,7 +53,10 @@ pub async fn run(app: &App, args: DiffArgs) -> Result<()> {
         let flag = if args.no_unified { "--no-unified" } else { "--unified" };
         return Err(crate::error::InputError::in_file(
             &app.config.path,
-            format!("diff {flag} was removed in ecspresso v3 (#1027) and {}: the diff is always unified; --external CMD shows it another way", crate::config::V3_NOTE),
+            format!(
+                "diff {flag} was removed in ecspresso v3 (#1027) and {}: the diff is always unified; --external CMD shows it another way",
+                crate::config::V3_NOTE
+            ),
         )
         .into());
     }
