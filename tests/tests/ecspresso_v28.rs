@@ -50,6 +50,27 @@ fn ecs_role(region: &str, name: &str) -> String {
     out[start..start + out[start..].find("</Arn>").unwrap()].to_owned()
 }
 
+/// Creates Lambda function `name` in the simulator (moto's Lambda; never invoked), run by `role`.
+fn lambda_function(region: &str, name: &str, role: &str) {
+    use base64::Engine as _;
+    // An empty zip archive: the end-of-central-directory record alone.
+    let mut zip = b"PK\x05\x06".to_vec();
+    zip.extend([0u8; 18]);
+    let body = json!({"FunctionName": name, "Runtime": "python3.12", "Role": role, "Handler": "hook.handler",
+        "Code": {"ZipFile": base64::engine::general_purpose::STANDARD.encode(&zip)}});
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let auth = format!("AWS4-HMAC-SHA256 Credential=testing/20260101/{region}/lambda/aws4_request, SignedHeaders=host, Signature=0");
+    let mut resp = agent
+        .post(&format!("{}/2015-03-31/functions", sim().url))
+        .header("Content-Type", "application/json")
+        .header("Authorization", &auth)
+        .send(body.to_string())
+        .expect("call the simulator");
+    let status = resp.status().as_u16();
+    let text = resp.body_mut().read_to_string().unwrap_or_default();
+    assert!(status < 300, "CreateFunction {name}: {status} {text}");
+}
+
 /// `(name, status, message)` of every node, depth first.
 fn nodes(out: &str) -> Vec<(String, String, String)> {
     fn walk(n: &Value, acc: &mut Vec<(String, String, String)>) {
@@ -83,6 +104,8 @@ fn verify_checks_metrics_lattice_and_lifecycle_hooks() {
     let good_role = ecs_role(&region, &format!("{region}-ecs"));
     let task_role = seed["iam"]["taskRoleArn"].as_str().unwrap();
     let lambda = |name: &str| format!("arn:aws:lambda:{region}:{account}:function:{name}");
+    lambda_function(&region, "good", &good_role);
+    lambda_function(&region, "tasks-role", &good_role);
     let mut td = task_definition(&seed);
     td["containerDefinitions"][0]["portMappings"][0]["name"] = json!("http");
     let tg = seed["alb"]["targetGroupArn"].as_str().unwrap();
@@ -97,6 +120,7 @@ fn verify_checks_metrics_lattice_and_lifecycle_hooks() {
         {"hookTargetArn": lambda("good"), "roleArn": good_role, "lifecycleStages": ["POST_SCALE_UP"]},
         {"targetType": "PAUSE", "lifecycleStages": ["POST_TEST_TRAFFIC_SHIFT"]},
         {"hookTargetArn": lambda("tasks-role"), "roleArn": task_role, "lifecycleStages": ["POST_SCALE_UP"]},
+        {"hookTargetArn": lambda("missing"), "roleArn": good_role, "lifecycleStages": ["POST_SCALE_UP"]},
         {"hookTargetArn": format!("arn:aws:sns:{region}:{account}:topic"), "roleArn": good_role, "lifecycleStages": ["POST_SCALE_UP"]}
     ]});
     write_project(&p, &seed, &td, Some(&sv), "");
@@ -111,10 +135,25 @@ fn verify_checks_metrics_lattice_and_lifecycle_hooks() {
     ok(&format!("VpcLattice[{tg}]"));
     ok(&format!("LifecycleHook[{}]", lambda("good")));
     assert_eq!(status_of(&n, "LifecycleHook[1]").1, "SKIP", "PAUSE hooks are skipped");
-    ng(&format!("LifecycleHook[{}]", lambda("tasks-role")), "does not trust ecs.amazonaws.com");
+    ok(&format!("Function[{}]", lambda("good")));
+    ng(&format!("LifecycleHook[{}]", lambda("tasks-role")), "1 problem below");
+    ng(&format!("Function[{}]", lambda("missing")), "does not exist");
+    ng(&format!("LifecycleHook[{}]", lambda("missing")), "1 problem below");
     ng(&format!("LifecycleHook[arn:aws:sns:{region}:{account}:topic]"), "not a Lambda function ARN");
     ng(&format!("TargetGroup[{missing_tg}]"), "does not exist");
     ng(&format!("Role[{task_role}]"), "does not trust ecs.amazonaws.com");
+    // iam-policy grants exactly these reads: the hooks' functions and the trust of their roles.
+    let run = p.run(&["iam-policy"], &[]);
+    run.expect_code(0);
+    let policy: Value = serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout));
+    let statement =
+        |sid: &str| policy["Statement"].as_array().unwrap().iter().find(|s| s["Sid"] == sid).cloned().unwrap_or_else(|| panic!("no {sid}: {policy}"));
+    let hooks = statement("CortadoVerifyHooks");
+    assert_eq!(hooks["Action"], json!(["lambda:GetFunction"]));
+    for f in ["good", "tasks-role", "missing"] {
+        assert!(hooks["Resource"].as_array().unwrap().contains(&json!(lambda(f))), "{hooks}");
+    }
+    assert!(statement("CortadoVerifyServiceRoles")["Resource"].as_array().unwrap().contains(&json!(good_role)));
     let bad_lattice: Vec<_> = n.iter().filter(|x| x.0 == "PortName").collect();
     assert!(bad_lattice.iter().any(|x| x.1 == "OK") && bad_lattice.iter().any(|x| x.1 == "NG" && x.2.contains("\"grpc\"")), "{bad_lattice:?}");
 

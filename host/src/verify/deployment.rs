@@ -1,7 +1,8 @@
 //! The service's deployment-side references, as ecspresso v2.4.4-v2.8.5 checks them:
 //! `monitoring.metricConfigurations` (shape and values per the ECS model), `vpcLatticeConfigurations`
 //! (target group, port name, a role ECS can assume) and `deploymentConfiguration.lifecycleHooks`
-//! (a Lambda hook's target and role; PAUSE hooks have neither and are skipped).
+//! (a Lambda hook's function exists and its role is trusted by `ecs.amazonaws.com`; PAUSE hooks
+//! have neither and are skipped).
 
 use serde_json::Value;
 
@@ -105,9 +106,9 @@ pub fn hook_name(i: usize, hook: &Value) -> String {
 }
 
 /// What to do for one lifecycle hook before any AWS call: `Err` is its final outcome (a PAUSE hook
-/// is skipped; a Lambda hook without a well-formed target or role is NG), `Ok(role)` the role whose
-/// trust is still to be read.
-pub fn hook_local(hook: &Value) -> Result<String, Outcome> {
+/// is skipped; a Lambda hook without a well-formed target or role is NG), `Ok((function, role))`
+/// what is still to be read.
+pub fn hook_local(hook: &Value) -> Result<(String, String), Outcome> {
     let target_type = hook.get("targetType").and_then(Value::as_str).unwrap_or("AWS_LAMBDA");
     match target_type {
         "PAUSE" => return Err(Outcome::skip("a PAUSE hook has no target or role to check")),
@@ -119,19 +120,34 @@ pub fn hook_local(hook: &Value) -> Result<String, Outcome> {
     };
     lambda_arn(target).map_err(Outcome::ng)?;
     match hook.get("roleArn").and_then(Value::as_str).filter(|s| !s.is_empty()) {
-        Some(role) => Ok(role.to_owned()),
+        Some(role) => Ok((target.to_owned(), role.to_owned())),
         None => Err(Outcome::ng("a Lambda hook needs roleArn (a role trusted by ecs.amazonaws.com that may invoke the function)")),
     }
 }
 
-/// `arn:PARTITION:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]`: the function a hook invokes.
-/// Only the shape is checked: cortado makes no Lambda call (it has no Lambda client).
+/// `arn:PARTITION:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]`: the function a hook invokes,
+/// checked for its shape before [`lambda_function`] reads it. Returns the region.
 pub fn lambda_arn(arn: &str) -> Result<&str, String> {
     let parts: Vec<&str> = arn.split(':').collect();
     let ok = matches!(parts.as_slice(),
         ["arn", p, "lambda", region, account, "function", name] | ["arn", p, "lambda", region, account, "function", name, _]
             if p.starts_with("aws") && !region.is_empty() && account.len() == 12 && account.chars().all(|c| c.is_ascii_digit()) && !name.is_empty());
-    if ok { Ok(parts[6]) } else { Err(format!("hookTargetArn {arn:?} is not a Lambda function ARN (arn:aws:lambda:REGION:ACCOUNT:function:NAME)")) }
+    if ok { Ok(parts[3]) } else { Err(format!("hookTargetArn {arn:?} is not a Lambda function ARN (arn:aws:lambda:REGION:ACCOUNT:function:NAME)")) }
+}
+
+/// GetFunction (the caller's credentials, in the function's region): the hook's target exists.
+pub async fn lambda_function(lambda: &aws_sdk_lambda::Client, arn: &str) -> Outcome {
+    match lambda.get_function().function_name(arn).send().await {
+        Ok(_) => Outcome::ok(),
+        Err(e) => {
+            let msg = describe_error(&e);
+            if msg.contains("ResourceNotFound") || msg.contains("not found") {
+                Outcome::ng(format!("Lambda function {arn} does not exist"))
+            } else {
+                Outcome::ng(format!("cannot read Lambda function {arn}: {msg}"))
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -169,7 +185,8 @@ mod tests {
         assert!(hook_local(&json!({"targetType": "PAUSE"})).is_err_and(|o| o.status.as_str() == "SKIP"));
         let role = "arn:aws:iam::123456789012:role/hooks";
         let lambda = json!({"hookTargetArn": "arn:aws:lambda:us-east-1:123456789012:function:hook", "roleArn": role});
-        assert_eq!(hook_local(&lambda).ok().as_deref(), Some(role));
+        assert_eq!(hook_local(&lambda).ok().map(|(_, r)| r).as_deref(), Some(role));
+        assert_eq!(lambda_arn("arn:aws:lambda:us-east-1:123456789012:function:hook"), Ok("us-east-1"));
         assert!(hook_local(&json!({"hookTargetArn": "arn:aws:lambda:us-east-1:123456789012:function:hook"})).is_err());
         assert!(hook_local(&json!({"roleArn": role})).is_err());
     }

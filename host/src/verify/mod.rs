@@ -319,10 +319,7 @@ fn service_definition(planner: &mut Planner, creds: &Arc<Creds>, td: &Value, sv:
         let name = deployment::hook_name(i, hook);
         children.push(match deployment::hook_local(hook) {
             Err(o) => done(name, o),
-            Ok(role) => {
-                let iam = aws_sdk_iam::Client::new(&creds.caller);
-                planner.probe(name, Box::pin(async move { role::check_trusted_by(&iam, &role, role::ECS).await }))
-            }
+            Ok((function, role)) => lambda_hook(planner, creds, name, function, role),
         });
     }
     let own = service::own(sv);
@@ -330,6 +327,19 @@ fn service_definition(planner: &mut Planner, creds: &Arc<Creds>, td: &Value, sv:
         return done("ServiceDefinition", own.unwrap_or_else(Outcome::ok));
     }
     group("ServiceDefinition", own, children)
+}
+
+/// A Lambda lifecycle hook: its function exists (GetFunction in the function's region) and its role
+/// is trusted by `ecs.amazonaws.com`, which assumes it to invoke the function.
+fn lambda_hook(planner: &mut Planner, creds: &Arc<Creds>, name: String, function: String, role_arn: String) -> Planned {
+    let region = deployment::lambda_arn(&function).ok().map(str::to_owned);
+    let lambda = aws_sdk_lambda::Client::new(&creds.caller_in(region.as_deref()));
+    let f = function.clone();
+    let target = planner.probe(format!("Function[{function}]"), Box::pin(async move { deployment::lambda_function(&lambda, &f).await }));
+    let iam = aws_sdk_iam::Client::new(&creds.caller);
+    let r = role_arn.clone();
+    let trust = planner.probe(format!("Role[{role_arn}]"), Box::pin(async move { role::check_trusted_by(&iam, &r, role::ECS).await }));
+    group(name, None, vec![target, trust])
 }
 
 /// One `vpcLatticeConfigurations` entry: its port name (local), its target group and its role,
