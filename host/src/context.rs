@@ -151,16 +151,7 @@ impl Context {
         }
         config.wait_for_others |= globals.wait_for_others;
         if let Some(fc) = &globals.filter_command {
-            if config.ecspresso_v3 {
-                return Err(InputError::in_file(
-                    &config.path,
-                    format!(
-                        "--filter-command (or ECSPRESSO_FILTER_COMMAND) was removed in ecspresso v3 (#1024) and {}: pass --id to pick a task",
-                        config::V3_NOTE
-                    ),
-                )
-                .into());
-            }
+            config::refuse_removed_in_v3(&config, "--filter-command (or ECSPRESSO_FILTER_COMMAND)", "#1024", "pass --id to pick a task")?;
             config.filter_command = Some(fc.clone());
         }
         let strict_model = config.strict;

@@ -148,3 +148,28 @@ fn flags_removed_in_v3_are_refused_with_their_replacement() {
     let run = p.run(&["diff", "--no-unified"], &[]);
     assert!(run.code == 0, "{}", run.stderr);
 }
+
+/// The `external` plugin's `timeout: 1` is one second under v3 (a call of a slow command fails in
+/// about that), and is refused under v2, which has no unit for it.
+#[test]
+fn v3_external_plugin_timeout_is_seconds() {
+    let plugin = "plugins:\n  - name: external\n    config:\n      name: slow\n      command: [sleep, \"10\"]\n      num_args: 0\n      timeout: 1\n";
+    let (p, region, _seed) = ecspresso_project("v3ext", V3, plugin);
+    let config = p.read("ecspresso.yml");
+    let with_fn: String = config.lines().map(|l| if l.starts_with("service:") { "service: '{{ slow }}'\n".to_owned() } else { format!("{l}\n") }).collect();
+    p.write("ecspresso.yml", &with_fn);
+    let started = std::time::Instant::now();
+    let run = p.run(&["render", "config"], &[]);
+    let took = started.elapsed();
+    assert_ne!(run.code, 0, "{}", run.stdout);
+    assert!(run.stderr.contains("timed out"), "{}", run.stderr);
+    assert!(took < std::time::Duration::from_secs(8), "one second, not ten: {took:?}");
+
+    // v2 (and no plugin function in a top-level field, which v2 does not have): refused.
+    p.write("ecspresso.yml", &config);
+    set_header(&p, V2);
+    let run = p.run(&["render", "config"], &[]);
+    run.expect_code(2);
+    assert!(run.stderr.contains("timeout") && run.stderr.contains("expected a duration"), "{}", run.stderr);
+    assert!(sim().calls_in(&region).is_empty(), "render makes no AWS call");
+}

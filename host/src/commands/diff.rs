@@ -49,16 +49,9 @@ impl DiffArgs {
 }
 
 pub async fn run(app: &App, args: DiffArgs) -> Result<()> {
-    if app.config.ecspresso_v3 && (args.unified || args.no_unified) {
-        let flag = if args.no_unified { "--no-unified" } else { "--unified" };
-        return Err(crate::error::InputError::in_file(
-            &app.config.path,
-            format!(
-                "diff {flag} was removed in ecspresso v3 (#1027) and {}: the diff is always unified; --external CMD shows it another way",
-                crate::config::V3_NOTE
-            ),
-        )
-        .into());
+    if args.unified || args.no_unified {
+        let flag = if args.no_unified { "diff --no-unified" } else { "diff --unified" };
+        crate::config::refuse_removed_in_v3(&app.config, flag, "#1027", "the diff is always unified; --external CMD shows it another way")?;
     }
     // Local side first: bad input fails before any AWS call.
     let td_path = app.task_definition_path()?.clone();

@@ -90,6 +90,15 @@ pub struct Config {
 /// Where a v3 feature or refusal comes from, for messages.
 pub const V3_NOTE: &str = "this config declares ecspresso v3 in required_version";
 
+/// Refuses `what` (a flag or key ecspresso v3 removed) in a config that declares v3, naming the
+/// replacement; does nothing for a v2 config, where the old form still works.
+pub fn refuse_removed_in_v3(config: &Config, what: &str, pr: &str, replacement: &str) -> Result<(), InputError> {
+    if !config.ecspresso_v3 {
+        return Ok(());
+    }
+    Err(InputError::in_file(&config.path, format!("{what} was removed in ecspresso v3 ({pr}) and {V3_NOTE}: {replacement}")))
+}
+
 /// Returns the plugin functions of a preliminary config (its `plugins`, `region` and the like):
 /// the second pass of a v3 config's load renders the whole file with them.
 pub type PluginFuncs<'a> = &'a dyn Fn(&Config) -> Result<FuncMap>;
@@ -591,11 +600,16 @@ fn from_value(path: &Path, source: &str, value: Value) -> Result<Config> {
         }
         Some(other) => return Err(f.error("ignore", format!("expected an object, found {}", kind(other))).into()),
     };
-    let plugins = match f.get("plugins") {
+    let mut plugins = match f.get("plugins") {
         None => Vec::new(),
         Some(Value::Array(items)) => items.iter().enumerate().map(|(i, item)| parse_plugin(path, source, i, item, &dir)).collect::<Result<Vec<_>, _>>()?,
         Some(other) => return Err(f.error("plugins", format!("expected a list, found {}", kind(other))).into()),
     };
+    if ecspresso_v3 {
+        for (i, p) in plugins.iter_mut().enumerate() {
+            external_timeout_v3(p).map_err(|e| f.error("plugins", format!("plugins[{i}].config.timeout: {e}")))?;
+        }
+    }
     f.warn_unknown();
 
     let config = Config {
@@ -629,6 +643,22 @@ fn from_value(path: &Path, source: &str, value: Value) -> Result<Config> {
     };
     config.check_plugin_functions()?;
     Ok(config)
+}
+
+/// ecspresso v3 reads the `external` plugin's `timeout` as a v3 duration (a plain number is
+/// seconds): written back as a Go duration, which the plugin parses as in v2.
+fn external_timeout_v3(p: &mut PluginConfig) -> Result<(), String> {
+    if p.path.is_some() || !p.name.eq_ignore_ascii_case("external") {
+        return Ok(());
+    }
+    let Some(t) = p.config.get_mut("timeout") else { return Ok(()) };
+    let text = match t {
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => s.clone(),
+        _ => return Ok(()),
+    };
+    *t = Value::String(duration::format_go_duration(duration::parse_v3(&text, "external timeout")?));
+    Ok(())
 }
 
 /// `retry_max_attempts`: a whole number; 0 means the default (ecspresso passes only a positive
