@@ -241,6 +241,10 @@ fn json_output_for_log_format(command: &mut Command) {
             a.output = commands::verify::VerifyOutput::Json;
             return;
         }
+        Command::Appspec(a) => {
+            a.output = "json".into();
+            return;
+        }
         _ => return,
     };
     output.output = "json".into();

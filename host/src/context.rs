@@ -101,7 +101,14 @@ impl Context {
         let jsonnet = jsonnet_options(&globals)?;
         let cwd = std::env::current_dir()?;
         let path = config::locate(globals.config.as_deref(), &cwd)?;
-        let config = config::load(&path, &LoadOptions { env: env.clone(), jsonnet: jsonnet.clone() })?;
+        let lookup = env.lookup_fn();
+        let role = globals.assume_role_arn.clone();
+        // A v3 config's second pass: the functions of the plugins its first pass declared.
+        let plugin_funcs = move |pre: &Config| -> Result<crate::template::FuncMap> {
+            let host = PluginHost::new(pre, AwsSlot::with_retries(pre.region.clone(), role.clone(), pre.retry_max_attempts));
+            Ok(host.registry(pre, lookup.clone())?.funcs().clone())
+        };
+        let config = config::load_with_plugins(&path, &LoadOptions { env: env.clone(), jsonnet: jsonnet.clone() }, Some(&plugin_funcs))?;
         Self::assemble(globals, env, jsonnet, config)
     }
 
@@ -119,7 +126,8 @@ impl Context {
     fn assemble(globals: Globals, env: Arc<Env>, jsonnet: JsonnetOptions, mut config: Config) -> Result<Context> {
         let cwd = std::env::current_dir()?;
         if let Some(t) = &globals.timeout {
-            config.timeout = config::duration::parse_go_duration(t).map_err(|e| InputError::new(format!("--timeout: {e}")))?;
+            let parsed = if config.ecspresso_v3 { config::duration::parse_v3(t, "--timeout") } else { config::duration::parse_go_duration(t) };
+            config.timeout = parsed.map_err(|e| InputError::new(format!("--timeout: {e}")))?;
         }
         if let Some(a) = &globals.audit_log {
             match config::shared::S3Url::parse(a) {
@@ -143,12 +151,13 @@ impl Context {
         }
         config.wait_for_others |= globals.wait_for_others;
         if let Some(fc) = &globals.filter_command {
+            config::refuse_removed_in_v3(&config, "--filter-command (or ECSPRESSO_FILTER_COMMAND)", "#1024", "pass --id to pick a task")?;
             config.filter_command = Some(fc.clone());
         }
         let strict_model = config.strict;
         config.strict |= globals.sandboxed_only;
         config::refuse_unsandboxed_filter(&config)?;
-        let plugins = PluginHost::new(&config, AwsSlot::new(config.region.clone(), globals.assume_role_arn.clone()));
+        let plugins = PluginHost::new(&config, AwsSlot::with_retries(config.region.clone(), globals.assume_role_arn.clone(), config.retry_max_attempts));
         let registry = plugins.registry(&config, env.lookup_fn())?;
         Ok(Context { globals, env, jsonnet, config, registry, plugins, strict_model })
     }
@@ -202,7 +211,7 @@ impl Context {
     }
 
     pub async fn aws(&self) -> Result<Aws> {
-        Aws::load(self.region(), self.globals.assume_role_arn.as_deref()).await
+        Aws::load_with(self.region(), self.globals.assume_role_arn.as_deref(), self.config.retry_max_attempts).await
     }
 }
 

@@ -186,3 +186,25 @@ fn diff_shows_a_healthy_percent_change_and_nothing_for_the_deployed_criteria() {
     assert!(changes.iter().any(|l| l.starts_with('+') && l.contains("\"healthyPercent\": 75")), "{}", run.stdout);
     assert!(changes.iter().any(|l| l.starts_with('-') && l.contains("\"healthyPercent\": 50")), "{}", run.stdout);
 }
+
+/// The signed evidence of a deploy says whether it completed early, as the outcome record does,
+/// and `evidence verify` checks the two agree.
+#[test]
+fn signed_evidence_says_the_deployment_completed_early() {
+    let (p, _region, _cluster, _service) = deployed("esce", esc(50, "DEFERRED"));
+    p.write("cortado.yml", &format!("{}signing:\n  key_file: signing.key\n", p.read("cortado.yml")));
+    let public = p.run(&["evidence", "keygen", "signing.key"], &[]).expect_code(0).stdout.trim().to_owned();
+    set_image(&p, "v2");
+    p.run(&["deploy"], &[POLL]).expect_code(0);
+    assert_eq!(last_outcome(&p)["completed_early"], true);
+    let evidence = std::fs::read_dir(p.path("cortado-evidence")).unwrap().next().unwrap().unwrap().path();
+    let evidence = evidence.to_str().unwrap();
+    let run = p.run(&["evidence", "verify", evidence, "--public-key", &public, "--output", "json"], &[]);
+    run.expect_code(0);
+    let v: Value = serde_json::from_str(run.stdout.trim()).unwrap_or_else(|e| panic!("{e}: {}", run.stdout));
+    assert_eq!(v["predicate"]["outcome"]["completed_early"], true, "{v}");
+    assert_eq!(v["matches_chain"], true, "{v}");
+    let text = p.run(&["evidence", "verify", evidence, "--public-key", &public], &[]);
+    text.expect_code(0);
+    assert!(text.stdout.contains("completed early"), "{}", text.stdout);
+}

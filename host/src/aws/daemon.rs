@@ -100,7 +100,9 @@ pub fn revision_of(arn: &str) -> i64 {
 /// poll retries itself). None when ECS lists it as a failure (MISSING).
 pub async fn describe_deployment(ecs: &aws_sdk_ecs::Client, arn: &str, attempts: u32) -> Result<Option<Value>> {
     let raw = RawJson::capture();
-    let retry = aws_smithy_types::retry::RetryConfig::standard().with_max_attempts(attempts.max(1));
+    // Never more than the client's own max attempts (`retry_max_attempts` may be lower).
+    let configured = ecs.config().retry_config().map(|r| r.max_attempts()).unwrap_or(attempts);
+    let retry = aws_smithy_types::retry::RetryConfig::standard().with_max_attempts(attempts.min(configured).max(1));
     ecs.describe_daemon_deployments()
         .daemon_deployment_arns(arn)
         .customize()

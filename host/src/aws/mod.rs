@@ -111,8 +111,17 @@ impl Aws {
     /// `assume_role_arn` wraps the credentials for every client cortado makes (plugins included,
     /// since they never hold credentials of their own).
     pub async fn load(region: Option<&str>, assume_role_arn: Option<&str>) -> Result<Aws> {
+        Aws::load_with(region, assume_role_arn, None).await
+    }
+
+    /// [`Aws::load`] with the config's `retry_max_attempts`: when set, it is the max attempts of
+    /// every client made from this config (cortado's back-off kept), whatever `AWS_MAX_ATTEMPTS`
+    /// says, as ecspresso passes it to the SDK as an explicit option.
+    pub async fn load_with(region: Option<&str>, assume_role_arn: Option<&str>, max_attempts: Option<u32>) -> Result<Aws> {
         let mut loader = aws_config::defaults(behavior_version()).http_client(https_client()).timeout_config(timeout_config());
-        if std::env::var_os("AWS_MAX_ATTEMPTS").is_none() && std::env::var_os("AWS_RETRY_MODE").is_none() {
+        if let Some(n) = max_attempts {
+            loader = loader.retry_config(retry_config().with_max_attempts(n.max(1)));
+        } else if std::env::var_os("AWS_MAX_ATTEMPTS").is_none() && std::env::var_os("AWS_RETRY_MODE").is_none() {
             loader = loader.retry_config(retry_config());
         }
         if let Some(r) = region {

@@ -97,6 +97,9 @@ pub struct RollbackArgs {
     /// CodeDeploy: roll back on DEPLOYMENT_FAILURE, DEPLOYMENT_STOP_ON_ALARM, DEPLOYMENT_STOP_ON_REQUEST
     #[arg(long = "rollback-events", value_delimiter = ',')]
     pub rollback_events: Vec<String>,
+    /// Deploy the previous task definition revision even when a deployment is active (needed under ecspresso v3 when none is)
+    #[arg(long = "with-previous-task-definition")]
+    pub with_previous_task_definition: bool,
     #[command(flatten)]
     pub gates: GateArgs,
     #[command(flatten)]
@@ -225,7 +228,12 @@ impl RollbackArgs {
         if super::daemon::is_daemon(&app) {
             return super::daemon::rollback(&app, self.change.change(&self.gates, &self.output)).await;
         }
-        let opts = RollbackOptions { deregister: !self.no_deregister, wait: !self.change.no_wait, rollback_events: self.rollback_events.clone() };
+        let opts = RollbackOptions {
+            deregister: !self.no_deregister,
+            wait: !self.change.no_wait,
+            rollback_events: self.rollback_events.clone(),
+            with_previous: self.with_previous_task_definition,
+        };
         rollback(&app, opts, self.change.change(&self.gates, &self.output)).await
     }
 }

@@ -32,6 +32,9 @@ pub struct DiffArgs {
     pub with_service: bool,
     #[arg(long = "without-service", overrides_with = "with_service")]
     pub without_service: bool,
+    /// Compare the documents formatted as Jsonnet, as `render --jsonnet` prints them (ecspresso v2.8)
+    #[arg(long)]
+    pub jsonnet: bool,
 }
 
 impl DiffArgs {
@@ -49,6 +52,10 @@ impl DiffArgs {
 }
 
 pub async fn run(app: &App, args: DiffArgs) -> Result<()> {
+    if args.unified || args.no_unified {
+        let flag = if args.no_unified { "diff --no-unified" } else { "diff --unified" };
+        crate::config::refuse_removed_in_v3(&app.config, flag, "#1027", "the diff is always unified; --external CMD shows it another way")?;
+    }
     // Local side first: bad input fails before any AWS call.
     let td_path = app.task_definition_path()?.clone();
     let local_td = app.renderer().task_definition(&td_path)?;
@@ -104,11 +111,15 @@ pub async fn run(app: &App, args: DiffArgs) -> Result<()> {
             args.external.clone().or_else(|| app.env.get("CORTADO_DIFF_COMMAND").or_else(|| app.env.get("ECSPRESSO_DIFF_COMMAND")).map(str::to_owned))
         {
             drop(stdout);
-            external(&cmd, pair)?;
+            external(&cmd, pair, args.jsonnet)?;
             stdout = std::io::stdout().lock();
             continue;
         }
-        let text = if args.no_unified { full_diff(pair) } else { pair.unified() };
+        let text = match (args.no_unified, args.jsonnet) {
+            (true, _) => full_diff(pair, args.jsonnet),
+            (false, false) => pair.unified(),
+            (false, true) => unified_jsonnet(pair),
+        };
         stdout.write_all(diff::colorize(&text, &style).as_bytes())?;
     }
     drop(stdout);
@@ -118,10 +129,23 @@ pub async fn run(app: &App, args: DiffArgs) -> Result<()> {
     Ok(())
 }
 
+/// A document as the diff shows it: pretty JSON, or Jsonnet under `--jsonnet` (go-jsonnet's
+/// formatter style, so a Jsonnet user reads the diff in the form they write).
+fn text(v: &Value, jsonnet: bool) -> String {
+    if jsonnet { crate::output::jsonnet_fmt::format(v) } else { crate::definitions::to_pretty_json(v) }
+}
+
+/// `--jsonnet`: the unified diff of both documents formatted as Jsonnet, with the same headers.
+fn unified_jsonnet(pair: &Pair) -> String {
+    let old = pair.remote.as_ref().map(|v| text(v, true)).unwrap_or_default();
+    let new = text(&pair.local, true);
+    similar::TextDiff::from_lines(&old, &new).unified_diff().context_radius(3).header(&pair.remote_name, &pair.local_name).to_string()
+}
+
 /// `--no-unified`: both documents in full, every line marked.
-fn full_diff(pair: &Pair) -> String {
-    let old = pair.remote.as_ref().map(crate::definitions::to_pretty_json).unwrap_or_default();
-    let new = crate::definitions::to_pretty_json(&pair.local);
+fn full_diff(pair: &Pair, jsonnet: bool) -> String {
+    let old = pair.remote.as_ref().map(|v| text(v, jsonnet)).unwrap_or_default();
+    let new = text(&pair.local, jsonnet);
     let mut out = format!("--- {}\n+++ {}\n", pair.remote_name, pair.local_name);
     for change in similar::TextDiff::from_lines(&old, &new).iter_all_changes() {
         let sign = match change.tag() {
@@ -138,14 +162,16 @@ fn full_diff(pair: &Pair) -> String {
     out
 }
 
-/// `--external CMD`: writes both sides to temporary files and runs `CMD remote local` via `sh -c`.
-fn external(cmd: &str, pair: &Pair) -> Result<()> {
+/// `--external CMD`: writes both sides to temporary files and runs `CMD remote local` via `sh -c`
+/// (`.jsonnet` files under `--jsonnet`).
+fn external(cmd: &str, pair: &Pair, jsonnet: bool) -> Result<()> {
     let dir = std::env::temp_dir().join(format!("cortado-diff-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
-    let remote = dir.join("remote.json");
-    let local = dir.join("local.json");
-    std::fs::write(&remote, pair.remote.as_ref().map(crate::definitions::to_pretty_json).unwrap_or_default())?;
-    std::fs::write(&local, crate::definitions::to_pretty_json(&pair.local))?;
+    let ext = if jsonnet { "jsonnet" } else { "json" };
+    let remote = dir.join(format!("remote.{ext}"));
+    let local = dir.join(format!("local.{ext}"));
+    std::fs::write(&remote, pair.remote.as_ref().map(|v| text(v, jsonnet)).unwrap_or_default())?;
+    std::fs::write(&local, text(&pair.local, jsonnet))?;
     let status = std::process::Command::new("sh")
         .arg("-c")
         .arg(format!("{cmd} \"$0\" \"$1\""))

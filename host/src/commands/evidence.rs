@@ -155,6 +155,11 @@ pub async fn verify(file: &Path, public_key: Option<&str>, key_file: Option<&Pat
             p["verificationResult"],
             p["outcome"]["result"]
         );
+        match p["outcome"]["completed_early"].as_bool() {
+            Some(true) => println!("  the deployment completed early, by its early success criteria (old tasks may have run on after it)"),
+            Some(false) => println!("  the deployment had early success criteria and completed in full"),
+            None => {}
+        }
         print_members(p);
         if problems.is_empty() {
             println!("  matches the audit chain at {location} (decision {}, outcome {})", p["audit"]["decision"], p["audit"]["outcome"]);

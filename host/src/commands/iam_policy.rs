@@ -114,8 +114,11 @@ pub fn build(app: &App) -> Result<Value> {
     let cluster_arn = Arn::ecs_cluster(&region, "*", cluster).to_string();
     // What the rendered definitions name (rendered without calling AWS beyond the plugins' reads).
     let td = c.task_definition.as_ref().and_then(|p| app.renderer().task_definition(p).ok());
-    let refs = td.as_ref().map(|td| iam_refs::task_definition_refs(td, &region)).unwrap_or_default();
+    let mut refs = td.as_ref().map(|td| iam_refs::task_definition_refs(td, &region)).unwrap_or_default();
     let sd = c.service_definition.as_ref().and_then(|p| app.renderer().service_definition(p, c.service.as_deref()).ok());
+    if let Some(sv) = &sd {
+        iam_refs::add_service_definition_refs(&mut refs, sv);
+    }
     let code_deploy = c.codedeploy.is_some() || sd.as_ref().is_some_and(|s| Controller::of(s) == Controller::CodeDeploy);
     let sources: Vec<String> = [&c.task_definition, &c.service_definition].into_iter().flatten().filter_map(|p| std::fs::read_to_string(p).ok()).collect();
     // Actions IAM cannot scope to a resource.
@@ -209,6 +212,8 @@ pub fn build(app: &App) -> Result<Value> {
         scoped("CortadoPinImages", &["ecr:BatchGetImage"], refs.repositories.iter().cloned().collect());
     }
     scoped("CortadoVerifyRoles", &["iam:GetRole", "sts:AssumeRole"], refs.roles.iter().cloned().collect());
+    scoped("CortadoVerifyServiceRoles", &["iam:GetRole"], refs.service_roles.iter().cloned().collect());
+    scoped("CortadoVerifyHooks", &["lambda:GetFunction"], refs.lambda_functions.iter().cloned().collect());
     scoped("CortadoVerifyParameters", &["ssm:GetParameters"], refs.ssm_parameters.iter().cloned().collect());
     scoped("CortadoVerifySecrets", &["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"], refs.secrets.iter().cloned().collect());
     scoped("CortadoVerifyEnvironmentFiles", &["s3:GetObject"], refs.env_files.iter().cloned().collect());

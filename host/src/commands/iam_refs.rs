@@ -19,6 +19,31 @@ pub struct Refs {
     pub log_groups: BTreeSet<String>,
     pub roles: BTreeSet<String>,
     pub repositories: BTreeSet<String>,
+    /// Roles ECS itself assumes (lifecycle hooks, VPC Lattice): verify reads their trust only.
+    pub service_roles: BTreeSet<String>,
+    /// The Lambda functions of lifecycle hooks: verify reads each (GetFunction).
+    pub lambda_functions: BTreeSet<String>,
+}
+
+/// Adds what `verify` reads for the rendered service definition `sv`: the roles of its VPC
+/// Lattice entries and lifecycle hooks, and its hooks' Lambda functions.
+pub fn add_service_definition_refs(r: &mut Refs, sv: &Value) {
+    for cfg in sv.get("vpcLatticeConfigurations").and_then(Value::as_array).into_iter().flatten() {
+        if let Some(a) = cfg.get("roleArn").and_then(Value::as_str) {
+            r.service_roles.insert(a.to_owned());
+        }
+    }
+    for hook in sv.pointer("/deploymentConfiguration/lifecycleHooks").and_then(Value::as_array).into_iter().flatten() {
+        if hook.get("targetType").and_then(Value::as_str) == Some("PAUSE") {
+            continue;
+        }
+        if let Some(a) = hook.get("roleArn").and_then(Value::as_str) {
+            r.service_roles.insert(a.to_owned());
+        }
+        if let Some(a) = hook.get("hookTargetArn").and_then(Value::as_str) {
+            r.lambda_functions.insert(a.to_owned());
+        }
+    }
 }
 
 /// The resources of the rendered task definition `td`, as IAM ARNs (`region` for those named bare).

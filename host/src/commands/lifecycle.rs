@@ -82,6 +82,10 @@ pub struct AppspecArgs {
     /// Build Resources from the running service instead of the local service definition
     #[arg(long = "no-update-service")]
     pub no_update_service: bool,
+    /// `yaml` (the default) or `json` (the AppSpec CodeDeploy reads either way; ecspresso v2.5
+    /// prints JSON under `--log-format json`, which selects it here too)
+    #[arg(long, default_value = "yaml", value_parser = ["yaml", "json"])]
+    pub output: String,
 }
 
 impl RegisterArgs {
@@ -131,7 +135,7 @@ impl AppspecArgs {
     pub async fn exec(self, globals: Globals, env: Env) -> Result<()> {
         let app = App::load(globals, env)?;
         super::express::refuse(&app, "appspec")?;
-        appspec(&app, &self.task_definition, !self.no_update_service).await
+        appspec(&app, &self.task_definition, !self.no_update_service, self.output == "json").await
     }
 }
 
@@ -269,7 +273,7 @@ pub async fn delete(app: &App, force: bool, terminate: bool, change: Change) -> 
     logged(app, &aws, &plan, &change, ready).await
 }
 
-pub async fn appspec(app: &App, task_definition: &str, update_service: bool) -> Result<()> {
+pub async fn appspec(app: &App, task_definition: &str, update_service: bool, json: bool) -> Result<()> {
     let aws = app.aws().await?;
     let client = aws.ecs();
     let service = app.service_name()?;
@@ -284,6 +288,11 @@ pub async fn appspec(app: &App, task_definition: &str, update_service: bool) -> 
         other => return Err(crate::error::InputError::new(format!("--task-definition {other:?}: use latest, current or an ARN")).into()),
     };
     let sv = if update_service { app.renderer().service_definition(app.service_definition_path()?, Some(&service))? } else { remote };
-    print!("{}", crate::plan::codedeploy::appspec(&td_arn, &sv, app.config.appspec.as_ref())?);
+    if json {
+        let spec = crate::plan::codedeploy::appspec_json(Value::String(td_arn), &sv, app.config.appspec.as_ref())?;
+        println!("{}", serde_json::to_string_pretty(&spec)?);
+    } else {
+        print!("{}", crate::plan::codedeploy::appspec(&td_arn, &sv, app.config.appspec.as_ref())?);
+    }
     Ok(())
 }

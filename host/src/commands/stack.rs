@@ -131,7 +131,8 @@ pub async fn run(command: StackCommand, globals: Globals, env: Env) -> Result<()
             for m in &members {
                 println!("# {} ({})", m.name, m.config.display());
                 let _ = std::io::stdout().flush();
-                let args = DiffArgs { unified: true, no_unified: false, exit_code: true, external: None, with_service: true, without_service: false };
+                let args =
+                    DiffArgs { unified: false, no_unified: false, exit_code: true, external: None, with_service: true, without_service: false, jsonnet: false };
                 match super::diff::run(&m.ctx, args).await {
                     Ok(()) => {}
                     Err(e) if e.is::<DiffFound>() => differ.push(m.name.clone()),

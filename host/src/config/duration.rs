@@ -41,6 +41,25 @@ pub fn parse_go_duration(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(total))
 }
 
+/// Thirty days: a v3 duration above this is warned about (ecspresso v3, #1028), since a number
+/// written for v2 in some other unit would now mean far too long a wait.
+pub const V3_WARN_ABOVE: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// A duration under ecspresso v3's rule: a plain number (`600`, `"600"`, `1.5`) means seconds; any
+/// other text is a Go duration. `key` names the value in the warning above thirty days.
+pub fn parse_v3(s: &str, key: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    let d = match t.parse::<f64>() {
+        Ok(n) if n.is_finite() && n >= 0.0 => Duration::from_secs_f64(n),
+        Ok(_) => return Err(format!("invalid duration {s:?}: must be a non-negative number of seconds")),
+        Err(_) => parse_go_duration(t)?,
+    };
+    if d > V3_WARN_ABOVE {
+        tracing::warn!("{key}: {} is more than 30 days (ecspresso v3 reads a plain number as seconds)", format_go_duration(d));
+    }
+    Ok(d)
+}
+
 /// Formats like Go's `Duration.String()`: `10m0s`, `1h10m0s`, `1.5s`, `300ms`, `0s`.
 pub fn format_go_duration(d: Duration) -> String {
     let nanos = d.as_nanos();
@@ -96,6 +115,15 @@ mod tests {
         assert_eq!(parse_go_duration("1.5h").unwrap(), Duration::from_secs(5400));
         assert_eq!(format_go_duration(Duration::from_millis(1500)), "1.5s");
         assert_eq!(format_go_duration(Duration::from_millis(300)), "300ms");
+    }
+
+    #[test]
+    fn v3_plain_numbers_are_seconds() {
+        assert_eq!(parse_v3("600", "timeout").unwrap(), Duration::from_secs(600));
+        assert_eq!(parse_v3("1.5", "timeout").unwrap(), Duration::from_millis(1500));
+        assert_eq!(parse_v3("10m", "timeout").unwrap(), Duration::from_secs(600));
+        assert!(parse_v3("-1", "timeout").is_err());
+        assert!(parse_v3("ten", "timeout").is_err());
     }
 
     #[test]

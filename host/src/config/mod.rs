@@ -78,7 +78,33 @@ pub struct Config {
     /// plan time, so what gates approve and ECS registers is `REPO@sha256:…`, not a movable tag.
     /// Off by default: ecspresso registers images as written.
     pub pin_image_digests: bool,
+    /// `retry_max_attempts: N` (ecspresso v2.6): the SDK's max attempts for every AWS client cortado
+    /// makes (plugins' brokered reads included), over cortado's default of 8 and over
+    /// `AWS_MAX_ATTEMPTS`, since the config is the more specific statement. `None` (or 0, as in
+    /// ecspresso) keeps the default.
+    pub retry_max_attempts: Option<u32>,
+    /// The config declares ecspresso v3 (`required_version: ">= 3"`, `"~> 3.0"`, … in a file not
+    /// named `cortado.*`): v3's semantics apply (plain-number durations are seconds, `rollback`
+    /// needs an active deployment, plugin functions work in top-level fields, removed flags are
+    /// refused). Any other config keeps v2's.
+    pub ecspresso_v3: bool,
 }
+
+/// Where a v3 feature or refusal comes from, for messages.
+pub const V3_NOTE: &str = "this config declares ecspresso v3 in required_version";
+
+/// Refuses `what` (a flag or key ecspresso v3 removed) in a config that declares v3, naming the
+/// replacement; does nothing for a v2 config, where the old form still works.
+pub fn refuse_removed_in_v3(config: &Config, what: &str, pr: &str, replacement: &str) -> Result<(), InputError> {
+    if !config.ecspresso_v3 {
+        return Ok(());
+    }
+    Err(InputError::in_file(&config.path, format!("{what} was removed in ecspresso v3 ({pr}) and {V3_NOTE}: {replacement}")))
+}
+
+/// Returns the plugin functions of a preliminary config (its `plugins`, `region` and the like):
+/// the second pass of a v3 config's load renders the whole file with them.
+pub type PluginFuncs<'a> = &'a dyn Fn(&Config) -> Result<FuncMap>;
 
 /// `daemon_definition: FILE` (CreateDaemon's input without the task definition ARN) and
 /// `daemon_task_definition: FILE` (RegisterDaemonTaskDefinition's input); `daemon: NAME` names the
@@ -240,11 +266,28 @@ pub fn locate(explicit: Option<&Path>, cwd: &Path) -> Result<PathBuf, InputError
     Err(InputError::new(format!("no config file found in {} (looked for {}); pass --config", cwd.display(), DEFAULT_CONFIG_NAMES.join(", "))))
 }
 
-/// Loads, renders and checks a config file.
+/// Loads, renders and checks a config file (plugin functions are not available in its fields).
 pub fn load(path: &Path, opts: &LoadOptions) -> Result<Config> {
+    load_with_plugins(path, opts, None)
+}
+
+/// [`load`], and for a config that declares ecspresso v3, the two-pass load of v3 (#1023): the
+/// file, valid YAML or Jsonnet before any template runs, is read once for `plugins` (which cannot
+/// use plugin functions themselves), then rendered whole with the functions `plugin_funcs` returns
+/// for them, so that `cluster: '{{ tfstate "…" }}'` works. A v2 config is rendered once, with the
+/// built-in functions only, as ecspresso v2 does.
+pub fn load_with_plugins(path: &Path, opts: &LoadOptions, plugin_funcs: Option<PluginFuncs>) -> Result<Config> {
     let source = std::fs::read_to_string(path).map_err(|e| InputError::in_file(path, format!("cannot read config file: {e}")))?;
     let funcs = template::env_funcs(opts.env.lookup_fn());
-    let value = parse_config_source(path, &source, &funcs, &opts.env.lookup_fn(), &opts.jsonnet)?;
+    let value = match (plugin_funcs, v3_source(path, &source, opts)?) {
+        (Some(plugin_funcs), Some((raw, text))) => {
+            let pre = first_pass(path, &source, &raw, &funcs)?;
+            let all = plugin_funcs(&pre)?;
+            let rendered = template::render(&path.display().to_string(), &text, &all).map_err(|e| InputError::new(e.to_string()))?;
+            if is_yaml(path) { yaml_to_json(path, &rendered)? } else { parse_json(path, &rendered)? }
+        }
+        _ => parse_config_source(path, &source, &funcs, &opts.env.lookup_fn(), &opts.jsonnet)?,
+    };
     let mut config = from_value(path, &source, value)?;
     // ecspresso's Restrict fills an empty region from AWS_REGION, so `render config` shows it.
     if config.region.is_none() {
@@ -252,6 +295,67 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Config> {
     }
     config.check_required_version()?;
     Ok(config)
+}
+
+fn is_yaml(path: &Path) -> bool {
+    path.extension().and_then(|e| e.to_str()).is_some_and(|e| e.eq_ignore_ascii_case("yml") || e.eq_ignore_ascii_case("yaml"))
+}
+
+/// A v3 config before templates run: its value (YAML parsed as written, or Jsonnet evaluated) and
+/// the text the second pass renders. `None` when the file does not declare ecspresso v3 (or, being
+/// YAML, is not valid YAML before templating, which v3 requires: it is then loaded as v2).
+fn v3_source(path: &Path, source: &str, opts: &LoadOptions) -> Result<Option<(Value, String)>> {
+    let (raw, text) = if is_yaml(path) {
+        match serde_yaml_ng::from_str::<Value>(source) {
+            Ok(v) => (v, source.to_owned()),
+            Err(_) => return Ok(None),
+        }
+    } else {
+        let natives = crate::functions::Registry::with_env(opts.env.lookup_fn());
+        let evaluated = crate::jsonnet::evaluate_file(path, &opts.jsonnet, &natives)?;
+        let text = serde_json::to_string(&evaluated)?;
+        (evaluated, text)
+    };
+    let declared = raw.as_object().and_then(|o| o.iter().find(|(k, _)| k.eq_ignore_ascii_case("required_version"))).and_then(|(_, v)| v.as_str());
+    let v3 = declared.is_some_and(version::declares_v3) && !is_cortado_file(path);
+    Ok(v3.then_some((raw, text)))
+}
+
+/// The keys the first pass of a v3 load reads: what the plugins need to run.
+const FIRST_PASS_KEYS: &[&str] = &["required_version", "region", "plugins", "strict", "retry_max_attempts"];
+
+/// The first pass of a v3 load: [`FIRST_PASS_KEYS`] with their strings rendered by the built-in
+/// functions. `plugins` must render so; another key that needs a plugin function is left to the
+/// second pass (the plugins then run with the SDK's own region, as ecspresso's do).
+fn first_pass(path: &Path, source: &str, raw: &Value, funcs: &FuncMap) -> Result<Config> {
+    let Value::Object(obj) = raw else { return Err(InputError::in_file(path, format!("the config must be an object, found {}", kind(raw))).into()) };
+    let mut pre = Map::new();
+    for (k, v) in obj.iter().filter(|(k, _)| FIRST_PASS_KEYS.iter().any(|f| k.eq_ignore_ascii_case(f))) {
+        match render_strings(path, v, funcs) {
+            Ok(r) => {
+                pre.insert(k.clone(), r);
+            }
+            Err(e) if k.eq_ignore_ascii_case("plugins") => {
+                return Err(InputError::in_file(path, format!("key \"plugins\": {e} (the plugins block cannot use plugin functions)")).into());
+            }
+            Err(_) => {}
+        }
+    }
+    from_value(path, source, Value::Object(pre))
+}
+
+/// Every string of `v` rendered as a template.
+fn render_strings(path: &Path, v: &Value, funcs: &FuncMap) -> Result<Value, String> {
+    Ok(match v {
+        Value::String(s) => Value::String(template::render(&path.display().to_string(), s, funcs).map_err(|e| e.to_string())?),
+        Value::Array(a) => Value::Array(a.iter().map(|x| render_strings(path, x, funcs)).collect::<Result<_, _>>()?),
+        Value::Object(o) => Value::Object(o.iter().map(|(k, x)| Ok((k.clone(), render_strings(path, x, funcs)?))).collect::<Result<_, String>>()?),
+        other => other.clone(),
+    })
+}
+
+fn is_cortado_file(path: &Path) -> bool {
+    path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("cortado."))
 }
 
 fn parse_config_source(path: &Path, source: &str, funcs: &FuncMap, env_lookup: &crate::template::EnvLookup, jsonnet: &JsonnetOptions) -> Result<Value> {
@@ -421,6 +525,7 @@ fn from_value(path: &Path, source: &str, value: Value) -> Result<Config> {
     };
 
     let required_version = f.string("required_version")?;
+    let ecspresso_v3 = required_version.as_deref().is_some_and(version::declares_v3) && !is_cortado_file(path);
     let region = f.string("region")?.filter(|s| !s.is_empty());
     let cluster = f.string("cluster")?.filter(|s| !s.is_empty()).unwrap_or_else(|| "default".into());
     let service = f.string("service")?.filter(|s| !s.is_empty());
@@ -473,13 +578,19 @@ fn from_value(path: &Path, source: &str, value: Value) -> Result<Config> {
     };
     let lock_ttl = match f.string("lock_ttl")? {
         None => Duration::from_secs(120),
+        Some(t) if ecspresso_v3 => duration::parse_v3(&t, "lock_ttl").map_err(|e| f.error("lock_ttl", e))?,
         Some(t) => duration::parse_go_duration(&t).map_err(|e| f.error("lock_ttl", e))?,
     };
+    if ecspresso_v3 && filter_command.is_some() {
+        return Err(f.error("filter_command", format!("was removed in ecspresso v3 (#1024) and {V3_NOTE}: remove it, and pass --id to pick a task")).into());
+    }
     if filter_command.is_some() {
         tracing::warn!("{}: filter_command in the config is deprecated; use --filter-command or CORTADO_FILTER_COMMAND", path.display());
     }
     let timeout = match f.get("timeout") {
         None => DEFAULT_TIMEOUT,
+        Some(Value::String(s)) if ecspresso_v3 => duration::parse_v3(s, "timeout").map_err(|e| f.error("timeout", e))?,
+        Some(Value::Number(n)) if ecspresso_v3 => duration::parse_v3(&n.to_string(), "timeout").map_err(|e| f.error("timeout", e))?,
         Some(Value::String(s)) => duration::parse_go_duration(s).map_err(|e| f.error("timeout", e))?,
         Some(Value::Number(n)) => {
             return Err(f.error("timeout", format!("a bare number ({n}) is ambiguous; write a duration such as \"{n}s\" or \"10m\"")).into());
@@ -496,6 +607,7 @@ fn from_value(path: &Path, source: &str, value: Value) -> Result<Config> {
         Some(Value::Bool(b)) => *b,
         Some(other) => return Err(f.error("pin_image_digests", format!("expected true or false, found {}", kind(other))).into()),
     };
+    let retry_max_attempts = retry_max_attempts(&mut f)?;
     let appspec = f.get("appspec").cloned();
     let codedeploy = match f.get("codedeploy") {
         None => None,
@@ -527,11 +639,16 @@ fn from_value(path: &Path, source: &str, value: Value) -> Result<Config> {
         }
         Some(other) => return Err(f.error("ignore", format!("expected an object, found {}", kind(other))).into()),
     };
-    let plugins = match f.get("plugins") {
+    let mut plugins = match f.get("plugins") {
         None => Vec::new(),
         Some(Value::Array(items)) => items.iter().enumerate().map(|(i, item)| parse_plugin(path, source, i, item, &dir)).collect::<Result<Vec<_>, _>>()?,
         Some(other) => return Err(f.error("plugins", format!("expected a list, found {}", kind(other))).into()),
     };
+    if ecspresso_v3 {
+        for (i, p) in plugins.iter_mut().enumerate() {
+            external_timeout_v3(p).map_err(|e| f.error("plugins", format!("plugins[{i}].config.timeout: {e}")))?;
+        }
+    }
     f.warn_unknown();
 
     let config = Config {
@@ -561,9 +678,44 @@ fn from_value(path: &Path, source: &str, value: Value) -> Result<Config> {
         signing_key,
         strict,
         pin_image_digests,
+        retry_max_attempts,
+        ecspresso_v3,
     };
     config.check_plugin_functions()?;
     Ok(config)
+}
+
+/// ecspresso v3 reads the `external` plugin's `timeout` as a v3 duration (a plain number is
+/// seconds): written back as a Go duration, which the plugin parses as in v2.
+fn external_timeout_v3(p: &mut PluginConfig) -> Result<(), String> {
+    if p.path.is_some() || !p.name.eq_ignore_ascii_case("external") {
+        return Ok(());
+    }
+    let Some(t) = p.config.get_mut("timeout") else { return Ok(()) };
+    let text = match t {
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => s.clone(),
+        _ => return Ok(()),
+    };
+    *t = Value::String(duration::format_go_duration(duration::parse_v3(&text, "external timeout")?));
+    Ok(())
+}
+
+/// `retry_max_attempts`: a whole number; 0 means the default (ecspresso passes only a positive
+/// value to the SDK), anything else must be between 1 and 100 (a typo of 1000 would make an outage
+/// take hours to surface).
+fn retry_max_attempts(f: &mut Fields) -> Result<Option<u32>, InputError> {
+    let Some(v) = f.get("retry_max_attempts") else { return Ok(None) };
+    let n = match v {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.trim().parse::<u64>().ok(),
+        _ => None,
+    };
+    match n {
+        Some(0) => Ok(None),
+        Some(n @ 1..=100) => Ok(Some(n as u32)),
+        _ => Err(f.error("retry_max_attempts", format!("expected a whole number of attempts between 1 and 100, found {v}"))),
+    }
 }
 
 fn parse_plugin(path: &Path, source: &str, index: usize, item: &Value, dir: &Path) -> Result<PluginConfig, InputError> {
@@ -829,7 +981,11 @@ impl Config {
     /// ecspresso's rule: a config not named `cortado.*` states the ecspresso version it needs.
     fn check_required_version(&self) -> Result<(), InputError> {
         let Some(constraint) = &self.required_version else { return Ok(()) };
-        let is_cortado = self.path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("cortado."));
+        if self.ecspresso_v3 {
+            // cortado gives a config that declares v3 v3's semantics, so the constraint is met.
+            return Ok(());
+        }
+        let is_cortado = is_cortado_file(&self.path);
         let (what, version) = if is_cortado { ("cortado", env!("CARGO_PKG_VERSION")) } else { ("ecspresso compatibility", ECSPRESSO_COMPAT_VERSION) };
         let v = semver::Version::parse(version).expect("built-in version parses");
         let line = find_key_line_in_file(&self.path, "required_version");
@@ -866,6 +1022,7 @@ impl Config {
             appspec: self.appspec.as_ref(),
             filter_command: self.filter_command.as_deref(),
             timeout: duration::format_go_duration(self.timeout),
+            retry_max_attempts: self.retry_max_attempts,
             codedeploy: self.codedeploy.as_ref(),
             ignore: if self.ignore.tags.is_empty() { None } else { Some(&self.ignore) },
             daemon: self.daemon.as_ref().and_then(|d| d.name.as_deref()),
@@ -914,6 +1071,8 @@ struct RenderedConfig<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     filter_command: Option<&'a str>,
     timeout: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    retry_max_attempts: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     codedeploy: Option<&'a CodeDeployConfig>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -63,6 +63,25 @@ fn parse_loose(s: &str) -> Option<(Version, usize)> {
     Some((v, nums.len()))
 }
 
+/// Does `constraint` declare ecspresso v3 (`>= 3`, `~> 3.0`, `>= 3.1, < 4`)? It must rule out every
+/// v2 release and admit some v3 one. The probes are the ends of each major line and every version
+/// the constraint names, so bounds inside a line are seen. A malformed constraint declares nothing
+/// (the required_version check reports it).
+pub fn declares_v3(constraint: &str) -> bool {
+    let mut named: Vec<Version> = constraint.split(',').filter_map(|p| parse_loose(split_op(p.trim()).1.trim()).map(|(v, _)| v)).collect();
+    named.extend([Version::new(2, 0, 0), Version::new(2, 999, 999), Version::new(3, 0, 0), Version::new(3, 999, 999)]);
+    let mut probes = Vec::new();
+    for v in named {
+        // Just above and at a named version: `> 3.1` admits 3.1.1, not 3.1.0.
+        probes.push(Version::new(v.major, v.minor, v.patch + 1));
+        probes.push(v);
+    }
+    let admits = |v: &Version| satisfies(constraint, v).unwrap_or(false);
+    let v2 = probes.iter().filter(|v| v.major == 2).any(admits);
+    let v3 = probes.iter().filter(|v| v.major == 3).any(admits);
+    !v2 && v3
+}
+
 /// Compares ignoring build metadata, like go-version.
 fn compare(a: &Version, b: &Version) -> std::cmp::Ordering {
     (a.major, a.minor, a.patch).cmp(&(b.major, b.minor, b.patch)).then_with(|| match (a.pre.is_empty(), b.pre.is_empty()) {
@@ -93,5 +112,15 @@ mod tests {
         assert!(satisfies(">99", &v("0.1.0")).is_ok_and(|b| !b));
         assert!(satisfies(">= x.y", &v("0.1.0")).is_err());
         assert!(satisfies("=> 1.0", &v("0.1.0")).is_err());
+    }
+
+    #[test]
+    fn which_constraints_declare_v3() {
+        for c in [">= 3", "~> 3.0", ">= 3.1, < 4", "~> v3.0.0", "> 3.1", "3.0.0", ">= 3.0.0-rc1"] {
+            assert!(declares_v3(c), "{c}");
+        }
+        for c in [">= 2", ">= 2.0.0, < 3", "~> 2.8", ">= 2.8, < 4", "< 3", ">= 4", "junk"] {
+            assert!(!declares_v3(c), "{c}");
+        }
     }
 }

@@ -160,6 +160,11 @@ impl Pending {
     pub fn finish(mut self, outcome: &Map<String, Value>, outcome_hash: &str, log: &str, records: Option<u64>) -> Result<PathBuf> {
         let p = &mut self.statement["predicate"];
         p["outcome"] = json!({"result": outcome.get("result"), "error": outcome.get("error"), "deployment_id": outcome.get("deployment_id")});
+        // Whether a rolling deployment completed by its early success criteria (ecspresso v2.8.7):
+        // the old tasks may still run when the statement is signed, so a reader must know.
+        if let Some(early) = outcome.get("completed_early") {
+            p["outcome"]["completed_early"] = early.clone();
+        }
         p["audit"]["outcome"] = json!(outcome_hash);
         p["audit"]["log"] = json!(log);
         p["audit"]["chain_head"] = json!({"hash": outcome_hash, "records": records});
@@ -336,6 +341,12 @@ pub fn against_chain(statement: &Value, records: &[Map<String, Value>]) -> Vec<S
                 if o.get(k).unwrap_or(&Value::Null) != v {
                     bad.push(format!("`{k}` differs from the outcome record"));
                 }
+            }
+            // Statements signed before cortado recorded it carry no `completed_early`.
+            if let Some(early) = p["outcome"].get("completed_early")
+                && o.get("completed_early") != Some(early)
+            {
+                bad.push("`completed_early` differs from the outcome record".into());
             }
         }
     }

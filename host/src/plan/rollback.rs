@@ -17,6 +17,9 @@ pub struct RollbackOptions {
     pub deregister: bool,
     pub wait: bool,
     pub rollback_events: Vec<String>,
+    /// `--with-previous-task-definition` (ecspresso v3): deploy the previous revision even when a
+    /// service deployment is active, instead of rolling that deployment back.
+    pub with_previous: bool,
 }
 
 pub struct RollbackPlan {
@@ -61,9 +64,18 @@ pub async fn plan(ctx: &Context, aws: &Aws, opts: &RollbackOptions) -> Result<Ro
         plan.push(Step::new(Service::CodeDeploy, "StopDeployment", input, format!("deployment {id} (auto rollback)")));
         return Ok(RollbackPlan { plan, remote: sv, codedeploy: true, stops: Some(id), service_deployment: None, from: current, to: None });
     }
-    if !is_codedeploy && let Some(active) = super::deployments::active_rollback(ctx, aws).await? {
-        let to = active.plan.running_td().and_then(|t| t.arn.clone());
-        return Ok(RollbackPlan { plan: active.plan, remote: sv, codedeploy: false, stops: None, service_deployment: Some(active.arn), from: current, to });
+    if !is_codedeploy && !opts.with_previous {
+        if let Some(active) = super::deployments::active_rollback(ctx, aws).await? {
+            let to = active.plan.running_td().and_then(|t| t.arn.clone());
+            return Ok(RollbackPlan { plan: active.plan, remote: sv, codedeploy: false, stops: None, service_deployment: Some(active.arn), from: current, to });
+        }
+        if ctx.config.ecspresso_v3 {
+            anyhow::bail!(
+                "no active deployment of service {service} to roll back ({}: rollback stops an active deployment); pass --with-previous-task-definition to deploy the revision before {}",
+                crate::config::V3_NOTE,
+                ecs::short_task_definition(&current)
+            );
+        }
     }
 
     let active = ecs::active_revisions(&client, &family).await?;

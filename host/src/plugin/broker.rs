@@ -40,6 +40,8 @@ use crate::config::{Effect, Grant};
 pub struct AwsSlot {
     region: Option<String>,
     assume_role_arn: Option<String>,
+    /// The config's `retry_max_attempts`, so brokered reads retry as the host's own calls do.
+    max_attempts: Option<u32>,
     aws: OnceLock<Result<Aws, String>>,
     account: OnceLock<String>,
     /// `cortado plugin test`: brokered answers are recorded to or replayed from it.
@@ -48,7 +50,13 @@ pub struct AwsSlot {
 
 impl AwsSlot {
     pub fn new(region: Option<String>, assume_role_arn: Option<String>) -> Arc<Self> {
-        Arc::new(AwsSlot { region, assume_role_arn, aws: OnceLock::new(), account: OnceLock::new(), cassette: None })
+        Arc::new(AwsSlot { region, assume_role_arn, max_attempts: None, aws: OnceLock::new(), account: OnceLock::new(), cassette: None })
+    }
+
+    /// [`AwsSlot::new`] with the config's `retry_max_attempts`, so brokered reads retry as the
+    /// host's own calls do.
+    pub fn with_retries(region: Option<String>, assume_role_arn: Option<String>, max_attempts: Option<u32>) -> Arc<Self> {
+        Arc::new(AwsSlot { region, assume_role_arn, max_attempts, aws: OnceLock::new(), account: OnceLock::new(), cassette: None })
     }
 
     /// The partition of the configured region, without loading AWS: implied grants are written in
@@ -59,7 +67,7 @@ impl AwsSlot {
 
     /// A slot whose brokered calls go through `cassette` (see [`super::cassette`]).
     pub fn with_cassette(region: Option<String>, cassette: Arc<Cassette>) -> Arc<Self> {
-        Arc::new(AwsSlot { region, assume_role_arn: None, aws: OnceLock::new(), account: OnceLock::new(), cassette: Some(cassette) })
+        Arc::new(AwsSlot { region, assume_role_arn: None, max_attempts: None, aws: OnceLock::new(), account: OnceLock::new(), cassette: Some(cassette) })
     }
 
     fn aws(&self) -> Result<&Aws, String> {
@@ -67,7 +75,7 @@ impl AwsSlot {
             return Err(cassette::REPLAYING.into());
         }
         self.aws
-            .get_or_init(|| block_on(Aws::load(self.region.as_deref(), self.assume_role_arn.as_deref())).map_err(|e| format!("{e:#}")))
+            .get_or_init(|| block_on(Aws::load_with(self.region.as_deref(), self.assume_role_arn.as_deref(), self.max_attempts)).map_err(|e| format!("{e:#}")))
             .as_ref()
             .map_err(Clone::clone)
     }

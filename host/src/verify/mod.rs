@@ -6,6 +6,7 @@
 //! role is assumed first where possible, so image, secret and log checks see what the ECS agent
 //! will see; role, target group, cluster and existence lookups use the caller's credentials.
 
+pub mod deployment;
 pub mod image;
 pub mod logs;
 pub mod registry;
@@ -308,11 +309,60 @@ fn service_definition(planner: &mut Planner, creds: &Arc<Creds>, td: &Value, sv:
         let (lb, td) = (lb.clone(), td.clone());
         children.push(planner.probe(service::lb_name(&lb), Box::pin(async move { service::load_balancer(&elb, &lb, &td).await })));
     }
+    if let Some(o) = deployment::metric_configurations(sv) {
+        children.push(done("MonitoringConfiguration", o));
+    }
+    for cfg in sv.get("vpcLatticeConfigurations").and_then(Value::as_array).into_iter().flatten() {
+        children.push(lattice(planner, creds, cfg, td));
+    }
+    for (i, hook) in sv.pointer("/deploymentConfiguration/lifecycleHooks").and_then(Value::as_array).into_iter().flatten().enumerate() {
+        let name = deployment::hook_name(i, hook);
+        children.push(match deployment::hook_local(hook) {
+            Err(o) => done(name, o),
+            Ok((function, role)) => lambda_hook(planner, creds, name, function, role),
+        });
+    }
     let own = service::own(sv);
     if children.is_empty() {
         return done("ServiceDefinition", own.unwrap_or_else(Outcome::ok));
     }
     group("ServiceDefinition", own, children)
+}
+
+/// A Lambda lifecycle hook: its function exists (GetFunction in the function's region) and its role
+/// is trusted by `ecs.amazonaws.com`, which assumes it to invoke the function.
+fn lambda_hook(planner: &mut Planner, creds: &Arc<Creds>, name: String, function: String, role_arn: String) -> Planned {
+    let region = deployment::lambda_arn(&function).ok().map(str::to_owned);
+    let lambda = aws_sdk_lambda::Client::new(&creds.caller_in(region.as_deref()));
+    let f = function.clone();
+    let target = planner.probe(format!("Function[{function}]"), Box::pin(async move { deployment::lambda_function(&lambda, &f).await }));
+    let iam = aws_sdk_iam::Client::new(&creds.caller);
+    let r = role_arn.clone();
+    let trust = planner.probe(format!("Role[{role_arn}]"), Box::pin(async move { role::check_trusted(&iam, &r, role::ECS).await }));
+    group(name, None, vec![target, trust])
+}
+
+/// One `vpcLatticeConfigurations` entry: its port name (local), its target group and its role,
+/// which ECS assumes (so trusted by `ecs.amazonaws.com`).
+fn lattice(planner: &mut Planner, creds: &Arc<Creds>, cfg: &Value, td: &Value) -> Planned {
+    let mut children = vec![done("PortName", deployment::lattice_port(cfg, td))];
+    match cfg.get("targetGroupArn").and_then(Value::as_str) {
+        Some(arn) => {
+            let elb = aws_sdk_elasticloadbalancingv2::Client::new(&creds.caller);
+            let arn = arn.to_owned();
+            children.push(planner.probe(format!("TargetGroup[{arn}]"), Box::pin(async move { deployment::lattice_target_group(&elb, &arn).await })));
+        }
+        None => children.push(done("TargetGroup", Outcome::ng("targetGroupArn is required"))),
+    }
+    match cfg.get("roleArn").and_then(Value::as_str) {
+        Some(arn) => {
+            let iam = aws_sdk_iam::Client::new(&creds.caller);
+            let arn = arn.to_owned();
+            children.push(planner.probe(format!("Role[{arn}]"), Box::pin(async move { role::check_trusted(&iam, &arn, role::ECS).await })));
+        }
+        None => children.push(done("Role", Outcome::ng("roleArn is required (a role trusted by ecs.amazonaws.com)"))),
+    }
+    group(deployment::lattice_name(cfg), None, children)
 }
 
 /// One node per verifier plugin, its checks as children. A plugin that cannot be loaded or traps

@@ -1,5 +1,7 @@
-//! Task and execution roles: the role exists and its trust policy lets ECS tasks assume it.
-//! Principals and actions may be strings or arrays (ecspresso read only strings: its issue #931).
+//! Roles: the role exists and its trust policy lets the right service principal assume it
+//! (`ecs-tasks.amazonaws.com` for task and execution roles, `ecs.amazonaws.com` for the roles of
+//! lifecycle hooks and VPC Lattice). Principals and actions may be strings or arrays (ecspresso read
+//! only strings until v2.7.1: its issue #931).
 
 use serde_json::Value;
 
@@ -7,7 +9,8 @@ use super::tree::Outcome;
 use crate::aws::describe_error;
 
 pub const ECS_TASKS: &str = "ecs-tasks.amazonaws.com";
-/// The principal of roles ECS itself assumes (an Express service's infrastructure role).
+/// The principal of the roles ECS itself assumes (an Express service's infrastructure role,
+/// lifecycle hooks, VPC Lattice).
 pub const ECS: &str = "ecs.amazonaws.com";
 
 /// The role name of `arn:aws:iam::123456789012:role/path/name` (the last path segment).
@@ -136,6 +139,10 @@ mod tests {
         assert!(trusts_ecs_tasks(&array));
         assert!(!trusts_ecs_tasks(&ec2));
         assert!(!trusts_ecs_tasks(&deny));
+        let ecs = json!({"Statement": [{"Effect": "Allow", "Principal": {"Service": ["ecs.amazonaws.com"]}, "Action": "sts:AssumeRole"}]});
+        assert!(trusts(&ecs, ECS));
+        assert!(!trusts(&ecs, ECS_TASKS), "ecs.amazonaws.com is not ecs-tasks.amazonaws.com");
+        assert!(!trusts(&string, ECS));
     }
 
     #[test]
