@@ -123,7 +123,7 @@ pub enum Command {
     Verify(commands::verify::VerifyArgs),
     /// Run a one-off task, tail its logs and exit with its container's exit code
     Run(commands::run::RunArgs),
-    /// List, find or stop the tasks of the service (or of the task definition family)
+    /// The tasks of the service (or of the task definition family): list, find, stop, trace, logs
     Tasks(commands::tasks::TasksArgs),
     /// ECS Exec into a task's container, or forward a port (needs session-manager-plugin)
     Exec(commands::exec::ExecArgs),

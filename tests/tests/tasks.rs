@@ -1,7 +1,7 @@
 //! `cortado tasks` and `cortado exec` against the simulator: listing the service's and family's
 //! tasks, picking one with --id or a filter command, stopping it, and exec's plugin check.
 
-use cortado_e2e::seeded::{describe_tasks, seeded, service_definition, task_definition, write_project};
+use cortado_e2e::seeded::{aws_json, describe_tasks, seeded, service_definition, task_definition, write_project};
 use cortado_e2e::{Project, sim};
 use serde_json::{Value, json};
 
@@ -132,4 +132,158 @@ fn exec_without_session_manager_plugin_explains_and_calls_nothing() {
     let run = p.run(&["exec", "--port-forward"], &[("PATH", &bin.path().display().to_string())]);
     run.expect_code(2);
     assert!(run.stderr.contains("--port-forward needs --port"), "{}", run.stderr);
+}
+
+/// Puts `events` (`(epoch ms, message)`) into the awslogs stream of container `app` of `task_id`,
+/// directly in the simulator (the stream is created when missing).
+fn put_logs(region: &str, seed: &Value, task_id: &str, events: &[(i64, &str)]) {
+    let group = seed["logGroup"].as_str().unwrap();
+    let stream = format!("app/app/{task_id}");
+    let target = |op: &str| format!("Logs_20140328.{op}");
+    // Already there when the simulator wrote the container's log lines: the error is expected then.
+    aws_json(sim(), region, "logs", &target("CreateLogStream"), &json!({"logGroupName": group, "logStreamName": stream}));
+    let events: Vec<Value> = events.iter().map(|(t, m)| json!({"timestamp": t, "message": m})).collect();
+    let out = aws_json(sim(), region, "logs", &target("PutLogEvents"), &json!({"logGroupName": group, "logStreamName": stream, "logEvents": events}));
+    assert!(out.get("__type").is_none(), "PutLogEvents: {out}");
+}
+
+/// `2026-12-07T03:00:00Z` for whole-second epoch milliseconds (through date(1)).
+fn rfc3339(ms: i64) -> String {
+    let out = std::process::Command::new("date").args(["-u", "-d", &format!("@{}", ms / 1000), "+%Y-%m-%dT%H:%M:%SZ"]).output().expect("date");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
+}
+
+#[test]
+fn subcommands_list_find_stop_trace_and_the_hidden_flag_forms() {
+    let (p, region, seed, service, one_off) = two_tasks("tsub");
+    let cluster = seed["ecs"]["clusterName"].as_str().unwrap();
+    // `tasks list` is `tasks`.
+    let run = p.run(&["tasks", "list", "--output", "json"], &[]);
+    run.expect_code(0);
+    let rows: Vec<Value> = serde_json::from_str::<Value>(&run.stdout).unwrap().as_array().unwrap().clone();
+    assert_eq!(rows, list(&p));
+    let run = p.run(&["tasks", "list", "--output", "tsv", "--id", &service], &[]);
+    run.expect_code(0);
+    assert!(run.stdout.starts_with(&format!("{service}\t")) && run.stdout.lines().count() == 1, "{}", run.stdout);
+
+    // --help shows the subcommands, not the old flags; the old flags still work.
+    let run = p.run(&["tasks", "--help"], &[]);
+    run.expect_code(0);
+    for sub in ["list", "find", "stop", "trace", "logs"] {
+        assert!(run.stdout.lines().any(|l| l.trim_start().starts_with(&format!("{sub} "))), "{sub}: {}", run.stdout);
+    }
+    for old in ["--find", "--stop", "--trace", "--force", "--dry-run"] {
+        assert!(!run.stdout.lines().any(|l| l.trim_start().starts_with(old)), "{old} is hidden: {}", run.stdout);
+    }
+    let run = p.run(&["tasks", "trace", "--help"], &[]);
+    assert!(run.stdout.contains("no log lines: see `tasks logs`"), "{}", run.stdout);
+
+    let find = p.run(&["tasks", "find", "--id", &one_off], &[]);
+    find.expect_code(0);
+    let legacy = p.run(&["tasks", "--find", "--id", &one_off], &[]);
+    legacy.expect_code(0);
+    let task: Value = serde_json::from_str(&find.stdout).unwrap();
+    assert!(task["taskArn"].as_str().unwrap().ends_with(&one_off), "{task}");
+    assert_eq!(find.stdout, legacy.stdout);
+    // The subcommand's --id and one given before it are the same.
+    let before = p.run(&["tasks", "--id", &one_off, "find"], &[]);
+    before.expect_code(0);
+    assert_eq!(before.stdout, find.stdout);
+
+    let trace = p.run(&["tasks", "trace", "--id", &one_off], &[]);
+    trace.expect_code(0);
+    assert!(trace.stdout.lines().any(|l| l.ends_with("\tTASK\tCreated")), "{}", trace.stdout);
+    let legacy = p.run(&["tasks", "--trace", "--id", &one_off], &[]);
+    legacy.expect_code(0);
+    assert_eq!(legacy.stdout.lines().count(), trace.stdout.lines().count(), "{}", legacy.stdout);
+
+    // stop: the type-to-confirm without a terminal, then --force stops the chosen task.
+    let run = p.run(&["tasks", "stop", "--id", &one_off], &[]);
+    run.expect_code(2);
+    assert!(run.stderr.contains("tasks stop asks to type the task ID") && run.stderr.contains("pass --force"), "{}", run.stderr);
+    assert!(!sim().calls_in(&region).iter().any(|c| c == "ecs:StopTask"));
+    let run = p.run(&["tasks", "stop", "--force", "--filter-command", "grep family:"], &[]);
+    run.expect_code(0);
+    let t = &describe_tasks(sim(), &region, cluster, &[run.stdout.trim()])[0];
+    assert!(t["taskArn"].as_str().unwrap().ends_with(&one_off), "{t}");
+    assert_eq!(t["lastStatus"], "STOPPED", "{t}");
+    let svc = list(&p).into_iter().find(|r| r["id"] == service.as_str()).unwrap();
+    assert_eq!(svc["lastStatus"], "RUNNING");
+}
+
+#[test]
+fn logs_print_the_window_of_the_task_streams_as_text_and_json_lines() {
+    let (p, region, seed, _service, one_off) = two_tasks("tlogs");
+    let now = now_ms();
+    let t0 = (now - 2 * 3600 * 1000) / 1000 * 1000;
+    put_logs(
+        &region,
+        &seed,
+        &one_off,
+        &[(t0, "at t0"), (t0 + 30_000, "t0 plus 30s"), (t0 + 300_000, "t0 plus 5m"), (now - 600_000, "ten minutes ago"), (now - 20_000, "just now")],
+    );
+    // The default window is the last minute.
+    let run = p.run(&["tasks", "logs", "--id", &one_off], &[]);
+    run.expect_code(0);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "{}", run.stdout);
+    assert!(lines[0].ends_with(" [app] just now"), "{}", run.stdout);
+    assert!(sim().calls_in(&region).iter().any(|c| c == "logs:FilterLogEvents"), "{:?}", sim().calls_in(&region));
+
+    let run = p.run(&["tasks", "logs", "--id", &one_off, "-d", "15m"], &[]);
+    run.expect_code(0);
+    assert!(run.stdout.contains("[app] ten minutes ago\n") && run.stdout.contains("[app] just now"), "{}", run.stdout);
+    assert!(!run.stdout.contains("t0"), "{}", run.stdout);
+
+    // --start-time: DURATION from then, oldest first.
+    let start = rfc3339(t0);
+    let run = p.run(&["tasks", "logs", "--id", &one_off, "--start-time", &start, "--duration", "1m", "--container", "app"], &[]);
+    run.expect_code(0);
+    let msgs: Vec<&str> = run.stdout.lines().map(|l| l.split_once("] ").unwrap().1).collect();
+    assert_eq!(msgs, ["at t0", "t0 plus 30s"], "{}", run.stdout);
+
+    // JSON lines under --log-format json.
+    let run = p.run(&["--log-format", "json", "tasks", "logs", "--id", &one_off, "-s", &start, "-d", "10m"], &[]);
+    run.expect_code(0);
+    let events: Vec<Value> = run.stdout.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect();
+    assert_eq!(events.len(), 3, "{}", run.stdout);
+    assert_eq!(events[0]["message"], "at t0");
+    assert_eq!(events[0]["container"], "app");
+    assert_eq!(events[0]["task_id"], one_off.as_str());
+    assert_eq!(events[0]["stream"], format!("app/app/{one_off}"));
+    assert_eq!(events[0]["timestamp"], t0);
+
+    let run = p.run(&["tasks", "logs", "--id", &one_off, "--container", "nope"], &[]);
+    run.expect_code(2);
+    assert!(run.stderr.contains("--container nope: task") && run.stderr.contains("(it has app)"), "{}", run.stderr);
+    let run = p.run(&["tasks", "logs", "--id", &one_off, "-s", "yesterday"], &[]);
+    run.expect_code(2);
+    assert!(run.stderr.contains("--start-time yesterday"), "{}", run.stderr);
+}
+
+#[test]
+fn logs_follow_prints_new_events_until_the_task_stops() {
+    let (p, region, seed, _service, one_off) = two_tasks("tfollow");
+    put_logs(&region, &seed, &one_off, &[(now_ms() - 5_000, "before follow")]);
+    let mut child = p.spawn_with(&["tasks", "logs", "-f", "--id", &one_off], &[("CORTADO_POLL_INTERVAL", "200ms")]);
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    put_logs(&region, &seed, &one_off, &[(now_ms(), "while following")]);
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    let cluster = seed["ecs"]["clusterName"].as_str().unwrap();
+    aws_json(sim(), &region, "ecs", "AmazonEC2ContainerServiceV20141113.StopTask", &json!({"cluster": cluster, "task": one_off}));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        assert!(std::time::Instant::now() < deadline, "tasks logs -f did not end after the task stopped");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let msgs: Vec<&str> = stdout.lines().map(|l| l.split_once("] ").unwrap().1).collect();
+    assert_eq!(msgs, ["before follow", "while following"], "{stdout}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("task {one_off} has stopped")));
 }

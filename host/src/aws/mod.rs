@@ -13,6 +13,7 @@ pub mod deployments;
 pub mod ecs;
 pub mod error;
 pub mod http;
+pub mod logs;
 pub mod raw;
 pub mod registry;
 pub mod task;

@@ -20,6 +20,7 @@ pub mod render;
 pub mod run;
 pub mod stack;
 pub mod status;
+mod task_logs;
 pub mod tasks;
 pub mod trace;
 pub mod unlock;
