@@ -119,15 +119,14 @@ fn exec_without_session_manager_plugin_explains_and_calls_nothing() {
     assert!(run.stderr.contains(&format!("PATH={path}")) && run.stderr.contains("session-manager-working-with-install-plugin"), "{}", run.stderr);
     assert!(sim().calls_in(&region).is_empty(), "{:?}", sim().calls_in(&region));
 
-    // With a plugin on PATH, exec goes on to ECS Exec (which the simulator does not implement).
+    // With a plugin on PATH, exec goes on to ECS Exec and hands the session to the plugin.
     let bin = tempfile::tempdir().unwrap();
     let plugin = bin.path().join("session-manager-plugin");
     std::fs::write(&plugin, "#!/bin/sh\nexit 0\n").unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&plugin, std::fs::Permissions::from_mode(0o755)).unwrap();
     let run = p.run(&["exec", "--command", "ls"], &[("PATH", &bin.path().display().to_string())]);
-    run.expect_code(1);
-    assert!(run.stderr.contains("ECS Exec into container app of task"), "{}", run.stderr);
+    run.expect_code(0);
     assert!(sim().calls_in(&region).iter().any(|c| c == "ecs:ExecuteCommand"), "{:?}", sim().calls_in(&region));
     let run = p.run(&["exec", "--port-forward"], &[("PATH", &bin.path().display().to_string())]);
     run.expect_code(2);
@@ -286,4 +285,148 @@ fn logs_follow_prints_new_events_until_the_task_stops() {
     let msgs: Vec<&str> = stdout.lines().map(|l| l.split_once("] ").unwrap().1).collect();
     assert_eq!(msgs, ["before follow", "while following"], "{stdout}");
     assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("task {one_off} has stopped")));
+}
+
+/// A fake session-manager-plugin in a directory of its own: it appends its first argument (the
+/// session) to `sessions`, its arguments to `args`, prints the file `$FAKE_OUT` when set, and
+/// exits with `$FAKE_EXIT` (0).
+fn fake_plugin() -> tempfile::TempDir {
+    let bin = tempfile::tempdir().unwrap();
+    let dir = bin.path().display().to_string();
+    let script = format!(
+        "#!/bin/sh\nprintf '%s\\n' \"$1\" >> {dir}/sessions\nprintf '%s\\n' \"$@\" > {dir}/args\n[ -n \"$FAKE_OUT\" ] && /bin/cat \"$FAKE_OUT\"\nexit ${{FAKE_EXIT:-0}}\n"
+    );
+    let plugin = bin.path().join("session-manager-plugin");
+    std::fs::write(&plugin, script).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&plugin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    bin
+}
+
+fn exec_commands(region: &str) -> Vec<Value> {
+    sim().mutations_in(region).into_iter().filter(|m| m["action"] == "ExecuteCommand").map(|m| m["body"].clone()).collect()
+}
+
+/// The base64 text inside one upload command (`/bin/sh -c 'echo B64 | base64 -d > "PATH"'`).
+fn b64_decode(text: &str) -> Vec<u8> {
+    let mut child = std::process::Command::new("base64")
+        .arg("-d")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("base64");
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    child.wait_with_output().unwrap().stdout
+}
+
+#[test]
+fn exec_run_and_portforward_subcommands_and_the_hidden_flag_forms() {
+    let (p, region, seed) = seeded("texecsub");
+    write_project(&p, &seed, &task_definition(&seed), Some(&service_definition(&seed)), "");
+    let bin = fake_plugin();
+    let path = bin.path().display().to_string();
+    let run = p.run(&["exec", "run", "--command", "ls -l /"], &[("PATH", &path)]);
+    run.expect_code(0);
+    let sent = exec_commands(&region);
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!((sent[0]["command"].as_str(), sent[0]["container"].as_str(), sent[0]["interactive"].as_bool()), (Some("ls -l /"), Some("app"), Some(true)));
+    let args: Vec<String> = std::fs::read_to_string(bin.path().join("args")).unwrap().lines().map(str::to_owned).collect();
+    let session: Value = serde_json::from_str(&args[0]).unwrap();
+    assert!(session["sessionId"].as_str().unwrap().starts_with("ecs-execute-command-"), "{session}");
+    assert_eq!(args[2], "StartSession");
+    let target: Value = serde_json::from_str(&args[4]).unwrap();
+    let task_id = sent[0]["task"].as_str().unwrap().rsplit('/').next().unwrap();
+    assert!(target["Target"].as_str().unwrap().starts_with(&format!("ecs:{}_{task_id}_", seed["ecs"]["clusterName"].as_str().unwrap())), "{target}");
+    // The plugin's exit code is cortado's.
+    let run = p.run(&["exec", "run", "--command", "false"], &[("PATH", &path), ("FAKE_EXIT", "3")]);
+    run.expect_code(3);
+    // The flag form still runs a command.
+    let run = p.run(&["exec", "--command", "id"], &[("PATH", &path)]);
+    run.expect_code(0);
+    assert_eq!(exec_commands(&region).last().unwrap()["command"], "id");
+
+    // portforward: --port, or -L LOCAL:HOST:PORT; the flag form stays.
+    let run = p.run(&["exec", "portforward", "-L", "8080:db.internal:5432", "--dry-run"], &[("PATH", &path)]);
+    run.expect_code(0);
+    assert!(run.stderr.contains("AWS-StartPortForwardingSessionToRemoteHost") && run.stderr.contains("db.internal"), "{}", run.stderr);
+    assert!(run.stderr.contains("5432") && run.stderr.contains("8080") && run.stderr.contains("DRY RUN OK"), "{}", run.stderr);
+    let run = p.run(&["exec", "portforward", "--port", "80", "--dry-run"], &[("PATH", &path)]);
+    run.expect_code(0);
+    assert!(run.stderr.contains("AWS-StartPortForwardingSession ") || run.stderr.contains("AWS-StartPortForwardingSession\""), "{}", run.stderr);
+    let run = p.run(&["exec", "--port-forward", "--port", "80", "--dry-run"], &[("PATH", &path)]);
+    run.expect_code(0);
+    assert!(run.stderr.contains("DRY RUN OK"), "{}", run.stderr);
+    let run = p.run(&["exec", "portforward"], &[("PATH", &path)]);
+    run.expect_code(2);
+    assert!(run.stderr.contains("exec portforward needs --port"), "{}", run.stderr);
+    let run = p.run(&["exec", "portforward", "-L", "8080"], &[("PATH", &path)]);
+    run.expect_code(2);
+    assert!(run.stderr.contains("-L 8080: expected LOCAL_PORT:HOST:PORT"), "{}", run.stderr);
+
+    let run = p.run(&["exec", "--help"], &[]);
+    for sub in ["run", "portforward", "cp"] {
+        assert!(run.stdout.lines().any(|l| l.trim_start().starts_with(&format!("{sub} "))), "{sub}: {}", run.stdout);
+    }
+    for old in ["--port-forward", "--local-port", "--port", "--host"] {
+        assert!(!run.stdout.lines().any(|l| l.trim_start().starts_with(old)), "{old} is hidden: {}", run.stdout);
+    }
+}
+
+#[test]
+fn exec_cp_uploads_in_base64_commands_and_downloads_between_markers() {
+    let (p, region, seed) = seeded("texeccp");
+    write_project(&p, &seed, &task_definition(&seed), Some(&service_definition(&seed)), "");
+    let bin = fake_plugin();
+    let path = bin.path().display().to_string();
+    // A missing local file, or no plugin: nothing is called.
+    let run = p.run(&["exec", "cp", "nope.bin", "_:/tmp/"], &[("PATH", &path)]);
+    run.expect_code(2);
+    assert!(run.stderr.contains("cannot read nope.bin"), "{}", run.stderr);
+    let run = p.run(&["exec", "cp", "x", "_:/tmp/"], &[("PATH", "/nonexistent")]);
+    run.expect_code(1);
+    assert!(run.stderr.contains("needs session-manager-plugin"), "{}", run.stderr);
+    let run = p.run(&["exec", "cp", "a", "b"], &[("PATH", &path)]);
+    run.expect_code(2);
+    assert!(run.stderr.contains("neither is in a task"), "{}", run.stderr);
+    assert!(sim().calls_in(&region).is_empty(), "{:?}", sim().calls_in(&region));
+
+    // Upload: 40 000 bytes in two ExecuteCommand requests, `_` selecting the only task.
+    let data: Vec<u8> = (0..40_000u32).map(|i| (i * 7 % 256) as u8).collect();
+    std::fs::write(p.path("data.bin"), &data).unwrap();
+    let run = p.run(&["exec", "cp", "data.bin", "_:/tmp/"], &[("PATH", &path)]);
+    run.expect_code(0);
+    let sent = exec_commands(&region);
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    let mut got = Vec::new();
+    for (i, body) in sent.iter().enumerate() {
+        let cmd = body["command"].as_str().unwrap();
+        let redirect = if i == 0 { ">" } else { ">>" };
+        let inner = cmd.strip_prefix("/bin/sh -c 'echo ").and_then(|c| c.strip_suffix(&format!(" | base64 -d {redirect} \"/tmp/data.bin\"'"))).unwrap_or_else(|| panic!("{cmd:.80}"));
+        got.extend(b64_decode(inner));
+    }
+    assert!(got == data, "the commands carry the file");
+    assert_eq!(std::fs::read_to_string(bin.path().join("sessions")).unwrap().lines().count(), 2, "one plugin session per part");
+    assert!(run.stderr.contains("copied data.bin (40000 bytes) to ") && run.stderr.contains(":/tmp/data.bin (container app)"), "{}", run.stderr);
+
+    // Download: the session's output between the markers, decoded into the local file.
+    let content = b"line one\nline two\n";
+    std::fs::write(p.path("content"), content).unwrap();
+    let encoded = String::from_utf8(std::process::Command::new("base64").arg("-w").arg("8").arg(p.path("content")).output().unwrap().stdout).unwrap();
+    let out = format!("\r\nStarting session with SessionId: s\r\nCORTADO-CP-BEGIN\r\n{}CORTADO-CP-END\r\n\r\nExiting session with sessionId: s.\r\n", encoded.replace('\n', "\r\n"));
+    std::fs::write(p.path("session-out"), out).unwrap();
+    let task_id = sent[0]["task"].as_str().unwrap().rsplit('/').next().unwrap().to_owned();
+    let fake_out = p.path("session-out").display().to_string();
+    let run = p.run(&["exec", "cp", &format!("{task_id}:/etc/motd"), "got.txt"], &[("PATH", &path), ("FAKE_OUT", &fake_out)]);
+    run.expect_code(0);
+    assert_eq!(std::fs::read(p.path("got.txt")).unwrap(), content);
+    let last = exec_commands(&region).last().unwrap().clone();
+    assert_eq!(last["command"], "/bin/sh -c 'echo CORTADO-CP-BEGIN && base64 < \"/etc/motd\" && echo CORTADO-CP-END'");
+
+    // The container could not read the file: what its shell said, and no local file.
+    std::fs::write(p.path("session-out"), "Starting session\r\nCORTADO-CP-BEGIN\r\nbase64: can't open '/nope': No such file or directory\r\n").unwrap();
+    let run = p.run(&["exec", "cp", "_:/nope", "nope.txt"], &[("PATH", &path), ("FAKE_OUT", &fake_out)]);
+    run.expect_code(1);
+    assert!(run.stderr.contains("did not send the file") && run.stderr.contains("No such file or directory"), "{}", run.stderr);
+    assert!(!p.path("nope.txt").exists());
 }

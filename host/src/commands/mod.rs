@@ -10,6 +10,7 @@ pub mod diff;
 pub mod docs;
 pub mod evidence;
 pub mod exec;
+mod exec_cp;
 pub mod iam_policy;
 mod iam_refs;
 pub mod init;
