@@ -309,12 +309,8 @@ fn exec_commands(region: &str) -> Vec<Value> {
 
 /// The base64 text inside one upload command (`/bin/sh -c 'echo B64 | base64 -d > "PATH"'`).
 fn b64_decode(text: &str) -> Vec<u8> {
-    let mut child = std::process::Command::new("base64")
-        .arg("-d")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("base64");
+    let mut child =
+        std::process::Command::new("base64").arg("-d").stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).spawn().expect("base64");
     use std::io::Write;
     child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
     child.wait_with_output().unwrap().stdout
@@ -402,7 +398,10 @@ fn exec_cp_uploads_in_base64_commands_and_downloads_between_markers() {
     for (i, body) in sent.iter().enumerate() {
         let cmd = body["command"].as_str().unwrap();
         let redirect = if i == 0 { ">" } else { ">>" };
-        let inner = cmd.strip_prefix("/bin/sh -c 'echo ").and_then(|c| c.strip_suffix(&format!(" | base64 -d {redirect} \"/tmp/data.bin\"'"))).unwrap_or_else(|| panic!("{cmd:.80}"));
+        let inner = cmd
+            .strip_prefix("/bin/sh -c 'echo ")
+            .and_then(|c| c.strip_suffix(&format!(" | base64 -d {redirect} \"/tmp/data.bin\"'")))
+            .unwrap_or_else(|| panic!("{cmd:.80}"));
         got.extend(b64_decode(inner));
     }
     assert!(got == data, "the commands carry the file");
@@ -413,7 +412,10 @@ fn exec_cp_uploads_in_base64_commands_and_downloads_between_markers() {
     let content = b"line one\nline two\n";
     std::fs::write(p.path("content"), content).unwrap();
     let encoded = String::from_utf8(std::process::Command::new("base64").arg("-w").arg("8").arg(p.path("content")).output().unwrap().stdout).unwrap();
-    let out = format!("\r\nStarting session with SessionId: s\r\nCORTADO-CP-BEGIN\r\n{}CORTADO-CP-END\r\n\r\nExiting session with sessionId: s.\r\n", encoded.replace('\n', "\r\n"));
+    let out = format!(
+        "\r\nStarting session with SessionId: s\r\nCORTADO-CP-BEGIN\r\n{}CORTADO-CP-END\r\n\r\nExiting session with sessionId: s.\r\n",
+        encoded.replace('\n', "\r\n")
+    );
     std::fs::write(p.path("session-out"), out).unwrap();
     let task_id = sent[0]["task"].as_str().unwrap().rsplit('/').next().unwrap().to_owned();
     let fake_out = p.path("session-out").display().to_string();

@@ -304,7 +304,9 @@ fn refuse_until(sv: &Value, until: &Until) -> Result<()> {
         Until::Stage(stage) => {
             format!("--wait-until ecs:{stage}: the service deploys with {strategy}, which reports no lifecycle stage (BLUE_GREEN, LINEAR or CANARY do)")
         }
-        Until::Paused => format!("--wait-until paused: the service deploys with {strategy}, which has no PAUSE lifecycle hooks (BLUE_GREEN, LINEAR or CANARY do)"),
+        Until::Paused => {
+            format!("--wait-until paused: the service deploys with {strategy}, which has no PAUSE lifecycle hooks (BLUE_GREEN, LINEAR or CANARY do)")
+        }
         _ => return Ok(()),
     };
     Err(crate::error::InputError::new(msg).into())

@@ -143,7 +143,8 @@ impl ExecArgs {
                     Some(l) => parse_forward(l)?,
                     None => (a.local_port, a.host.clone(), a.port),
                 };
-                let port = port.ok_or_else(|| InputError::new("exec portforward needs --port (the port in the task, or on --host), or -L LOCAL_PORT:HOST:PORT"))?;
+                let port =
+                    port.ok_or_else(|| InputError::new("exec portforward needs --port (the port in the task, or on --host), or -L LOCAL_PORT:HOST:PORT"))?;
                 Ok((a.id.or(self.id), Mode::PortForward { port, local_port, host }, a.target))
             }
             Some(ExecCommand::Cp(a)) => {

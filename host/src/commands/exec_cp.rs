@@ -52,7 +52,10 @@ impl Copy {
             (Some(r), None) => (Direction::Download, r, destination),
             (Some(_), Some(_)) => return Err(InputError::new(format!("exec cp {source} {destination}: both are in a task; one must be local")).into()),
             (None, None) => {
-                return Err(InputError::new(format!("exec cp {source} {destination}: neither is in a task; write one as TASK:/PATH (`_:/PATH` selects the task)")).into());
+                return Err(InputError::new(format!(
+                    "exec cp {source} {destination}: neither is in a task; write one as TASK:/PATH (`_:/PATH` selects the task)"
+                ))
+                .into());
             }
         };
         if remote.is_empty() {
@@ -109,7 +112,9 @@ impl Copy {
     /// The plan's one-line summary (its diff), without the content.
     pub fn describe(&self, task_id: &str, data: Option<&[u8]>) -> String {
         match data {
-            Some(d) => format!("copy {} ({} bytes, sha256 {}) to {task_id}:{}\n", self.local.display(), d.len(), crate::util::sha256_hex(d), self.remote_path()),
+            Some(d) => {
+                format!("copy {} ({} bytes, sha256 {}) to {task_id}:{}\n", self.local.display(), d.len(), crate::util::sha256_hex(d), self.remote_path())
+            }
             None => format!("copy {task_id}:{} to {}\n", self.remote, self.local.display()),
         }
     }
@@ -149,12 +154,7 @@ impl Copy {
 }
 
 async fn run_session(plugin: &Path, argv: &[String]) -> Result<std::process::Output> {
-    tokio::process::Command::new(plugin)
-        .args(argv)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .await
-        .with_context(|| format!("starting {}", plugin.display()))
+    tokio::process::Command::new(plugin).args(argv).stdin(std::process::Stdio::null()).output().await.with_context(|| format!("starting {}", plugin.display()))
 }
 
 /// The file between the marker lines of a download session's output; what the shell said
@@ -207,7 +207,10 @@ mod tests {
         assert!(cmds[0].starts_with("/bin/sh -c 'echo ") && cmds[0].ends_with(" | base64 -d > \"/data/f\"'"), "{}", &cmds[0][..40]);
         assert!(cmds[1].ends_with(" | base64 -d >> \"/data/f\"'"));
         assert_eq!(c.commands(Some(b"")), ["/bin/sh -c ': > \"/data/f\"'"]);
-        let out = format!("\r\nStarting session with SessionId: s\r\n{BEGIN}\r\n{}\r\n{END}\r\n\r\nExiting session with sessionId: s.\r\n", base64::encode(b"hello\n"));
+        let out = format!(
+            "\r\nStarting session with SessionId: s\r\n{BEGIN}\r\n{}\r\n{END}\r\n\r\nExiting session with sessionId: s.\r\n",
+            base64::encode(b"hello\n")
+        );
         assert_eq!(decode_output(out.as_bytes()).unwrap(), b"hello\n");
         let e = decode_output(b"Starting session\r\nCORTADO-CP-BEGIN\r\nbase64: /nope: No such file or directory\r\n").unwrap_err().to_string();
         assert!(e.contains("No such file or directory"), "{e}");

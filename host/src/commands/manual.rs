@@ -90,7 +90,9 @@ impl DocsArgs {
         {
             return Err(crate::error::InputError::new(format!("docs --search {text:?}: no section mentions it")).into());
         }
-        print(&mut out, self.json, &chosen, true, |s| format!("{} {}\n<!-- {}#{} -->\n\n{}\n", "#".repeat(s.level), s.title, s.page, s.anchor, s.text.trim_end()))
+        print(&mut out, self.json, &chosen, true, |s| {
+            format!("{} {}\n<!-- {}#{} -->\n\n{}\n", "#".repeat(s.level), s.title, s.page, s.anchor, s.text.trim_end())
+        })
     }
 }
 
