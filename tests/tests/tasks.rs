@@ -307,13 +307,10 @@ fn exec_commands(region: &str) -> Vec<Value> {
     sim().mutations_in(region).into_iter().filter(|m| m["action"] == "ExecuteCommand").map(|m| m["body"].clone()).collect()
 }
 
-/// The base64 text inside one upload command (`/bin/sh -c 'echo B64 | base64 -d > "PATH"'`).
+/// Decodes standard base64 (the upload commands' payload).
 fn b64_decode(text: &str) -> Vec<u8> {
-    let mut child =
-        std::process::Command::new("base64").arg("-d").stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).spawn().expect("base64");
-    use std::io::Write;
-    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
-    child.wait_with_output().unwrap().stdout
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.decode(text).unwrap_or_else(|e| panic!("{e}: {text:.40}"))
 }
 
 #[test]
@@ -410,8 +407,12 @@ fn exec_cp_uploads_in_base64_commands_and_downloads_between_markers() {
 
     // Download: the session's output between the markers, decoded into the local file.
     let content = b"line one\nline two\n";
-    std::fs::write(p.path("content"), content).unwrap();
-    let encoded = String::from_utf8(std::process::Command::new("base64").arg("-w").arg("8").arg(p.path("content")).output().unwrap().stdout).unwrap();
+    // Wrapped at 8 columns, as a terminal session may show it.
+    let encoded: String = {
+        use base64::Engine;
+        let b = base64::engine::general_purpose::STANDARD.encode(content);
+        b.as_bytes().chunks(8).map(|c| format!("{}\n", String::from_utf8_lossy(c))).collect()
+    };
     let out = format!(
         "\r\nStarting session with SessionId: s\r\nCORTADO-CP-BEGIN\r\n{}CORTADO-CP-END\r\n\r\nExiting session with sessionId: s.\r\n",
         encoded.replace('\n', "\r\n")

@@ -1,6 +1,7 @@
 //! `cortado exec`: ECS Exec into a task's container (`run`), port forwarding (`portforward`) or a
-//! file copy (`cp`), through the AWS Session Manager plugin, the way the AWS CLI drives it. The plugin is looked for before anything else
-//! (no AWS call is made without it), and its absence is explained.
+//! file copy (`cp`), through the AWS Session Manager plugin, the way the AWS CLI drives it. The
+//! plugin is looked for before anything else (no AWS call is made without it), and its absence is
+//! explained.
 
 use std::path::{Path, PathBuf};
 
