@@ -16,6 +16,7 @@ Tasks (RunTask)
   * Fixes moto's 500s (no container-level memory; VPC without DNS hostnames).
   * PROVISIONING -> RUNNING (for cortado.sim/running-steps steps, default 1) -> DEPROVISIONING -> STOPPED,
     with exit codes from the container's dockerLabels and log lines written to its awslogs stream.
+  * ExecuteCommand (moto has none): a session for a RUNNING task with enableExecuteCommand.
 """
 
 from __future__ import annotations

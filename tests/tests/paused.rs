@@ -116,3 +116,30 @@ fn a_rolling_service_is_refused_before_anything_changes() {
     r.expect_code(2);
     assert!(r.stderr.contains("expected deployed, stable, paused or ecs:<STAGE>"), "{}", r.stderr);
 }
+
+/// The hook ID in a "is paused at STAGE: hook ID awaits action" line.
+fn paused_hook(r: &Run) -> String {
+    let line = r.stdout.lines().find(|l| l.contains("is paused at")).unwrap_or_else(|| panic!("no pause in:\n{}", all(r)));
+    line.split("hook ").nth(1).and_then(|s| s.split_whitespace().next()).unwrap().to_owned()
+}
+
+#[test]
+fn a_linear_deployment_pauses_at_every_production_step_and_continue_goes_one_step_at_a_time() {
+    let config = json!({"strategy": "LINEAR", "linearConfiguration": {"stepPercent": 50.0, "stepBakeTimeInMinutes": 0},
+        "lifecycleHooks": [{"targetType": "PAUSE", "lifecycleStages": ["PRE_PRODUCTION_TRAFFIC_SHIFT"],
+            "timeoutConfiguration": {"timeoutInMinutes": 300, "action": "ROLLBACK"}}]});
+    let (p, region) = project("plinear", config, "v2");
+    let first = run(&p, &["deploy", "--wait-until", "paused"]);
+    first.expect_code(0);
+    let hook1 = paused_hook(&first);
+    // The hook just answered is not the next pause: the next step's hook (a new ID) is.
+    let second = run(&p, &["continue", "--wait-until", "paused"]);
+    second.expect_code(0);
+    let hook2 = paused_hook(&second);
+    assert_ne!(hook1, hook2, "{}", all(&second));
+    assert!(second.stdout.contains("production:50%"), "{}", all(&second));
+    let last = run(&p, &["continue", "--wait-until", "paused"]);
+    last.expect_code(0);
+    assert!(last.stdout.contains("SUCCESSFUL") && !last.stdout.contains("is paused at"), "{}", all(&last));
+    assert_eq!(calls(&region, "ContinueServiceDeployment"), 2);
+}
