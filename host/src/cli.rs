@@ -123,7 +123,7 @@ pub enum Command {
     Verify(commands::verify::VerifyArgs),
     /// Run a one-off task, tail its logs and exit with its container's exit code
     Run(commands::run::RunArgs),
-    /// List, find or stop the tasks of the service (or of the task definition family)
+    /// The tasks of the service (or of the task definition family): list, find, stop, trace, logs
     Tasks(commands::tasks::TasksArgs),
     /// ECS Exec into a task's container, or forward a port (needs session-manager-plugin)
     Exec(commands::exec::ExecArgs),
@@ -135,6 +135,11 @@ pub enum Command {
     Completion(commands::docs::CompletionArgs),
     /// Print the man page (roff), or write one page per command into a directory
     Man(commands::docs::ManArgs),
+    /// The manual in the binary as sections (guide pages and command reference): list, index, search, JSON for agents
+    Docs(commands::manual::DocsArgs),
+    /// Agent skills: install the cortado skill file (.agents/skills/cortado/SKILL.md)
+    #[command(subcommand)]
+    Skills(commands::skills::SkillsCommand),
 }
 
 impl Globals {
@@ -270,6 +275,8 @@ async fn dispatch(command: Command, globals: crate::context::Globals, env: crate
         }
         Command::Completion(a) => commands::docs::completion(a.shell),
         Command::Man(a) => a.exec(),
+        Command::Docs(a) => a.exec(),
+        Command::Skills(c) => c.exec(&env),
         Command::Stack(c) => commands::stack::run(c, globals, env).await,
         Command::Init(a) => commands::init::run(&globals, env, a).await,
         Command::Render(a) => a.exec(globals, env),

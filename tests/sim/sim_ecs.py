@@ -16,6 +16,7 @@ Tasks (RunTask)
   * Fixes moto's 500s (no container-level memory; VPC without DNS hostnames).
   * PROVISIONING -> RUNNING (for cortado.sim/running-steps steps, default 1) -> DEPROVISIONING -> STOPPED,
     with exit codes from the container's dockerLabels and log lines written to its awslogs stream.
+  * ExecuteCommand (moto has none): a session for a RUNNING task with enableExecuteCommand.
 """
 
 from __future__ import annotations
@@ -908,6 +909,55 @@ def _stop_task(self: EC2ContainerServiceBackend, cluster_str: str, task_str: str
     raise InvalidParameterException("The referenced task was not found.")
 
 
+def execute_command(self: EC2ContainerServiceResponse) -> Any:
+    """ECS Exec (moto has none), as the ExecuteCommand reference describes it: interactive only; the
+    task RUNNING with enableExecuteCommand; the container named, or the task's only one. The answer
+    holds a session for session-manager-plugin (no agent stands behind it)."""
+    from moto.core.responses import ActionResult
+
+    if not self._get_param("interactive"):
+        raise InvalidParameterException("Interactive is the only mode supported currently.")
+    backend = self.ecs_backend
+    cluster = backend._get_cluster(self._get_param("cluster") or "default")
+    task_id = (self._get_param("task") or "").split("/")[-1]
+    with LOCK:
+        task = next((t for arn, t in (backend.tasks.get(cluster.name) or {}).items() if task_id and arn.endswith(task_id)), None)
+        if task is None:
+            raise InvalidParameterException("The referenced task was not found.")
+        if isinstance(task, SimTask):
+            task.sim_sync()
+        if task.last_status != "RUNNING":
+            raise InvalidParameterException(f"The execute command failed because the task is {task.last_status}, not RUNNING.")
+        if not getattr(task, "enable_execute_command", False):
+            raise InvalidParameterException(
+                "The execute command failed because execute command was not enabled when the task was run "
+                "or the execute command agent isn't running. Wait and try again or run a new task with execute "
+                "command enabled and try again.")
+        containers = list(getattr(task, "containers", []) or [])
+        name = self._get_param("container")
+        if name:
+            containers = [c for c in containers if getattr(c, "name", None) == name]
+        if len(containers) != 1:
+            raise InvalidParameterException(
+                "The container name is required when the task has more than one container." if not name
+                else f"The container {name} was not found in the task.")
+        container = containers[0]
+        session_id = f"ecs-execute-command-{new_id()}"
+        region = backend.region_name
+        return ActionResult({
+            "clusterArn": cluster.arn,
+            "containerArn": container.container_arn,
+            "containerName": container.name,
+            "interactive": True,
+            "taskArn": task.task_arn,
+            "session": {
+                "sessionId": session_id,
+                "streamUrl": f"wss://ssmmessages.{region}.amazonaws.com/v1/data-channel/{session_id}?role=publish_subscribe",
+                "tokenValue": f"sim-token-{new_id()}",
+            },
+        })
+
+
 def _delete_service(self: EC2ContainerServiceBackend, cluster_name: str, service_name: str, force: bool) -> Any:
     svc = _orig_delete_service(self, cluster_name, service_name, force)
     with LOCK:
@@ -968,3 +1018,4 @@ def install() -> None:
     EC2ContainerServiceResponse.create_service = _create_service_response
     EC2ContainerServiceResponse.describe_services = _describe_services_response
     EC2ContainerServiceResponse.describe_tasks = _describe_tasks_response
+    EC2ContainerServiceResponse.execute_command = execute_command

@@ -53,7 +53,7 @@ fn expected_policy(region: &str, seed: &Value) -> Value {
      "Resource": ["arn:aws:ecs:R:*:service/R/R", "arn:aws:ecs:R:*:task-definition/*"]},
     {"Sid": "CortadoTasks", "Effect": "Allow", "Action": ["ecs:DescribeClusters", "ecs:DescribeTasks", "ecs:ListTasks", "ecs:RunTask", "ecs:StopTask"],
      "Resource": "*", "Condition": {"ArnEquals": {"ecs:cluster": "arn:aws:ecs:R:*:cluster/R"}}},
-    {"Sid": "CortadoLogs", "Effect": "Allow", "Action": ["logs:GetLogEvents"], "Resource": "arn:aws:logs:R:*:log-group:*"},
+    {"Sid": "CortadoLogs", "Effect": "Allow", "Action": ["logs:FilterLogEvents", "logs:GetLogEvents"], "Resource": "arn:aws:logs:R:*:log-group:*"},
     {"Sid": "CortadoVerify", "Effect": "Allow", "Resource": "*",
      "Action": ["elasticloadbalancing:DescribeTargetGroups", "logs:DescribeLogGroups", "ssm:DescribeParameters"]},
     {"Sid": "CortadoVerifyImages", "Effect": "Allow", "Action": ["ecr:BatchGetImage"], "Resource": ["arn:aws:ecr:R:123456789012:repository/R/app"]},

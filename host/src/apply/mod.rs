@@ -45,6 +45,8 @@ pub struct Applied {
     pub express_deployment: std::sync::OnceLock<String>,
     /// ExecuteCommand's or StartSession's session.
     pub session: Option<Value>,
+    /// Every ExecuteCommand session, in order (`exec cp` starts one per part).
+    pub sessions: Vec<Value>,
     /// `verify --put-logs`: per finding key (`group@region`), Ok or the first error.
     pub log_writes: Vec<(String, Result<(), String>)>,
     /// `{operation, resource, ok}` for every step performed (and every compensation).
@@ -300,7 +302,10 @@ impl<'a> Apply<'a> {
             }
             (Service::Ecs, "RunTask") => a.run = Some(response.clone()),
             (Service::Ecs, "StopTask") => a.stopped = Some(response.get("task").cloned().unwrap_or(Value::Null)),
-            (Service::Ecs, "ExecuteCommand") => a.session = response.get("session").cloned(),
+            (Service::Ecs, "ExecuteCommand") => {
+                a.session = response.get("session").cloned();
+                a.sessions.extend(a.session.clone());
+            }
             (Service::Ssm, "StartSession") => a.session = Some(response.clone()),
             (Service::CodeDeploy, "CreateDeployment") => {
                 let id = response.get("deploymentId").and_then(Value::as_str).unwrap_or_default().to_owned();

@@ -14,6 +14,7 @@ pub mod ecs;
 pub mod error;
 pub mod express;
 pub mod http;
+pub mod logs;
 pub mod raw;
 pub mod registry;
 pub mod task;

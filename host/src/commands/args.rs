@@ -72,9 +72,10 @@ pub struct ChangeArgs {
     /// Wait (the default; ecspresso's flag): undoes an earlier --no-wait
     #[arg(long, hide = true, overrides_with = "no_wait")]
     pub wait: bool,
-    /// deployed (the deployment is SUCCESSFUL, the default), stable (and the service steady), or
-    /// ecs:<STAGE> (a BLUE_GREEN/LINEAR/CANARY deployment reached that lifecycle stage)
-    #[arg(long = "wait-until", value_name = "deployed|stable|ecs:STAGE")]
+    /// deployed (the deployment is SUCCESSFUL, the default), stable (and the service steady),
+    /// paused (a BLUE_GREEN/LINEAR/CANARY deployment waits at a PAUSE hook: answer it with
+    /// `cortado continue`), or ecs:<STAGE> (such a deployment reached that lifecycle stage)
+    #[arg(long = "wait-until", value_name = "deployed|stable|paused|ecs:STAGE")]
     pub wait_until: Option<String>,
 }
 

@@ -37,6 +37,7 @@ pub fn render(app: &App, task_definition: bool) -> Result<String> {
 fn check_until(change: &Change) -> Result<()> {
     match change.until()? {
         Until::Stage(s) => Err(InputError::new(format!("--wait-until ecs:{s}: a daemon deployment reports no lifecycle stage")).into()),
+        Until::Paused => Err(InputError::new("--wait-until paused: a daemon deployment has no PAUSE lifecycle hooks").into()),
         _ => Ok(()),
     }
 }

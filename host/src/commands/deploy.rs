@@ -108,8 +108,8 @@ pub struct RollbackArgs {
 
 #[derive(clap::Args, Debug)]
 pub struct WaitArgs {
-    /// deployed (the default), stable, or ecs:<STAGE>
-    #[arg(long = "wait-until", value_name = "deployed|stable|ecs:STAGE")]
+    /// deployed (the default), stable, paused (the first PAUSE hook awaiting action), or ecs:<STAGE>
+    #[arg(long = "wait-until", value_name = "deployed|stable|paused|ecs:STAGE")]
     pub wait_until: Option<String>,
     #[command(flatten)]
     pub output: OutputArgs,
@@ -304,17 +304,29 @@ pub async fn deploy(app: &App, opts: DeployOptions, change: Change) -> Result<()
     done.into_result()
 }
 
-/// `--wait-until ecs:STAGE` needs a strategy that reports stages: refused before anything changes.
+/// `--wait-until ecs:STAGE` needs a strategy that reports stages, `paused` one with lifecycle
+/// hooks: refused before anything changes.
 fn check_until(plan: &Plan, until: &Until) -> Result<()> {
     let after = plan.service_after.as_ref().or(plan.service_before.as_ref());
-    if let (Until::Stage(stage), Some(sv)) = (until, after)
-        && !ops::follow::is_native(sv)
-    {
-        let strategy = crate::aws::controller::Strategy::of(sv);
-        let msg = format!("--wait-until ecs:{stage}: the service deploys with {strategy}, which reports no lifecycle stage (BLUE_GREEN, LINEAR or CANARY do)");
-        return Err(crate::error::InputError::new(msg).into());
+    match after {
+        Some(sv) if !ops::follow::is_native(sv) => refuse_until(sv, until),
+        _ => Ok(()),
     }
-    Ok(())
+}
+
+/// The error for `--wait-until ecs:STAGE` or `paused` on a service that is not ECS-native.
+fn refuse_until(sv: &Value, until: &Until) -> Result<()> {
+    let strategy = crate::aws::controller::Strategy::of(sv);
+    let msg = match until {
+        Until::Stage(stage) => {
+            format!("--wait-until ecs:{stage}: the service deploys with {strategy}, which reports no lifecycle stage (BLUE_GREEN, LINEAR or CANARY do)")
+        }
+        Until::Paused => {
+            format!("--wait-until paused: the service deploys with {strategy}, which has no PAUSE lifecycle hooks (BLUE_GREEN, LINEAR or CANARY do)")
+        }
+        _ => return Ok(()),
+    };
+    Err(crate::error::InputError::new(msg).into())
 }
 
 /// `--dry-run`: what would change, then the exact AWS calls.
@@ -340,12 +352,16 @@ pub async fn rollback(app: &App, opts: RollbackOptions, change: Change) -> Resul
     let started = epoch_now();
     let reporter = Reporter::new(change.json);
     let aws = app.aws().await?;
+    let until = change.until()?;
     let rp = crate::plan::rollback::plan(app, &aws, &opts).await?;
+    if until == Until::Paused && !ops::follow::is_native(&rp.remote) {
+        refuse_until(&rp.remote, &until)?;
+    }
     if let Some(to) = &rp.to {
         let short = crate::aws::ecs::short_task_definition;
         reporter.info(&format!("rolling back {} from {} to {}", rp.plan.service.as_deref().unwrap_or(""), short(&rp.from), short(to)));
     }
-    let follow = async |apply: &Apply<'_>| ops::follow::follow_rollback(app, &aws, &rp, &apply.applied, change.wait, &reporter, started).await;
+    let follow = async |apply: &Apply<'_>| ops::follow::follow_rollback(app, &aws, &rp, &apply.applied, change.wait, &until, &reporter, started).await;
     let Ran::Done(done) = ops::execute(app, &aws, &rp.plan, change.options(&reporter), || Ok(()), follow).await? else {
         show_dry_run(&rp.plan, &reporter);
         return Ok(());
@@ -365,6 +381,9 @@ pub async fn wait(app: &App, json_output: bool, wait_until: Option<String>) -> R
     let client = aws.ecs();
     let sv = crate::aws::ecs::describe_service(&client, &app.config.cluster, &service).await?.with_context(|| format!("service {service} is not found"))?;
     let reporter = Reporter::new(json_output);
+    if !ops::follow::is_native(&sv) {
+        refuse_until(&sv, &until)?;
+    }
     let result = if ops::follow::is_native(&sv) {
         ops::follow::wait_newest(app, &aws, &until, &reporter).await
     } else if Controller::of(&sv) == Controller::CodeDeploy {

@@ -190,7 +190,7 @@ pub fn build(app: &App) -> Result<Value> {
     statements.push(json!({
         "Sid": "CortadoLogs",
         "Effect": "Allow",
-        "Action": ["logs:GetLogEvents"],
+        "Action": ["logs:FilterLogEvents", "logs:GetLogEvents"],
         "Resource": Arn::log_group(&region, "*", "*").to_string()
     }));
     // verify: reads IAM cannot scope, then each read on exactly what the task definition names.

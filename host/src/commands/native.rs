@@ -60,7 +60,11 @@ pub async fn continue_paused(app: &App, hook_id: Option<String>, rollback: bool,
             reporter.result(true, "hook answered (not waiting)", json!({"service_deployment_arn": dp.arn}));
             return Ok(());
         }
-        let follow = Follow::new(dp.arn.clone(), until.clone(), app.config.timeout, wait::tasks::fixed_poll_interval(app)?);
+        let mut follow = Follow::new(dp.arn.clone(), until.clone(), app.config.timeout, wait::tasks::fixed_poll_interval(app)?);
+        // `continue --wait-until paused`: the hook just answered is not the next pause.
+        if let Some(h) = &dp.hook {
+            follow.answered(&h.hook_id);
+        }
         let follow = if rollback { follow.expecting_rollback() } else { follow };
         ops::follow::native(app, &aws, follow, &until, None, &reporter).await
     };

@@ -1,6 +1,6 @@
 //! `cortado tasks`: the tasks of the service and of its task definition family (or of the local
-//! family when there is no service), as a table, TSV or JSON; `--find` prints one task's JSON,
-//! `--stop` stops one. Selecting one task (also for `exec`) takes the only candidate, else asks
+//! family when there is no service), as a table, TSV or JSON; `find` prints one task's JSON,
+//! `stop` stops one, `trace` shows its timeline, `logs` its containers' log events. Selecting one task (also for `exec`) takes the only candidate, else asks
 //! the `--filter-command` (peco, fzf: candidates on stdin, the chosen line on stdout), else asks
 //! on the terminal.
 
@@ -32,39 +32,142 @@ pub enum TasksOutput {
     Tsv,
 }
 
+/// `cortado tasks [list|find|stop|trace|logs]`; without a subcommand it lists. The flag forms of
+/// ecspresso before v2.8 (`tasks --find`, `--stop`, `--trace`) still work but are hidden from
+/// `--help`: ecspresso v2.8 hid them too, and v3 removes them.
 #[derive(clap::Args, Debug)]
 pub struct TasksArgs {
+    #[command(subcommand)]
+    pub command: Option<TasksCommand>,
     /// Only this task (ID or ARN)
     #[arg(long)]
     pub id: Option<String>,
     /// How to print the list
     #[arg(long, value_enum, default_value_t = TasksOutput::Table)]
     pub output: TasksOutput,
-    /// Select one task and print it as JSON
-    #[arg(long)]
+    /// Hidden alias of `tasks find`
+    #[arg(long, hide = true)]
     pub find: bool,
-    /// Select one running task and stop it (asks to type its ID unless --force)
-    #[arg(long)]
+    /// Hidden alias of `tasks stop`
+    #[arg(long, hide = true)]
     pub stop: bool,
+    /// Hidden alias of `tasks stop --force`
+    #[arg(long, hide = true)]
+    pub force: bool,
+    /// Hidden alias of `tasks stop --dry-run`
+    #[arg(long = "dry-run", hide = true)]
+    pub dry_run: bool,
+    /// Hidden alias of `tasks stop --override`
+    #[arg(long = "override", value_name = "GATE", hide = true)]
+    pub overrides: Vec<String>,
+    /// Hidden alias of `tasks stop --reason`
+    #[arg(long, hide = true)]
+    pub reason: Option<String>,
+    /// Hidden alias of `tasks trace`
+    #[arg(long, hide = true)]
+    pub trace: bool,
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum TasksCommand {
+    /// List the tasks of the service and of its task definition family (the default)
+    List(ListArgs),
+    /// Select one task and print it as JSON
+    Find(IdArgs),
+    /// Select one running task and stop it (asks to type its ID unless --force)
+    Stop(StopArgs),
+    /// Select one task and print its timeline: lifecycle times, container exits and the service events naming it (no log lines: see `tasks logs`)
+    Trace(IdArgs),
+    /// Select one task and print its containers' log events (awslogs), or follow them until it stops
+    Logs(LogsArgs),
+}
+
+#[derive(clap::Args, Debug, Default)]
+pub struct ListArgs {
+    /// Only this task (ID or ARN)
+    #[arg(long)]
+    pub id: Option<String>,
+    /// How to print the list
+    #[arg(long, value_enum)]
+    pub output: Option<TasksOutput>,
+}
+
+#[derive(clap::Args, Debug, Default)]
+pub struct IdArgs {
+    /// The task (ID or ARN) [default: the only one, else select]
+    #[arg(long)]
+    pub id: Option<String>,
+}
+
+#[derive(clap::Args, Debug, Default)]
+pub struct StopArgs {
+    /// The task (ID or ARN) [default: the only running one, else select]
+    #[arg(long)]
+    pub id: Option<String>,
     /// Stop without asking
     #[arg(long)]
     pub force: bool,
-    /// With --stop: evaluate gates and show what would be stopped; stop nothing
+    /// Evaluate gates and show what would be stopped; stop nothing
     #[arg(long = "dry-run")]
     pub dry_run: bool,
     #[command(flatten)]
     pub gates: GateArgs,
-    /// Select one task and print its timeline: lifecycle times, container exits, and the service events naming it
+}
+
+#[derive(clap::Args, Debug, Default)]
+pub struct LogsArgs {
+    /// The task (ID or ARN) [default: the only one, else select]
     #[arg(long)]
-    pub trace: bool,
+    pub id: Option<String>,
+    /// Keep printing new events until the task has stopped (or Ctrl-C)
+    #[arg(short = 'f', long)]
+    pub follow: bool,
+    /// How much to print: the last DURATION, or DURATION from --start-time (Go duration)
+    #[arg(short = 'd', long, default_value = "1m", value_name = "DURATION")]
+    pub duration: String,
+    /// Print from this time (RFC 3339, 2026-12-07T03:00:00Z) instead of DURATION ago
+    #[arg(short = 's', long = "start-time", value_name = "TIME")]
+    pub start_time: Option<String>,
+    /// Only this container's events [default: every container that logs with awslogs]
+    #[arg(long)]
+    pub container: Option<String>,
+}
+
+/// What one `tasks` invocation does, subcommand or legacy flag alike.
+#[derive(Debug)]
+enum Action {
+    List(TasksOutput),
+    Find,
+    Stop { force: bool },
+    Trace,
+    Logs(LogsArgs),
 }
 
 impl TasksArgs {
     /// `cortado tasks`.
     pub async fn exec(self, globals: Globals, env: Env) -> Result<()> {
         let app = App::load(globals, env)?;
-        let change = simple_change(self.dry_run, &self.gates);
-        run(&app, self, change).await
+        let (id, action, change) = self.into_action();
+        run(&app, id, action, change).await
+    }
+
+    /// The subcommand, else the legacy flags in ecspresso's precedence (find, stop, trace, list);
+    /// a subcommand's `--id` wins over one given before it.
+    fn into_action(self) -> (Option<String>, Action, super::deploy::Change) {
+        let legacy_gates = GateArgs { overrides: self.overrides.clone(), reason: self.reason.clone() };
+        let (id, action, change) = match self.command {
+            Some(TasksCommand::List(a)) => (a.id, Action::List(a.output.unwrap_or(self.output)), None),
+            Some(TasksCommand::Find(a)) => (a.id, Action::Find, None),
+            Some(TasksCommand::Stop(a)) => (a.id, Action::Stop { force: a.force }, Some(simple_change(a.dry_run, &a.gates))),
+            Some(TasksCommand::Trace(a)) => (a.id, Action::Trace, None),
+            Some(TasksCommand::Logs(a)) => (a.id.clone(), Action::Logs(a), None),
+            None if self.find => (None, Action::Find, None),
+            None if self.stop => (None, Action::Stop { force: self.force }, None),
+            None if self.trace => (None, Action::Trace, None),
+            None => (None, Action::List(self.output), None),
+        };
+        let change = change.unwrap_or_else(|| simple_change(self.dry_run, &legacy_gates));
+        (id.or(self.id), action, change)
     }
 }
 
@@ -128,48 +231,57 @@ fn rfc3339(v: &Value) -> String {
     }
 }
 
-pub async fn run(app: &App, args: TasksArgs, change: super::deploy::Change) -> Result<()> {
+async fn run(app: &App, id: Option<String>, action: Action, change: super::deploy::Change) -> Result<()> {
     let local_family = local_family(app)?;
     let aws = app.aws().await?;
     let client = aws.ecs();
     let mut rows = list(app, &client, local_family.as_deref()).await?;
-    if let Some(id) = &args.id {
+    if let Some(id) = &id {
         rows.retain(|r| &r.id == id || &r.arn == id);
         if rows.is_empty() {
             bail!("task {id} is not a task of {}", scope_name(app, local_family.as_deref()));
         }
     }
-    if args.find {
-        let row = select(app, &rows, "task")?;
-        println!("{}", serde_json::to_string_pretty(&row.task)?);
-        return Ok(());
-    }
-    if args.stop {
-        rows.retain(|r| r.last_status != "STOPPED");
-        let row = select(app, &rows, "running task")?;
-        if !args.force {
-            confirm_stop(row)?;
+    match action {
+        Action::List(output) => print_rows(&rows, output),
+        Action::Find => {
+            let row = select(app, &rows, "task")?;
+            println!("{}", serde_json::to_string_pretty(&row.task)?);
+            Ok(())
         }
-        let plan = crate::plan::tasks::stop(app, &row.arn);
-        let opts = change.options(&crate::progress::Silent);
-        let ran = crate::ops::execute(app, &aws, &plan, opts, || Ok(()), async |_: &crate::apply::Apply<'_>| Ok(())).await?;
-        let crate::ops::Ran::Done(done) = ran else {
-            tracing::info!("{}\nDRY RUN OK", crate::output::plan::text(&plan));
-            return Ok(());
-        };
-        done.result?;
-        let applied = done.applied;
-        let stopped = applied.stopped.unwrap_or(Value::Null);
-        let status = stopped.get("lastStatus").and_then(Value::as_str).unwrap_or("?");
-        tracing::info!("task {} is stopping ({status})", row.id);
-        println!("{}", row.arn);
+        Action::Stop { force } => stop(app, &aws, rows, force, change).await,
+        Action::Trace => {
+            let row = select(app, &rows, "task")?;
+            super::trace::print(&client, &app.config.cluster, app.config.service.as_deref(), &row.arn).await
+        }
+        Action::Logs(args) => {
+            let row = select(app, &rows, "task")?;
+            super::task_logs::print(app, &aws, row, &args).await
+        }
+    }
+}
+
+/// `tasks stop`: one running task, confirmed by typing its ID unless `force`, stopped through the
+/// gate and apply like every change.
+async fn stop(app: &App, aws: &crate::aws::Aws, mut rows: Vec<Row>, force: bool, change: super::deploy::Change) -> Result<()> {
+    rows.retain(|r| r.last_status != "STOPPED");
+    let row = select(app, &rows, "running task")?;
+    if !force {
+        confirm_stop(row)?;
+    }
+    let plan = crate::plan::tasks::stop(app, &row.arn);
+    let opts = change.options(&crate::progress::Silent);
+    let ran = crate::ops::execute(app, aws, &plan, opts, || Ok(()), async |_: &crate::apply::Apply<'_>| Ok(())).await?;
+    let crate::ops::Ran::Done(done) = ran else {
+        tracing::info!("{}\nDRY RUN OK", crate::output::plan::text(&plan));
         return Ok(());
-    }
-    if args.trace {
-        let row = select(app, &rows, "task")?;
-        return super::trace::print(&client, &app.config.cluster, app.config.service.as_deref(), &row.arn).await;
-    }
-    print_rows(&rows, args.output)?;
+    };
+    done.result?;
+    let applied = done.applied;
+    let stopped = applied.stopped.unwrap_or(Value::Null);
+    let status = stopped.get("lastStatus").and_then(Value::as_str).unwrap_or("?");
+    tracing::info!("task {} is stopping ({status})", row.id);
+    println!("{}", row.arn);
     Ok(())
 }
 
@@ -309,7 +421,7 @@ fn confirm_stop(row: &Row) -> Result<()> {
     let question = format!("Stop task {} ({}, {})? Type its ID to confirm: ", row.id, row.task_definition, row.last_status);
     match prompt::type_to_confirm(&question, &row.id)? {
         None => Ok(()),
-        Some(Mismatch::NoTerminal) => Err(InputError::new("tasks --stop asks to type the task ID on a terminal; pass --force to stop without asking").into()),
+        Some(Mismatch::NoTerminal) => Err(InputError::new("tasks stop asks to type the task ID on a terminal; pass --force to stop without asking").into()),
         Some(Mismatch::Typed(_)) => bail!("not confirmed: task {} was not stopped", row.id),
     }
 }

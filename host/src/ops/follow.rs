@@ -77,11 +77,32 @@ pub async fn native(app: &Context, aws: &Aws, mut follow: Follow, until: &Until,
                     }
                     Answered::RolledBack(why) => denied = Some(why),
                     Answered::Again => follow.ask_again(&hook.hook_id),
+                    Answered::Operator if *until == Until::Paused => {
+                        reporter.result(true, &paused_line(&follow.arn, &hook), paused_detail(&follow, &d, &hook));
+                        return Ok(());
+                    }
                     Answered::Continued | Answered::Operator => {}
                 }
             }
         }
     }
+}
+
+/// `--wait-until paused`: which hook and stage wait, and how to go on.
+fn paused_line(arn: &str, hook: &PausedHook) -> String {
+    format!(
+        "service deployment {arn} is paused at {}: hook {} awaits action; continue with `cortado continue` (or roll back with `cortado rollback`)",
+        hook.stage, hook.hook_id
+    )
+}
+
+fn paused_detail(follow: &Follow, d: &Value, hook: &PausedHook) -> Value {
+    let mut v = detail(follow, d);
+    v["paused"] = json!(true);
+    v["hook_id"] = json!(hook.hook_id);
+    v["hook_stage"] = json!(hook.stage);
+    v["hook_timeout_action"] = json!(hook.timeout_action);
+    v
 }
 
 /// What the stage gates were asked so far in this run.
@@ -361,6 +382,7 @@ pub async fn follow_rollback(
     rp: &crate::plan::rollback::RollbackPlan,
     applied: &crate::apply::Applied,
     wait: bool,
+    until: &Until,
     reporter: &Reporter,
     started: f64,
 ) -> Result<()> {
@@ -390,6 +412,15 @@ pub async fn follow_rollback(
     if !wait {
         reporter.result(true, "rollback started (not waiting)", json!({"deployment_id": applied.deployment_id}));
         return Ok(());
+    }
+    // A rollback that deploys the previous revision of a native service pauses at its hooks too.
+    if *until == Until::Paused
+        && let Some(td) = rp.to.as_deref().filter(|_| is_native(&rp.remote))
+    {
+        let arn = wait::deployments::bind(&aws.ecs(), &app.config.cluster, &service, td, started).await?;
+        reporter.info(&format!("following service deployment {arn}"));
+        let follow = Follow::new(arn, Until::Paused, app.config.timeout, wait::tasks::fixed_poll_interval(app)?);
+        return native(app, aws, follow, until, None, reporter).await;
     }
     let watch = Watch {
         cluster: app.config.cluster.clone(),

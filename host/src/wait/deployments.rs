@@ -22,14 +22,16 @@ use crate::aws::deployments::{self as sd, PausedHook};
 use crate::error::InputError;
 use crate::progress::Progress;
 
-/// `--wait-until`: deployed (the deployment is SUCCESSFUL), stable (and the service is steady), or
-/// `ecs:STAGE` (the deployment reached or passed that lifecycle stage).
+/// `--wait-until`: deployed (the deployment is SUCCESSFUL), stable (and the service is steady),
+/// `ecs:STAGE` (the deployment reached or passed that lifecycle stage), or paused (ecspresso v3:
+/// the first PAUSE hook awaiting action, which `cortado continue` answers).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum Until {
     #[default]
     Deployed,
     Stable,
     Stage(String),
+    Paused,
 }
 
 impl Until {
@@ -37,9 +39,10 @@ impl Until {
         match s {
             "deployed" => Ok(Until::Deployed),
             "stable" => Ok(Until::Stable),
+            "paused" => Ok(Until::Paused),
             _ => match s.strip_prefix("ecs:") {
                 Some(stage) if sd::stage_index(stage).is_some() => Ok(Until::Stage(stage.to_owned())),
-                _ => Err(InputError::new(format!("--wait-until {s}: expected deployed, stable or ecs:<STAGE> ({})", sd::STAGES.join(", ")))),
+                _ => Err(InputError::new(format!("--wait-until {s}: expected deployed, stable, paused or ecs:<STAGE> ({})", sd::STAGES.join(", ")))),
             },
         }
     }
@@ -140,6 +143,12 @@ impl Follow {
     pub fn ask_again(&mut self, hook_id: &str) {
         self.told.remove(hook_id);
         self.hold = true;
+    }
+
+    /// A hook this run answered itself: never reported as paused (ECS may still show it
+    /// AWAITING_ACTION at the next describe).
+    pub fn answered(&mut self, hook_id: &str) {
+        self.told.insert(hook_id.to_owned());
     }
 
     /// Time left before `--timeout`.
@@ -332,7 +341,8 @@ mod tests {
         assert_eq!(Until::parse("deployed").unwrap(), Until::Deployed);
         assert_eq!(Until::parse("ecs:POST_TEST_TRAFFIC_SHIFT").unwrap(), Until::Stage("POST_TEST_TRAFFIC_SHIFT".into()));
         assert!(Until::parse("ecs:PRE_PRODUCTION_TRAFFIC_SHIFT").is_err());
-        assert!(Until::parse("paused").is_err());
+        assert_eq!(Until::parse("paused").unwrap(), Until::Paused);
+        assert!(Until::parse("pause").is_err());
     }
 
     #[test]
