@@ -141,6 +141,19 @@ fn flags_removed_in_v3_are_refused_with_their_replacement() {
     let run = p.run(&["tasks"], &[]);
     run.expect_code(2);
     assert!(run.stderr.contains("filter_command") && run.stderr.contains("removed in ecspresso v3"), "{}", run.stderr);
+    let body: String = p.read("ecspresso.yml").lines().filter(|l| !l.starts_with("filter_command")).map(|l| format!("{l}\n")).collect();
+    p.write("ecspresso.yml", &body);
+    // The flag forms of `tasks` and `exec` (#1025): each names its subcommand.
+    for (args, replacement) in [
+        (&["tasks", "--find"][..], "`tasks find`"),
+        (&["tasks", "--stop", "--force"][..], "`tasks stop`"),
+        (&["tasks", "--trace"][..], "`tasks trace`"),
+        (&["exec", "--port-forward", "--port", "80"][..], "`exec portforward`"),
+    ] {
+        let run = p.run(args, &[]);
+        run.expect_code(2);
+        assert!(run.stderr.contains("removed in ecspresso v3") && run.stderr.contains(replacement), "{args:?}: {}", run.stderr);
+    }
     assert!(sim().calls_in(&region).is_empty(), "refused before any AWS call");
 
     // v2: both still work.

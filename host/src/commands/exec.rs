@@ -128,8 +128,12 @@ enum Mode {
 impl ExecArgs {
     /// `cortado exec`.
     pub async fn exec(self, globals: Globals, env: Env) -> Result<()> {
+        let legacy_forward = self.subcommand.is_none() && self.port_forward;
         let (id, mode, target) = self.into_mode()?;
         let app = App::load(globals, env)?;
+        if legacy_forward {
+            crate::config::refuse_removed_in_v3(&app.config, "exec --port-forward", "#1025", "use `exec portforward`")?;
+        }
         let change = simple_change(target.dry_run, &target.gates);
         run(&app, id, mode, target.container, change).await
     }

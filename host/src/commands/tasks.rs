@@ -147,8 +147,22 @@ impl TasksArgs {
     /// `cortado tasks`.
     pub async fn exec(self, globals: Globals, env: Env) -> Result<()> {
         let app = App::load(globals, env)?;
+        if let Some((flag, replacement)) = self.legacy_flag() {
+            crate::config::refuse_removed_in_v3(&app.config, flag, "#1025", replacement)?;
+        }
         let (id, action, change) = self.into_action();
         run(&app, id, action, change).await
+    }
+
+    /// The flag form used instead of a subcommand, with its replacement (ecspresso v3 removed them).
+    fn legacy_flag(&self) -> Option<(&'static str, &'static str)> {
+        if self.command.is_some() {
+            return None;
+        }
+        [(self.find, "tasks --find", "use `tasks find`"), (self.stop, "tasks --stop", "use `tasks stop`"), (self.trace, "tasks --trace", "use `tasks trace`")]
+            .into_iter()
+            .find(|(used, _, _)| *used)
+            .map(|(_, flag, replacement)| (flag, replacement))
     }
 
     /// The subcommand, else the legacy flags in ecspresso's precedence (find, stop, trace, list);
