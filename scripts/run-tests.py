@@ -7,13 +7,19 @@ in a process of its own, and each end-to-end process starts its own simulator (m
 hundreds of simulator start-ups instead of one per binary. Here each binary keeps its own simulator
 and its own test threads, and JOBS binaries run side by side.
 
-Usage: run-tests.py ARTIFACTS.json [--jobs N] [--doc "CARGO-ARGS"]... [--job NAME "COMMAND"]...
-                    [-- HARNESS-ARGS...]
+Usage: run-tests.py ARTIFACTS.json [--jobs N] [--split TARGET]... [--doc "CARGO-ARGS"]...
+                    [--job NAME "COMMAND"]... [-- HARNESS-ARGS...]
   ARTIFACTS.json  the output of `cargo test --no-run --message-format=json` (one message a line)
   --jobs N        binaries at once (default: CORTADO_TEST_JOBS, else 4)
+  --split TARGET  run the test target TARGET as one process per top-level module (`MODULE::…`): the
+                  end-to-end tests are one binary, each module starting its own simulator
   --doc "ARGS"    also run `cargo test --doc ARGS` as one job (doctests need cargo to build them)
   --job NAME CMD  also run COMMAND (split as a shell would) as one job; its last line is shown
-  HARNESS-ARGS    passed to every binary and doctest run (a name filter, --test-threads, ...)
+
+Durations: scripts/test-durations.json (kept in the repository, refreshed by hand from a run's
+$CARGO_TARGET_DIR/test-durations.json) orders a first run; later runs use their own.
+  HARNESS-ARGS    passed to every binary and doctest run (a name filter, --test-threads, ...); a
+                  name filter is applied here to a split target's test names
 
 Every binary runs to the end (like --no-fail-fast); the output of a failed one is printed whole,
 and the exit status is 1 if any failed. Each binary's last duration is kept in
@@ -53,13 +59,49 @@ def binaries(artifacts_file):
     return found
 
 
+# libtest options that take a value (the rest of HARNESS-ARGS are flags or name filters).
+VALUED = {"--test-threads", "--skip", "--format", "--color", "--logfile", "-Z", "--shuffle-seed", "--report-time"}
+
+
+def split_harness(args):
+    """(options, name filters) of HARNESS-ARGS."""
+    options, filters, i = [], [], 0
+    while i < len(args):
+        if args[i] in VALUED and i + 1 < len(args):
+            options += args[i : i + 2]
+            i += 2
+        elif args[i].startswith("-"):
+            options.append(args[i])
+            i += 1
+        else:
+            filters.append(args[i])
+            i += 1
+    return options, filters
+
+
+def by_module(name, exe, cwd, filters):
+    """One job per top-level module of a test binary, each naming its tests exactly (so a module
+    whose name ends another's is not run twice); only the tests a filter selects, if any."""
+    listed = subprocess.run([exe, "--list", "--format", "terse"], cwd=cwd, stdout=subprocess.PIPE, check=True)
+    modules = {}
+    for line in listed.stdout.decode().splitlines():
+        if not line.endswith(": test"):
+            continue
+        test = line[: -len(": test")]
+        if filters and not any(f in test for f in filters):
+            continue
+        modules.setdefault(test.split("::")[0], []).append(test)
+    return [(f"{name}::{m}", [exe, "--exact", *tests], cwd, "module") for m, tests in sorted(modules.items())]
+
+
 def run(job, harness_args):
     """Runs one job; returns (name, exit code, seconds, output, (passed, failed, ignored))."""
     name, command, cwd, kind = job
     env = dict(os.environ)
     env["CARGO_MANIFEST_DIR"] = cwd  # as `cargo test` sets it at run time
     started = time.monotonic()
-    argv = command + {"binary": harness_args, "doc": ["--", *harness_args], "job": []}[kind]
+    options, _ = split_harness(harness_args)
+    argv = command + {"binary": harness_args, "module": options, "doc": ["--", *harness_args], "job": []}[kind]
     proc = subprocess.run(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     seconds = time.monotonic() - started
     output = proc.stdout.decode("utf-8", "replace")
@@ -77,7 +119,7 @@ def main(argv):
         cut = argv.index("--")
         argv, harness_args = argv[:cut], argv[cut + 1 :]
     jobs_n = int(os.environ.get("CORTADO_TEST_JOBS", "4"))
-    docs, extra = [], []
+    docs, extra, split = [], [], set()
     artifacts = None
     i = 0
     while i < len(argv):
@@ -86,6 +128,9 @@ def main(argv):
             i += 2
         elif argv[i] == "--doc":
             docs.append(argv[i + 1].split())
+            i += 2
+        elif argv[i] == "--split":
+            split.add(argv[i + 1])
             i += 2
         elif argv[i] == "--job":
             extra.append((argv[i + 1], shlex.split(argv[i + 2])))
@@ -97,22 +142,32 @@ def main(argv):
         sys.exit(__doc__)
 
     root = Path(__file__).resolve().parent.parent
-    jobs = [(n, [exe], cwd, "binary") for n, exe, cwd in binaries(artifacts)]
+    _, filters = split_harness(harness_args)
+    jobs = []
+    for n, exe, cwd in binaries(artifacts):
+        if n.split("/")[-1] in split:
+            jobs += by_module(n, exe, cwd, filters)
+        else:
+            jobs.append((n, [exe], cwd, "binary"))
     for n, args in enumerate(docs):
         jobs.append((f"doctests {n + 1}", ["cargo", "test", "--doc", *args], str(root), "doc"))
     for name, command in extra:
         jobs.append((name, command, str(root), "job"))
 
     record = Path(os.environ.get("CARGO_TARGET_DIR", root / "target")) / "test-durations.json"
-    try:
-        last = json.loads(record.read_text())
-    except (OSError, ValueError):
-        last = {}
+    # The last run's durations in this target directory, over the ones kept in the repository (a
+    # fresh target directory still starts the longest first).
+    last = {}
+    for source in (root / "scripts" / "test-durations.json", record):
+        try:
+            last.update(json.loads(source.read_text()))
+        except (OSError, ValueError):
+            pass
     # Longest first; a binary never timed yet goes first too (it may be the longest).
     jobs.sort(key=lambda j: -last.get(j[0], 1e9))
 
     kinds = {job[0]: job[3] for job in jobs}
-    print(f"run-tests: {len(jobs)} test binaries, {jobs_n} at a time", flush=True)
+    print(f"run-tests: {len(jobs)} test processes, {jobs_n} at a time", flush=True)
     failed, totals, durations = [], [0, 0, 0], {}
     with ThreadPoolExecutor(max_workers=jobs_n) as pool:
         futures = [pool.submit(run, job, harness_args) for job in jobs]
@@ -132,7 +187,7 @@ def main(argv):
         record.write_text(json.dumps({**last, **durations}, indent=1, sort_keys=True))
     except OSError:
         pass
-    print(f"run-tests: {totals[0]} passed, {totals[1]} failed, {totals[2]} ignored in {len(jobs)} binaries")
+    print(f"run-tests: {totals[0]} passed, {totals[1]} failed, {totals[2]} ignored in {len(jobs)} processes")
     if failed:
         print("run-tests: failed: " + ", ".join(failed))
         return 1

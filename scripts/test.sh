@@ -86,7 +86,7 @@ step "setup, Python/JS plugins (beside)" tools_done || {
 # ecspresso's own test data runs beside them, as black-box cases against the binary just built, when
 # ../shared is beside the repository (required with CI=true; a plain clone skips it and says why).
 # Doctests: the SDK's (the host sets `doctest = false`: its generated bindings carry WIT docs).
-step "tests" python3 scripts/run-tests.py "$artifacts" --doc "$plugin_crates ${cargo_args[*]}" \
+step "tests" python3 scripts/run-tests.py "$artifacts" --split e2e --doc "$plugin_crates ${cargo_args[*]}" \
   --job "ecspresso conformance" "bash scripts/conformance.sh $CARGO_TARGET_DIR/debug/cortado" -- "${harness_args[@]}"
 # The manual: tests/tests/docs.rs has compared its command reference with --help and checked its
 # links; here mdBook builds it (into the target directory; `mdbook build docs` by hand writes docs/book).

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Summarise a CORTADO_SIM_INVALID_LOG file: how many requests were invalid, and the distinct problems.
 
-    CORTADO_SIM_STRICT=log CORTADO_SIM_INVALID_LOG=/tmp/invalid.jsonl cargo test -p cortado-e2e --test deploy ...
+    CORTADO_SIM_STRICT=log CORTADO_SIM_INVALID_LOG=/tmp/invalid.jsonl cargo test -p cortado-e2e --test e2e deploy:: ...
     python3 tests/sim/invalid_summary.py /tmp/invalid.jsonl
 
 A problem is one message of sim_validate.py with list indices and the rejected value's enum list folded, keyed by

@@ -288,3 +288,21 @@ fn the_checks_catch_what_they_look_for() {
         assert!(ups.iter().any(|u| u.contains(expected)), "{expected}: {ups:?}");
     }
 }
+
+/// The end-to-end tests are one binary (tests/Cargo.toml: `autotests = false`): a file in
+/// tests/tests/ that main.rs does not declare would compile into nothing and never run.
+#[test]
+fn every_end_to_end_file_is_a_module_of_the_one_binary() {
+    let dir = repo_root().join("tests/tests");
+    let main = std::fs::read_to_string(dir.join("main.rs")).expect("tests/tests/main.rs");
+    let declared: Vec<&str> = main.lines().filter_map(|l| l.strip_prefix("mod ")?.strip_suffix(';')).collect();
+    let mut missing = Vec::new();
+    for entry in std::fs::read_dir(&dir).expect("tests/tests") {
+        let path = entry.expect("entry").path();
+        let Some(stem) = path.file_stem().and_then(|s| s.to_str()) else { continue };
+        if path.extension().is_some_and(|e| e == "rs") && stem != "main" && !declared.contains(&stem) {
+            missing.push(stem.to_owned());
+        }
+    }
+    assert!(missing.is_empty(), "tests/tests/main.rs does not declare: {missing:?} (add `mod NAME;`)");
+}
