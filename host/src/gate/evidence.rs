@@ -25,16 +25,10 @@ use serde_json::{Map, Value, json};
 
 use super::audit::{canonical, sha256_hex};
 
-pub const PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
-pub const STATEMENT_TYPE: &str = "https://in-toto.io/Statement/v1";
+/// DSSE's pre-authentication encoding (what is actually signed), the in-toto payload type and
+/// statement type: one definition, shared with the image and plugin signature checks.
+pub use cortado_cosign::bundle::{IN_TOTO as PAYLOAD_TYPE, STATEMENT_V1 as STATEMENT_TYPE, pae};
 pub const PREDICATE_TYPE: &str = "https://in-toto.io/attestation/svr/v0.2";
-
-/// DSSE's pre-authentication encoding: what is actually signed.
-pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
-    let mut out = format!("DSSEv1 {} {payload_type} {} ", payload_type.len(), payload.len()).into_bytes();
-    out.extend_from_slice(payload);
-    out
-}
 
 /// A key file holds the 32-byte Ed25519 seed as 64 hex digits. It must be a regular file that no
 /// group or other user can read or write (as `keygen` writes it, and as ssh insists): a signing key
