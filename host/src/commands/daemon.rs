@@ -10,10 +10,10 @@ use serde_json::{Value, json};
 
 use super::App;
 use super::deploy::Change;
+use super::diff::DiffArgs;
 use crate::apply::Apply;
 use crate::aws::daemon as aws_daemon;
 use crate::definitions::to_pretty_json;
-use super::diff::DiffArgs;
 use crate::diff::Pair;
 use crate::error::InputError;
 use crate::ops::{self, Ran};

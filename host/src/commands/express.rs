@@ -11,10 +11,10 @@ use serde_json::{Value, json};
 
 use super::App;
 use super::deploy::Change;
+use super::diff::DiffArgs;
 use crate::apply::Apply;
 use crate::aws::{deployments as sd, express as aws_express};
 use crate::definitions::to_pretty_json;
-use super::diff::DiffArgs;
 use crate::error::InputError;
 use crate::ops::{self, Ran};
 use crate::output::jsonnet_fmt;
