@@ -101,14 +101,7 @@ impl Context {
         let jsonnet = jsonnet_options(&globals)?;
         let cwd = std::env::current_dir()?;
         let path = config::locate(globals.config.as_deref(), &cwd)?;
-        let lookup = env.lookup_fn();
-        let role = globals.assume_role_arn.clone();
-        // A v3 config's second pass: the functions of the plugins its first pass declared.
-        let plugin_funcs = move |pre: &Config| -> Result<crate::template::FuncMap> {
-            let host = PluginHost::new(pre, AwsSlot::with_retries(pre.region.clone(), role.clone(), pre.retry_max_attempts));
-            Ok(host.registry(pre, lookup.clone())?.funcs().clone())
-        };
-        let config = config::load_with_plugins(&path, &LoadOptions { env: env.clone(), jsonnet: jsonnet.clone() }, Some(&plugin_funcs))?;
+        let config = load_two_pass(&globals, &env, &jsonnet, &path)?;
         Self::assemble(globals, env, jsonnet, config)
     }
 
@@ -162,7 +155,9 @@ impl Context {
         Ok(Context { globals, env, jsonnet, config, registry, plugins, strict_model })
     }
 
-    /// The config alone (no plugin is loaded): for commands that inspect plugins.
+    /// The config alone, for commands that inspect plugins: no plugin is kept loaded, but a v3
+    /// config's second pass runs its plugins' functions as [`Context::load`] does, so a config
+    /// that loads for `deploy` loads here too.
     pub fn load_config(globals: &Globals, mut env: Env) -> Result<Config> {
         for file in &globals.envfile {
             env.load_envfile(file)?;
@@ -170,7 +165,7 @@ impl Context {
         let env = Arc::new(env);
         let jsonnet = jsonnet_options(globals)?;
         let path = config::locate(globals.config.as_deref(), &std::env::current_dir()?)?;
-        config::load(&path, &LoadOptions { env, jsonnet })
+        load_two_pass(globals, &env, &jsonnet, &path)
     }
 
     pub fn renderer(&self) -> Renderer<'_> {
@@ -216,6 +211,18 @@ impl Context {
 }
 
 /// `--ext-str`/`--ext-code` as KEY=VALUE pairs.
+/// Loads the config at `path`; a v3 config's second pass renders it with the functions of the
+/// plugins its first pass declared (#1023).
+fn load_two_pass(globals: &Globals, env: &Arc<Env>, jsonnet: &JsonnetOptions, path: &std::path::Path) -> Result<Config> {
+    let lookup = env.lookup_fn();
+    let role = globals.assume_role_arn.clone();
+    let plugin_funcs = move |pre: &Config| -> Result<crate::template::FuncMap> {
+        let host = PluginHost::new(pre, AwsSlot::with_retries(pre.region.clone(), role.clone(), pre.retry_max_attempts));
+        Ok(host.registry(pre, lookup.clone())?.funcs().clone())
+    };
+    config::load_with_plugins(path, &LoadOptions { env: env.clone(), jsonnet: jsonnet.clone() }, Some(&plugin_funcs))
+}
+
 pub fn jsonnet_options(globals: &Globals) -> Result<JsonnetOptions, InputError> {
     let split = |flag: &str, items: &[String]| -> Result<Vec<(String, String)>, InputError> {
         items

@@ -141,3 +141,52 @@ fn iam_policy_lists_the_daemon_operations() {
         assert!(r.stdout.contains(action), "{action} missing:\n{}", r.stdout);
     }
 }
+
+#[test]
+fn daemon_diff_takes_the_service_diff_flags_and_status_prints_json() {
+    let (p, region, cluster) = project("dmnflags");
+    p.run(&["deploy"], &[POLL]).expect_code(0);
+    write_td(&p, "public.ecr.aws/acme/agent:2");
+    let def: Value = serde_json::from_str(&p.read("ecs-daemon-def.json")).expect("JSON");
+    let mut def = def;
+    def["deploymentConfiguration"]["drainPercent"] = json!(25);
+    p.write("ecs-daemon-def.json", &serde_json::to_string_pretty(&def).unwrap());
+
+    // --external: the command gets each differing pair as two files (remote, local).
+    let dir = p.path("");
+    p.write("record-diff.sh", &format!("#!/bin/sh\ncat \"$1\" >> '{0}/seen-remote.json'\ncat \"$2\" >> '{0}/seen-local.json'\nexit 1\n", dir.display()));
+    let ext = format!("sh {}", p.path("record-diff.sh").display());
+    let r = p.run(&["diff", "--external", &ext, "--exit-code"], &[]);
+    r.expect_code(1);
+    assert!(!r.stdout.contains("+++"), "{}", r.stdout);
+    let (remote, local) = (p.read("seen-remote.json"), p.read("seen-local.json"));
+    assert!(local.contains("\"drainPercent\": 25") && local.contains("agent:2"), "local sides:\n{local}");
+    assert!(remote.contains("\"drainPercent\": 50") && remote.contains("agent:1"), "remote sides:\n{remote}");
+
+    // --without-service: the daemon task definition only; --with-service (the default) both.
+    let r = p.run(&["diff", "--without-service"], &[]);
+    r.expect_code(0);
+    assert!(r.stdout.contains("+      \"image\": \"public.ecr.aws/acme/agent:2\"") && !r.stdout.contains("drainPercent"), "{}", r.stdout);
+    let r = p.run(&["diff", "--with-service"], &[]);
+    assert!(r.stdout.contains("drainPercent") && r.stdout.contains("agent:2"), "{}", r.stdout);
+    // --no-unified: whole documents.
+    let r = p.run(&["diff", "--no-unified", "--without-service"], &[]);
+    assert!(r.stdout.contains(" \"family\": \"agent\"") && r.stdout.lines().skip(2).all(|l| l.starts_with([' ', '+', '-'])), "{}", r.stdout);
+
+    // status --output json: the daemon, its revisions and deployments as one object.
+    let r = p.run(&["status", "--output", "json"], &[]);
+    r.expect_code(0);
+    let v: Value = serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("status --output json: {e}\n{}", r.stdout));
+    assert_eq!(v["daemon"], "agent");
+    assert_eq!(v["cluster"], json!(cluster));
+    assert_eq!(v["found"], true);
+    assert_eq!(v["daemonTaskDefinition"], json!(format!("arn:aws:ecs:{region}:123456789012:daemon-task-definition/agent:1")));
+    assert_eq!(v["deployments"][0]["status"], "SUCCESSFUL", "{v}");
+    assert!(v["revisions"].as_array().is_some_and(|r| !r.is_empty()), "{v}");
+    // Not found: found false, exit 0 as the text form.
+    p.write("ecs-daemon-def.json", &p.read("ecs-daemon-def.json").replace("\"agent\"", "\"nobody\""));
+    let r = p.run(&["status", "--output", "json"], &[]);
+    r.expect_code(0);
+    let v: Value = serde_json::from_str(&r.stdout).expect("JSON");
+    assert_eq!(v["found"], false, "{v}");
+}

@@ -280,3 +280,19 @@ fn delete_needs_a_confirmation_or_force() {
     run.expect_code(1);
     assert!(run.stderr.contains("is not found"), "{}", run.stderr);
 }
+
+/// `status --output json`: the service as DescribeServices returns it, its events cut to `--events`
+/// (newest first), for machines; the text form is unchanged.
+#[test]
+fn status_output_json_is_the_described_service_with_its_newest_events() {
+    let (p, region, _seed) = project("statusjson", false);
+    p.run(&["deploy", "--force-new-deployment"], &[]).expect_code(0);
+    let run = p.run(&["status", "--output", "json", "--events", "1"], &[]);
+    run.expect_code(0);
+    let v: Value = serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("status --output json: {e}\n{}", run.stdout));
+    assert_eq!(v["service"]["serviceName"], Value::String(region.clone()), "{v}");
+    assert!(v["cluster"].is_string() && v["service"]["deployments"].as_array().is_some_and(|d| !d.is_empty()), "{v}");
+    let events = v["service"]["events"].as_array().expect("events");
+    assert_eq!(events.len(), 1, "{v}");
+    assert!(status(&p).ends_with(&format!("{}\n", events[0]["message"].as_str().unwrap_or("?"))), "the newest event is the text's last line");
+}

@@ -186,3 +186,50 @@ fn v3_external_plugin_timeout_is_seconds() {
     assert!(run.stderr.contains("timeout") && run.stderr.contains("expected a duration"), "{}", run.stderr);
     assert!(sim().calls_in(&region).is_empty(), "render makes no AWS call");
 }
+
+/// ecspresso v3 parses a YAML config before it renders templates (#1023): an unquoted `{{ … }}`
+/// scalar is refused under v3 with the file, the line and the fix; v2 renders first and loads it.
+#[test]
+fn a_v3_yaml_config_must_be_yaml_before_templating() {
+    let p = Project::new();
+    let body = "region: us-east-1\ncluster: {{ must_env `CLUSTER` }}\nservice: web\ntask_definition: ecs-task-def.json\n";
+    p.write("ecspresso.yml", &format!("{V3}{body}"));
+    let run = p.run(&["render", "config"], &[("CLUSTER", "prod")]);
+    run.expect_code(2);
+    assert!(run.stderr.contains("ecspresso.yml:3:") && run.stderr.contains("not valid YAML before templating"), "{}", run.stderr);
+    assert!(run.stderr.contains("quote") && run.stderr.contains("ecspresso v3"), "{}", run.stderr);
+    // Quoted, it loads under v3.
+    p.write("ecspresso.yml", &format!("{V3}{}", body.replace("{{ must_env `CLUSTER` }}", "'{{ must_env `CLUSTER` }}'")));
+    let run = p.run(&["render", "config"], &[("CLUSTER", "prod")]);
+    run.expect_code(0);
+    assert!(run.stdout.lines().any(|l| l == "cluster: prod"), "{}", run.stdout);
+    // Declaring v2, the unquoted form is rendered first and loads as before.
+    p.write("ecspresso.yml", &format!("{V2}{body}"));
+    let run = p.run(&["render", "config"], &[("CLUSTER", "prod")]);
+    run.expect_code(0);
+    assert!(run.stdout.lines().any(|l| l == "cluster: prod"), "{}", run.stdout);
+}
+
+/// The config-only load of the plugin commands (`plugin inspect` with a config) runs v3's second
+/// pass too: a top-level field that calls a plugin function loads, so the config's grants for the
+/// inspected component are shown beside its requests.
+#[test]
+fn plugin_inspect_loads_a_v3_config_with_plugin_functions_in_top_level_fields() {
+    let (wasm, digest) = cortado_e2e::fixture_plugin("overreach");
+    let p = Project::new();
+    p.write(
+        "state.tfstate",
+        r#"{"version": 4, "terraform_version": "1.9.0", "serial": 1, "lineage": "x", "outputs": {"cluster": {"value": "prod-cluster", "type": "string"}}, "resources": []}"#,
+    );
+    let config = format!(
+        "{V3}region: us-east-1\ncluster: '{{{{ tfstate `output.cluster` }}}}'\nplugins:\n  - name: tfstate\n    config:\n      path: state.tfstate\n  - name: overreach\n    path: {}\n    sha256: {digest}\n    grants: []\n",
+        wasm.display()
+    );
+    p.write("ecspresso.yml", &config);
+    let run = p.run(&["render", "config"], &[]);
+    run.expect_code(0);
+    assert!(run.stdout.lines().any(|l| l == "cluster: prod-cluster"), "{}", run.stdout);
+    let run = p.run(&["plugin", "inspect", wasm.to_str().unwrap()], &[]);
+    run.expect_code(0);
+    assert!(run.stdout.contains("(NOT granted)") && run.stdout.contains("every brokered AWS call is denied"), "the config's grants:\n{}", run.stdout);
+}

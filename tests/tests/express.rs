@@ -316,6 +316,11 @@ fn a_custom_task_definition_is_registered_when_it_changes_and_tags_change_withou
     let r = p.run(&["diff", "--exit-code"], &[]);
     r.expect_code(1);
     assert!(r.stdout.contains(&x.image("v2")), "{}", r.stdout);
+    // --without-service: only the custom task definition, against the family's newest revision.
+    let r = p.run(&["diff", "--without-service", "--exit-code"], &[]);
+    r.expect_code(1);
+    assert!(r.stdout.lines().any(|l| l.starts_with("+++ ") && l.ends_with("ecs-task-def.json")), "{}", r.stdout);
+    assert!(!r.stdout.contains("ecs-express-def.json"), "{}", r.stdout);
     p.run(&["deploy"], &[POLL]).expect_code(0);
     assert_eq!(x.mutations()[2..], ["RegisterTaskDefinition", "UpdateExpressGatewayService"]);
     let update = &sim().mutations_in(&x.region)[3]["body"];
@@ -327,6 +332,10 @@ fn a_custom_task_definition_is_registered_when_it_changes_and_tags_change_withou
     let r = p.run(&["diff", "--exit-code"], &[]);
     r.expect_code(1);
     assert!(r.stdout.contains("\"owner\""), "{}", r.stdout);
+    // The task definition is unchanged: nothing to show without the service.
+    let r = p.run(&["diff", "--without-service", "--exit-code"], &[]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stdout.is_empty(), "{}", r.stdout);
     p.run(&["deploy"], &[POLL]).expect_code(0);
     assert_eq!(x.mutations()[4..], ["TagResource", "UntagResource"]);
     p.run(&["diff", "--exit-code"], &[]).expect_code(0);
@@ -347,5 +356,74 @@ fn a_custom_task_definition_is_registered_when_it_changes_and_tags_change_withou
     r.expect_code(2);
     assert!(r.stderr.contains("key \"taskDefinitionArn\": ECS refuses primaryContainer beside a custom task definition"), "{}", r.stderr);
     assert_eq!(x.mutations().len(), 6);
+    assert!(sim().invalid_in(&x.region).is_empty(), "{:?}", sim().invalid_in(&x.region));
+}
+
+/// An external diff command that keeps the two sides it is given (its last two arguments) in the
+/// project as `seen-remote.json` and `seen-local.json`, and exits 1 as diff(1) does on a difference.
+fn external_recorder(p: &Project) -> String {
+    let script = p.path("record-diff.sh");
+    let dir = p.path("");
+    p.write("record-diff.sh", &format!("#!/bin/sh\ncat \"$1\" >> '{0}/seen-remote.json'\ncat \"$2\" >> '{0}/seen-local.json'\nexit 1\n", dir.display()));
+    format!("sh {}", script.display())
+}
+
+/// The lines `status` prints after `Events:`.
+fn event_lines(stdout: &str) -> Vec<&str> {
+    stdout.lines().skip_while(|l| *l != "Events:").skip(1).collect()
+}
+
+#[test]
+fn express_diff_takes_the_service_diff_flags_and_status_shows_events_and_json() {
+    let x = project("xpsflags");
+    let p = &x.p;
+    p.run(&["deploy"], &[POLL]).expect_code(0);
+    x.write_def(&x.image("v2"), true);
+
+    // --external: the command gets the two sides as files; nothing is printed by cortado itself.
+    let ext = external_recorder(p);
+    let r = p.run(&["diff", "--external", &ext, "--exit-code"], &[]);
+    r.expect_code(1);
+    assert!(!r.stdout.contains("+++"), "the external command shows the diff, not cortado:\n{}", r.stdout);
+    let (remote, local) = (p.read("seen-remote.json"), p.read("seen-local.json"));
+    assert!(remote.contains(&x.image("v1")) && !remote.contains(&x.image("v2")), "remote side:\n{remote}");
+    assert!(local.contains(&x.image("v2")) && local.contains("\"infrastructureRoleArn\""), "local side:\n{local}");
+    // ecspresso's environment variable does the same.
+    let _ = std::fs::remove_file(p.path("seen-local.json"));
+    p.run(&["diff"], &[("ECSPRESSO_DIFF_COMMAND", ext.as_str())]).expect_code(0);
+    assert!(p.read("seen-local.json").contains(&x.image("v2")));
+
+    // --no-unified: both documents whole, unchanged lines too.
+    let r = p.run(&["diff", "--no-unified"], &[]);
+    r.expect_code(0);
+    assert!(r.stdout.contains(&format!("+    \"image\": \"{}\"", x.image("v2"))), "{}", r.stdout);
+    let unified = p.run(&["diff"], &[]);
+    assert!(r.stdout.lines().count() > unified.stdout.lines().count(), "unchanged lines are printed:\n{}\n---\n{}", r.stdout, unified.stdout);
+    assert!(r.stdout.lines().skip(2).all(|l| l.starts_with([' ', '+', '-'])), "{}", r.stdout);
+
+    // --without-service: an Express service with no task_definition of its own has nothing to compare.
+    let r = p.run(&["diff", "--without-service"], &[]);
+    r.expect_code(2);
+    assert!(r.stderr.contains("cortado.yml") && r.stderr.contains("no task_definition of its own"), "{}", r.stderr);
+
+    // status --events N: the managed service's newest N events, oldest first; --output json the same as one object.
+    p.run(&["deploy"], &[POLL]).expect_code(0);
+    let all = p.run(&["status", "--events", "100"], &[]);
+    all.expect_code(0);
+    let all_events = event_lines(&all.stdout);
+    assert!(all_events.len() >= 2 && all_events.iter().all(|l| l.contains("(service web)")), "{}", all.stdout);
+    let one = p.run(&["status", "--events", "1"], &[]);
+    assert_eq!(event_lines(&one.stdout), all_events[all_events.len() - 1..], "{}", one.stdout);
+    let r = p.run(&["status", "--output", "json", "--events", "2"], &[]);
+    r.expect_code(0);
+    let v: Value = serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("status --output json: {e}\n{}", r.stdout));
+    assert_eq!(v["service"], "web");
+    assert_eq!(v["status"], "ACTIVE");
+    assert!(v["endpoints"][0].as_str().is_some_and(|e| e.starts_with("PUBLIC web-")), "{v}");
+    assert_eq!(v["configurations"][0]["primaryContainer"]["image"], json!(x.image("v2")), "{v}");
+    assert_eq!(v["currentDeployment"]["status"], "SUCCESSFUL", "{v}");
+    let events = v["events"].as_array().expect("events");
+    assert_eq!(events.len(), 2, "{v}");
+    assert!(all_events.last().is_some_and(|l| l.ends_with(events[0]["message"].as_str().unwrap_or("?"))), "newest first: {v}");
     assert!(sim().invalid_in(&x.region).is_empty(), "{:?}", sim().invalid_in(&x.region));
 }

@@ -10,10 +10,12 @@ use serde_json::{Value, json};
 
 use super::App;
 use super::deploy::Change;
+use super::diff::DiffArgs;
 use crate::apply::Apply;
 use crate::aws::daemon as aws_daemon;
 use crate::definitions::to_pretty_json;
-use crate::error::{DiffFound, InputError};
+use crate::diff::Pair;
+use crate::error::InputError;
 use crate::ops::{self, Ran};
 use crate::output::progress::Reporter;
 use crate::output::prompt::{self, Mismatch};
@@ -147,15 +149,33 @@ pub async fn wait(app: &App, json_output: bool) -> Result<()> {
     result.map(|_| ())
 }
 
-/// `status`: the daemon, its task counts per revision and capacity provider, its recent deployments.
-pub async fn status(app: &App) -> Result<()> {
+/// `status`: the daemon, its task counts per revision and capacity provider, its recent
+/// deployments; `json` prints the same as one JSON object (AWS's shapes for the revisions and
+/// deployments).
+pub async fn status(app: &App, json_output: bool) -> Result<()> {
     let local = dplan::local(app)?;
     let aws = app.aws().await?;
     let remote = dplan::remote(app, &aws, &local.name).await?;
     let Some(d) = &remote.daemon else {
+        if json_output {
+            return super::status::print_json(&json!({"daemon": local.name, "cluster": app.config.cluster, "found": false}));
+        }
         println!("Daemon: {} (not found in cluster {})", local.name, app.config.cluster);
         return Ok(());
     };
+    let deployments: Vec<Value> = aws_daemon::list_deployments(&aws.ecs(), &remote.arn).await?.into_iter().take(5).collect();
+    if json_output {
+        return super::status::print_json(&json!({
+            "daemon": local.name,
+            "cluster": app.config.cluster,
+            "found": true,
+            "daemonArn": remote.arn,
+            "status": d.get("status"),
+            "daemonTaskDefinition": remote.task_definition_arn,
+            "revisions": d.get("currentRevisions").cloned().unwrap_or_else(|| json!([])),
+            "deployments": deployments,
+        }));
+    }
     let mut out = String::new();
     out.push_str(&format!("Daemon: {}\nCluster: {}\nStatus: {}\n", local.name, app.config.cluster, d.get("status").and_then(Value::as_str).unwrap_or("?")));
     if let Some(td) = &remote.task_definition_arn {
@@ -174,7 +194,7 @@ pub async fn status(app: &App) -> Result<()> {
         }
     }
     out.push_str("Deployments:\n");
-    for dep in aws_daemon::list_deployments(&aws.ecs(), &remote.arn).await?.iter().take(5) {
+    for dep in &deployments {
         let id = dep.get("daemonDeploymentArn").and_then(Value::as_str).and_then(|a| a.rsplit('/').next()).unwrap_or("?");
         let reason = dep.get("statusReason").and_then(Value::as_str).map(|r| format!(" ({r})")).unwrap_or_default();
         out.push_str(&format!("  {id} {}{reason}\n", dep.get("status").and_then(Value::as_str).unwrap_or("?")));
@@ -183,15 +203,21 @@ pub async fn status(app: &App) -> Result<()> {
     Ok(())
 }
 
-/// `diff`: the daemon definition and the daemon task definition against what runs.
-pub async fn diff(app: &App, exit_code: bool) -> Result<()> {
+/// `diff`: the daemon definition and the daemon task definition against what runs, printed as for
+/// a service (`--external`, `--no-unified`, `--jsonnet`, `--exit-code`). The daemon is the
+/// "service" of `--with-service`/`--without-service`: without it, only the daemon task definition
+/// is compared (against the revision the daemon runs, else the family's newest).
+pub async fn diff(app: &App, args: &DiffArgs) -> Result<()> {
     let local = dplan::local(app)?;
     let aws = app.aws().await?;
     let remote = dplan::remote(app, &aws, &local.name).await?;
-    let local_view = dplan::normalise(&local.definition, &remote.cluster_arn, None);
-    let remote_view = remote.definition.as_ref().map(|r| dplan::normalise(r, &remote.cluster_arn, Some(&local.definition)));
     let d = app.config.daemon.as_ref().context("daemon_definition is not defined")?;
-    let mut text = crate::diff::unified(remote_view.as_ref(), &local_view, &remote.arn, &d.definition.display().to_string());
+    let mut pairs = Vec::new();
+    if !args.without_service {
+        let local_view = dplan::normalise(&local.definition, &remote.cluster_arn, None);
+        let remote_view = remote.definition.as_ref().map(|r| dplan::normalise(r, &remote.cluster_arn, Some(&local.definition)));
+        pairs.push(Pair { remote: remote_view, local: local_view, remote_name: remote.arn.clone(), local_name: d.definition.display().to_string() });
+    }
     let ecs = aws.ecs();
     let family = local.task_definition.get("family").and_then(Value::as_str).unwrap_or_default();
     let remote_td_arn = match &remote.task_definition_arn {
@@ -206,11 +232,11 @@ pub async fn diff(app: &App, exit_code: bool) -> Result<()> {
     if let Value::Object(o) = &mut local_td {
         o.remove("tags");
     }
-    text.push_str(&crate::diff::unified(remote_td.as_ref(), &local_td, remote_td_arn.as_deref().unwrap_or(""), &d.task_definition.display().to_string()));
-    let style = crate::output::Style::stdout();
-    std::io::stdout().lock().write_all(crate::diff::colorize(&text, &style).as_bytes())?;
-    if exit_code && !text.is_empty() {
-        return Err(DiffFound.into());
-    }
-    Ok(())
+    pairs.push(Pair {
+        remote: remote_td,
+        local: local_td,
+        remote_name: remote_td_arn.unwrap_or_default(),
+        local_name: d.task_definition.display().to_string(),
+    });
+    super::diff::show(app, &pairs, args)
 }

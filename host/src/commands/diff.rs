@@ -41,21 +41,21 @@ impl DiffArgs {
     /// `cortado diff`: a daemon config diffs its daemon, any other its service.
     pub async fn exec(self, globals: Globals, env: Env) -> Result<()> {
         let app = App::load(globals, env)?;
+        if self.unified || self.no_unified {
+            let flag = if self.no_unified { "diff --no-unified" } else { "diff --unified" };
+            crate::config::refuse_removed_in_v3(&app.config, flag, "#1027", "the diff is always unified; --external CMD shows it another way")?;
+        }
         if super::daemon::is_daemon(&app) {
-            return super::daemon::diff(&app, self.exit_code).await;
+            return super::daemon::diff(&app, &self).await;
         }
         if super::express::is_express(&app) {
-            return super::express::diff(&app, self.exit_code).await;
+            return super::express::diff(&app, &self).await;
         }
         run(&app, self).await
     }
 }
 
 pub async fn run(app: &App, args: DiffArgs) -> Result<()> {
-    if args.unified || args.no_unified {
-        let flag = if args.no_unified { "diff --no-unified" } else { "diff --unified" };
-        crate::config::refuse_removed_in_v3(&app.config, flag, "#1027", "the diff is always unified; --external CMD shows it another way")?;
-    }
     // Local side first: bad input fails before any AWS call.
     let td_path = app.task_definition_path()?.clone();
     let local_td = app.renderer().task_definition(&td_path)?;
@@ -99,20 +99,22 @@ pub async fn run(app: &App, args: DiffArgs) -> Result<()> {
     };
     pairs.push(Pair::task_definition(&local_td, remote_td.as_ref(), remote_td_arn.as_deref().unwrap_or(""), &td_path.display().to_string()));
 
+    show(app, &pairs, &args)
+}
+
+/// Prints the pairs that differ as `args` asks (unified, whole documents, Jsonnet, or through the
+/// external command), then `--exit-code`'s exit 1 when any did. The service, Express and daemon
+/// diffs all end here, so every flag means the same for each.
+pub fn show(app: &App, pairs: &[Pair], args: &DiffArgs) -> Result<()> {
     let mut differs = false;
     let style = Style::stdout();
-    let mut stdout = std::io::stdout().lock();
-    for pair in &pairs {
-        if !pair.differs() {
-            continue;
-        }
+    let external_cmd =
+        args.external.clone().or_else(|| app.env.get("CORTADO_DIFF_COMMAND").or_else(|| app.env.get("ECSPRESSO_DIFF_COMMAND")).map(str::to_owned));
+    for pair in pairs.iter().filter(|p| p.differs()) {
         differs = true;
-        if let Some(cmd) =
-            args.external.clone().or_else(|| app.env.get("CORTADO_DIFF_COMMAND").or_else(|| app.env.get("ECSPRESSO_DIFF_COMMAND")).map(str::to_owned))
-        {
-            drop(stdout);
-            external(&cmd, pair, args.jsonnet)?;
-            stdout = std::io::stdout().lock();
+        if let Some(cmd) = &external_cmd {
+            std::io::stdout().flush()?;
+            external(cmd, pair, args.jsonnet)?;
             continue;
         }
         let text = match (args.no_unified, args.jsonnet) {
@@ -120,9 +122,8 @@ pub async fn run(app: &App, args: DiffArgs) -> Result<()> {
             (false, false) => pair.unified(),
             (false, true) => unified_jsonnet(pair),
         };
-        stdout.write_all(diff::colorize(&text, &style).as_bytes())?;
+        std::io::stdout().lock().write_all(diff::colorize(&text, &style).as_bytes())?;
     }
-    drop(stdout);
     if differs && args.exit_code {
         return Err(DiffFound.into());
     }

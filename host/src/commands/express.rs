@@ -11,10 +11,11 @@ use serde_json::{Value, json};
 
 use super::App;
 use super::deploy::Change;
+use super::diff::DiffArgs;
 use crate::apply::Apply;
 use crate::aws::{deployments as sd, express as aws_express};
 use crate::definitions::to_pretty_json;
-use crate::error::{DiffFound, InputError};
+use crate::error::InputError;
 use crate::ops::{self, Ran};
 use crate::output::jsonnet_fmt;
 use crate::output::progress::Reporter;
@@ -173,15 +174,40 @@ pub async fn wait(app: &App, json_output: bool, wait_until: Option<String>) -> R
 }
 
 /// `status`: the Express service, its endpoints and configurations, the managed service's task
-/// counts and its current deployment.
-pub async fn status(app: &App) -> Result<()> {
+/// counts, its current deployment and the service's newest `events` events; `json` prints the same
+/// as one JSON object (AWS's own shapes for the configurations, deployment and events).
+pub async fn status(app: &App, events: usize, json_output: bool) -> Result<()> {
     let local = xplan::local(app)?;
     let aws = app.aws().await?;
     let remote = xplan::remote(app, &aws, &local.name).await?;
     let Some(x) = &remote.express else {
+        if json_output {
+            return super::status::print_json(&json!({"service": local.name, "cluster": app.config.cluster, "found": false}));
+        }
         println!("Express service: {} (not found in cluster {})", local.name, app.config.cluster);
         return Ok(());
     };
+    let deployment = match x.get("currentDeployment").and_then(Value::as_str) {
+        Some(dep) => sd::describe(&aws.ecs(), &[dep.to_owned()]).await?.into_iter().next().or_else(|| Some(json!({"serviceDeploymentArn": dep}))),
+        None => None,
+    };
+    let sv = remote.service.as_ref().unwrap_or(&Value::Null);
+    if json_output {
+        let n = |k: &str| sv.get(k).and_then(Value::as_i64).unwrap_or(0);
+        return super::status::print_json(&json!({
+            "service": local.name,
+            "cluster": app.config.cluster,
+            "found": true,
+            "serviceArn": x.get("serviceArn"),
+            "status": aws_express::status_code(x),
+            "statusReason": x.pointer("/status/statusReason"),
+            "endpoints": aws_express::newest_configuration(x).map(aws_express::endpoints).unwrap_or_default(),
+            "tasks": {"desired": n("desiredCount"), "running": n("runningCount"), "pending": n("pendingCount")},
+            "configurations": x.get("activeConfigurations").cloned().unwrap_or_else(|| json!([])),
+            "currentDeployment": deployment,
+            "events": crate::output::status::newest_events(sv, events),
+        }));
+    }
     let mut out = format!("Express service: {}\nCluster: {}\nStatus: {}\n", local.name, app.config.cluster, aws_express::status_code(x));
     if let Some(reason) = x.pointer("/status/statusReason").and_then(Value::as_str) {
         out.push_str(&format!("StatusReason: {reason}\n"));
@@ -191,7 +217,7 @@ pub async fn status(app: &App) -> Result<()> {
             out.push_str(&format!("Endpoint: {e}\n"));
         }
     }
-    if let Some(sv) = &remote.service {
+    if remote.service.is_some() {
         let n = |k: &str| sv.get(k).and_then(Value::as_i64).unwrap_or(0);
         out.push_str(&format!("Tasks: desired={} running={} pending={}\n", n("desiredCount"), n("runningCount"), n("pendingCount")));
     }
@@ -199,11 +225,12 @@ pub async fn status(app: &App) -> Result<()> {
     for c in x.get("activeConfigurations").and_then(Value::as_array).into_iter().flatten() {
         out.push_str(&format!("  {}\n", configuration_line(c)));
     }
-    if let Some(dep) = x.get("currentDeployment").and_then(Value::as_str) {
-        let found = sd::describe(&aws.ecs(), &[dep.to_owned()]).await?;
-        let status = found.first().map(|d| format!("{} {}", d["status"].as_str().unwrap_or("?"), d["statusReason"].as_str().unwrap_or(""))).unwrap_or_default();
-        out.push_str(&format!("CurrentDeployment: {} {}\n", sd::short_revision(dep), status.trim_end()));
+    if let Some(d) = &deployment {
+        let arn = d.get("serviceDeploymentArn").and_then(Value::as_str).unwrap_or("?");
+        let status = format!("{} {}", d["status"].as_str().unwrap_or("?"), d["statusReason"].as_str().unwrap_or(""));
+        out.push_str(&format!("CurrentDeployment: {} {}\n", sd::short_revision(arn), status.trim_end()));
     }
+    out.push_str(&crate::output::status::format_events(sv, events));
     std::io::stdout().lock().write_all(out.as_bytes())?;
     Ok(())
 }
@@ -218,16 +245,23 @@ fn configuration_line(c: &Value) -> String {
 
 /// `diff`: the express definition against the service's newest configuration (AWS's defaults and
 /// what ECS chose for members the file leaves out equal their absence), and the config's custom
-/// task definition against the family's newest revision — what `deploy` would plan.
-pub async fn diff(app: &App, exit_code: bool) -> Result<()> {
-    let aws = app.aws().await?;
-    let text = xplan::compare(app, &aws, false).await?.plan.diff;
-    let style = crate::output::Style::stdout();
-    std::io::stdout().lock().write_all(crate::diff::colorize(&text, &style).as_bytes())?;
-    if exit_code && !text.is_empty() {
-        return Err(DiffFound.into());
+/// task definition against the family's newest revision — what `deploy` would plan. The flags mean
+/// what they mean for a service: `--without-service` compares only the custom task definition (an
+/// Express service without one has no task definition of its own: refused, exit 2).
+pub async fn diff(app: &App, args: &DiffArgs) -> Result<()> {
+    if args.without_service && app.config.task_definition.is_none() {
+        return Err(InputError::in_file(
+            &app.config.path,
+            "diff --without-service: this Express service has no task_definition of its own (ECS manages it); drop --without-service to compare the express definition",
+        )
+        .into());
     }
-    Ok(())
+    let aws = app.aws().await?;
+    let mut pairs = xplan::compare(app, &aws, false).await?.pairs;
+    if args.without_service {
+        pairs.remove(0);
+    }
+    super::diff::show(app, &pairs, args)
 }
 
 /// The express definition as a task definition `verify` can check: a custom task definition

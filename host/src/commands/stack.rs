@@ -150,7 +150,7 @@ pub async fn run(command: StackCommand, globals: Globals, env: Env) -> Result<()
             for m in &members {
                 println!("# {} ({})", m.name, m.config.display());
                 let _ = std::io::stdout().flush();
-                super::status::run(&m.ctx, StatusArgs { events: a.events }).await.map_err(stack::in_member(&m.name, &m.config))?;
+                super::status::run(&m.ctx, StatusArgs { events: a.events, output: "text".into() }).await.map_err(stack::in_member(&m.name, &m.config))?;
             }
             Ok(())
         }

@@ -15,6 +15,10 @@ pub struct StatusArgs {
     /// How many recent service events to show
     #[arg(long, default_value_t = 10)]
     pub events: usize,
+    /// `json` prints one JSON object (the service as DescribeServices returns it, its events cut to
+    /// --events; for an Express service or a daemon, what the text shows) for machines
+    #[arg(long, value_parser = ["text", "json"], default_value = "text")]
+    pub output: String,
 }
 
 impl StatusArgs {
@@ -22,12 +26,18 @@ impl StatusArgs {
     pub async fn exec(self, globals: Globals, env: Env) -> Result<()> {
         let app = App::load(globals, env)?;
         if super::daemon::is_daemon(&app) {
-            return super::daemon::status(&app).await;
+            return super::daemon::status(&app, self.json()).await;
         }
         if super::express::is_express(&app) {
-            return super::express::status(&app).await;
+            return super::express::status(&app, self.events, self.json()).await;
         }
         run(&app, self).await
+    }
+}
+
+impl StatusArgs {
+    fn json(&self) -> bool {
+        self.output == "json"
     }
 }
 
@@ -37,6 +47,9 @@ pub async fn run(app: &App, args: StatusArgs) -> Result<()> {
     let sv = ecs::describe_service(&aws.ecs(), &app.config.cluster, &service)
         .await?
         .with_context(|| format!("service {service} is not found in cluster {}", app.config.cluster))?;
+    if args.json() {
+        return print_json(&serde_json::json!({"cluster": app.config.cluster, "service": with_events(&sv, args.events)}));
+    }
     let mut out = crate::output::status::format_service(&sv, &app.config.cluster, args.events);
     match autoscaling(&aws, &app.config.cluster, &service).await {
         Ok(text) => out.insert_str(out.find("Events:").unwrap_or(out.len()), &text),
@@ -50,6 +63,25 @@ pub async fn run(app: &App, args: StatusArgs) -> Result<()> {
         }
     }
     print!("{out}");
+    Ok(())
+}
+
+/// The service with only its newest `events` events.
+fn with_events(sv: &serde_json::Value, events: usize) -> serde_json::Value {
+    let mut sv = sv.clone();
+    let newest: Vec<serde_json::Value> = crate::output::status::newest_events(&sv, events).into_iter().cloned().collect();
+    if let Some(o) = sv.as_object_mut() {
+        o.insert("events".into(), newest.into());
+    }
+    sv
+}
+
+/// `status --output json`: one pretty JSON object and a newline.
+pub fn print_json(v: &serde_json::Value) -> Result<()> {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut stdout, v)?;
+    stdout.write_all(b"\n")?;
     Ok(())
 }
 

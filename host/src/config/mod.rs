@@ -302,12 +302,14 @@ fn is_yaml(path: &Path) -> bool {
 }
 
 /// A v3 config before templates run: its value (YAML parsed as written, or Jsonnet evaluated) and
-/// the text the second pass renders. `None` when the file does not declare ecspresso v3 (or, being
-/// YAML, is not valid YAML before templating, which v3 requires: it is then loaded as v2).
+/// the text the second pass renders. `None` when the file does not declare ecspresso v3. A YAML
+/// file that declares v3 must be valid YAML before templating (v3 parses first, then renders):
+/// one that is not is refused ([`not_yaml_before_templating`]), not quietly loaded as v2.
 fn v3_source(path: &Path, source: &str, opts: &LoadOptions) -> Result<Option<(Value, String)>> {
     let (raw, text) = if is_yaml(path) {
         match serde_yaml_ng::from_str::<Value>(source) {
             Ok(v) => (v, source.to_owned()),
+            Err(e) if declares_v3_in_text(path, source) => return Err(not_yaml_before_templating(path, source, &e).into()),
             Err(_) => return Ok(None),
         }
     } else {
@@ -319,6 +321,29 @@ fn v3_source(path: &Path, source: &str, opts: &LoadOptions) -> Result<Option<(Va
     let declared = raw.as_object().and_then(|o| o.iter().find(|(k, _)| k.eq_ignore_ascii_case("required_version"))).and_then(|(_, v)| v.as_str());
     let v3 = declared.is_some_and(version::declares_v3) && !is_cortado_file(path);
     Ok(v3.then_some((raw, text)))
+}
+
+/// Whether a YAML file that does not parse declares ecspresso v3 on a `required_version:` line of
+/// its own (the only way to tell without a parse), outside `cortado.*` files.
+fn declares_v3_in_text(path: &Path, source: &str) -> bool {
+    let declared = source.lines().find_map(|l| l.strip_prefix("required_version:")).map(|v| v.trim().trim_matches(|c| c == '"' || c == '\''));
+    declared.is_some_and(version::declares_v3) && !is_cortado_file(path)
+}
+
+/// The refusal of a v3 YAML config that is not YAML before templating (#1023), naming the file
+/// and the line: the first line whose value is an unquoted `{{ … }}`, else where the parser
+/// stopped.
+fn not_yaml_before_templating(path: &Path, source: &str, err: &serde_yaml_ng::Error) -> InputError {
+    let unquoted = source.lines().position(|l| {
+        let t = l.trim_start().trim_start_matches("- ");
+        t.split_once(':').map_or(t, |(_, v)| v).trim_start().starts_with("{{")
+    });
+    let line = unquoted.map(|i| i + 1).or_else(|| err.location().map(|l| l.line())).unwrap_or(1);
+    InputError(format!(
+        "{}:{line}: not valid YAML before templating ({}): ecspresso v3 parses the config as YAML before it renders templates (#1023) and {V3_NOTE}; quote the template scalar, e.g. cluster: '{{{{ must_env `CLUSTER` }}}}'",
+        path.display(),
+        strip_location(&err.to_string())
+    ))
 }
 
 /// The keys the first pass of a v3 load reads: what the plugins need to run.

@@ -37,16 +37,24 @@ pub fn format_service(sv: &Value, cluster: &str, events: usize) -> String {
             );
         }
     }
-    out.push_str("Events:\n");
-    if let Some(evs) = sv.get("events").and_then(Value::as_array) {
-        let mut evs: Vec<&Value> = evs.iter().take(events).collect();
-        evs.reverse();
-        for e in evs {
-            let when = e.get("createdAt").map(format_time).unwrap_or_default();
-            let _ = writeln!(out, "{when} {}", e.get("message").and_then(Value::as_str).unwrap_or(""));
-        }
+    out.push_str(&format_events(sv, events));
+    out
+}
+
+/// `Events:` and the service's newest `events` events, oldest first (DescribeServices lists them
+/// newest first). Shared by the service and Express `status`.
+pub fn format_events(sv: &Value, events: usize) -> String {
+    let mut out = String::from("Events:\n");
+    for e in newest_events(sv, events).into_iter().rev() {
+        let when = e.get("createdAt").map(format_time).unwrap_or_default();
+        let _ = writeln!(out, "{when} {}", e.get("message").and_then(Value::as_str).unwrap_or(""));
     }
     out
+}
+
+/// The service's newest `events` events, newest first, as DescribeServices returns them.
+pub fn newest_events(sv: &Value, events: usize) -> Vec<&Value> {
+    sv.get("events").and_then(Value::as_array).map(|evs| evs.iter().take(events).collect()).unwrap_or_default()
 }
 
 /// `  PRIMARY family:rev desired:1 pending:0 running:1 COMPLETED(reason)`

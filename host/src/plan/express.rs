@@ -15,6 +15,7 @@ use super::step::Step;
 use super::{Plan, PlannedTd, Role, td_display, td_member};
 use crate::aws::{Aws, express};
 use crate::context::Context;
+use crate::diff::Pair;
 use crate::error::InputError;
 
 /// The members of UpdateExpressGatewayService's input a definition can carry. `serviceName`,
@@ -269,7 +270,7 @@ fn update_input(arn: &str, local: &Value, remote: Option<&Value>) -> Value {
 /// `deploy`: create the Express service, or update it when its definition differs; register the
 /// config's custom task definition first when it changed; then the service's tags.
 pub async fn deploy(ctx: &Context, aws: &Aws, force_register: bool) -> Result<ExpressPlan> {
-    let Compared { mut plan, local, remote, local_view, remote_view } = compare(ctx, aws, force_register).await?;
+    let Compared { mut plan, local, remote, local_view, remote_view, .. } = compare(ctx, aws, force_register).await?;
     let ignore = &ctx.config.ignore.tags;
     let resource = format!("Express service {}", local.name);
     match (&remote.express, &remote.definition) {
@@ -309,6 +310,9 @@ pub struct Compared {
     pub remote: Remote,
     pub local_view: Value,
     pub remote_view: Option<Value>,
+    /// What `diff` compares, in order: the express definition, then the custom task definition
+    /// when it is to be registered (`plan.diff` is their unified diffs).
+    pub pairs: Vec<Pair>,
 }
 
 /// Renders, reads what runs and compares (`diff` prints the result's `plan.diff`).
@@ -320,27 +324,33 @@ pub async fn compare(ctx: &Context, aws: &Aws, force_register: bool) -> Result<C
     let path = ctx.config.express_definition.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
     // The definition as compared: a task definition still to be registered reads as such.
     let mut shown = local.definition.clone();
+    let mut td_pair = None;
     if let Some(td) = local.task_definition.clone() {
-        let member = custom_task_definition(ctx, aws, &mut plan, td, force_register).await?;
+        let (member, pair) = custom_task_definition(ctx, aws, &mut plan, td, force_register).await?;
         shown["taskDefinitionArn"] = json!(td_display(&member));
         local.definition["taskDefinitionArn"] = member;
+        td_pair = pair;
     }
     let local_view = normalise(&shown, None, ignore);
     let remote_view = remote.definition.as_ref().map(|r| normalise(r, Some(&shown), ignore));
-    let text = crate::diff::unified(remote_view.as_ref(), &local_view, remote.arn().unwrap_or(&local.name), &path);
-    plan.diff = format!("{text}{}", plan.diff);
+    let remote_name = remote.arn().unwrap_or(&local.name).to_owned();
+    let def_pair = Pair { remote: remote_view.clone(), local: local_view.clone(), remote_name, local_name: path };
+    let pairs: Vec<Pair> = std::iter::once(def_pair).chain(td_pair).collect();
+    plan.diff = pairs.iter().map(Pair::unified).collect();
     plan.service_before = remote.express.clone();
-    Ok(Compared { plan, local, remote, local_view, remote_view })
+    Ok(Compared { plan, local, remote, local_view, remote_view, pairs })
 }
 
 /// The config's task definition: the family's newest ACTIVE revision when its body is the same,
 /// else a RegisterTaskDefinition step. Returns the `taskDefinitionArn` member (an ARN or a
-/// reference to the registered one).
-async fn custom_task_definition(ctx: &Context, aws: &Aws, plan: &mut Plan, td: Value, force_register: bool) -> Result<Value> {
+/// reference to the registered one) and, when it is to be registered, its comparison with the
+/// family's newest revision.
+async fn custom_task_definition(ctx: &Context, aws: &Aws, plan: &mut Plan, td: Value, force_register: bool) -> Result<(Value, Option<Pair>)> {
     let family = crate::definitions::family(&td).unwrap_or_default().to_owned();
     let arn = super::deploy::reuse_latest(&aws.ecs(), &family, &td, force_register).await?;
     let registered = arn.is_none().then(|| plan.push(super::deploy::register_step(&td)));
     let member = td_member(arn.as_deref(), registered);
+    let mut pair = None;
     if let Some(path) = &ctx.config.task_definition
         && arn.is_none()
     {
@@ -349,16 +359,10 @@ async fn custom_task_definition(ctx: &Context, aws: &Aws, plan: &mut Plan, td: V
             Some(a) => Some(crate::aws::ecs::registerable(&crate::aws::ecs::describe_task_definition(&aws.ecs(), a).await?.0, &Value::Null)),
             None => None,
         };
-        let norm = crate::diff::normalize::task_definition;
-        plan.diff.push_str(&crate::diff::unified(
-            current.map(|c| norm(&c)).as_ref(),
-            &norm(&td),
-            latest.as_deref().unwrap_or(&family),
-            &path.display().to_string(),
-        ));
+        pair = Some(Pair::task_definition(&td, current.as_ref(), latest.as_deref().unwrap_or(&family), &path.display().to_string()));
     }
     plan.task_definitions.push(PlannedTd { arn, body: td, role: Role::Runs });
-    Ok(member)
+    Ok((member, pair))
 }
 
 /// The infrastructure role cannot change after creation (UpdateExpressGatewayService has no such
