@@ -90,10 +90,16 @@ fn a_rolling_service_is_refused_before_any_change() {
     p.run(&["deploy"], &[FAST]).expect_code(0); // a previous revision for rollback to plan with
     set_image_tag(&p, "v3");
     let before = sim().calls_in(&region).len();
-    for args in [&["deploy", "--wait-until", "codedeploy:AfterAllowTestTraffic"][..], &["rollback", "--wait-until", "codedeploy:AllowTraffic"][..], &["wait", "--wait-until", "codedeploy:AllowTraffic"][..]] {
+    for args in [
+        &["deploy", "--wait-until", "codedeploy:AfterAllowTestTraffic"][..],
+        &["rollback", "--wait-until", "codedeploy:AllowTraffic"][..],
+        &["wait", "--wait-until", "codedeploy:AllowTraffic"][..],
+        &["continue", "--wait-until", "codedeploy:AllowTraffic"][..],
+    ] {
         let run = p.run(args, &[FAST]);
         run.expect_code(2);
-        assert!(run.stderr.contains("--wait-until codedeploy:") && run.stderr.contains("not CODE_DEPLOY"), "{args:?}: {}", run.stderr);
+        let why = if args[0] == "continue" { "answers PAUSE hooks" } else { "not CODE_DEPLOY" };
+        assert!(run.stderr.contains("--wait-until codedeploy:") && run.stderr.contains(why), "{args:?}: {}", run.stderr);
     }
     let calls = sim().calls_in(&region);
     let mutating: Vec<&String> = calls[before..].iter().filter(|c| is_mutating(c.split_once(':').map(|(_, a)| a).unwrap_or(""))).collect();

@@ -340,11 +340,9 @@ fn refuse_codedeploy(sv: Option<&Value>, until: &Until) -> Result<()> {
         return Ok(());
     };
     let how = match sv {
-        Some(sv) => format!(
-            "the service deploys with deployment controller {} ({}), not CODE_DEPLOY",
-            Controller::of(sv),
-            crate::aws::controller::Strategy::of(sv)
-        ),
+        Some(sv) => {
+            format!("the service deploys with deployment controller {} ({}), not CODE_DEPLOY", Controller::of(sv), crate::aws::controller::Strategy::of(sv))
+        }
         None => "the service is not deployed by CodeDeploy".to_owned(),
     };
     let msg = format!("--wait-until codedeploy:{event}: {how}; use deployed, stable, or ecs:<STAGE> for a BLUE_GREEN/LINEAR/CANARY service");

@@ -75,7 +75,8 @@ pub async fn wait_until(aws: &Aws, cluster: &str, service: &str, id: &str, wante
         let now = Instant::now();
         if now >= deadline {
             let what = wanted.event.as_deref().map(|e| format!(" to reach {e}")).unwrap_or_default();
-            let msg = format!("timed out after {} waiting for CodeDeploy deployment {id}{what} ({status})", crate::config::duration::format_go_duration(timeout));
+            let msg =
+                format!("timed out after {} waiting for CodeDeploy deployment {id}{what} ({status})", crate::config::duration::format_go_duration(timeout));
             return Err(RolloutFailed(msg).into());
         }
         let next = wanted.poll.unwrap_or_else(|| poll_interval(start.elapsed()));
@@ -114,11 +115,10 @@ fn ended(id: &str, info: &DeploymentInfo, status: &str, event: Option<&str>) -> 
             None => Ok(Some(Outcome::Succeeded)),
         },
         Some(DeploymentStatus::Failed) | Some(DeploymentStatus::Stopped) => {
-            let why = info
-                .error_information()
-                .map(|e| format!("{}: {}", e.code().map(|c| c.as_str()).unwrap_or(""), e.message().unwrap_or("")))
-                .unwrap_or_default();
-            let rollback = info.rollback_info().and_then(|r| r.rollback_deployment_id()).map(|r| format!("; rolled back by deployment {r}")).unwrap_or_default();
+            let why =
+                info.error_information().map(|e| format!("{}: {}", e.code().map(|c| c.as_str()).unwrap_or(""), e.message().unwrap_or(""))).unwrap_or_default();
+            let rollback =
+                info.rollback_info().and_then(|r| r.rollback_deployment_id()).map(|r| format!("; rolled back by deployment {r}")).unwrap_or_default();
             let before = event.map(|e| format!(" before its lifecycle event {e} was reached")).unwrap_or_default();
             Err(RolloutFailed(format!("CodeDeploy deployment {id} {status}{before}: {why}{rollback}")).into())
         }
