@@ -67,6 +67,18 @@ fn deploy_returns_at_the_event_while_the_deployment_goes_on() {
     run.expect_code(0);
     assert!(run.stdout.contains(&format!("CodeDeploy deployment {id} succeeded")), "{}", run.stdout);
     assert!(target_events(&region, &seed, &id).1.iter().all(|e| e.ends_with(":Succeeded")));
+
+    // A deployment that fails (during Install) before the event: exit 1, although CodeDeploy marks
+    // the later events Skipped (ecspresso would count that Skipped as done).
+    set_image_tag(&p, "fail");
+    let run = p.run(&["deploy", "--wait-until", "codedeploy:AfterAllowTestTraffic"], &[FAST]);
+    run.expect_code(1);
+    assert!(run.stderr.contains("Failed before its lifecycle event AfterAllowTestTraffic was reached"), "{}", run.stderr);
+    // The failed deployment, not the automatic rollback deployment the group then records.
+    let failed = run.stdout.split("CodeDeploy deployment ").nth(1).and_then(|s| s.split_whitespace().next()).unwrap_or_else(|| panic!("{}", run.stdout));
+    let (status, events) = target_events(&region, &seed, failed);
+    assert_eq!(status, "Failed", "{events:?}");
+    assert!(events.contains(&"Install:Failed".to_owned()) && events.contains(&"AfterAllowTestTraffic:Skipped".to_owned()), "{events:?}");
 }
 
 #[test]

@@ -48,6 +48,10 @@ pub async fn wait_deployment(aws: &Aws, cluster: &str, service: &str, id: &str, 
 /// Like [`wait_deployment`], but returns as soon as `wanted.event` has Succeeded or was Skipped —
 /// ecspresso's condition; a Failed event, or a deployment that ends before the event is done, is
 /// an error. The deployment itself goes on in CodeDeploy.
+///
+/// Unlike ecspresso, a Failed or Stopped deployment is always an error: CodeDeploy marks the
+/// events after a failure Skipped, and ecspresso's `Skipped → done` then exits 0 on a failed
+/// deployment.
 pub async fn wait_until(aws: &Aws, cluster: &str, service: &str, id: &str, wanted: &Wanted, timeout: Duration, reporter: &dyn Progress) -> Result<Outcome> {
     let client = aws.codedeploy();
     let start = Instant::now();
@@ -64,7 +68,8 @@ pub async fn wait_until(aws: &Aws, cluster: &str, service: &str, id: &str, wante
         if let Some(t) = ecs_target {
             shown.target(reporter, id, &status, t);
         }
-        if let Some(event) = &wanted.event
+        let failed = matches!(info.status(), Some(DeploymentStatus::Failed | DeploymentStatus::Stopped));
+        if let Some(event) = wanted.event.as_ref().filter(|_| !failed)
             && let Some(outcome) = event_done(id, event, ecs_target, &status)?
         {
             return Ok(outcome);
