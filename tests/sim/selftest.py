@@ -321,6 +321,27 @@ def main() -> int:
         group = cd.get_deployment_group(applicationName=f"{p}-cd", deploymentGroupName=f"{p}-dg")["deploymentGroupInfo"]
         check(group["lastSuccessfulDeployment"]["deploymentId"] == dep_id, "lastSuccessfulDeployment")
 
+    @case("CodeDeploy lifecycle events run one at a time: Pending -> InProgress -> Succeeded, in order")
+    def _() -> None:
+        dep_id = create_deployment(td2)  # td2 again: the next case expects it on the service
+        snapshots = []
+        for _ in range(12):
+            status = cd.get_deployment(deploymentId=dep_id)["deploymentInfo"]["status"]
+            target = cd.get_deployment_target(deploymentId=dep_id, targetId=f"{p}:{p}-bg")["deploymentTarget"]["ecsTarget"]
+            snapshots.append([e["status"] for e in target["lifecycleEvents"]])
+            names = [e["lifecycleEventName"] for e in target["lifecycleEvents"]]
+            if status == "Succeeded":
+                break
+        check(names == ["BeforeInstall", "Install", "AfterInstall", "AllowTestTraffic", "AfterAllowTestTraffic",
+                        "BeforeAllowTraffic", "AllowTraffic", "AfterAllowTraffic"], f"{names}")
+        order = {"Pending": 0, "InProgress": 1, "Succeeded": 2}
+        for snap in snapshots:  # a Succeeded prefix, at most one InProgress, then Pending
+            check(snap == sorted(snap, key=lambda x: -order[x]) and snap.count("InProgress") <= 1, f"{snap}")
+        for i, name in enumerate(names):
+            seen = [snap[i] for snap in snapshots]
+            check("InProgress" in seen and seen[-1] == "Succeeded", f"{name}: {seen}")
+            check(seen == sorted(seen, key=lambda x: order[x]), f"{name} went back: {seen}")
+
     @case("CodeDeploy ':fail' fails (errorInformation, automatic rollback)")
     def _() -> None:
         dep_id = create_deployment(td_fail)
@@ -357,8 +378,14 @@ def main() -> int:
         seen = statuses(dep_id, ("Ready",))
         for _ in range(3):
             check(cd.get_deployment(deploymentId=dep_id)["deploymentInfo"]["status"] == "Ready", "Ready did not wait")
+        target = cd.get_deployment_target(deploymentId=dep_id, targetId=f"{p}:{p}-bg")["deploymentTarget"]["ecsTarget"]
+        ready = [e["status"] for e in target["lifecycleEvents"]]
+        check(ready == ["Succeeded"] * 5 + ["Pending"] * 3, f"events while Ready: {ready}")
         cd.continue_deployment(deploymentId=dep_id, deploymentWaitType="READY_WAIT")
-        info = cd.get_deployment(deploymentId=dep_id)["deploymentInfo"]  # blue task set termination wait
+        for _ in range(4):  # BeforeAllowTraffic .. AfterAllowTraffic, then the blue task set termination wait
+            info = cd.get_deployment(deploymentId=dep_id)["deploymentInfo"]
+            if info["instanceTerminationWaitTimeStarted"]:
+                break
         check(info["status"] == "InProgress" and info["instanceTerminationWaitTimeStarted"], "termination wait")
         check(statuses(dep_id, ("Succeeded",)) == ["Succeeded"], "after termination wait")
         check(ecs.describe_services(cluster=p, services=[f"{p}-bg"])["services"][0]["taskDefinition"] == td1, "bg td1")

@@ -6,6 +6,12 @@ per step_seconds (time mode):
   Created -> Installing -> [Ready] -> Shifting -> [Terminating] -> Succeeded
                         \\-> Failed   (appspec text or the task definition's first image contains ':fail')
 
+  * The ECS target's lifecycle events (LIFECYCLE, the AWS order) run one at a time, each Pending ->
+    InProgress -> Succeeded: every step ends the current event and starts the next, so a poller sees
+    each one InProgress. Installing runs BeforeInstall .. AfterAllowTestTraffic, Shifting
+    BeforeAllowTraffic .. AfterAllowTraffic. A ':fail' deployment fails during Install (Install Failed,
+    the later events Skipped).
+
   * Ready: only if the group's deploymentReadyOption.actionOnTimeout is STOP_DEPLOYMENT; it waits
     for ContinueDeployment(READY_WAIT).
   * Terminating: only if the group terminates the blue task set after a wait > 0 minutes;
@@ -45,17 +51,9 @@ LIFECYCLE = [
     "AllowTraffic",
     "AfterAllowTraffic",
 ]
-# phase -> (number of lifecycle events done, status of the next one)
-_LIFECYCLE_PROGRESS = {
-    "Created": (0, "Pending"),
-    "Installing": (1, "InProgress"),
-    "Ready": (5, "Pending"),
-    "Shifting": (6, "InProgress"),
-    "Terminating": (8, ""),
-    "Succeeded": (8, ""),
-    "Failed": (1, "Failed"),
-    "Stopped": (1, "Failed"),
-}
+# The events Installing runs (BeforeInstall .. AfterAllowTestTraffic); the Ready wait comes after them.
+_TEST_TRAFFIC_DONE = LIFECYCLE.index("AfterAllowTestTraffic") + 1
+_ALLOW_TRAFFIC = LIFECYCLE.index("AllowTraffic")
 _STATUS = {"Installing": "InProgress", "Shifting": "InProgress", "Terminating": "InProgress"}
 _TERMINAL = ("Succeeded", "Failed", "Stopped")
 _DEFAULT_CONFIGS = [
@@ -113,6 +111,11 @@ class SimDeploymentInfo(cd_models.DeploymentInfo):
         self.region_name = ""
         self.green: Any = None  # the replacement ECS task set
         self.last_updated = self.create_time
+        # The ECS target's lifecycle events: how many Succeeded, and the status of the next one
+        # ("" once none is under way: all done, or the rest Skipped after a failure).
+        self.events_done = 0
+        self.current_event = "Pending"
+        self.event_times: dict[int, tuple[Any, Any]] = {}  # index -> (startTime, endTime)
 
     @property
     def status(self) -> str:
@@ -156,9 +159,11 @@ class SimDeploymentInfo(cd_models.DeploymentInfo):
     def _traffic_percent(self) -> float:
         if self.phase in ("Terminating", "Succeeded"):
             return 100.0
-        if self.phase == "Shifting":
+        if self.phase == "Shifting" and self.events_done == _ALLOW_TRAFFIC:  # AllowTraffic InProgress
             name = str(self.deployment_config_name or "")
             return 10.0 if ("Canary" in name or "Linear" in name) else 100.0
+        if self.phase == "Shifting" and self.events_done > _ALLOW_TRAFFIC:
+            return 100.0
         return 0.0
 
     def _create_green(self) -> None:
@@ -185,6 +190,25 @@ class SimDeploymentInfo(cd_models.DeploymentInfo):
         self.green = None
 
     # -- phases --------------------------------------------------------------------------------------
+    def _start_event(self, t: Any) -> None:
+        """The next lifecycle event starts (InProgress), or none is left."""
+        if self.events_done < len(LIFECYCLE):
+            self.current_event = "InProgress"
+            self.event_times[self.events_done] = (t, None)
+        else:
+            self.current_event = ""
+
+    def _end_event(self, status: str) -> None:
+        """The current lifecycle event ends with `status` (Succeeded moves on to the next one)."""
+        t = now()
+        start = self.event_times.get(self.events_done, (t, None))[0]
+        self.event_times[self.events_done] = (start, t)
+        self.last_updated = t
+        if status == "Succeeded":
+            self.events_done += 1
+        else:
+            self.current_event = status
+
     def _enter(self, phase: str) -> None:
         self.phase = phase
         t = now()
@@ -193,15 +217,38 @@ class SimDeploymentInfo(cd_models.DeploymentInfo):
         if phase == "Installing":
             self.start_time = t
             self._create_green()
+            self._start_event(t)
+        elif phase == "Shifting":
+            self._start_event(t)
         elif phase == "Terminating":
             self.instance_termination_wait_time_started = True
         elif phase in _TERMINAL:
             self.complete_time = t
+            if phase == "Succeeded":
+                self.events_done, self.current_event = len(LIFECYCLE), ""
+            elif self.current_event == "InProgress":  # Stopped: the running event fails, the rest are Skipped
+                self._end_event("Failed")
+            elif self.current_event == "Pending":
+                self.current_event = ""
             self._finish_ecs(phase == "Succeeded")
+
+    def _next_event(self) -> None:
+        """One step: the current event Succeeded and the next one starts."""
+        self._end_event("Succeeded")
+        self._start_event(self.last_updated)
 
     def step(self) -> None:
         if self.phase == "Created":
             self._enter("Installing")
+        elif self.phase == "Installing" and not (self.fail and LIFECYCLE[self.events_done] == "Install"):
+            self._next_event()
+            if self.events_done == _TEST_TRAFFIC_DONE:
+                if (self._bg().get("deploymentReadyOption") or {}).get("actionOnTimeout") == "STOP_DEPLOYMENT":
+                    self.current_event = "Pending"  # BeforeAllowTraffic waits for ContinueDeployment
+                    self.event_times.pop(self.events_done, None)
+                    self._enter("Ready")
+                else:
+                    self._enter("Shifting")
         elif self.phase == "Installing":
             if self.fail:
                 self.error_information = {
@@ -213,11 +260,10 @@ class SimDeploymentInfo(cd_models.DeploymentInfo):
                 rollback = self.auto_rollback_configuration or self.deployment_group.auto_rollback_configuration or {}
                 if rollback.get("enabled") and "DEPLOYMENT_FAILURE" in (rollback.get("events") or []):
                     _rollback(cd_models.codedeploy_backends[self.account_id][self.region_name], self, "deployment failure")
-            elif (self._bg().get("deploymentReadyOption") or {}).get("actionOnTimeout") == "STOP_DEPLOYMENT":
-                self._enter("Ready")
-            else:
-                self._enter("Shifting")
         elif self.phase == "Shifting":
+            self._next_event()
+            if self.events_done < len(LIFECYCLE):
+                return
             term = self._bg().get("terminateBlueInstancesOnDeploymentSuccess") or {}
             if term.get("action") == "TERMINATE" and int(term.get("terminationWaitTimeInMinutes") or 0) > 0:
                 self._enter("Terminating")
@@ -242,20 +288,23 @@ class SimDeploymentInfo(cd_models.DeploymentInfo):
         return counts
 
     def lifecycle_events(self) -> list[dict[str, Any]]:
-        done, current = _LIFECYCLE_PROGRESS[self.phase]
+        """The ECS target's events as GetDeploymentTarget returns them: Succeeded up to the current
+        one, which is InProgress (or Failed, or Pending while the deployment waits Ready), then Pending
+        (Skipped after a failure or a stop)."""
         events = []
         for i, name in enumerate(LIFECYCLE):
-            if i < done:
+            if i < self.events_done:
                 status = "Succeeded"
-            elif i == done and current:
-                status = current
+            elif i == self.events_done and self.current_event:
+                status = self.current_event
             else:
                 status = "Skipped" if self.phase in ("Failed", "Stopped") else "Pending"
             event: dict[str, Any] = {"lifecycleEventName": name, "status": status}
-            if status != "Pending" and status != "Skipped":
-                event["startTime"] = self.start_time or self.create_time
+            if status not in ("Pending", "Skipped"):
+                start, end = self.event_times.get(i, (None, None))
+                event["startTime"] = start or self.start_time or self.create_time
                 if status != "InProgress":
-                    event["endTime"] = self.last_updated
+                    event["endTime"] = end or self.last_updated
             events.append(event)
         return events
 
@@ -368,6 +417,7 @@ def _rollback(backend: CodeDeployBackend, dep: SimDeploymentInfo, why: str) -> N
     rb.account_id, rb.region_name = dep.account_id, dep.region_name
     rb.start_time = rb.complete_time = now()
     rb.phase = "Succeeded"
+    rb.events_done, rb.current_event = len(LIFECYCLE), ""
     rb.rollback_info = {"rollbackTriggeringDeploymentId": dep.deployment_id}
     backend.deployments[rb.deployment_id] = rb
     dep.rollback_info = {

@@ -74,8 +74,10 @@ pub struct ChangeArgs {
     pub wait: bool,
     /// deployed (the deployment is SUCCESSFUL, the default), stable (and the service steady),
     /// paused (a BLUE_GREEN/LINEAR/CANARY deployment waits at a PAUSE hook: answer it with
-    /// `cortado continue`), or ecs:<STAGE> (such a deployment reached that lifecycle stage)
-    #[arg(long = "wait-until", value_name = "deployed|stable|paused|ecs:STAGE")]
+    /// `cortado continue`), ecs:<STAGE> (such a deployment reached that lifecycle stage), or
+    /// codedeploy:<EVENT> (a CodeDeploy deployment's lifecycle event, e.g. AfterAllowTestTraffic,
+    /// Succeeded or was Skipped; the deployment goes on without cortado)
+    #[arg(long = "wait-until", value_name = "deployed|stable|paused|ecs:STAGE|codedeploy:EVENT")]
     pub wait_until: Option<String>,
 }
 

@@ -40,6 +40,7 @@ fn check_until(change: &Change) -> Result<()> {
     match change.until()? {
         Until::Stage(s) => Err(InputError::new(format!("--wait-until ecs:{s}: a daemon deployment reports no lifecycle stage")).into()),
         Until::Paused => Err(InputError::new("--wait-until paused: a daemon deployment has no PAUSE lifecycle hooks").into()),
+        Until::CodeDeploy(e) => Err(InputError::new(format!("--wait-until codedeploy:{e}: a daemon is not deployed by CodeDeploy")).into()),
         _ => Ok(()),
     }
 }

@@ -108,8 +108,9 @@ pub struct RollbackArgs {
 
 #[derive(clap::Args, Debug)]
 pub struct WaitArgs {
-    /// deployed (the default), stable, paused (the first PAUSE hook awaiting action), or ecs:<STAGE>
-    #[arg(long = "wait-until", value_name = "deployed|stable|paused|ecs:STAGE")]
+    /// deployed (the default), stable, paused (the first PAUSE hook awaiting action), ecs:<STAGE>,
+    /// or codedeploy:<EVENT> (a CodeDeploy deployment's lifecycle event, e.g. AfterAllowTestTraffic, is done)
+    #[arg(long = "wait-until", value_name = "deployed|stable|paused|ecs:STAGE|codedeploy:EVENT")]
     pub wait_until: Option<String>,
     #[command(flatten)]
     pub output: OutputArgs,
@@ -267,7 +268,7 @@ pub async fn deploy(app: &App, opts: DeployOptions, change: Change) -> Result<()
     let until = change.until()?;
     let aws = app.aws().await?;
     let dp = crate::plan::deploy::plan(app, &aws, &opts).await?;
-    check_until(&dp.plan, &until)?;
+    check_until(&dp.plan, &until, dp.codedeploy)?;
     for note in &dp.notes {
         reporter.info(note);
     }
@@ -305,9 +306,12 @@ pub async fn deploy(app: &App, opts: DeployOptions, change: Change) -> Result<()
 }
 
 /// `--wait-until ecs:STAGE` needs a strategy that reports stages, `paused` one with lifecycle
-/// hooks: refused before anything changes.
-fn check_until(plan: &Plan, until: &Until) -> Result<()> {
+/// hooks, `codedeploy:EVENT` a CodeDeploy service: refused before anything changes.
+fn check_until(plan: &Plan, until: &Until, codedeploy: bool) -> Result<()> {
     let after = plan.service_after.as_ref().or(plan.service_before.as_ref());
+    if !codedeploy {
+        refuse_codedeploy(after, until)?;
+    }
     match after {
         Some(sv) if !ops::follow::is_native(sv) => refuse_until(sv, until),
         _ => Ok(()),
@@ -326,6 +330,22 @@ fn refuse_until(sv: &Value, until: &Until) -> Result<()> {
         }
         _ => return Ok(()),
     };
+    Err(crate::error::InputError::new(msg).into())
+}
+
+/// The error for `--wait-until codedeploy:EVENT` on a service CodeDeploy does not deploy: there
+/// is no CodeDeploy deployment whose lifecycle events could be waited for.
+fn refuse_codedeploy(sv: Option<&Value>, until: &Until) -> Result<()> {
+    let Until::CodeDeploy(event) = until else {
+        return Ok(());
+    };
+    let how = match sv {
+        Some(sv) => {
+            format!("the service deploys with deployment controller {} ({}), not CODE_DEPLOY", Controller::of(sv), crate::aws::controller::Strategy::of(sv))
+        }
+        None => "the service is not deployed by CodeDeploy".to_owned(),
+    };
+    let msg = format!("--wait-until codedeploy:{event}: {how}; use deployed, stable, or ecs:<STAGE> for a BLUE_GREEN/LINEAR/CANARY service");
     Err(crate::error::InputError::new(msg).into())
 }
 
@@ -357,6 +377,9 @@ pub async fn rollback(app: &App, opts: RollbackOptions, change: Change) -> Resul
     if until == Until::Paused && !ops::follow::is_native(&rp.remote) {
         refuse_until(&rp.remote, &until)?;
     }
+    if !rp.codedeploy {
+        refuse_codedeploy(Some(&rp.remote), &until)?;
+    }
     if let Some(to) = &rp.to {
         let short = crate::aws::ecs::short_task_definition;
         reporter.info(&format!("rolling back {} from {} to {}", rp.plan.service.as_deref().unwrap_or(""), short(&rp.from), short(to)));
@@ -384,13 +407,14 @@ pub async fn wait(app: &App, json_output: bool, wait_until: Option<String>) -> R
     if !ops::follow::is_native(&sv) {
         refuse_until(&sv, &until)?;
     }
+    if Controller::of(&sv) != Controller::CodeDeploy {
+        refuse_codedeploy(Some(&sv), &until)?;
+    }
     let result = if ops::follow::is_native(&sv) {
         ops::follow::wait_newest(app, &aws, &until, &reporter).await
     } else if Controller::of(&sv) == Controller::CodeDeploy {
         match crate::plan::codedeploy::in_progress(app, &aws).await? {
-            Some(id) => wait::codedeploy::wait_deployment(&aws, &app.config.cluster, &service, &id, app.config.timeout, &reporter).await.map(|()| {
-                reporter.result(true, &format!("CodeDeploy deployment {id} succeeded"), json!({"deployment_id": id}));
-            }),
+            Some(id) => ops::follow::follow_codedeploy(app, &aws, &id, &until, &reporter).await,
             None => {
                 reporter.result(true, "no CodeDeploy deployment in progress", json!({}));
                 Ok(())

@@ -57,6 +57,7 @@ pub fn render(app: &App, jsonnet: bool) -> Result<String> {
 fn check_until(change: &Change) -> Result<()> {
     match change.until()? {
         Until::Stage(s) => Err(InputError::new(format!("--wait-until ecs:{s}: an Express service's deployment reports no lifecycle stage")).into()),
+        Until::CodeDeploy(e) => Err(InputError::new(format!("--wait-until codedeploy:{e}: an Express service is not deployed by CodeDeploy")).into()),
         _ => Ok(()),
     }
 }

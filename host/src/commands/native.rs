@@ -15,7 +15,7 @@ use crate::ops::{self, Ran};
 use crate::output::progress::Reporter;
 use crate::progress::Progress;
 use crate::wait;
-use crate::wait::deployments::Follow;
+use crate::wait::deployments::{Follow, Until};
 
 #[derive(clap::Args, Debug)]
 pub struct ContinueArgs {
@@ -47,6 +47,13 @@ impl ContinueArgs {
 pub async fn continue_paused(app: &App, hook_id: Option<String>, rollback: bool, change: Change) -> Result<()> {
     let reporter = Reporter::new(change.json);
     let until = change.until()?;
+    if let Until::CodeDeploy(e) = &until {
+        // `continue` answers an ECS PAUSE hook; a CodeDeploy deployment has none to answer.
+        let msg = format!(
+            "--wait-until codedeploy:{e}: `continue` answers PAUSE hooks of ECS service deployments; follow a CodeDeploy deployment with `cortado wait --wait-until codedeploy:{e}`"
+        );
+        return Err(crate::error::InputError::new(msg).into());
+    }
     let aws = app.aws().await?;
     let dp = crate::plan::deployments::continue_plan(app, &aws, hook_id.as_deref(), rollback).await?;
     if let Some(h) = &dp.hook {

@@ -60,7 +60,7 @@ with its service and task definition files. It reads ecspresso's configs and fla
 
 ## Commands you will use
 
-- `cortado deploy [--wait-until deployed|stable|paused|ecs:STAGE]`, `cortado rollback`, `cortado wait`.
+- `cortado deploy [--wait-until deployed|stable|paused|ecs:STAGE|codedeploy:EVENT]`, `cortado rollback`, `cortado wait`.
 - `cortado continue [--rollback]` answers a PAUSE hook of a BLUE_GREEN/LINEAR/CANARY deployment.
 - `cortado tasks list|find|stop|trace|logs`: the service's tasks; `tasks logs --id ID -d 10m`
   prints a task's container logs (`--log-format json` for JSON lines).

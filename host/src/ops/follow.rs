@@ -311,9 +311,7 @@ pub async fn follow_rolling(
             reporter.result(true, "CodeDeploy deployment created (not waiting)", json!({"deployment_id": id}));
             return Ok(());
         }
-        wait::codedeploy::wait_deployment(aws, &app.config.cluster, &service, id, app.config.timeout, reporter).await?;
-        reporter.result(true, &format!("CodeDeploy deployment {id} succeeded"), json!({"deployment_id": id}));
-        return Ok(());
+        return follow_codedeploy(app, aws, id, until, reporter).await;
     }
     if !wait {
         let what = if dp.remote.is_none() { "service is created (not waiting)" } else { "service is deployed (not waiting)" };
@@ -374,6 +372,38 @@ pub async fn finish_wait(client: &aws_sdk_ecs::Client, watch: Watch, reporter: &
     Ok(stats.completed_early)
 }
 
+/// Waits on CodeDeploy deployment `id` to its end, or to the lifecycle event of
+/// `--wait-until codedeploy:EVENT`, and reports the result line. Shared by deploy, rollback and wait.
+pub async fn follow_codedeploy(app: &Context, aws: &Aws, id: &str, until: &Until, reporter: &Reporter) -> Result<()> {
+    let service = app.service_name()?;
+    let event = match until {
+        Until::CodeDeploy(e) => Some(e.clone()),
+        _ => None,
+    };
+    let wanted = wait::codedeploy::Wanted { event, poll: wait::tasks::fixed_poll_interval(app)? };
+    match wait::codedeploy::wait_until(aws, &app.config.cluster, &service, id, &wanted, app.config.timeout, reporter).await? {
+        wait::codedeploy::Outcome::Succeeded => reporter.result(true, &format!("CodeDeploy deployment {id} succeeded"), json!({"deployment_id": id})),
+        wait::codedeploy::Outcome::Reached { event, event_status, status } => {
+            let detail = json!({
+                "deployment_id": id,
+                "lifecycle_event": event,
+                "lifecycle_event_status": event_status,
+                "deployment_status": status,
+                "reached": true,
+            });
+            reporter.result(true, &reached_line(id, &event, &event_status, &status), detail);
+        }
+    }
+    Ok(())
+}
+
+/// `--wait-until codedeploy:EVENT`: the event is done, cortado stops waiting, and how to go on.
+fn reached_line(id: &str, event: &str, event_status: &str, status: &str) -> String {
+    format!(
+        "CodeDeploy deployment {id} reached {event} ({event_status}; deployment {status}): cortado stops waiting and the deployment goes on in CodeDeploy without it; follow it with `cortado wait`, or stop and roll it back with `cortado rollback`"
+    )
+}
+
 /// After a rollback's apply: CodeDeploy stopped, the native rollback followed, or the ECS (or
 /// CodeDeploy) deployment waited for, and the result line.
 pub async fn follow_rollback(
@@ -402,8 +432,7 @@ pub async fn follow_rollback(
     if rp.codedeploy {
         let id = applied.codedeploy_deployment.clone().context("no CodeDeploy deployment was created")?;
         if wait {
-            wait::codedeploy::wait_deployment(aws, &app.config.cluster, &service, &id, app.config.timeout, reporter).await?;
-            reporter.result(true, &format!("CodeDeploy deployment {id} succeeded"), json!({"deployment_id": id}));
+            follow_codedeploy(app, aws, &id, until, reporter).await?;
         } else {
             reporter.result(true, "rollback started (not waiting)", json!({"deployment_id": id}));
         }

@@ -23,8 +23,9 @@ use crate::error::InputError;
 use crate::progress::Progress;
 
 /// `--wait-until`: deployed (the deployment is SUCCESSFUL), stable (and the service is steady),
-/// `ecs:STAGE` (the deployment reached or passed that lifecycle stage), or paused (ecspresso v3:
-/// the first PAUSE hook awaiting action, which `cortado continue` answers).
+/// `ecs:STAGE` (the deployment reached or passed that lifecycle stage), paused (ecspresso v3:
+/// the first PAUSE hook awaiting action, which `cortado continue` answers), or
+/// `codedeploy:EVENT` (ecspresso v2.6.2: a CodeDeploy deployment's lifecycle event is done).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum Until {
     #[default]
@@ -32,6 +33,8 @@ pub enum Until {
     Stable,
     Stage(String),
     Paused,
+    /// The canonical lifecycle event name ([`super::codedeploy::LIFECYCLE_EVENTS`]).
+    CodeDeploy(String),
 }
 
 impl Until {
@@ -40,10 +43,27 @@ impl Until {
             "deployed" => Ok(Until::Deployed),
             "stable" => Ok(Until::Stable),
             "paused" => Ok(Until::Paused),
+            _ if s.starts_with("codedeploy:") => Until::codedeploy(s),
             _ => match s.strip_prefix("ecs:") {
                 Some(stage) if sd::stage_index(stage).is_some() => Ok(Until::Stage(stage.to_owned())),
-                _ => Err(InputError::new(format!("--wait-until {s}: expected deployed, stable, paused or ecs:<STAGE> ({})", sd::STAGES.join(", ")))),
+                _ => Err(InputError::new(format!(
+                    "--wait-until {s}: expected deployed, stable, paused, ecs:<STAGE> ({}) or codedeploy:<EVENT> ({})",
+                    sd::STAGES.join(", "),
+                    super::codedeploy::LIFECYCLE_EVENTS.join(", ")
+                ))),
             },
+        }
+    }
+
+    /// `codedeploy:EVENT`: one of the ECS target's lifecycle events, named in any case.
+    fn codedeploy(s: &str) -> Result<Until, InputError> {
+        let event = s.strip_prefix("codedeploy:").unwrap_or(s);
+        match super::codedeploy::lifecycle_event(event) {
+            Some(e) => Ok(Until::CodeDeploy(e.to_owned())),
+            None => Err(InputError::new(format!(
+                "--wait-until {s}: unknown CodeDeploy lifecycle event {event:?}; expected codedeploy:<EVENT>, one of {}",
+                super::codedeploy::LIFECYCLE_EVENTS.join(", ")
+            ))),
         }
     }
 }
@@ -343,6 +363,10 @@ mod tests {
         assert!(Until::parse("ecs:PRE_PRODUCTION_TRAFFIC_SHIFT").is_err());
         assert_eq!(Until::parse("paused").unwrap(), Until::Paused);
         assert!(Until::parse("pause").is_err());
+        assert_eq!(Until::parse("codedeploy:AfterAllowTestTraffic").unwrap(), Until::CodeDeploy("AfterAllowTestTraffic".into()));
+        assert_eq!(Until::parse("codedeploy:beforeallowtraffic").unwrap(), Until::CodeDeploy("BeforeAllowTraffic".into()));
+        assert!(Until::parse("codedeploy:ApplicationStart").is_err());
+        assert!(Until::parse("codedeploy:").is_err());
     }
 
     #[test]
