@@ -88,6 +88,8 @@ fn run_case(name: &str, tag: &str, target: Target) {
     };
     copy_case(&p, name);
     p.env.extend(corpus_env(&seed, &service, &family));
+    // The simulator runs a CodeDeploy target's lifecycle events one per poll: poll quickly.
+    p.env.push(("CORTADO_POLL_INTERVAL".into(), "50ms".into()));
 
     expect(&p.run(&["deploy"], &[]), 0, "deploy", name, &region);
     let svc = describe(&region, &cluster, &service);

@@ -8,6 +8,7 @@
 mod agent_docs;
 mod bad_input;
 mod cli;
+mod codedeploy_wait;
 mod contract;
 mod corpus;
 mod daemons;

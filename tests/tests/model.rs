@@ -179,7 +179,9 @@ fn an_unchanged_codedeploy_service_gets_no_new_deployment() {
     let sim = sim();
     let region = cortado_e2e::unique_region("modelcd");
     let seed = sim.seed(&region, &region);
-    let p = Project::against(sim, &region);
+    let mut p = Project::against(sim, &region);
+    // The simulator runs a CodeDeploy target's lifecycle events one per poll: poll quickly.
+    p.env.push(("CORTADO_POLL_INTERVAL".into(), "50ms".into()));
     p.run(&["init", "--cluster", seed["ecs"]["clusterName"].as_str().unwrap(), "--service", seed["ecs"]["blueGreenServiceName"].as_str().unwrap()], &[])
         .expect_code(0);
     p.write("cortado.yml", &p.read("cortado.yml").replace("timeout: 10m0s\n", ""));

@@ -13,7 +13,9 @@ fn audit(p: &Project) -> Vec<Value> {
 }
 
 fn project(tag: &str, blue_green: bool) -> (Project, String) {
-    let (p, region, _) = initialised_on(tag, blue_green);
+    let (mut p, region, _) = initialised_on(tag, blue_green);
+    // The simulator runs a CodeDeploy target's lifecycle events one per poll: poll quickly.
+    p.env.push(("CORTADO_POLL_INTERVAL".into(), "50ms".into()));
     p.write("cortado.yml", &format!("{}audit_log: cortado-audit.jsonl\n", p.read("cortado.yml")));
     (p, region)
 }
