@@ -554,6 +554,11 @@ fn plugin_push_signs_with_a_bundle_through_the_referrers_api_or_its_tag_fallback
         if with_api {
             assert!(asked_referrers(&reg, "platform/echo", &manifest), "found through the referrers API: {:#?}", reg.calls());
         }
-        expect_plugin_refused(&p, &region, &format!("  - name: echo\n    oci: {reference}\n    verify: {{keys: [keys/other.pub]}}\n"), "signed by no listed key");
+        expect_plugin_refused(
+            &p,
+            &region,
+            &format!("  - name: echo\n    oci: {reference}\n    verify: {{keys: [keys/other.pub]}}\n"),
+            "signed by no listed key",
+        );
     }
 }
