@@ -495,6 +495,23 @@ fn a_bundle_found_only_through_the_referrers_api_verifies() {
     assert!(asked_referrers(&reg, "shop/api", &img.digest), "the gate asked the referrers API: {:#?}", reg.calls());
     assert!(reg.calls().contains(&format!("GET /v2/shop/api/manifests/{}", referrer.digest)), "then read the referrer: {:#?}", reg.calls());
 
+    // The front's index as a client sees it: the referrer, its artifactType, and the optional filter.
+    let index = |query: &str| {
+        let url = format!("http://{host}/v2/shop/api/referrers/{}{query}", img.digest);
+        let mut resp = ureq::get(&url).call().expect("the referrers API");
+        let filtered = resp.headers().get("oci-filters-applied").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        (resp.body_mut().read_json::<Value>().expect("an OCI image index"), filtered)
+    };
+    let (all, filtered) = index("");
+    assert_eq!(all["manifests"].as_array().map(Vec::len), Some(1), "{all}");
+    assert_eq!(all["manifests"][0]["digest"], json!(referrer.digest));
+    assert_eq!(all["manifests"][0]["artifactType"], json!("application/vnd.dev.sigstore.bundle.v0.3+json"));
+    assert_eq!(filtered, None);
+    let (bundles, filtered) = index("?artifactType=application/vnd.dev.sigstore.bundle.v0.3%2Bjson");
+    assert_eq!((bundles["manifests"].as_array().map(Vec::len), filtered.as_deref()), (Some(1), Some("artifactType")), "{bundles}");
+    let (none, _) = index("?artifactType=application/example");
+    assert_eq!(none["manifests"], json!([]), "{none}");
+
     // Through the referrers API too: a bundle by a key not listed, and an image with no referrer.
     let wrong = reg.push_image("shop/apiwrong", "v1", "apiwrong");
     let wname = format!("{host}/shop/apiwrong");
