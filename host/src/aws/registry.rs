@@ -279,7 +279,8 @@ impl OciClient {
     /// PUTs a manifest that has a `subject` (an OCI 1.1 referrer); its digest, and whether the
     /// registry indexed it for its referrers API. A registry with that API answers the header
     /// `OCI-Subject` (OCI distribution spec 1.1); without it the pusher must maintain the
-    /// `sha256-<hex>` tag fallback itself, as cosign (go-containerregistry) does.
+    /// `sha256-<hex>` tag fallback itself (the spec's rule for clients; oras-go and
+    /// go-containerregistry, under cosign, decide on the same header).
     pub async fn push_referrer(&self, image: &ImageRef, reference: &str, media_type: &str, bytes: &[u8]) -> Result<(String, bool), String> {
         let resp = self.put_manifest(image, reference, media_type, bytes).await?;
         Ok((sha256_digest(bytes), resp.header("oci-subject").is_some()))
