@@ -2,6 +2,10 @@
 //! distribution registry 2.8, installed by scripts/setup.sh) started by the test on a free port with
 //! a config file of its own and storage in a scratch directory — never the package's system service
 //! on :5000. Images are pushed with plain HTTP (blob upload, then the manifest) from the test.
+//! [`Registry::start_with_referrers`] puts a [`front::Front`] before it that adds the OCI 1.1
+//! referrers API, which docker-registry 2.8 lacks.
+
+pub mod front;
 
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -27,8 +31,11 @@ fn hex(bytes: &[u8]) -> String {
 
 /// A running registry; killed and its storage removed when dropped.
 pub struct Registry {
-    /// `127.0.0.1:PORT`, the host part of image references.
+    /// `127.0.0.1:PORT`, the host part of image references (the front's, when there is one).
     pub host: String,
+    /// `127.0.0.1:PORT` of the docker-registry itself (equal to `host` without a front).
+    pub backend: String,
+    front: Option<front::Front>,
     child: Child,
     _dir: tempfile::TempDir,
     agent: ureq::Agent,
@@ -71,7 +78,7 @@ impl Registry {
             .spawn()
             .expect("start docker-registry");
         let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(Duration::from_secs(10))).build().into();
-        let r = Registry { host, child, _dir: dir, agent };
+        let r = Registry { host: host.clone(), backend: host, front: None, child, _dir: dir, agent };
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if let Ok(resp) = r.agent.get(&format!("http://{}/v2/", r.host)).call()
@@ -82,6 +89,29 @@ impl Registry {
             assert!(Instant::now() < deadline, "docker-registry did not answer on {} within 20 s", r.host);
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// A registry with the OCI referrers API: docker-registry behind a [`front::Front`]; `host` is
+    /// the front's address, so everything pushed or pulled through `host` passes the front.
+    pub fn start_with_referrers() -> Registry {
+        let mut r = Registry::start();
+        let f = front::Front::start(&r.backend);
+        r.host = f.host.clone();
+        r.front = Some(f);
+        r
+    }
+
+    /// The requests the referrers front received (`METHOD /path?query`); empty without a front.
+    pub fn calls(&self) -> Vec<String> {
+        self.front.as_ref().map(front::Front::calls).unwrap_or_default()
+    }
+
+    /// Whether the docker-registry itself (not the front) has `repo:reference`: how a test tells
+    /// a tag fallback was (not) written.
+    pub fn backend_has(&self, repo: &str, reference: &str) -> bool {
+        let accept = "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json";
+        let url = format!("http://{}/v2/{repo}/manifests/{reference}", self.backend);
+        self.agent.get(&url).header("accept", accept).call().map(|r| r.status() == 200).unwrap_or(false)
     }
 
     /// Uploads a blob (POST an upload, PUT its bytes with the digest) and returns its digest.
@@ -254,10 +284,10 @@ pub fn cosign_bundle(name: &str, subject: &str, key: &SigningKey) -> Vec<u8> {
 }
 
 impl Registry {
-    /// Attaches `bundle` to `repo@digest` as cosign v3 does, through the referrers tag fallback
-    /// (docker-registry 2.8 has no referrers API): a referrer manifest (artifactType the bundle's,
-    /// `subject` the image) pushed by digest, and the `sha256-<hex>` tag holding an OCI image index
-    /// that lists it.
+    /// Attaches `bundle` to `repo@digest` as cosign v3 does: a referrer manifest (artifactType the
+    /// bundle's, `subject` the image) pushed by digest; then, only without a referrers front
+    /// (docker-registry 2.8 has no referrers API), the `sha256-<hex>` tag holding an OCI image
+    /// index that lists it. With the front the bundle is findable only through the referrers API.
     pub fn attach_bundle(&self, repo: &str, digest: &str, subject_size: usize, bundle: &[u8]) -> Pushed {
         const BUNDLE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
         let empty = b"{}".to_vec();
@@ -273,6 +303,9 @@ impl Registry {
         });
         let bytes = serde_json::to_vec(&referrer).expect("referrer JSON");
         let pushed = self.push_manifest(repo, &super::registry::digest(&bytes), "application/vnd.oci.image.manifest.v1+json", &referrer);
+        if self.front.is_some() {
+            return pushed;
+        }
         let index = json!({
             "schemaVersion": 2,
             "mediaType": "application/vnd.oci.image.index.v1+json",

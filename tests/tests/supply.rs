@@ -462,3 +462,120 @@ fn cosign_v3_bundles_are_verified_and_the_audit_and_evidence_name_key_and_format
         json!([{"name": "echo", "oci": format!("{host}/platform/echo:2.0"), "manifest_digest": manifest, "layer_digest": format!("sha256:{layer_hex}"), "key_id": ed.key_id(), "format": "cosign-bundle"}])
     );
 }
+
+// ---- The OCI 1.1 referrers API (a front on the loopback registry adds it) ----
+
+/// `GET /v2/REPO/referrers/DIGEST` is among the front's calls.
+fn asked_referrers(reg: &Registry, repo: &str, digest: &str) -> bool {
+    let want = format!("GET /v2/{repo}/referrers/{digest}");
+    reg.calls().iter().any(|c| c == &want || c.starts_with(&format!("{want}?")))
+}
+
+#[test]
+fn a_bundle_found_only_through_the_referrers_api_verifies() {
+    let reg = Registry::start_with_referrers();
+    let (release, other) = (SigningKey::p256(7), SigningKey::p256(9));
+    let (p, region, seed) = signed_project("sigrefapi", &reg, &[&release]);
+    let family = seed["ecs"]["taskDefinitionFamily"].as_str().unwrap();
+    let host = reg.host.clone();
+
+    // A cosign v3 bundle attached as a referrer: the registry behind the front has no
+    // `sha256-<hex>` tag, so the referrers API is the only way to it.
+    let img = reg.push_image("shop/api", "v1", "api");
+    let name = format!("{host}/shop/api");
+    let referrer = reg.attach_bundle("shop/api", &img.digest, img.bytes.len(), &cortado_e2e::registry::cosign_bundle(&name, &img.digest, &release));
+    assert!(!reg.backend_has("shop/api", &img.digest.replace(':', "-")), "no tag fallback was written");
+    set_image(&p, &format!("{name}:v1"));
+    p.run(&["deploy"], &[]).expect_code(0);
+    assert_eq!(registered_image(&region, family), format!("{name}@{}", img.digest));
+    assert_eq!(
+        gate_verified(&last_decision(&p)),
+        json!([{"image": name, "digest": img.digest, "key_id": release.key_id(), "key_type": "ecdsa-p256", "format": "cosign-bundle"}])
+    );
+    assert!(asked_referrers(&reg, "shop/api", &img.digest), "the gate asked the referrers API: {:#?}", reg.calls());
+    assert!(reg.calls().contains(&format!("GET /v2/shop/api/manifests/{}", referrer.digest)), "then read the referrer: {:#?}", reg.calls());
+
+    // The front's index as a client sees it: the referrer, its artifactType, and the optional filter.
+    let index = |query: &str| {
+        let url = format!("http://{host}/v2/shop/api/referrers/{}{query}", img.digest);
+        let mut resp = ureq::get(&url).call().expect("the referrers API");
+        let filtered = resp.headers().get("oci-filters-applied").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        (resp.body_mut().read_json::<Value>().expect("an OCI image index"), filtered)
+    };
+    let (all, filtered) = index("");
+    assert_eq!(all["manifests"].as_array().map(Vec::len), Some(1), "{all}");
+    assert_eq!(all["manifests"][0]["digest"], json!(referrer.digest));
+    assert_eq!(all["manifests"][0]["artifactType"], json!("application/vnd.dev.sigstore.bundle.v0.3+json"));
+    assert_eq!(filtered, None);
+    let (bundles, filtered) = index("?artifactType=application/vnd.dev.sigstore.bundle.v0.3%2Bjson");
+    assert_eq!((bundles["manifests"].as_array().map(Vec::len), filtered.as_deref()), (Some(1), Some("artifactType")), "{bundles}");
+    let (none, _) = index("?artifactType=application/example");
+    assert_eq!(none["manifests"], json!([]), "{none}");
+
+    // Through the referrers API too: a bundle by a key not listed, and an image with no referrer.
+    let wrong = reg.push_image("shop/apiwrong", "v1", "apiwrong");
+    let wname = format!("{host}/shop/apiwrong");
+    reg.attach_bundle("shop/apiwrong", &wrong.digest, wrong.bytes.len(), &cortado_e2e::registry::cosign_bundle(&wname, &wrong.digest, &other));
+    expect_denied(&p, &region, &format!("{wname}:v1"), "signed by no listed key");
+    let bare = reg.push_image("shop/apibare", "v1", "apibare");
+    expect_denied(&p, &region, &format!("{host}/shop/apibare:v1"), "has no signature");
+    assert!(asked_referrers(&reg, "shop/apibare", &bare.digest), "{:#?}", reg.calls());
+}
+
+#[test]
+fn plugin_push_signs_with_a_bundle_through_the_referrers_api_or_its_tag_fallback() {
+    let (release, other) = (SigningKey::ed25519(31), SigningKey::p256(32));
+    let (p, region, seed) = oci_plugin_project("ocibundle", &[("release", &release), ("other", &other)]);
+    let family = seed["ecs"]["taskDefinitionFamily"].as_str().unwrap();
+    let (wasm, layer_hex) = cortado_e2e::fixture_plugin("echo");
+    let wasm = wasm.display().to_string();
+
+    // `--format bundle` needs a key to sign with.
+    let run = p.run(&["plugin", "push", &wasm, "127.0.0.1:1/platform/echo:1", "--format", "bundle"], &[]);
+    assert_ne!(run.code, 0, "{}", run.stdout);
+    assert!(run.stderr.contains("--format bundle: give --sign-key"), "{}", run.stderr);
+
+    for with_api in [true, false] {
+        let reg = if with_api { Registry::start_with_referrers() } else { Registry::start() };
+        let host = reg.host.clone();
+        let reference = format!("{host}/platform/echo:3.0");
+        let push = p.run(&["plugin", "push", &wasm, &reference, "--sign-key", "keys/release.key", "--format", "bundle"], &[]);
+        push.expect_code(0);
+        let (manifest, layer) = pushed_digests(&push);
+        assert_eq!(layer, format!("sha256:{layer_hex}"));
+        let tag = manifest.replace(':', "-");
+        let signed = format!("(cosign-bundle, key {}), found through", release.key_id());
+        if with_api {
+            // Acknowledged by the registry (`OCI-Subject`): no tag fallback written.
+            assert!(push.stdout.contains(&format!("{signed} the referrers API")), "{}", push.stdout);
+            assert!(!reg.backend_has("platform/echo", &tag), "no tag fallback with a referrers API");
+        } else {
+            // docker-registry 2.8 alone: the referrers tag holds an index listing the bundle.
+            assert!(push.stdout.contains(&format!("{signed} the referrers tag {host}/platform/echo:{tag}")), "{}", push.stdout);
+            assert!(reg.backend_has("platform/echo", &tag), "the tag fallback was written");
+        }
+        assert!(!reg.backend_has("platform/echo", &format!("{tag}.sig")), "a bundle, not a classic signature");
+
+        // `plugin pull --key` verifies what push wrote; another key does not.
+        let pull = p.run(&["plugin", "pull", &reference, "--key", "keys/release.pub"], &[]);
+        pull.expect_code(0);
+        assert!(pull.stdout.contains(&format!("signed by key {} (cosign-bundle)", release.key_id())), "{}", pull.stdout);
+        let refused = p.run(&["plugin", "pull", &reference, "--key", "keys/other.pub"], &[]);
+        assert_ne!(refused.code, 0, "{}", refused.stdout);
+        assert!(refused.stderr.contains("signed by no listed key"), "{}", refused.stderr);
+
+        // A config `verify` loads it; the deploy registers what its function made.
+        with_plugin(&p, &format!("  - name: echo\n    oci: {reference}\n    verify: {{keys: [keys/release.pub]}}\n"));
+        p.run(&["deploy"], &[]).expect_code(0);
+        assert_eq!(registered_env(&region, family), json!([{"name": "ECHO", "value": "a b!"}]));
+        if with_api {
+            assert!(asked_referrers(&reg, "platform/echo", &manifest), "found through the referrers API: {:#?}", reg.calls());
+        }
+        expect_plugin_refused(
+            &p,
+            &region,
+            &format!("  - name: echo\n    oci: {reference}\n    verify: {{keys: [keys/other.pub]}}\n"),
+            "signed by no listed key",
+        );
+    }
+}

@@ -272,12 +272,27 @@ impl OciClient {
 
     /// PUTs a manifest under `reference` (a tag or its digest); its digest.
     pub async fn push_manifest(&self, image: &ImageRef, reference: &str, media_type: &str, bytes: &[u8]) -> Result<String, String> {
+        self.put_manifest(image, reference, media_type, bytes).await?;
+        Ok(sha256_digest(bytes))
+    }
+
+    /// PUTs a manifest that has a `subject` (an OCI 1.1 referrer); its digest, and whether the
+    /// registry indexed it for its referrers API. A registry with that API answers the header
+    /// `OCI-Subject` (OCI distribution spec 1.1); without it the pusher must maintain the
+    /// `sha256-<hex>` tag fallback itself (the spec's rule for clients; oras-go and
+    /// go-containerregistry, under cosign, decide on the same header).
+    pub async fn push_referrer(&self, image: &ImageRef, reference: &str, media_type: &str, bytes: &[u8]) -> Result<(String, bool), String> {
+        let resp = self.put_manifest(image, reference, media_type, bytes).await?;
+        Ok((sha256_digest(bytes), resp.header("oci-subject").is_some()))
+    }
+
+    async fn put_manifest(&self, image: &ImageRef, reference: &str, media_type: &str, bytes: &[u8]) -> Result<Response, String> {
         let url = format!("{}/v2/{}/manifests/{reference}", image.base_url(), image.repository);
         let resp = self.http.send_body("PUT", &url, &[("content-type", media_type.to_owned())], bytes.to_vec()).await?;
         if resp.status != 201 {
             return Err(status_reason(&resp, &format!("pushing manifest {reference}")));
         }
-        Ok(sha256_digest(bytes))
+        Ok(resp)
     }
 }
 
