@@ -114,7 +114,7 @@ fn a_rolling_service_is_refused_before_anything_changes() {
     assert_eq!(calls(&region, "UpdateService"), updates);
     let r = run(&p, &["deploy", "--wait-until", "pause"]);
     r.expect_code(2);
-    assert!(r.stderr.contains("expected deployed, stable, paused or ecs:<STAGE>"), "{}", r.stderr);
+    assert!(r.stderr.contains("expected deployed, stable, paused, ecs:<STAGE>") && r.stderr.contains("codedeploy:<EVENT>"), "{}", r.stderr);
 }
 
 /// The hook ID in a "is paused at STAGE: hook ID awaits action" line.
