@@ -7,13 +7,16 @@ in a process of its own, and each end-to-end process starts its own simulator (m
 hundreds of simulator start-ups instead of one per binary. Here each binary keeps its own simulator
 and its own test threads, and JOBS binaries run side by side.
 
-Usage: run-tests.py ARTIFACTS.json [--jobs N] [--split TARGET]... [--doc "CARGO-ARGS"]...
-                    [--job NAME "COMMAND"]... [-- HARNESS-ARGS...]
+Usage: run-tests.py ARTIFACTS.json [--jobs N] [--split TARGET]... [--each MODULE]...
+                    [--cargo NAME "CARGO-TEST-ARGS"]... [--job NAME "COMMAND"]... [-- HARNESS-ARGS...]
   ARTIFACTS.json  the output of `cargo test --no-run --message-format=json` (one message a line)
   --jobs N        binaries at once (default: CORTADO_TEST_JOBS, else 4)
   --split TARGET  run the test target TARGET as one process per top-level module (`MODULE::…`): the
                   end-to-end tests are one binary, each module starting its own simulator
-  --doc "ARGS"    also run `cargo test --doc ARGS` as one job (doctests need cargo to build them)
+  --each MODULE   with --split: run each test of MODULE in a process of its own (a module whose
+                  tests are long and few would otherwise end the run alone)
+  --cargo NAME A  also run `cargo test A` (build and run) as one job: test targets not built
+                  beforehand, compiled while the binaries run wait on their simulators
   --job NAME CMD  also run COMMAND (split as a shell would) as one job; its last line is shown
 
 Durations: scripts/test-durations.json (kept in the repository, refreshed by hand from a run's
@@ -79,9 +82,10 @@ def split_harness(args):
     return options, filters
 
 
-def by_module(name, exe, cwd, filters):
-    """One job per top-level module of a test binary, each naming its tests exactly (so a module
-    whose name ends another's is not run twice); only the tests a filter selects, if any."""
+def by_module(name, exe, cwd, filters, each):
+    """One job per top-level module of a test binary (per test for the modules in `each`), each
+    naming its tests exactly (so a module whose name ends another's is not run twice); only the tests
+    a filter selects, if any."""
     listed = subprocess.run([exe, "--list", "--format", "terse"], cwd=cwd, stdout=subprocess.PIPE, check=True)
     modules = {}
     for line in listed.stdout.decode().splitlines():
@@ -91,7 +95,13 @@ def by_module(name, exe, cwd, filters):
         if filters and not any(f in test for f in filters):
             continue
         modules.setdefault(test.split("::")[0], []).append(test)
-    return [(f"{name}::{m}", [exe, "--exact", *tests], cwd, "module") for m, tests in sorted(modules.items())]
+    jobs = []
+    for m, tests in sorted(modules.items()):
+        if m in each:
+            jobs += [(f"{name}::{t}", [exe, "--exact", t], cwd, "module") for t in tests]
+        else:
+            jobs.append((f"{name}::{m}", [exe, "--exact", *tests], cwd, "module"))
+    return jobs
 
 
 def run(job, harness_args):
@@ -101,7 +111,7 @@ def run(job, harness_args):
     env["CARGO_MANIFEST_DIR"] = cwd  # as `cargo test` sets it at run time
     started = time.monotonic()
     options, _ = split_harness(harness_args)
-    argv = command + {"binary": harness_args, "module": options, "doc": ["--", *harness_args], "job": []}[kind]
+    argv = command + {"binary": harness_args, "module": options, "cargo": ["--", *harness_args], "job": []}[kind]
     proc = subprocess.run(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     seconds = time.monotonic() - started
     output = proc.stdout.decode("utf-8", "replace")
@@ -119,15 +129,18 @@ def main(argv):
         cut = argv.index("--")
         argv, harness_args = argv[:cut], argv[cut + 1 :]
     jobs_n = int(os.environ.get("CORTADO_TEST_JOBS", "4"))
-    docs, extra, split = [], [], set()
+    cargo, extra, split, each = [], [], set(), set()
     artifacts = None
     i = 0
     while i < len(argv):
         if argv[i] == "--jobs":
             jobs_n = int(argv[i + 1])
             i += 2
-        elif argv[i] == "--doc":
-            docs.append(argv[i + 1].split())
+        elif argv[i] == "--cargo":
+            cargo.append((argv[i + 1], argv[i + 2].split()))
+            i += 3
+        elif argv[i] == "--each":
+            each.add(argv[i + 1])
             i += 2
         elif argv[i] == "--split":
             split.add(argv[i + 1])
@@ -146,11 +159,11 @@ def main(argv):
     jobs = []
     for n, exe, cwd in binaries(artifacts):
         if n.split("/")[-1] in split:
-            jobs += by_module(n, exe, cwd, filters)
+            jobs += by_module(n, exe, cwd, filters, each)
         else:
             jobs.append((n, [exe], cwd, "binary"))
-    for n, args in enumerate(docs):
-        jobs.append((f"doctests {n + 1}", ["cargo", "test", "--doc", *args], str(root), "doc"))
+    for name, args in cargo:
+        jobs.append((name, ["cargo", "test", *args], str(root), "cargo"))
     for name, command in extra:
         jobs.append((name, command, str(root), "job"))
 

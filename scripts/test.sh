@@ -64,19 +64,21 @@ while (($#)); do
 done
 harness_args=("${filter[@]}" "${harness_args[@]}")
 artifacts="$CARGO_TARGET_DIR/test-artifacts.json"
-# The host and end-to-end tests (default members), then the SDK and first-party plugins' own tests,
-# which build natively (their component glue is wasm-only); separately, so that neither changes
-# the features the other's dependencies are built with.
+# First what the end-to-end tests need: the cortado binary and the e2e test binary, plus the host's
+# integration tests (cargo builds the binary for them). The host's and the e2e crate's unit tests, and
+# the SDK's and first-party plugins' own tests (natively; their component glue is wasm-only), are
+# compiled and run as jobs beside the end-to-end processes, whose time is mostly spent waiting on
+# their simulators: a cold run's last few minutes of compiling overlap the tests. The plugin crates
+# are one cargo invocation of their own, so that they never change the features the host's
+# dependencies are built with; the others keep the default members' selection for the same reason.
+host_tests=$(for f in host/tests/*.rs; do printf -- '--test %s ' "$(basename "$f" .rs)"; done)
 plugin_crates="-p cortado-plugin-sdk -p cortado-plugin-ssm -p cortado-plugin-secretsmanager -p cortado-plugin-cloudformation
   -p cortado-plugin-tfstate -p cortado-plugin-image-policy -p cortado-plugin-change-freeze -p cortado-plugin-canary-analysis"
-# The first also builds the cortado binary (the host has integration tests, so cargo builds its
-# binary for them): one invocation keeps both cores busy across the binary and the test targets.
 build_tests() {
-  cargo test --no-run --message-format=json-render-diagnostics "${cargo_args[@]}" >"$artifacts"
   # shellcheck disable=SC2086 # one word a flag
-  cargo test --no-run --message-format=json-render-diagnostics $plugin_crates "${cargo_args[@]}" >>"$artifacts"
+  cargo test --no-run --message-format=json-render-diagnostics --test e2e $host_tests "${cargo_args[@]}" >"$artifacts"
 }
-step "build (cortado, tests)" build_tests
+step "build (cortado, end-to-end tests)" build_tests
 tools_done() { wait "$tools" && cat "$tools_log" >&2; }
 step "setup, Python/JS plugins (beside)" tools_done || {
   cat "$tools_log" >&2
@@ -85,10 +87,13 @@ step "setup, Python/JS plugins (beside)" tools_done || {
 }
 # ecspresso's own test data runs beside them, as black-box cases against the binary just built, when
 # ../shared is beside the repository (required with CI=true; a plain clone skips it and says why).
-# Doctests: the SDK's (the host sets `doctest = false`: its generated bindings carry WIT docs).
-step "tests" python3 scripts/run-tests.py "$artifacts" --split e2e --doc "$plugin_crates ${cargo_args[*]}" \
+# plugin_authors' and faults' tests are long: each gets a process of its own.
+step "tests" python3 scripts/run-tests.py "$artifacts" --split e2e --each plugin_authors --each faults \
+  --cargo "unit tests (host, e2e crate)" "--lib --bins ${cargo_args[*]}" \
+  --cargo "SDK and plugin tests, doctests" "$plugin_crates ${cargo_args[*]}" \
   --job "ecspresso conformance" "bash scripts/conformance.sh $CARGO_TARGET_DIR/debug/cortado" -- "${harness_args[@]}"
 # The manual: tests/tests/docs.rs has compared its command reference with --help and checked its
 # links; here mdBook builds it (into the target directory; `mdbook build docs` by hand writes docs/book).
 step "wait for mdbook" wait "$mdbook_setup" || { cat "$mdbook_log" >&2; echo "test: installing mdbook failed (scripts/setup-mdbook.sh)" >&2; exit 1; }
-step "manual (mdbook build)" "$CORTADO_MDBOOK" build --dest-dir "$CARGO_TARGET_DIR/book" docs >/dev/null
+book() { "$CORTADO_MDBOOK" build --dest-dir "$CARGO_TARGET_DIR/book" docs >"$CARGO_TARGET_DIR/book.log" 2>&1 || { cat "$CARGO_TARGET_DIR/book.log" >&2; return 1; }; }
+step "manual (mdbook build)" book
