@@ -176,8 +176,9 @@ def main(argv):
             last.update(json.loads(source.read_text()))
         except (OSError, ValueError):
             pass
-    # Longest first; a binary never timed yet goes first too (it may be the longest).
-    jobs.sort(key=lambda j: -last.get(j[0], 1e9))
+    # Longest first; a process never timed yet goes first too (it may be the longest), cargo's
+    # compile-and-run jobs first among those (compiling is what the waiting processes leave room for).
+    jobs.sort(key=lambda j: (-last.get(j[0], 1e9), j[3] != "cargo"))
 
     kinds = {job[0]: job[3] for job in jobs}
     print(f"run-tests: {len(jobs)} test processes, {jobs_n} at a time", flush=True)
