@@ -360,11 +360,7 @@ fn scaffold_builds_and_passes_its_own_test(lang: &str, hook: &str) {
         let wasm = dir.join(format!("{name}.wasm"));
         p.write(
             "cortado.yml",
-            &format!(
-                "region: us-east-1\ntask_definition: td.json\nplugins:\n  - name: {name}\n    path: {}\n    sha256: {}\n",
-                wasm.display(),
-                sha256(&wasm)
-            ),
+            &format!("region: us-east-1\ntask_definition: td.json\nplugins:\n  - name: {name}\n    path: {}\n    sha256: {}\n", wasm.display(), sha256(&wasm)),
         );
         p.write("td.json", &td(&[("G", "{{ greet `cortado` }}".into())]));
         let out = run(&p, &["render", "taskdef"]);
@@ -489,4 +485,27 @@ fn the_python_and_js_sdks_read_target_health_within_their_grant() {
     }
     let sent = sim.calls_in(&region).iter().filter(|c| *c == "elasticloadbalancing:DescribeTargetHealth").count();
     assert_eq!(sent, 2, "one call per language, none for the ungranted group");
+}
+
+/// Three cortado processes of one user that load the same uncached component at once compile it
+/// once: the others wait for the first one's cache entry (a lock per entry) instead of each spending
+/// seconds of CPU on the same artifact, as parallel CI jobs and this suite's processes would.
+#[test]
+fn concurrent_cortados_compile_an_uncached_component_once() {
+    let p = Project::with_own_cache();
+    let (path, digest) = component("py", "spin");
+    p.write(
+        "cortado.yml",
+        &format!("region: us-east-1\ntask_definition: td.json\nplugins:\n  - name: spin\n    path: {}\n    sha256: {digest}\n", path.display()),
+    );
+    let runs: Vec<Run> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..3).map(|_| s.spawn(|| p.run(&["--debug", "plugin", "list"], &[]))).collect();
+        handles.into_iter().map(|h| h.join().expect("a cortado run")).collect()
+    });
+    for r in &runs {
+        r.expect_code(0);
+    }
+    let line = format!("compile cache: compiled {digest}");
+    let compiled: usize = runs.iter().map(|r| r.stderr.matches(&line).count()).sum();
+    assert_eq!(compiled, 1, "{:#?}", runs.iter().map(|r| &r.stderr).collect::<Vec<_>>());
 }

@@ -28,7 +28,7 @@ pub fn touch_if_old(artifact: &Path, meta: &std::fs::Metadata, now: SystemTime) 
 /// What a file of the cache directory is, from its name.
 #[derive(Debug, PartialEq)]
 enum Kind {
-    /// `SHA256-ENGINE-KEYID.cwasm` or `.mac` of this key.
+    /// `SHA256-ENGINE-KEYID.cwasm`, `.mac` or `.lock` (held while compiling) of this key.
     Ours,
     /// `SHA256-ENGINE.cwasm`: the format before MACs lived beside the artifact.
     Legacy,
@@ -48,7 +48,7 @@ fn kind(name: &str, key_id: &str) -> Kind {
     let (stem, ext) = name.rsplit_once('.').unwrap_or((name, ""));
     let parts: Vec<&str> = stem.split('-').collect();
     match (parts.as_slice(), ext) {
-        ([d, c, k], "cwasm" | "mac") if hex(d, 64) && hex(c, 16) && *k == key_id => Kind::Ours,
+        ([d, c, k], "cwasm" | "mac" | "lock") if hex(d, 64) && hex(c, 16) && *k == key_id => Kind::Ours,
         ([d, c], "cwasm") if hex(d, 64) && hex(c, 16) => Kind::Legacy,
         _ => Kind::Other,
     }

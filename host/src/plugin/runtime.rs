@@ -66,12 +66,25 @@ pub fn load_component(engine: &Engine, bytes: &[u8], digest: &str) -> Result<Com
     if let Some(component) = entry.as_ref().and_then(|e| e.load(engine, &context)) {
         return Ok(component);
     }
+    // Another cortado of this user compiling the same component (parallel CI jobs on one machine,
+    // a test suite) is waited for, not repeated: a lock per entry while compiling, then a second look.
+    let _compiling = entry.as_ref().and_then(Entry::lock);
+    if _compiling.is_some()
+        && let Some(component) = entry.as_ref().and_then(|e| e.load(engine, &context))
+    {
+        return Ok(component);
+    }
     let component = Component::from_binary(engine, bytes).map_err(|e| anyhow::anyhow!("compiling the component: {e:#}"))?;
     if let Some(e) = &entry {
         e.store(&context, &component);
+        tracing::debug!("compile cache: compiled {digest} into {}", e.artifact.display());
     }
     Ok(component)
 }
+
+/// How long a cortado waits for another one compiling the same component: longer than the largest
+/// component takes on a loaded machine, short enough that a stuck process holds nobody for long.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// One cache entry: the artifact and its MAC, under this user's key.
 struct Entry<'k> {
@@ -86,6 +99,28 @@ impl<'k> Entry<'k> {
         let key_id = cache_mac::key_id(key);
         let name = format!("{}-{}-{key_id}", ctx.digest, ctx.compat);
         Entry { artifact: dir.join(format!("{name}.cwasm")), mac: dir.join(format!("{name}.mac")), key, key_id }
+    }
+
+    /// An exclusive lock on `NAME.lock` beside the entry, held while compiling it (released when the
+    /// file is dropped, or when the process ends). None when it cannot be taken: after
+    /// [`LOCK_WAIT`], or when the file cannot be opened, the component is compiled without it.
+    fn lock(&self) -> Option<std::fs::File> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let path = self.artifact.with_extension("lock");
+        // The first compile in a fresh cache creates its directory here, not only when storing.
+        let _ = cache_mac::private_dir(path.parent()?);
+        let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).mode(0o600).open(&path).ok()?;
+        let deadline = std::time::Instant::now() + LOCK_WAIT;
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Some(file),
+                Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => std::thread::sleep(std::time::Duration::from_millis(50)),
+                Err(_) => {
+                    tracing::warn!("compile cache: {} is still locked by another cortado; compiling without waiting", path.display());
+                    return None;
+                }
+            }
+        }
     }
 
     /// The cached component, when the entry exists and verifies.
