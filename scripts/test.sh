@@ -64,19 +64,18 @@ while (($#)); do
 done
 harness_args=("${filter[@]}" "${harness_args[@]}")
 artifacts="$CARGO_TARGET_DIR/test-artifacts.json"
-# First what the end-to-end tests need: the cortado binary and the e2e test binary, plus the host's
-# integration tests (cargo builds the binary for them). The host's and the e2e crate's unit tests, and
-# the SDK's and first-party plugins' own tests (natively; their component glue is wasm-only), are
-# compiled and run as jobs beside the end-to-end processes, whose time is mostly spent waiting on
-# their simulators: a cold run's last few minutes of compiling overlap the tests. The plugin crates
-# are one cargo invocation of their own, so that they never change the features the host's
-# dependencies are built with; the others keep the default members' selection for the same reason.
+# The default members' test targets: the cortado binary (cargo builds it for the host's integration
+# tests), the e2e binary, the unit tests. The host library's test build runs beside its normal one,
+# in the shadow of that one long compile (measured: moved out, it only lengthened the test step). The
+# SDK's and first-party plugins' own tests (natively; their component glue is wasm-only) are compiled
+# and run as a job beside the end-to-end processes, which mostly wait on their simulators; one cargo
+# invocation of their own, so that they never change the features the host's dependencies get.
 host_tests=$(for f in host/tests/*.rs; do printf -- '--test %s ' "$(basename "$f" .rs)"; done)
 plugin_crates="-p cortado-plugin-sdk -p cortado-plugin-ssm -p cortado-plugin-secretsmanager -p cortado-plugin-cloudformation
   -p cortado-plugin-tfstate -p cortado-plugin-image-policy -p cortado-plugin-change-freeze -p cortado-plugin-canary-analysis"
 build_tests() {
   # shellcheck disable=SC2086 # one word a flag
-  cargo test --no-run --message-format=json-render-diagnostics --test e2e $host_tests "${cargo_args[@]}" >"$artifacts"
+  cargo test --no-run --message-format=json-render-diagnostics --lib --bins --test e2e $host_tests "${cargo_args[@]}" >"$artifacts"
 }
 step "build (cortado, end-to-end tests)" build_tests
 tools_done() { wait "$tools" && cat "$tools_log" >&2; }
@@ -89,7 +88,6 @@ step "setup, Python/JS plugins (beside)" tools_done || {
 # ../shared is beside the repository (required with CI=true; a plain clone skips it and says why).
 # plugin_authors' and faults' tests are long: each gets a process of its own.
 step "tests" python3 scripts/run-tests.py "$artifacts" --split e2e --each plugin_authors --each faults \
-  --cargo "unit tests (host, e2e crate)" "--lib --bins ${cargo_args[*]}" \
   --cargo "SDK and plugin tests, doctests" "$plugin_crates ${cargo_args[*]}" \
   --job "ecspresso conformance" "bash scripts/conformance.sh $CARGO_TARGET_DIR/debug/cortado" -- "${harness_args[@]}"
 # The manual: tests/tests/docs.rs has compared its command reference with --help and checked its
