@@ -101,3 +101,12 @@ pub fn describe_tasks(sim: &Sim, region: &str, cluster: &str, arns: &[&str]) -> 
     let v = aws_json(sim, region, "ecs", "AmazonEC2ContainerServiceV20141113.DescribeTasks", &json!({"cluster": cluster, "tasks": arns, "include": ["TAGS"]}));
     v["tasks"].as_array().cloned().unwrap_or_default()
 }
+
+/// Points the project's `ecs-task-def.json` (first container) at another tag of the same image.
+pub fn retag(p: &Project, tag: &str) {
+    let mut td: Value = serde_json::from_str(&p.read("ecs-task-def.json")).expect("ecs-task-def.json is JSON");
+    let image = td["containerDefinitions"][0]["image"].as_str().expect("an image").to_owned();
+    let base = image.rsplit_once(':').map_or(image.as_str(), |(b, _)| b);
+    td["containerDefinitions"][0]["image"] = json!(format!("{base}:{tag}"));
+    p.write("ecs-task-def.json", &serde_json::to_string_pretty(&td).expect("JSON"));
+}

@@ -24,10 +24,7 @@ fn configure(p: &Project, config: Value, image: &str) {
         sv["deploymentConfiguration"][k] = v.clone();
     }
     p.write("ecs-service-def.json", &serde_json::to_string_pretty(&sv).unwrap());
-    let mut td: Value = serde_json::from_str(&p.read("ecs-task-def.json")).unwrap();
-    let old = td["containerDefinitions"][0]["image"].as_str().unwrap().to_owned();
-    td["containerDefinitions"][0]["image"] = json!(format!("{}:{image}", old.rsplit_once(':').unwrap().0));
-    p.write("ecs-task-def.json", &serde_json::to_string_pretty(&td).unwrap());
+    cortado_e2e::seeded::retag(p, image);
 }
 
 fn run(p: &Project, args: &[&str]) -> Run {

@@ -17,15 +17,8 @@ fn project(tag: &str, config: Value, image: &str) -> (Project, String) {
         sv["deploymentConfiguration"][k] = v.clone();
     }
     p.write("ecs-service-def.json", &serde_json::to_string_pretty(&sv).unwrap());
-    set_image(&p, image);
+    cortado_e2e::seeded::retag(&p, image);
     (p, region)
-}
-
-fn set_image(p: &Project, image: &str) {
-    let mut td: Value = serde_json::from_str(&p.read("ecs-task-def.json")).unwrap();
-    let old = td["containerDefinitions"][0]["image"].as_str().unwrap().to_owned();
-    td["containerDefinitions"][0]["image"] = json!(format!("{}:{image}", old.rsplit_once(':').unwrap().0));
-    p.write("ecs-task-def.json", &serde_json::to_string_pretty(&td).unwrap());
 }
 
 fn run(p: &Project, args: &[&str]) -> Run {

@@ -21,12 +21,7 @@ fn project(tag: &str, blue_green: bool) -> (Project, String) {
 }
 
 fn image(p: &Project, tag: &str) {
-    let td = p.read("ecs-task-def.json");
-    let mut v: Value = serde_json::from_str(&td).unwrap();
-    let image = v["containerDefinitions"][0]["image"].as_str().unwrap().to_owned();
-    let base = image.rsplit_once(':').map(|(b, _)| b).unwrap_or(&image).to_owned();
-    v["containerDefinitions"][0]["image"] = Value::String(format!("{base}:{tag}"));
-    p.write("ecs-task-def.json", &serde_json::to_string_pretty(&v).unwrap());
+    cortado_e2e::seeded::retag(p, tag);
 }
 
 /// Every mutating request of `region` is an approved step; returns how many there were.

@@ -76,23 +76,16 @@ fn express_statements(app: &App, statements: &mut Vec<Value>, service_arn: &str)
     };
     let role = |k: &str| def.get(k).and_then(Value::as_str).map(str::to_owned);
     let task_roles: Vec<String> = ["executionRoleArn", "taskRoleArn"].iter().filter_map(|k| role(k)).collect();
+    // iam:PassRole of `resource`, only to `service`.
+    let pass_role = |sid: &str, resource: Value, service: &str| {
+        json!({"Sid": sid, "Effect": "Allow", "Action": ["iam:PassRole"], "Resource": resource,
+               "Condition": {"StringEquals": {"iam:PassedToService": service}}})
+    };
     if !task_roles.is_empty() {
-        statements.push(json!({
-            "Sid": "CortadoExpressPassTaskRoles",
-            "Effect": "Allow",
-            "Action": ["iam:PassRole"],
-            "Resource": task_roles,
-            "Condition": {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}
-        }));
+        statements.push(pass_role("CortadoExpressPassTaskRoles", json!(task_roles), "ecs-tasks.amazonaws.com"));
     }
     if let Some(infra) = role("infrastructureRoleArn") {
-        statements.push(json!({
-            "Sid": "CortadoExpressPassInfrastructureRole",
-            "Effect": "Allow",
-            "Action": ["iam:PassRole"],
-            "Resource": infra,
-            "Condition": {"StringEquals": {"iam:PassedToService": "ecs.amazonaws.com"}}
-        }));
+        statements.push(pass_role("CortadoExpressPassInfrastructureRole", json!(infra), "ecs.amazonaws.com"));
     }
     let all: Vec<String> = ["executionRoleArn", "taskRoleArn", "infrastructureRoleArn"].iter().filter_map(|k| role(k)).collect();
     if !all.is_empty() {
