@@ -36,6 +36,8 @@ pub struct Registry {
     /// `127.0.0.1:PORT` of the docker-registry itself (equal to `host` without a front).
     pub backend: String,
     front: Option<front::Front>,
+    /// The `Authorization` value the test's own pushes and reads carry (a private registry).
+    auth: Option<String>,
     child: Child,
     _dir: tempfile::TempDir,
     agent: ureq::Agent,
@@ -58,6 +60,20 @@ pub struct Pushed {
 impl Registry {
     /// Starts `docker-registry serve cfg.yml` on a free loopback port and waits until `/v2/` answers.
     pub fn start() -> Registry {
+        Registry::start_with("")
+    }
+
+    /// A private registry: docker-registry's own `htpasswd` authentication (HTTP Basic, bcrypt
+    /// hashes made here), so every read and push needs `user` and `password`.
+    pub fn start_private(user: &str, password: &str) -> Registry {
+        let hash = bcrypt::hash(password, 4).expect("bcrypt");
+        let mut r = Registry::start_with(&format!("{user}:{hash}\n"));
+        r.auth = Some(format!("Basic {}", base64::Engine::encode(&base64::engine::general_purpose::STANDARD, format!("{user}:{password}"))));
+        r
+    }
+
+    /// With `htpasswd` lines, the registry asks for HTTP Basic credentials.
+    fn start_with(htpasswd: &str) -> Registry {
         let bin = registry_bin();
         assert!(bin.exists(), "{} is missing: run scripts/setup.sh (it installs Debian's docker-registry)", bin.display());
         let dir = tempfile::tempdir().expect("tempdir");
@@ -67,6 +83,13 @@ impl Registry {
             "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {host}\n",
             dir.path().join("data").display()
         );
+        let cfg = if htpasswd.is_empty() {
+            cfg
+        } else {
+            let file = dir.path().join("htpasswd");
+            std::fs::write(&file, htpasswd).expect("write htpasswd");
+            format!("{cfg}auth:\n  htpasswd:\n    realm: cortado-test\n    path: {}\n", file.display())
+        };
         let cfg_path = dir.path().join("cfg.yml");
         std::fs::write(&cfg_path, cfg).expect("write the registry config");
         let child = Command::new(&bin)
@@ -78,11 +101,11 @@ impl Registry {
             .spawn()
             .expect("start docker-registry");
         let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(Duration::from_secs(10))).build().into();
-        let r = Registry { host: host.clone(), backend: host, front: None, child, _dir: dir, agent };
+        let r = Registry { host: host.clone(), backend: host, front: None, auth: None, child, _dir: dir, agent };
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if let Ok(resp) = r.agent.get(&format!("http://{}/v2/", r.host)).call()
-                && resp.status() == 200
+                && (resp.status() == 200 || (!htpasswd.is_empty() && resp.status() == 401))
             {
                 return r;
             }
@@ -101,6 +124,31 @@ impl Registry {
         r
     }
 
+    /// A registry whose every request needs a Bearer token from its token service (the
+    /// distribution token protocol, modelled by a [`front::Front`] before docker-registry):
+    /// issued for `user`/`password` (Basic) or the identity token `refresh` (OAuth2 refresh grant).
+    pub fn start_with_token_auth(user: &str, password: &str, refresh: &str) -> Registry {
+        let mut r = Registry::start();
+        let f = front::Front::start_with_token_auth(&r.backend, front::Accounts { user: user.into(), password: password.into(), refresh: refresh.into() });
+        r.host = f.host.clone();
+        r.auth = Some(format!("Bearer {}", f.admin_token()));
+        r.front = Some(f);
+        r
+    }
+
+    /// The `Authorization` headers the front received, `METHOD /path scheme` (none without a front).
+    pub fn authorizations(&self) -> Vec<String> {
+        self.front.as_ref().map(front::Front::authorizations).unwrap_or_default()
+    }
+
+    /// Adds the test's own credentials to a request, for a private registry.
+    fn authed<B>(&self, rb: ureq::RequestBuilder<B>) -> ureq::RequestBuilder<B> {
+        match &self.auth {
+            Some(a) => rb.header("authorization", a),
+            None => rb,
+        }
+    }
+
     /// The requests the referrers front received (`METHOD /path?query`); empty without a front.
     pub fn calls(&self) -> Vec<String> {
         self.front.as_ref().map(front::Front::calls).unwrap_or_default()
@@ -111,18 +159,22 @@ impl Registry {
     pub fn backend_has(&self, repo: &str, reference: &str) -> bool {
         let accept = "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json";
         let url = format!("http://{}/v2/{repo}/manifests/{reference}", self.backend);
-        self.agent.get(&url).header("accept", accept).call().map(|r| r.status() == 200).unwrap_or(false)
+        self.authed(self.agent.get(&url)).header("accept", accept).call().map(|r| r.status() == 200).unwrap_or(false)
     }
 
     /// Uploads a blob (POST an upload, PUT its bytes with the digest) and returns its digest.
     pub fn push_blob(&self, repo: &str, bytes: &[u8]) -> String {
         let d = digest(bytes);
-        let resp = self.agent.post(&format!("http://{}/v2/{repo}/blobs/uploads/", self.host)).send_empty().expect("start an upload");
+        let resp = self.authed(self.agent.post(&format!("http://{}/v2/{repo}/blobs/uploads/", self.host))).send_empty().expect("start an upload");
         assert_eq!(resp.status(), 202, "blob upload start in {repo}");
         let location = resp.headers().get("location").and_then(|v| v.to_str().ok()).expect("upload Location").to_owned();
         let url = if location.starts_with("http") { location } else { format!("http://{}{location}", self.host) };
         let sep = if url.contains('?') { '&' } else { '?' };
-        let resp = self.agent.put(&format!("{url}{sep}digest={d}")).header("content-type", "application/octet-stream").send(bytes).expect("upload the blob");
+        let resp = self
+            .authed(self.agent.put(&format!("{url}{sep}digest={d}")))
+            .header("content-type", "application/octet-stream")
+            .send(bytes)
+            .expect("upload the blob");
         assert_eq!(resp.status(), 201, "blob upload of {d} in {repo}");
         d
     }
@@ -131,8 +183,7 @@ impl Registry {
     pub fn push_manifest(&self, repo: &str, reference: &str, media_type: &str, manifest: &Value) -> Pushed {
         let bytes = serde_json::to_vec(manifest).expect("manifest JSON");
         let mut resp = self
-            .agent
-            .put(&format!("http://{}/v2/{repo}/manifests/{reference}", self.host))
+            .authed(self.agent.put(&format!("http://{}/v2/{repo}/manifests/{reference}", self.host)))
             .header("content-type", media_type)
             .send(&bytes[..])
             .expect("push the manifest");

@@ -33,6 +33,7 @@ mod paused;
 mod plan_request;
 mod plugin_authors;
 mod plugins;
+mod private_registries;
 mod render;
 mod requests_approved;
 mod run;

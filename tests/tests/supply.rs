@@ -10,7 +10,7 @@ use cortado_e2e::{Project, Run, sim, unique_region};
 use serde_json::{Value, json};
 
 /// A project initialised from the seeded ECS service, with `pin_image_digests: true` and a 60 s timeout.
-fn pinned_project(tag: &str) -> (Project, String, Value) {
+pub(crate) fn pinned_project(tag: &str) -> (Project, String, Value) {
     let sim = sim();
     let region = unique_region(tag);
     let seed = sim.seed(&region, &region);
@@ -21,23 +21,23 @@ fn pinned_project(tag: &str) -> (Project, String, Value) {
     (p, region, seed)
 }
 
-fn set_image(p: &Project, image: &str) {
+pub(crate) fn set_image(p: &Project, image: &str) {
     let mut v: Value = serde_json::from_str(&p.read("ecs-task-def.json")).unwrap();
     v["containerDefinitions"][0]["image"] = json!(image);
     p.write("ecs-task-def.json", &serde_json::to_string_pretty(&v).unwrap());
 }
 
 /// The image of the first container of the family's newest revision, read from the simulator.
-fn registered_image(region: &str, family: &str) -> String {
+pub(crate) fn registered_image(region: &str, family: &str) -> String {
     let v = aws_json(sim(), region, "ecs", "AmazonEC2ContainerServiceV20141113.DescribeTaskDefinition", &json!({"taskDefinition": family}));
     v["taskDefinition"]["containerDefinitions"][0]["image"].as_str().unwrap_or_else(|| panic!("{v}")).to_owned()
 }
 
-fn registrations(region: &str) -> Vec<Value> {
+pub(crate) fn registrations(region: &str) -> Vec<Value> {
     sim().mutations_in(region).into_iter().filter(|m| m["action"] == "RegisterTaskDefinition").collect()
 }
 
-fn expect_unpinnable(run: &Run, region: &str, before: usize, what: &str) {
+pub(crate) fn expect_unpinnable(run: &Run, region: &str, before: usize, what: &str) {
     run.expect_code(1);
     assert!(run.stderr.contains("container app: cannot pin image"), "the error names the container:\n{}", run.stderr);
     assert!(run.stderr.contains(what), "the error says why ({what}):\n{}", run.stderr);
@@ -133,7 +133,7 @@ fn iam_policy_adds_the_ecr_read_for_pinned_repositories() {
 
 /// A pinned project whose deploys are gated by `image-signature` (hard-mandatory) trusting the
 /// keys in `keys/` (files, read through a preopen), for the loopback registry's `shop/` images.
-fn signed_project(tag: &str, reg: &Registry, keys: &[&SigningKey]) -> (Project, String, Value) {
+pub(crate) fn signed_project(tag: &str, reg: &Registry, keys: &[&SigningKey]) -> (Project, String, Value) {
     let (p, region, seed) = pinned_project(tag);
     let mut files = Vec::new();
     for (i, k) in keys.iter().enumerate() {
@@ -152,7 +152,7 @@ fn signed_project(tag: &str, reg: &Registry, keys: &[&SigningKey]) -> (Project, 
     (p, region, seed)
 }
 
-fn expect_denied(p: &Project, region: &str, image: &str, why: &str) {
+pub(crate) fn expect_denied(p: &Project, region: &str, image: &str, why: &str) {
     set_image(p, image);
     let before = registrations(region).len();
     let run = p.run(&["deploy"], &[]);
@@ -234,7 +234,7 @@ fn the_registry_broker_reads_only_granted_repositories() {
 // ---- Plugins from an OCI registry, signed (issue 26 §3) ----
 
 /// `cortado plugin push` output: `(manifest digest, layer digest)`.
-fn pushed_digests(run: &Run) -> (String, String) {
+pub(crate) fn pushed_digests(run: &Run) -> (String, String) {
     let field = |k: &str| {
         run.stdout.lines().find_map(|l| l.trim().strip_prefix(k)).map(|v| v.trim().to_owned()).unwrap_or_else(|| panic!("no {k} in:\n{}", run.stdout))
     };
@@ -243,7 +243,7 @@ fn pushed_digests(run: &Run) -> (String, String) {
 
 /// A seeded project whose task definition calls the `echo` fixture plugin (`ECHO` = `a b!`), with
 /// the plugin configured by `plugin_yaml` (indented under `plugins:`), and the keys written.
-fn oci_plugin_project(tag: &str, keys: &[(&str, &SigningKey)]) -> (Project, String, Value) {
+pub(crate) fn oci_plugin_project(tag: &str, keys: &[(&str, &SigningKey)]) -> (Project, String, Value) {
     let (p, region, seed) = pinned_project(tag);
     for (name, k) in keys {
         p.write(&format!("keys/{name}.pub"), &k.public_pem());
@@ -255,7 +255,7 @@ fn oci_plugin_project(tag: &str, keys: &[(&str, &SigningKey)]) -> (Project, Stri
     (p, region, seed)
 }
 
-fn with_plugin(p: &Project, plugin_yaml: &str) {
+pub(crate) fn with_plugin(p: &Project, plugin_yaml: &str) {
     let base = p.read("cortado.yml");
     let base = base.split("plugins:\n").next().unwrap_or(&base).to_owned();
     p.write("cortado.yml", &format!("{base}plugins:\n{plugin_yaml}"));
@@ -274,7 +274,7 @@ fn expect_plugin_refused(p: &Project, region: &str, plugin_yaml: &str, why: &str
     assert_eq!(sim().mutations_in(region).len(), mutations, "nothing changed");
 }
 
-fn registered_env(region: &str, family: &str) -> Value {
+pub(crate) fn registered_env(region: &str, family: &str) -> Value {
     let v = aws_json(sim(), region, "ecs", "AmazonEC2ContainerServiceV20141113.DescribeTaskDefinition", &json!({"taskDefinition": family}));
     v["taskDefinition"]["containerDefinitions"][0]["environment"].clone()
 }

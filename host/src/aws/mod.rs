@@ -10,6 +10,7 @@ pub mod codedeploy;
 pub mod controller;
 pub mod daemon;
 pub mod deployments;
+pub mod docker_auth;
 pub mod ecs;
 pub mod error;
 pub mod express;

@@ -1,7 +1,7 @@
 //! Container registries as the OCI distribution API sees them: image references parsed as Docker
 //! does (ecspresso split at the first `:`, so digests and `host:port/` registries broke: its issues
-//! #906 and #1053), and a small client for manifests and blobs that answers a `401 Bearer`
-//! challenge once with an anonymous token, through [`super::http`].
+//! #906 and #1053), and a small client for manifests and blobs that answers a `401` challenge once,
+//! anonymously or with Docker's saved credentials ([`super::docker_auth`]), through [`super::http`].
 //!
 //! It sits under `aws/` (the layer of outside reads) so that `plan` (digest pinning), `plugin`
 //! (the brokered registry reads) and `verify` (image checks) share one client.
@@ -11,6 +11,10 @@ use std::time::Duration;
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use super::docker_auth::{Credential, Found, Keychain};
 use super::http::{HttpClient, Response};
 
 /// Largest manifest or blob read by default (manifests and image configs are a few KiB).
@@ -88,7 +92,8 @@ impl ImageRef {
     /// Loopback registries are spoken to over plain HTTP, as Docker treats 127.0.0.0/8 as insecure.
     pub fn is_loopback(&self) -> bool {
         let host = self.registry.rsplit_once(':').filter(|(_, p)| p.bytes().all(|b| b.is_ascii_digit())).map(|(h, _)| h).unwrap_or(&self.registry);
-        host == "localhost" || host.starts_with("127.") || host == "[::1]"
+        // Parsed, not prefix-matched: `127.0.0.1.example.com` is a name anyone can register.
+        host == "localhost" || host == "[::1]" || host.parse::<std::net::Ipv4Addr>().is_ok_and(|ip| ip.is_loopback())
     }
 }
 
@@ -129,67 +134,184 @@ pub struct Manifest {
     pub body: Vec<u8>,
 }
 
-/// The OCI distribution API over plain HTTP(S), anonymous (a Bearer challenge is answered once
-/// with an anonymous token for the repository's pull scope).
+/// The OCI distribution API over plain HTTP(S): anonymous, or with the credentials `docker login`
+/// left ([`Keychain`]) when a registry asks for them. A `401` challenge is answered once per
+/// request: `Basic` with the registry's username and password, `Bearer` with a token from the
+/// realm it names (anonymous, Basic or an identity token's refresh grant). Tokens are kept per
+/// registry, repository and actions for the client's life.
 pub struct OciClient {
     http: HttpClient,
+    keychain: Keychain,
+    /// `Authorization` values that worked, per `host/repository actions`.
+    sessions: Mutex<HashMap<String, String>>,
+    /// The credential looked up for each host (None: anonymous), so a helper runs once per host.
+    credentials: Mutex<HashMap<String, Option<Found>>>,
+}
+
+/// What a request may do in a repository: the token scope's actions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Pull,
+    Push,
+}
+
+impl Access {
+    fn actions(self) -> &'static str {
+        match self {
+            Access::Pull => "pull",
+            Access::Push => "pull,push",
+        }
+    }
 }
 
 impl OciClient {
     /// `timeout` bounds each request (connect included); bodies above `max_body` are refused.
+    /// Credentials come from Docker's config ([`Keychain::from_env`]).
     pub fn new(timeout: Duration, max_body: usize) -> Self {
-        OciClient { http: HttpClient::new(timeout, max_body) }
+        Self::with_keychain(timeout, max_body, Keychain::from_env())
     }
 
+    pub fn with_keychain(timeout: Duration, max_body: usize, keychain: Keychain) -> Self {
+        OciClient { http: HttpClient::new(timeout, max_body), keychain, sessions: Mutex::default(), credentials: Mutex::default() }
+    }
+
+    /// A request without credentials (a blob's redirect to a CDN).
     pub async fn send(&self, method: &str, url: &str, headers: &[(&str, String)]) -> Result<Response, String> {
         self.http.send(method, url, headers).await
     }
 
-    /// Sends, and on `401` with a Bearer challenge fetches an anonymous token and retries once.
-    pub async fn send_authorized(
+    /// Sends; on `401` with a challenge it can answer, authorizes and retries once. The answer is
+    /// kept for the next request to the same repository.
+    pub async fn send_authorized(&self, method: &str, url: &str, headers: &[(&str, String)], repo: &str, access: Access) -> Result<Response, String> {
+        self.send_authorized_body(method, url, headers, Vec::new(), repo, access).await
+    }
+
+    async fn send_authorized_body(
         &self,
         method: &str,
         url: &str,
         headers: &[(&str, String)],
+        body: Vec<u8>,
         repo: &str,
-        token: &mut Option<String>,
+        access: Access,
     ) -> Result<Response, String> {
+        let host = url_host(url)?;
+        let key = format!("{host}/{repo} {}", access.actions());
+        let cached = lock(&self.sessions).get(&key).cloned();
         let mut with_auth: Vec<(&str, String)> = headers.to_vec();
-        if let Some(t) = token.as_ref() {
-            with_auth.push(("authorization", format!("Bearer {t}")));
+        if let Some(a) = &cached {
+            with_auth.push(("authorization", a.clone()));
         }
-        let resp = self.send(method, url, &with_auth).await?;
-        if resp.status != 401 || token.is_some() {
+        let resp = self.http.send_body(method, url, &with_auth, body.clone()).await?;
+        if resp.status != 401 {
             return Ok(resp);
         }
-        let Some(challenge) = resp.header("www-authenticate").and_then(parse_bearer_challenge) else { return Ok(resp) };
-        let realm = challenge.iter().find(|(k, _)| k == "realm").map(|(_, v)| v.clone()).ok_or("Bearer challenge without realm")?;
+        let Some(challenge) = resp.header("www-authenticate").map(str::to_owned) else { return Ok(resp) };
+        let Some(authorization) = self.answer(&host, repo, access, &challenge).await? else { return Ok(resp) };
+        if cached.as_ref() == Some(&authorization) {
+            return Ok(resp);
+        }
+        lock(&self.sessions).insert(key, authorization.clone());
+        with_auth.retain(|(k, _)| *k != "authorization");
+        with_auth.push(("authorization", authorization));
+        self.http.send_body(method, url, &with_auth, body).await
+    }
+
+    /// The `Authorization` value that answers `challenge`; None when there is nothing to offer
+    /// (a `Basic` registry and no password, or a token service that refuses anonymous access).
+    async fn answer(&self, host: &str, repo: &str, access: Access, challenge: &str) -> Result<Option<String>, String> {
+        let found = self.credential(host).await?;
+        if is_basic_challenge(challenge) {
+            return Ok(found.and_then(|f| f.credential.basic()));
+        }
+        let Some(params) = parse_bearer_challenge(challenge) else { return Ok(None) };
+        let param = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+        let realm = param("realm").ok_or("Bearer challenge without realm")?;
+        let scope = param("scope").unwrap_or_else(|| format!("repository:{repo}:{}", access.actions()));
         let mut query = Vec::new();
-        if let Some((_, s)) = challenge.iter().find(|(k, _)| k == "service") {
-            query.push(format!("service={}", query_escape(s)));
+        if let Some(s) = param("service") {
+            query.push(format!("service={}", query_escape(&s)));
         }
-        let scope = challenge.iter().find(|(k, _)| k == "scope").map(|(_, v)| v.clone()).unwrap_or_else(|| format!("repository:{repo}:pull"));
         query.push(format!("scope={}", query_escape(&scope)));
-        let sep = if realm.contains('?') { '&' } else { '?' };
-        let token_resp = self.send("GET", &format!("{realm}{sep}{}", query.join("&")), &[]).await?;
-        if token_resp.status != 200 {
-            return Ok(resp);
-        }
+        let token_resp = match found.as_ref().map(|f| &f.credential) {
+            None => {
+                let sep = if realm.contains('?') { '&' } else { '?' };
+                let resp = self.http.send("GET", &format!("{realm}{sep}{}", query.join("&")), &[]).await?;
+                if resp.status != 200 {
+                    return Ok(None);
+                }
+                resp
+            }
+            Some(credential) => {
+                let found = found.as_ref().map(|f| f.source.as_str()).unwrap_or_default();
+                if !may_carry_secrets(&realm) {
+                    return Err(format!(
+                        "{host} asks for credentials at {realm}, over plain HTTP to another machine: refused (the credentials in {found} are not sent)"
+                    ));
+                }
+                let resp = match credential {
+                    Credential::IdentityToken(refresh) => {
+                        // Docker's OAuth2 exchange for an identity token (the refresh-token grant).
+                        query.push("grant_type=refresh_token".into());
+                        query.push(format!("client_id={}", query_escape("cortado")));
+                        query.push(format!("refresh_token={}", query_escape(refresh)));
+                        let form = ("content-type", "application/x-www-form-urlencoded".to_owned());
+                        self.http.send_body("POST", &realm, &[form], query.join("&").into_bytes()).await?
+                    }
+                    Credential::Password { .. } => {
+                        let sep = if realm.contains('?') { '&' } else { '?' };
+                        let basic = credential.basic().unwrap_or_default();
+                        self.http.send("GET", &format!("{realm}{sep}{}", query.join("&")), &[("authorization", basic)]).await?
+                    }
+                };
+                if resp.status != 200 {
+                    return Err(format!("the token service of {host} refused the credentials from {found} (HTTP {})", resp.status));
+                }
+                resp
+            }
+        };
         let v: Value = serde_json::from_slice(&token_resp.body).map_err(|e| format!("token response is not JSON: {e}"))?;
         let t = v.get("token").or_else(|| v.get("access_token")).and_then(Value::as_str).ok_or("token response has no token")?;
-        *token = Some(t.to_owned());
-        with_auth.push(("authorization", format!("Bearer {t}")));
-        self.send(method, url, &with_auth).await
+        Ok(Some(format!("Bearer {t}")))
+    }
+
+    /// The credential for `host`, looked up once.
+    async fn credential(&self, host: &str) -> Result<Option<Found>, String> {
+        if let Some(f) = lock(&self.credentials).get(host) {
+            return Ok(f.clone());
+        }
+        let found = self.keychain.get(host).await?;
+        if let Some(f) = &found {
+            tracing::debug!("registry {host}: credentials from {}", f.source);
+        }
+        lock(&self.credentials).insert(host.to_owned(), found.clone());
+        Ok(found)
+    }
+
+    /// "manifest v1 not found (HTTP 404)", and for a refusal what was offered: the credentials'
+    /// source, or where none were found.
+    fn status_reason(&self, resp: &Response, what: &str, host: &str) -> String {
+        if !matches!(resp.status, 401 | 403) {
+            return status_reason(resp, what);
+        }
+        match lock(&self.credentials).get(host).cloned().flatten() {
+            Some(f) => format!("{what}: access refused (HTTP {}) with the credentials from {}", resp.status, f.source),
+            None => format!(
+                "{what}: access refused (HTTP {}): private or missing repository (no credentials for {host} in {})",
+                resp.status,
+                self.keychain.describe()
+            ),
+        }
     }
 
     /// The manifest `image` names (by digest when it has one, else by tag), any of the image and
     /// index media types. A digest reference is checked against the bytes served.
-    pub async fn manifest(&self, image: &ImageRef, token: &mut Option<String>) -> Result<Manifest, String> {
+    pub async fn manifest(&self, image: &ImageRef) -> Result<Manifest, String> {
         let url = format!("{}/v2/{}/manifests/{}", image.base_url(), image.repository, image.reference());
         let accept = INDEX_TYPES.iter().chain(MANIFEST_TYPES).copied().collect::<Vec<_>>().join(", ");
-        let resp = self.send_authorized("GET", &url, &[("accept", accept)], &image.repository, token).await?;
+        let resp = self.send_authorized("GET", &url, &[("accept", accept)], &image.repository, Access::Pull).await?;
         if resp.status != 200 {
-            return Err(status_reason(&resp, &format!("manifest {}", image.reference())));
+            return Err(self.status_reason(&resp, &format!("manifest {}", image.reference()), &image.registry));
         }
         let digest = sha256_digest(&resp.body);
         if let Some(sent) = resp.header("docker-content-digest").filter(|d| d.starts_with("sha256:"))
@@ -206,9 +328,9 @@ impl OciClient {
 
     /// A blob's bytes, redirects followed (without our token: registries send them to a CDN).
     /// A `sha256:` digest is checked against the bytes.
-    pub async fn blob(&self, base: &str, repo: &str, digest: &str, token: &mut Option<String>) -> Result<Vec<u8>, String> {
+    pub async fn blob(&self, base: &str, repo: &str, digest: &str) -> Result<Vec<u8>, String> {
         let mut url = format!("{base}/v2/{repo}/blobs/{digest}");
-        let mut resp = self.send_authorized("GET", &url, &[], repo, token).await?;
+        let mut resp = self.send_authorized("GET", &url, &[], repo, Access::Pull).await?;
         for _ in 0..3 {
             if !matches!(resp.status, 301 | 302 | 303 | 307 | 308) {
                 break;
@@ -218,7 +340,7 @@ impl OciClient {
             resp = self.send("GET", &url, &[]).await?;
         }
         if resp.status != 200 {
-            return Err(status_reason(&resp, &format!("blob {digest}")));
+            return Err(self.status_reason(&resp, &format!("blob {digest}"), &url_host(base)?));
         }
         if digest.starts_with("sha256:") && sha256_digest(&resp.body) != digest {
             return Err(format!("blob {digest}: the bytes served have another digest"));
@@ -231,16 +353,16 @@ impl OciClient {
     /// The referrers of `image@digest` as an OCI image index: the referrers API
     /// (`/v2/REPO/referrers/DIGEST`), else — a 404, as docker-registry 2.8 answers — the tag
     /// fallback `sha256-<hex>`. None when neither exists.
-    pub async fn referrers(&self, image: &ImageRef, digest: &str, token: &mut Option<String>) -> Result<Option<Manifest>, String> {
+    pub async fn referrers(&self, image: &ImageRef, digest: &str) -> Result<Option<Manifest>, String> {
         let url = format!("{}/v2/{}/referrers/{digest}", image.base_url(), image.repository);
         let accept = ("accept", INDEX_TYPES[1].to_owned());
-        let resp = self.send_authorized("GET", &url, &[accept], &image.repository, token).await?;
+        let resp = self.send_authorized("GET", &url, &[accept], &image.repository, Access::Pull).await?;
         let is_index = resp.header("content-type").is_some_and(|t| t.starts_with(INDEX_TYPES[1]));
         if resp.status == 200 && is_index {
             return Ok(Some(Manifest { digest: sha256_digest(&resp.body), media_type: INDEX_TYPES[1].to_owned(), body: resp.body }));
         }
         let tag = ImageRef { tag: Some(digest.replace(':', "-")), digest: None, ..image.clone() };
-        match self.manifest(&tag, token).await {
+        match self.manifest(&tag).await {
             Ok(m) => Ok(Some(m)),
             Err(e) if e.contains("(HTTP 404)") => Ok(None),
             Err(e) => Err(e),
@@ -251,21 +373,25 @@ impl OciClient {
     pub async fn push_blob(&self, image: &ImageRef, bytes: &[u8]) -> Result<String, String> {
         let digest = sha256_digest(bytes);
         let base = image.base_url();
-        let head = self.send("HEAD", &format!("{base}/v2/{}/blobs/{digest}", image.repository), &[]).await?;
+        let repo = &image.repository;
+        let head = self.send_authorized("HEAD", &format!("{base}/v2/{repo}/blobs/{digest}"), &[], repo, Access::Push).await?;
         if head.status == 200 {
             return Ok(digest);
         }
-        let start = self.send("POST", &format!("{base}/v2/{}/blobs/uploads/", image.repository), &[]).await?;
+        let start = self.send_authorized("POST", &format!("{base}/v2/{repo}/blobs/uploads/"), &[], repo, Access::Push).await?;
         if start.status != 202 {
-            return Err(status_reason(&start, &format!("starting an upload to {}", image.repository)));
+            return Err(self.status_reason(&start, &format!("starting an upload to {repo}"), &image.registry));
         }
         let location = start.header("location").ok_or("the registry gave no upload Location")?;
         let url = if location.starts_with("http://") || location.starts_with("https://") { location.to_owned() } else { format!("{base}{location}") };
+        if url_host(&url)? != image.registry {
+            return Err(format!("the registry sent the upload to another host ({url}); cortado uploads only to {}", image.registry));
+        }
         let sep = if url.contains('?') { '&' } else { '?' };
         let headers = [("content-type", "application/octet-stream".to_owned())];
-        let put = self.http.send_body("PUT", &format!("{url}{sep}digest={digest}"), &headers, bytes.to_vec()).await?;
+        let put = self.send_authorized_body("PUT", &format!("{url}{sep}digest={digest}"), &headers, bytes.to_vec(), repo, Access::Push).await?;
         if put.status != 201 {
-            return Err(status_reason(&put, &format!("uploading blob {digest}")));
+            return Err(self.status_reason(&put, &format!("uploading blob {digest}"), &image.registry));
         }
         Ok(digest)
     }
@@ -288,9 +414,10 @@ impl OciClient {
 
     async fn put_manifest(&self, image: &ImageRef, reference: &str, media_type: &str, bytes: &[u8]) -> Result<Response, String> {
         let url = format!("{}/v2/{}/manifests/{reference}", image.base_url(), image.repository);
-        let resp = self.http.send_body("PUT", &url, &[("content-type", media_type.to_owned())], bytes.to_vec()).await?;
+        let headers = [("content-type", media_type.to_owned())];
+        let resp = self.send_authorized_body("PUT", &url, &headers, bytes.to_vec(), &image.repository, Access::Push).await?;
         if resp.status != 201 {
-            return Err(status_reason(&resp, &format!("pushing manifest {reference}")));
+            return Err(self.status_reason(&resp, &format!("pushing manifest {reference}"), &image.registry));
         }
         Ok(resp)
     }
@@ -337,6 +464,36 @@ pub fn parse_bearer_challenge(header: &str) -> Option<Vec<(String, String)>> {
     Some(out)
 }
 
+/// Whether a challenge is HTTP Basic (`Basic realm="…"`).
+fn is_basic_challenge(header: &str) -> bool {
+    header.trim().get(..6).is_some_and(|s| s.eq_ignore_ascii_case("basic "))
+}
+
+/// `host[:port]` of an `http(s)://` URL: the key credentials are looked up by, so they go only to
+/// the registry they were saved for.
+fn url_host(url: &str) -> Result<String, String> {
+    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://")).ok_or_else(|| format!("{url} is not an http(s) URL"))?;
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if host.is_empty() || host.contains('@') {
+        return Err(format!("{url} has no plain host"));
+    }
+    Ok(host.to_owned())
+}
+
+/// Whether credentials may be sent to `url`: over HTTPS, or to this machine (Docker's insecure
+/// loopback). A registry cannot have a password sent in the clear to a realm elsewhere.
+fn may_carry_secrets(url: &str) -> bool {
+    if url.starts_with("https://") {
+        return true;
+    }
+    let Ok(host) = url_host(url) else { return false };
+    ImageRef { registry: host, repository: String::new(), tag: None, digest: None }.is_loopback() && url.starts_with("http://")
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Percent-encodes a query value (RFC 3986 unreserved characters pass through).
 fn query_escape(s: &str) -> String {
     let mut out = String::new();
@@ -377,5 +534,27 @@ mod tests {
         );
         assert!(parse_bearer_challenge(r#"Basic realm="x""#).is_none());
         assert_eq!(query_escape("repository:a/b:pull"), "repository%3Aa%2Fb%3Apull");
+        assert!(is_basic_challenge(r#"Basic realm="Registry Realm""#));
+        assert!(!is_basic_challenge(r#"Bearer realm="x""#));
+    }
+
+    #[test]
+    fn loopback_is_an_address_not_a_prefix() {
+        let r = |s: &str| ImageRef::parse(s).unwrap();
+        assert!(r("127.0.0.1:5000/a:1").is_loopback() && r("localhost:5000/a:1").is_loopback());
+        assert!(!r("127.0.0.1.example.com/a:1").is_loopback(), "a name that starts like an address is spoken to over HTTPS");
+        assert_eq!(r("127.0.0.1.example.com:443/a:1").base_url(), "https://127.0.0.1.example.com:443");
+    }
+
+    #[test]
+    fn credentials_go_over_https_or_to_loopback_only() {
+        assert!(may_carry_secrets("https://auth.example.com/token"));
+        assert!(may_carry_secrets("http://127.0.0.1:5000/token"));
+        assert!(may_carry_secrets("http://localhost:5000/token"));
+        assert!(!may_carry_secrets("http://auth.example.com/token"));
+        assert!(!may_carry_secrets("http://127.0.0.1.evil.example/token"));
+        assert!(!may_carry_secrets("ftp://127.0.0.1/token"));
+        assert_eq!(url_host("https://r.example:5000/v2/x").unwrap(), "r.example:5000");
+        assert!(url_host("https://user@evil.example/v2/").is_err());
     }
 }

@@ -60,7 +60,7 @@ pub async fn pin_images(aws: &Aws, td: &mut Value) -> Result<Vec<Pinned>> {
 pub async fn resolve(aws: &Aws, oci: &OciClient, image: &ImageRef) -> Result<String, String> {
     match image.ecr() {
         Some((registry_id, region)) => ecr_digest(aws, image, &registry_id, &region).await,
-        None => Ok(oci.manifest(image, &mut None).await.map_err(|e| format!("registry {}: {e}", image.registry))?.digest),
+        None => Ok(oci.manifest(image).await.map_err(|e| format!("registry {}: {e}", image.registry))?.digest),
     }
 }
 

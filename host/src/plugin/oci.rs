@@ -6,7 +6,8 @@
 //!   BatchGetImage, blobs through GetDownloadUrlForLayer and one GET of the URL ECR hands out, with
 //!   the host's credentials in the registry's region.
 //! - Any other registry: the OCI distribution API ([`crate::aws::registry::OciClient`]), anonymous or
-//!   with the registry's anonymous bearer token; plain HTTP to loopback only.
+//!   with the operator's docker credentials (`~/.docker/config.json`, credential helpers), which the
+//!   plugin never sees; plain HTTP to loopback only.
 //!
 //! Every answer is bounded by the plugin's `limits.max_object` and checked against its digest
 //! (a manifest asked for by digest must hash to it; a blob always), so a plugin judging bytes judges
@@ -40,10 +41,10 @@ impl Broker {
                 match referrers_subject(&image) {
                     // The referrers tag schema: answered from the referrers API where the
                     // registry has one, so a plugin needs only `registry-manifest` (no WIT change).
-                    Some(subject) => bounded(oci.referrers(&image, &subject, &mut None))?
+                    Some(subject) => bounded(oci.referrers(&image, &subject))?
                         .map_err(failed)?
                         .ok_or_else(|| wit::AwsError::NotFound(format!("{}/{}: no referrers of {subject} (HTTP 404)", image.registry, image.repository)))?,
-                    None => bounded(oci.manifest(&image, &mut None))?.map_err(failed)?,
+                    None => bounded(oci.manifest(&image))?.map_err(failed)?,
                 }
             }
         };
@@ -61,7 +62,7 @@ impl Broker {
             Some((registry_id, region)) => self.ecr_blob(&image, &registry_id, &region, digest)?,
             None => {
                 let oci = OciClient::new(TIMEOUT, self.max_object_bytes);
-                bounded(oci.blob(&image.base_url(), &image.repository, digest, &mut None))?
+                bounded(oci.blob(&image.base_url(), &image.repository, digest))?
                     .map_err(|e| not_found_or_failed(format!("{}/{}: {e}", image.registry, image.repository)))?
             }
         };

@@ -144,8 +144,7 @@ fn cached(reference: &str, layer: &str, keys: &[TrustedKey]) -> Option<Pulled> {
 pub fn pull(reference: &str, pin: Option<&str>, keys: &[TrustedKey]) -> Result<Pulled, String> {
     let image = ImageRef::parse(reference).map_err(|e| format!("oci: {e}"))?;
     let oci = OciClient::new(TIMEOUT, MAX_COMPONENT);
-    let mut token = None;
-    let manifest = block_on(oci.manifest(&image, &mut token)).map_err(|e| format!("oci: {}/{}: {e}", image.registry, image.repository))?;
+    let manifest = block_on(oci.manifest(&image)).map_err(|e| format!("oci: {}/{}: {e}", image.registry, image.repository))?;
     let (layer, config) = wasm_layer(&manifest.body).map_err(|e| format!("oci: {reference} ({}) {e}", manifest.digest))?;
     if let Some(p) = pin
         && layer != format!("sha256:{p}")
@@ -153,12 +152,12 @@ pub fn pull(reference: &str, pin: Option<&str>, keys: &[TrustedKey]) -> Result<P
         return Err(format!("sha256: the wasm layer of {reference} is {layer} but the config pins sha256:{p}"));
     }
     let base = image.base_url();
-    let config_bytes = block_on(oci.blob(&base, &image.repository, &config, &mut token)).map_err(|e| format!("oci: {reference}: config {e}"))?;
+    let config_bytes = block_on(oci.blob(&base, &image.repository, &config)).map_err(|e| format!("oci: {reference}: config {e}"))?;
     if !serde_json::from_slice::<Value>(&config_bytes).is_ok_and(|v| v.is_object()) {
         return Err(format!("oci: {reference}: the wasm config {config} is not a JSON object"));
     }
-    let bytes = block_on(oci.blob(&base, &image.repository, &layer, &mut token)).map_err(|e| format!("oci: {reference}: layer {e}"))?;
-    let signatures = block_on(signatures(&oci, &image, &manifest.digest, &mut token))?;
+    let bytes = block_on(oci.blob(&base, &image.repository, &layer)).map_err(|e| format!("oci: {reference}: layer {e}"))?;
+    let signatures = block_on(signatures(&oci, &image, &manifest.digest))?;
     let (key_id, format) = if keys.is_empty() {
         (None, None)
     } else {
@@ -199,26 +198,26 @@ fn wasm_layer(manifest: &[u8]) -> Result<(String, String), String> {
 
 /// Every cosign signature of `repo@digest` the registry holds: the classic `.sig` tag's layers
 /// and the bundle referrers (referrers API or its tag fallback).
-async fn signatures(oci: &OciClient, image: &ImageRef, digest: &str, token: &mut Option<String>) -> Result<Vec<Evidence>, String> {
+async fn signatures(oci: &OciClient, image: &ImageRef, digest: &str) -> Result<Vec<Evidence>, String> {
     let mut out = Vec::new();
     let base = image.base_url();
     let sig_tag = ImageRef { tag: Some(format!("{}.sig", cortado_cosign::digest_tag(digest))), digest: None, ..image.clone() };
-    match oci.manifest(&sig_tag, token).await {
+    match oci.manifest(&sig_tag).await {
         Ok(m) => {
             for layer in classic::signature_layers(&m.body)? {
-                let payload = oci.blob(&base, &image.repository, &layer.payload_digest, token).await.map_err(|e| format!("signature payload {e}"))?;
+                let payload = oci.blob(&base, &image.repository, &layer.payload_digest).await.map_err(|e| format!("signature payload {e}"))?;
                 out.push(Evidence::CosignClassic { payload: hex::encode(payload), signature: hex::encode(&layer.signature) });
             }
         }
         Err(e) if e.contains("(HTTP 404)") => {}
         Err(e) => return Err(format!("signature {e}")),
     }
-    if let Some(index) = oci.referrers(image, digest, token).await.map_err(|e| format!("referrers: {e}"))? {
+    if let Some(index) = oci.referrers(image, digest).await.map_err(|e| format!("referrers: {e}"))? {
         for referrer in bundle::bundle_referrers(&index.body)? {
             let r = ImageRef { tag: None, digest: Some(referrer.clone()), ..image.clone() };
-            let m = oci.manifest(&r, token).await.map_err(|e| format!("referrer {e}"))?;
+            let m = oci.manifest(&r).await.map_err(|e| format!("referrer {e}"))?;
             if let Some(layer) = bundle::bundle_layer(&m.body, digest)? {
-                let b = oci.blob(&base, &image.repository, &layer, token).await.map_err(|e| format!("bundle {e}"))?;
+                let b = oci.blob(&base, &image.repository, &layer).await.map_err(|e| format!("bundle {e}"))?;
                 out.push(Evidence::CosignBundle { bundle: hex::encode(b) });
             }
         }

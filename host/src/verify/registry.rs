@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::image::{INDEX_TYPES, ImageRef, MANIFEST_TYPES, Platform, config_platform, index_platform};
 use super::tree::Outcome;
-use crate::aws::registry::{MAX_BODY, OciClient};
+use crate::aws::registry::{Access, MAX_BODY, OciClient};
 
 pub struct RegistryClient {
     oci: OciClient,
@@ -28,9 +28,8 @@ impl RegistryClient {
         let base = image.base_url();
         let url = format!("{base}/v2/{}/manifests/{}", image.repository, image.reference());
         let accept = INDEX_TYPES.iter().chain(MANIFEST_TYPES).copied().collect::<Vec<_>>().join(", ");
-        let mut token = None;
         let method = if want.is_some() { "GET" } else { "HEAD" };
-        let resp = match self.oci.send_authorized(method, &url, &[("accept", accept)], &image.repository, &mut token).await {
+        let resp = match self.oci.send_authorized(method, &url, &[("accept", accept)], &image.repository, Access::Pull).await {
             Ok(r) => r,
             Err(e) => return Outcome::skip(format!("registry {} unreachable: {e}", image.registry)),
         };
@@ -66,7 +65,7 @@ impl RegistryClient {
         };
         let config = self
             .oci
-            .blob(&base, &image.repository, digest, &mut token)
+            .blob(&base, &image.repository, digest)
             .await
             .and_then(|b| serde_json::from_slice::<Value>(&b).map_err(|e| format!("config blob is not JSON: {e}")));
         match config {

@@ -8,6 +8,12 @@
 //! manifests referring to a digest (`artifactType` filter supported). Everything else is forwarded
 //! unchanged. Every request is logged (`METHOD /path?query`) for the tests to assert on.
 //!
+//! [`Front::start_with_token_auth`] makes it a private registry in the distribution token
+//! protocol (what Docker Hub, GHCR, Harbor and `registry:2` with `auth: token` speak): a request
+//! without a Bearer token whose scope covers it gets `401` with a `Bearer realm=…,service=…,scope=…`
+//! challenge; the realm (`/token` on the front) issues tokens for a username and password (Basic,
+//! GET) or an identity token (OAuth2 refresh grant, POST), and refuses anonymous requests.
+//!
 //! Plain std: one thread accepting, one per connection, one request per connection
 //! (`Connection: close`), forwarded with ureq.
 
@@ -28,14 +34,29 @@ const MAX_BODY: u64 = 256 << 20;
 #[derive(Default)]
 struct State {
     calls: Vec<String>,
+    /// `METHOD /path scheme` of every request (`none` without an Authorization header).
+    authorizations: Vec<String>,
+    /// Tokens issued by `/token`, with the scope each covers.
+    tokens: HashMap<String, String>,
     /// `(repository, subject digest)` → descriptors of the manifests referring to it.
     referrers: HashMap<(String, String), Vec<Value>>,
+}
+
+/// Who the token service knows (a private registry's one account).
+#[derive(Clone)]
+pub struct Accounts {
+    pub user: String,
+    pub password: String,
+    /// An identity token (what `docker login` stores as `identitytoken`).
+    pub refresh: String,
 }
 
 /// A running front; stopped when dropped.
 pub struct Front {
     /// `127.0.0.1:PORT` of the front.
     pub host: String,
+    /// A token every request may carry (the test's own pushes), when tokens are required.
+    admin: String,
     state: Arc<Mutex<State>>,
     stop: Arc<AtomicBool>,
 }
@@ -51,11 +72,21 @@ impl Drop for Front {
 impl Front {
     /// Listens on a free loopback port and forwards to `backend` (`127.0.0.1:PORT`).
     pub fn start(backend: &str) -> Front {
+        Front::start_inner(backend, None)
+    }
+
+    /// A front that requires Bearer tokens from its own token service (see the module docs).
+    pub fn start_with_token_auth(backend: &str, accounts: Accounts) -> Front {
+        Front::start_inner(backend, Some(accounts))
+    }
+
+    fn start_inner(backend: &str, accounts: Option<Accounts>) -> Front {
         let listener = TcpListener::bind("127.0.0.1:0").expect("a free port for the referrers front");
         let host = listener.local_addr().expect("front addr").to_string();
         let state = Arc::new(Mutex::new(State::default()));
         let stop = Arc::new(AtomicBool::new(false));
-        let ctx = Arc::new(Ctx { backend: backend.to_owned(), front: host.clone(), state: state.clone(), agent: agent() });
+        let admin = format!("admin-{}", std::process::id());
+        let ctx = Arc::new(Ctx { backend: backend.to_owned(), front: host.clone(), state: state.clone(), agent: agent(), accounts, admin: admin.clone() });
         let flag = stop.clone();
         std::thread::spawn(move || {
             for conn in listener.incoming() {
@@ -71,7 +102,17 @@ impl Front {
                 });
             }
         });
-        Front { host, state, stop }
+        Front { host, admin, state, stop }
+    }
+
+    /// The token the test's own requests carry.
+    pub fn admin_token(&self) -> &str {
+        &self.admin
+    }
+
+    /// `METHOD /path scheme` of every request received (`scheme` is `none` without credentials).
+    pub fn authorizations(&self) -> Vec<String> {
+        self.state.lock().map(|s| s.authorizations.clone()).unwrap_or_default()
     }
 
     /// Every request the front received, `METHOD /path?query`, in order.
@@ -89,6 +130,8 @@ struct Ctx {
     front: String,
     state: Arc<Mutex<State>>,
     agent: ureq::Agent,
+    accounts: Option<Accounts>,
+    admin: String,
 }
 
 /// A parsed request.
@@ -111,14 +154,78 @@ impl Ctx {
         conn.set_read_timeout(Some(Duration::from_secs(60))).map_err(|e| e.to_string())?;
         let mut reader = BufReader::new(conn.try_clone().map_err(|e| e.to_string())?);
         let Some(req) = read_request(&mut reader)? else { return Ok(()) };
+        let authorization = req.headers.iter().find(|(k, _)| k == "authorization").map(|(_, v)| v.clone());
         if let Ok(mut s) = self.state.lock() {
             s.calls.push(format!("{} {}", req.method, req.target));
+            let scheme = authorization.as_deref().and_then(|a| a.split_whitespace().next()).unwrap_or("none");
+            let path = req.target.split('?').next().unwrap_or_default();
+            s.authorizations.push(format!("{} {path} {scheme}", req.method));
+        }
+        if let Some(accounts) = &self.accounts {
+            if req.target.starts_with("/token") {
+                return write_response(conn, &req.method, &self.token(accounts, &req));
+            }
+            if let Some(challenge) = self.unauthorized(&req, authorization.as_deref()) {
+                return write_response(conn, &req.method, &challenge);
+            }
         }
         let resp = match referrers_path(&req) {
             Some((repo, digest, filter)) => self.referrers(&repo, &digest, filter.as_deref()),
             None => self.forward(&req)?,
         };
         write_response(conn, &req.method, &resp)
+    }
+
+    /// `401` with a Bearer challenge unless the request carries a token whose scope covers its
+    /// repository and action (pull for GET and HEAD, push otherwise); None when it may pass.
+    fn unauthorized(&self, req: &Request, authorization: Option<&str>) -> Option<Response> {
+        let repo = req.target.strip_prefix("/v2/").and_then(|p| {
+            let p = p.split('?').next().unwrap_or_default();
+            ["/manifests/", "/blobs/", "/referrers/", "/tags/"].iter().find_map(|m| p.find(m).map(|i| p[..i].to_owned()))
+        });
+        let actions = if matches!(req.method.as_str(), "GET" | "HEAD") { "pull" } else { "pull,push" };
+        let token = authorization.and_then(|a| a.strip_prefix("Bearer "));
+        if token == Some(self.admin.as_str()) {
+            return None;
+        }
+        let granted = token.and_then(|t| self.state.lock().ok()?.tokens.get(t).cloned());
+        let needed = repo.as_ref().map(|r| format!("repository:{r}:{actions}"));
+        let covers = |g: &str| match &needed {
+            None => true, // `/v2/`: any valid token
+            Some(n) => g.split(' ').any(|s| s == n || (actions == "pull" && s == format!("{}:pull,push", n.trim_end_matches(":pull")))),
+        };
+        if granted.as_deref().is_some_and(covers) {
+            return None;
+        }
+        let mut challenge = format!("Bearer realm=\"http://{}/token\",service=\"cortado-test\"", self.front);
+        if let Some(n) = &needed {
+            challenge.push_str(&format!(",scope=\"{n}\""));
+        }
+        let body = br#"{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}"#.to_vec();
+        Some(Response { status: 401, headers: vec![("www-authenticate".into(), challenge), ("content-type".into(), "application/json".into())], body })
+    }
+
+    /// The token service: a token for the scopes asked, to the account's password (GET with
+    /// Basic) or identity token (POST `grant_type=refresh_token`); 401 to anyone else.
+    fn token(&self, accounts: &Accounts, req: &Request) -> Response {
+        let query = req.target.split_once('?').map(|(_, q)| q.to_owned()).unwrap_or_default();
+        let form = if req.method == "POST" { String::from_utf8_lossy(&req.body).into_owned() } else { query };
+        let params: Vec<(String, String)> = form.split('&').filter_map(|kv| kv.split_once('=')).map(|(k, v)| (percent_decode(k), percent_decode(v))).collect();
+        let param = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+        let basic = format!("Basic {}", base64::Engine::encode(&base64::engine::general_purpose::STANDARD, format!("{}:{}", accounts.user, accounts.password)));
+        let by_password = req.method == "GET" && req.headers.iter().any(|(k, v)| k == "authorization" && *v == basic);
+        let by_refresh = req.method == "POST"
+            && param("grant_type").as_deref() == Some("refresh_token")
+            && param("refresh_token").as_deref() == Some(accounts.refresh.as_str());
+        if !(by_password || by_refresh) {
+            return Response { status: 401, headers: Vec::new(), body: br#"{"details":"incorrect username or password"}"#.to_vec() };
+        }
+        let scope = params.iter().filter(|(k, _)| k == "scope").map(|(_, v)| v.clone()).collect::<Vec<_>>().join(" ");
+        let Ok(mut state) = self.state.lock() else { return Response { status: 500, headers: Vec::new(), body: Vec::new() } };
+        let token = format!("t{}", state.tokens.len() + 1);
+        state.tokens.insert(token.clone(), scope);
+        let body = serde_json::to_vec(&json!({"token": token, "access_token": token, "expires_in": 300})).unwrap_or_default();
+        Response { status: 200, headers: vec![("content-type".into(), "application/json".into())], body }
     }
 
     /// The OCI image index of the manifests of `repo` whose `subject` is `digest`.
@@ -238,6 +345,31 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Result<Option<Request>, St
         body
     };
     Ok(Some(Request { method, target, headers, body }))
+}
+
+/// `%3A` → `:` and `+` → space (form and query encoding).
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        match (bytes[i], bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
+            (b'%', Some(h), Some(l)) => {
+                out.push(h << 4 | l);
+                i += 3;
+            }
+            (b'+', ..) => {
+                out.push(b' ');
+                i += 1;
+            }
+            (b, ..) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn read_chunked(reader: &mut BufReader<TcpStream>) -> Result<Vec<u8>, String> {

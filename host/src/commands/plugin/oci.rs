@@ -209,7 +209,7 @@ async fn push_bundle(oci: &OciClient, image: &ImageRef, repo: &str, subject: Sub
 /// signatures, attestations), a descriptor already there is not repeated.
 async fn fallback_index(oci: &OciClient, image: &ImageRef, tag: &str, descriptor: serde_json::Value) -> Result<Vec<u8>, String> {
     let at = ImageRef { tag: Some(tag.to_owned()), digest: None, ..image.clone() };
-    let mut index = match oci.manifest(&at, &mut None).await {
+    let mut index = match oci.manifest(&at).await {
         Ok(m) => serde_json::from_slice::<serde_json::Value>(&m.body).map_err(|e| format!("the referrers tag {tag} is not JSON: {e}"))?,
         Err(e) if e.contains("(HTTP 404)") => json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": []}),
         Err(e) => return Err(format!("the referrers tag {tag}: {e}")),
