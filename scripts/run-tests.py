@@ -24,6 +24,10 @@ $CARGO_TARGET_DIR/test-durations.json) orders a first run; later runs use their 
   HARNESS-ARGS    passed to every binary and doctest run (a name filter, --test-threads, ...); a
                   name filter is applied here to a split target's test names
 
+Simulators: every end-to-end process still gets one of its own, but forked from one fork server
+started here (tests/sim/launcher.py --fork-server; CORTADO_SIM_FORK_SERVER names its socket), which
+imports moto and parses the botocore models once for the run instead of once per process.
+
 Every binary runs to the end (like --no-fail-fast); the output of a failed one is printed whole,
 and the exit status is 1 if any failed. Each binary's last duration is kept in
 $CARGO_TARGET_DIR/test-durations.json to order the next run: the longest start first.
@@ -123,6 +127,26 @@ def run(job, harness_args):
     return name, proc.returncode, seconds, output, counts
 
 
+def start_fork_server(root):
+    """The simulators' fork server, its socket in CORTADO_SIM_FORK_SERVER for every job; None (each
+    test process then starts its own simulator) when the virtualenv is missing or it fails."""
+    venv = Path(os.environ.get("CORTADO_VENV", Path.home() / ".cache/cortado/venv"))
+    python = venv / "bin" / "python"
+    if not python.exists():
+        return None
+    socket = Path(os.environ.get("TMPDIR", "/tmp")) / f"cortado-sim-{os.getpid()}.sock"
+    proc = subprocess.Popen([str(python), str(root / "tests/sim/launcher.py"), "--fork-server", str(socket)],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    line = proc.stdout.readline()
+    if not line.startswith("FORK-SERVER "):
+        print(f"run-tests: the simulator fork server did not start ({line.strip()!r}); each process starts its own",
+              flush=True)
+        proc.kill()
+        return None
+    os.environ["CORTADO_SIM_FORK_SERVER"] = str(socket)
+    return proc
+
+
 def main(argv):
     harness_args = []
     if "--" in argv:
@@ -180,6 +204,7 @@ def main(argv):
     # compile-and-run jobs first among those (compiling is what the waiting processes leave room for).
     jobs.sort(key=lambda j: (-last.get(j[0], 1e9), j[3] != "cargo"))
 
+    fork_server = start_fork_server(root)
     kinds = {job[0]: job[3] for job in jobs}
     print(f"run-tests: {len(jobs)} test processes, {jobs_n} at a time", flush=True)
     failed, totals, durations = [], [0, 0, 0], {}
@@ -197,6 +222,9 @@ def main(argv):
             if code != 0:
                 failed.append(name)
                 print(output, flush=True)
+    if fork_server is not None:
+        fork_server.stdin.close()
+        fork_server.wait(timeout=30)
     try:
         record.write_text(json.dumps({**last, **durations}, indent=1, sort_keys=True))
     except OSError:

@@ -27,6 +27,8 @@ from urllib.parse import parse_qs
 os.environ.setdefault("MOTO_ALLOW_NONEXISTENT_REGION", "true")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import sim_models  # noqa: E402  (before moto: one parse of each botocore model per process)
+
 from moto.core import DEFAULT_ACCOUNT_ID  # noqa: E402
 from moto.core.responses import BaseResponse  # noqa: E402
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer  # noqa: E402
@@ -250,9 +252,20 @@ class Middleware:
         return [data]
 
 
+# The dispatcher with its services' Flask apps: made ahead in a fork server, so that every simulator
+# forked from it starts with them (see fork_server()).
+_DISPATCHER: DomainDispatcherApplication | None = None
+
+# The services the tests use: imported, their botocore models parsed and their Flask apps made once
+# in a fork server instead of once per simulator.
+WARM_SERVICES = ("ecs", "ec2", "iam", "sts", "logs", "ecr", "elbv2", "ssm", "secretsmanager", "cloudformation",
+                 "applicationautoscaling", "s3", "codedeploy", "cloudwatch", "kms", "lambda", "servicediscovery",
+                 "autoscaling")
+
+
 class SimServer(ThreadedMotoServer):
     def _server_entry(self) -> None:
-        app = Middleware(DomainDispatcherApplication(create_backend_app), self.url)
+        app = Middleware(_DISPATCHER or DomainDispatcherApplication(create_backend_app), self.url)
         self._server = make_server(self._ip_address, self._port, app, True, request_handler=MotoRequestHandler)
         self._server_ready_event.set()
         self._server.serve_forever(poll_interval=0.1)
@@ -275,6 +288,120 @@ def _warm_up() -> None:
             pass
 
 
+def _preload() -> None:
+    """What a simulator would otherwise do lazily on its first calls, done once before forking:
+    the services' modules, their botocore models and regions, and their Flask apps."""
+    global _DISPATCHER
+    import importlib
+
+    from moto.core.base_backend import AccountSpecificBackend
+    from moto.core.utils import get_service_model
+
+    _warm_up()
+    dispatcher = DomainDispatcherApplication(create_backend_app)
+    for name in WARM_SERVICES:
+        try:
+            importlib.import_module(f"moto.{name}.models")
+            dispatcher.app_instances[name] = create_backend_app(name)  # type: ignore[arg-type]
+        except Exception:
+            pass
+    for name in ("ecs", "ec2", "iam", "sts", "logs", "ecr", "elbv2", "ssm", "secretsmanager", "cloudformation",
+                 "application-autoscaling", "s3", "codedeploy", "monitoring", "kms", "lambda", "servicediscovery"):
+        try:
+            get_service_model(name)
+            AccountSpecificBackend.get_session().get_available_regions(name)
+        except Exception:
+            pass
+    _DISPATCHER = dispatcher
+
+
+def serve(args: argparse.Namespace, out: Any, until_eof: Callable[[], None] | None) -> None:
+    """Runs one simulator: READY URL on `out`, then serves until a signal or `until_eof` returns."""
+    server = SimServer(ip_address="127.0.0.1", port=args.port, verbose=False)
+    server.start()
+    url = server.url()
+    for _ in range(200):
+        try:
+            with urllib.request.urlopen(f"{url}/_cortado/health", timeout=2) as resp:
+                if resp.status == 200:
+                    break
+        except OSError:
+            time.sleep(0.02)
+    out.write(f"READY {url}\n")
+    out.flush()
+
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    if until_eof is not None:
+        def watch() -> None:
+            until_eof()
+            stop.set()
+
+        threading.Thread(target=watch, daemon=True).start()
+    if not args.no_warm_up and _DISPATCHER is None:
+        threading.Thread(target=_warm_up, daemon=True).start()
+    while not stop.wait(0.5):
+        pass
+    server._server_ready_event.clear()
+    if server._server:
+        server._server.shutdown()
+    sys.stdout.flush()
+    os._exit(0)  # request threads may still hold moto locks; do not wait for them
+
+
+def fork_server(args: argparse.Namespace) -> int:
+    """A simulator per connection to the Unix socket `args.fork_server`, forked from this process.
+
+    Every test process needs a simulator of its own, and each one used to spend seconds of CPU
+    importing moto and parsing botocore models before its first answer (tests/sim/README.md,
+    "Cost"). This process does that once; each connection gets a forked child with a fresh state
+    on a port of its own, which writes `READY URL` to the connection and lives until the test
+    process closes it. It ends when its standard input does (its parent, scripts/run-tests.py).
+    Single-threaded, so that forking is safe.
+    """
+    import random
+    import selectors
+    import socket
+
+    _preload()
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    if os.path.exists(args.fork_server):
+        os.unlink(args.fork_server)
+    listener.bind(args.fork_server)
+    listener.listen(64)
+    print(f"FORK-SERVER {args.fork_server}", flush=True)
+    sel = selectors.DefaultSelector()
+    sel.register(listener, selectors.EVENT_READ)
+    sel.register(sys.stdin.buffer, selectors.EVENT_READ)
+    while True:
+        for key, _ in sel.select():
+            if key.fileobj is not listener:
+                if not sys.stdin.buffer.read1(65536):
+                    listener.close()
+                    os.unlink(args.fork_server)
+                    return 0
+                continue
+            conn, _ = listener.accept()
+            if os.fork() == 0:
+                sel.close()
+                listener.close()
+                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                random.seed()  # each simulator its own ids, as when each was started alone
+                out = conn.makefile("w")
+
+                def until_eof() -> None:
+                    try:
+                        while conn.recv(65536):
+                            pass
+                    except OSError:
+                        pass
+
+                serve(args, out, until_eof)
+            conn.close()
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--port", type=int, default=0, help="TCP port on 127.0.0.1 (default: a free one)")
@@ -284,6 +411,8 @@ def main() -> int:
     ap.add_argument("--no-stdin-watch", action="store_true", help="do not exit at stdin EOF (signals only)")
     ap.add_argument("--access-log", action="store_true", help="log every request to stderr (werkzeug)")
     ap.add_argument("--no-warm-up", action="store_true", help="do not pre-import service modules after READY")
+    ap.add_argument("--fork-server", metavar="SOCKET",
+                    help="serve a fresh simulator, forked from this process, to each connection to this Unix socket")
     args = ap.parse_args()
     CLOCK.configure(args.progress, args.step_seconds)
     if not args.access_log:
@@ -297,40 +426,18 @@ def main() -> int:
     _patch_action_capture()
     _patch_kms_digest()
 
-    server = SimServer(ip_address="127.0.0.1", port=args.port, verbose=False)
-    server.start()
-    url = server.url()
-    for _ in range(200):
+    if args.fork_server:
+        return fork_server(args)
+
+    def stdin_eof() -> None:
         try:
-            with urllib.request.urlopen(f"{url}/_cortado/health", timeout=2) as resp:
-                if resp.status == 200:
-                    break
-        except OSError:
-            time.sleep(0.02)
-    print(f"READY {url}", flush=True)
-
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    if not args.no_stdin_watch:
-        def watch_stdin() -> None:
-            try:
-                while sys.stdin.buffer.read1(65536):
-                    pass
-            except (OSError, ValueError):
+            while sys.stdin.buffer.read1(65536):
                 pass
-            stop.set()
+        except (OSError, ValueError):
+            pass
 
-        threading.Thread(target=watch_stdin, daemon=True).start()
-    if not args.no_warm_up:
-        threading.Thread(target=_warm_up, daemon=True).start()
-    while not stop.wait(0.5):
-        pass
-    server._server_ready_event.clear()
-    if server._server:
-        server._server.shutdown()
-    sys.stdout.flush()
-    os._exit(0)  # request threads may still hold moto locks; do not wait for them
+    serve(args, sys.stdout, None if args.no_stdin_watch else stdin_eof)
+    return 0
 
 
 if __name__ == "__main__":

@@ -7,6 +7,8 @@ import json
 import uuid
 from typing import Any
 
+import threading
+
 import boto3
 from botocore.config import Config
 
@@ -53,6 +55,10 @@ class AlreadySeeded(Exception):
     pass
 
 
+_CLIENTS: dict[tuple[str, str, str, str | None], Any] = {}
+_CLIENTS_LOCK = threading.Lock()
+
+
 class Seeder:
     def __init__(self, endpoint: str, region: str, prefix: str, account: str | None):
         if not prefix or len(prefix) > 24 or prefix != prefix.lower():
@@ -63,6 +69,15 @@ class Seeder:
         self.tags = [{"key": "cortado:test", "value": prefix}]
 
     def client(self, service: str) -> Any:
+        # One client per service, region and account for the process: creating one copies botocore's
+        # event hooks (a tenth of a seed's CPU), and clients are thread-safe.
+        key = (service, self.region, self.endpoint, self.explicit_account)
+        with _CLIENTS_LOCK:
+            if key not in _CLIENTS:
+                _CLIENTS[key] = self._new_client(service)
+            return _CLIENTS[key]
+
+    def _new_client(self, service: str) -> Any:
         c = boto3.client(
             service,
             region_name=self.region,

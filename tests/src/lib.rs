@@ -19,7 +19,16 @@ pub mod seeded;
 
 pub struct Sim {
     pub url: String,
-    _child: Mutex<Child>,
+    /// What keeps the simulator alive: it exits when this closes (the launcher's stdin, or the
+    /// connection to the fork server it was forked for), so when the test process ends.
+    _lifeline: Mutex<Lifeline>,
+}
+
+/// Held for what dropping it does (closing the simulator's lifeline), never read.
+#[allow(dead_code)]
+enum Lifeline {
+    Child(Child),
+    Forked(std::os::unix::net::UnixStream),
 }
 
 static SIM: OnceLock<Sim> = OnceLock::new();
@@ -41,9 +50,17 @@ pub fn python() -> PathBuf {
     PathBuf::from(home).join(".cache/cortado/venv/bin/python")
 }
 
-/// Starts the simulator once per test binary and returns it.
+/// Starts the simulator once per test binary and returns it: forked from the fork server
+/// scripts/run-tests.py runs (`CORTADO_SIM_FORK_SERVER`, a Unix socket; moto imported and its
+/// models parsed once for the whole suite), else started as a process of its own.
 pub fn sim() -> &'static Sim {
     SIM.get_or_init(|| {
+        if let Some(socket) = std::env::var_os("CORTADO_SIM_FORK_SERVER")
+            && let Ok(stream) = std::os::unix::net::UnixStream::connect(&socket)
+        {
+            let url = ready_url(BufReader::new(stream.try_clone().expect("clone the fork-server connection")));
+            return Sim { url, _lifeline: Mutex::new(Lifeline::Forked(stream)) };
+        }
         let py = python();
         assert!(py.exists(), "{} is missing: run scripts/setup.sh (scripts/test.sh does)", py.display());
         // Never waited on: it lives as long as the test process and exits when its stdin closes.
@@ -55,22 +72,26 @@ pub fn sim() -> &'static Sim {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("start the simulator");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let mut line = String::new();
-        let mut reader = BufReader::new(stdout);
-        loop {
-            line.clear();
-            let n = reader.read_line(&mut line).expect("read simulator output");
-            assert!(n > 0, "the simulator exited before it was ready");
-            if let Some(url) = line.trim().strip_prefix("READY ") {
-                let url = url.to_owned();
-                assert!(url.starts_with("http://127.0.0.1:"), "simulator must listen on loopback, got {url}");
-                // Keep draining stdout so the launcher never blocks on a full pipe.
-                std::thread::spawn(move || for _ in reader.lines() {});
-                return Sim { url, _child: Mutex::new(child) };
-            }
-        }
+        let url = ready_url(BufReader::new(child.stdout.take().expect("piped stdout")));
+        Sim { url, _lifeline: Mutex::new(Lifeline::Child(child)) }
     })
+}
+
+/// Reads up to the simulator's `READY URL` line, then keeps draining what it writes (so it never
+/// blocks on a full pipe); its URL.
+fn ready_url<R: std::io::Read + Send + 'static>(mut reader: BufReader<R>) -> String {
+    let mut line = String::new();
+    loop {
+        line.clear();
+        let n = reader.read_line(&mut line).expect("read simulator output");
+        assert!(n > 0, "the simulator exited before it was ready");
+        if let Some(url) = line.trim().strip_prefix("READY ") {
+            let url = url.to_owned();
+            assert!(url.starts_with("http://127.0.0.1:"), "simulator must listen on loopback, got {url}");
+            std::thread::spawn(move || for _ in reader.lines() {});
+            return url;
+        }
+    }
 }
 
 impl Sim {
