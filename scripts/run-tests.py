@@ -28,6 +28,10 @@ Simulators: every end-to-end process still gets one of its own, but forked from 
 started here (tests/sim/launcher.py --fork-server; CORTADO_SIM_FORK_SERVER names its socket), which
 imports moto and parses the botocore models once for the run instead of once per process.
 
+Each process's line shows its wall time and its CPU time (its own and that of every process it
+waited for: cortado runs, compilers); the last line adds up the test processes' CPU time and the
+simulators' (the fork server's and its children's), which the step's CPU column cannot see.
+
 Every binary runs to the end (like --no-fail-fast); the output of a failed one is printed whole,
 and the exit status is 1 if any failed. Each binary's last duration is kept in
 $CARGO_TARGET_DIR/test-durations.json to order the next run: the longest start first.
@@ -109,22 +113,28 @@ def by_module(name, exe, cwd, filters, each):
 
 
 def run(job, harness_args):
-    """Runs one job; returns (name, exit code, seconds, output, (passed, failed, ignored))."""
+    """Runs one job; returns (name, exit code, seconds, CPU seconds, output, (passed, failed, ignored))."""
     name, command, cwd, kind = job
     env = dict(os.environ)
     env["CARGO_MANIFEST_DIR"] = cwd  # as `cargo test` sets it at run time
     started = time.monotonic()
     options, _ = split_harness(harness_args)
     argv = command + {"binary": harness_args, "module": options, "cargo": ["--", *harness_args], "job": []}[kind]
-    proc = subprocess.run(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    output = proc.stdout.read().decode("utf-8", "replace")
+    # wait4, not wait: the CPU time of the process and of every descendant it waited for (cortado,
+    # compilers, build scripts; not the simulators, which are the fork server's children).
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    proc.stdout.close()
     seconds = time.monotonic() - started
-    output = proc.stdout.decode("utf-8", "replace")
+    cpu = usage.ru_utime + usage.ru_stime
     counts = [0, 0, 0]
     for line in output.splitlines():
         m = RESULT.match(line.strip())
         if m:
             counts = [c + int(g) for c, g in zip(counts, m.groups())]
-    return name, proc.returncode, seconds, output, counts
+    return name, proc.returncode, seconds, cpu, output, counts
 
 
 def start_fork_server(root):
@@ -207,29 +217,34 @@ def main(argv):
     fork_server = start_fork_server(root)
     kinds = {job[0]: job[3] for job in jobs}
     print(f"run-tests: {len(jobs)} test processes, {jobs_n} at a time", flush=True)
-    failed, totals, durations = [], [0, 0, 0], {}
+    failed, totals, durations, cpu_total = [], [0, 0, 0], {}, 0.0
     with ThreadPoolExecutor(max_workers=jobs_n) as pool:
         futures = [pool.submit(run, job, harness_args) for job in jobs]
         for future in as_completed(futures):
-            name, code, seconds, output, counts = future.result()
+            name, code, seconds, cpu, output, counts = future.result()
             kind = kinds[name]
             durations[name] = round(seconds, 1)
+            cpu_total += cpu
             totals = [t + c for t, c in zip(totals, counts)]
             status = "ok" if code == 0 else "FAILED"
             lines = output.strip().splitlines() or [""]
             what = f"{counts[0]} passed, {counts[1]} failed" if kind != "job" else lines[-1][:100]
-            print(f"  {status:6} {seconds:6.1f} s  {name}  ({what})", flush=True)
+            print(f"  {status:6} {seconds:6.1f} s {cpu:6.1f} s CPU  {name}  ({what})", flush=True)
             if code != 0:
                 failed.append(name)
                 print(output, flush=True)
+    sims = ""
     if fork_server is not None:
         fork_server.stdin.close()
-        fork_server.wait(timeout=30)
+        _, status, usage = os.wait4(fork_server.pid, 0)  # it waits at most 10 s for its children
+        fork_server.returncode = os.waitstatus_to_exitcode(status)
+        sims = f", the simulators {usage.ru_utime + usage.ru_stime:.0f} s"
     try:
         record.write_text(json.dumps({**last, **durations}, indent=1, sort_keys=True))
     except OSError:
         pass
     print(f"run-tests: {totals[0]} passed, {totals[1]} failed, {totals[2]} ignored in {len(jobs)} processes")
+    print(f"run-tests: CPU time: the test processes {cpu_total:.0f} s{sims}")
     if failed:
         print("run-tests: failed: " + ", ".join(failed))
         return 1

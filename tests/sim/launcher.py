@@ -350,6 +350,20 @@ def serve(args: argparse.Namespace, out: Any, until_eof: Callable[[], None] | No
     os._exit(0)  # request threads may still hold moto locks; do not wait for them
 
 
+def _reap(wait_seconds: float = 0) -> None:
+    """Reaps the ended simulators; with `wait_seconds`, waits that long for the rest to end."""
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            if time.monotonic() >= deadline:
+                return
+            time.sleep(0.05)
+
+
 def fork_server(args: argparse.Namespace) -> int:
     """A simulator per connection to the Unix socket `args.fork_server`, forked from this process.
 
@@ -365,7 +379,9 @@ def fork_server(args: argparse.Namespace) -> int:
     import socket
 
     _preload()
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel
+    # Children are reaped here, not by the kernel (SIG_IGN): so their CPU time counts in this
+    # process's, which scripts/run-tests.py reports as the simulators' share of the run.
+    signal.signal(signal.SIGCHLD, lambda *_: _reap())
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     if os.path.exists(args.fork_server):
         os.unlink(args.fork_server)
@@ -381,6 +397,7 @@ def fork_server(args: argparse.Namespace) -> int:
                 if not sys.stdin.buffer.read1(65536):
                     listener.close()
                     os.unlink(args.fork_server)
+                    _reap(wait_seconds=10)
                     return 0
                 continue
             conn, _ = listener.accept()

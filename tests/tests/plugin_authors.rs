@@ -486,9 +486,11 @@ fn the_python_and_js_sdks_read_target_health_within_their_grant() {
 
 /// Three cortado processes of one user that load the same uncached component at once compile it
 /// once: the others wait for the first one's cache entry (a lock per entry) instead of each spending
-/// seconds of CPU on the same artifact, as parallel CI jobs and this suite's processes would.
+/// seconds of CPU on the same artifact, as parallel CI jobs and this suite's processes would. Then
+/// the functions it compiled serve the next component of the same toolchain, and only while their
+/// pack verifies.
 #[test]
-fn concurrent_cortados_compile_an_uncached_component_once() {
+fn concurrent_cortados_compile_an_uncached_component_once_and_share_its_functions() {
     let p = Project::with_own_cache();
     let (path, digest) = component("py", "spin");
     p.write(
@@ -505,4 +507,40 @@ fn concurrent_cortados_compile_an_uncached_component_once() {
     let line = format!("compile cache: compiled {digest}");
     let compiled: usize = runs.iter().map(|r| r.stderr.matches(&line).count()).sum();
     assert_eq!(compiled, 1, "{:#?}", runs.iter().map(|r| &r.stderr).collect::<Vec<_>>());
+
+    // The Python ssm twin carries the same CPython: it compiles only what is its own.
+    let first: usize = runs.iter().filter_map(|r| new_functions(&r.stderr, &digest)).sum();
+    let (ssm, ssm_digest) = component("py", "ssm");
+    let config = |path: &std::path::Path, digest: &str| {
+        format!("region: us-east-1\ntask_definition: td.json\nplugins:\n  - name: x\n    func_prefix: t_\n    path: {}\n    sha256: {digest}\n", path.display())
+    };
+    p.write("cortado.yml", &config(&ssm, &ssm_digest));
+    let out = p.run(&["--debug", "plugin", "list"], &[]);
+    out.expect_code(0);
+    let second = new_functions(&out.stderr, &ssm_digest).expect("the ssm twin was compiled");
+    assert!(first > 5000 && second * 5 < first, "compiled {first} functions for spin, then {second} for ssm: {}", out.stderr);
+
+    // A pack edited on disk is never used: the next compile says so and compiles without it.
+    let dir = p.path(".cache/cortado/components");
+    let pack = std::fs::read_dir(&dir).expect("cache dir").flatten().map(|e| e.path()).find(|f| {
+        let name = f.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        name.starts_with(&digest) && name.ends_with(".fnpack")
+    });
+    let pack = pack.expect("spin's pack of functions");
+    let mut bytes = std::fs::read(&pack).expect("read the pack");
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x40;
+    std::fs::write(&pack, &bytes).expect("edit the pack");
+    let (echo, echo_digest) = cortado_e2e::fixture_plugin("echo");
+    p.write("cortado.yml", &config(&echo, &echo_digest));
+    let out = p.run(&["--debug", "plugin", "list"], &[]);
+    out.expect_code(0);
+    assert!(out.stderr.contains(&format!("{} failed its integrity check", pack.display())) && out.stderr.contains("not using it"), "{}", out.stderr);
+    assert!(new_functions(&out.stderr, &echo_digest).is_some_and(|n| n > 0), "{}", out.stderr);
+}
+
+/// How many functions a `--debug` run compiled afresh for component `digest` (its log line).
+fn new_functions(stderr: &str, digest: &str) -> Option<usize> {
+    let tail = format!(" newly compiled function(s) of {digest}");
+    stderr.lines().find_map(|l| l.split_once(&tail)?.0.rsplit(' ').next()?.parse().ok())
 }

@@ -28,11 +28,12 @@ pub fn touch_if_old(artifact: &Path, meta: &std::fs::Metadata, now: SystemTime) 
 /// What a file of the cache directory is, from its name.
 #[derive(Debug, PartialEq)]
 enum Kind {
-    /// `SHA256-ENGINE-KEYID.cwasm`, `.mac` or `.lock` (held while compiling) of this key.
+    /// `SHA256-ENGINE-KEYID.cwasm`, `.mac`, `.lock` (held while compiling) or `.fnpack` (the
+    /// functions its compile added, [`super::fn_cache`]) of this key.
     Ours,
     /// `SHA256-ENGINE.cwasm`: the format before MACs lived beside the artifact.
     Legacy,
-    /// `NAME.cwasm.tmpPID` or `NAME.mac.tmpPID`.
+    /// `NAME.cwasm.tmpPID`, `NAME.mac.tmpPID` or `NAME.fnpack.tmpPID`.
     Temporary,
     /// Another key's entry, or not the cache's at all.
     Other,
@@ -41,14 +42,14 @@ enum Kind {
 fn kind(name: &str, key_id: &str) -> Kind {
     let hex = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_hexdigit());
     if let Some((entry, pid)) = name.rsplit_once(".tmp") {
-        let is_entry = entry.ends_with(".cwasm") || entry.ends_with(".mac");
+        let is_entry = entry.ends_with(".cwasm") || entry.ends_with(".mac") || entry.ends_with(".fnpack");
         let digest = entry.get(..64).unwrap_or_default();
         return if is_entry && hex(digest, 64) && pid.bytes().all(|b| b.is_ascii_digit()) { Kind::Temporary } else { Kind::Other };
     }
     let (stem, ext) = name.rsplit_once('.').unwrap_or((name, ""));
     let parts: Vec<&str> = stem.split('-').collect();
     match (parts.as_slice(), ext) {
-        ([d, c, k], "cwasm" | "mac" | "lock") if hex(d, 64) && hex(c, 16) && *k == key_id => Kind::Ours,
+        ([d, c, k], "cwasm" | "mac" | "lock" | "fnpack") if hex(d, 64) && hex(c, 16) && *k == key_id => Kind::Ours,
         ([d, c], "cwasm") if hex(d, 64) && hex(c, 16) => Kind::Legacy,
         _ => Kind::Other,
     }
@@ -98,6 +99,8 @@ mod tests {
         let key = "0123456789abcdef";
         assert_eq!(kind(&format!("{D}-9251c85941f77eeb-{key}.cwasm"), key), Kind::Ours);
         assert_eq!(kind(&format!("{D}-9251c85941f77eeb-{key}.mac"), key), Kind::Ours);
+        assert_eq!(kind(&format!("{D}-9251c85941f77eeb-{key}.fnpack"), key), Kind::Ours);
+        assert_eq!(kind(&format!("{D}-9251c85941f77eeb-{key}.fnpack.tmp4242"), key), Kind::Temporary);
         assert_eq!(kind(&format!("{D}-9251c85941f77eeb-fedcba9876543210.cwasm"), key), Kind::Other);
         assert_eq!(kind(&format!("{D}-9251c85941f77eeb.cwasm"), key), Kind::Legacy);
         assert_eq!(kind(&format!("{D}-9251c85941f77eeb-{key}.cwasm.tmp4242"), key), Kind::Temporary);

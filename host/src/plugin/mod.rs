@@ -12,6 +12,7 @@ pub mod cassette;
 pub use crate::config::catalog;
 pub mod external;
 pub mod fetch;
+pub mod fn_cache;
 pub mod grants;
 pub mod instance;
 pub mod oci;

@@ -3,13 +3,14 @@
 
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use anyhow::Result;
 use wasmtime::component::Component;
 use wasmtime::{Config, Engine};
 
+use super::fn_cache::FunctionCache;
 use super::{cache_gc, cache_mac};
 
 /// One epoch tick; deadlines are whole ticks.
@@ -22,7 +23,13 @@ pub fn engine() -> Result<&'static Engine> {
         .get_or_init(|| {
             let mut config = Config::new();
             config.wasm_component_model(true).epoch_interruption(true).max_wasm_stack(512 * 1024);
+            if let Some(functions) = function_cache() {
+                config.enable_incremental_compilation(functions.clone()).map_err(|e| format!("{e:#}"))?;
+            }
             let engine = Engine::new(&config).map_err(|e| format!("{e:#}"))?;
+            if let Some(functions) = function_cache() {
+                functions.set_compat(compat_hash(&engine));
+            }
             let ticker = engine.clone();
             std::thread::Builder::new()
                 .name("cortado-epoch".into())
@@ -37,6 +44,20 @@ pub fn engine() -> Result<&'static Engine> {
         })
         .as_ref()
         .map_err(|e| anyhow::anyhow!("cannot create the wasm engine: {e}"))
+}
+
+/// The engine's compatibility hash (wasmtime's version and configuration), as cache names carry it.
+fn compat_hash(engine: &Engine) -> String {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    engine.precompile_compatibility_hash().hash(&mut h);
+    format!("{:016x}", h.finish())
+}
+
+/// The functions compiled for earlier components ([`fn_cache`]), in the compile cache's directory
+/// under its key; None when the compile cache is not used.
+fn function_cache() -> Option<&'static Arc<FunctionCache>> {
+    static FUNCTIONS: OnceLock<Option<Arc<FunctionCache>>> = OnceLock::new();
+    FUNCTIONS.get_or_init(|| Some(Arc::new(FunctionCache::new(cache_dir()?, cache_mac::key()?)))).as_ref()
 }
 
 /// sha256 of a component, lowercase hex.
@@ -58,9 +79,7 @@ fn cache_dir() -> Option<PathBuf> {
 /// (see [`super::cache_mac`]): an entry whose MAC does not verify — copied in from another
 /// machine, branch or component, or edited — is recompiled with a warning, never deserialized.
 pub fn load_component(engine: &Engine, bytes: &[u8], digest: &str) -> Result<Component> {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    engine.precompile_compatibility_hash().hash(&mut h);
-    let compat = format!("{:016x}", h.finish());
+    let compat = compat_hash(engine);
     let context = cache_mac::Context { digest, compat: &compat };
     let entry = cache_mac::key().and_then(|key| Some(Entry::new(&cache_dir()?, &context, key)));
     if let Some(component) = entry.as_ref().and_then(|e| e.load(engine, &context)) {
@@ -78,6 +97,10 @@ pub fn load_component(engine: &Engine, bytes: &[u8], digest: &str) -> Result<Com
     if let Some(e) = &entry {
         e.store(&context, &component);
         tracing::debug!("compile cache: compiled {digest} into {}", e.artifact.display());
+    }
+    if let Some(functions) = function_cache() {
+        let written = functions.write_pack(digest);
+        tracing::debug!("compile cache: {written} newly compiled function(s) of {digest} kept for other components");
     }
     Ok(component)
 }
@@ -184,7 +207,7 @@ fn skip<T>(path: &Path, e: std::io::Error) -> Option<T> {
 }
 
 /// Writes `bytes` aside (owner-only) and renames them over `path`.
-fn replace(path: &Path, bytes: &[u8]) -> bool {
+pub(super) fn replace(path: &Path, bytes: &[u8]) -> bool {
     let Some(name) = path.file_name() else { return false };
     let tmp = path.with_file_name(format!("{}.tmp{}", name.to_string_lossy(), std::process::id()));
     let written = cache_mac::write_private(&tmp, bytes).is_ok() && std::fs::rename(&tmp, path).is_ok();
