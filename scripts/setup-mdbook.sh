@@ -12,5 +12,6 @@ if "$CORTADO_MDBOOK" --version 2>/dev/null | grep -q "v$MDBOOK_VERSION\$"; then
 fi
 root="$(dirname "$(dirname "$CORTADO_MDBOOK")")"
 echo "setup: installing mdbook $MDBOOK_VERSION into $root" >&2
-# Its own temporary target directory: none of it belongs in cortado's.
-env -u CARGO_TARGET_DIR cargo install --quiet --locked --debug --no-default-features --version "$MDBOOK_VERSION" --root "$root" mdbook >&2
+# Its own temporary target directory: none of it belongs in cortado's. No debug info (nobody debugs
+# it here): 39 s of CPU instead of 49.
+env -u CARGO_TARGET_DIR CARGO_PROFILE_DEV_DEBUG=false cargo install --quiet --locked --debug --no-default-features --version "$MDBOOK_VERSION" --root "$root" mdbook >&2

@@ -84,6 +84,26 @@ step "setup, Python/JS plugins (beside)" tools_done || {
   echo "test: set-up or the Python/JavaScript plugins failed (scripts/setup.sh tools, scripts/build-plugin-langs.sh)" >&2
   exit 1
 }
+# The tests' shared compile cache (tests/src/lib.rs `shared_cache`) gets one Python and one JavaScript
+# component first, compiled alone (each compile uses both cores): the functions they share with every
+# other component of their toolchain are then compiled once, instead of by several test processes at
+# once before any of them has kept its functions (host/src/plugin/fn_cache.rs). Quick when cached.
+warm_compile_cache() {
+  local dir lang wasm
+  dir=$(mktemp -d)
+  {
+    printf 'region: us-east-1\ntask_definition: td.json\nplugins:\n'
+    for lang in py js; do
+      wasm="$CARGO_TARGET_DIR/wasm32-wasip2/$lang/spin.wasm"
+      printf '  - name: spin-%s\n    func_prefix: %s_\n    path: %s\n    sha256: %s\n' "$lang" "$lang" "$wasm" "$(sha256sum "$wasm" | cut -d' ' -f1)"
+    done
+  } >"$dir/cortado.yml"
+  echo '{}' >"$dir/td.json"
+  (cd "$dir" && CORTADO_CACHE_DIR="$CARGO_TARGET_DIR/test-cache/components" XDG_CONFIG_HOME="$CARGO_TARGET_DIR/test-cache/config" \
+    "$CARGO_TARGET_DIR/debug/cortado" plugin list >/dev/null) || { rm -rf "$dir"; return 1; }
+  rm -rf "$dir"
+}
+((${#harness_args[@]})) || step "compile cache (Python, JS)" warm_compile_cache
 # ecspresso's own test data runs beside them, as black-box cases against the binary just built, when
 # ../shared is beside the repository (required with CI=true; a plain clone skips it and says why).
 # plugin_authors' and faults' tests are long: each gets a process of its own.
