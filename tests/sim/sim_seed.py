@@ -55,7 +55,17 @@ class AlreadySeeded(Exception):
     pass
 
 
-_CLIENTS: dict[tuple[str, str, str, str | None], Any] = {}
+_CLIENTS: dict[tuple[str, str, str | None], Any] = {}
+# The region the current thread's seed signs its requests for (the simulator, like moto, reads a
+# request's region from its signature): one client per service serves every region, since creating a
+# client (its class, its methods, its event hooks) cost a quarter of a seed's CPU, once per region.
+_SEEDING = threading.local()
+
+
+def _sign_for_the_seeded_region(request: Any, **_: Any) -> None:
+    region = getattr(_SEEDING, "region", None)
+    if region:
+        request.context.setdefault("signing", {})["region"] = region
 _CLIENTS_LOCK = threading.Lock()
 
 
@@ -69,9 +79,9 @@ class Seeder:
         self.tags = [{"key": "cortado:test", "value": prefix}]
 
     def client(self, service: str) -> Any:
-        # One client per service, region and account for the process: creating one copies botocore's
-        # event hooks (a tenth of a seed's CPU), and clients are thread-safe.
-        key = (service, self.region, self.endpoint, self.explicit_account)
+        # One client per service and account for the process (clients are thread-safe); the region is
+        # the seed's, set per request (`_sign_for_the_seeded_region`).
+        key = (service, self.endpoint, self.explicit_account)
         with _CLIENTS_LOCK:
             if key not in _CLIENTS:
                 _CLIENTS[key] = self._new_client(service)
@@ -80,7 +90,7 @@ class Seeder:
     def _new_client(self, service: str) -> Any:
         c = boto3.client(
             service,
-            region_name=self.region,
+            region_name="us-east-1",  # signed for the seeded region instead, per request
             endpoint_url=self.endpoint,
             aws_access_key_id="testing",
             aws_secret_access_key="testing",
@@ -91,10 +101,18 @@ class Seeder:
                 request.headers["x-moto-account-id"] = self.explicit_account
 
             c.meta.events.register("before-send.*.*", add_header)
+        c.meta.events.register("before-sign.*.*", _sign_for_the_seeded_region)
         return c
 
     # ------------------------------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
+        _SEEDING.region = self.region
+        try:
+            return self._run()
+        finally:
+            _SEEDING.region = None
+
+    def _run(self) -> dict[str, Any]:
         p, out = self.prefix, {"region": self.region, "account": self.account, "prefix": self.prefix}
         if self.client("ecs").describe_clusters(clusters=[p])["clusters"]:
             raise AlreadySeeded(f"prefix {p!r} is already seeded in {self.region}/{self.account}")
