@@ -39,15 +39,16 @@ pub struct FunctionCache {
     /// The engine's compatibility hash: known only once the engine exists, before any compile.
     compat: OnceLock<String>,
     /// Every verified pack's functions, read at the first lookup (a process that compiles nothing
-    /// reads nothing).
-    known: OnceLock<HashMap<Vec<u8>, Vec<u8>>>,
+    /// reads nothing), and every function this process compiled since: a run that compiles two new
+    /// components shares between them too.
+    known: Mutex<Option<HashMap<Vec<u8>, Vec<u8>>>>,
     /// Functions compiled since the last pack was written.
     fresh: Mutex<Vec<(Vec<u8>, Vec<u8>)>>,
 }
 
 impl FunctionCache {
     pub fn new(dir: PathBuf, key: &'static [u8; 32]) -> Self {
-        FunctionCache { dir, key, key_id: cache_mac::key_id(key), compat: OnceLock::new(), known: OnceLock::new(), fresh: Mutex::new(Vec::new()) }
+        FunctionCache { dir, key, key_id: cache_mac::key_id(key), compat: OnceLock::new(), known: Mutex::new(None), fresh: Mutex::new(Vec::new()) }
     }
 
     /// Binds the cache to the engine whose compatibility hash is `compat`.
@@ -140,10 +141,14 @@ fn parse(body: &[u8]) -> Option<Vec<(Vec<u8>, Vec<u8>)>> {
 
 impl wasmtime::CacheStore for FunctionCache {
     fn get(&self, key: &[u8]) -> Option<Cow<'_, [u8]>> {
-        self.known.get_or_init(|| self.load_packs()).get(key).map(|v| Cow::Borrowed(v.as_slice()))
+        let mut known = self.known.lock().unwrap_or_else(|p| p.into_inner());
+        known.get_or_insert_with(|| self.load_packs()).get(key).map(|v| Cow::Owned(v.clone()))
     }
 
     fn insert(&self, key: &[u8], value: Vec<u8>) -> bool {
+        if let Some(known) = self.known.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+            known.insert(key.to_vec(), value.clone());
+        }
         self.fresh.lock().unwrap_or_else(|p| p.into_inner()).push((key.to_vec(), value));
         true
     }
@@ -201,6 +206,15 @@ mod tests {
         std::fs::remove_file(&path).unwrap();
         std::fs::write(&path, &bytes).unwrap();
         assert!(cache(dir.path(), &KEY).get(b"f1").is_none(), "edited");
+    }
+
+    #[test]
+    fn a_function_compiled_earlier_in_the_process_is_found_before_any_pack_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = cache(dir.path(), &KEY);
+        assert!(c.get(b"f1").is_none());
+        c.insert(b"f1", b"code".to_vec());
+        assert_eq!(c.get(b"f1").as_deref(), Some(&b"code"[..]));
     }
 
     #[test]
