@@ -102,8 +102,11 @@ pub fn check(bundle: &[u8], keys: &[TrustedKey], digest: &str) -> Verdict {
     }
 }
 
-/// `(payloadType, payload bytes, signatures)` of a DSSE envelope.
-fn envelope_parts(envelope: &Value) -> Result<(String, Vec<u8>, Vec<Vec<u8>>), String> {
+/// A DSSE envelope's `(payloadType, payload bytes, signatures)`.
+type EnvelopeParts = (String, Vec<u8>, Vec<Vec<u8>>);
+
+/// The parts of a DSSE envelope.
+fn envelope_parts(envelope: &Value) -> Result<EnvelopeParts, String> {
     let payload_type = envelope.get("payloadType").and_then(Value::as_str).ok_or("the DSSE envelope has no payloadType")?.to_owned();
     let payload_b64 = envelope.get("payload").and_then(Value::as_str).ok_or("the DSSE envelope has no payload")?;
     let payload = STANDARD.decode(payload_b64.trim()).map_err(|e| format!("the DSSE payload is not base64: {e}"))?;

@@ -43,8 +43,11 @@ pub struct FunctionCache {
     /// components shares between them too.
     known: Mutex<Option<HashMap<Vec<u8>, Vec<u8>>>>,
     /// Functions compiled since the last pack was written.
-    fresh: Mutex<Vec<(Vec<u8>, Vec<u8>)>>,
+    fresh: Mutex<Entries>,
 }
+
+/// Cache keys and compiled functions, in the order they were compiled.
+type Entries = Vec<(Vec<u8>, Vec<u8>)>;
 
 impl FunctionCache {
     pub fn new(dir: PathBuf, key: &'static [u8; 32]) -> Self {
@@ -56,7 +59,7 @@ impl FunctionCache {
         let _ = self.compat.set(compat);
     }
 
-    fn mac_context<'a>(&self, digest: &'a str) -> (String, &str) {
+    fn mac_context(&self, digest: &str) -> (String, &str) {
         (format!("fnpack:{digest}"), self.compat.get().map(String::as_str).unwrap_or_default())
     }
 
@@ -106,7 +109,7 @@ impl FunctionCache {
     }
 
     /// The functions of one pack, once its MAC verified over the very bytes parsed.
-    fn read_pack(&self, path: &Path, digest: &str) -> Result<Vec<(Vec<u8>, Vec<u8>)>, String> {
+    fn read_pack(&self, path: &Path, digest: &str) -> Result<Entries, String> {
         use std::io::Read;
         let file = std::fs::File::open(path).map_err(|e| format!("cannot be read ({e})"))?;
         let mut bytes = Vec::new();
@@ -122,7 +125,7 @@ impl FunctionCache {
 }
 
 /// A pack's entries (without its MAC); None when it is not one.
-fn parse(body: &[u8]) -> Option<Vec<(Vec<u8>, Vec<u8>)>> {
+fn parse(body: &[u8]) -> Option<Entries> {
     let mut rest = body.strip_prefix(MAGIC)?;
     let take = |rest: &mut &[u8]| -> Option<Vec<u8>> {
         let len = u32::from_le_bytes(rest.get(..4)?.try_into().ok()?) as usize;

@@ -181,7 +181,7 @@ impl PlanFile {
             region: self.region.clone(),
             account: self.account.clone(),
             caller: self.caller.clone(),
-            time: self.time.clone().unwrap_or_else(|| crate::util::rfc3339_now_precise()),
+            time: self.time.clone().unwrap_or_else(crate::util::rfc3339_now_precise),
             task_definition: json_text(&self.task_definition),
             task_definition_arn: self.task_definition_arn.clone(),
             service_definition: json_text(&self.service_definition),
