@@ -56,6 +56,7 @@ class AlreadySeeded(Exception):
 
 
 _CLIENTS: dict[tuple[str, str, str | None], Any] = {}
+_CLIENTS_LOCK = threading.Lock()
 # The region the current thread's seed signs its requests for (the simulator, like moto, reads a
 # request's region from its signature): one client per service serves every region, since creating a
 # client (its class, its methods, its event hooks) cost a quarter of a seed's CPU, once per region.
@@ -66,7 +67,6 @@ def _sign_for_the_seeded_region(request: Any, **_: Any) -> None:
     region = getattr(_SEEDING, "region", None)
     if region:
         request.context.setdefault("signing", {})["region"] = region
-_CLIENTS_LOCK = threading.Lock()
 
 
 class Seeder:

@@ -42,11 +42,11 @@ pub struct FunctionCache {
     /// reads nothing), and every function this process compiled since: a run that compiles two new
     /// components shares between them too.
     known: Mutex<Option<HashMap<Vec<u8>, Vec<u8>>>>,
-    /// Functions compiled since the last pack was written.
-    fresh: Mutex<Entries>,
+    /// The keys of the functions compiled since the last pack was written (their code is in `known`).
+    fresh: Mutex<Vec<Vec<u8>>>,
 }
 
-/// Cache keys and compiled functions, in the order they were compiled.
+/// Cache keys and compiled functions, as a pack holds them.
 type Entries = Vec<(Vec<u8>, Vec<u8>)>;
 
 impl FunctionCache {
@@ -71,10 +71,13 @@ impl FunctionCache {
             return 0;
         }
         let mut bytes = MAGIC.to_vec();
-        for (k, v) in &fresh {
-            for part in [k, v] {
-                bytes.extend_from_slice(&(part.len() as u32).to_le_bytes());
-                bytes.extend_from_slice(part);
+        {
+            let known = self.known.lock().unwrap_or_else(|p| p.into_inner());
+            for (k, v) in fresh.iter().filter_map(|k| Some((k, known.as_ref()?.get(k)?))) {
+                for part in [k, v] {
+                    bytes.extend_from_slice(&(part.len() as u32).to_le_bytes());
+                    bytes.extend_from_slice(part);
+                }
             }
         }
         let (ctx_digest, compat) = self.mac_context(digest);
@@ -149,10 +152,10 @@ impl wasmtime::CacheStore for FunctionCache {
     }
 
     fn insert(&self, key: &[u8], value: Vec<u8>) -> bool {
-        if let Some(known) = self.known.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
-            known.insert(key.to_vec(), value.clone());
-        }
-        self.fresh.lock().unwrap_or_else(|p| p.into_inner()).push((key.to_vec(), value));
+        // cranelift looks a function up before compiling it, so the packs are already read here.
+        let mut known = self.known.lock().unwrap_or_else(|p| p.into_inner());
+        known.get_or_insert_with(|| self.load_packs()).insert(key.to_vec(), value);
+        self.fresh.lock().unwrap_or_else(|p| p.into_inner()).push(key.to_vec());
         true
     }
 }
