@@ -192,3 +192,26 @@ fn image_policy_with_enforcement_gates_the_images_of_the_steps() {
     );
     p.run(&["run", "--dry-run"], &[]).expect_code(0);
 }
+
+/// The Rust SDK's bindings (plugin-sdk/src/bindings.rs) and the legacy fixtures' are generated
+/// ahead of time from the WIT; each file records the digest of the WIT it came from, so a contract
+/// change without a regeneration fails here (naming the script) instead of shipping stale glue.
+#[test]
+fn the_generated_bindings_match_their_contracts() {
+    use sha2::{Digest, Sha256};
+    let root = cortado_e2e::repo_root();
+    for (wit, bindings) in [
+        ("wit/plugin.wit", "plugin-sdk/src/bindings.rs"),
+        ("wit/v0.1.0/plugin.wit", "tests/fixtures/plugins/legacy/src/bindings.rs"),
+        ("wit/v0.2.0/plugin.wit", "tests/fixtures/plugins/legacy2/src/bindings.rs"),
+        ("wit/v0.3.0/plugin.wit", "tests/fixtures/plugins/legacy3/src/bindings.rs"),
+    ] {
+        let digest: String = Sha256::digest(std::fs::read(root.join(wit)).expect(wit)).iter().map(|b| format!("{b:02x}")).collect();
+        let text = std::fs::read_to_string(root.join(bindings)).expect(bindings);
+        let header = text.lines().take(3).collect::<Vec<_>>().join("\n");
+        assert!(
+            header.contains(&format!("from {wit}\n// (sha256 {digest})")),
+            "{bindings} was not generated from the current {wit} (sha256 {digest}): run bash scripts/gen-sdk-bindings.sh\n{header}"
+        );
+    }
+}
