@@ -70,7 +70,11 @@ artifacts="$CARGO_TARGET_DIR/test-artifacts.json"
 # SDK's and first-party plugins' own tests (natively; their component glue is wasm-only) are compiled
 # and run as a job beside the end-to-end processes, which mostly wait on their simulators; one cargo
 # invocation of their own, so that they never change the features the host's dependencies get.
-host_tests=$(for f in host/tests/*.rs; do printf -- '--test %s ' "$(basename "$f" .rs)"; done)
+host_tests=$(for f in host/tests/*.rs host/tests/*/main.rs; do
+  [ -e "$f" ] || continue
+  case "$f" in */main.rs) f=${f%/main.rs} ;; esac
+  printf -- '--test %s ' "$(basename "$f" .rs)"
+done)
 plugin_crates="-p cortado-plugin-sdk -p cortado-plugin-ssm -p cortado-plugin-secretsmanager -p cortado-plugin-cloudformation
   -p cortado-plugin-tfstate -p cortado-plugin-image-policy -p cortado-plugin-change-freeze -p cortado-plugin-canary-analysis"
 build_tests() {

@@ -26,7 +26,7 @@
 //! Not supported: `define`, `template`, `block` (a clear parse error), custom delimiters,
 //! methods/structs, complex numbers, hexadecimal floating-point literals and `%x`/`%X` on floats.
 //!
-//! `host/tests/go_template_diff.rs` renders thousands of generated templates here and with Go's own
+//! `host/tests/integration/go_template_diff.rs` renders thousands of generated templates here and with Go's own
 //! `text/template` and requires the same output and the same error/no-error outcome; what it
 //! found was fixed (`json_escape` of a non-string is an error, `%q` of an invalid rune quotes
 //! U+FFFD). It does not generate the differences below.

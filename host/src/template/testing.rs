@@ -1,5 +1,5 @@
 //! Test support shared by the engine's unit tests and the differential test against Go
-//! (`host/tests/go_template_diff.rs`); not part of the engine's API.
+//! (`host/tests/integration/go_template_diff.rs`); not part of the engine's API.
 
 /// xorshift64* PRNG: deterministic (a failing case reproduces), no dependency.
 pub struct Rng(pub u64);
