@@ -24,6 +24,7 @@ use super::bindings::{self, Check, Decision, Manifest, Plan, Plugin, PluginPre, 
 use super::broker::{self, Broker};
 use super::cassette::Body;
 use super::runtime::{self, EPOCH_TICK};
+use super::seal_retry;
 
 /// Explicit limits for one plugin (the `limits:` block of its config overrides the defaults).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -442,10 +443,17 @@ impl LoadedPlugin {
         let err = |message: String| PluginError { plugin: self.spec.name.clone(), hook: hook.to_owned(), message };
         let mut live = self.live.lock().map_err(|_| err("instance lock poisoned".into()))?;
         if live.is_none() {
-            let mut store = self.new_store();
-            arm_deadline(&mut store, self.spec.limits.call_timeout);
-            let instance = self.pre.instantiate(&mut store).map_err(|e| err(describe_trap(&e, &self.spec.limits)));
-            let instance = broker::with_deadline(store.data().deadline, || instance)?;
+            // A fresh store for each attempt (seal_retry: a transient kernel refusal is tried again).
+            // Brokered requests a start function makes time out at the call's deadline too (before,
+            // the instance was made before the deadline was set around it).
+            let (store, instance) = seal_retry::instantiate(|| {
+                let mut store = self.new_store();
+                arm_deadline(&mut store, self.spec.limits.call_timeout);
+                let deadline = store.data().deadline;
+                let instance = broker::with_deadline(deadline, || self.pre.instantiate(&mut store))?;
+                Ok((store, instance))
+            })
+            .map_err(|e| err(describe_trap(&e, &self.spec.limits)))?;
             *live = Some((store, instance));
         }
         let Some((store, instance)) = live.as_mut() else { return Err(err("no instance".into())) };
@@ -683,13 +691,12 @@ impl LoadedPlugin {
     /// Creates and drops a fresh store and instance: what recovering from a trap costs (and what
     /// the benchmarks measure as "instantiate").
     pub fn instantiate_fresh(&self) -> Result<(), PluginError> {
-        let mut store = self.new_store();
-        arm_deadline(&mut store, self.spec.limits.call_timeout);
-        self.pre.instantiate(&mut store).map(|_| ()).map_err(|e| PluginError {
-            plugin: self.spec.name.clone(),
-            hook: "instantiate".into(),
-            message: describe_trap(&e, &self.spec.limits),
+        seal_retry::instantiate(|| {
+            let mut store = self.new_store();
+            arm_deadline(&mut store, self.spec.limits.call_timeout);
+            self.pre.instantiate(&mut store).map(|_| ())
         })
+        .map_err(|e| PluginError { plugin: self.spec.name.clone(), hook: "instantiate".into(), message: describe_trap(&e, &self.spec.limits) })
     }
 }
 

@@ -18,6 +18,7 @@ pub mod instance;
 pub mod oci;
 pub mod pull;
 pub mod runtime;
+pub mod seal_retry;
 pub mod url_grant;
 
 mod bundled {
