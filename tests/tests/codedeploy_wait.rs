@@ -57,7 +57,7 @@ fn deploy_returns_at_the_event_while_the_deployment_goes_on() {
     // `wait` to a later event, with the event in its JSON result, then to the end.
     let run = p.run(&["wait", "--wait-until", "codedeploy:AllowTraffic", "--output", "json"], &[FAST]);
     run.expect_code(0);
-    let last: Value = run.stdout.lines().filter_map(|l| serde_json::from_str(l).ok()).last().unwrap_or_else(|| panic!("no JSON: {}", run.stdout));
+    let last: Value = run.stdout.lines().filter_map(|l| serde_json::from_str(l).ok()).next_back().unwrap_or_else(|| panic!("no JSON: {}", run.stdout));
     assert_eq!(last["type"], "result", "{last}");
     assert_eq!(last["lifecycle_event"], "AllowTraffic", "{last}");
     assert_eq!(last["lifecycle_event_status"], "Succeeded", "{last}");

@@ -48,14 +48,10 @@ fn printed(r: &Run) -> String {
     format!("{}\n{}", r.stdout, r.stderr)
 }
 
-/// The last outcome record of the audit log.
+/// The last outcome record of the audit log (every record parsed on the way: each must be JSON).
 fn last_outcome(p: &Project) -> Value {
-    p.read("cortado-audit.jsonl")
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).expect("audit record"))
-        .filter(|r| r["kind"] == "outcome")
-        .last()
-        .expect("an outcome record")
+    let records: Vec<Value> = p.read("cortado-audit.jsonl").lines().map(|l| serde_json::from_str(l).expect("audit record")).collect();
+    records.into_iter().rfind(|r| r["kind"] == "outcome").expect("an outcome record")
 }
 
 fn describe_service(region: &str, cluster: &str, service: &str) -> Value {

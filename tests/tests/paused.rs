@@ -62,7 +62,7 @@ fn deploy_and_wait_stop_at_the_pause_and_continue_goes_on() {
     // `wait` finds the same pause; JSON names the hook.
     let w = run(&p, &["wait", "--wait-until", "paused", "--output", "json"]);
     w.expect_code(0);
-    let result: Value = w.stdout.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()).last().expect("a JSON result line");
+    let result: Value = w.stdout.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()).next_back().expect("a JSON result line");
     let detail = if result.get("detail").is_some() { result["detail"].clone() } else { result.clone() };
     assert_eq!((detail["paused"].as_bool(), detail["hook_stage"].as_str()), (Some(true), Some("POST_SCALE_UP")), "{result}");
     assert!(detail["hook_id"].as_str().is_some_and(|h| !h.is_empty()), "{result}");

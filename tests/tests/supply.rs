@@ -361,12 +361,7 @@ fn plugins_from_a_registry_load_signed_and_are_refused_otherwise() {
 
 /// The last decision record of the project's audit log.
 fn last_decision(p: &Project) -> Value {
-    p.read("cortado-audit.jsonl")
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|r| r["kind"] == "decision")
-        .last()
-        .expect("a decision record")
+    p.read("cortado-audit.jsonl").lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()).rfind(|r| r["kind"] == "decision").expect("a decision record")
 }
 
 fn gate_verified(decision: &Value) -> Value {
