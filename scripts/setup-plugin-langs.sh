@@ -10,15 +10,7 @@ mkdir -p "$langs"
 
 if ! "$langs/py/bin/componentize-py" --version 2>/dev/null | grep -qx "componentize-py $COMPONENTIZE_PY_VERSION"; then
   echo "setup: installing componentize-py $COMPONENTIZE_PY_VERSION into $langs/py" >&2
-  rm -rf "$langs/py"
-  # uv (scripts/uv.sh) when it can be had and reaches the index, else pip.
-  if ! { uv="$(bash "$CORTADO_ROOT/scripts/uv.sh")" &&
-    UV_PYTHON_DOWNLOADS=never "$uv" venv -q --python python3 "$langs/py" >&2 &&
-    VIRTUAL_ENV="$langs/py" "$uv" pip install -q "componentize-py==$COMPONENTIZE_PY_VERSION" >&2; }; then
-    rm -rf "$langs/py"
-    python3 -m venv "$langs/py"
-    "$langs/py/bin/pip" install --quiet --disable-pip-version-check "componentize-py==$COMPONENTIZE_PY_VERSION" >&2
-  fi
+  bash "$CORTADO_ROOT/scripts/make-venv.sh" "$langs/py" python3 "componentize-py==$COMPONENTIZE_PY_VERSION"
 fi
 
 lock="$CORTADO_ROOT/plugin-sdk-js/package-lock.json"

@@ -1,9 +1,7 @@
 #!/usr/bin/env bash
 # Prints the path of uv (PyPI's `uv`, pinned), installing it on first use with the system Python's
-# pip into ~/.cache/cortado/tools. The simulator's virtualenv and componentize-py's are made with it:
-# measured from an empty HOME on 2 cores (2026-12-07), the simulator's pinned requirements took 30 s of
-# CPU with `python -m venv` and pip, and 12 s with uv (bytecode compiled too, as pip does), 1.5 s of
-# it installing uv itself. Exits non-zero when uv cannot be installed; the callers then use pip.
+# pip into ~/.cache/cortado/tools, for scripts/make-venv.sh (installing uv itself takes ~1.5 s of CPU).
+# Exits non-zero when uv cannot be installed; make-venv.sh then uses pip.
 set -euo pipefail
 UV_VERSION=0.13.10
 dir="$HOME/.cache/cortado/tools/uv-$UV_VERSION"

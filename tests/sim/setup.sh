@@ -51,31 +51,7 @@ if [[ -e "$venv" ]]; then
     rm -rf "$venv"
 fi
 
-# uv when it can be had (scripts/uv.sh: ~12 s of CPU instead of ~30 for a fresh venv), else pip.
-# A uv that cannot reach the index (a proxy it does not trust, say) falls back to pip as well.
-export UV_PYTHON_DOWNLOADS=never
-with_uv() {
-    local uv
-    uv="$(bash "$here/../../scripts/uv.sh")" || return 1
-    log "creating venv at $venv with $py (uv), installing $(basename "$req")"
-    "$uv" venv -q --python "$py" "$venv" >&2 &&
-        # Bytecode compiled now, as pip does: this environment may set PYTHONDONTWRITEBYTECODE,
-        # and every simulator import would compile moto's sources again.
-        VIRTUAL_ENV="$venv" "$uv" pip install -q --compile-bytecode -r "$req" >&2
-}
-if ! with_uv; then
-    rm -rf "$venv"
-    log "creating venv at $venv with $py"
-    if ! "$py" -m venv "$venv" >/dev/null 2>&1; then
-        # Debian without python3-venv has no ensurepip: bootstrap with PyPI's virtualenv instead.
-        rm -rf "$venv"
-        boot="$(dirname "$venv")/virtualenv-bootstrap"
-        log "python -m venv unavailable; bootstrapping virtualenv into $boot"
-        "$py" -m pip install -q --target "$boot" virtualenv >&2
-        PYTHONPATH="$boot" "$py" -m virtualenv -q "$venv" >&2
-    fi
-    log "installing $(basename "$req") (takes about a minute)"
-    "$venv/bin/python" -m pip install -q -r "$req" >&2
-fi
+log "creating venv at $venv with $py, installing $(basename "$req")"
+bash "$here/../../scripts/make-venv.sh" "$venv" "$py" -r "$req"
 echo "$want" >"$stamp"
 echo "$venv/bin/python"

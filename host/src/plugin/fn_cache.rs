@@ -39,10 +39,12 @@ pub struct FunctionCache {
     /// The engine's compatibility hash: known only once the engine exists, before any compile.
     compat: OnceLock<String>,
     /// Every verified pack's functions, read at the first lookup (a process that compiles nothing
-    /// reads nothing), and every function this process compiled since: a run that compiles two new
-    /// components shares between them too.
-    known: Mutex<Option<HashMap<Vec<u8>, Vec<u8>>>>,
-    /// The keys of the functions compiled since the last pack was written (their code is in `known`).
+    /// reads nothing) and lent out without a copy.
+    packs: OnceLock<HashMap<Vec<u8>, Vec<u8>>>,
+    /// Every function this process compiled: a run that compiles two new components shares between
+    /// them too.
+    compiled: Mutex<HashMap<Vec<u8>, Vec<u8>>>,
+    /// The keys of the functions compiled since the last pack was written (their code is in `compiled`).
     fresh: Mutex<Vec<Vec<u8>>>,
 }
 
@@ -51,7 +53,15 @@ type Entries = Vec<(Vec<u8>, Vec<u8>)>;
 
 impl FunctionCache {
     pub fn new(dir: PathBuf, key: &'static [u8; 32]) -> Self {
-        FunctionCache { dir, key, key_id: cache_mac::key_id(key), compat: OnceLock::new(), known: Mutex::new(None), fresh: Mutex::new(Vec::new()) }
+        FunctionCache {
+            dir,
+            key,
+            key_id: cache_mac::key_id(key),
+            compat: OnceLock::new(),
+            packs: OnceLock::new(),
+            compiled: Mutex::default(),
+            fresh: Mutex::default(),
+        }
     }
 
     /// Binds the cache to the engine whose compatibility hash is `compat`.
@@ -72,8 +82,8 @@ impl FunctionCache {
         }
         let mut bytes = MAGIC.to_vec();
         {
-            let known = self.known.lock().unwrap_or_else(|p| p.into_inner());
-            for (k, v) in fresh.iter().filter_map(|k| Some((k, known.as_ref()?.get(k)?))) {
+            let compiled = self.compiled.lock().unwrap_or_else(|p| p.into_inner());
+            for (k, v) in fresh.iter().filter_map(|k| Some((k, compiled.get(k)?))) {
                 for part in [k, v] {
                     bytes.extend_from_slice(&(part.len() as u32).to_le_bytes());
                     bytes.extend_from_slice(part);
@@ -147,14 +157,15 @@ fn parse(body: &[u8]) -> Option<Entries> {
 
 impl wasmtime::CacheStore for FunctionCache {
     fn get(&self, key: &[u8]) -> Option<Cow<'_, [u8]>> {
-        let mut known = self.known.lock().unwrap_or_else(|p| p.into_inner());
-        known.get_or_insert_with(|| self.load_packs()).get(key).map(|v| Cow::Owned(v.clone()))
+        if let Some(code) = self.packs.get_or_init(|| self.load_packs()).get(key) {
+            return Some(Cow::Borrowed(code.as_slice()));
+        }
+        // Compiled earlier in this process: behind a lock, so a copy.
+        self.compiled.lock().unwrap_or_else(|p| p.into_inner()).get(key).map(|v| Cow::Owned(v.clone()))
     }
 
     fn insert(&self, key: &[u8], value: Vec<u8>) -> bool {
-        // cranelift looks a function up before compiling it, so the packs are already read here.
-        let mut known = self.known.lock().unwrap_or_else(|p| p.into_inner());
-        known.get_or_insert_with(|| self.load_packs()).insert(key.to_vec(), value);
+        self.compiled.lock().unwrap_or_else(|p| p.into_inner()).insert(key.to_vec(), value);
         self.fresh.lock().unwrap_or_else(|p| p.into_inner()).push(key.to_vec());
         true
     }

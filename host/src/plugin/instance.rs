@@ -443,18 +443,7 @@ impl LoadedPlugin {
         let err = |message: String| PluginError { plugin: self.spec.name.clone(), hook: hook.to_owned(), message };
         let mut live = self.live.lock().map_err(|_| err("instance lock poisoned".into()))?;
         if live.is_none() {
-            // A fresh store for each attempt (seal_retry: a transient kernel refusal is tried again).
-            // Brokered requests a start function makes time out at the call's deadline too (before,
-            // the instance was made before the deadline was set around it).
-            let (store, instance) = seal_retry::instantiate(|| {
-                let mut store = self.new_store();
-                arm_deadline(&mut store, self.spec.limits.call_timeout);
-                let deadline = store.data().deadline;
-                let instance = broker::with_deadline(deadline, || self.pre.instantiate(&mut store))?;
-                Ok((store, instance))
-            })
-            .map_err(|e| err(describe_trap(&e, &self.spec.limits)))?;
-            *live = Some((store, instance));
+            *live = Some(self.fresh_instance().map_err(|e| err(describe_trap(&e, &self.spec.limits)))?);
         }
         let Some((store, instance)) = live.as_mut() else { return Err(err("no instance".into())) };
         arm_deadline(store, self.spec.limits.call_timeout);
@@ -691,12 +680,24 @@ impl LoadedPlugin {
     /// Creates and drops a fresh store and instance: what recovering from a trap costs (and what
     /// the benchmarks measure as "instantiate").
     pub fn instantiate_fresh(&self) -> Result<(), PluginError> {
+        self.fresh_instance().map(drop).map_err(|e| PluginError {
+            plugin: self.spec.name.clone(),
+            hook: "instantiate".into(),
+            message: describe_trap(&e, &self.spec.limits),
+        })
+    }
+
+    /// A new store and an instance in it, within the call deadline: brokered requests a start
+    /// function makes time out at it too. Each attempt gets a fresh store (seal_retry: a transient
+    /// kernel refusal is tried again).
+    fn fresh_instance(&self) -> wasmtime::Result<(Store<HostState>, Bound)> {
         seal_retry::instantiate(|| {
             let mut store = self.new_store();
             arm_deadline(&mut store, self.spec.limits.call_timeout);
-            self.pre.instantiate(&mut store).map(|_| ())
+            let deadline = store.data().deadline;
+            let instance = broker::with_deadline(deadline, || self.pre.instantiate(&mut store))?;
+            Ok((store, instance))
         })
-        .map_err(|e| PluginError { plugin: self.spec.name.clone(), hook: "instantiate".into(), message: describe_trap(&e, &self.spec.limits) })
     }
 }
 
